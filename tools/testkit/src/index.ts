@@ -1,0 +1,17 @@
+export { freePort } from './free-port.js';
+export {
+  type PostgresCluster,
+  type PostgresClusterOptions,
+  postgresBinDir,
+  startPostgresCluster,
+} from './pg-cluster.js';
+export { exited, spawnServer } from './process.js';
+export {
+  type RedisClusterServers,
+  type RedisServer,
+  type RedisServerOptions,
+  startRedisCluster,
+  startRedisServer,
+} from './redis-server.js';
+export { reachable, serviceUrls, waitFor } from './services.js';
+export { uniqueName } from './unique.js';
