@@ -13,9 +13,12 @@ or, with Docker: docker compose up -d`;
 export default async function setup(): Promise<void> {
   const missing: string[] = [];
   if (!(await reachable(serviceUrls.redis))) missing.push(`Redis at ${redact(serviceUrls.redis)} (REDIS_URL)`);
-  if (!(await reachable(serviceUrls.postgres))) missing.push(`PostgreSQL at ${redact(serviceUrls.postgres)} (DATABASE_URL)`);
+  if (!(await reachable(serviceUrls.postgres)))
+    missing.push(`PostgreSQL at ${redact(serviceUrls.postgres)} (DATABASE_URL)`);
   if (missing.length > 0) {
-    throw new Error(`Integration tests need real servers, and these are unreachable:\n  ${missing.join('\n  ')}\n${howToStart}`);
+    throw new Error(
+      `Integration tests need real servers, and these are unreachable:\n  ${missing.join('\n  ')}\n${howToStart}`,
+    );
   }
 }
 

@@ -1,3 +1,13 @@
+export {
+  BENCH_RESULT_PREFIX,
+  type BenchFigure,
+  type BenchReport,
+  measureThroughput,
+  percentiles,
+  reportBench,
+  type ThroughputOptions,
+  type ThroughputResult,
+} from './bench.js';
 export { freePort } from './free-port.js';
 export {
   type PostgresCluster,

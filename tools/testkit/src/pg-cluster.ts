@@ -47,7 +47,9 @@ let binDir: string | undefined;
 /** The directory holding initdb, pg_ctl, postgres and pg_basebackup (the newest installed major version). */
 export async function postgresBinDir(): Promise<string> {
   if (binDir !== undefined) return binDir;
-  const versions = (await readdir('/usr/lib/postgresql')).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  const versions = (await readdir('/usr/lib/postgresql'))
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
   if (versions.length === 0) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql');
   binDir = `/usr/lib/postgresql/${versions[0]}/bin`;
   return binDir;
@@ -77,7 +79,21 @@ export async function startPostgresCluster(options: PostgresClusterOptions = {})
   if (options.replicaOf) {
     await execFileAsync(
       `${bin}/pg_basebackup`,
-      ['-h', '127.0.0.1', '-p', String(options.replicaOf.port), '-U', 'postgres', '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast'],
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(options.replicaOf.port),
+        '-U',
+        'postgres',
+        '-D',
+        dataDir,
+        '-R',
+        '-X',
+        'stream',
+        '-c',
+        'fast',
+      ],
       { ...asUser, cwd: root },
     );
   } else {

@@ -28,7 +28,10 @@ export function spawnServer(
 export async function exited(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`process ${child.pid} did not exit in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`process ${child.pid} did not exit in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     child.once('exit', () => {
       clearTimeout(timer);
       resolve();

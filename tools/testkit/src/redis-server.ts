@@ -138,7 +138,14 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterServer
       nodes.push(
         await startRedisServer({
           port,
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'],
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+            '--cluster-node-timeout',
+            '2000',
+          ],
         }),
       );
     }

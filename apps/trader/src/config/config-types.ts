@@ -1,0 +1,114 @@
+/** The trader's configuration. Every field has a default in {@link DEFAULT_CONFIG}. */
+export interface TraderConfig {
+  /** Environment name; selects the `environments.<env>` section of the config file. @default 'development' */
+  env: string;
+  /** Instance id: prefix of client order ids and of cache keys. @default 'trader-1' */
+  instanceId: string;
+  /** Symbols to trade (Binance spelling). @default ['BTCUSDT','ETHUSDT','SOLUSDT'] */
+  symbols: string[];
+  /** Directory for the journal and the embedded database. @default '.trader-data' */
+  dataDir: string;
+  /** Run for this many seconds, print a summary and exit; 0 runs until a signal. @default 0 */
+  durationSec: number;
+  simulator: {
+    /** Start the built-in exchange simulator (used when `market.wsUrl` is empty). @default true */
+    enabled: boolean;
+    /** Port of the simulator's WebSocket and REST server; 0 picks a free port. @default 0 */
+    port: number;
+    /** Generator tick: order-flow events are generated and a depth diff sent every `tickMs`. @default 10 */
+    tickMs: number;
+    /** Mean order-flow events per second per symbol in the calm regime. @default 200 */
+    eventsPerSecond: number;
+    /** PRNG seed, so a run can be repeated. @default 42 */
+    seed: number;
+  };
+  market: {
+    /** Binance-format combined-stream WebSocket URL (`.../stream`); empty uses the simulator. @default '' */
+    wsUrl: string;
+    /** Binance-format REST base URL for depth snapshots; empty uses the simulator. @default '' */
+    restUrl: string;
+    /** Depth snapshot size. @default 100 */
+    depthLimit: number;
+  };
+  strategy: {
+    /** Quantity per order, in base units, per symbol (`default` for the others). @default 0.01 */
+    orderQty: number;
+    /** Prediction horizon for labelling the online model. @default 500 */
+    horizonMs: number;
+    /** Trade when the predicted up-probability is beyond 0.5 ± threshold. @default 0.08 */
+    threshold: number;
+    /** SGD learning rate. @default 0.05 */
+    learningRate: number;
+    /** L2 regularization. @default 0.0001 */
+    l2: number;
+    /** Labelled samples needed before trading. @default 200 */
+    warmupSamples: number;
+    /** Minimum time between decisions per symbol. @default 50 */
+    cooldownMs: number;
+  };
+  risk: {
+    /** Maximum absolute position per symbol in quote currency (notional at the order price). @default 5000 */
+    maxPositionNotional: number;
+    /** Maximum notional per order. @default 2000 */
+    maxNotionalPerOrder: number;
+    /** Maximum new orders per second (all symbols). @default 20 */
+    maxOrdersPerSecond: number;
+    /** Daily loss (realized + unrealized, after fees) that halts new risk. @default 500 */
+    dailyLossLimit: number;
+    /** Drawdown from the equity peak that switches to REDUCING. @default 300 */
+    maxDrawdown: number;
+  };
+  execution: {
+    /** Simulated order latency. @default 2 */
+    latencyMs: number;
+    /** Maker fee, basis points. @default 1 */
+    makerFeeBps: number;
+    /** Taker fee, basis points. @default 4 */
+    takerFeeBps: number;
+  };
+  journal: {
+    /** Journal file; empty means `<dataDir>/journal.jsonl`. @default '' */
+    path: string;
+    /** fsync policy: every write, every `fsyncIntervalMs`, or never (the OS decides). @default 'interval' */
+    fsync: 'always' | 'interval' | 'never';
+    /** Interval for `fsync: 'interval'`. @default 100 */
+    fsyncIntervalMs: number;
+  };
+  database: {
+    /** PostgreSQL URL (`DATABASE_URL`); empty starts the embedded PGlite. @default '' */
+    url: string;
+    /** Read replica URLs (`DATABASE_REPLICA_URLS`, comma separated). @default [] */
+    replicaUrls: string[];
+    /** Embedded PGlite storage: `memory` or `disk` (under `dataDir/pglite`). @default 'disk' */
+    embedded: 'memory' | 'disk';
+    /** Schema for the trader's tables. @default 'trader' */
+    schema: string;
+  };
+  cache: {
+    /** Redis URL (`REDIS_URL`); empty runs the in-process tier only. @default '' */
+    redisUrl: string;
+    /** Key prefix. @default 'cryptoscalp:trader' */
+    prefix: string;
+  };
+  http: {
+    /** Host for the health and metrics server. @default '127.0.0.1' */
+    host: string;
+    /** Port for the health and metrics server; 0 picks a free port. @default 9464 */
+    port: number;
+  };
+  alerts: {
+    /** A symbol without market data for this long raises `feed-stale`. @default 5000 */
+    feedStaleMs: number;
+    /** Tick-to-decision p99 budget. @default 1 */
+    decisionLatencyBudgetMs: number;
+    /** Slack bot token for notifications; empty disables. @default '' */
+    slackToken: string;
+    /** Slack channel. @default '' */
+    slackChannel: string;
+    /** Webhook URL for notifications; empty disables. @default '' */
+    webhookUrl: string;
+  };
+}
+
+/** Deep partial of the configuration, as a config file or an override holds it. */
+export type PartialConfig = { [K in keyof TraderConfig]?: TraderConfig[K] extends unknown[] ? TraderConfig[K] : TraderConfig[K] extends object ? Partial<TraderConfig[K]> : TraderConfig[K] };
