@@ -1,0 +1,21 @@
+import diagnostics from 'node:diagnostics_channel';
+
+/** `cryptoscalp:ws:state`: payload {@link StateChange} `{ component, exchange, endpoint, from, to }`. */
+export const STATE_CHANNEL = 'cryptoscalp:ws:state';
+/** `cryptoscalp:ws:gap`: payload {@link GapInfo} `{ component, exchange, stream, expected, received, resync }`. */
+export const GAP_CHANNEL = 'cryptoscalp:ws:gap';
+/** `cryptoscalp:ws:resync`: payload {@link ResyncInfo} `{ component, exchange, stream, phase, sequence?, durationMs?, error? }`. */
+export const RESYNC_CHANNEL = 'cryptoscalp:ws:resync';
+/** `cryptoscalp:ws:malformed`: payload {@link MalformedInfo} `{ component, exchange, endpoint, reason, bytes }`. */
+export const MALFORMED_CHANNEL = 'cryptoscalp:ws:malformed';
+/** `cryptoscalp:ws:hub`: payload `{ component, event, clientId?, topic?, reason?, code? }`. */
+export const HUB_CHANNEL = 'cryptoscalp:ws:hub';
+
+/** @internal the channel objects, created once. */
+export const channels = {
+  state: diagnostics.channel(STATE_CHANNEL),
+  gap: diagnostics.channel(GAP_CHANNEL),
+  resync: diagnostics.channel(RESYNC_CHANNEL),
+  malformed: diagnostics.channel(MALFORMED_CHANNEL),
+  hub: diagnostics.channel(HUB_CHANNEL),
+};

@@ -1,0 +1,297 @@
+import type { IncomingMessage, Server } from 'node:http';
+
+/** Result of a health check, in the shape `@cryptoscalp/health` consumes (IETF draft-inadarei-api-health-check words). */
+export interface HealthCheckResult {
+  /** `pass` healthy, `warn` degraded but serving, `fail` not serving. */
+  status: 'pass' | 'warn' | 'fail';
+  /** The main observed figure (open connections for the manager, connected clients for the hub). */
+  observedValue?: number;
+  /** Unit of `observedValue`. */
+  observedUnit?: string;
+  /** Human-readable explanation; never contains secrets. */
+  output?: string;
+  /** ISO 8601 time of the check. */
+  time?: string;
+  /** Extra plain data. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * A decoded message as handed to the user's extractors (whatever the codec returned).
+ * Typed loosely on purpose so extractors can read fields without casts.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: extractors read fields of codec output without casts
+export type DecodedMessage = any;
+
+/** Turns frames into messages and messages into frames. */
+export interface Codec {
+  /**
+   * Decodes one inbound frame. Throwing (or returning `undefined`) marks the frame malformed: it is counted and dropped.
+   * @param data the frame payload
+   * @param isBinary whether the frame was a binary frame
+   */
+  decode(data: Buffer, isBinary: boolean): unknown;
+  /** Encodes an outbound message (subscribe/unsubscribe requests). Strings are sent as text frames. */
+  encode(message: unknown): string | Buffer;
+}
+
+/**
+ * Sequence information of one message. A plain number `n` means `{ first: n, last: n }`.
+ * For an order-book delta feed (Binance `U`/`u`/`pu`) return `{ first: U, last: u, prev: pu }`.
+ */
+export interface SequenceRange {
+  /** First update id covered by this message (Binance `U`). */
+  first: number;
+  /** Last update id covered by this message (Binance `u`). */
+  last: number;
+  /** The `last` of the previous message of the stream (Binance futures `pu`); when given it decides contiguity. */
+  prev?: number;
+}
+
+/** What a `resync` callback resolves with: the snapshot's sequence and, optionally, a snapshot message to deliver. */
+export interface ResyncResult {
+  /** Sequence the snapshot reflects (Binance `lastUpdateId`). Buffered deltas with `last <= sequence` are dropped. */
+  sequence: number;
+  /** A message delivered to consumers with `kind: 'snapshot'` before the buffered deltas. */
+  message?: unknown;
+}
+
+/** Backpressure policy of a consumer queue when it is full. */
+export type QueuePolicy = 'drop-oldest' | 'conflate-latest' | 'error';
+
+/** A delivered message. */
+export interface StreamMessage<T = unknown> {
+  /** The stream key (from the `stream` extractor). */
+  stream: string;
+  /** The decoded message (or the snapshot message for `kind: 'snapshot'`). */
+  data: T;
+  /** `delta` for messages from the socket, `snapshot` for a resync result. */
+  kind: 'delta' | 'snapshot';
+  /** The message's last sequence number, when the stream is sequenced. */
+  sequence: number | undefined;
+  /** `Date.now()` when the frame arrived. */
+  receivedAt: number;
+}
+
+/** Logical connection state. */
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Payload of the `state` event and of `cryptoscalp:ws:state`. */
+export interface StateChange {
+  component: string;
+  exchange: string;
+  endpoint: string | undefined;
+  from: ConnectionState;
+  to: ConnectionState;
+}
+
+/** Payload of the `gap` event and of `cryptoscalp:ws:gap`. */
+export interface GapInfo {
+  component: string;
+  exchange: string;
+  stream: string;
+  /** The sequence expected next. */
+  expected: number;
+  /** The first sequence actually available. */
+  received: number;
+  /** Whether a resync was started for it. */
+  resync: boolean;
+}
+
+/** Payload of `cryptoscalp:ws:resync` and of the `resync` event. */
+export interface ResyncInfo {
+  component: string;
+  exchange: string;
+  stream: string;
+  phase: 'start' | 'done' | 'error';
+  /** Snapshot sequence (phase `done`). */
+  sequence?: number;
+  /** Duration in ms (phases `done`, `error`). */
+  durationMs?: number;
+  /** Error message (phase `error`). */
+  error?: string;
+}
+
+/** Payload of `cryptoscalp:ws:malformed`. */
+export interface MalformedInfo {
+  component: string;
+  exchange: string;
+  endpoint: string | undefined;
+  reason: 'decode' | 'oversize';
+  bytes: number;
+}
+
+/** Rate limits shared by all connections of one exchange. */
+export interface ExchangeLimits {
+  /** New connections per second (token refill rate). @default 2 */
+  connectsPerSecond?: number;
+  /** Connection bucket capacity. @default 5 */
+  connectBurst?: number;
+  /** Subscribe/unsubscribe messages per second (token refill rate). @default 5 */
+  messagesPerSecond?: number;
+  /** Message bucket capacity. @default 10 */
+  messageBurst?: number;
+}
+
+/** One exchange: its endpoints (tried in order, with failover) and its limits. */
+export interface ExchangeOptions {
+  /** WebSocket URLs, `ws://` or `wss://`; the first is preferred, the others are failover targets. */
+  endpoints: string[];
+  /** Shared connect / subscribe budget. */
+  limits?: ExchangeLimits;
+  /** Default connection options for this exchange; `connect()` options override them. */
+  connection?: ConnectionOptions;
+}
+
+/** Options of {@link WebSocketManager}. */
+export interface WebSocketManagerOptions {
+  /** Health indicator and diagnostics `component` name. @default 'ws-manager' */
+  name?: string;
+  /** Exchanges by name. */
+  exchanges: Record<string, ExchangeOptions>;
+}
+
+/** Transport heartbeat (WebSocket ping/pong). */
+export interface HeartbeatOptions {
+  /** Interval between pings. @default 15000 */
+  intervalMs?: number;
+  /** A pong (or any frame) must arrive within this time after a ping, or the socket is replaced. @default 10000 */
+  timeoutMs?: number;
+}
+
+/** Reconnect backoff: exponential with full jitter, capped, reset after a stable period. */
+export interface BackoffOptions {
+  /** Base delay of the first retry. @default 100 */
+  initialDelayMs?: number;
+  /** Cap of the delay. @default 10000 */
+  maxDelayMs?: number;
+  /** Growth factor per failed attempt. @default 2 */
+  multiplier?: number;
+  /** A connection open at least this long resets the attempt counter. @default 30000 */
+  stableAfterMs?: number;
+}
+
+/** Circuit breaker per endpoint (opossum). */
+export interface BreakerOptions {
+  /** Failure percentage that opens the breaker. @default 50 */
+  errorThresholdPercentage?: number;
+  /** Minimum attempts in the rolling window before the breaker may open. @default 5 */
+  volumeThreshold?: number;
+  /** Time the breaker stays open before a trial connect. @default 2000 */
+  resetTimeoutMs?: number;
+  /** Rolling statistics window. @default 10000 */
+  rollingCountTimeoutMs?: number;
+}
+
+/** A consumer queue for async iteration. */
+export interface QueueOptions {
+  /** Maximum queued messages per consumer. @default 10000 */
+  maxSize?: number;
+  /** What happens when the queue is full. @default 'drop-oldest' */
+  policy?: QueuePolicy;
+}
+
+/** Options of one managed connection (`manager.connect(exchange, options)`). */
+export interface ConnectionOptions {
+  /** Frame codec. @default jsonCodec */
+  codec?: Codec;
+  /** Frames larger than this are dropped and counted as oversized. @default 1048576 */
+  maxFrameBytes?: number;
+  /** Hard limit passed to `ws` as `maxPayload`; a larger frame closes the socket (1009) and it reconnects. @default 67108864 */
+  maxPayloadBytes?: number;
+  /** Transport ping/pong; `false` disables it. @default { intervalMs: 15000, timeoutMs: 10000 } */
+  heartbeat?: HeartbeatOptions | false;
+  /** Reconnect backoff. */
+  backoff?: BackoffOptions;
+  /** Circuit breaker per endpoint. */
+  breaker?: BreakerOptions;
+  /** Time allowed for the TCP + WebSocket handshake. @default 10000 */
+  connectTimeoutMs?: number;
+  /**
+   * Extracts the stream key of a message; `undefined` marks a control message (subscription acks), emitted as `control`.
+   * @default `msg.stream` when it is a string, else `'*'`
+   */
+  stream?: (message: DecodedMessage) => string | undefined;
+  /** Extracts the sequence of a message; `undefined` means unsequenced (no ordering, no gap detection). @default none */
+  sequence?: (message: DecodedMessage) => number | SequenceRange | undefined;
+  /** Extracts a dedup id for unsequenced streams (bounded memory of recent ids). @default none */
+  id?: (message: DecodedMessage) => string | number | undefined;
+  /** Extracts the exchange timestamp (epoch ms) for the latency statistics. @default none */
+  timestamp?: (message: DecodedMessage) => number | undefined;
+  /**
+   * Fetches a snapshot after a gap. Called once per stream at a time; deltas are buffered meanwhile.
+   * Without it a gap is reported and delivery continues from the next available message.
+   */
+  resync?: (stream: string) => Promise<ResyncResult>;
+  /** Recognises a venue's shutdown notice; a `true` starts a make-before-break rotation. @default none */
+  shutdownNotice?: (message: DecodedMessage) => boolean;
+  /** Rotate the socket (make-before-break) after this lifetime; `0` disables. @default 0 */
+  maxConnectionLifetimeMs?: number;
+  /** How long old and new sockets overlap during a rotation. @default 2000 */
+  rotationOverlapMs?: number;
+  /** A stream without data for this long is resubscribed alone; `0` disables. @default 0 */
+  idleTimeoutMs?: number;
+  /** Out-of-order messages held while waiting for a missing sequence. @default 256 */
+  reorderWindow?: number;
+  /** How long a missing sequence is waited for before it is a gap. @default 250 */
+  reorderTimeoutMs?: number;
+  /** Deltas buffered per stream during a resync; beyond it the oldest are dropped and the resync repeats. @default 10000 */
+  maxBufferedDeltas?: number;
+  /** Recent ids remembered per stream for `id`-based dedup. @default 4096 */
+  dedupWindow?: number;
+  /** Resync attempts before giving up until the next gap. @default 3 */
+  maxResyncAttempts?: number;
+  /** Default queue of async-iteration consumers. */
+  queue?: QueueOptions;
+}
+
+/** The shape of a hub broker: lets several hub instances share topics. */
+export interface HubBroker {
+  /** Sends a payload to the other hubs. */
+  publish(topic: string, payload: string): Promise<void> | void;
+  /** Registers the single handler that receives payloads published by any hub (including this one). */
+  subscribe(handler: (topic: string, payload: string) => void): Promise<void> | void;
+  /** Releases the broker's resources that it owns. */
+  close(): Promise<void>;
+}
+
+/** What `authenticate` may resolve with: `false` rejects with 401, `true` or an object accepts (the object is kept as the principal). */
+export type AuthResult = boolean | Record<string, unknown>;
+
+/** Options of {@link StreamHub}. */
+export interface StreamHubOptions {
+  /** Health indicator and diagnostics `component` name. @default 'stream-hub' */
+  name?: string;
+  /** Attach to an existing HTTP server (upgrade requests on `path`). Exclusive with `port`. */
+  server?: Server;
+  /** Listen on this port (0 picks a free one). Exclusive with `server`. */
+  port?: number;
+  /** Host to bind when `port` is given. @default '127.0.0.1' */
+  host?: string;
+  /** Only upgrade requests on this path are accepted. @default undefined (any path) */
+  path?: string;
+  /** Called at upgrade; `false` (or a throw) rejects with HTTP 401. @default accept everyone */
+  authenticate?: (request: IncomingMessage) => AuthResult | Promise<AuthResult>;
+  /** Per-client bound on bytes queued in the socket before the slow-consumer policy applies. @default 1048576 */
+  maxBufferedBytes?: number;
+  /** `conflate` keeps the latest message per topic until the socket drains; `disconnect` closes the client. @default 'conflate' */
+  slowConsumer?: 'conflate' | 'disconnect';
+  /** Close code for `slowConsumer: 'disconnect'`. @default 4008 */
+  slowConsumerCloseCode?: number;
+  /** Ping interval; a client that has not answered the previous ping is terminated. `0` disables. @default 30000 */
+  heartbeatIntervalMs?: number;
+  /** Largest inbound client message; larger closes the client with 1009. @default 16384 */
+  maxMessageBytes?: number;
+  /** Inbound client messages per second (refill rate). @default 20 */
+  inboundRatePerSecond?: number;
+  /** Inbound burst capacity. @default 50 */
+  inboundBurst?: number;
+  /** Topics one client may subscribe to. @default 1000 */
+  maxTopicsPerClient?: number;
+  /** Per-topic history for resume; `false` disables it. @default { maxMessages: 1000 } */
+  history?: { maxMessages?: number } | false;
+  /** Shares topics between hub instances. @default none */
+  broker?: HubBroker;
+  /** How often conflated clients are checked for drained sockets. @default 10 */
+  flushIntervalMs?: number;
+}
