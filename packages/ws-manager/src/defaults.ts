@@ -10,8 +10,8 @@ export const DEFAULT_CONNECTION_OPTIONS = {
   maxPayloadBytes: 67_108_864,
   /** @default 15 s ping, 10 s pong timeout */
   heartbeat: { intervalMs: 15_000, timeoutMs: 10_000 },
-  /** @default 100 ms initial, x2, cap 10 s, reset after 30 s open */
-  backoff: { initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, stableAfterMs: 30_000 },
+  /** @default 100 ms initial, x2, cap 10 s, reset after 3 s open */
+  backoff: { initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, stableAfterMs: 3_000 },
   /** @default open at 50% failures over at least 5 attempts in 10 s, retry after 2 s */
   breaker: { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 2_000, rollingCountTimeoutMs: 10_000 },
   /** @default 10 s */

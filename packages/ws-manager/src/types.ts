@@ -139,6 +139,8 @@ export interface ExchangeOptions {
   endpoints: string[];
   /** Shared connect / subscribe budget. */
   limits?: ExchangeLimits;
+  /** The circuit breaker of each endpoint (shared by every connection to it). */
+  breaker?: BreakerOptions;
   /** Default connection options for this exchange; `connect()` options override them. */
   connection?: ConnectionOptions;
 }
@@ -167,7 +169,7 @@ export interface BackoffOptions {
   maxDelayMs?: number;
   /** Growth factor per failed attempt. @default 2 */
   multiplier?: number;
-  /** A connection open at least this long resets the attempt counter. @default 30000 */
+  /** A connection open at least this long resets the attempt counter. @default 3000 */
   stableAfterMs?: number;
 }
 
@@ -203,8 +205,6 @@ export interface ConnectionOptions {
   heartbeat?: HeartbeatOptions | false;
   /** Reconnect backoff. */
   backoff?: BackoffOptions;
-  /** Circuit breaker per endpoint. */
-  breaker?: BreakerOptions;
   /** Time allowed for the TCP + WebSocket handshake. @default 10000 */
   connectTimeoutMs?: number;
   /**

@@ -27,12 +27,16 @@ export interface TraderConfig {
     wsUrl: string;
     /** Binance-format REST base URL for depth snapshots; empty uses the simulator. @default '' */
     restUrl: string;
-    /** Depth snapshot size. @default 100 */
+    /** Depth snapshot size (the simulator keeps at most 200 levels a side, so 1000 is the whole book). @default 1000 */
     depthLimit: number;
   };
   strategy: {
-    /** Quantity per order, in base units, per symbol (`default` for the others). @default 0.01 */
-    orderQty: number;
+    /** Size of one order in quote currency (the quantity is this over the mid price). @default 500 */
+    orderNotional: number;
+    /** Largest position the strategy aims for, in orders of `orderNotional`. @default 2 */
+    maxLots: number;
+    /** Entries are limit orders at the touch; unfilled ones are cancelled after this long. @default 1000 */
+    limitOrderTtlMs: number;
     /** Prediction horizon for labelling the online model. @default 500 */
     horizonMs: number;
     /** Trade when the predicted up-probability is beyond 0.5 ± threshold. @default 0.08 */
@@ -111,4 +115,10 @@ export interface TraderConfig {
 }
 
 /** Deep partial of the configuration, as a config file or an override holds it. */
-export type PartialConfig = { [K in keyof TraderConfig]?: TraderConfig[K] extends unknown[] ? TraderConfig[K] : TraderConfig[K] extends object ? Partial<TraderConfig[K]> : TraderConfig[K] };
+export type PartialConfig = {
+  [K in keyof TraderConfig]?: TraderConfig[K] extends unknown[]
+    ? TraderConfig[K]
+    : TraderConfig[K] extends object
+      ? Partial<TraderConfig[K]>
+      : TraderConfig[K];
+};

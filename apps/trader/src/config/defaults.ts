@@ -8,9 +8,11 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
   dataDir: '.trader-data',
   durationSec: 0,
   simulator: { enabled: true, port: 0, tickMs: 10, eventsPerSecond: 200, seed: 42 },
-  market: { wsUrl: '', restUrl: '', depthLimit: 100 },
+  market: { wsUrl: '', restUrl: '', depthLimit: 1000 },
   strategy: {
-    orderQty: 0.01,
+    orderNotional: 500,
+    maxLots: 2,
+    limitOrderTtlMs: 1000,
     horizonMs: 500,
     threshold: 0.08,
     learningRate: 0.05,

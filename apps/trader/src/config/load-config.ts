@@ -33,11 +33,15 @@ export function envNameFor(path: string): string {
 }
 
 /** Every leaf path of the configuration, e.g. `risk.maxOrdersPerSecond`. */
-export function configPaths(obj: Record<string, unknown> = DEFAULT_CONFIG as unknown as Record<string, unknown>, prefix = ''): string[] {
+export function configPaths(
+  obj: Record<string, unknown> = DEFAULT_CONFIG as unknown as Record<string, unknown>,
+  prefix = '',
+): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(obj)) {
     const path = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...configPaths(v as Record<string, unknown>, path));
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      out.push(...configPaths(v as Record<string, unknown>, path));
     else out.push(path);
   }
   return out;
@@ -64,16 +68,31 @@ function deepMerge(target: Record<string, unknown>, source: Record<string, unkno
     const path = prefix ? `${prefix}.${k}` : k;
     const def = getPath(DEFAULT_CONFIG as unknown as Record<string, unknown>, path);
     if (def === undefined) {
-      throw new TraderError('E_TRADER_INVALID_CONFIG', `unknown configuration field "${path}" in ${where}`, { field: path });
+      throw new TraderError('E_TRADER_INVALID_CONFIG', `unknown configuration field "${path}" in ${where}`, {
+        field: path,
+      });
     }
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       if (typeof def !== 'object' || Array.isArray(def)) {
-        throw new TraderError('E_TRADER_INVALID_CONFIG', `configuration field "${path}" in ${where} must not be an object`, {
-          field: path,
-        });
+        throw new TraderError(
+          'E_TRADER_INVALID_CONFIG',
+          `configuration field "${path}" in ${where} must not be an object`,
+          {
+            field: path,
+          },
+        );
       }
       deepMerge(target[k] as Record<string, unknown>, v as Record<string, unknown>, where, path);
     } else {
+      if (def !== null && typeof def === 'object' && !Array.isArray(def)) {
+        throw new TraderError(
+          'E_TRADER_INVALID_CONFIG',
+          `configuration field "${path}" in ${where} must be an object`,
+          {
+            field: path,
+          },
+        );
+      }
       target[k] = v;
     }
   }
@@ -151,7 +170,9 @@ export function loadConfig(options: LoadConfigOptions = {}): TraderConfig {
       });
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new TraderError('E_TRADER_INVALID_CONFIG', `config file ${file} must hold a JSON object`, { field: 'file' });
+      throw new TraderError('E_TRADER_INVALID_CONFIG', `config file ${file} must hold a JSON object`, {
+        field: 'file',
+      });
     }
     const { environments, ...base } = parsed as Record<string, unknown>;
     deepMerge(config, base, file);

@@ -49,7 +49,8 @@ const identifier: Check = (v) =>
 
 const RULES: Readonly<Record<string, Check>> = {
   env: nonEmpty,
-  instanceId: (v) => (typeof v === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(v) ? undefined : 'must match [A-Za-z0-9_-]{1,32}'),
+  instanceId: (v) =>
+    typeof v === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(v) ? undefined : 'must match [A-Za-z0-9_-]{1,32}',
   symbols,
   dataDir: nonEmpty,
   durationSec: num(0),
@@ -61,7 +62,9 @@ const RULES: Readonly<Record<string, Check>> = {
   'market.wsUrl': url('ws:', 'wss:'),
   'market.restUrl': url('http:', 'https:'),
   'market.depthLimit': int(5, 5000),
-  'strategy.orderQty': num(0, Number.POSITIVE_INFINITY, true),
+  'strategy.orderNotional': num(0, Number.POSITIVE_INFINITY, true),
+  'strategy.maxLots': int(1, 100),
+  'strategy.limitOrderTtlMs': int(1, 3_600_000),
   'strategy.horizonMs': int(1, 600_000),
   'strategy.threshold': num(0, 0.5),
   'strategy.learningRate': num(0, 10, true),
@@ -101,9 +104,13 @@ export function validateConfig(config: TraderConfig): TraderConfig {
     for (const part of path.split('.')) value = (value as Record<string, unknown>)[part];
     const problem = check(value);
     if (problem !== undefined) {
-      throw new TraderError('E_TRADER_INVALID_CONFIG', `invalid configuration: ${path} ${problem} (got ${JSON.stringify(value)})`, {
-        field: path,
-      });
+      throw new TraderError(
+        'E_TRADER_INVALID_CONFIG',
+        `invalid configuration: ${path} ${problem} (got ${JSON.stringify(value)})`,
+        {
+          field: path,
+        },
+      );
     }
   }
   if (config.risk.maxNotionalPerOrder > config.risk.maxPositionNotional) {
@@ -114,9 +121,13 @@ export function validateConfig(config: TraderConfig): TraderConfig {
     );
   }
   if (!config.simulator.enabled && config.market.wsUrl === '') {
-    throw new TraderError('E_TRADER_INVALID_CONFIG', 'invalid configuration: market.wsUrl is required when simulator.enabled is false', {
-      field: 'market.wsUrl',
-    });
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      'invalid configuration: market.wsUrl is required when simulator.enabled is false',
+      {
+        field: 'market.wsUrl',
+      },
+    );
   }
   return deepFreeze(config);
 }

@@ -3,7 +3,7 @@ import type { MarketEvent } from '../types.js';
 import type { DepthSnapshot } from './binance-book-sync.js';
 import type { VenueAdapter } from './venue-adapter.js';
 
-const VENUE = 'binance';
+const VENUE = 'binance' as const;
 
 /**
  * Binance public market data: combined streams (`{"stream": "...", "data": {...}}`) or raw streams,

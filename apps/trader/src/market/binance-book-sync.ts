@@ -63,7 +63,8 @@ export class BinanceBookSync {
       if (!(ev.firstSeq <= book.lastUpdateId + 1 && book.lastUpdateId + 1 <= ev.lastSeq)) return this.gap();
       this.firstAfterSnapshot = false;
     } else {
-      const continues = ev.prevSeq !== undefined ? ev.prevSeq === book.lastUpdateId : ev.firstSeq === book.lastUpdateId + 1;
+      const continues =
+        ev.prevSeq !== undefined ? ev.prevSeq === book.lastUpdateId : ev.firstSeq === book.lastUpdateId + 1;
       if (!continues) return this.gap();
     }
     book.applyLevels(ev.bids, ev.asks);

@@ -1,0 +1,57 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * Issues a JWT the trader API accepts.
+ *
+ *   TRADER_JWT_SECRET=... tsx apps/trader/scripts/issue-token.ts --sub alice --role admin --ttl 1h
+ *   tsx apps/trader/scripts/issue-token.ts --sub bot --role viewer --key-file ./jwt-private.pem
+ *
+ * Options: --sub (required), --role viewer|trader|admin (required), --ttl (seconds or 15m/1h/7d, default 1h),
+ * --issuer, --audience (defaults match the API's), --key-file (PEM PKCS#8 private key: RS256, ES256 or EdDSA;
+ * otherwise the HMAC secret comes from TRADER_JWT_SECRET, at least 32 bytes). Prints the token on stdout.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { isApiError, issueToken } from '../src/api/index.js';
+
+const usage =
+  'usage: issue-token --sub <name> --role viewer|trader|admin [--ttl 1h] [--issuer ..] [--audience ..] [--key-file private.pem]\n' +
+  '       (HS256 secret from TRADER_JWT_SECRET unless --key-file is given)';
+
+try {
+  const { values } = parseArgs({
+    options: {
+      sub: { type: 'string' },
+      role: { type: 'string' },
+      ttl: { type: 'string', default: '1h' },
+      issuer: { type: 'string' },
+      audience: { type: 'string' },
+      'key-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const keyFile = values['key-file'];
+  const secret = process.env.TRADER_JWT_SECRET;
+  if (keyFile === undefined && (secret === undefined || secret === '')) {
+    console.error(`TRADER_JWT_SECRET is not set and no --key-file was given\n${usage}`);
+    process.exit(2);
+  }
+  const ttl = /^\d+$/.test(values.ttl) ? Number(values.ttl) : values.ttl;
+  const token = await issueToken({
+    sub: values.sub ?? '',
+    role: values.role as 'viewer',
+    ttl,
+    ...(keyFile === undefined ? { secret } : { privateKey: readFileSync(keyFile, 'utf8') }),
+    ...(values.issuer === undefined ? {} : { issuer: values.issuer }),
+    ...(values.audience === undefined ? {} : { audience: values.audience }),
+  });
+  process.stdout.write(`${token}\n`);
+} catch (e) {
+  console.error(isApiError(e) ? `invalid ${e.field}: ${e.message}` : (e as Error).message);
+  console.error(usage);
+  process.exit(2);
+}

@@ -1,0 +1,22 @@
+export { type AuditEntry, AuditLog, type AuditRow } from './audit-log.js';
+export { bearerToken, TokenVerifier } from './auth.js';
+export { API_DEFAULTS } from './defaults.js';
+export { ApiError, type ApiErrorCode, isApiError } from './errors.js';
+export { buildOpenApi } from './openapi.js';
+export {
+  MemoryRateLimitStore,
+  RateLimiter,
+  type RateLimitHit,
+  type RateLimitStore,
+  type RateLimitVerdict,
+  RedisRateLimitStore,
+} from './rate-limit.js';
+export { isRole, ROLES, roleAtLeast } from './roles.js';
+export { ROUTES, type RouteContext, type RouteDef } from './routes.js';
+export { createApiServer, type RunningApiServer } from './server.js';
+export { etagMatches, loadDashboardAssets, type StaticAsset } from './static-assets.js';
+export { bridgeTraderEvents } from './stream-bridge.js';
+export { type HealthCheckResult, type HubStats, type LiveHub, TOPIC_PATTERN, WsTopicHub } from './streams.js';
+export { type IssueTokenOptions, issueToken } from './tokens.js';
+export type * from './trader-port.js';
+export type * from './types.js';

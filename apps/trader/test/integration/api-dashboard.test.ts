@@ -1,0 +1,164 @@
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@cryptoscalp/testkit';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, startHarness } from './api-harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
+const screenshot = `${resultsDir}dashboard.png`;
+
+let h: Harness;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM}: the dashboard test needs it. Install it with: apt-get install -y chromium`,
+    );
+  h = await startHarness();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+describe('dashboard in headless Chromium', () => {
+  it('renders REST state, then live data pushed through the stream, and saves a screenshot', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    const external: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(h.api.url) && !r.url().startsWith(h.api.url.replace('http', 'ws')))
+        external.push(r.url());
+    });
+
+    await page.goto(`${h.api.url}/?token=${h.tokens.viewer}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    // The token left the address bar for sessionStorage.
+    expect(page.url()).not.toContain('token=');
+    expect(await page.evaluate(() => sessionStorage.getItem('cryptoscalp.trader.token'))).toBe(h.tokens.viewer);
+    expect(await page.textContent('#user')).toBe('vera (viewer)');
+    expect(await page.textContent('#positions tbody tr[data-symbol="BTCUSDT"] td:nth-child(2)')).toBe('0.0500');
+    expect(await page.textContent('#latency tbody tr[data-stage="decision"] td:nth-child(3)')).toBe('0.610');
+    expect(await page.textContent('#health li[data-component="ws-manager"]')).toContain('warn');
+    expect(await page.textContent('#alerts')).toContain('feed-stale');
+    await page.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'live', null, {
+      timeout: 20_000,
+    });
+    await waitFor(() => h.api.stats().stream.clients === 1, { timeoutMs: 10_000, what: 'stream client' });
+
+    // Push a PnL curve, a new position, a fill and an alert through the live stream.
+    const push = async () => {
+      for (let i = 1; i <= 40; i++)
+        h.trader.emit({
+          type: 'pnl',
+          pnl: { ...h.trader.pnlNow, total: Math.round(Math.sin(i / 5) * 4000 + i * 100) / 100, ts: Date.now() + i },
+        });
+      h.trader.emit({
+        type: 'position',
+        position: {
+          symbol: 'SOLUSDT',
+          qty: -12.5,
+          avgPrice: 150,
+          markPrice: 148,
+          notional: 1850,
+          realizedPnl: 0,
+          unrealizedPnl: 25,
+          fees: 0.3,
+        },
+      });
+      h.trader.emit({
+        type: 'fill',
+        fill: {
+          fillId: 'live-fill-1',
+          clientOrderId: 'trader-1-000099',
+          symbol: 'SOLUSDT',
+          side: 'sell',
+          price: 150,
+          qty: 12.5,
+          fee: 0.3,
+          liquidity: 'maker',
+          ts: Date.now(),
+        },
+      });
+      h.trader.emit({
+        type: 'alert',
+        alert: { id: 'a-9', name: 'drawdown', severity: 'critical', state: 'firing', summary: 'drawdown 310 > 300' },
+      });
+    };
+    // The page subscribes right after its welcome message; retry the push until it shows (offsets make repeats harmless).
+    await expectEventually(async () => {
+      await push();
+      await page.waitForSelector('#positions tbody tr[data-symbol="SOLUSDT"]', { timeout: 1_000 });
+    });
+    await page.waitForSelector('#fills tbody tr[data-fill-id="live-fill-1"]', { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('alerts')?.textContent?.includes('drawdown 310'), null, {
+      timeout: 10_000,
+    });
+    const total = await page.textContent('#pnl-total');
+    expect(Number(total)).toBeCloseTo(Math.round(Math.sin(40 / 5) * 4000 + 4000) / 100, 2);
+    expect(await page.textContent('#positions tbody tr[data-symbol="SOLUSDT"] td:nth-child(2)')).toBe('-12.5000');
+    // The curve was drawn: the canvas is not blank.
+    const inked = await page.evaluate(() => {
+      const c = document.getElementById('pnl-chart') as HTMLCanvasElement;
+      const data = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? new Uint8ClampedArray();
+      let n = 0;
+      for (let i = 3; i < data.length; i += 4) if ((data[i] as number) > 0) n++;
+      return n;
+    });
+    expect(inked).toBeGreaterThan(200);
+
+    mkdirSync(resultsDir, { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+    expect(statSync(screenshot).size).toBeGreaterThan(10_000);
+    expect(errors).toEqual([]);
+    expect(external).toEqual([]);
+    await page.close();
+  });
+
+  it('shows the login form without a token and signs in with one', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${h.api.url}/`);
+    await page.waitForSelector('#login:not([hidden])');
+    await page.fill('#token-input', 'not-a-token');
+    await page.click('#login button[type="submit"]');
+    await page.waitForFunction(() => (document.getElementById('login-error')?.textContent ?? '') !== '');
+    expect(await page.isVisible('#app')).toBe(false);
+    await page.fill('#token-input', h.tokens.trader);
+    await page.click('#login button[type="submit"]');
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(await page.textContent('#user')).toBe('theo (trader)');
+    await page.close();
+  });
+});
+
+async function expectEventually(attempt: () => Promise<void>, tries = 20): Promise<void> {
+  let last: unknown;
+  for (let i = 0; i < tries; i++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}

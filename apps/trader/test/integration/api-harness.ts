@@ -1,0 +1,78 @@
+import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
+import pg from 'pg';
+import { type ApiServerOptions, createApiServer, issueToken, type RunningApiServer } from '../../src/api/index.js';
+import { FakeTrader } from './api-fake-trader.js';
+
+/** A parsed JSON response body, read freely by the tests. */
+// biome-ignore lint/suspicious/noExplicitAny: test code reads arbitrary JSON
+export type Json = any;
+
+export const SECRET = 'test-secret-0123456789abcdef-0123456789';
+
+/** A server on loopback with a fake trader, its own audit schema, and tokens per role. */
+export interface Harness {
+  api: RunningApiServer;
+  trader: FakeTrader;
+  pool: pg.Pool;
+  schema: string;
+  tokens: { viewer: string; trader: string; admin: string };
+  call(
+    method: string,
+    path: string,
+    init?: { token?: string; body?: unknown; headers?: Record<string, string>; rawBody?: string },
+  ): Promise<{ status: number; body: Json; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  overrides: Partial<ApiServerOptions> = {},
+  shared?: { pool: pg.Pool; schema: string; trader?: FakeTrader },
+): Promise<Harness> {
+  const pool = shared?.pool ?? new pg.Pool({ connectionString: serviceUrls.postgres, max: 4 });
+  const schema = shared?.schema ?? uniqueName('api_audit');
+  const trader = shared?.trader ?? new FakeTrader();
+  const api = await createApiServer({
+    trader,
+    auth: { secret: SECRET },
+    audit: { pool, schema },
+    ...overrides,
+  });
+  const tokens = {
+    viewer: await issueToken({ sub: 'vera', role: 'viewer', secret: SECRET }),
+    trader: await issueToken({ sub: 'theo', role: 'trader', secret: SECRET }),
+    admin: await issueToken({ sub: 'ada', role: 'admin', secret: SECRET }),
+  };
+  const call: Harness['call'] = async (method, path, init = {}) => {
+    const headers: Record<string, string> = { ...init.headers };
+    if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
+    let body: string | undefined = init.rawBody;
+    if (init.body !== undefined) {
+      body = JSON.stringify(init.body);
+      headers['content-type'] = 'application/json';
+    }
+    const res = await fetch(api.url + path, { method, headers, ...(body === undefined ? {} : { body }) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+  return {
+    api,
+    trader,
+    pool,
+    schema,
+    tokens,
+    call,
+    async close() {
+      await api.close();
+      if (shared === undefined) {
+        await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+        await pool.end();
+      }
+    },
+  };
+}

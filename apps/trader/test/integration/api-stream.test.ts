@@ -1,0 +1,216 @@
+import { request } from 'node:http';
+import { waitFor } from '@cryptoscalp/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { issueToken } from '../../src/api/index.js';
+import { type Harness, type Json, SECRET, startHarness } from './api-harness.js';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({
+    stream: { bookDepth: 2, historySize: 5, maxBufferedBytes: 64 * 1024, flushIntervalMs: 10 },
+  });
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+/** A stream client that records every message. */
+class Client {
+  readonly messages: Json[] = [];
+  readonly ws: WebSocket;
+  readonly opened: Promise<void>;
+  constructor(url: string, protocols?: string[]) {
+    this.ws = new WebSocket(url, protocols);
+    this.ws.on('message', (raw) => this.messages.push(JSON.parse(raw.toString())));
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+  send(msg: unknown): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+  of(type: string, topic?: string): Json[] {
+    return this.messages.filter((m) => m.type === type && (topic === undefined || m.topic === topic));
+  }
+  async waitFor(what: string, check: () => boolean): Promise<void> {
+    await waitFor(check, { timeoutMs: 10_000, what });
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
+
+const wsUrl = (path = '/api/stream') => h.api.url.replace('http', 'ws') + path;
+
+/** Sends a raw upgrade request and resolves the HTTP status the server answered with (101 on success). */
+function upgradeStatus(path: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${h.api.url}${path}`, {
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        ...headers,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('live streams', () => {
+  it('refuses upgrades without a valid token (401) and on other paths (404)', async () => {
+    expect(await upgradeStatus('/api/stream')).toBe(401);
+    expect(await upgradeStatus('/api/stream?token=not-a-jwt')).toBe(401);
+    const expired = await issueToken({ sub: 'x', role: 'viewer', secret: SECRET, ttl: -60 });
+    expect(await upgradeStatus(`/api/stream?token=${expired}`)).toBe(401);
+    expect(await upgradeStatus(`/elsewhere?token=${h.tokens.viewer}`)).toBe(404);
+    expect(await upgradeStatus(`/api/stream?token=${h.tokens.viewer}`)).toBe(101);
+    const { rows } = await h.pool.query(
+      `SELECT detail FROM "${h.schema}".audit_log WHERE action = 'auth.failure' AND detail->>'target' LIKE 'UPGRADE%'`,
+    );
+    expect(rows.length).toBeGreaterThan(0);
+  });
+
+  it('authenticates with the bearer subprotocol and delivers every topic', async () => {
+    const c = new Client(wsUrl(), ['bearer', h.tokens.viewer]);
+    await c.opened;
+    expect(c.ws.protocol).toBe('bearer');
+    await c.waitFor('welcome', () => c.of('welcome').length === 1);
+    expect(c.of('welcome')[0]).toMatchObject({ sub: 'vera', role: 'viewer' });
+    c.send({ op: 'subscribe', topics: ['prices.BTCUSDT', 'book.BTCUSDT', 'fills', 'positions', 'pnl', 'alerts'] });
+    await c.waitFor('subscribed', () => c.of('subscribed').length === 1);
+    h.trader.emit({ type: 'price', symbol: 'BTCUSDT', price: 60_010, bid: 60_005, ask: 60_015, ts: 1 });
+    h.trader.emit({ type: 'price', symbol: 'ETHUSDT', price: 3_000, ts: 1 });
+    h.trader.emit({
+      type: 'book',
+      symbol: 'BTCUSDT',
+      bids: [
+        [60_005, 1],
+        [60_004, 2],
+        [60_003, 3],
+      ],
+      asks: [
+        [60_015, 1],
+        [60_016, 2],
+        [60_017, 3],
+      ],
+      ts: 2,
+    });
+    const fill = {
+      fillId: 'f-1',
+      clientOrderId: 'o-1',
+      symbol: 'BTCUSDT',
+      side: 'buy' as const,
+      price: 60_010,
+      qty: 0.01,
+      fee: 0.02,
+      liquidity: 'taker' as const,
+      ts: 3,
+    };
+    h.trader.emit({ type: 'fill', fill });
+    h.trader.emit({ type: 'position', position: (await h.trader.positions())[0]! });
+    h.trader.emit({ type: 'pnl', pnl: { ...h.trader.pnlNow, total: 20 } });
+    h.trader.emit({ type: 'alert', alert: { id: 'a-2', name: 'drawdown', severity: 'critical', state: 'firing' } });
+    await c.waitFor('6 messages', () => c.of('message').length >= 6);
+    const topics = c.of('message').map((m) => m.topic);
+    expect(topics).toEqual(['prices.BTCUSDT', 'book.BTCUSDT', 'fills', 'positions', 'pnl', 'alerts']);
+    expect(c.of('message', 'prices.BTCUSDT')[0].data.price).toBe(60_010);
+    expect(c.of('message', 'book.BTCUSDT')[0].data.bids).toEqual([
+      [60_005, 1],
+      [60_004, 2],
+    ]);
+    expect(c.of('message', 'fills')[0].data).toEqual(fill);
+    expect(c.of('message', 'pnl')[0].data.total).toBe(20);
+    c.close();
+  });
+
+  it('accepts the token as a query parameter, rejects bad requests and resumes from an offset', async () => {
+    const c = new Client(wsUrl(`/api/stream?token=${h.tokens.viewer}`));
+    await c.opened;
+    await c.waitFor('welcome', () => c.of('welcome').length === 1);
+    const epoch = c.of('welcome')[0].epoch;
+    c.send({ op: 'subscribe', topics: ['secrets'] });
+    c.send({ op: 'dance' });
+    c.ws.send('not json');
+    c.send({ op: 'ping' });
+    await c.waitFor('errors and pong', () => c.of('error').length === 3 && c.of('pong').length === 1);
+    expect(c.of('error')[0].message).toMatch(/unknown topic secrets/);
+    c.send({ op: 'subscribe', topics: ['pnl'] });
+    await c.waitFor('subscribed', () => c.of('subscribed').length === 1);
+    const base = c.of('subscribed')[0].offsets.pnl as number;
+    for (let i = 1; i <= 3; i++) h.trader.emit({ type: 'pnl', pnl: { ...h.trader.pnlNow, total: 100 + i } });
+    await c.waitFor('3 pnl', () => c.of('message', 'pnl').length === 3);
+    const seen = c.of('message', 'pnl').map((m) => m.offset);
+    expect(seen).toEqual([base + 1, base + 2, base + 3]);
+    c.close();
+
+    // Missed two while away: the reconnecting client asks from its last offset and gets exactly those.
+    for (let i = 4; i <= 5; i++) h.trader.emit({ type: 'pnl', pnl: { ...h.trader.pnlNow, total: 100 + i } });
+    const again = new Client(wsUrl(), ['bearer', h.tokens.viewer]);
+    await again.opened;
+    await again.waitFor('welcome', () => again.of('welcome').length === 1);
+    again.send({ op: 'subscribe', topics: ['pnl'], epoch, from: { pnl: base + 3 } });
+    await again.waitFor('replay', () => again.of('message', 'pnl').length === 2);
+    expect(again.of('message', 'pnl').map((m) => m.data.total)).toEqual([104, 105]);
+
+    // Too far behind the history (5 messages): a gap notice, then what is still kept.
+    again.send({ op: 'unsubscribe', topics: ['pnl'] });
+    await again.waitFor('unsubscribed', () => again.of('unsubscribed').length === 1);
+    for (let i = 6; i <= 12; i++) h.trader.emit({ type: 'pnl', pnl: { ...h.trader.pnlNow, total: 100 + i } });
+    again.send({ op: 'subscribe', topics: ['pnl'], epoch, from: { pnl: base + 3 } });
+    await again.waitFor('gap', () => again.of('gap', 'pnl').length === 1);
+    await again.waitFor('history', () => again.of('message', 'pnl').length === 2 + 5);
+    expect(again.of('message', 'pnl').at(-1).data.total).toBe(112);
+    again.close();
+  });
+
+  it('conflates a slow client to the latest message per topic and catches it up when it drains', async () => {
+    const c = new Client(wsUrl(), ['bearer', h.tokens.viewer]);
+    await c.opened;
+    await c.waitFor('welcome', () => c.of('welcome').length === 1);
+    c.send({ op: 'subscribe', topics: ['prices.SLOWUSDT'] });
+    await c.waitFor('subscribed', () => c.of('subscribed').length === 1);
+    // Stop reading: the kernel buffers fill, then the server's socket buffer passes maxBufferedBytes.
+    const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    const pad = 'x'.repeat(128 * 1024);
+    const published = 200;
+    for (let i = 1; i <= published; i++)
+      h.trader.emit({ type: 'price', symbol: 'SLOWUSDT', price: i, ts: i, pad } as never);
+    await waitFor(() => h.api.stats().stream.conflated > 0, { timeoutMs: 10_000, what: 'conflation' });
+    socket.resume();
+    await c.waitFor('latest price', () => c.of('message', 'prices.SLOWUSDT').at(-1)?.data.price === published);
+    const got = c.of('message', 'prices.SLOWUSDT');
+    expect(got.length).toBeLessThan(published);
+    const offsets = got.map((m) => m.offset);
+    expect([...offsets].sort((a, b) => a - b)).toEqual(offsets);
+    expect((await h.api.healthCheck()).status).toBe('pass');
+    c.close();
+  });
+
+  it('closes stream clients when the server closes', async () => {
+    const other = await startHarness({}, { pool: h.pool, schema: h.schema, trader: h.trader });
+    const c = new Client(`${other.api.url.replace('http', 'ws')}/api/stream`, ['bearer', other.tokens.viewer]);
+    await c.opened;
+    const closed = new Promise<number>((resolve) => c.ws.once('close', (code) => resolve(code)));
+    const listeners = h.trader.listenerCount;
+    await other.close();
+    expect(await closed).toBe(1001);
+    expect(h.trader.listenerCount).toBe(listeners - 1);
+    await other.close();
+  });
+});

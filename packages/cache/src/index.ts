@@ -1,0 +1,35 @@
+export { CacheManager } from './cache-manager.js';
+export {
+  BREAKER_CHANNEL,
+  BUS_CHANNEL,
+  type CacheBreakerEvent,
+  type CacheBusEvent,
+  type CacheErrorEvent,
+  type CacheOperationContext,
+  ERROR_CHANNEL,
+  OPERATION_CHANNEL,
+} from './channels.js';
+export { DEFAULT_OPTIONS } from './defaults.js';
+export { CacheError, type CacheErrorCode, type CacheErrorContext, isCacheError, isCacheErrorCode } from './errors.js';
+export { jsonSerializer } from './serializer.js';
+export type {
+  BreakerOptions,
+  BusOptions,
+  CacheManagerOptions,
+  CacheStats,
+  CompressionOptions,
+  GetOrSetOptions,
+  HealthCheckResult,
+  L1Options,
+  LatencySummary,
+  LeaseOptions,
+  Loader,
+  LoaderContext,
+  MsetEntry,
+  RedisClusterSettings,
+  RedisSentinelSettings,
+  RedisSettings,
+  RedisUrlSettings,
+  Serializer,
+  SetOptions,
+} from './types.js';

@@ -1,0 +1,129 @@
+import type { RedisClient } from './connection.js';
+
+/** An invalidation message. `n` is the namespace path. */
+export interface BusMessage {
+  /** Namespace path. */
+  n: string;
+  /** Keys to drop from L1. */
+  k?: string[];
+  /** Tags whose entries to drop from L1. */
+  g?: string[];
+  /** Clear the whole namespace. */
+  c?: 1;
+  /** A lease on this key was released (wake waiters). */
+  l?: string;
+}
+
+/** Callbacks of {@link InvalidationBus}. */
+export interface BusHandlers {
+  message(message: BusMessage): void;
+  /** The bus became trustworthy (own heartbeat came back). */
+  up(): void;
+  /** The bus may have lost messages (connection closed or heartbeat late). */
+  down(): void;
+  error(error: unknown): void;
+}
+
+/**
+ * Redis pub/sub on its own connection. The bus is `up` only while this instance's own
+ * heartbeat, published every `heartbeatMs` through the main connection, comes back within
+ * `3 * heartbeatMs`; a closed subscriber connection marks it `down` at once. The manager
+ * bumps the L1 epoch on every down/up transition, so entries written before a possible
+ * message loss are revalidated against Redis instead of being served from L1.
+ *
+ * Wire format: `h|<id>` (heartbeat) or `i|<id>|<json BusMessage>`.
+ */
+export class InvalidationBus {
+  state: 'up' | 'down' = 'down';
+  published = 0;
+  received = 0;
+  drops = 0;
+  private lastHeartbeat = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly heartbeat: string;
+  private readonly prefix: string;
+  private closed = false;
+
+  constructor(
+    private readonly main: RedisClient,
+    private readonly sub: RedisClient,
+    private readonly channel: string,
+    id: string,
+    private readonly heartbeatMs: number,
+    private readonly handlers: BusHandlers,
+  ) {
+    this.heartbeat = `h|${id}`;
+    this.prefix = `i|${id}|`;
+    sub.on('error', (error: unknown) => handlers.error(error));
+    sub.on('close', this.onClose);
+    sub.on('ready', this.beat);
+    sub.on('messageBuffer', this.onMessage);
+    sub.subscribe(channel).catch((error: unknown) => handlers.error(error));
+    this.timer = setInterval(this.tick, heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** Publishes an invalidation to the other instances. */
+  encode(message: BusMessage): string {
+    return this.prefix + JSON.stringify(message);
+  }
+
+  private readonly beat = () => {
+    if (this.closed) return;
+    this.main.publish(this.channel, this.heartbeat).catch(() => undefined);
+  };
+
+  private readonly tick = () => {
+    if (this.state === 'up' && Date.now() - this.lastHeartbeat > 3 * this.heartbeatMs) {
+      this.markDown();
+      // The subscriber may be silently dead (half-open TCP): reconnect it.
+      if (this.sub.status === 'ready') this.sub.disconnect(true);
+    }
+    this.beat();
+  };
+
+  private readonly onClose = () => {
+    if (!this.closed) this.markDown();
+  };
+
+  private readonly onMessage = (_channel: Buffer, raw: Buffer) => {
+    const text = raw.toString('utf8');
+    if (text.startsWith('h|')) {
+      if (text === this.heartbeat) {
+        this.lastHeartbeat = Date.now();
+        if (this.state === 'down' && !this.closed) {
+          this.state = 'up';
+          this.handlers.up();
+        }
+      }
+      return;
+    }
+    if (!text.startsWith('i|') || text.startsWith(this.prefix)) return;
+    const bar = text.indexOf('|', 2);
+    if (bar < 0) return;
+    let message: BusMessage;
+    try {
+      message = JSON.parse(text.slice(bar + 1)) as BusMessage;
+    } catch (error) {
+      this.handlers.error(error);
+      return;
+    }
+    this.received++;
+    this.handlers.message(message);
+  };
+
+  private markDown(): void {
+    if (this.state === 'down') return;
+    this.state = 'down';
+    this.drops++;
+    this.handlers.down();
+  }
+
+  /** Stops the heartbeat and closes the subscriber connection. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.sub.disconnect();
+  }
+}

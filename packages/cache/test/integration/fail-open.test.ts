@@ -1,0 +1,126 @@
+import { type RedisServer, startRedisServer, uniqueName, waitFor } from '@cryptoscalp/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheManager } from '../../src/index.js';
+
+let server: RedisServer;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+function make(ns: string): CacheManager {
+  return new CacheManager({
+    redis: { url: server.url },
+    namespace: ns,
+    commandTimeout: 200,
+    breaker: { resetTimeoutMs: 300, volumeThreshold: 3, errorThresholdPercentage: 50 },
+    bus: { heartbeatMs: 50 },
+    ttl: 60_000,
+  });
+}
+
+describe('fail-open against a Redis that dies', () => {
+  it('keeps answering with no caller error while Redis is killed and restarted, then recovers by itself', async () => {
+    const ns = uniqueName('cache_kill');
+    const cache = make(ns);
+    try {
+      await waitFor(() => cache.stats().bus.state === 'up', { what: 'bus up' });
+      for (let i = 0; i < 50; i++) await cache.set(`k${i}`, i);
+
+      const errors: unknown[] = [];
+      let wrong = 0;
+      let ops = 0;
+      let stop = false;
+      const worker = async (w: number) => {
+        let i = w;
+        while (!stop) {
+          const k = i % 50;
+          try {
+            const v = await cache.getOrSet(`k${k}`, () => k);
+            if (v !== k) wrong++;
+            if (i % 7 === 0) await cache.set(`k${k}`, k);
+            if (i % 11 === 0) {
+              const g = await cache.get(`k${k}`);
+              if (g !== undefined && g !== k) wrong++;
+            }
+          } catch (error) {
+            errors.push(error);
+          }
+          ops++;
+          i += 16;
+          await new Promise((r) => setImmediate(r));
+        }
+      };
+      const load = Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
+
+      await waitFor(() => ops > 200, { what: 'load running' });
+      await server.kill();
+      await waitFor(() => cache.stats().breaker === 'open', { timeoutMs: 15_000, what: 'breaker open' });
+      const opsAtOpen = ops;
+      await waitFor(() => ops > opsAtOpen + 500, { timeoutMs: 15_000, what: 'load served while Redis is down' });
+      const down = cache.stats();
+      expect(down.errors.l2 + down.errors.timeout).toBeGreaterThan(0);
+      expect(down.bus.state).toBe('down');
+      expect((await cache.healthCheck()).status).toBe('fail');
+
+      const restartedAt = Date.now();
+      await server.start();
+      await waitFor(() => cache.stats().breaker === 'closed' && cache.stats().bus.state === 'up', {
+        timeoutMs: 20_000,
+        what: 'recovery',
+      });
+      const recoveryMs = Date.now() - restartedAt;
+      // Writes reach Redis again.
+      const admin = new Redis(server.url);
+      try {
+        await waitFor(async () => (await admin.exists(`${ns}::k0`, `${ns}::k7`, `${ns}::k14`)) > 0, {
+          timeoutMs: 10_000,
+          what: 'writes reaching the restarted Redis',
+        });
+      } finally {
+        admin.disconnect();
+      }
+      stop = true;
+      await load;
+      expect(errors).toEqual([]);
+      expect(wrong).toBe(0);
+      const after = cache.stats();
+      expect(after.l1Hits).toBeGreaterThan(0);
+      expect(after.bus.drops).toBeGreaterThanOrEqual(1);
+      expect((await cache.healthCheck()).status).toMatch(/pass|warn/);
+      console.info(`[fail-open] recovery after restart: ${recoveryMs} ms, ops ${ops}`);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('a frozen Redis (SIGSTOP) costs at most the deadline per call, opens the breaker, and L1 keeps serving', async () => {
+    const ns = uniqueName('cache_pause');
+    const cache = make(ns);
+    try {
+      await waitFor(() => cache.stats().bus.state === 'up', { what: 'bus up' });
+      await cache.set('p', 'v');
+      server.pause();
+      try {
+        const results = await Promise.all(Array.from({ length: 20 }, () => cache.get('p')));
+        // the bus notices the missing heartbeat; until then L1 answers directly, after that as fallback
+        expect(results.every((r) => r === 'v')).toBe(true);
+        for (let i = 0; i < 10; i++) await cache.set(`w${i}`, i); // deadline-bound, no throw
+        await waitFor(() => cache.stats().breaker === 'open', { timeoutMs: 15_000, what: 'breaker open on timeouts' });
+        expect(cache.stats().errors.timeout).toBeGreaterThan(0);
+        expect(await cache.get('p')).toBe('v');
+        expect(await cache.get('w3')).toBe(3);
+        expect(await cache.getOrSet('fresh', () => 'from-loader')).toBe('from-loader');
+      } finally {
+        server.resume();
+      }
+      await waitFor(async () => (await cache.healthCheck()).status === 'pass', { timeoutMs: 20_000, what: 'healthy again' });
+    } finally {
+      await cache.close();
+    }
+  });
+});

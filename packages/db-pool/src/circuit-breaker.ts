@@ -1,0 +1,111 @@
+import { performance } from 'node:perf_hooks';
+import CircuitBreaker from 'opossum';
+import { type BreakerEvent, channels } from './channels.js';
+import { CircuitOpenError, isDbPoolError, isQueryError } from './errors.js';
+import { isTransientSqlState } from './sqlstate.js';
+import type { BreakerOptions } from './types.js';
+
+/** Breaker states as reported in stats and events. */
+export type BreakerState = 'open' | 'half-open' | 'closed';
+
+/** Carries a slow call's result through opossum as a "failure" so the caller still gets it. */
+class SlowCall {
+  constructor(readonly value: unknown) {}
+}
+
+type Thunk = () => Promise<unknown>;
+
+/**
+ * A circuit breaker for one host (opossum underneath) that counts connection failures,
+ * transient server errors, timeouts AND successful calls slower than `slowCallMs`. Caller
+ * mistakes (syntax errors, constraint violations, aborts, a full local queue) never count.
+ */
+export class HostBreaker {
+  private readonly breaker: CircuitBreaker<[Thunk, boolean], unknown> | undefined;
+  /** Calls rejected because the breaker was open. */
+  rejected = 0;
+  /** Successful calls counted as failures because they were slow. */
+  slowCalls = 0;
+
+  constructor(
+    readonly host: string,
+    private readonly component: string,
+    options: Required<BreakerOptions>,
+  ) {
+    if (!options.enabled) return;
+    const slowMs = options.slowCallMs;
+    const action = (fn: Thunk, slowCheck: boolean): Promise<unknown> => {
+      if (slowMs === 0 || !slowCheck) return fn();
+      const started = performance.now();
+      return fn().then((value) => {
+        if (performance.now() - started > slowMs) {
+          this.slowCalls++;
+          throw new SlowCall(value);
+        }
+        return value;
+      });
+    };
+    this.breaker = new CircuitBreaker(action, {
+      timeout: false,
+      errorThresholdPercentage: options.errorThresholdPercentage,
+      resetTimeout: options.resetTimeoutMs,
+      rollingCountTimeout: options.rollingCountTimeoutMs,
+      rollingCountBuckets: 10,
+      volumeThreshold: options.volumeThreshold,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+      errorFilter: (error: unknown) => countsAsSuccess(error),
+    });
+    const publish = (state: BreakerState) => {
+      if (channels.breaker.hasSubscribers) {
+        const event: BreakerEvent = { component: this.component, host: this.host, state };
+        channels.breaker.publish(event);
+      }
+    };
+    this.breaker.on('open', () => publish('open'));
+    this.breaker.on('halfOpen', () => publish('half-open'));
+    this.breaker.on('close', () => publish('closed'));
+  }
+
+  /** Runs `fn` through the breaker. `slowCheck: false` for work whose length is the caller's business (transactions). */
+  run<T>(fn: () => Promise<T>, slowCheck = true): Promise<T> {
+    const breaker = this.breaker;
+    if (breaker === undefined) return fn();
+    return breaker.fire(fn, slowCheck).then(
+      (value) => value as T,
+      (error: unknown) => {
+        if (error instanceof SlowCall) return error.value as T;
+        if ((error as { code?: unknown })?.code === 'EOPENBREAKER') {
+          this.rejected++;
+          throw new CircuitOpenError({ host: this.host });
+        }
+        throw error;
+      },
+    );
+  }
+
+  /** Whether a call would be let through now. */
+  get allows(): boolean {
+    return this.breaker === undefined || !this.breaker.opened;
+  }
+
+  get state(): BreakerState {
+    const b = this.breaker;
+    if (b === undefined || b.closed) return 'closed';
+    return b.halfOpen ? 'half-open' : 'open';
+  }
+
+  shutdown(): void {
+    this.breaker?.shutdown();
+  }
+}
+
+/** Errors that say nothing about the host's health. */
+function countsAsSuccess(error: unknown): boolean {
+  if (error instanceof SlowCall) return false;
+  if (isQueryError(error)) return !isTransientSqlState(error.sqlState);
+  if (isDbPoolError(error)) {
+    return error.code === 'E_DB_ABORTED' || error.code === 'E_DB_POOL_QUEUE_FULL' || error.code === 'E_DB_CLOSED';
+  }
+  return false;
+}

@@ -1,0 +1,178 @@
+import { freePort, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
+import { describe, expect, it } from 'vitest';
+import { isCircuitOpenError, isPoolExhaustedError, isQueryTimeoutError, PoolManager, Priority } from '../../src/index.js';
+import { admin, backends, withSchema } from './helpers.js';
+
+type HostStats = Record<string, number | string>;
+const hostStats = (db: PoolManager) => (db.stats() as { hosts: Record<string, HostStats> }).hosts['127.0.0.1:5432']!;
+
+describe('host pool behaviour', () => {
+  it('fails fast when the wait queue is full and leaks nothing', async () => {
+    const { db, app, cleanup } = await withSchema('dbx', { pool: { max: 3, min: 3, maxWaitingClients: 5 } });
+    try {
+      // Warm: generic-pool counts callers waiting for a connection being created as waiting clients.
+      await waitFor(() => hostStats(db).idle === 3, { timeoutMs: 10_000 });
+      const calls = Array.from({ length: 20 }, () => db.query('select pg_sleep(0.3)').then(() => 'ok', (e) => e));
+      await waitFor(async () => (await backends(app)).length === 3, { timeoutMs: 10_000 });
+      // Bounded: never more server sessions than pool.max.
+      expect((await backends(app)).length).toBeLessThanOrEqual(3);
+      const results = await Promise.all(calls);
+      const full = results.filter((r) => isPoolExhaustedError(r));
+      expect(results.filter((r) => r === 'ok').length).toBe(8); // 3 running + 5 waiting
+      expect(full.length).toBe(12);
+      expect(full[0]?.code).toBe('E_DB_POOL_QUEUE_FULL');
+      expect(full[0]?.host).toBe('127.0.0.1:5432');
+      const s = hostStats(db);
+      expect(s.borrowed).toBe(0);
+      expect(s.waiting).toBe(0);
+      expect(s.total).toBeLessThanOrEqual(3);
+      expect((await backends(app)).length).toBeLessThanOrEqual(3);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('replaces idle connections the server terminated, transparently', async () => {
+    const { db, app, cleanup } = await withSchema('dbt', { pool: { max: 4, min: 2 } });
+    try {
+      await Promise.all([db.query('select pg_sleep(0.05)'), db.query('select pg_sleep(0.05)')]);
+      const before = await backends(app);
+      expect(before.length).toBeGreaterThanOrEqual(2);
+      await admin('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [app]);
+      await waitFor(async () => Number(hostStats(db).clientErrors) >= before.length, { timeoutMs: 10_000 });
+      for (let i = 0; i < 10; i++) {
+        const r = await db.query<{ n: number }>('select $1::int as n', [i]);
+        expect(r.rows[0]?.n).toBe(i);
+      }
+      const s = hostStats(db);
+      expect(Number(s.replaced)).toBeGreaterThanOrEqual(1);
+      const after = await backends(app);
+      expect(after.every((b) => !before.some((o) => o.pid === b.pid))).toBe(true);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a timeout cancels the server-side query and the connection stays healthy', async () => {
+    const { db, app, cleanup } = await withSchema('dbc', { pool: { max: 1 } });
+    try {
+      const pid = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      const started = Date.now();
+      const error = await db.query('select pg_sleep(30)', [], { timeoutMs: 300 }).catch((e) => e);
+      expect(isQueryTimeoutError(error)).toBe(true);
+      expect(error.timeoutMs).toBe(300);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await waitFor(async () => !(await backends(app)).some((b) => b.state === 'active' && b.query.includes('pg_sleep(30)')), {
+        timeoutMs: 10_000,
+        what: 'pg_sleep cancelled on the server',
+      });
+      // Same session, reused (not destroyed): the cancel left it healthy.
+      const again = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      expect(again).toBe(pid);
+      expect(Number(hostStats(db).cancels)).toBe(1);
+      expect(Number(hostStats(db).destroyed)).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('statement_timeout on the server ends queries without a client timer too', async () => {
+    const { db, cleanup } = await withSchema('dbs', { statementTimeoutMs: 200, pool: { max: 1 } });
+    try {
+      const error = await db.query('select pg_sleep(5)').catch((e) => e);
+      expect(isQueryTimeoutError(error)).toBe(true);
+      const show = "select current_setting('statement_timeout') as s";
+      const { rows } = await db.query<{ s: string }>(show);
+      expect(rows[0]?.s).toBe('200ms');
+      await db.query('select 1', [], { timeoutMs: 5_000 });
+      expect((await db.query<{ s: string }>(show, [], { timeoutMs: 7_000 })).rows[0]?.s).toBe('7s');
+      expect((await db.query<{ s: string }>(show)).rows[0]?.s).toBe('200ms');
+      let inside: string | undefined;
+      await db.transaction(
+        async (tx) => {
+          inside = (await tx.query<{ s: string }>(show)).rows[0]?.s;
+        },
+        { timeoutMs: 1_500 },
+      );
+      expect(inside).toBe('1500ms');
+      expect((await db.query<{ s: string }>(show)).rows[0]?.s).toBe('200ms');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('serves waiting writes before analytics reads (priority)', async () => {
+    const { db, cleanup } = await withSchema('dbp', { pool: { max: 1 } });
+    try {
+      const order: string[] = [];
+      const hold = db.query('select pg_sleep(0.3)');
+      await new Promise((r) => setTimeout(r, 50));
+      const analytics = db.query('select 1', [], { priority: Priority.analytics }).then(() => order.push('analytics'));
+      const read = db.query('select 2', [], { priority: Priority.read }).then(() => order.push('read'));
+      const write = db.query('select 3', [], { priority: Priority.write }).then(() => order.push('write'));
+      await Promise.all([hold, analytics, read, write]);
+      expect(order).toEqual(['write', 'read', 'analytics']);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('validates a connection idle longer than the threshold before use', async () => {
+    const { db, cleanup } = await withSchema('dbv', { pool: { max: 1, validateAfterIdleMs: 20 } });
+    try {
+      const pid1 = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      // Kill it silently from the server while idle, and do not wait for the client to notice.
+      await admin('select pg_terminate_backend($1)', [pid1]);
+      await new Promise((r) => setTimeout(r, 60));
+      const pid2 = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      expect(pid2).not.toBe(pid1);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('opens the breaker on a dead host and fails fast', async () => {
+    const port = await freePort();
+    const db = new PoolManager({
+      name: uniqueName('dbb'),
+      primary: { connectionString: `postgres://postgres@127.0.0.1:${port}/test` },
+      pool: { connectTimeoutMs: 500 },
+      retry: { maxAttempts: 1 },
+      breaker: { volumeThreshold: 3, resetTimeoutMs: 60_000 },
+      failover: { timeoutMs: 200, probeIntervalMs: 50 },
+    });
+    try {
+      const errors = [];
+      // Calls alternate between reaching the host (connection refused, counted by the breaker)
+      // and waiting for the failover probe (no primary); after 3 counted failures it opens.
+      for (let i = 0; i < 12; i++) errors.push(await db.query('select 1').catch((e) => e));
+      expect(errors[0].code).toBe('E_DB_CONNECTION');
+      expect(errors.some((e) => isCircuitOpenError(e))).toBe(true);
+      const s = (db.stats() as { hosts: Record<string, HostStats> }).hosts[`127.0.0.1:${port}`]!;
+      expect(s.breaker).toBe('open');
+      expect(Number(s.breakerRejected)).toBeGreaterThan(0);
+      const health = await db.healthCheck();
+      expect(health.status).toBe('fail');
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('counts slow successful calls as breaker failures', async () => {
+    const db = new PoolManager({
+      name: uniqueName('dbslow'),
+      primary: { connectionString: serviceUrls.postgres },
+      breaker: { volumeThreshold: 3, slowCallMs: 30, resetTimeoutMs: 60_000 },
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await db.query<{ v: number }>('select 1 as v from pg_sleep(0.06)');
+        expect(r.rows[0]?.v).toBe(1); // the caller still gets its result
+      }
+      const error = await db.query('select 1').catch((e) => e);
+      expect(isCircuitOpenError(error)).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -1,0 +1,125 @@
+// Shared harness of the benches: start the servers in a child process, drive them with autocannon.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The part of autocannon's result the benches read. */
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number };
+  duration: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+type Autocannon = (options: {
+  url: string;
+  connections: number;
+  duration: number;
+  pipelining?: number;
+}) => Promise<AutocannonResult>;
+
+// autocannon ships no types; it is a devDependency used only here.
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+/** Ports of the servers in the child process. */
+export interface ServerPorts {
+  raw: number;
+  health: number;
+}
+
+/** Starts bench/server-child.ts in a child process. */
+export async function startServers(): Promise<{ ports: ServerPorts; stop(): void }> {
+  const file = fileURLToPath(new URL('./server-child.ts', import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', file], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const ports = await new Promise<ServerPorts>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const match = /PORTS (.*)\n/.exec(out);
+      if (match?.[1] !== undefined) resolve(JSON.parse(match[1]) as ServerPorts);
+    });
+    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+  });
+  return {
+    ports,
+    stop() {
+      child.stdin?.end();
+      child.kill();
+    },
+  };
+}
+
+/** One autocannon run's figures. */
+export interface LoadFigures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** Runs autocannon with 50 connections for `seconds` against `url`. */
+export async function load(url: string, seconds: number): Promise<LoadFigures> {
+  const r = await autocannon({ url, connections: 50, duration: seconds, pipelining: 1 });
+  return {
+    rps: r.requests.total / (r.duration || seconds),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
+}
+
+/**
+ * Measures baseline and subject in short interleaved rounds (B S, S B, B S, ...) after a warm-up of each, so the
+ * drift of a shared, noisy machine falls on both alike. Throughput is total requests over total time of all rounds;
+ * p50/p99 are the medians of the rounds' percentiles.
+ */
+export async function compare(
+  baselineUrl: string,
+  subjectUrl: string,
+  rounds = 6,
+  seconds = 3,
+): Promise<{ baseline: LoadFigures; subject: LoadFigures; pairRatios: number[] }> {
+  await load(baselineUrl, 1);
+  await load(subjectUrl, 1);
+  const base: LoadFigures[] = [];
+  const subj: LoadFigures[] = [];
+  const pairRatios: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    let b: LoadFigures;
+    let s: LoadFigures;
+    if (i % 2 === 0) {
+      b = await load(baselineUrl, seconds);
+      s = await load(subjectUrl, seconds);
+    } else {
+      s = await load(subjectUrl, seconds);
+      b = await load(baselineUrl, seconds);
+    }
+    base.push(b);
+    subj.push(s);
+    pairRatios.push(Math.round((s.rps / b.rps) * 100) / 100);
+  }
+  return { baseline: combine(base), subject: combine(subj), pairRatios };
+}
+
+function combine(runs: LoadFigures[]): LoadFigures {
+  return {
+    rps: runs.reduce((a, r) => a + r.rps, 0) / runs.length,
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}

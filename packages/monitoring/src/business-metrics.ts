@@ -1,0 +1,278 @@
+import type { Registry } from 'prom-client';
+import { invalidOption } from './errors.js';
+import { ChildCache } from './internal/child-cache.js';
+import { type CounterChild, FastCounter, FastGauge, type GaugeChild } from './internal/fast-counter.js';
+import { FastHistogram, type HistogramChild } from './internal/fast-histogram.js';
+import type { FastChild, FastMetric } from './internal/fast-metric.js';
+
+/** Where business metrics are registered. */
+export interface BusinessMetricsOptions {
+  /** The prom-client registry. */
+  registry: Registry;
+  /** Metric name prefix. @default '' */
+  prefix?: string;
+}
+
+/** One fill or closed trade for {@link TradingMetrics.recordTrade}. */
+export interface TradeRecord {
+  strategy: string;
+  symbol: string;
+  side: 'buy' | 'sell';
+  /** Base quantity (> 0). */
+  quantity: number;
+  /** Price in quote currency (> 0). */
+  price: number;
+  /** Realized PnL of this trade in quote currency, if it closed (part of) a position. */
+  realizedPnl?: number;
+  /** Fee in quote currency, subtracted from realized PnL. @default 0 */
+  fee?: number;
+}
+
+function checkName(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') throw invalidOption(field, 'must be a non-empty string');
+  return value;
+}
+
+function checkNumber(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidOption(field, 'must be a finite number');
+  return value;
+}
+
+/**
+ * Trading metrics with cached label children (no allocation per update once a strategy/symbol was seen):
+ * - `cryptoscalp_trading_realized_pnl{strategy,symbol}` (gauge, cumulative, quote currency)
+ * - `cryptoscalp_trading_unrealized_pnl{strategy,symbol}` (gauge)
+ * - `cryptoscalp_trading_volume_total{strategy,symbol}` (counter, quote notional)
+ * - `cryptoscalp_trading_trades_total{strategy,symbol,side}` (counter)
+ * - `cryptoscalp_trading_trade_outcomes_total{strategy,outcome}` (counter; win, loss, breakeven)
+ * - `cryptoscalp_trading_win_ratio{strategy}` (gauge; wins / (wins + losses))
+ * - `cryptoscalp_trading_equity{strategy}`, `cryptoscalp_trading_drawdown_ratio{strategy}` and
+ *   `cryptoscalp_trading_max_drawdown_ratio{strategy}` (gauges; drawdown from the equity peak)
+ * - `cryptoscalp_trading_exposure{strategy,symbol}` (gauge; signed notional)
+ */
+export class TradingMetrics {
+  private readonly realized: FastGauge;
+  private readonly unrealized: FastGauge;
+  private readonly volume: FastCounter;
+  private readonly trades: FastCounter;
+  private readonly outcomes: FastCounter;
+  private readonly winRatio: FastGauge;
+  private readonly equity: FastGauge;
+  private readonly drawdown: FastGauge;
+  private readonly maxDrawdown: FastGauge;
+  private readonly exposure: FastGauge;
+  private readonly all: FastMetric<FastChild>[];
+  private readonly pairGauges: ChildCache<GaugeChild>;
+  private readonly unrealizedChildren: ChildCache<GaugeChild>;
+  private readonly exposureChildren: ChildCache<GaugeChild>;
+  private readonly volumeChildren: ChildCache<CounterChild>;
+  private readonly tradeChildren: ChildCache<CounterChild>;
+  private readonly strategies = new Map<
+    string,
+    {
+      win: CounterChild;
+      loss: CounterChild;
+      even: CounterChild;
+      ratio: GaugeChild;
+      peak: number;
+      eq: GaugeChild;
+      dd: GaugeChild;
+      maxDd: GaugeChild;
+    }
+  >();
+
+  constructor(options: BusinessMetricsOptions) {
+    const p = options.prefix ?? '';
+    const pair = ['strategy', 'symbol'];
+    this.realized = new FastGauge(
+      `${p}cryptoscalp_trading_realized_pnl`,
+      'Cumulative realized PnL (quote currency, after fees).',
+      pair,
+    );
+    this.unrealized = new FastGauge(
+      `${p}cryptoscalp_trading_unrealized_pnl`,
+      'Unrealized PnL of open positions (quote currency).',
+      pair,
+    );
+    this.volume = new FastCounter(`${p}cryptoscalp_trading_volume_total`, 'Traded notional (quote currency).', pair);
+    this.trades = new FastCounter(`${p}cryptoscalp_trading_trades_total`, 'Trades (fills).', [...pair, 'side']);
+    this.outcomes = new FastCounter(`${p}cryptoscalp_trading_trade_outcomes_total`, 'Closed trades by outcome.', [
+      'strategy',
+      'outcome',
+    ]);
+    this.winRatio = new FastGauge(`${p}cryptoscalp_trading_win_ratio`, 'Wins / (wins + losses).', ['strategy']);
+    this.equity = new FastGauge(`${p}cryptoscalp_trading_equity`, 'Account equity (quote currency).', ['strategy']);
+    this.drawdown = new FastGauge(
+      `${p}cryptoscalp_trading_drawdown_ratio`,
+      'Current drawdown from the equity peak (0..1).',
+      ['strategy'],
+    );
+    this.maxDrawdown = new FastGauge(`${p}cryptoscalp_trading_max_drawdown_ratio`, 'Largest drawdown seen (0..1).', [
+      'strategy',
+    ]);
+    this.exposure = new FastGauge(
+      `${p}cryptoscalp_trading_exposure`,
+      'Signed position notional (quote currency).',
+      pair,
+    );
+    this.all = [
+      this.realized,
+      this.unrealized,
+      this.volume,
+      this.trades,
+      this.outcomes,
+      this.winRatio,
+      this.equity,
+      this.drawdown,
+      this.maxDrawdown,
+      this.exposure,
+    ];
+    for (const m of this.all) m.register(options.registry);
+    this.pairGauges = new ChildCache((v) => this.realized.labels(...v));
+    this.unrealizedChildren = new ChildCache((v) => this.unrealized.labels(...v));
+    this.exposureChildren = new ChildCache((v) => this.exposure.labels(...v));
+    this.volumeChildren = new ChildCache((v) => this.volume.labels(...v));
+    this.tradeChildren = new ChildCache((v) => this.trades.labels(...v));
+  }
+
+  /** @internal */
+  metricNames(): string[] {
+    return this.all.map((m) => m.name);
+  }
+
+  private strategy(name: string) {
+    let s = this.strategies.get(name);
+    if (s === undefined) {
+      s = {
+        win: this.outcomes.labels(name, 'win'),
+        loss: this.outcomes.labels(name, 'loss'),
+        even: this.outcomes.labels(name, 'breakeven'),
+        ratio: this.winRatio.labels(name),
+        peak: Number.NEGATIVE_INFINITY,
+        eq: this.equity.labels(name),
+        dd: this.drawdown.labels(name),
+        maxDd: this.maxDrawdown.labels(name),
+      };
+      this.strategies.set(name, s);
+    }
+    return s;
+  }
+
+  /** Records a trade: count, volume, and if `realizedPnl` is given, realized PnL and win/loss. */
+  recordTrade(trade: TradeRecord): void {
+    checkName(trade.strategy, 'trade.strategy');
+    checkName(trade.symbol, 'trade.symbol');
+    if (trade.side !== 'buy' && trade.side !== 'sell') throw invalidOption('trade.side', "must be 'buy' or 'sell'");
+    if (!(checkNumber(trade.quantity, 'trade.quantity') > 0)) throw invalidOption('trade.quantity', 'must be > 0');
+    if (!(checkNumber(trade.price, 'trade.price') > 0)) throw invalidOption('trade.price', 'must be > 0');
+    this.tradeChildren.get3(trade.strategy, trade.symbol, trade.side).inc();
+    this.volumeChildren.get2(trade.strategy, trade.symbol).inc(trade.quantity * trade.price);
+    if (trade.realizedPnl !== undefined) {
+      const pnl = checkNumber(trade.realizedPnl, 'trade.realizedPnl') - (trade.fee ?? 0);
+      this.pairGauges.get2(trade.strategy, trade.symbol).inc(pnl);
+      const s = this.strategy(trade.strategy);
+      if (pnl > 0) s.win.inc();
+      else if (pnl < 0) s.loss.inc();
+      else s.even.inc();
+      const decided = s.win.value + s.loss.value;
+      s.ratio.set(decided === 0 ? 0 : s.win.value / decided);
+    }
+  }
+
+  /** Sets the unrealized PnL of a position. */
+  setUnrealizedPnl(strategy: string, symbol: string, pnl: number): void {
+    this.unrealizedChildren.get2(strategy, symbol).set(checkNumber(pnl, 'pnl'));
+  }
+
+  /** Sets the signed notional exposure of a position. */
+  setExposure(strategy: string, symbol: string, notional: number): void {
+    this.exposureChildren.get2(strategy, symbol).set(checkNumber(notional, 'notional'));
+  }
+
+  /** Sets equity; drawdown and max drawdown follow from the highest equity seen. */
+  setEquity(strategy: string, equity: number): void {
+    checkNumber(equity, 'equity');
+    const s = this.strategy(strategy);
+    s.eq.set(equity);
+    if (equity > s.peak) s.peak = equity;
+    const dd = s.peak > 0 ? Math.max(0, (s.peak - equity) / s.peak) : 0;
+    s.dd.set(dd);
+    if (dd > s.maxDd.value) s.maxDd.set(dd);
+  }
+}
+
+/**
+ * Model metrics:
+ * - `cryptoscalp_model_inference_duration_seconds{model}` (histogram)
+ * - `cryptoscalp_model_predictions_total{model,outcome}` (counter; hit, miss)
+ * - `cryptoscalp_model_hit_ratio{model}` (gauge; hits / predictions since start)
+ */
+export class ModelMetrics {
+  private readonly inference: FastHistogram;
+  private readonly predictions: FastCounter;
+  private readonly hitRatio: FastGauge;
+  private readonly models = new Map<
+    string,
+    { latency: HistogramChild; hit: CounterChild; miss: CounterChild; ratio: GaugeChild }
+  >();
+
+  constructor(options: BusinessMetricsOptions & { buckets?: number[] }) {
+    const p = options.prefix ?? '';
+    this.inference = new FastHistogram(
+      `${p}cryptoscalp_model_inference_duration_seconds`,
+      'Model inference latency.',
+      ['model'],
+      options.buckets ?? [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    ).register(options.registry);
+    this.predictions = new FastCounter(`${p}cryptoscalp_model_predictions_total`, 'Predictions scored, by outcome.', [
+      'model',
+      'outcome',
+    ]).register(options.registry);
+    this.hitRatio = new FastGauge(`${p}cryptoscalp_model_hit_ratio`, 'Hits / scored predictions since start.', [
+      'model',
+    ]).register(options.registry);
+  }
+
+  /** @internal */
+  metricNames(): string[] {
+    return [this.inference.name, this.predictions.name, this.hitRatio.name];
+  }
+
+  private model(name: string) {
+    let m = this.models.get(name);
+    if (m === undefined) {
+      checkName(name, 'model');
+      m = {
+        latency: this.inference.labels(name),
+        hit: this.predictions.labels(name, 'hit'),
+        miss: this.predictions.labels(name, 'miss'),
+        ratio: this.hitRatio.labels(name),
+      };
+      this.models.set(name, m);
+    }
+    return m;
+  }
+
+  /** Observes one inference latency in seconds. */
+  observeInference(model: string, seconds: number): void {
+    this.model(model).latency.observe(seconds);
+  }
+
+  /** Times `fn` (sync or async) as one inference and returns its result. */
+  async timeInference<T>(model: string, fn: () => T | Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.observeInference(model, (performance.now() - t0) / 1000);
+    }
+  }
+
+  /** Scores one prediction as a hit or a miss. */
+  recordPrediction(model: string, hit: boolean): void {
+    const m = this.model(model);
+    if (hit) m.hit.inc();
+    else m.miss.inc();
+    m.ratio.set(m.hit.value / (m.hit.value + m.miss.value));
+  }
+}

@@ -1,0 +1,96 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import { invalidOption, MonitoringError } from './errors.js';
+import { notificationHtml, notificationText, notificationTitle } from './internal/notification-format.js';
+import type { DeliveryOptions, Notification, Notifier } from './types.js';
+
+/** Options of {@link EmailNotifier}. */
+export interface EmailNotifierOptions {
+  /** Name used by routes. @default 'email' */
+  name?: string;
+  /** SMTP settings for `nodemailer.createTransport` (host, port, secure, auth...), or an existing transporter. */
+  transport: SMTPTransport.Options | Transporter;
+  /** Sender address. */
+  from: string;
+  /** Recipients. */
+  to: string | string[];
+  /** Text before the subject. @default '[cryptoscalp]' */
+  subjectPrefix?: string;
+  /** Queue, retries, backoff and per-attempt timeout. */
+  delivery?: DeliveryOptions;
+}
+
+function isTransporter(t: unknown): t is Transporter {
+  return typeof t === 'object' && t !== null && typeof (t as Transporter).sendMail === 'function';
+}
+
+/**
+ * Sends each notification as one email (text and HTML) through nodemailer. SMTP credentials live in
+ * the transport and never appear in messages or errors. Permanent SMTP rejections (5xx) are not retried.
+ */
+export class EmailNotifier implements Notifier {
+  readonly name: string;
+  readonly delivery: DeliveryOptions | undefined;
+  private readonly transporter: Transporter;
+  private readonly ownTransport: boolean;
+  private readonly from: string;
+  private readonly to: string[];
+  private readonly subjectPrefix: string;
+
+  constructor(options: EmailNotifierOptions) {
+    if (typeof options !== 'object' || options === null) throw invalidOption('email', 'must be an object');
+    if (typeof options.transport !== 'object' || options.transport === null)
+      throw invalidOption('email.transport', 'must be SMTP options or a transporter');
+    if (typeof options.from !== 'string' || !options.from.includes('@'))
+      throw invalidOption('email.from', 'must be an email address');
+    const to = Array.isArray(options.to) ? options.to : [options.to];
+    if (to.length === 0 || to.some((a) => typeof a !== 'string' || !a.includes('@')))
+      throw invalidOption('email.to', 'must be one or more email addresses');
+    this.name = options.name ?? 'email';
+    this.from = options.from;
+    this.to = [...to];
+    this.subjectPrefix = options.subjectPrefix ?? '[cryptoscalp]';
+    this.delivery = options.delivery;
+    if (isTransporter(options.transport)) {
+      this.transporter = options.transport;
+      this.ownTransport = false;
+    } else {
+      this.transporter = nodemailer.createTransport({
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 15_000,
+        ...options.transport,
+      });
+      this.ownTransport = true;
+    }
+  }
+
+  async send(notification: Notification): Promise<void> {
+    try {
+      await this.transporter.sendMail({
+        from: this.from,
+        to: this.to,
+        subject: `${this.subjectPrefix} ${notificationTitle(notification)}`.trim(),
+        text: notificationText(notification),
+        html: notificationHtml(notification),
+        headers: { 'X-Cryptoscalp-Notification': notification.id },
+      });
+    } catch (cause) {
+      const responseCode = (cause as { responseCode?: number }).responseCode;
+      const code = (cause as { code?: string }).code;
+      const error = new MonitoringError(
+        'E_MONITORING_NOTIFY_FAILED',
+        `SMTP delivery failed: ${code ?? 'error'}${responseCode ? ` ${responseCode}` : ''}`,
+        {
+          notifier: this.name,
+          cause,
+        },
+      );
+      throw Object.assign(error, { retryable: !(typeof responseCode === 'number' && responseCode >= 500) });
+    }
+  }
+
+  close(): void {
+    if (this.ownTransport) this.transporter.close();
+  }
+}

@@ -1,0 +1,298 @@
+import { performance } from 'node:perf_hooks';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { AlertManager } from './alert-manager.js';
+import { ModelMetrics, TradingMetrics } from './business-metrics.js';
+import { ChannelMetrics } from './channel-metrics.js';
+import { ComponentStats } from './component-stats.js';
+import { invalidOption, MonitoringError } from './errors.js';
+import { boundedScrape } from './internal/bounded-scrape.js';
+import { FastCounter, FastGauge } from './internal/fast-counter.js';
+import { type ResolvedMonitoringOptions, resolveMonitoringOptions } from './options.js';
+import { registerSystemMetrics } from './system-metrics.js';
+import { SpanBridge } from './tracing.js';
+import type { HealthCheckResult, MonitoringOptions, TracerLike, WatchableComponent } from './types.js';
+
+/**
+ * Metrics, spans and alerts for a CryptoScalp process.
+ *
+ * ```ts
+ * const monitoring = new Monitoring({ alerting: { rules, routes, notifiers } });
+ * monitoring.watch(cache);            // stats() gauges + channel metrics + spans
+ * const text = await monitoring.metrics();
+ * await monitoring.close();
+ * ```
+ */
+export class Monitoring {
+  /** This instance's name (`component` of its channel payloads). */
+  readonly name: string;
+  /** The prom-client registry (own or injected). */
+  readonly registry: Registry;
+  /** Alert rules, state, silences, acknowledgements and history. */
+  readonly alerts: AlertManager;
+  /** Resolves when optional dependencies (`@opentelemetry/api`) have been looked up. Never rejects. */
+  readonly ready: Promise<void>;
+
+  private readonly options: ResolvedMonitoringOptions;
+  private readonly watched = new Map<string, WatchableComponent>();
+  private readonly channelMetrics: ChannelMetrics;
+  private readonly stats: ComponentStats;
+  private readonly spans: SpanBridge;
+  private readonly ownMetricNames: string[];
+  private readonly dropped: FastCounter;
+  private readonly timeouts: FastCounter;
+  private readonly collectorErrors: FastCounter;
+  private readonly scrapeDuration: FastGauge;
+  private tradingMetrics: TradingMetrics | undefined;
+  private modelMetrics: ModelMetrics | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: MonitoringOptions = {}) {
+    this.options = resolveMonitoringOptions(options);
+    const { registry, prefix } = this.options;
+    this.name = this.options.name;
+    this.registry = registry;
+    const before = new Set(registry.getMetricsAsArray().map((m) => m.name));
+    const isWatched = (component: unknown) => typeof component === 'string' && this.watched.has(component);
+
+    try {
+      const p = prefix;
+      this.dropped = new FastCounter(
+        `${p}cryptoscalp_monitoring_scrape_series_dropped_total`,
+        'Series left out of scrapes by the per-metric series cap.',
+        ['metric'],
+      ).register(registry);
+      this.timeouts = new FastCounter(
+        `${p}cryptoscalp_monitoring_scrape_collector_timeouts_total`,
+        'Metrics left out of scrapes because their collector exceeded the timeout.',
+        ['metric'],
+      ).register(registry);
+      this.collectorErrors = new FastCounter(
+        `${p}cryptoscalp_monitoring_scrape_collector_errors_total`,
+        'Metrics left out of scrapes because their collector threw.',
+        ['metric'],
+      ).register(registry);
+      this.scrapeDuration = new FastGauge(
+        `${p}cryptoscalp_monitoring_scrape_duration_seconds`,
+        'Duration of the previous bounded scrape.',
+        [],
+      ).register(registry);
+      this.scrapeDuration.labels().set(0);
+
+      if (this.options.defaultMetrics) {
+        try {
+          collectDefaultMetrics({ register: registry, prefix });
+        } catch (error) {
+          throw new MonitoringError(
+            'E_MONITORING_DUPLICATE_METRIC',
+            'default metrics are already registered in this registry; pass defaultMetrics: false',
+            { field: 'defaultMetrics', cause: error },
+          );
+        }
+      }
+      if (this.options.systemMetrics !== false) {
+        registerSystemMetrics({ registry, prefix, ...this.options.systemMetrics });
+      }
+      this.channelMetrics = new ChannelMetrics({
+        registry,
+        prefix,
+        durationBuckets: this.options.durationBuckets,
+        isWatched,
+      });
+      this.stats = new ComponentStats(registry, prefix);
+      this.alerts = new AlertManager({
+        name: this.name,
+        registry,
+        prefix,
+        alerting: options.alerting,
+      });
+    } catch (error) {
+      // Leave an injected registry as we found it.
+      for (const m of registry.getMetricsAsArray()) if (!before.has(m.name)) registry.removeSingleMetric(m.name);
+      throw error;
+    }
+    this.ownMetricNames = registry
+      .getMetricsAsArray()
+      .map((m) => m.name)
+      .filter((n) => !before.has(n));
+
+    this.spans = new SpanBridge(isWatched);
+    this.ready = this.setupTracing(this.options.tracing);
+    this.alerts.start();
+  }
+
+  private async setupTracing(tracing: boolean | TracerLike): Promise<void> {
+    if (tracing === false) return;
+    if (tracing !== true) {
+      this.spans.setTracer(tracing);
+      return;
+    }
+    try {
+      const api = await import('@opentelemetry/api');
+      if (!this.closed) this.spans.setTracer(api.trace.getTracer('@cryptoscalp/monitoring'));
+    } catch {
+      // @opentelemetry/api is an optional peer: without it there are no spans.
+    }
+  }
+
+  /**
+   * Watches a component: its `stats()` leaves become gauges read at scrape time, and the operations and
+   * state changes it publishes on the `cryptoscalp:*` channels (matched by `component === name`) become
+   * metrics and spans. Returns a function that stops watching it.
+   * @throws MonitoringError `E_MONITORING_DUPLICATE_COMPONENT` if a component with this name is watched.
+   */
+  watch(component: WatchableComponent): () => void {
+    this.assertOpen();
+    if (
+      typeof component !== 'object' ||
+      component === null ||
+      typeof component.name !== 'string' ||
+      component.name === ''
+    ) {
+      throw invalidOption('component', 'must be an object with a non-empty string name');
+    }
+    if (component.stats !== undefined && typeof component.stats !== 'function') {
+      throw invalidOption('component.stats', 'must be a function');
+    }
+    if (this.watched.has(component.name)) {
+      throw new MonitoringError('E_MONITORING_DUPLICATE_COMPONENT', `component ${component.name} is already watched`, {
+        field: 'component.name',
+      });
+    }
+    this.watched.set(component.name, component);
+    this.stats.add(component);
+    this.channelMetrics.subscribe();
+    this.spans.subscribe();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.unwatch(component.name);
+    };
+  }
+
+  /** Stops watching the component named `name` (no-op if it is not watched). */
+  unwatch(name: string): void {
+    if (!this.watched.delete(name)) return;
+    this.stats.remove(name);
+    if (this.watched.size === 0) {
+      this.channelMetrics.unsubscribe();
+      this.spans.unsubscribe();
+    }
+  }
+
+  /** Names of the watched components. */
+  watching(): string[] {
+    return [...this.watched.keys()];
+  }
+
+  /** True while subscribed to the diagnostics channels (at least one component watched). */
+  get subscribed(): boolean {
+    return this.channelMetrics.active;
+  }
+
+  /** Content type of {@link metrics} (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return 'text/plain; version=0.0.4; charset=utf-8';
+  }
+
+  /**
+   * The Prometheus text exposition of the registry, serialized metric by metric with yields to the event
+   * loop (at most `scrape.sliceMs` of synchronous work at a time), at most `scrape.maxSeriesPerMetric`
+   * label sets per metric, and a `scrape.collectorTimeoutMs` limit per collector.
+   */
+  async metrics(): Promise<string> {
+    this.assertOpen();
+    const started = performance.now();
+    // Read stats() first so that leaves seen for the first time are registered before the metric list is taken.
+    this.stats.refresh(true);
+    const text = await boundedScrape(this.registry, this.options.scrape, {
+      dropped: (metric, count) => this.dropped.labels(metric).inc(count),
+      timeout: (metric) => this.timeouts.labels(metric).inc(),
+      error: (metric) => this.collectorErrors.labels(metric).inc(),
+    });
+    this.scrapeDuration.labels().set((performance.now() - started) / 1000);
+    return text;
+  }
+
+  /** Trading metrics (PnL, volume, trades, win/loss, drawdown, exposure) in this registry; created once. */
+  trading(): TradingMetrics {
+    this.assertOpen();
+    if (this.tradingMetrics === undefined) {
+      this.tradingMetrics = new TradingMetrics({ registry: this.registry, prefix: this.options.prefix });
+      this.ownMetricNames.push(...this.tradingMetrics.metricNames());
+    }
+    return this.tradingMetrics;
+  }
+
+  /** Model metrics (inference latency, hit rate) in this registry; created once. */
+  models(): ModelMetrics {
+    this.assertOpen();
+    if (this.modelMetrics === undefined) {
+      this.modelMetrics = new ModelMetrics({ registry: this.registry, prefix: this.options.prefix });
+      this.ownMetricNames.push(...this.modelMetrics.metricNames());
+    }
+    return this.modelMetrics;
+  }
+
+  /**
+   * Health in the `@cryptoscalp/health` shape: `fail` once closed, `warn` while a notifier has given up on
+   * a notification in the last 15 minutes or a critical alert fires, else `pass`.
+   */
+  async healthCheck(_signal?: AbortSignal): Promise<HealthCheckResult> {
+    const time = new Date().toISOString();
+    if (this.closed) return { status: 'fail', output: 'monitoring is closed', time };
+    const active = this.alerts.active();
+    const firing = active.filter((a) => a.state === 'firing');
+    const critical = firing.filter((a) => a.severity === 'critical' && a.silencedBy.length === 0 && !a.inhibited);
+    const failing = this.alerts.failingNotifiers(15 * 60_000);
+    const status = failing.length > 0 || critical.length > 0 ? 'warn' : 'pass';
+    return {
+      status,
+      observedValue: firing.length,
+      observedUnit: 'firing alerts',
+      time,
+      ...(status === 'warn'
+        ? {
+            output:
+              failing.length > 0
+                ? `notifiers failing: ${failing.join(', ')}`
+                : `${critical.length} critical alert(s) firing`,
+          }
+        : {}),
+      details: {
+        watched: this.watching(),
+        firing: firing.length,
+        pending: active.length - firing.length,
+        failingNotifiers: failing,
+      },
+    };
+  }
+
+  /**
+   * Stops evaluating, delivers what the notifier queues can deliver within `drainTimeoutMs`, unsubscribes
+   * from every channel and removes this instance's metrics from an injected registry (an own registry
+   * is cleared). Idempotent.
+   */
+  close(options: { drainTimeoutMs?: number } = {}): Promise<void> {
+    if (this.closing === undefined) {
+      this.closed = true;
+      this.closing = (async () => {
+        this.channelMetrics.unsubscribe();
+        this.spans.unsubscribe();
+        this.spans.setTracer(undefined);
+        this.watched.clear();
+        await this.alerts.close(options.drainTimeoutMs ?? 5_000);
+        if (this.options.ownRegistry) this.registry.clear();
+        else
+          for (const name of [...this.ownMetricNames, ...this.stats.metricNames()])
+            this.registry.removeSingleMetric(name);
+      })();
+    }
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new MonitoringError('E_MONITORING_CLOSED', `monitoring ${this.name} is closed`);
+  }
+}

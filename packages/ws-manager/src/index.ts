@@ -1,0 +1,27 @@
+export {
+  GAP_CHANNEL,
+  HUB_CHANNEL,
+  MALFORMED_CHANNEL,
+  RESYNC_CHANNEL,
+  STATE_CHANNEL,
+} from './channels.js';
+export { jsonCodec } from './codec.js';
+export {
+  DEFAULT_CONNECTION_OPTIONS,
+  DEFAULT_EXCHANGE_LIMITS,
+  DEFAULT_HUB_OPTIONS,
+  DEFAULT_MANAGER_NAME,
+} from './defaults.js';
+export {
+  isInvalidOptionError,
+  isQueueOverflowError,
+  isWsManagerError,
+  WsManagerError,
+  WsManagerErrorCode,
+  type WsManagerErrorContext,
+} from './errors.js';
+export { type ConnectionEvents, ManagedConnection } from './managed-connection.js';
+export { RedisBroker, type RedisBrokerOptions, type RedisPubSubClient } from './redis-broker.js';
+export { StreamHub } from './stream-hub.js';
+export type * from './types.js';
+export { WebSocketManager } from './web-socket-manager.js';

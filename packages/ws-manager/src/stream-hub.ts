@@ -1,0 +1,535 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { channels } from './channels.js';
+import { WsManagerError, WsManagerErrorCode } from './errors.js';
+import { HubClient } from './internal/hub-client.js';
+import { parseClientRequest } from './internal/hub-protocol.js';
+import { HubTopic } from './internal/hub-topic.js';
+import { type ResolvedHubOptions, resolveHubOptions } from './internal/validate.js';
+import type { HealthCheckResult, StreamHubOptions } from './types.js';
+
+const TEXT = { binary: false } as const;
+const noop = () => {};
+
+/**
+ * Server-side fan-out over `ws`: clients subscribe to topics with a small JSON protocol; every published message is
+ * serialized once and the same Buffer is sent to all subscribers. Slow clients are conflated or disconnected, dead
+ * ones are dropped by the heartbeat, and a client that reconnects with its last `{ offset, epoch }` gets what it
+ * missed from the topic's bounded history, or a `resnapshot`. An optional broker shares topics between hubs.
+ */
+export class StreamHub {
+  /** Health indicator name. @default 'stream-hub' */
+  readonly name: string;
+  /** This instance's id (broker origin). */
+  readonly instanceId = randomUUID();
+  private readonly options: ResolvedHubOptions;
+  private readonly wss: WebSocketServer;
+  private readonly server: Server;
+  private readonly ownsServer: boolean;
+  private readonly topics = new Map<string, HubTopic>();
+  private readonly clients = new Set<HubClient>();
+  private readonly conflating = new Set<HubClient>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly readyPromise: Promise<void>;
+  private listening = false;
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+  private nextClientId = 1;
+  private lastBrokerErrors = 0;
+  private readonly counters = {
+    connections: 0,
+    disconnects: 0,
+    authRejected: 0,
+    published: 0,
+    framesSent: 0,
+    conflated: 0,
+    slowConsumerConflations: 0,
+    slowConsumerDisconnects: 0,
+    heartbeatTerminations: 0,
+    rateLimited: 0,
+    badRequests: 0,
+    resumes: 0,
+    resnapshots: 0,
+    brokerIn: 0,
+    brokerOut: 0,
+    brokerErrors: 0,
+  };
+
+  /** Validates `options` (throws `E_WS_INVALID_OPTION` naming the field) and starts listening / attaches. */
+  constructor(options: StreamHubOptions) {
+    this.options = resolveHubOptions(options);
+    this.name = this.options.name;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.options.maxMessageBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.ownsServer = this.options.server === undefined;
+    this.server = this.options.server ?? createServer((_req, res) => res.writeHead(426).end());
+    this.server.on('upgrade', this.onUpgrade);
+    this.readyPromise = this.start();
+    // ready() rethrows; the constructor's own promise must never be an unhandled rejection.
+    this.readyPromise.catch(noop);
+    if (this.options.heartbeatIntervalMs > 0) {
+      this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatIntervalMs);
+      this.heartbeatTimer.unref?.();
+    }
+  }
+
+  private async start(): Promise<void> {
+    if (this.ownsServer) {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: Error) =>
+          reject(
+            new WsManagerError(WsManagerErrorCode.HubListen, `hub could not listen: ${error.message}`, {
+              cause: error,
+            }),
+          );
+        this.server.once('error', onError);
+        this.server.listen(this.options.port, this.options.host, () => {
+          this.server.off('error', onError);
+          resolve();
+        });
+      });
+    }
+    const broker = this.options.broker;
+    if (broker !== undefined) {
+      try {
+        await broker.subscribe((topic, payload) => this.onBrokerMessage(topic, payload));
+      } catch (error) {
+        throw new WsManagerError(WsManagerErrorCode.Broker, 'hub broker subscribe failed', { cause: error });
+      }
+    }
+    this.listening = true;
+  }
+
+  /** Resolves when the hub listens (own server) and its broker is subscribed; rejects with `E_WS_HUB_LISTEN` / `E_WS_BROKER`. */
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  /** The bound address when the hub owns its server (after `ready()`). */
+  address(): AddressInfo | undefined {
+    const address = this.server.address();
+    return address !== null && typeof address === 'object' ? address : undefined;
+  }
+
+  // ---------------------------------------------------------------- upgrade / connection
+
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = this.options.path;
+    if (path !== undefined && (request.url ?? '/').split('?')[0] !== path) {
+      // Someone else's upgrade path on a shared server: leave it alone.
+      if (this.ownsServer) reject(socket, 404, 'Not Found');
+      return;
+    }
+    socket.on('error', noop);
+    if (this.closed) {
+      reject(socket, 503, 'Service Unavailable');
+      return;
+    }
+    const authenticate = this.options.authenticate;
+    if (authenticate === undefined) {
+      this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, undefined));
+      return;
+    }
+    Promise.resolve()
+      .then(() => authenticate(request))
+      .then(
+        (result) => {
+          if (result === false || result === null || result === undefined || this.closed) {
+            this.rejectAuth(socket);
+            return;
+          }
+          const principal = typeof result === 'object' ? result : undefined;
+          this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, principal));
+        },
+        () => this.rejectAuth(socket),
+      );
+  };
+
+  private rejectAuth(socket: Duplex): void {
+    this.counters.authRejected++;
+    this.publishEvent('auth-rejected', undefined);
+    reject(socket, 401, 'Unauthorized');
+  }
+
+  private onConnection(ws: WebSocket, principal: Record<string, unknown> | undefined): void {
+    if (this.closed) {
+      ws.terminate();
+      return;
+    }
+    const client = new HubClient(
+      this.nextClientId++,
+      ws,
+      principal,
+      this.options.inboundRatePerSecond,
+      this.options.inboundBurst,
+    );
+    this.clients.add(client);
+    this.counters.connections++;
+    this.publishEvent('connection', client);
+    ws.on('error', noop);
+    ws.on('pong', () => {
+      client.alive = true;
+    });
+    ws.on('message', (data, isBinary) => this.onClientMessage(client, data as Buffer, isBinary));
+    ws.on('close', () => this.dropClient(client));
+  }
+
+  private dropClient(client: HubClient): void {
+    if (!this.clients.delete(client)) return;
+    this.counters.disconnects++;
+    for (const topic of client.topics.values()) topic.subscribers.delete(client);
+    client.topics.clear();
+    client.pending = undefined;
+    this.conflating.delete(client);
+    this.publishEvent('disconnect', client);
+  }
+
+  // ---------------------------------------------------------------- client protocol
+
+  private onClientMessage(client: HubClient, data: Buffer, isBinary: boolean): void {
+    client.alive = true;
+    if (!client.bucket.tryTake()) {
+      client.rateLimited++;
+      this.counters.rateLimited++;
+      // Answer the first violation of a burst only, so a flood does not turn into an outbound flood.
+      if (client.rateLimited === 1 || client.rateLimited % 100 === 0) {
+        this.sendControl(client, { type: 'error', code: 'rate_limited', message: 'inbound rate limit exceeded' });
+        this.publishEvent('rate-limited', client);
+      }
+      return;
+    }
+    const request = parseClientRequest(data, isBinary);
+    if (typeof request === 'string') {
+      this.counters.badRequests++;
+      this.sendControl(client, { type: 'error', code: 'bad_request', message: request });
+      return;
+    }
+    if (request.op === 'ping') {
+      this.sendControl(client, { type: 'pong', id: request.id });
+      return;
+    }
+    if (request.op === 'unsubscribe') {
+      const topic = client.topics.get(request.topic);
+      if (topic !== undefined) {
+        topic.subscribers.delete(client);
+        client.topics.delete(request.topic);
+      }
+      client.pending?.delete(request.topic);
+      this.sendControl(client, { type: 'unsubscribed', topic: request.topic, id: request.id });
+      return;
+    }
+    if (!client.topics.has(request.topic) && client.topics.size >= this.options.maxTopicsPerClient) {
+      this.sendControl(client, {
+        type: 'error',
+        code: 'too_many_topics',
+        message: `at most ${this.options.maxTopicsPerClient} topics per client`,
+        id: request.id,
+      });
+      return;
+    }
+    const topic = this.topicFor(request.topic);
+    let replay: Buffer[] | undefined;
+    if (request.offset !== undefined) {
+      replay = topic.framesAfter(request.offset, request.epoch);
+      if (replay === undefined) {
+        this.counters.resnapshots++;
+        this.sendControl(client, {
+          type: 'resnapshot',
+          topic: topic.name,
+          epoch: topic.epoch,
+          offset: topic.offset,
+          id: request.id,
+        });
+      } else {
+        this.counters.resumes++;
+      }
+    }
+    this.sendControl(client, {
+      type: 'subscribed',
+      topic: topic.name,
+      epoch: topic.epoch,
+      offset: topic.offset,
+      id: request.id,
+    });
+    if (replay !== undefined) for (const frame of replay) this.sendFrame(client, topic.name, frame);
+    topic.subscribers.add(client);
+    client.topics.set(topic.name, topic);
+  }
+
+  private sendControl(client: HubClient, message: Record<string, unknown>): void {
+    if (client.closing || client.ws.readyState !== client.ws.OPEN) return;
+    client.ws.send(JSON.stringify(message));
+  }
+
+  private topicFor(name: string): HubTopic {
+    let topic = this.topics.get(name);
+    if (topic === undefined) {
+      topic = new HubTopic(name, this.options.historyMaxMessages);
+      this.topics.set(name, topic);
+    }
+    return topic;
+  }
+
+  // ---------------------------------------------------------------- publish / fan-out
+
+  /**
+   * Publishes `message` (JSON-serializable) to `topic`: serialized once, sent as the same Buffer to every local
+   * subscriber, stored in the topic's history, and forwarded to the broker. Returns the message's local offset.
+   */
+  publish(topic: string, message: unknown): number {
+    if (this.closed) throw new WsManagerError(WsManagerErrorCode.Closed, 'hub is closed');
+    if (typeof topic !== 'string' || topic.length === 0) {
+      throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'topic must be a non-empty string', {
+        field: 'topic',
+      });
+    }
+    const json = JSON.stringify(message);
+    if (json === undefined) {
+      throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'message is not JSON-serializable', {
+        field: 'message',
+      });
+    }
+    const broker = this.options.broker;
+    if (broker !== undefined) {
+      this.counters.brokerOut++;
+      try {
+        const pending = broker.publish(topic, `${this.instanceId}\n${json}`);
+        if (pending !== undefined) pending.catch((error: unknown) => this.onBrokerError(error));
+      } catch (error) {
+        this.onBrokerError(error);
+      }
+    }
+    return this.deliver(topic, json);
+  }
+
+  private onBrokerError(error: unknown): void {
+    this.counters.brokerErrors++;
+    if (channels.hub.hasSubscribers) {
+      channels.hub.publish({
+        component: this.name,
+        event: 'broker-error',
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  private onBrokerMessage(topic: string, payload: string): void {
+    if (this.closed) return;
+    const newline = payload.indexOf('\n');
+    if (newline < 0) {
+      this.onBrokerError(new Error('malformed broker payload'));
+      return;
+    }
+    // Our own messages were delivered locally at publish time.
+    if (payload.slice(0, newline) === this.instanceId) return;
+    this.counters.brokerIn++;
+    this.deliver(topic, payload.slice(newline + 1));
+  }
+
+  private deliver(name: string, json: string): number {
+    const topic = this.topicFor(name);
+    const frame = topic.append(json);
+    this.counters.published++;
+    for (const client of topic.subscribers) this.sendFrame(client, name, frame);
+    return topic.offset;
+  }
+
+  private sendFrame(client: HubClient, topic: string, frame: Buffer): void {
+    if (client.closing) return;
+    const pending = client.pending;
+    if (pending !== undefined) {
+      // Conflating: keep only the latest frame per topic, most recent last.
+      if (pending.delete(topic)) {
+        client.conflated++;
+        this.counters.conflated++;
+      }
+      pending.set(topic, frame);
+      return;
+    }
+    const ws = client.ws;
+    if (ws.bufferedAmount + frame.length > this.options.maxBufferedBytes) {
+      if (this.options.slowConsumer === 'disconnect') {
+        this.disconnectSlow(client);
+        return;
+      }
+      this.counters.slowConsumerConflations++;
+      client.pending = new Map([[topic, frame]]);
+      this.conflating.add(client);
+      this.publishEvent('slow-consumer', client, 'conflate');
+      this.ensureFlushTimer();
+      return;
+    }
+    ws.send(frame, TEXT);
+    client.framesSent++;
+    this.counters.framesSent++;
+  }
+
+  private disconnectSlow(client: HubClient): void {
+    client.closing = true;
+    this.counters.slowConsumerDisconnects++;
+    this.publishEvent('slow-consumer', client, 'disconnect');
+    for (const topic of client.topics.values()) topic.subscribers.delete(client);
+    client.topics.clear();
+    client.ws.close(this.options.slowConsumerCloseCode, 'slow consumer');
+    // The close frame waits behind the buffered data; do not let a stuck client hold the memory.
+    const timer = setTimeout(() => client.ws.terminate(), 2_000);
+    timer.unref?.();
+  }
+
+  private ensureFlushTimer(): void {
+    if (this.flushTimer !== undefined) return;
+    this.flushTimer = setInterval(() => this.flushConflated(), this.options.flushIntervalMs);
+    this.flushTimer.unref?.();
+  }
+
+  /** Sends conflated frames to clients whose sockets drained below half the bound. */
+  private flushConflated(): void {
+    const limit = this.options.maxBufferedBytes;
+    for (const client of this.conflating) {
+      const pending = client.pending;
+      if (pending === undefined || client.closing) {
+        this.conflating.delete(client);
+        continue;
+      }
+      const ws = client.ws;
+      if (ws.bufferedAmount > limit / 2) continue;
+      for (const [topic, frame] of pending) {
+        if (ws.bufferedAmount + frame.length > limit) break;
+        pending.delete(topic);
+        ws.send(frame, TEXT);
+        client.framesSent++;
+        this.counters.framesSent++;
+      }
+      if (pending.size === 0) {
+        client.pending = undefined;
+        this.conflating.delete(client);
+      }
+    }
+    if (this.conflating.size === 0 && this.flushTimer !== undefined) {
+      clearInterval(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+  }
+
+  private heartbeat(): void {
+    for (const client of this.clients) {
+      if (!client.alive) {
+        this.counters.heartbeatTerminations++;
+        this.publishEvent('heartbeat-timeout', client);
+        client.ws.terminate();
+        continue;
+      }
+      client.alive = false;
+      try {
+        client.ws.ping();
+      } catch {
+        // closing; the close handler cleans up
+      }
+    }
+  }
+
+  private publishEvent(event: string, client: HubClient | undefined, reason?: string): void {
+    if (!channels.hub.hasSubscribers) return;
+    channels.hub.publish({ component: this.name, event, clientId: client?.id, reason });
+  }
+
+  // ---------------------------------------------------------------- stats / health / close
+
+  /** A cheap plain snapshot of the hub (see README "Stats"). */
+  stats(): Record<string, unknown> {
+    let historyMessages = 0;
+    let subscriptions = 0;
+    for (const topic of this.topics.values()) {
+      historyMessages += topic.historyLength;
+      subscriptions += topic.subscribers.size;
+    }
+    return {
+      name: this.name,
+      listening: this.listening && !this.closed,
+      clients: this.clients.size,
+      topics: this.topics.size,
+      subscriptions,
+      conflatingClients: this.conflating.size,
+      historyMessages,
+      ...this.counters,
+    };
+  }
+
+  /** `pass` when listening; `warn` when a broker error happened since the last check; `fail` when closed or not listening. */
+  async healthCheck(signal?: AbortSignal): Promise<HealthCheckResult> {
+    const time = new Date().toISOString();
+    if (signal?.aborted) return { status: 'fail', output: 'health check aborted', time };
+    const clients = this.clients.size;
+    const base = { observedValue: clients, observedUnit: 'clients', time };
+    if (this.closed) return { ...base, status: 'fail', output: 'hub closed' };
+    if (!this.listening) return { ...base, status: 'fail', output: 'hub not listening' };
+    const brokerErrors = this.counters.brokerErrors - this.lastBrokerErrors;
+    this.lastBrokerErrors = this.counters.brokerErrors;
+    const details = { topics: this.topics.size, conflatingClients: this.conflating.size, brokerErrors };
+    if (brokerErrors > 0)
+      return { ...base, status: 'warn', output: `${brokerErrors} broker errors since last check`, details };
+    return { ...base, status: 'pass', output: `${clients} clients`, details };
+  }
+
+  /** Graceful close: every client gets close code 1001, the server stops (if owned), the broker is closed. Idempotent. */
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closed = true;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
+    this.server.off('upgrade', this.onUpgrade);
+    await Promise.all(
+      [...this.clients].map(
+        (client) =>
+          new Promise<void>((resolve) => {
+            const ws = client.ws;
+            if (ws.readyState === ws.CLOSED) return resolve();
+            const timer = setTimeout(() => {
+              ws.terminate();
+              resolve();
+            }, 1_000);
+            timer.unref?.();
+            ws.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            client.closing = true;
+            ws.close(1001, 'hub shutting down');
+          }),
+      ),
+    );
+    this.wss.close();
+    if (this.ownsServer && this.server.listening) {
+      await new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        this.server.closeAllConnections();
+      });
+    }
+    await this.readyPromise.catch(noop);
+    if (this.options.broker !== undefined) {
+      try {
+        await this.options.broker.close();
+      } catch (error) {
+        this.onBrokerError(error);
+      }
+    }
+  }
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  // As ws's abortHandshake: destroy once the response is flushed.
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
