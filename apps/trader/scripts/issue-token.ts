@@ -11,7 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isApiError, issueToken } from '../src/api/index.js';
+import { isApiError } from '../src/api/errors.js';
+import { issueToken } from '../src/api/tokens.js';
 
 const usage =
   'usage: issue-token --sub <name> --role viewer|trader|admin [--ttl 1h] [--issuer ..] [--audience ..] [--key-file private.pem]\n' +

@@ -1,9 +1,9 @@
 /**
- * L1 hit `get`: @cryptoscalp/cache (L1 only, and L1 in front of Redis) vs bentocache with a
+ * L1 hit `get`: @cryptoscalp/cache (L1 only, and L1 in front of Redis with the bus up) vs bentocache with a
  * memory-only store, vs an async Map lookup. Same harness (testkit measureThroughput, 256
  * concurrent callers), same run, 1,000 hot keys.
  */
-import { measureThroughput, reportBench } from '@cryptoscalp/testkit';
+import { measureThroughput, reportBench, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { CacheManager } from '../src/index.js';
@@ -16,6 +16,15 @@ const opts = { concurrency: 256, durationMs, warmupMs: 500 };
 
 const cache = new CacheManager({ l1: { maxEntries: 10_000 }, ttl: 3_600_000 });
 for (const k of keys) await cache.set(k, value);
+
+// The same L1 in front of Redis, bus up: the hit path must not touch Redis.
+const tiered = new CacheManager({
+  redis: { url: serviceUrls.redis },
+  namespace: uniqueName('bench_l1'),
+  ttl: 3_600_000,
+});
+await waitFor(() => tiered.stats().bus.state === 'up', { what: 'bus up' });
+for (const k of keys) await tiered.set(k, value);
 
 const bento = new BentoCache({
   default: 'memory',
@@ -37,6 +46,7 @@ for (let round = 0; round < 2; round++) {
     ['cache', (i: number) => cache.get(keys[i % KEYS] as string)],
     ['bento', (i: number) => bento.get({ key: keys[i % KEYS] as string })],
     ['map', (i: number) => asyncMapGet(keys[i % KEYS] as string)],
+    ['tiered', (i: number) => tiered.get(keys[i % KEYS] as string)],
   ] as const) {
     const r = await measureThroughput(op, opts);
     results[name] = Math.max(results[name] ?? 0, r.opsPerSec);
@@ -44,6 +54,7 @@ for (let round = 0; round < 2; round++) {
 }
 const latency = await measureThroughput((i) => cache.get(keys[i % KEYS] as string), { ...opts, latency: true });
 const s = cache.stats();
+const ts = tiered.stats();
 
 reportBench({
   package: '@cryptoscalp/cache',
@@ -59,6 +70,10 @@ reportBench({
       method: `measureThroughput, concurrency 256, ${durationMs} ms after 500 ms warm-up, best of 2 interleaved rounds, ${KEYS} keys, object value; 2-core machine shared with other jobs`,
       extra: {
         asyncMapOpsPerSec: Math.round(results.map as number),
+        withRedisL2OpsPerSec: Math.round(results.tiered as number),
+        withRedisL2Hits: ts.l2Hits,
+        withRedisBusDrops: ts.bus.drops,
+        withRedisL2RatioVsBento: Number(((results.tiered as number) / (results.bento as number)).toFixed(2)),
         ratioVsAsyncMap: Number(((results.cache as number) / (results.map as number)).toFixed(3)),
         p50Ms: latency.latencyMs?.p50 ?? 0,
         p99Ms: latency.latencyMs?.p99 ?? 0,
@@ -76,6 +91,8 @@ reportBench({
     },
   ],
 });
+await tiered.clear();
+await tiered.close();
 await cache.close();
 await bento.disconnect();
 process.exit(0);

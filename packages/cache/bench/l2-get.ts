@@ -26,7 +26,10 @@ const results: Record<string, number> = {};
 for (let round = 0; round < 2; round++) {
   const c = await measureThroughput((i) => cache.get(keys[i % KEYS] as string), opts);
   results.cache = Math.max(results.cache ?? 0, c.opsPerSec);
-  const r = await measureThroughput(async (i) => JSON.parse((await raw.get(`${ns}:raw:${keys[i % KEYS]}`)) as string), opts);
+  const r = await measureThroughput(
+    async (i) => JSON.parse((await raw.get(`${ns}:raw:${keys[i % KEYS]}`)) as string),
+    opts,
+  );
   results.raw = Math.max(results.raw ?? 0, r.opsPerSec);
 }
 const cl = await measureThroughput((i) => cache.get(keys[i % KEYS] as string), { ...opts, latency: true });

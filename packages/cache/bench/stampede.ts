@@ -45,7 +45,11 @@ async function stampede(run: (key: string, loader: () => Promise<number>) => Pro
     if (results.some((r) => r !== 42)) throw new Error('wrong value');
   }
   times.sort((a, b) => a - b);
-  return { loadsPerKey: loads / ROUNDS, meanMs: times.reduce((a, b) => a + b, 0) / ROUNDS, p50: times[ROUNDS / 2] as number };
+  return {
+    loadsPerKey: loads / ROUNDS,
+    meanMs: times.reduce((a, b) => a + b, 0) / ROUNDS,
+    p50: times[ROUNDS / 2] as number,
+  };
 }
 
 const ours = await stampede((k, l) => cache.getOrSet(k, l), 'ours');
@@ -79,7 +83,8 @@ reportBench({
       unit: 'ms',
       baseline: { name: 'single instance, no lease', value: ours.meanMs },
       higherIsBetter: false,
-      method: 'same keys and loader; each instance has its own single-flight map, the Redis lease makes it one load in total',
+      method:
+        'same keys and loader; each instance has its own single-flight map, the Redis lease makes it one load in total',
       extra: { loaderCallsPerKey: leased.loadsPerKey },
     },
   ],

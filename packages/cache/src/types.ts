@@ -28,7 +28,7 @@ export interface Serializer {
 export interface RedisUrlSettings {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://...`. */
   url: string;
-  /** Extra ioredis options (merged under the cache's own connection settings). */
+  /** Extra ioredis options, merged over the cache's connection defaults (`enableAutoPipelining` stays on). */
   options?: RedisOptions;
 }
 
@@ -38,7 +38,7 @@ export interface RedisSentinelSettings {
   sentinels: Array<{ host: string; port: number }>;
   /** Name of the monitored master group. */
   name: string;
-  /** Extra ioredis options (e.g. `password`, `sentinelPassword`). */
+  /** Extra ioredis options (e.g. `password`, `sentinelPassword`), merged over the cache's connection defaults. */
   options?: RedisOptions;
 }
 
@@ -46,7 +46,7 @@ export interface RedisSentinelSettings {
 export interface RedisClusterSettings {
   /** Startup nodes. */
   cluster: Array<{ host: string; port: number }>;
-  /** Extra ioredis Cluster options. */
+  /** Extra ioredis Cluster options; `redisOptions` are merged over the cache's connection defaults. */
   options?: ClusterOptions;
 }
 

@@ -9,7 +9,7 @@
 import { measureThroughput, reportBench, serviceUrls, type ThroughputResult } from '@cryptoscalp/testkit';
 import pg from 'pg';
 import postgres from 'postgres';
-import { PoolManager } from '../src/index.js';
+import { PoolManager } from '@cryptoscalp/db-pool';
 
 const url = serviceUrls.postgres;
 const concurrency = 64;
@@ -30,7 +30,9 @@ const subjects: Record<string, (i: number) => Promise<unknown>> = {
   'postgres.js': (i) => pjs`select ${i}::int as n`,
 };
 const names = Object.keys(subjects);
-const totals = new Map<string, { ops: number; ms: number; p95: number[] }>(names.map((n) => [n, { ops: 0, ms: 0, p95: [] }]));
+const totals = new Map<string, { ops: number; ms: number; p95: number[] }>(
+  names.map((n) => [n, { ops: 0, ms: 0, p95: [] }]),
+);
 
 for (let round = 0; round < rounds; round++) {
   for (let k = 0; k < names.length; k++) {

@@ -5,7 +5,12 @@
  * @param previousMs the previous delay (use `baseMs` for the first retry)
  * @param random a source of uniform numbers in [0, 1) (injectable for tests)
  */
-export function decorrelatedJitter(previousMs: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+export function decorrelatedJitter(
+  previousMs: number,
+  baseMs: number,
+  capMs: number,
+  random: () => number = Math.random,
+): number {
   const upper = Math.max(baseMs, previousMs * 3);
   return Math.min(capMs, baseMs + random() * (upper - baseMs));
 }

@@ -22,6 +22,8 @@ type Thunk = () => Promise<unknown>;
  */
 export class HostBreaker {
   private readonly breaker: CircuitBreaker<[Thunk, boolean], unknown> | undefined;
+  private readonly status: { increment(property: string): void } | undefined;
+  private readonly slowMs: number;
   /** Calls rejected because the breaker was open. */
   rejected = 0;
   /** Successful calls counted as failures because they were slow. */
@@ -32,7 +34,11 @@ export class HostBreaker {
     private readonly component: string,
     options: Required<BreakerOptions>,
   ) {
-    if (!options.enabled) return;
+    this.slowMs = options.slowCallMs;
+    if (!options.enabled) {
+      this.status = undefined;
+      return;
+    }
     const slowMs = options.slowCallMs;
     const action = (fn: Thunk, slowCheck: boolean): Promise<unknown> => {
       if (slowMs === 0 || !slowCheck) return fn();
@@ -56,6 +62,7 @@ export class HostBreaker {
       enableSnapshots: false,
       errorFilter: (error: unknown) => countsAsSuccess(error),
     });
+    this.status = (this.breaker as unknown as { status: { increment(property: string): void } }).status;
     const publish = (state: BreakerState) => {
       if (channels.breaker.hasSubscribers) {
         const event: BreakerEvent = { component: this.component, host: this.host, state };
@@ -67,10 +74,42 @@ export class HostBreaker {
     this.breaker.on('close', () => publish('closed'));
   }
 
-  /** Runs `fn` through the breaker. `slowCheck: false` for work whose length is the caller's business (transactions). */
+  /**
+   * Runs `fn` through the breaker. `slowCheck: false` for work whose length is the caller's
+   * business (transactions).
+   *
+   * While the breaker is closed, a call that succeeds quickly only bumps opossum's rolling
+   * `fires` counter (opossum's open decision uses fires and failures only), so the hot path
+   * pays one increment instead of opossum's promise, events and latency bookkeeping. Failures
+   * and slow calls, and every call while open or half-open, go through `fire()` so opossum's
+   * state machine (open, half-open trial, close) and events work as usual.
+   */
   run<T>(fn: () => Promise<T>, slowCheck = true): Promise<T> {
     const breaker = this.breaker;
     if (breaker === undefined) return fn();
+    if (!breaker.closed) return this.fire(breaker, fn, slowCheck);
+    const status = this.status!;
+    const slowMs = slowCheck ? this.slowMs : 0;
+    const started = slowMs > 0 ? performance.now() : 0;
+    return fn().then(
+      (value) => {
+        if (slowMs > 0 && performance.now() - started > slowMs) {
+          this.slowCalls++;
+          this.recordFailure(new SlowCall(undefined));
+        } else {
+          status.increment('fires');
+        }
+        return value;
+      },
+      (error: unknown) => {
+        if (countsAsSuccess(error)) status.increment('fires');
+        else this.recordFailure(error);
+        throw error;
+      },
+    );
+  }
+
+  private fire<T>(breaker: CircuitBreaker<[Thunk, boolean], unknown>, fn: () => Promise<T>, slowCheck: boolean): Promise<T> {
     return breaker.fire(fn, slowCheck).then(
       (value) => value as T,
       (error: unknown) => {
@@ -82,6 +121,11 @@ export class HostBreaker {
         throw error;
       },
     );
+  }
+
+  /** Feeds a failure through opossum (counts it and opens the breaker if over the threshold). */
+  private recordFailure(error: unknown): void {
+    this.breaker?.fire(() => Promise.reject(error), false).catch(() => {});
   }
 
   /** Whether a call would be let through now. */

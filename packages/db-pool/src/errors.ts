@@ -74,7 +74,14 @@ export class QueryError extends DbPoolError {
 
   constructor(
     message: string,
-    fields: { sqlState: string; statementName?: string; detail?: string; constraint?: string; host?: string; cause?: unknown },
+    fields: {
+      sqlState: string;
+      statementName?: string;
+      detail?: string;
+      constraint?: string;
+      host?: string;
+      cause?: unknown;
+    },
   ) {
     super('E_DB_QUERY', message, { host: fields.host, cause: fields.cause });
     this.sqlState = fields.sqlState;
@@ -87,7 +94,11 @@ export class QueryError extends DbPoolError {
 /** The pool's wait queue is full (`E_DB_POOL_QUEUE_FULL`) or a connection could not be had in time (`E_DB_POOL_ACQUIRE_TIMEOUT`). */
 export class PoolExhaustedError extends DbPoolError {
   override name = 'PoolExhaustedError';
-  constructor(code: 'E_DB_POOL_QUEUE_FULL' | 'E_DB_POOL_ACQUIRE_TIMEOUT', message: string, context: DbPoolErrorContext = {}) {
+  constructor(
+    code: 'E_DB_POOL_QUEUE_FULL' | 'E_DB_POOL_ACQUIRE_TIMEOUT',
+    message: string,
+    context: DbPoolErrorContext = {},
+  ) {
     super(code, message, context);
   }
 }

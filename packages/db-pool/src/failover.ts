@@ -36,7 +36,13 @@ export async function probeHost(entry: HostEntry, timeoutMs: number): Promise<Pr
     });
     const inRecovery = await Promise.race([work, timeout]);
     work.catch(noop);
-    return { label: entry.label, reachable: true, inRecovery, latencyMs: performance.now() - started, error: undefined };
+    return {
+      label: entry.label,
+      reachable: true,
+      inRecovery,
+      latencyMs: performance.now() - started,
+      error: undefined,
+    };
   } catch (error) {
     return {
       label: entry.label,
@@ -128,7 +134,9 @@ export class PrimaryTracker {
         this.publish(from.label, this.current.label, performance.now() - started, reason);
         return this.current;
       }
-      this.lastFailoverError = results.map((r) => `${r.label}: ${r.error ?? (r.inRecovery ? 'in recovery' : '?')}`).join('; ');
+      this.lastFailoverError = results
+        .map((r) => `${r.label}: ${r.error ?? (r.inRecovery ? 'in recovery' : '?')}`)
+        .join('; ');
       if (Date.now() + probeIntervalMs > deadline) {
         this.publish(from.label, undefined, performance.now() - started, reason);
         throw new NoPrimaryError(`no writable primary among ${this.hosts.length} host(s): ${this.lastFailoverError}`, {

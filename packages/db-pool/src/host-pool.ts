@@ -2,8 +2,8 @@ import genericPool from 'generic-pool';
 import pg from 'pg';
 import { type ConnectionErrorEvent, channels } from './channels.js';
 import {
-  ConnectionError,
   ClosedError,
+  ConnectionError,
   type DbPoolError,
   isDbPoolError,
   PoolExhaustedError,
@@ -11,7 +11,7 @@ import {
   QueryError,
   QueryTimeoutError,
 } from './errors.js';
-import { abandonQueued } from './internal/abandon-queued.js';
+import { abandonQueued, abandonedReason } from './internal/abandon-queued.js';
 import { hostLabel } from './options.js';
 import { sqlStateOf } from './sqlstate.js';
 import type { HostConfig, PoolOptions } from './types.js';
@@ -148,7 +148,8 @@ export class HostPool {
       client,
       owner,
       createdAt: now,
-      expiresAt: o.maxLifetimeMs > 0 ? now + o.maxLifetimeMs * (1 - o.lifetimeJitter * Math.random()) : Number.POSITIVE_INFINITY,
+      expiresAt:
+        o.maxLifetimeMs > 0 ? now + o.maxLifetimeMs * (1 - o.lifetimeJitter * Math.random()) : Number.POSITIVE_INFINITY,
       lastUsedAt: now,
       broken: false,
       statementTimeoutMs: this.defaultStatementTimeoutMs,
@@ -215,11 +216,11 @@ export class HostPool {
 
   /** When a connect fails and no connection to the host is alive, waiting callers fail now instead of at acquireTimeoutMs. */
   private failWaitersIfDown(error: DbPoolError): void {
-    if (this.waiters.size === 0) return;
+    if (this.pool.pending === 0) return;
     if (this.pool.borrowed + this.pool.available > 0) return;
     this.rejectWaiters(error);
-    // Stop generic-pool from creating connections for callers that already have their answer.
-    abandonQueued(this.pool as genericPool.Pool<unknown>);
+    // Fail callers queued inside generic-pool too, and stop it creating connections for them.
+    abandonQueued(this.pool as genericPool.Pool<unknown>, error);
   }
 
   private rejectWaiters(error: unknown): void {
@@ -233,6 +234,8 @@ export class HostPool {
   }
 
   private mapAcquireError(error: unknown): unknown {
+    const abandoned = abandonedReason(error);
+    if (abandoned !== undefined) return abandoned;
     if (error instanceof Error && !isDbPoolError(error)) {
       if (error.message.includes('max waitingClients')) {
         this.counters.queueFull++;
@@ -243,10 +246,14 @@ export class HostPool {
       }
       if (error.name === 'TimeoutError') {
         this.counters.acquireTimeouts++;
-        return new PoolExhaustedError('E_DB_POOL_ACQUIRE_TIMEOUT', `no connection to ${this.label} within ${this.options.acquireTimeoutMs} ms`, {
-          host: this.label,
-          cause: error,
-        });
+        return new PoolExhaustedError(
+          'E_DB_POOL_ACQUIRE_TIMEOUT',
+          `no connection to ${this.label} within ${this.options.acquireTimeoutMs} ms`,
+          {
+            host: this.label,
+            cause: error,
+          },
+        );
       }
       if (error.message.includes('draining')) {
         return new ConnectionError(`pool for ${this.label} was reset`, { host: this.label, sent: false, cause: error });
@@ -263,8 +270,9 @@ export class HostPool {
   ): Promise<PooledConnection> {
     if (this.closed) return Promise.reject(new ClosedError());
     const pool = this.pool;
-    if (pool.available > 0 && deadlineAt === 0 && signal === undefined) {
-      // Fast path: an idle connection is handed out synchronously by generic-pool.
+    if (deadlineAt === 0 && signal === undefined) {
+      // Fast path: no per-call deadline to enforce. Callers queued inside generic-pool are
+      // still failed fast when the host is down or the pool is reset (abandonQueued).
       return pool.acquire(priority).catch((error) => {
         throw this.mapAcquireError(error);
       });
@@ -540,9 +548,13 @@ export class HostPool {
     const sqlState = sqlStateOf(error);
     const e = error as Error & { severity?: string; detail?: string; constraint?: string };
     if (sqlState !== undefined) {
-      if (conn !== undefined && (e.severity === 'FATAL' || e.severity === 'PANIC' || sqlState.startsWith('08'))) conn.broken = true;
+      if (conn !== undefined && (e.severity === 'FATAL' || e.severity === 'PANIC' || sqlState.startsWith('08')))
+        conn.broken = true;
       if (sqlState === '57014' && /statement timeout/i.test(e.message)) {
-        return new QueryTimeoutError(timeoutMs > 0 ? timeoutMs : (conn?.statementTimeoutMs ?? 0), { host: this.label, cause: error });
+        return new QueryTimeoutError(timeoutMs > 0 ? timeoutMs : (conn?.statementTimeoutMs ?? 0), {
+          host: this.label,
+          cause: error,
+        });
       }
       return new QueryError(e.message, {
         sqlState,
@@ -556,7 +568,11 @@ export class HostPool {
     if (conn !== undefined) conn.broken = true;
     const message = e instanceof Error ? e.message : String(error);
     const sent = !/not queryable/.test(message);
-    return new ConnectionError(`connection to ${this.label} failed: ${message}`, { host: this.label, sent, cause: error });
+    return new ConnectionError(`connection to ${this.label} failed: ${message}`, {
+      host: this.label,
+      sent,
+      cause: error,
+    });
   }
 
   /**
@@ -567,8 +583,9 @@ export class HostPool {
     if (this.closed) return;
     const old = this.pool;
     this.pool = this.createPool();
-    this.rejectWaiters(new ConnectionError(`pool for ${this.label} was reset`, { host: this.label, sent: false }));
-    abandonQueued(old as genericPool.Pool<unknown>);
+    const error = new ConnectionError(`pool for ${this.label} was reset`, { host: this.label, sent: false });
+    this.rejectWaiters(error);
+    abandonQueued(old as genericPool.Pool<unknown>, error);
     old
       .drain()
       .then(() => old.clear())
@@ -592,7 +609,7 @@ export class HostPool {
     this.closed = true;
     this.rejectWaiters(new ClosedError());
     const pool = this.pool;
-    abandonQueued(pool as genericPool.Pool<unknown>);
+    abandonQueued(pool as genericPool.Pool<unknown>, new ClosedError());
     await pool.drain().catch(noop);
     await pool.clear().catch(noop);
   }

@@ -13,6 +13,12 @@ export {
   SLOW_QUERY_CHANNEL,
 } from './channels.js';
 export type { BreakerState } from './circuit-breaker.js';
+export {
+  CLICKHOUSE_DEFAULTS,
+  ClickHouseBackend,
+  type ClickHouseBackendOptions,
+  type ClickHouseBatchOptions,
+} from './clickhouse-backend.js';
 export { DEFAULTS } from './defaults.js';
 export {
   CircuitOpenError,
@@ -36,6 +42,18 @@ export {
   QueryTimeoutError,
 } from './errors.js';
 export { normalizeStatement } from './normalize.js';
+export {
+  addIntervals,
+  createPartitionedTable,
+  maintainPartitions,
+  type PartitionInterval,
+  type PartitionMaintenanceResult,
+  partitionName,
+  partitionStart,
+  type SqlRunner,
+  type TimePartitionSpec,
+  validatePartitionSpec,
+} from './partitioning.js';
 export { PoolManager } from './pool-manager.js';
 export { Session } from './session.js';
 export {
@@ -45,6 +63,12 @@ export {
   isTransientSqlState,
   sqlStateOf,
 } from './sqlstate.js';
+export {
+  ensureTimeSeriesTable,
+  type TimeSeriesTableOptions,
+  type TimeSeriesTableResult,
+  timescaleAvailable,
+} from './timescale.js';
 export { Transaction, type TransactionQueryOptions } from './transaction.js';
 export {
   type BreakerOptions,

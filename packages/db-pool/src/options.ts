@@ -62,7 +62,8 @@ function host(field: string, value: unknown): HostConfig {
   if (!isObject(value)) throw new InvalidOptionError(field, 'must be an object with connectionString or host');
   const cs = value.connectionString;
   if (cs !== undefined) {
-    if (typeof cs !== 'string' || cs.length === 0) throw new InvalidOptionError(`${field}.connectionString`, 'must be a non-empty string');
+    if (typeof cs !== 'string' || cs.length === 0)
+      throw new InvalidOptionError(`${field}.connectionString`, 'must be a non-empty string');
     try {
       const url = new URL(cs);
       if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('protocol');
@@ -124,11 +125,16 @@ export function resolveOptions(options: PoolManagerOptions): ResolvedOptions {
   const db = DEFAULTS.breaker;
   const breaker: Required<BreakerOptions> = {
     enabled: bool('breaker.enabled', b.enabled, db.enabled),
-    errorThresholdPercentage: num('breaker.errorThresholdPercentage', b.errorThresholdPercentage, db.errorThresholdPercentage, {
-      min: 1,
-      max: 100,
-      integer: false,
-    }),
+    errorThresholdPercentage: num(
+      'breaker.errorThresholdPercentage',
+      b.errorThresholdPercentage,
+      db.errorThresholdPercentage,
+      {
+        min: 1,
+        max: 100,
+        integer: false,
+      },
+    ),
     resetTimeoutMs: num('breaker.resetTimeoutMs', b.resetTimeoutMs, db.resetTimeoutMs, { min: 1 }),
     rollingCountTimeoutMs: num('breaker.rollingCountTimeoutMs', b.rollingCountTimeoutMs, db.rollingCountTimeoutMs, {
       min: 10,

@@ -108,7 +108,11 @@ export class PoolManager implements SessionHost {
    * @throws QueryError (SQLSTATE, statement name), QueryTimeoutError, QueryAbortedError,
    *   PoolExhaustedError, CircuitOpenError, CommitUnknownError, NoPrimaryError
    */
-  query<R = Record<string, unknown>>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+  query<R = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>> {
     return this.execute<R>(text, params, options, undefined);
   }
 
@@ -281,12 +285,25 @@ export class PoolManager implements SessionHost {
     return { retry: false, error, failover: false, replicaDown: false };
   }
 
-  private slowQuery(info: StatementInfo, name: string | undefined, durationMs: number, host: HostEntry, role: QueryRole) {
+  private slowQuery(
+    info: StatementInfo,
+    name: string | undefined,
+    durationMs: number,
+    host: HostEntry,
+    role: QueryRole,
+  ) {
     this.counters.slowQueries++;
     const hasSubscribers = channels.slowQuery.hasSubscribers;
     const callback = this.options.onSlowQuery;
     if (!hasSubscribers && callback === undefined) return;
-    const event: SlowQueryEvent = { component: this.name, statement: info.normalized, name, durationMs, host: host.label, role };
+    const event: SlowQueryEvent = {
+      component: this.name,
+      statement: info.normalized,
+      name,
+      durationMs,
+      host: host.label,
+      role,
+    };
     if (hasSubscribers) channels.slowQuery.publish(event);
     if (callback !== undefined) {
       try {
@@ -316,7 +333,8 @@ export class PoolManager implements SessionHost {
     if (this.closed) throw new ClosedError();
     const o = this.options;
     const isolation = options?.isolation ?? 'read committed';
-    if (!ISOLATION.has(isolation)) throw new DbPoolError('E_DB_INVALID_OPTION', `invalid isolation ${isolation}`, { field: 'isolation' });
+    if (!ISOLATION.has(isolation))
+      throw new DbPoolError('E_DB_INVALID_OPTION', `invalid isolation ${isolation}`, { field: 'isolation' });
     const retries = options?.retries ?? 3;
     const timeoutMs = options?.timeoutMs ?? o.queryTimeoutMs;
     const deadlineAt = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
@@ -460,14 +478,13 @@ export class PoolManager implements SessionHost {
     if (this.closed) return { status: 'fail', output: 'closed', time };
     const timeoutMs = Math.max(250, Math.min(2_000, this.options.pool.connectTimeoutMs));
     const primary = this.primary.current;
-    const work = Promise.all([
-      probeHost(primary, timeoutMs),
-      ...this.replicas.map((r) => probeHost(r, timeoutMs)),
-    ]);
+    const work = Promise.all([probeHost(primary, timeoutMs), ...this.replicas.map((r) => probeHost(r, timeoutMs))]);
     let results: Awaited<typeof work>;
     if (signal !== undefined) {
       if (signal.aborted) return { status: 'fail', output: 'health check aborted', time };
-      const aborted = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+      const aborted = new Promise<undefined>((resolve) =>
+        signal.addEventListener('abort', () => resolve(undefined), { once: true }),
+      );
       const r = await Promise.race([work, aborted]);
       if (r === undefined) return { status: 'fail', output: 'health check aborted', time };
       results = r;
@@ -489,7 +506,11 @@ export class PoolManager implements SessionHost {
     rs.forEach((r, i) => {
       const entry = this.replicas[i]!;
       const lag = entry.lagMs;
-      const ok = r.reachable && r.inRecovery === true && (maxLag === 0 || lag === undefined || lag <= maxLag) && entry.breaker.state === 'closed';
+      const ok =
+        r.reachable &&
+        r.inRecovery === true &&
+        (maxLag === 0 || lag === undefined || lag <= maxLag) &&
+        entry.breaker.state === 'closed';
       hosts.push({
         host: r.label,
         role: r.reachable ? (r.inRecovery ? 'replica' : 'primary') : 'unknown',
@@ -501,7 +522,9 @@ export class PoolManager implements SessionHost {
       });
     });
     const status = primaryHealth.status === 'fail' ? 'fail' : hosts.some((h) => h.status !== 'pass') ? 'warn' : 'pass';
-    const problems = hosts.filter((h) => h.status !== 'pass').map((h) => `${h.host} ${h.role} ${h.reachable ? 'reachable' : 'unreachable'}`);
+    const problems = hosts
+      .filter((h) => h.status !== 'pass')
+      .map((h) => `${h.host} ${h.role} ${h.reachable ? 'reachable' : 'unreachable'}`);
     return {
       status,
       observedValue: round(p!.latencyMs),

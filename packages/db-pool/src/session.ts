@@ -1,11 +1,20 @@
 import { parseLsn } from './internal/host-entry.js';
-import type { QueryOptions, QueryResult, TransactionOptions } from './types.js';
 import type { Transaction } from './transaction.js';
+import type { QueryOptions, QueryResult, TransactionOptions } from './types.js';
 
 /** @internal what a session needs from the manager. */
 export interface SessionHost {
-  execute<R>(text: string, params: unknown[] | undefined, options: QueryOptions | undefined, session: Session | undefined): Promise<QueryResult<R>>;
-  runTransaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions | undefined, session: Session | undefined): Promise<T>;
+  execute<R>(
+    text: string,
+    params: unknown[] | undefined,
+    options: QueryOptions | undefined,
+    session: Session | undefined,
+  ): Promise<QueryResult<R>>;
+  runTransaction<T>(
+    fn: (tx: Transaction) => Promise<T>,
+    options: TransactionOptions | undefined,
+    session: Session | undefined,
+  ): Promise<T>;
 }
 
 /**
@@ -23,7 +32,11 @@ export class Session {
   constructor(private readonly host: SessionHost) {}
 
   /** Like {@link PoolManager.query}, with read-your-writes. */
-  query<R = Record<string, unknown>>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+  query<R = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>> {
     return this.host.execute<R>(text, params, options, this);
   }
 

@@ -75,14 +75,14 @@ export async function load(url: string, seconds: number): Promise<LoadFigures> {
 
 /**
  * Measures baseline and subject in short interleaved rounds (B S, S B, B S, ...) after a warm-up of each, so the
- * drift of a shared, noisy machine falls on both alike. Throughput is total requests over total time of all rounds;
- * p50/p99 are the medians of the rounds' percentiles.
+ * drift of a shared, noisy machine falls on both alike. Throughput, p50 and p99 are the medians over the rounds, so a
+ * round hit by someone else's build does not decide the figure.
  */
 export async function compare(
   baselineUrl: string,
   subjectUrl: string,
-  rounds = 6,
-  seconds = 3,
+  rounds = 8,
+  seconds = 2,
 ): Promise<{ baseline: LoadFigures; subject: LoadFigures; pairRatios: number[] }> {
   await load(baselineUrl, 1);
   await load(subjectUrl, 1);
@@ -108,7 +108,7 @@ export async function compare(
 
 function combine(runs: LoadFigures[]): LoadFigures {
   return {
-    rps: runs.reduce((a, r) => a + r.rps, 0) / runs.length,
+    rps: median(runs.map((r) => r.rps)),
     p50: median(runs.map((r) => r.p50)),
     p99: median(runs.map((r) => r.p99)),
     errors: runs.reduce((a, r) => a + r.errors, 0),

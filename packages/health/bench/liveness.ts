@@ -21,7 +21,7 @@ try {
         higherIsBetter: true,
         target: 0.9,
         method:
-          'autocannon 8, 50 keep-alive connections, 6 interleaved rounds of 3 s each (B S, S B, ...) after 1 s warm-up each; servers in one child process, load generator in the parent; mean req/s over the rounds; p50/p99 median of the rounds; measured on a shared 2-core machine under contention',
+          'autocannon 8, 50 keep-alive connections, 8 interleaved rounds of 2 s each (B S, S B, ...) after 1 s warm-up each; servers in one child process, load generator in the parent; req/s, p50 and p99 are medians over the rounds; measured on a shared 2-core machine under contention',
         extra: {
           p50Ms: subject.p50,
           p99Ms: subject.p99,

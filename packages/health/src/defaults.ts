@@ -8,7 +8,7 @@ export const DEFAULT_REGISTRY_OPTIONS = {
   timeoutMs: 2_000,
   /** Re-run checks in the background when their result reaches the TTL. @default true */
   backgroundRefresh: true,
-  /** Built-in liveness checks report warn instead of fail this long after construction. @default 0 ms */
+  /** Liveness checks report warn instead of fail this long after construction. @default 0 ms */
   startupGracePeriodMs: 0,
   /** Delay between readiness turning 503 and closing the servers. @default 5000 ms */
   shutdownDelayMs: 5_000,

@@ -99,7 +99,7 @@ export interface HealthRegistryOptions {
    */
   backgroundRefresh?: boolean;
   /**
-   * During this time after construction the built-in liveness checks report `warn` instead of `fail`
+   * During this time after construction the liveness checks report `warn` instead of `fail`
    * (boot is heavy: module loading, JIT, cache warm-up), so a slow start does not get the pod restarted.
    * @default 0
    */
@@ -144,8 +144,11 @@ export type ShutdownPhase = 'running' | 'draining' | 'closing' | 'cleanup' | 'st
 
 /** Outcome of one shutdown handler. */
 export interface ShutdownHandlerReport {
+  /** The handler's name. */
   name: string;
+  /** `ok`, `error` (it threw or rejected) or `timeout`. */
   outcome: 'ok' | 'error' | 'timeout';
+  /** How long it ran, in ms. */
   durationMs: number;
   /** Sanitized error message for `error`. */
   error?: string;
@@ -163,17 +166,25 @@ export interface ShutdownReport {
   forcedConnections: number;
   /** Requests that were still in flight when the servers stopped accepting. */
   inFlightAtClose: number;
+  /** One report per shutdown handler, in the order they ran. */
   handlers: ShutdownHandlerReport[];
 }
 
 /** One entry of an IETF `checks` array. */
 export interface HealthCheckEntry {
+  /** IETF `componentId` (from the register options). */
   componentId?: string;
+  /** IETF `componentType` (from the register options). */
   componentType?: string;
+  /** The indicator's value, or the check's duration in ms when it gave none. */
   observedValue?: number;
+  /** Unit of `observedValue`. */
   observedUnit?: string;
+  /** The check's status. */
   status: HealthStatus;
+  /** ISO-8601 time of the observation. */
   time?: string;
+  /** Sanitized explanation (first line, no connection strings, at most 200 characters). */
   output?: string;
   /** Extension: whether the check gates readiness. */
   critical?: boolean;
@@ -183,12 +194,19 @@ export interface HealthCheckEntry {
 
 /** An `application/health+json` document. */
 export interface HealthResponse {
+  /** Overall status. */
   status: HealthStatus;
+  /** Service version. */
   version?: string;
+  /** Release id. */
   releaseId?: string;
+  /** Service id. */
   serviceId?: string;
+  /** Service description. */
   description?: string;
+  /** Why the status is what it is (`starting`, `shutting down`, `not found`, ...). */
   output?: string;
+  /** Checks keyed `component:measurement`. */
   checks?: Record<string, HealthCheckEntry[]>;
   /** Extension (status endpoint): the shutdown phase. */
   phase?: ShutdownPhase;
@@ -241,12 +259,19 @@ export type HealthHandler = (req: IncomingMessage, res: ServerResponse, next?: N
 
 /** Per-check counters in {@link HealthStats}. */
 export interface CheckStats {
+  /** Registered with `register` (readiness) or `registerLiveness`. */
   kind: 'readiness' | 'liveness';
+  /** Whether it gates readiness. */
   critical: boolean;
+  /** Status of the cached result, `unknown` before the first. */
   status: HealthStatus | 'unknown';
+  /** Runs started. */
   runs: number;
+  /** Runs that returned (or became) fail. */
   failures: number;
+  /** Runs that timed out. */
   timeouts: number;
+  /** Duration of the last run in ms. */
   lastDurationMs: number;
   /** Age of the cached result in ms (-1 before the first result). */
   ageMs: number;
@@ -254,10 +279,15 @@ export interface CheckStats {
 
 /** What {@link HealthRegistry.stats} returns: cheap, synchronous, plain values. */
 export interface HealthStats {
+  /** Shutdown phase. */
   phase: ShutdownPhase;
+  /** Whether the startup phase is over. */
   started: boolean;
+  /** Current readiness (`fail` while starting or shutting down). */
   readiness: HealthStatus;
+  /** Current liveness. */
   liveness: HealthStatus;
+  /** Registered checks, built-in liveness checks included. */
   checks: number;
   /** Check runs started (all checks). */
   runs: number;
@@ -265,8 +295,11 @@ export interface HealthStats {
   cacheHits: number;
   /** Callers that joined a run already in flight (single-flight). */
   sharedRuns: number;
+  /** Runs that timed out (all checks). */
   timeouts: number;
+  /** Runs that failed (all checks). */
   failures: number;
+  /** Per-check figures by name. */
   perCheck: Record<string, CheckStats>;
 }
 
@@ -276,20 +309,30 @@ export interface ComponentBenchmark {
   rounds: number;
   /** Round trips that failed or timed out. */
   errors: number;
+  /** Fastest round trip. */
   minMs: number;
+  /** Median round trip. */
   p50Ms: number;
+  /** 99th percentile round trip. */
   p99Ms: number;
+  /** Slowest round trip. */
   maxMs: number;
+  /** Mean round trip. */
   meanMs: number;
 }
 
 /** What `/health/benchmark` answers. */
 export interface BenchmarkReport {
+  /** ISO-8601 start time. */
   startedAt: string;
+  /** Total duration in ms. */
   durationMs: number;
+  /** The time budget in ms. */
   budgetMs: number;
+  /** Rounds asked per component. */
   roundsPerComponent: number;
   /** True when the time budget ran out before every round was done. */
   truncated: boolean;
+  /** Figures per readiness component. */
   components: Record<string, ComponentBenchmark>;
 }

@@ -74,7 +74,7 @@ export class ManualClock implements Clock {
         // Timer callbacks report their own errors.
       }
       // Let promise chains started by the callback settle before the next timer.
-      for (let i = 0; i < 5; i++) await Promise.resolve();
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.current = target;
   }

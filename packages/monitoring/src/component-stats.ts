@@ -38,6 +38,18 @@ export function flattenStats(
   return out;
 }
 
+/** Suffixes Prometheus reserves for counters, histograms and summaries; a gauge leaf ending so gets `_value`. */
+const RESERVED_SUFFIX = /_(total|count|sum|bucket|created|info)$/;
+
+/**
+ * The gauge name of a flattened stats leaf: `<prefix>cryptoscalp_stats_<path>`, plus `_value` when the
+ * path ends in a reserved suffix (`pool.total` becomes `cryptoscalp_stats_pool_total_value`).
+ */
+export function statsMetricName(prefix: string, path: string): string {
+  const name = `${prefix}cryptoscalp_stats_${path}`;
+  return RESERVED_SUFFIX.test(name) ? `${name}_value` : name;
+}
+
 /**
  * Reads `stats()` of every watched component at scrape time and exposes each numeric leaf as the
  * gauge `<prefix>cryptoscalp_stats_<path>{component}`. New leaves register new gauges (visible
@@ -97,7 +109,7 @@ export class ComponentStats {
     const previous = this.seen.get(component.name) ?? new Set<string>();
     const current = new Set<string>();
     for (const [path, value] of leaves) {
-      const name = `${this.prefix}cryptoscalp_stats_${path}`;
+      const name = statsMetricName(this.prefix, path);
       if (!METRIC_NAME_RE.test(name)) continue;
       let gauge = this.gauges.get(name);
       if (gauge === undefined) {

@@ -17,7 +17,7 @@ export {
   WS_STATE_CHANNEL,
 } from './channels.js';
 export { ManualClock, systemClock } from './clock.js';
-export { flattenStats } from './component-stats.js';
+export { flattenStats, statsMetricName } from './component-stats.js';
 export { EmailNotifier, type EmailNotifierOptions } from './email-notifier.js';
 export {
   isInvalidOptionError,

@@ -12,6 +12,9 @@ import { registerSystemMetrics } from './system-metrics.js';
 import { SpanBridge } from './tracing.js';
 import type { HealthCheckResult, MonitoringOptions, TracerLike, WatchableComponent } from './types.js';
 
+/** How often the global tracer provider is checked for a registered SDK. */
+const TRACER_CHECK_MS = 1_000;
+
 /**
  * Metrics, spans and alerts for a CryptoScalp process.
  *
@@ -44,6 +47,7 @@ export class Monitoring {
   private readonly scrapeDuration: FastGauge;
   private tradingMetrics: TradingMetrics | undefined;
   private modelMetrics: ModelMetrics | undefined;
+  private tracingTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -127,12 +131,25 @@ export class Monitoring {
       this.spans.setTracer(tracing);
       return;
     }
+    let api: typeof import('@opentelemetry/api');
     try {
-      const api = await import('@opentelemetry/api');
-      if (!this.closed) this.spans.setTracer(api.trace.getTracer('@cryptoscalp/monitoring'));
+      api = await import('@opentelemetry/api');
     } catch {
-      // @opentelemetry/api is an optional peer: without it there are no spans.
+      return; // @opentelemetry/api is an optional peer: without it there are no spans.
     }
+    if (this.closed) return;
+    const tracer = api.trace.getTracer('@cryptoscalp/monitoring');
+    const provider = api.trace.getTracerProvider() as { getDelegate?: () => { constructor?: { name?: string } } };
+    // Without a registered SDK every span would be a no-op object: skip creating them at all (it costs
+    // ~0.3 us per operation). Re-check every second so an SDK registered later is picked up.
+    const check = () => {
+      const delegate = typeof provider.getDelegate === 'function' ? provider.getDelegate() : undefined;
+      const noop = delegate?.constructor?.name === 'NoopTracerProvider';
+      this.spans.setTracer(noop ? undefined : tracer);
+    };
+    check();
+    this.tracingTimer = setInterval(check, TRACER_CHECK_MS);
+    this.tracingTimer.unref();
   }
 
   /**
@@ -281,6 +298,7 @@ export class Monitoring {
         this.channelMetrics.unsubscribe();
         this.spans.unsubscribe();
         this.spans.setTracer(undefined);
+        clearInterval(this.tracingTimer);
         this.watched.clear();
         await this.alerts.close(options.drainTimeoutMs ?? 5_000);
         if (this.options.ownRegistry) this.registry.clear();

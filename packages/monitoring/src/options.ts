@@ -9,7 +9,7 @@ export const MONITORING_DEFAULTS = {
   prefix: '',
   defaultMetrics: true,
   systemMetrics: { filesystems: ['/'], network: true },
-  scrape: { maxSeriesPerMetric: 20_000, collectorTimeoutMs: 1_000, sliceMs: 5 },
+  scrape: { maxSeriesPerMetric: 20_000, collectorTimeoutMs: 1_000, sliceMs: 4 },
   tracing: true,
   durationBuckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 } as const;

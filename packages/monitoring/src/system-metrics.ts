@@ -86,7 +86,7 @@ export function registerSystemMetrics(setup: SystemMetricsSetup): FastMetric<Fas
       [],
     ),
   );
-  const cpuCount = add(new FastGauge(`${p}system_cpu_logical_count`, 'Logical CPUs.', []));
+  const cpuCount = add(new FastGauge(`${p}system_cpu_logical_cpus`, 'Logical CPUs.', []));
   const load1 = add(new FastGauge(`${p}system_cpu_load_average_1m`, 'Load average over 1 minute.', []));
   const load5 = add(new FastGauge(`${p}system_cpu_load_average_5m`, 'Load average over 5 minutes.', []));
   const load15 = add(new FastGauge(`${p}system_cpu_load_average_15m`, 'Load average over 15 minutes.', []));

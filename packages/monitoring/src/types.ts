@@ -53,7 +53,7 @@ export interface ScrapeOptions {
   collectorTimeoutMs?: number;
   /**
    * Longest synchronous slice of serialization before yielding to the event loop (setImmediate).
-   * @default 5
+   * @default 4
    */
   sliceMs?: number;
 }

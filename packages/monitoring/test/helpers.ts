@@ -6,7 +6,16 @@ export function parseExposition(text: string): Map<string, number> {
     const i = line.lastIndexOf(' ');
     const key = normalizeKey(line.slice(0, i));
     const raw = line.slice(i + 1);
-    out.set(key, raw === 'Nan' || raw === 'NaN' ? Number.NaN : raw === '+Inf' ? Number.POSITIVE_INFINITY : raw === '-Inf' ? Number.NEGATIVE_INFINITY : Number(raw));
+    out.set(
+      key,
+      raw === 'Nan' || raw === 'NaN'
+        ? Number.NaN
+        : raw === '+Inf'
+          ? Number.POSITIVE_INFINITY
+          : raw === '-Inf'
+            ? Number.NEGATIVE_INFINITY
+            : Number(raw),
+    );
   }
   return out;
 }
@@ -22,7 +31,11 @@ export function normalizeKey(key: string): string {
 }
 
 /** The value of one series, looked up by name and labels. */
-export function sample(text: string | Map<string, number>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function sample(
+  text: string | Map<string, number>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const map = typeof text === 'string' ? parseExposition(text) : text;
   const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   const key = pairs.length === 0 ? name : normalizeKey(`${name}{${pairs.join(',')}}`);

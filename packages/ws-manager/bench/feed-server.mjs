@@ -17,11 +17,19 @@ wss.on('connection', (ws) => {
   ws.on('message', () => {}); // subscriptions are implicit
   if (mode !== 'blast') return;
   let u = 0;
+  // Frames are built in batches and written straight to the TCP socket (server-to-client frames are unmasked),
+  // so the feed process stays far cheaper than the client it feeds.
+  const socket = ws._socket;
+  const header = (length) => (length < 126 ? Buffer.from([0x81, length]) : Buffer.from([0x81, 126, length >> 8, length & 0xff]));
   const pump = () => {
     if (ws.readyState !== ws.OPEN) return;
-    // Keep ~1 MiB in flight: the measured side, not the server, must be the bottleneck.
-    while (ws.bufferedAmount < 1_048_576) {
-      for (let i = 0; i < 64; i++) ws.send(frame(++u));
+    for (let batch = 0; batch < 8 && socket.writableLength < 4_194_304; batch++) {
+      const parts = [];
+      for (let i = 0; i < 1024; i++) {
+        const payload = Buffer.from(frame(++u));
+        parts.push(header(payload.length), payload);
+      }
+      socket.write(Buffer.concat(parts));
     }
     setImmediate(pump);
   };

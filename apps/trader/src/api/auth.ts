@@ -59,14 +59,24 @@ export class TokenVerifier {
    * @throws ApiError `E_API_UNAUTHORIZED` (401) for a missing, malformed, expired or wrongly signed token.
    */
   async verify(token: string | undefined): Promise<Principal> {
+    return this.verifyCached(token) ?? (await this.#verifySignature(token as string));
+  }
+
+  /**
+   * The synchronous fast path: the principal of a token verified before and not yet expired, `undefined`
+   * when the token must be verified with {@link verify}.
+   * @throws ApiError `E_API_UNAUTHORIZED` for a missing token or a remembered token that has expired.
+   */
+  verifyCached(token: string | undefined): Principal | undefined {
     if (token === undefined || token === '') throw new ApiError('E_API_UNAUTHORIZED', 'missing bearer token');
-    const nowSec = Date.now() / 1000;
     const cached = this.#cache.get(token);
-    if (cached !== undefined) {
-      if (cached.exp + this.#tolerance > nowSec) return cached;
-      this.#cache.delete(token);
-      throw new ApiError('E_API_UNAUTHORIZED', 'token expired');
-    }
+    if (cached === undefined) return undefined;
+    if (cached.exp + this.#tolerance > Date.now() / 1000) return cached;
+    this.#cache.delete(token);
+    throw new ApiError('E_API_UNAUTHORIZED', 'token expired');
+  }
+
+  async #verifySignature(token: string): Promise<Principal> {
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, this.#key, {

@@ -16,7 +16,14 @@ export { ROUTES, type RouteContext, type RouteDef } from './routes.js';
 export { createApiServer, type RunningApiServer } from './server.js';
 export { etagMatches, loadDashboardAssets, type StaticAsset } from './static-assets.js';
 export { bridgeTraderEvents } from './stream-bridge.js';
-export { type HealthCheckResult, type HubStats, type LiveHub, TOPIC_PATTERN, WsTopicHub } from './streams.js';
+export {
+  createLiveHub,
+  type HealthCheckResult,
+  type HubStats,
+  type LiveHub,
+  TOPIC_PATTERN,
+  type UpgradeAuthenticator,
+} from './streams.js';
 export { type IssueTokenOptions, issueToken } from './tokens.js';
 export type * from './trader-port.js';
 export type * from './types.js';

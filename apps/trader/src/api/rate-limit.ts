@@ -133,21 +133,34 @@ export class RateLimiter {
     this.#fallback = store instanceof MemoryRateLimitStore ? undefined : new MemoryRateLimitStore(windowMs);
   }
 
-  /** Counts a hit on `key` against `limit` per window. */
-  async check(key: string, limit: number): Promise<RateLimitVerdict> {
-    let hit: RateLimitHit;
+  /**
+   * Counts a hit on `key` against `limit` per window. Answers synchronously when the store does (in memory),
+   * so the hot path allocates no promise.
+   */
+  check(key: string, limit: number): RateLimitVerdict | Promise<RateLimitVerdict> {
+    let pending: RateLimitHit | Promise<RateLimitHit>;
     try {
-      const pending = this.#store.hit(key, this.#windowMs);
-      hit = pending instanceof Promise ? await withTimeout(pending, this.#timeoutMs) : pending;
+      pending = this.#store.hit(key, this.#windowMs);
     } catch {
-      this.storeErrors++;
-      hit = (this.#fallback as MemoryRateLimitStore).hit(key, this.#windowMs);
+      return this.#verdict(this.#fallbackHit(key), limit);
     }
-    const remaining = Math.max(0, limit - hit.count);
+    if (!(pending instanceof Promise)) return this.#verdict(pending, limit);
+    return withTimeout(pending, this.#timeoutMs).then(
+      (hit) => this.#verdict(hit, limit),
+      () => this.#verdict(this.#fallbackHit(key), limit),
+    );
+  }
+
+  #fallbackHit(key: string): RateLimitHit {
+    this.storeErrors++;
+    return (this.#fallback ?? (this.#store as MemoryRateLimitStore)).hit(key, this.#windowMs);
+  }
+
+  #verdict(hit: RateLimitHit, limit: number): RateLimitVerdict {
     return {
       allowed: hit.count <= limit,
       limit,
-      remaining,
+      remaining: Math.max(0, limit - hit.count),
       retryAfterSec: Math.max(1, Math.ceil(hit.resetMs / 1000)),
     };
   }

@@ -13,7 +13,7 @@ import { roleAtLeast } from './roles.js';
 import { ROUTES, type RouteContext, type RouteDef } from './routes.js';
 import { etagMatches, loadDashboardAssets, type StaticAsset } from './static-assets.js';
 import { bridgeTraderEvents } from './stream-bridge.js';
-import { type HealthCheckResult, WsTopicHub } from './streams.js';
+import { createLiveHub, type HealthCheckResult } from './streams.js';
 import type { ApiServer, ApiServerOptions, ApiStats, Principal, Role } from './types.js';
 
 declare module 'fastify' {
@@ -75,8 +75,6 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
       : new RedisRateLimitStore(options.redis, o.rateLimit.keyPrefix),
     o.rateLimit.windowMs,
   );
-  const hub = new WsTopicHub(o.stream);
-  const bridge = bridgeTraderEvents(trader, hub, o.stream.bookDepth);
   const assets: Map<string, StaticAsset> = o.dashboard ? loadDashboardAssets() : new Map();
   const counters = {
     requests: 0,
@@ -97,13 +95,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
       responses: { ...counters.responses },
       rateLimitStoreErrors: limiter.storeErrors,
       audit: { written: audit.written, failed: audit.failed, pending: audit.pending, dropped: audit.dropped },
-      stream: {
-        clients: h.clients,
-        topics: h.topics,
-        published: h.published,
-        delivered: h.delivered,
-        conflated: h.conflated,
-      },
+      stream: h,
     };
   };
 
@@ -162,8 +154,10 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
     ip: string,
     requestId: string,
     what: string,
+    known?: unknown,
   ): Promise<Principal> => {
     try {
+      if (known !== undefined) throw known;
       return await verifier.verify(token);
     } catch (e) {
       counters.unauthorized++;
@@ -184,52 +178,112 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
 
   const healthPublic = new Set(o.health?.publicPaths ?? []);
 
-  app.addHook('onRequest', async (req, reply) => {
+  const forbid = (req: FastifyRequest, principal: Principal, need: Role, path: string): never => {
+    counters.forbidden++;
+    void audit.append({
+      actor: principal.sub,
+      role: principal.role,
+      action: req.routeOptions.config.def?.audit ?? 'auth.forbidden',
+      outcome: 'denied',
+      requestId: req.id,
+      ip: clientIp(req),
+      detail: { target: `${req.method} ${path}`, required: need },
+    });
+    throw new ApiError('E_API_FORBIDDEN', `role ${need} required; the token has role ${principal.role}`);
+  };
+
+  /** Per-token limit and role, once the principal is known. Returns true when a 429 was sent. */
+  const admit = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    principal: Principal,
+    need: Role,
+    path: string,
+  ): boolean | Promise<boolean> => {
+    const finish = (v: RateLimitVerdict | undefined): boolean => {
+      if (v !== undefined && !v.allowed) {
+        tooMany(reply, v, 'token', req);
+        return true;
+      }
+      if (!roleAtLeast(principal.role, need)) forbid(req, principal, need, path);
+      req.principal = principal;
+      return false;
+    };
+    if (o.rateLimit.perToken === 0) return finish(undefined);
+    const v = limiter.check(`tok:${principal.tokenId}`, o.rateLimit.perToken);
+    return v instanceof Promise ? v.then(finish) : finish(v);
+  };
+
+  /**
+   * The per-request gate: IP limit, token, token limit, role. Synchronous when the limits live in memory and
+   * the token was verified before (the hot path allocates no promise); returns true when a 429 was sent.
+   */
+  const gate = (req: FastifyRequest, reply: FastifyReply): boolean | Promise<boolean> => {
     counters.requests++;
     const config = req.routeOptions.config;
-    const path = req.url.split('?', 1)[0] as string;
-    if (config.kind === 'health' && healthPublic.has(path)) return;
-    const ip = clientIp(req);
-    if (o.rateLimit.perIp > 0) {
-      const v = await limiter.check(`ip:${ip}`, o.rateLimit.perIp);
-      if (!v.allowed) return tooMany(reply, v, 'IP', req);
-    }
+    const q = req.url.indexOf('?');
+    const path = q < 0 ? req.url : req.url.slice(0, q);
+    if (config.kind === 'health' && healthPublic.has(path)) return false;
     const need: Role | null = config.def?.role ?? (config.kind === 'health' ? 'viewer' : null);
-    if (need === null) return;
-    const principal = await authenticate(bearerToken(req.headers.authorization), ip, req.id, `${req.method} ${path}`);
-    if (o.rateLimit.perToken > 0) {
-      const v = await limiter.check(`tok:${principal.tokenId}`, o.rateLimit.perToken);
-      if (!v.allowed) return tooMany(reply, v, 'token', req);
+    const afterIp = (v: RateLimitVerdict | undefined): boolean | Promise<boolean> => {
+      if (v !== undefined && !v.allowed) {
+        tooMany(reply, v, 'IP', req);
+        return true;
+      }
+      if (need === null) return false;
+      const token = bearerToken(req.headers.authorization);
+      let cached: Principal | undefined;
+      try {
+        cached = verifier.verifyCached(token);
+      } catch (e) {
+        // Missing or expired token: audited and rejected by `authenticate`.
+        return authenticate(token, clientIp(req), req.id, `${req.method} ${path}`, e).then((p) =>
+          admit(req, reply, p, need, path),
+        );
+      }
+      if (cached !== undefined) return admit(req, reply, cached, need, path);
+      return authenticate(token, clientIp(req), req.id, `${req.method} ${path}`).then((p) =>
+        admit(req, reply, p, need, path),
+      );
+    };
+    if (o.rateLimit.perIp === 0) return afterIp(undefined);
+    const v = limiter.check(`ip:${clientIp(req)}`, o.rateLimit.perIp);
+    return v instanceof Promise ? v.then(afterIp) : afterIp(v);
+  };
+
+  app.addHook('onRequest', (req, reply, done) => {
+    let result: boolean | Promise<boolean>;
+    try {
+      result = gate(req, reply);
+    } catch (e) {
+      done(e as Error);
+      return;
     }
-    if (!roleAtLeast(principal.role, need)) {
-      counters.forbidden++;
-      void audit.append({
-        actor: principal.sub,
-        role: principal.role,
-        action: config.def?.audit ?? 'auth.forbidden',
-        outcome: 'denied',
-        requestId: req.id,
-        ip,
-        detail: { target: `${req.method} ${path}`, required: need },
-      });
-      throw new ApiError('E_API_FORBIDDEN', `role ${need} required; the token has role ${principal.role}`);
-    }
-    req.principal = principal;
+    // After a 429 was sent, the request must not continue: `done` is not called (Fastify's early-reply rule).
+    if (result === false) done();
+    else if (result !== true)
+      result.then(
+        (sent) => {
+          if (!sent) done();
+        },
+        (e: Error) => done(e),
+      );
   });
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-request-id', req.id);
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+    reply.headers(SECURITY_HEADERS);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-    return payload;
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (_req, reply) => {
+  app.addHook('onResponse', (_req, reply, done) => {
     const c = reply.statusCode;
     if (c < 300) counters.responses['2xx']++;
     else if (c < 400) counters.responses['3xx']++;
     else if (c < 500) counters.responses['4xx']++;
     else counters.responses['5xx']++;
+    done();
   });
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
@@ -429,20 +483,19 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
     }
   }
 
-  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    socket.on('error', () => socket.destroy());
+  // Live streams: StreamHub on the same server and port. Every upgrade is authenticated here (same JWT, same
+  // rate limits, audited failures); a refused upgrade is a 401 (StreamHub's answer for any refusal).
+  const authenticateUpgrade = async (req: IncomingMessage): Promise<Principal | false> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== o.stream.path) return rejectUpgrade(socket, 404, 'Not Found');
     const ip = o.trustProxy
       ? String(req.headers['x-forwarded-for'] ?? '')
           .split(',')[0]
           ?.trim() ||
         (req.socket.remoteAddress ?? '')
       : (req.socket.remoteAddress ?? '');
-    const requestId = randomUUID();
-    if (o.rateLimit.perIp > 0) {
-      const v = await limiter.check(`ip:${ip}`, o.rateLimit.perIp);
-      if (!v.allowed) return rejectUpgrade(socket, 429, 'Too Many Requests', v.retryAfterSec);
+    if (o.rateLimit.perIp > 0 && !(await limiter.check(`ip:${ip}`, o.rateLimit.perIp)).allowed) {
+      counters.rateLimited++;
+      return false;
     }
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
@@ -453,18 +506,24 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
         : (url.searchParams.get('token') ?? bearerToken(req.headers.authorization));
     let principal: Principal;
     try {
-      principal = await authenticate(token ?? undefined, ip, requestId, `UPGRADE ${o.stream.path}`);
+      principal = await authenticate(token ?? undefined, ip, randomUUID(), `UPGRADE ${o.stream.path}`);
     } catch {
-      return rejectUpgrade(socket, 401, 'Unauthorized');
+      return false;
     }
-    if (o.rateLimit.perToken > 0) {
-      const v = await limiter.check(`tok:${principal.tokenId}`, o.rateLimit.perToken);
-      if (!v.allowed) return rejectUpgrade(socket, 429, 'Too Many Requests', v.retryAfterSec);
+    if (o.rateLimit.perToken > 0 && !(await limiter.check(`tok:${principal.tokenId}`, o.rateLimit.perToken)).allowed) {
+      counters.rateLimited++;
+      return false;
     }
-    hub.handleUpgrade(req, socket, head, principal);
+    return principal;
   };
-  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    upgrade(req, socket, head).catch(() => socket.destroy());
+  const hub = createLiveHub(app.server, o.stream, authenticateUpgrade, options.streamBroker);
+  const bridge = bridgeTraderEvents(trader, hub, o.stream.bookDepth);
+  // StreamHub leaves upgrades on other paths alone (the server may be shared): refuse them here.
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    if ((req.url ?? '/').split('?', 1)[0] !== o.stream.path) {
+      socket.on('error', () => socket.destroy());
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
   });
 
   await app.listen({ port: o.port, host: o.host });
@@ -507,12 +566,6 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
       return closing;
     },
   };
-}
-
-function rejectUpgrade(socket: Duplex, status: number, text: string, retryAfterSec?: number): void {
-  const extra = retryAfterSec === undefined ? '' : `Retry-After: ${retryAfterSec}\r\n`;
-  const www = status === 401 ? 'WWW-Authenticate: Bearer realm="cryptoscalp-trader"\r\n' : '';
-  socket.end(`HTTP/1.1 ${status} ${text}\r\n${extra}${www}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 /** Turns the first ajv error into a field path (`body.mode`, `querystring.limit`) and a readable message. */

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { HubBroker } from '@cryptoscalp/ws-manager';
 import type { Cluster, Redis } from 'ioredis';
 import type { TraderPort } from './trader-port.js';
 
@@ -128,6 +129,8 @@ export interface ApiServerOptions {
   health?: HttpHandler | HealthMount;
   /** Live streams. */
   stream?: StreamOptions;
+  /** Shares stream topics across API instances (`@cryptoscalp/ws-manager`'s `RedisBroker` fits). @default none */
+  streamBroker?: HubBroker;
   /** Serve the dashboard at `/`. @default true */
   dashboard?: boolean;
   /** Trust `X-Forwarded-For` for the client IP (behind a proxy or CDN). @default false */
@@ -160,5 +163,12 @@ export interface ApiStats {
   cacheErrors: number;
   rateLimitStoreErrors: number;
   audit: { written: number; failed: number; pending: number; dropped: number };
-  stream: { clients: number; topics: number; published: number; delivered: number; conflated: number };
+  stream: {
+    clients: number;
+    topics: number;
+    published: number;
+    delivered: number;
+    conflated: number;
+    authRejected: number;
+  };
 }

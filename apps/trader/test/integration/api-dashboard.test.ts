@@ -55,13 +55,13 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
     // The token left the address bar for sessionStorage.
     expect(page.url()).not.toContain('token=');
-    expect(await page.evaluate(() => sessionStorage.getItem('cryptoscalp.trader.token'))).toBe(h.tokens.viewer);
+    expect(await page.evaluate("sessionStorage.getItem('cryptoscalp.trader.token')")).toBe(h.tokens.viewer);
     expect(await page.textContent('#user')).toBe('vera (viewer)');
     expect(await page.textContent('#positions tbody tr[data-symbol="BTCUSDT"] td:nth-child(2)')).toBe('0.0500');
     expect(await page.textContent('#latency tbody tr[data-stage="decision"] td:nth-child(3)')).toBe('0.610');
     expect(await page.textContent('#health li[data-component="ws-manager"]')).toContain('warn');
     expect(await page.textContent('#alerts')).toContain('feed-stale');
-    await page.waitForFunction(() => document.getElementById('conn-state')?.textContent === 'live', null, {
+    await page.waitForFunction("document.getElementById('conn-state')?.textContent === 'live'", null, {
       timeout: 20_000,
     });
     await waitFor(() => h.api.stats().stream.clients === 1, { timeoutMs: 10_000, what: 'stream client' });
@@ -111,20 +111,20 @@ describe('dashboard in headless Chromium', () => {
       await page.waitForSelector('#positions tbody tr[data-symbol="SOLUSDT"]', { timeout: 1_000 });
     });
     await page.waitForSelector('#fills tbody tr[data-fill-id="live-fill-1"]', { timeout: 10_000 });
-    await page.waitForFunction(() => document.getElementById('alerts')?.textContent?.includes('drawdown 310'), null, {
+    await page.waitForFunction("document.getElementById('alerts')?.textContent?.includes('drawdown 310')", null, {
       timeout: 10_000,
     });
     const total = await page.textContent('#pnl-total');
     expect(Number(total)).toBeCloseTo(Math.round(Math.sin(40 / 5) * 4000 + 4000) / 100, 2);
     expect(await page.textContent('#positions tbody tr[data-symbol="SOLUSDT"] td:nth-child(2)')).toBe('-12.5000');
     // The curve was drawn: the canvas is not blank.
-    const inked = await page.evaluate(() => {
-      const c = document.getElementById('pnl-chart') as HTMLCanvasElement;
-      const data = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data ?? new Uint8ClampedArray();
+    const inked = await page.evaluate<number>(`(() => {
+      const c = document.getElementById('pnl-chart');
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0;
-      for (let i = 3; i < data.length; i += 4) if ((data[i] as number) > 0) n++;
+      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
       return n;
-    });
+    })()`);
     expect(inked).toBeGreaterThan(200);
 
     mkdirSync(resultsDir, { recursive: true });
@@ -141,7 +141,7 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForSelector('#login:not([hidden])');
     await page.fill('#token-input', 'not-a-token');
     await page.click('#login button[type="submit"]');
-    await page.waitForFunction(() => (document.getElementById('login-error')?.textContent ?? '') !== '');
+    await page.waitForFunction("(document.getElementById('login-error')?.textContent ?? '') !== ''");
     expect(await page.isVisible('#app')).toBe(false);
     await page.fill('#token-input', h.tokens.trader);
     await page.click('#login button[type="submit"]');

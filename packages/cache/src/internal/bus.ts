@@ -56,9 +56,10 @@ export class InvalidationBus {
     this.prefix = `i|${id}|`;
     sub.on('error', (error: unknown) => handlers.error(error));
     sub.on('close', this.onClose);
-    sub.on('ready', this.beat);
+    // (Re)subscribe on every ready: idempotent, and it also covers a first SUBSCRIBE that failed.
+    sub.on('ready', this.subscribe);
     sub.on('messageBuffer', this.onMessage);
-    sub.subscribe(channel).catch((error: unknown) => handlers.error(error));
+    if (sub.status === 'ready') this.subscribe();
     this.timer = setInterval(this.tick, heartbeatMs);
     this.timer.unref();
   }
@@ -68,8 +69,14 @@ export class InvalidationBus {
     return this.prefix + JSON.stringify(message);
   }
 
-  private readonly beat = () => {
+  private readonly subscribe = () => {
     if (this.closed) return;
+    this.sub.subscribe(this.channel).then(this.beat, (error: unknown) => this.handlers.error(error));
+  };
+
+  private readonly beat = () => {
+    // Only on a ready connection: a heartbeat must never wait in an offline queue.
+    if (this.closed || this.main.status !== 'ready') return;
     this.main.publish(this.channel, this.heartbeat).catch(() => undefined);
   };
 

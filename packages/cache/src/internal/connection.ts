@@ -12,7 +12,8 @@ export interface Connection {
 }
 
 /**
- * Settings the manager applies to connections it creates: auto-pipelining on; a command is
+ * Settings the manager applies to connections it creates (user `options` are merged over them,
+ * except `enableAutoPipelining`, which stays on): a command is
  * retried at most once across a reconnect and the offline queue only holds commands issued
  * before the first `ready` (after that the L2 tier fails fast while disconnected), so nothing
  * queues without bound. Reconnects back off up to 2 s.
@@ -50,15 +51,25 @@ export function connect(settings: RedisSettings, commandTimeout: number, name: s
       enableAutoPipelining: true,
       enableOfflineQueue: true,
       clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
-      redisOptions: { ...settings.options?.redisOptions, ...base },
+      redisOptions: { ...base, ...settings.options?.redisOptions, enableAutoPipelining: true },
     };
     return { client: new Cluster(settings.cluster, options), owned: true, isCluster: true };
   }
   if ('sentinels' in settings) {
-    const client = new Redis({ ...settings.options, ...base, sentinels: settings.sentinels, name: settings.name });
+    const client = new Redis({
+      ...base,
+      ...settings.options,
+      enableAutoPipelining: true,
+      sentinels: settings.sentinels,
+      name: settings.name,
+    });
     return { client, owned: true, isCluster: false };
   }
-  return { client: new Redis(settings.url, { ...settings.options, ...base }), owned: true, isCluster: false };
+  return {
+    client: new Redis(settings.url, { ...base, ...settings.options, enableAutoPipelining: true }),
+    owned: true,
+    isCluster: false,
+  };
 }
 
 /** Closes a connection we own: QUIT with a deadline, then a hard disconnect. Never throws. */

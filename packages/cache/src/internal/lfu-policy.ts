@@ -47,11 +47,6 @@ export class LfuPolicy implements EvictionPolicy {
     this.first = null;
   }
 
-  /** Frequency of an entry (for tests and diagnostics). */
-  frequency(entry: L1Entry): number {
-    return entry.bucket?.freq ?? 0;
-  }
-
   private push(bucket: FreqBucket, entry: L1Entry): void {
     entry.bucket = bucket;
     entry.prev = null;

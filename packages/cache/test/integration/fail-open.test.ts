@@ -1,7 +1,15 @@
+import diagnostics from 'node:diagnostics_channel';
 import { type RedisServer, startRedisServer, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CacheManager } from '../../src/index.js';
+import {
+  BREAKER_CHANNEL,
+  BUS_CHANNEL,
+  type CacheBreakerEvent,
+  type CacheBusEvent,
+  CacheManager,
+  ERROR_CHANNEL,
+} from '../../src/index.js';
 
 let server: RedisServer;
 
@@ -27,6 +35,17 @@ describe('fail-open against a Redis that dies', () => {
   it('keeps answering with no caller error while Redis is killed and restarted, then recovers by itself', async () => {
     const ns = uniqueName('cache_kill');
     const cache = make(ns);
+    const breakerEvents: string[] = [];
+    const busEvents: string[] = [];
+    let errorEvents = 0;
+    const onBreaker = (e: unknown) => breakerEvents.push((e as CacheBreakerEvent).state);
+    const onBus = (e: unknown) => busEvents.push((e as CacheBusEvent).state);
+    const onError = () => {
+      errorEvents++;
+    };
+    diagnostics.subscribe(BREAKER_CHANNEL, onBreaker);
+    diagnostics.subscribe(BUS_CHANNEL, onBus);
+    diagnostics.subscribe(ERROR_CHANNEL, onError);
     try {
       await waitFor(() => cache.stats().bus.state === 'up', { what: 'bus up' });
       for (let i = 0; i < 50; i++) await cache.set(`k${i}`, i);
@@ -92,8 +111,16 @@ describe('fail-open against a Redis that dies', () => {
       expect(after.l1Hits).toBeGreaterThan(0);
       expect(after.bus.drops).toBeGreaterThanOrEqual(1);
       expect((await cache.healthCheck()).status).toMatch(/pass|warn/);
+      expect(breakerEvents).toContain('open');
+      expect(breakerEvents.at(-1)).toBe('closed');
+      expect(busEvents).toContain('down');
+      expect(busEvents.at(-1)).toBe('up');
+      expect(errorEvents).toBeGreaterThan(0);
       console.info(`[fail-open] recovery after restart: ${recoveryMs} ms, ops ${ops}`);
     } finally {
+      diagnostics.unsubscribe(BREAKER_CHANNEL, onBreaker);
+      diagnostics.unsubscribe(BUS_CHANNEL, onBus);
+      diagnostics.unsubscribe(ERROR_CHANNEL, onError);
       await cache.close();
     }
   });
@@ -118,7 +145,10 @@ describe('fail-open against a Redis that dies', () => {
       } finally {
         server.resume();
       }
-      await waitFor(async () => (await cache.healthCheck()).status === 'pass', { timeoutMs: 20_000, what: 'healthy again' });
+      await waitFor(async () => (await cache.healthCheck()).status === 'pass', {
+        timeoutMs: 20_000,
+        what: 'healthy again',
+      });
     } finally {
       await cache.close();
     }

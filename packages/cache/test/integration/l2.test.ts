@@ -85,7 +85,9 @@ describe('L2 on the local Redis', () => {
     expect(await other.mget(['a', 'c'])).toEqual([1, 'three']);
     expect(other.stats().l1Hits).toBe(2);
     expect(await c.deleteMany(['a', 'b', 'nope'])).toBe(2);
-    await waitFor(async () => (await other.mget(['a', 'b', 'c'])).join() === ',,three', { what: 'deleteMany propagated' });
+    await waitFor(async () => (await other.mget(['a', 'b', 'c'])).join() === ',,three', {
+      what: 'deleteMany propagated',
+    });
     await c.clear();
   });
 
@@ -166,6 +168,46 @@ describe('L2 on the local Redis', () => {
     expect(Number(await admin.get(`${ns}:#fence`))).toBeGreaterThanOrEqual(1);
     await a.clear();
     await admin.del(`${ns}:#fence`);
+  });
+
+  it('lease fencing: a holder whose lease expired keeps its late value out of Redis', async () => {
+    const ns = uniqueName('cache_fence');
+    const a = make(ns, { lease: { ttlMs: 60, waitTimeoutMs: 5_000 } });
+    const b = make(ns, { lease: { ttlMs: 60, waitTimeoutMs: 5_000 } });
+    const reader = make(ns, { l1: false });
+    await busUp(a, b);
+    let releaseA!: () => void;
+    const slow = a.getOrSet(
+      'k',
+      () =>
+        new Promise<string>((resolve) => {
+          releaseA = () => resolve('from-a');
+        }),
+      { lease: true },
+    );
+    await waitFor(() => a.stats().loaderCalls === 1, { what: 'a holds the lease and loads' });
+    // b waits for the lease to expire (a never releases it in time), then takes over
+    expect(await b.getOrSet('k', () => 'from-b', { lease: true })).toBe('from-b');
+    releaseA();
+    expect(await slow).toBe('from-a'); // a's own callers still get a's value
+    expect(await reader.get('k')).toBe('from-b');
+    await a.clear();
+    await admin.del(`${ns}:#fence`);
+  });
+
+  it('coalesces concurrent L2 reads of one tick (same key shared) and compresses large values', async () => {
+    const ns = uniqueName('cache_batch');
+    const writer = make(ns, { compression: { threshold: 1_000 }, bus: false });
+    const reader = make(ns, { l1: false, compression: { threshold: 1_000 } });
+    const big = { rows: Array.from({ length: 500 }, (_, i) => ({ i, px: 100 + i })) };
+    await writer.set('big', big);
+    await writer.set('small', 's');
+    const stored = (await admin.getBuffer(`${ns}::big`)) as Buffer;
+    expect(stored.length).toBeLessThan(JSON.stringify(big).length / 2);
+    const results = await Promise.all([reader.get('big'), reader.get('big'), reader.get('small'), reader.get('none')]);
+    expect(results).toEqual([big, big, 's', undefined]);
+    expect(reader.stats().l2Hits).toBe(3);
+    await writer.clear();
   });
 
   it('accepts an ioredis instance the user owns and never closes it', async () => {

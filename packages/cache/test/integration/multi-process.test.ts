@@ -13,7 +13,10 @@ interface Worker {
 }
 
 async function startWorker(url: string, ns: string, name: string): Promise<Worker> {
-  const child = fork(script, [url, ns, name], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, [url, ns, name], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let next = 1;
   const ready = new Promise<void>((resolve, reject) => {
@@ -57,10 +60,7 @@ afterAll(async () => {
 describe('two cache instances in separate processes', () => {
   it('invalidate each other over the bus, and a bus drop cannot leave L1 stale', async () => {
     const ns = uniqueName('cache_mp');
-    const [a, b] = await Promise.all([
-      startWorker(server.url, ns, `${ns}_a`),
-      startWorker(server.url, ns, `${ns}_b`),
-    ]);
+    const [a, b] = await Promise.all([startWorker(server.url, ns, `${ns}_a`), startWorker(server.url, ns, `${ns}_b`)]);
     workers.push(a, b);
     const stats = (w: Worker) => w.call<CacheStats>('stats');
     await waitFor(async () => (await stats(a)).bus.state === 'up' && (await stats(b)).bus.state === 'up', {

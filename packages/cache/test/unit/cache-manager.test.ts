@@ -1,11 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  CacheManager,
-  type CacheOperationContext,
-  isCacheErrorCode,
-  OPERATION_CHANNEL,
-} from '../../src/index.js';
+import { CacheManager, type CacheOperationContext, isCacheErrorCode, OPERATION_CHANNEL } from '../../src/index.js';
 
 const managers: CacheManager[] = [];
 function make(options: ConstructorParameters<typeof CacheManager>[0] = {}): CacheManager {
@@ -111,7 +106,14 @@ describe('CacheManager (L1 only)', () => {
     expect(await c.deleteMany(['a', 'b', 'x'])).toBe(2);
     expect(await c.mget(['a', 'b'])).toEqual([undefined, undefined]);
     // nothing is written when one value cannot be encoded
-    expect(await code(c.mset([{ key: 'ok', value: 1 }, { key: 'bad', value: 2n }]))).toBe('E_CACHE_SERIALIZE');
+    expect(
+      await code(
+        c.mset([
+          { key: 'ok', value: 1 },
+          { key: 'bad', value: 2n },
+        ]),
+      ),
+    ).toBe('E_CACHE_SERIALIZE');
     expect(await c.get('ok')).toBeUndefined();
   });
 
@@ -258,7 +260,14 @@ describe('CacheManager (L1 only)', () => {
       channel.unsubscribe(handlers);
     }
     expect(starts.map((s) => s.operation)).toEqual(['get', 'get', 'getOrSet', 'mget', 'delete', 'clear']);
-    expect(ends[0]).toMatchObject({ component: 'traced', operation: 'get', namespace: 'cache', key: 'k', tier: 'l1', hit: true });
+    expect(ends[0]).toMatchObject({
+      component: 'traced',
+      operation: 'get',
+      namespace: 'cache',
+      key: 'k',
+      tier: 'l1',
+      hit: true,
+    });
     expect(ends[1]).toMatchObject({ operation: 'get', key: 'missing', hit: false });
     expect(ends[2]).toMatchObject({ operation: 'getOrSet', tier: 'loader', hit: true });
     await c.get('k');

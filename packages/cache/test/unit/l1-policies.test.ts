@@ -79,9 +79,7 @@ describe('L1 LFU policy (model-based)', () => {
                     victim = k;
                   }
                 }
-                // A new entry (freq 1) is itself the victim if it is the least recent of the lowest frequency;
-                // it is not: it is the most recent. So the victim is as computed unless every other key has
-                // a higher frequency, in which case LFU evicts the newcomer.
+                // The newcomer (freq 1, most recent) is evicted only when every other key is more frequent.
                 const newcomer = model.get(op.key) as { freq: number; last: number };
                 if (best !== undefined && best.freq > newcomer.freq) model.delete(op.key);
                 else if (victim !== undefined) model.delete(victim);
@@ -92,7 +90,9 @@ describe('L1 LFU policy (model-based)', () => {
           } else if (op.kind === 'delete') {
             model.delete(op.key);
           }
-          expect([...part.map.keys()].map(Number).sort((a, b) => a - b)).toEqual([...model.keys()].sort((a, b) => a - b));
+          expect([...part.map.keys()].map(Number).sort((a, b) => a - b)).toEqual(
+            [...model.keys()].sort((a, b) => a - b),
+          );
           expect(store.size).toBe(model.size);
         }
       }),

@@ -17,7 +17,13 @@ describe('options validation', () => {
     const o = resolveOptions(undefined);
     expect(o.name).toBe('cache');
     expect(o.namespace).toBe(DEFAULT_OPTIONS.namespace);
-    expect(o.l1).toEqual({ maxEntries: 100_000, maxBytes: 0, policy: 'lru', sweepIntervalMs: 1_000, sweepBatch: 2_000 });
+    expect(o.l1).toEqual({
+      maxEntries: 100_000,
+      maxBytes: 0,
+      policy: 'lru',
+      sweepIntervalMs: 1_000,
+      sweepBatch: 2_000,
+    });
     expect(o.ttl).toBe(60_000);
     expect(o.failOpen).toBe(true);
     expect(o.compression).toBe(false);
@@ -74,7 +80,10 @@ describe('options validation', () => {
     const o = resolveOptions({ redis: { sentinels: [{ host: '127.0.0.1', port: 26379 }], name: 'm' } });
     expect(o.bus).toEqual({ heartbeatMs: 500, channel: 'cache:#bus' });
     expect(resolveOptions({ redis: { cluster: [{ host: '127.0.0.1', port: 7000 }] }, bus: false }).bus).toBe(false);
-    expect(resolveOptions({ l1: { policy: 'lfu' }, compression: {} }).compression).toEqual({ threshold: 4096, level: 1 });
+    expect(resolveOptions({ l1: { policy: 'lfu' }, compression: {} }).compression).toEqual({
+      threshold: 4096,
+      level: 1,
+    });
   });
 
   it('errors carry code, field, name and a brand that survives copies', () => {

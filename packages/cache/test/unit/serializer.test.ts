@@ -42,11 +42,14 @@ describe('serializer and codec', () => {
   });
 
   it.each([
-    ['a cycle', (() => {
-      const o: Record<string, unknown> = {};
-      o.self = o;
-      return o;
-    })()],
+    [
+      'a cycle',
+      (() => {
+        const o: Record<string, unknown> = {};
+        o.self = o;
+        return o;
+      })(),
+    ],
     ['a BigInt', { n: 10n }],
     ['a nested function', { f: () => 1 }],
     ['a top-level function', () => 1],

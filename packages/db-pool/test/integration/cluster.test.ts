@@ -14,7 +14,7 @@ describe('primary + synchronous streaming replica', () => {
   let rLabel: string;
 
   beforeAll(async () => {
-    primary = await startPostgresCluster({ settings: { synchronous_standby_names: "'*'" } });
+    primary = await startPostgresCluster({ settings: { synchronous_standby_names: '*' } });
     replica = await startPostgresCluster({ replicaOf: primary });
     pLabel = `127.0.0.1:${primary.port}`;
     rLabel = `127.0.0.1:${replica.port}`;
@@ -46,7 +46,9 @@ describe('primary + synchronous streaming replica', () => {
       const w = await db.query('insert into fills values ($1, $2)', [1, 'a']);
       expect(w.host).toBe(pLabel);
       expect(w.role).toBe('write');
-      await waitFor(async () => (await db.query('select 1 from fills where id = 1', [], { role: 'read' })).rowCount === 1);
+      await waitFor(
+        async () => (await db.query('select 1 from fills where id = 1', [], { role: 'read' })).rowCount === 1,
+      );
       const r = await db.query<{ recovery: boolean }>('select pg_is_in_recovery() as recovery', [], { role: 'read' });
       expect(r.host).toBe(rLabel);
       expect(r.role).toBe('read');
@@ -57,7 +59,10 @@ describe('primary + synchronous streaming replica', () => {
         expect.objectContaining({ host: pLabel, role: 'primary', status: 'pass' }),
         expect.objectContaining({ host: rLabel, role: 'replica', status: 'pass', reachable: true }),
       ]);
-      const stats = db.stats() as { readsOnReplica: number; hosts: Record<string, { role: string; routable?: boolean }> };
+      const stats = db.stats() as {
+        readsOnReplica: number;
+        hosts: Record<string, { role: string; routable?: boolean }>;
+      };
       expect(stats.readsOnReplica).toBeGreaterThan(0);
       expect(stats.hosts[rLabel]).toMatchObject({ role: 'replica', routable: true });
     } finally {

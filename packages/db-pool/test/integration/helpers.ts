@@ -3,7 +3,11 @@ import pg from 'pg';
 import { PoolManager, type PoolManagerOptions } from '../../src/index.js';
 
 /** Runs SQL on the local PostgreSQL with a throwaway client. */
-export async function admin<R = Record<string, unknown>>(sql: string, params?: unknown[], url = serviceUrls.postgres): Promise<R[]> {
+export async function admin<R = Record<string, unknown>>(
+  sql: string,
+  params?: unknown[],
+  url = serviceUrls.postgres,
+): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

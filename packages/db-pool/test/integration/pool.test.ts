@@ -1,6 +1,12 @@
 import { freePort, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { describe, expect, it } from 'vitest';
-import { isCircuitOpenError, isPoolExhaustedError, isQueryTimeoutError, PoolManager, Priority } from '../../src/index.js';
+import {
+  isCircuitOpenError,
+  isPoolExhaustedError,
+  isQueryTimeoutError,
+  PoolManager,
+  Priority,
+} from '../../src/index.js';
 import { admin, backends, withSchema } from './helpers.js';
 
 type HostStats = Record<string, number | string>;
@@ -12,7 +18,12 @@ describe('host pool behaviour', () => {
     try {
       // Warm: generic-pool counts callers waiting for a connection being created as waiting clients.
       await waitFor(() => hostStats(db).idle === 3, { timeoutMs: 10_000 });
-      const calls = Array.from({ length: 20 }, () => db.query('select pg_sleep(0.3)').then(() => 'ok', (e) => e));
+      const calls = Array.from({ length: 20 }, () =>
+        db.query('select pg_sleep(0.3)').then(
+          () => 'ok',
+          (e) => e,
+        ),
+      );
       await waitFor(async () => (await backends(app)).length === 3, { timeoutMs: 10_000 });
       // Bounded: never more server sessions than pool.max.
       expect((await backends(app)).length).toBeLessThanOrEqual(3);
@@ -62,10 +73,13 @@ describe('host pool behaviour', () => {
       expect(isQueryTimeoutError(error)).toBe(true);
       expect(error.timeoutMs).toBe(300);
       expect(Date.now() - started).toBeLessThan(5_000);
-      await waitFor(async () => !(await backends(app)).some((b) => b.state === 'active' && b.query.includes('pg_sleep(30)')), {
-        timeoutMs: 10_000,
-        what: 'pg_sleep cancelled on the server',
-      });
+      await waitFor(
+        async () => !(await backends(app)).some((b) => b.state === 'active' && b.query.includes('pg_sleep(30)')),
+        {
+          timeoutMs: 10_000,
+          what: 'pg_sleep cancelled on the server',
+        },
+      );
       // Same session, reused (not destroyed): the cancel left it healthy.
       const again = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       expect(again).toBe(pid);

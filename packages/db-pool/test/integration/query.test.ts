@@ -51,7 +51,9 @@ describe('PoolManager against the local PostgreSQL', () => {
 
   it('raises QueryError with SQLSTATE and statement name, never retried', async () => {
     await db.query('insert into orders values ($1, $2, $3)', [1, 'BTC', 1]);
-    const error = await db.query('insert into orders values ($1, $2, $3)', [1, 'BTC', 1], { name: 'ins_order' }).catch((e) => e);
+    const error = await db
+      .query('insert into orders values ($1, $2, $3)', [1, 'BTC', 1], { name: 'ins_order' })
+      .catch((e) => e);
     expect(isQueryError(error)).toBe(true);
     expect(error.sqlState).toBe('23505');
     expect(error.statementName).toBe('ins_order');
@@ -160,7 +162,12 @@ describe('PoolManager against the local PostgreSQL', () => {
     const stats = db.stats() as { primary: string; queries: number; hosts: Record<string, Record<string, unknown>> };
     expect(stats.primary).toBe('127.0.0.1:5432');
     expect(stats.queries).toBe(2); // create table + select
-    expect(stats.hosts['127.0.0.1:5432']).toMatchObject({ role: 'primary', breaker: 'closed', waiting: 0, borrowed: 0 });
+    expect(stats.hosts['127.0.0.1:5432']).toMatchObject({
+      role: 'primary',
+      breaker: 'closed',
+      waiting: 0,
+      borrowed: 0,
+    });
     const health = await db.healthCheck();
     expect(health.status).toBe('pass');
     expect(health.observedUnit).toBe('ms');

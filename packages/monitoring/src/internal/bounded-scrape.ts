@@ -153,7 +153,9 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
             w.push(`${name}_bucket{${pre}le="${les[i]}"} ${acc}\n`);
           }
           const b = base === '' ? '' : `{${base}}`;
-          w.push(`${name}_bucket{${pre}le="+Inf"} ${c.count}\n${name}_sum${b} ${formatValue(c.sum)}\n${name}_count${b} ${c.count}\n`);
+          w.push(
+            `${name}_bucket{${pre}le="+Inf"} ${c.count}\n${name}_sum${b} ${formatValue(c.sum)}\n${name}_count${b} ${c.count}\n`,
+          );
           if (w.due()) await w.yieldNow();
         }
       } else {
@@ -175,7 +177,9 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
       for (let i = 0; i < end; i++) {
         const e = entries[i] as HashEntry;
         const labels = e.labels ?? {};
-        w.push(`${name}${braces(labelObjectPairs(labels), hasDefaults ? labelObjectPairs(defaults, labels) : '')} ${formatValue(e.value ?? 0)}\n`);
+        w.push(
+          `${name}${braces(labelObjectPairs(labels), hasDefaults ? labelObjectPairs(defaults, labels) : '')} ${formatValue(e.value ?? 0)}\n`,
+        );
         if (w.due()) await w.yieldNow();
       }
       if (entries.length > cap) hooks.dropped(name, entries.length - cap);
@@ -200,7 +204,9 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
           w.push(`${name}_bucket{${pre}le="${les[i]}"} ${acc}\n`);
         }
         const b = base === '' ? '' : `{${base}}`;
-        w.push(`${name}_bucket{${pre}le="+Inf"} ${e.count ?? 0}\n${name}_sum${b} ${formatValue(e.sum ?? 0)}\n${name}_count${b} ${e.count ?? 0}\n`);
+        w.push(
+          `${name}_bucket{${pre}le="+Inf"} ${e.count ?? 0}\n${name}_sum${b} ${formatValue(e.sum ?? 0)}\n${name}_count${b} ${e.count ?? 0}\n`,
+        );
         if (w.due()) await w.yieldNow();
       }
       if (entries.length > cap) hooks.dropped(name, entries.length - cap);
@@ -226,7 +232,9 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
       const labels = v.labels ?? {};
       const shared = v.sharedLabels ?? {};
       const own = { ...shared, ...labels };
-      w.push(`${v.metricName ?? name}${braces(labelObjectPairs(own), hasDefaults ? labelObjectPairs(defaults, own) : '')} ${formatValue(v.value)}\n`);
+      w.push(
+        `${v.metricName ?? name}${braces(labelObjectPairs(own), hasDefaults ? labelObjectPairs(defaults, own) : '')} ${formatValue(v.value)}\n`,
+      );
       if (w.due()) await w.yieldNow();
     }
     if (values.length > cap) hooks.dropped(name, values.length - cap);

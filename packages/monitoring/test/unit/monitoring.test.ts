@@ -21,7 +21,7 @@ describe('Monitoring registry', () => {
     expect(text).toContain('nodejs_heap_size_used_bytes');
     expect(sample(text, 'system_memory_limit_bytes')).toBeGreaterThan(0);
     expect(sample(text, 'system_memory_usage_bytes', { state: 'used' })).toBeGreaterThan(0);
-    expect(sample(text, 'system_cpu_logical_count')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'system_cpu_logical_cpus')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'system_cpu_load_average_1m')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'system_filesystem_limit_bytes', { mountpoint: '/' })).toBeGreaterThan(0);
     expect(sample(text, 'system_filesystem_usage_bytes', { mountpoint: '/', state: 'used' })).toBeGreaterThan(0);
@@ -38,11 +38,26 @@ describe('Monitoring registry', () => {
   it('reads network counters from /proc/net/dev when present', async () => {
     const m = make({ defaultMetrics: false });
     const text = await m.metrics();
-    if (process.platform === 'linux') expect(sample(text, 'system_network_io_bytes_total', { device: 'lo', direction: 'receive' })).toBeGreaterThanOrEqual(0);
+    if (process.platform === 'linux')
+      expect(
+        sample(text, 'system_network_io_bytes_total', { device: 'lo', direction: 'receive' }),
+      ).toBeGreaterThanOrEqual(0);
     const parsed = parseProcNetDev(
       'Inter-|   Receive   |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n    lo: 100 2 0 0 0 0 0 0 200 3 1 4 0 0 0 0\nbad line\n',
     );
-    expect(parsed).toEqual([{ device: 'lo', rxBytes: 100, rxPackets: 2, rxErrors: 0, rxDropped: 0, txBytes: 200, txPackets: 3, txErrors: 1, txDropped: 4 }]);
+    expect(parsed).toEqual([
+      {
+        device: 'lo',
+        rxBytes: 100,
+        rxPackets: 2,
+        rxErrors: 0,
+        rxDropped: 0,
+        txBytes: 200,
+        txPackets: 3,
+        txErrors: 1,
+        txDropped: 4,
+      },
+    ]);
   });
 
   it('applies the prefix to every metric it creates', async () => {

@@ -71,16 +71,46 @@ describe('options validation names the field', () => {
     [{ rules: [{ ...rule, labels: { team: 1 } }] }, 'alerting.rules[0].labels.team'],
     [{ rules: [{ ...rule, labels: { 'bad-name': 'x' } }] }, 'alerting.rules[0].labels.bad-name'],
     [{ rules: [{ name: 'r', condition: { type: 'nope' } }] }, 'alerting.rules[0].condition.type'],
-    [{ rules: [{ name: 'r', condition: { type: 'threshold', metric: 'a-b', op: '>', value: 1 } }] }, 'alerting.rules[0].condition.metric'],
-    [{ rules: [{ name: 'r', condition: { type: 'threshold', metric: 'm', op: '=>', value: 1 } }] }, 'alerting.rules[0].condition.op'],
-    [{ rules: [{ name: 'r', condition: { type: 'threshold', metric: 'm', op: '>', value: 'x' } }] }, 'alerting.rules[0].condition.value'],
-    [{ rules: [{ name: 'r', condition: { type: 'rate', metric: 'm', op: '>', value: 1 } }] }, 'alerting.rules[0].condition.window'],
-    [{ rules: [{ name: 'r', condition: { type: 'quantile', metric: 'm', quantile: 1, op: '>', value: 1 } }] }, 'alerting.rules[0].condition.quantile'],
-    [{ rules: [{ name: 'r', condition: { type: 'anomaly', metric: 'm', detector: { kind: 'x' } } }] }, 'alerting.rules[0].condition.detector.kind'],
-    [{ rules: [{ name: 'r', condition: { type: 'anomaly', metric: 'm', detector: { kind: 'ewma', alpha: 2 } } }] }, 'alerting.rules[0].condition.detector.alpha'],
-    [{ rules: [{ name: 'r', condition: { type: 'anomaly', metric: 'm', detector: { kind: 'mad', window: 2 } } }] }, 'alerting.rules[0].condition.detector.window'],
-    [{ rules: [{ name: 'r', condition: { type: 'anomaly', metric: 'm', source: 'x', detector: { kind: 'mad' } } }] }, 'alerting.rules[0].condition.source'],
-    [{ rules: [{ name: 'r', condition: { type: 'threshold', metric: 'm', op: '>', value: 1, matchers: { a: 1 } } }] }, 'alerting.rules[0].condition.matchers.a'],
+    [
+      { rules: [{ name: 'r', condition: { type: 'threshold', metric: 'a-b', op: '>', value: 1 } }] },
+      'alerting.rules[0].condition.metric',
+    ],
+    [
+      { rules: [{ name: 'r', condition: { type: 'threshold', metric: 'm', op: '=>', value: 1 } }] },
+      'alerting.rules[0].condition.op',
+    ],
+    [
+      { rules: [{ name: 'r', condition: { type: 'threshold', metric: 'm', op: '>', value: 'x' } }] },
+      'alerting.rules[0].condition.value',
+    ],
+    [
+      { rules: [{ name: 'r', condition: { type: 'rate', metric: 'm', op: '>', value: 1 } }] },
+      'alerting.rules[0].condition.window',
+    ],
+    [
+      { rules: [{ name: 'r', condition: { type: 'quantile', metric: 'm', quantile: 1, op: '>', value: 1 } }] },
+      'alerting.rules[0].condition.quantile',
+    ],
+    [
+      { rules: [{ name: 'r', condition: { type: 'anomaly', metric: 'm', detector: { kind: 'x' } } }] },
+      'alerting.rules[0].condition.detector.kind',
+    ],
+    [
+      { rules: [{ name: 'r', condition: { type: 'anomaly', metric: 'm', detector: { kind: 'ewma', alpha: 2 } } }] },
+      'alerting.rules[0].condition.detector.alpha',
+    ],
+    [
+      { rules: [{ name: 'r', condition: { type: 'anomaly', metric: 'm', detector: { kind: 'mad', window: 2 } } }] },
+      'alerting.rules[0].condition.detector.window',
+    ],
+    [
+      { rules: [{ name: 'r', condition: { type: 'anomaly', metric: 'm', source: 'x', detector: { kind: 'mad' } } }] },
+      'alerting.rules[0].condition.source',
+    ],
+    [
+      { rules: [{ name: 'r', condition: { type: 'threshold', metric: 'm', op: '>', value: 1, matchers: { a: 1 } } }] },
+      'alerting.rules[0].condition.matchers.a',
+    ],
     [{ rules: [{ name: 'r', condition: { type: 'custom', op: '>', value: 1 } }] }, 'alerting.rules[0].condition.read'],
     [{ notifiers: [{ name: 'x' }] }, 'alerting.notifiers[0]'],
     [{ notifiers: [notifier, notifier] }, 'alerting.notifiers[1].name'],
@@ -89,9 +119,23 @@ describe('options validation names the field', () => {
     [{ notifiers: [notifier], routes: [{ notifiers: ['n'], groupWait: 'soon' }] }, 'alerting.routes[0].groupWait'],
     [{ notifiers: [notifier], routes: [{ notifiers: ['n'], groupInterval: 0 }] }, 'alerting.routes[0].groupInterval'],
     [{ notifiers: [notifier], routes: [{ notifiers: ['n'], sendResolved: 'yes' }] }, 'alerting.routes[0].sendResolved'],
-    [{ notifiers: [notifier], routes: [{ notifiers: ['n'], escalation: [{ after: '5m', notifiers: [] }] }] }, 'alerting.routes[0].escalation[0].notifiers'],
     [
-      { notifiers: [notifier], routes: [{ notifiers: ['n'], escalation: [{ after: '5m', notifiers: ['n'] }, { after: '1m', notifiers: ['n'] }] }] },
+      { notifiers: [notifier], routes: [{ notifiers: ['n'], escalation: [{ after: '5m', notifiers: [] }] }] },
+      'alerting.routes[0].escalation[0].notifiers',
+    ],
+    [
+      {
+        notifiers: [notifier],
+        routes: [
+          {
+            notifiers: ['n'],
+            escalation: [
+              { after: '5m', notifiers: ['n'] },
+              { after: '1m', notifiers: ['n'] },
+            ],
+          },
+        ],
+      },
       'alerting.routes[0].escalation[1].after',
     ],
     [{ inhibitRules: [{ targetMatchers: {} }] }, 'alerting.inhibitRules[0].sourceMatchers'],
@@ -114,9 +158,17 @@ describe('options validation names the field', () => {
     expect(fieldOf(() => new WebhookNotifier({ url: 'http://127.0.0.1/', secret: 'short' }))).toBe('webhook.secret');
     expect(fieldOf(() => new SlackNotifier({ channel: '#a' }))).toBe('slack.token');
     expect(fieldOf(() => new SlackNotifier({ token: 'xoxb-1', channel: '' }))).toBe('slack.channel');
-    expect(fieldOf(() => new SlackNotifier({ token: 'xoxb-1', channel: '#a', slackApiUrl: 'nope' }))).toBe('slack.slackApiUrl');
-    expect(fieldOf(() => new EmailNotifier({ transport: { host: '127.0.0.1' }, from: 'nobody', to: 'a@b.c' }))).toBe('email.from');
-    expect(fieldOf(() => new EmailNotifier({ transport: { host: '127.0.0.1' }, from: 'a@b.c', to: [] }))).toBe('email.to');
-    expect(fieldOf(() => new EmailNotifier({ transport: null as never, from: 'a@b.c', to: 'x@y.z' }))).toBe('email.transport');
+    expect(fieldOf(() => new SlackNotifier({ token: 'xoxb-1', channel: '#a', slackApiUrl: 'nope' }))).toBe(
+      'slack.slackApiUrl',
+    );
+    expect(fieldOf(() => new EmailNotifier({ transport: { host: '127.0.0.1' }, from: 'nobody', to: 'a@b.c' }))).toBe(
+      'email.from',
+    );
+    expect(fieldOf(() => new EmailNotifier({ transport: { host: '127.0.0.1' }, from: 'a@b.c', to: [] }))).toBe(
+      'email.to',
+    );
+    expect(fieldOf(() => new EmailNotifier({ transport: null as never, from: 'a@b.c', to: 'x@y.z' }))).toBe(
+      'email.transport',
+    );
   });
 });

@@ -4,7 +4,10 @@ import { Monitoring } from '../../src/index.js';
 import { parseExposition, sample } from '../helpers.js';
 
 const open: Monitoring[] = [];
-function make(registry: Registry, scrape: ConstructorParameters<typeof Monitoring>[0]['scrape'] = {}): Monitoring {
+function make(
+  registry: Registry,
+  scrape: NonNullable<ConstructorParameters<typeof Monitoring>[0]>['scrape'] = {},
+): Monitoring {
   const m = new Monitoring({ registry, defaultMetrics: false, systemMetrics: false, tracing: false, scrape });
   open.push(m);
   return m;
@@ -14,7 +17,12 @@ afterEach(async () => {
 });
 
 function populate(registry: Registry): void {
-  const c = new Counter({ name: 'req_total', help: 'Requests\nwith "newline" \\ backslash', labelNames: ['route', 'code'], registers: [registry] });
+  const c = new Counter({
+    name: 'req_total',
+    help: 'Requests\nwith "newline" \\ backslash',
+    labelNames: ['route', 'code'],
+    registers: [registry],
+  });
   c.labels('/a', '200').inc(5);
   c.labels('/b"quoted\\', '500').inc(2);
   c.inc({ route: 'multi\nline', code: '200' });
@@ -31,13 +39,25 @@ function populate(registry: Registry): void {
     },
   });
   void g2;
-  const h = new Histogram({ name: 'latency_seconds', help: 'Latency', labelNames: ['op'], buckets: [0.1, 0.5, 1], registers: [registry] });
+  const h = new Histogram({
+    name: 'latency_seconds',
+    help: 'Latency',
+    labelNames: ['op'],
+    buckets: [0.1, 0.5, 1],
+    registers: [registry],
+  });
   h.labels('get').observe(0.05);
   h.labels('get').observe(0.7);
   h.labels('set').observe(3);
   const nolabel = new Histogram({ name: 'plain_seconds', help: 'Plain', buckets: [1], registers: [registry] });
   nolabel.observe(0.5);
-  const s = new Summary({ name: 'size_bytes', help: 'Size', percentiles: [0.5, 0.9], labelNames: ['kind'], registers: [registry] });
+  const s = new Summary({
+    name: 'size_bytes',
+    help: 'Size',
+    percentiles: [0.5, 0.9],
+    labelNames: ['kind'],
+    registers: [registry],
+  });
   s.labels('a').observe(10);
   s.labels('a').observe(20);
 }
@@ -58,7 +78,8 @@ describe('bounded scrape', () => {
       else expect(ours.get(key), key).toBe(value);
     }
     // Ours only adds the monitoring's own metrics.
-    for (const key of ours.keys()) if (!theirs.has(key)) expect(key).toMatch(/^cryptoscalp_|^system_|^process_|^(db|cache)_/);
+    for (const key of ours.keys())
+      if (!theirs.has(key)) expect(key).toMatch(/^cryptoscalp_|^system_|^process_|^(db|cache)_/);
     const d = { service: 'trader', route: 'never-overrides' };
     expect(sample(ours, 'latency_seconds_bucket', { ...d, op: 'get', le: '0.5' })).toBe(1);
     expect(sample(ours, 'latency_seconds_bucket', { ...d, op: 'set', le: '+Inf' })).toBe(1);
@@ -81,7 +102,13 @@ describe('bounded scrape', () => {
     const registry = new Registry();
     const c = new Counter({ name: 'wide_total', help: 'x', labelNames: ['id'], registers: [registry] });
     for (let i = 0; i < 50; i++) c.labels(String(i)).inc();
-    const h = new Histogram({ name: 'wide_seconds', help: 'x', labelNames: ['id'], buckets: [1], registers: [registry] });
+    const h = new Histogram({
+      name: 'wide_seconds',
+      help: 'x',
+      labelNames: ['id'],
+      buckets: [1],
+      registers: [registry],
+    });
     for (let i = 0; i < 30; i++) h.labels(String(i)).observe(0.1);
     const m = make(registry, { maxSeriesPerMetric: 20 });
     const first = await m.metrics();
@@ -126,7 +153,9 @@ describe('bounded scrape', () => {
     const after = parseExposition(await m.metrics());
     // Both scrapes skipped them (and counted before the counters were written).
     expect(sample(after, 'cryptoscalp_monitoring_scrape_collector_timeouts_total', { metric: 'hangs' })).toBe(2);
-    expect(sample(after, 'cryptoscalp_monitoring_scrape_collector_timeouts_total', { metric: 'custom_metric' })).toBe(2);
+    expect(sample(after, 'cryptoscalp_monitoring_scrape_collector_timeouts_total', { metric: 'custom_metric' })).toBe(
+      2,
+    );
     expect(sample(after, 'cryptoscalp_monitoring_scrape_collector_errors_total', { metric: 'throws' })).toBe(2);
   });
 

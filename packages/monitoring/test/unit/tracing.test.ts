@@ -1,4 +1,5 @@
 import diagnostics_channel from 'node:diagnostics_channel';
+import { waitFor } from '@cryptoscalp/testkit';
 import { context, type Span, type SpanOptions, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CACHE_OPERATION_CHANNEL, DB_QUERY_CHANNEL, Monitoring } from '../../src/index.js';
@@ -16,7 +17,13 @@ interface Recorded {
 class MemoryTracer {
   readonly spans: Recorded[] = [];
   startSpan(name: string, options: SpanOptions = {}): Span {
-    const rec: Recorded = { name, kind: options.kind, attributes: { ...options.attributes }, exceptions: [], ended: false };
+    const rec: Recorded = {
+      name,
+      kind: options.kind,
+      attributes: { ...options.attributes },
+      exceptions: [],
+      ended: false,
+    };
     this.spans.push(rec);
     const span = {
       setAttribute(k: string, v: unknown) {
@@ -53,14 +60,31 @@ describe('spans for channel-reported operations', () => {
     open.push(m);
     await m.ready;
     m.watch({ name: 'postgres' });
-    const ctx = { component: 'postgres', operation: 'query', statement: 'SELECT 1', name: 'ping', role: 'read', host: 'db.local:5433', rowCount: 1 };
+    const ctx = {
+      component: 'postgres',
+      operation: 'query',
+      statement: 'SELECT 1',
+      name: 'ping',
+      role: 'read',
+      host: 'db.local:5433',
+      rowCount: 1,
+    };
     await dbQuery.tracePromise(async () => 1, ctx);
     await expect(
-      dbQuery.tracePromise(async () => {
-        throw new Error('connection reset');
-      }, { component: 'postgres', operation: 'transaction', statement: 'BEGIN', role: 'write', host: 'db.local:5433' }),
+      dbQuery.tracePromise(
+        async () => {
+          throw new Error('connection reset');
+        },
+        { component: 'postgres', operation: 'transaction', statement: 'BEGIN', role: 'write', host: 'db.local:5433' },
+      ),
     ).rejects.toThrow();
-    await dbQuery.tracePromise(async () => 1, { component: 'other', operation: 'query', statement: 'x', role: 'read', host: 'h:1' });
+    await dbQuery.tracePromise(async () => 1, {
+      component: 'other',
+      operation: 'query',
+      statement: 'x',
+      role: 'read',
+      host: 'h:1',
+    });
     expect(tracer.spans).toHaveLength(2);
     const [ok, failed] = tracer.spans as [Recorded, Recorded];
     expect(ok).toMatchObject({ name: 'db.query ping', kind: 2, ended: true });
@@ -90,6 +114,15 @@ describe('spans for channel-reported operations', () => {
     cacheOp.traceSync(() => 1, { component: 'cache', operation: 'get', namespace: 'n' });
     expect(tracer.spans).toHaveLength(0);
     expect(trace.setGlobalTracerProvider(provider)).toBe(true);
+    // The SDK is noticed within a second.
+    await waitFor(
+      () => {
+        cacheOp.traceSync(() => 1, { component: 'cache', operation: 'probe', namespace: 'n' });
+        return tracer.spans.length > 0;
+      },
+      { timeoutMs: 5_000 },
+    );
+    tracer.spans.length = 0;
     const ctx: Record<string, unknown> = { component: 'cache', operation: 'get', namespace: 'books' };
     await context.with(context.active(), () =>
       cacheOp.tracePromise(async () => {

@@ -7,6 +7,7 @@ import {
   DB_QUERY_CHANNEL,
   flattenStats,
   Monitoring,
+  statsMetricName,
   WS_STATE_CHANNEL,
 } from '../../src/index.js';
 import { parseExposition, sample } from '../helpers.js';
@@ -58,7 +59,9 @@ describe('watch(): channel-fed metrics', () => {
     expect(diagnostics_channel.hasSubscribers(WS_STATE_CHANNEL)).toBe(false);
     m.watch({ name: 'postgres' });
     expect(m.watching()).toEqual(['postgres']);
-    expect(() => m.watch({ name: 'postgres' })).toThrow(expect.objectContaining({ code: 'E_MONITORING_DUPLICATE_COMPONENT' }));
+    expect(() => m.watch({ name: 'postgres' })).toThrow(
+      expect.objectContaining({ code: 'E_MONITORING_DUPLICATE_COMPONENT' }),
+    );
     expect(() => m.watch({ name: '' })).toThrow(expect.objectContaining({ field: 'component' }));
     await m.close();
     expect(dbQuery.start.hasSubscribers).toBe(false);
@@ -74,12 +77,33 @@ describe('watch(): channel-fed metrics', () => {
     await query('someone-else', 'read', 1); // not watched: ignored
     const text = parseExposition(await m.metrics());
     const base = { component: 'postgres', db_operation: 'query', host: '127.0.0.1:5432' };
-    expect(sample(text, 'db_client_operation_duration_seconds_count', { ...base, role: 'read', error_type: '' })).toBe(2);
-    expect(sample(text, 'db_client_operation_duration_seconds_count', { ...base, role: 'write', error_type: '' })).toBe(1);
-    expect(sample(text, 'db_client_operation_duration_seconds_count', { ...base, role: 'write', error_type: '23505' })).toBe(1);
-    expect(sample(text, 'db_client_operation_duration_seconds_sum', { ...base, role: 'read', error_type: '' })).toBeGreaterThan(0);
-    expect(sample(text, 'db_client_response_returned_rows_sum', { component: 'postgres', db_operation: 'query', role: 'read' })).toBe(10);
-    expect(sample(text, 'db_client_response_returned_rows_bucket', { component: 'postgres', db_operation: 'query', role: 'read', le: '5' })).toBe(1);
+    expect(sample(text, 'db_client_operation_duration_seconds_count', { ...base, role: 'read', error_type: '' })).toBe(
+      2,
+    );
+    expect(sample(text, 'db_client_operation_duration_seconds_count', { ...base, role: 'write', error_type: '' })).toBe(
+      1,
+    );
+    expect(
+      sample(text, 'db_client_operation_duration_seconds_count', { ...base, role: 'write', error_type: '23505' }),
+    ).toBe(1);
+    expect(
+      sample(text, 'db_client_operation_duration_seconds_sum', { ...base, role: 'read', error_type: '' }),
+    ).toBeGreaterThan(0);
+    expect(
+      sample(text, 'db_client_response_returned_rows_sum', {
+        component: 'postgres',
+        db_operation: 'query',
+        role: 'read',
+      }),
+    ).toBe(10);
+    expect(
+      sample(text, 'db_client_response_returned_rows_bucket', {
+        component: 'postgres',
+        db_operation: 'query',
+        role: 'read',
+        le: '5',
+      }),
+    ).toBe(1);
     expect([...text.keys()].some((k) => k.includes('someone-else'))).toBe(false);
   });
 
@@ -107,9 +131,33 @@ describe('watch(): channel-fed metrics', () => {
       }, boom),
     ).toThrow('bad value');
     const text = parseExposition(await m.metrics());
-    expect(sample(text, 'cache_operation_duration_seconds_count', { component: 'cache', operation: 'get', tier: 'l1', hit: 'true', error_type: '' })).toBe(3);
-    expect(sample(text, 'cache_operation_duration_seconds_count', { component: 'cache', operation: 'get', tier: 'loader', hit: 'false', error_type: '' })).toBe(1);
-    expect(sample(text, 'cache_operation_duration_seconds_count', { component: 'cache', operation: 'set', tier: '', hit: '', error_type: 'TypeError' })).toBe(1);
+    expect(
+      sample(text, 'cache_operation_duration_seconds_count', {
+        component: 'cache',
+        operation: 'get',
+        tier: 'l1',
+        hit: 'true',
+        error_type: '',
+      }),
+    ).toBe(3);
+    expect(
+      sample(text, 'cache_operation_duration_seconds_count', {
+        component: 'cache',
+        operation: 'get',
+        tier: 'loader',
+        hit: 'false',
+        error_type: '',
+      }),
+    ).toBe(1);
+    expect(
+      sample(text, 'cache_operation_duration_seconds_count', {
+        component: 'cache',
+        operation: 'set',
+        tier: '',
+        hit: '',
+        error_type: 'TypeError',
+      }),
+    ).toBe(1);
   });
 
   it('counts state channel events, tracks breaker state and ws connection state', async () => {
@@ -142,8 +190,17 @@ describe('watch(): channel-fed metrics', () => {
 
 describe('watch(): stats() gauges', () => {
   it('flattens numeric and boolean leaves into stable snake_case names', () => {
-    const flat = flattenStats({ l1: { hitRate: 0.9, size: 10, name: 'lru' }, healthy: true, list: [1, 2], nan: Number.NaN, nested: { a: { b: 1 } } });
+    const flat = flattenStats({
+      l1: { hitRate: 0.9, size: 10, name: 'lru' },
+      healthy: true,
+      list: [1, 2],
+      nan: Number.NaN,
+      nested: { a: { b: 1 } },
+    });
     expect(Object.fromEntries(flat)).toEqual({ l1_hit_rate: 0.9, l1_size: 10, healthy: 1, nested_a_b: 1 });
+    expect(statsMetricName('', 'pool_total')).toBe('cryptoscalp_stats_pool_total_value');
+    expect(statsMetricName('app_', 'queries_count')).toBe('app_cryptoscalp_stats_queries_count_value');
+    expect(statsMetricName('', 'pool_idle')).toBe('cryptoscalp_stats_pool_idle');
   });
 
   it('reads stats() at scrape time, adds new leaves, drops vanished ones, survives a throwing stats()', async () => {

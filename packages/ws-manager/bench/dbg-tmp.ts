@@ -1,0 +1,11 @@
+import { WebSocketManager } from '../src/index.js';
+import { startFeed, kill } from './helpers.js';
+const f = await startFeed(45680, 'ticker', 2);
+console.error('started');
+const manager = new WebSocketManager({ exchanges: { local: { endpoints: ['ws://127.0.0.1:45680'] } } });
+const conn = manager.connect('local', { stream: (m) => m.stream, sequence: (m) => m.u });
+conn.on('state', (s) => console.error('state', s.to));
+let n = 0;
+conn.on('message', () => n++);
+setInterval(() => console.error('n', n), 500);
+setTimeout(async () => { await manager.close(); await kill(f.child); process.exit(0); }, 2000);
