@@ -42,7 +42,13 @@ async function run(fsync: 'interval' | 'always') {
     overrides: {
       symbols,
       strategy: { warmupSamples: 100, cooldownMs: 0, threshold: 0.02 },
-      risk: { maxOrdersPerSecond: 2000, maxPositionNotional: 1e9, maxNotionalPerOrder: 1e6, dailyLossLimit: 1e9, maxDrawdown: 1e9 },
+      risk: {
+        maxOrdersPerSecond: 2000,
+        maxPositionNotional: 1e9,
+        maxNotionalPerOrder: 1e6,
+        dailyLossLimit: 1e9,
+        maxDrawdown: 1e9,
+      },
     },
   });
   let feed: DirectBinanceFeed | undefined;
@@ -62,7 +68,9 @@ async function run(fsync: 'interval' | 'always') {
   feed.onRaw = (raw) => {
     // Baseline: parse and apply to a book, nothing else.
     const t0 = performance.now();
-    const msg = JSON.parse(raw) as { data?: { e?: string; s?: string; b?: [string, string][]; a?: [string, string][] } };
+    const msg = JSON.parse(raw) as {
+      data?: { e?: string; s?: string; b?: [string, string][]; a?: [string, string][] };
+    };
     const d = msg.data;
     if (d?.e === 'depthUpdate' && d.s) {
       const book = shadow.get(d.s) as OrderBook;

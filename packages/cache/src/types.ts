@@ -182,9 +182,9 @@ export type Loader<T> = (context: LoaderContext<T>) => Promise<T> | T;
 
 /** Options of `getOrSet`. */
 export interface GetOrSetOptions extends SetOptions {
-  /** Soft timeout in ms (see `CacheManagerOptions.timeout`). */
+  /** Soft timeout in ms (see `CacheManagerOptions.timeout`). @default the manager's `timeout` */
   timeout?: number;
-  /** Hard timeout in ms (see `CacheManagerOptions.hardTimeout`). */
+  /** Hard timeout in ms (see `CacheManagerOptions.hardTimeout`). @default the manager's `hardTimeout` */
   hardTimeout?: number;
   /** Run the loader once across processes through a Redis lease. @default false */
   lease?: boolean;

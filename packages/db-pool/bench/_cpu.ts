@@ -1,59 +1,29 @@
-import { measureThroughput, serviceUrls } from '@cryptoscalp/testkit';
-import genericPool from 'generic-pool';
+import { serviceUrls } from '@cryptoscalp/testkit';
 import pg from 'pg';
-import { DEFAULTS } from '../src/defaults.js';
-import { HostPool } from '../src/host-pool.js';
-import { PoolManager } from '../src/index.js';
-
+import { PoolManager } from '@cryptoscalp/db-pool';
 const url = serviceUrls.postgres;
-const opts = { concurrency: 64, durationMs: 1000, warmupMs: 200 };
 const sql = 'select $1::int as n';
 const raw = new pg.Pool({ connectionString: url, max: 10 });
-const a = new PoolManager({
-  primary: { connectionString: url },
-  pool: { max: 10 },
-  prepare: false,
-  breaker: { enabled: false },
-});
-const hp = new HostPool({ connectionString: url }, { ...DEFAULTS.pool }, 0, 'x');
-const ro = { priority: 0, deadlineAt: 0, timeoutMs: 0, signal: undefined, captureLsn: false };
-const gp = genericPool.createPool<pg.Client>(
-  {
-    create: async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      return c;
-    },
-    destroy: async (c) => {
-      await c.end();
-    },
-  },
-  { max: 10, priorityRange: 3 },
-);
-const gpop = async (i: number) => {
-  const c = await gp.acquire(0);
-  try {
-    return await c.query({ text: sql, values: [i] });
-  } finally {
-    gp.release(c);
-  }
-};
-const res: Record<string, number[]> = {};
-async function cpu(name: string, op: (i: number) => Promise<unknown>) {
+const mk = (o: object) => new PoolManager({ primary: { connectionString: url }, ...o });
+const subjects: Record<string, [(i: number) => Promise<unknown>, () => Promise<unknown>]> = {};
+const pmA = mk({ prepare: false }); subjects.pm = [(i) => pmA.query(sql, [i]), () => pmA.close()];
+const pmB = mk({ prepare: false, breaker: { enabled: false } }); subjects.pmNoBreaker = [(i) => pmB.query(sql, [i]), () => pmB.close()];
+const pmC = mk({ prepare: true }); subjects.pmPrep = [(i) => pmC.query(sql, [i]), () => pmC.close()];
+subjects.raw = [(i) => raw.query(sql, [i]), () => raw.end()];
+subjects.rawNamed = [(i) => raw.query({ name: 'n', text: sql, values: [i] }), async () => {}];
+const N = 20000;
+async function run(op: (i: number) => Promise<unknown>) {
+  let next = 0;
   const u0 = process.cpuUsage();
-  const r = await measureThroughput(op, opts);
+  await Promise.all(Array.from({ length: 64 }, async () => { while (next < N) await op(next++); }));
   const u = process.cpuUsage(u0);
-  (res[name] ??= []).push((u.user + u.system) / ((r.opsPerSec * (opts.durationMs + opts.warmupMs)) / 1000));
+  return [u.user / N, u.system / N];
 }
-for (let round = 0; round < 3; round++) {
-  await cpu('raw', (i) => raw.query(sql, [i]));
-  await cpu('gp', gpop);
-  await cpu('hostpool', (i) => hp.run(sql, [i], undefined, ro));
-  await cpu('pm-nobreaker', (i) => a.query(sql, [i]));
+const res: Record<string, number[][]> = {};
+for (const [, [op]] of Object.entries(subjects)) await run(op);
+for (let r = 0; r < 4; r++) for (const [name, [op]] of Object.entries(subjects)) (res[name] ??= []).push(await run(op));
+for (const [name, v] of Object.entries(res)) {
+  const u = v.map((x) => x[0]!).sort((a, b) => a - b); const s = v.map((x) => x[1]!).sort((a, b) => a - b);
+  console.log(name.padEnd(12), 'user us/op median', u[2]!.toFixed(1), 'min', u[0]!.toFixed(1), ' sys median', s[2]!.toFixed(1));
 }
-for (const [k, v] of Object.entries(res)) console.log(k, v.map((x) => x.toFixed(1)).join(' '));
-await raw.end();
-await a.close();
-await hp.close();
-await gp.drain();
-await gp.clear();
+for (const [, [, close]] of Object.entries(subjects)) await close();

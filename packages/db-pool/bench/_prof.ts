@@ -1,19 +1,12 @@
-import { measureThroughput, serviceUrls } from '@cryptoscalp/testkit';
+import { serviceUrls } from '@cryptoscalp/testkit';
 import pg from 'pg';
-import { PoolManager } from '../src/index.js';
+import { PoolManager } from '@cryptoscalp/db-pool';
 const url = serviceUrls.postgres;
+const sql = 'select $1::int as n';
 const which = process.env.WHICH;
-let op: (i: number) => Promise<unknown>;
-let close: () => Promise<void>;
-if (which === 'raw') {
-  const raw = new pg.Pool({ connectionString: url, max: 10 });
-  op = (i) => raw.query('select $1::int as n', [i]);
-  close = () => raw.end();
-} else {
-  const a = new PoolManager({ primary: { connectionString: url }, pool: { max: 10 }, prepare: which === 'prep' });
-  op = (i) => a.query('select $1::int as n', [i]);
-  close = () => a.close();
-}
-const r = await measureThroughput(op, { concurrency: 64, durationMs: 3000, warmupMs: 300 });
-console.log(which, r.ops, Math.round(r.opsPerSec));
-await close();
+const raw = new pg.Pool({ connectionString: url, max: 10 });
+const pm = new PoolManager({ primary: { connectionString: url }, prepare: false });
+const op = which === 'raw' ? (i: number) => raw.query(sql, [i]) : (i: number) => pm.query(sql, [i]);
+const N = 60000; let next = 0;
+await Promise.all(Array.from({ length: 64 }, async () => { while (next < N) await op(next++); }));
+await raw.end(); await pm.close();

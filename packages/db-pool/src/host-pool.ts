@@ -12,6 +12,7 @@ import {
   QueryTimeoutError,
 } from './errors.js';
 import { abandonQueued, abandonedReason } from './internal/abandon-queued.js';
+import { submit } from './internal/submit.js';
 import { hostLabel } from './options.js';
 import { sqlStateOf } from './sqlstate.js';
 import type { HostConfig, PoolOptions } from './types.js';
@@ -413,8 +414,7 @@ export class HostPool {
     try {
       const serverTimeout = o.timeoutMs > 0 ? o.timeoutMs : this.defaultStatementTimeoutMs;
       if (conn.statementTimeoutMs !== serverTimeout) await this.ensureStatementTimeout(conn, serverTimeout);
-      const config: pg.QueryConfig = name === undefined ? { text, values } : { name, text, values };
-      const pending = conn.client.query(config);
+      const pending = submit(conn.client, text, values, name);
       let result: pg.QueryResult;
       if (o.deadlineAt === 0 && o.signal === undefined) {
         result = await pending;

@@ -525,14 +525,15 @@ export class PoolManager implements SessionHost {
     const problems = hosts
       .filter((h) => h.status !== 'pass')
       .map((h) => `${h.host} ${h.role} ${h.reachable ? 'reachable' : 'unreachable'}`);
-    return {
+    const result: HealthCheckResult = {
       status,
       observedValue: round(p!.latencyMs),
       observedUnit: 'ms',
-      output: problems.length === 0 ? undefined : problems.join('; '),
       time,
       details: { primary: primaryHealth.host, hosts },
-    } as HealthCheckResult;
+    };
+    if (problems.length > 0) result.output = problems.join('; ');
+    return result;
   }
 
   /** Runs a replica lag check now (it also runs on its interval). */

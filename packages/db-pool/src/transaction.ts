@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { PooledConnection } from './host-pool.js';
 import type { HostEntry } from './internal/host-entry.js';
+import { submit } from './internal/submit.js';
 import type { StatementCache } from './internal/statement-cache.js';
 import type { QueryResult } from './types.js';
 
@@ -50,7 +51,7 @@ export class Transaction {
     const info = this.statements.lookup(text);
     const name = options?.name ?? ((options?.prepare ?? this.prepare) ? info.preparedName : undefined);
     try {
-      const r = await this.raw(name === undefined ? { text, values: params } : { name, text, values: params }, name);
+      const r = await this.raw(text, params, name);
       const durationMs = performance.now() - started;
       info.entry.record(durationMs, r.rowCount ?? 0, false);
       return {
@@ -68,10 +69,10 @@ export class Transaction {
   }
 
   /** @internal runs a statement with the transaction's deadline and signal; errors are mapped. */
-  async raw(config: pg.QueryConfig | string, name?: string): Promise<pg.QueryResult> {
+  async raw(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult> {
     const pool = this.host.pool;
     try {
-      const pending = this.conn.client.query(config as pg.QueryConfig);
+      const pending = submit(this.conn.client, text, values, name);
       if (this.deadlineAt === 0 && this.signal === undefined) return await pending;
       const g = pool.guard(this.conn, pending, this.deadlineAt, this.timeoutMs, this.signal);
       try {

@@ -220,7 +220,8 @@ export class AlertManager {
         ruleAlerts = new Map();
         this.byRule.set(rule.name, ruleAlerts);
       }
-      const seen = new Set<string>();
+      // Only needed to find alerts whose series vanished.
+      const seen = ruleAlerts.size > 0 ? new Set<string>() : undefined;
       for (const s of samples) {
         let id = cache.get(s.key);
         if (id === undefined) {
@@ -228,7 +229,7 @@ export class AlertManager {
           id = { labels, fp: fingerprint(labels) };
           if (cache.size < this.cfg.maxSeriesPerRule) cache.set(s.key, id);
         }
-        seen.add(id.fp);
+        seen?.add(id.fp);
         let st = this.alerts.get(id.fp);
         if (s.active) {
           if (st === undefined) {
@@ -267,8 +268,10 @@ export class AlertManager {
           this.inactive(st, now, rule.keepFiringForMs);
         }
       }
-      for (const st of [...ruleAlerts.values()])
-        if (!seen.has(st.alert.id)) this.inactive(st, now, rule.keepFiringForMs);
+      if (seen !== undefined) {
+        for (const st of [...ruleAlerts.values()])
+          if (!seen.has(st.alert.id)) this.inactive(st, now, rule.keepFiringForMs);
+      }
       if (cache.size > this.cfg.maxSeriesPerRule) cache.clear();
     }
     this.evalDuration.labels().set((performance.now() - started) / 1000);
@@ -554,6 +557,31 @@ export class AlertManager {
     for (const t of st.escalationTimers.splice(0)) this.cfg.clock.clearTimeout(t);
     this.record('acknowledged', st.alert, { message: `by ${st.alert.acknowledged.by}` });
     return copyAlert(st.alert);
+  }
+
+  /** Counts for `Monitoring.stats()`: alerts by state, groups, silences, history length, queue lengths. */
+  stats(): {
+    pending: number;
+    firing: number;
+    groups: number;
+    silences: number;
+    history: number;
+    rules: number;
+    queues: Record<string, number>;
+  } {
+    let firing = 0;
+    for (const st of this.alerts.values()) if (st.alert.state === 'firing') firing++;
+    const queues: Record<string, number> = {};
+    for (const [name, q] of this.queues) queues[name] = q.length;
+    return {
+      pending: this.alerts.size - firing,
+      firing,
+      groups: this.groups.size,
+      silences: this.silences().length,
+      history: this.events.length,
+      rules: this.evaluators.length,
+      queues,
+    };
   }
 
   /** @internal Notifiers that gave up on a notification within the last `windowMs`. */

@@ -10,16 +10,10 @@ export type MonitoringErrorCode =
   | 'E_MONITORING_DUPLICATE_METRIC'
   /** A component with this name is already watched. */
   | 'E_MONITORING_DUPLICATE_COMPONENT'
-  /** A collector did not finish within `scrape.collectorTimeoutMs`. */
-  | 'E_MONITORING_COLLECTOR_TIMEOUT'
-  /** A collector threw. */
-  | 'E_MONITORING_COLLECTOR_FAILED'
   /** One delivery attempt of a notifier failed. */
   | 'E_MONITORING_NOTIFY_FAILED'
   /** A notifier gave up on a notification after its last attempt. */
   | 'E_MONITORING_NOTIFY_GAVE_UP'
-  /** A notifier queue was full and dropped its oldest notification. */
-  | 'E_MONITORING_QUEUE_FULL'
   /** `ack()` or `expire()` named an alert or silence that does not exist. */
   | 'E_MONITORING_NOT_FOUND';
 

@@ -57,7 +57,6 @@ interface CorrelationStore {
 }
 
 const storage = new AsyncLocalStorage<CorrelationStore>();
-const EMPTY = Object.freeze({});
 
 /**
  * Runs `fn` with a correlation id (a new UUID if `id` is undefined) that every logger from
@@ -93,7 +92,8 @@ export function createLogger(options: LoggerFactoryOptions = {}): Logger {
     redact: { paths: [...DEFAULT_REDACT_PATHS, ...(options.redact ?? [])], censor: options.censor ?? '[REDACTED]' },
     mixin() {
       const store = storage.getStore();
-      return store === undefined ? EMPTY : { correlationId: store.correlationId };
+      // pino merges the log object into what mixin returns: always a fresh object.
+      return store === undefined ? {} : { correlationId: store.correlationId };
     },
     hooks: {
       logMethod(args, method) {

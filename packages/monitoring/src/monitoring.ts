@@ -38,7 +38,7 @@ export class Monitoring {
   private readonly options: ResolvedMonitoringOptions;
   private readonly watched = new Map<string, WatchableComponent>();
   private readonly channelMetrics: ChannelMetrics;
-  private readonly stats: ComponentStats;
+  private readonly componentStats: ComponentStats;
   private readonly spans: SpanBridge;
   private readonly ownMetricNames: string[];
   private readonly dropped: FastCounter;
@@ -48,6 +48,7 @@ export class Monitoring {
   private tradingMetrics: TradingMetrics | undefined;
   private modelMetrics: ModelMetrics | undefined;
   private tracingTimer: NodeJS.Timeout | undefined;
+  private lastScrapeSeconds = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -103,7 +104,7 @@ export class Monitoring {
         durationBuckets: this.options.durationBuckets,
         isWatched,
       });
-      this.stats = new ComponentStats(registry, prefix);
+      this.componentStats = new ComponentStats(registry, prefix);
       this.alerts = new AlertManager({
         name: this.name,
         registry,
@@ -177,7 +178,7 @@ export class Monitoring {
       });
     }
     this.watched.set(component.name, component);
-    this.stats.add(component);
+    this.componentStats.add(component);
     this.channelMetrics.subscribe();
     this.spans.subscribe();
     let done = false;
@@ -191,7 +192,7 @@ export class Monitoring {
   /** Stops watching the component named `name` (no-op if it is not watched). */
   unwatch(name: string): void {
     if (!this.watched.delete(name)) return;
-    this.stats.remove(name);
+    this.componentStats.remove(name);
     if (this.watched.size === 0) {
       this.channelMetrics.unsubscribe();
       this.spans.unsubscribe();
@@ -222,13 +223,14 @@ export class Monitoring {
     this.assertOpen();
     const started = performance.now();
     // Read stats() first so that leaves seen for the first time are registered before the metric list is taken.
-    this.stats.refresh(true);
+    this.componentStats.refresh(true);
     const text = await boundedScrape(this.registry, this.options.scrape, {
       dropped: (metric, count) => this.dropped.labels(metric).inc(count),
       timeout: (metric) => this.timeouts.labels(metric).inc(),
       error: (metric) => this.collectorErrors.labels(metric).inc(),
     });
-    this.scrapeDuration.labels().set((performance.now() - started) / 1000);
+    this.lastScrapeSeconds = (performance.now() - started) / 1000;
+    this.scrapeDuration.labels().set(this.lastScrapeSeconds);
     return text;
   }
 
@@ -250,6 +252,19 @@ export class Monitoring {
       this.ownMetricNames.push(...this.modelMetrics.metricNames());
     }
     return this.modelMetrics;
+  }
+
+  /**
+   * A cheap synchronous snapshot: `watched` (component count), `subscribed` (0/1), `lastScrapeSeconds`,
+   * and `alerts` ({@link AlertManager.stats}: pending, firing, groups, silences, history, rules, queues).
+   */
+  stats(): Record<string, unknown> {
+    return {
+      watched: this.watched.size,
+      subscribed: this.channelMetrics.active ? 1 : 0,
+      lastScrapeSeconds: this.lastScrapeSeconds,
+      alerts: this.alerts.stats(),
+    };
   }
 
   /**
@@ -303,7 +318,7 @@ export class Monitoring {
         await this.alerts.close(options.drainTimeoutMs ?? 5_000);
         if (this.options.ownRegistry) this.registry.clear();
         else
-          for (const name of [...this.ownMetricNames, ...this.stats.metricNames()])
+          for (const name of [...this.ownMetricNames, ...this.componentStats.metricNames()])
             this.registry.removeSingleMetric(name);
       })();
     }

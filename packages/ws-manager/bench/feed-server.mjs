@@ -20,7 +20,8 @@ wss.on('connection', (ws) => {
   // Frames are built in batches and written straight to the TCP socket (server-to-client frames are unmasked),
   // so the feed process stays far cheaper than the client it feeds.
   const socket = ws._socket;
-  const header = (length) => (length < 126 ? Buffer.from([0x81, length]) : Buffer.from([0x81, 126, length >> 8, length & 0xff]));
+  const header = (length) =>
+    length < 126 ? Buffer.from([0x81, length]) : Buffer.from([0x81, 126, length >> 8, length & 0xff]);
   const pump = () => {
     if (ws.readyState !== ws.OPEN) return;
     for (let batch = 0; batch < 8 && socket.writableLength < 4_194_304; batch++) {

@@ -109,7 +109,11 @@ reportBench({
       higherIsBetter: true,
       target: 1.0,
       method,
-      extra: { hubPublished: subject.publishedSaturate, naivePublished: naive.publishedSaturate, hubConflated: hubStats.conflated },
+      extra: {
+        hubPublished: subject.publishedSaturate,
+        naivePublished: naive.publishedSaturate,
+        hubConflated: hubStats.conflated,
+      },
     },
     {
       name: `publisher event-loop time per message fanned out to ${CLIENTS} subscribers`,

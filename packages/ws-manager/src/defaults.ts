@@ -16,6 +16,8 @@ export const DEFAULT_CONNECTION_OPTIONS = {
   breaker: { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 2_000, rollingCountTimeoutMs: 10_000 },
   /** @default 10 s */
   connectTimeoutMs: 10_000,
+  /** @default false */
+  resetSequenceOnReconnect: false,
   /** @default 0 (no rotation) */
   maxConnectionLifetimeMs: 0,
   /** @default 2 s */

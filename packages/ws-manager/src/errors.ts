@@ -12,8 +12,6 @@ export const WsManagerErrorCode = {
   QueueOverflow: 'E_WS_QUEUE_OVERFLOW',
   /** A connect attempt failed (handshake error, timeout, open breaker). */
   ConnectFailed: 'E_WS_CONNECT_FAILED',
-  /** A `resync` callback failed or returned an invalid result. */
-  ResyncFailed: 'E_WS_RESYNC_FAILED',
   /** The operation was aborted by its `AbortSignal`. */
   Aborted: 'E_WS_ABORTED',
   /** The hub could not listen or attach. */

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { channels } from './channels.js';
 import { WsManagerError, WsManagerErrorCode } from './errors.js';
 import { backoffDelay } from './internal/backoff.js';
+import { coarseNow } from './internal/coarse-clock.js';
 import { ConsumerQueue } from './internal/consumer-queue.js';
 import { type Endpoint, ExchangeRuntime } from './internal/exchange-runtime.js';
 import { LatencyReservoir } from './internal/latency-reservoir.js';
@@ -88,6 +89,8 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   private readonly pipelines = new Map<string, StreamPipeline>();
   private readonly consumers = new Set<ConsumerQueue>();
   private readonly latency = new Map<string, LatencyReservoir>();
+  private lastPipeline: StreamPipeline | undefined;
+  private messageListeners: Array<(m: StreamMessage) => void> | undefined;
   private endpointIndex = 0;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -124,6 +127,11 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   ) {
     super();
     this.id = `${exchange}#${index}`;
+    const invalidate = (event: string | symbol) => {
+      if (event === 'message') this.messageListeners = undefined;
+    };
+    this.on('newListener' as never, invalidate as never);
+    this.on('removeListener' as never, invalidate as never);
     if (options.idleTimeoutMs > 0) {
       this.idleTimer = setInterval(() => this.checkIdle(), Math.max(10, options.idleTimeoutMs / 4));
       this.idleTimer.unref?.();
@@ -179,6 +187,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     this.subscriptions.delete(stream);
     this.pipelines.get(stream)?.close();
     this.pipelines.delete(stream);
+    if (this.lastPipeline?.stream === stream) this.lastPipeline = undefined;
     this.latency.delete(stream);
     if (subscription.unsubscribe !== undefined) {
       for (const socket of [this.primary, this.rotating]) {
@@ -269,9 +278,15 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
         reservoir.add(Date.now() - ts);
       }
     }
-    if (this.listenerCount('message') > 0) {
+    // Listeners are called directly from a cached array: EventEmitter#emit allocates an argument array per call.
+    let listeners = this.messageListeners;
+    if (listeners === undefined) {
+      listeners = this.rawListeners('message') as Array<(m: StreamMessage) => void>;
+      this.messageListeners = listeners;
+    }
+    for (let i = 0; i < listeners.length; i++) {
       try {
-        this.emit('message', message);
+        (listeners[i] as (m: StreamMessage) => void).call(this, message);
       } catch (error) {
         this.counters.listenerErrors++;
         if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -312,7 +327,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     const counters = this.counters;
     counters.framesIn++;
     counters.bytesIn += data.length;
-    socket.lastPongAt = Date.now();
+    socket.lastPongAt = coarseNow();
     if (data.length > this.options.maxFrameBytes) {
       counters.oversized++;
       this.reportMalformed(socket, 'oversize', data.length);
@@ -349,7 +364,12 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
       }
       return;
     }
-    const pipeline = this.pipelines.get(stream) ?? this.pipelineFor(stream, now);
+    // Most feeds send long runs of one stream: skip the Map lookup (string hashing) for a repeat.
+    let pipeline = this.lastPipeline;
+    if (pipeline === undefined || pipeline.stream !== stream) {
+      pipeline = this.pipelines.get(stream) ?? this.pipelineFor(stream, now);
+      this.lastPipeline = pipeline;
+    }
     if (sequence === undefined) {
       let id: string | number | undefined;
       if (options.id !== undefined) {
@@ -457,7 +477,15 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
         if (index !== this.endpointIndex) this.counters.failovers++;
         this.endpointIndex = index;
         const now = Date.now();
-        return { ws, endpoint, openedAt: now, lastPongAt: now, pingSentAt: 0, heartbeat: undefined, sendChain: Promise.resolve() };
+        return {
+          ws,
+          endpoint,
+          openedAt: now,
+          lastPongAt: now,
+          pingSentAt: 0,
+          heartbeat: undefined,
+          sendChain: Promise.resolve(),
+        };
       } catch (error) {
         endpoint.failures++;
         this.counters.connectFailures++;
@@ -562,7 +590,11 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
 
   private adopt(socket: Socket): void {
     this.counters.connects++;
-    if (this.counters.connects > 1) this.counters.reconnects++;
+    if (this.counters.connects > 1) {
+      this.counters.reconnects++;
+      const reset = this.options.resetSequenceOnReconnect;
+      for (const pipeline of this.pipelines.values()) pipeline.markDiscontinuity(reset);
+    }
     this.primary = socket;
     this.wire(socket);
     this.setState('open');

@@ -214,6 +214,12 @@ export interface ConnectionOptions {
   stream?: (message: DecodedMessage) => string | undefined;
   /** Extracts the sequence of a message; `undefined` means unsequenced (no ordering, no gap detection). @default none */
   sequence?: (message: DecodedMessage) => number | SequenceRange | undefined;
+  /**
+   * The venue numbers messages per connection (sequences restart after a reconnect): every stream then starts over
+   * after a reconnect, with a resync when `resync` is given. Without it a restarted numbering would look like duplicates.
+   * @default false
+   */
+  resetSequenceOnReconnect?: boolean;
   /** Extracts a dedup id for unsequenced streams (bounded memory of recent ids). @default none */
   id?: (message: DecodedMessage) => string | number | undefined;
   /** Extracts the exchange timestamp (epoch ms) for the latency statistics. @default none */

@@ -26,7 +26,7 @@ export const API_DEFAULTS = Object.freeze({
     flushIntervalMs: 25,
   }),
   health: Object.freeze({
-    prefixes: Object.freeze(['/health', '/metrics']),
-    publicPaths: Object.freeze(['/health', '/health/liveness', '/health/readiness', '/metrics']),
+    prefixes: Object.freeze(['/health']),
+    publicPaths: Object.freeze(['/health', '/health/liveness', '/health/readiness', '/health/startup']),
   }),
 });

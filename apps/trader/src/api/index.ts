@@ -1,6 +1,14 @@
+export { type AlertManagerLike, alertsFromAlertManager } from './alert-manager-port.js';
 export { type AuditEntry, AuditLog, type AuditRow } from './audit-log.js';
 export { bearerToken, TokenVerifier } from './auth.js';
 export { API_DEFAULTS } from './defaults.js';
+export {
+  type AlertsSource,
+  createEnginePort,
+  type EngineLike,
+  type EnginePort,
+  type EnginePortOptions,
+} from './engine-port.js';
 export { ApiError, type ApiErrorCode, isApiError } from './errors.js';
 export { buildOpenApi } from './openapi.js';
 export {

@@ -97,9 +97,9 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void | 
 /** Health and metrics endpoints to mount. */
 export interface HealthMount {
   handler: HttpHandler;
-  /** Path prefixes routed to the handler. @default ['/health', '/metrics'] */
+  /** Path prefixes routed to the handler (`@cryptoscalp/health`'s handler serves `/health/*`). @default ['/health'] */
   prefixes?: string[];
-  /** Paths answered without a token (probes, scrapers); other paths under the prefixes need `viewer`. @default ['/health', '/health/liveness', '/health/readiness', '/metrics'] */
+  /** Paths answered without a token (probes); other paths under the prefixes (status, components, metrics) need `viewer`. @default ['/health', '/health/liveness', '/health/readiness', '/health/startup'] */
   publicPaths?: string[];
 }
 

@@ -13,7 +13,6 @@ const state = {
   positions: new Map(),
   fills: [],
   alerts: new Map(),
-  epoch: '',
   offsets: {},
   ws: null,
   retryMs: 500,
@@ -219,6 +218,25 @@ async function refreshStatus() {
   }
 }
 
+const TOPICS = ['pnl', 'positions', 'fills', 'alerts'];
+
+/** Reloads a topic's state over REST: after a resnapshot notice (the stream could not replay what we missed). */
+async function reload(topic) {
+  if (topic === 'pnl') showPnl(await api('/api/pnl'));
+  else if (topic === 'positions') {
+    state.positions.clear();
+    for (const p of await api('/api/positions')) state.positions.set(p.symbol, p);
+    renderPositions();
+  } else if (topic === 'fills') {
+    state.fills = (await api(`/api/fills?limit=${MAX_FILLS}`)).slice(0, MAX_FILLS);
+    renderFills();
+  } else if (topic === 'alerts') {
+    state.alerts.clear();
+    for (const a of await api('/api/alerts')) state.alerts.set(a.id, a);
+    renderAlerts();
+  }
+}
+
 function connect() {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   // Browsers cannot set an Authorization header on a WebSocket: the token travels as a subprotocol.
@@ -229,24 +247,29 @@ function connect() {
     state.retryMs = 500;
     conn.textContent = 'live';
     conn.className = 'badge on';
+    // Resume each topic from the last offset seen (same epoch), so nothing is missed across reconnects.
+    for (const topic of TOPICS) {
+      const seen = state.offsets[topic];
+      ws.send(
+        JSON.stringify(
+          seen ? { op: 'subscribe', topic, offset: seen.offset, epoch: seen.epoch } : { op: 'subscribe', topic },
+        ),
+      );
+    }
   };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
-    if (msg.type === 'welcome') {
-      const resume = msg.epoch === state.epoch;
-      state.epoch = msg.epoch;
-      ws.send(
-        JSON.stringify({
-          op: 'subscribe',
-          topics: ['pnl', 'positions', 'fills', 'alerts'],
-          epoch: msg.epoch,
-          from: resume ? state.offsets : {},
-        }),
-      );
+    if (msg.type === 'resnapshot') {
+      state.offsets[msg.topic] = { epoch: msg.epoch, offset: msg.offset };
+      reload(msg.topic).catch(() => {});
+      return;
+    }
+    if (msg.type === 'subscribed') {
+      if (!state.offsets[msg.topic]) state.offsets[msg.topic] = { epoch: msg.epoch, offset: msg.offset };
       return;
     }
     if (msg.type !== 'message') return;
-    state.offsets[msg.topic] = msg.offset;
+    state.offsets[msg.topic] = { epoch: msg.epoch, offset: msg.offset };
     if (msg.topic === 'pnl') showPnl(msg.data);
     else if (msg.topic === 'positions') {
       state.positions.set(msg.data.symbol, msg.data);

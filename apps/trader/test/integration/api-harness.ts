@@ -1,6 +1,12 @@
 import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
 import pg from 'pg';
-import { type ApiServerOptions, createApiServer, issueToken, type RunningApiServer } from '../../src/api/index.js';
+import {
+  type ApiServerOptions,
+  createApiServer,
+  issueToken,
+  type RunningApiServer,
+  type TraderPort,
+} from '../../src/api/index.js';
 import { FakeTrader } from './api-fake-trader.js';
 
 /** A parsed JSON response body, read freely by the tests. */
@@ -27,12 +33,13 @@ export interface Harness {
 export async function startHarness(
   overrides: Partial<ApiServerOptions> = {},
   shared?: { pool: pg.Pool; schema: string; trader?: FakeTrader },
+  port?: TraderPort,
 ): Promise<Harness> {
   const pool = shared?.pool ?? new pg.Pool({ connectionString: serviceUrls.postgres, max: 4 });
   const schema = shared?.schema ?? uniqueName('api_audit');
   const trader = shared?.trader ?? new FakeTrader();
   const api = await createApiServer({
-    trader,
+    trader: port ?? trader,
     auth: { secret: SECRET },
     audit: { pool, schema },
     ...overrides,

@@ -318,7 +318,8 @@ describe('route behaviour', () => {
     const live = await h.call('GET', '/health/liveness');
     expect(live.status).toBe(200);
     expect(live.body.path).toBe('/health/liveness');
-    expect((await h.call('GET', '/metrics')).status).toBe(200);
+    expect((await h.call('GET', '/health/startup')).status).toBe(200);
+    expect((await h.call('GET', '/health/metrics')).status).toBe(401);
     expect((await h.call('GET', '/health/components')).status).toBe(401);
     const detail = await h.call('GET', '/health/components', { token: h.tokens.viewer });
     expect(detail.status).toBe(200);

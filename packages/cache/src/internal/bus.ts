@@ -60,6 +60,8 @@ export class InvalidationBus {
     sub.on('ready', this.subscribe);
     sub.on('messageBuffer', this.onMessage);
     if (sub.status === 'ready') this.subscribe();
+    // A duplicate of a lazyConnect client would otherwise never connect.
+    else if (sub.status === 'wait') sub.connect().catch((error: unknown) => handlers.error(error));
     this.timer = setInterval(this.tick, heartbeatMs);
     this.timer.unref();
   }

@@ -546,7 +546,7 @@ export class CacheCore {
     if (flight === undefined) {
       flight = new Flight();
       ns.flights.set(key, flight);
-      void this.runFlight(ns, key, flight, loader, options, stale?.value);
+      void this.runFlight(ns, key, flight, loader, options, stale?.value, fallback);
     }
     return this.awaitFlight(flight, stale, fallback, soft, hard, key, ns, ctx);
   }
@@ -649,6 +649,7 @@ export class CacheCore {
     loader: Loader<unknown>,
     options: GetOrSetOptions | undefined,
     initialStale: unknown,
+    fallback: { value: unknown; fresh: boolean } | undefined,
   ): Promise<void> {
     let lease: { token: number } | undefined;
     try {
@@ -674,6 +675,13 @@ export class CacheCore {
             }
           }
           this.l2Misses++;
+        } else if (fallback?.fresh === true) {
+          // Redis is unavailable and L1 holds a value within its TTL (unverified only because the
+          // bus is down): serve it rather than sending every warm key to the loader during an outage.
+          this.l1Hits++;
+          flight.tier = 'l1';
+          flight.resolve(fallback.value);
+          return;
         }
         if (options?.lease === true && l2Ok) {
           const outcome = await this.leaseOrWait(ns, key);

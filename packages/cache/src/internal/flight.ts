@@ -9,7 +9,7 @@ export class Flight<T = unknown> {
   reject!: (error: unknown) => void;
   stale: { value: T } | undefined;
   /** Where the value came from, once settled. */
-  tier: 'l2' | 'loader' = 'loader';
+  tier: 'l1' | 'l2' | 'loader' = 'loader';
   private staleListeners: Array<(stale: { value: T }) => void> | undefined;
 
   constructor() {

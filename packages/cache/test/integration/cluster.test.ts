@@ -75,4 +75,23 @@ describe('Redis Cluster (3 masters)', () => {
       await b.close();
     }
   });
+
+  it('works with a Cluster instance the user owns, and leaves it open', async () => {
+    const ns = uniqueName('cache_cluster_owned');
+    const cache = new CacheManager({ redis: admin, namespace: ns });
+    try {
+      await cache.mset([
+        { key: 'a', value: 1 },
+        { key: 'b', value: 2 },
+        { key: 'c', value: 3 },
+      ]);
+      expect(await cache.mget(['a', 'b', 'c'])).toEqual([1, 2, 3]);
+      await cache.clear();
+      expect(await countKeys(`${ns}*`)).toBe(0);
+    } finally {
+      await cache.close();
+    }
+    expect(admin.status).toBe('ready');
+    expect(await admin.ping()).toBe('PONG');
+  });
 });

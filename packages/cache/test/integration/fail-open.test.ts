@@ -80,8 +80,11 @@ describe('fail-open against a Redis that dies', () => {
       await server.kill();
       await waitFor(() => cache.stats().breaker === 'open', { timeoutMs: 15_000, what: 'breaker open' });
       const opsAtOpen = ops;
+      const loaderCallsAtOpen = cache.stats().loaderCalls;
       await waitFor(() => ops > opsAtOpen + 500, { timeoutMs: 15_000, what: 'load served while Redis is down' });
       const down = cache.stats();
+      // warm keys are answered from L1 during the outage, not sent to the loader
+      expect(down.loaderCalls).toBe(loaderCallsAtOpen);
       expect(down.errors.l2 + down.errors.timeout).toBeGreaterThan(0);
       expect(down.bus.state).toBe('down');
       expect((await cache.healthCheck()).status).toBe('fail');
@@ -151,6 +154,56 @@ describe('fail-open against a Redis that dies', () => {
       });
     } finally {
       await cache.close();
+    }
+  });
+
+  it('healthCheck warns on a slow PING and fails when it misses the deadline', async () => {
+    const slow = await startRedisServer({ args: ['--enable-debug-command', 'yes'] });
+    const cache = new CacheManager({
+      redis: { url: slow.url },
+      namespace: uniqueName('cache_slow'),
+      commandTimeout: 1_000,
+      healthWarnLatencyMs: 50,
+      bus: false,
+    });
+    const admin = new Redis(slow.url);
+    try {
+      await waitFor(async () => (await cache.healthCheck()).status === 'pass', { what: 'healthy' });
+      expect(await admin.ping()).toBe('PONG');
+      // Block the server, then PING: retried because the two connections race to the server.
+      const during = async (seconds: string) => {
+        const sleeping = admin.call('DEBUG', 'SLEEP', seconds);
+        await new Promise((r) => setTimeout(r, 20)); // let DEBUG SLEEP reach the server first
+        const result = await cache.healthCheck();
+        await sleeping;
+        return result;
+      };
+      let warn = await during('0.3');
+      await waitFor(
+        async () => {
+          if (warn.status === 'warn') return true;
+          warn = await during('0.3');
+          return warn.status === 'warn';
+        },
+        { timeoutMs: 20_000, what: 'warn on slow PING' },
+      );
+      expect(warn.observedValue).toBeGreaterThan(50);
+      expect(warn.output).toMatch(/slow PING/);
+      let fail = await during('1.5');
+      await waitFor(
+        async () => {
+          if (fail.status === 'fail') return true;
+          fail = await during('1.5');
+          return fail.status === 'fail';
+        },
+        { timeoutMs: 20_000, what: 'fail on PING deadline' },
+      );
+      expect(fail.output).toMatch(/timed out/);
+      expect(fail.output).not.toContain(slow.url);
+    } finally {
+      admin.disconnect();
+      await cache.close();
+      await slow.stop();
     }
   });
 });

@@ -212,10 +212,12 @@ describe('L2 on the local Redis', () => {
 
   it('accepts an ioredis instance the user owns and never closes it', async () => {
     const ns = uniqueName('cache_owned');
-    const client = new Redis(serviceUrls.redis);
+    const client = new Redis(serviceUrls.redis, { lazyConnect: true });
     try {
-      const c = new CacheManager({ redis: client, namespace: ns });
+      const c = new CacheManager({ redis: client, namespace: ns, bus: { heartbeatMs: 50 } });
       await c.set('k', 1);
+      // the bus duplicates the (lazy) client and connects the duplicate itself
+      await waitFor(() => c.stats().bus.state === 'up', { what: 'bus up on a duplicated lazy client' });
       expect(await client.exists(`${ns}::k`)).toBe(1);
       await c.clear();
       await c.close();

@@ -1,5 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { type PostgresCluster, startPostgresCluster, uniqueName, waitFor } from '@cryptoscalp/testkit';
+import { freePort, type PostgresCluster, startPostgresCluster, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILOVER_CHANNEL, type FailoverEvent, isCommitUnknownError, PoolManager } from '../../src/index.js';
 
@@ -65,6 +65,58 @@ describe('primary + synchronous streaming replica', () => {
       };
       expect(stats.readsOnReplica).toBeGreaterThan(0);
       expect(stats.hosts[rLabel]).toMatchObject({ role: 'replica', routable: true });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('balances reads across replicas and routes around an unreachable one', async () => {
+    const dead = await freePort();
+    const db = new PoolManager({
+      name: uniqueName('dbrr'),
+      primary: { connectionString: primary.url },
+      // The same replica reached as 127.0.0.1 and as localhost counts as two hosts; the third is down.
+      replicas: [
+        { connectionString: `postgres://postgres@127.0.0.1:${dead}/postgres` },
+        { connectionString: replica.url },
+        { connectionString: `postgres://postgres@localhost:${replica.port}/postgres` },
+      ],
+      pool: { connectTimeoutMs: 1_000 },
+      replica: { balance: 'round-robin', lagCheckIntervalMs: 60_000 },
+    });
+    try {
+      // Before any lag check: a read that lands on the dead replica is retried elsewhere.
+      const first = await db.query('select 1', [], { role: 'read' });
+      expect(first.host).not.toBe(`127.0.0.1:${dead}`);
+      await db.checkReplicas();
+      const hosts: string[] = [];
+      for (let i = 0; i < 10; i++) hosts.push((await db.query('select 1', [], { role: 'read' })).host);
+      expect(hosts.filter((h) => h === rLabel)).toHaveLength(5);
+      expect(hosts.filter((h) => h === `localhost:${replica.port}`)).toHaveLength(5);
+      const stats = db.stats() as { hosts: Record<string, { routable: boolean }> };
+      expect(stats.hosts[`127.0.0.1:${dead}`]?.routable).toBe(false);
+      const health = await db.healthCheck();
+      expect(health.status).toBe('warn');
+      expect(health.output).toContain(`127.0.0.1:${dead}`);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('least-outstanding spreads concurrent reads', async () => {
+    const db = new PoolManager({
+      name: uniqueName('dblo'),
+      primary: { connectionString: primary.url },
+      replicas: [{ connectionString: replica.url }, { connectionString: `postgres://postgres@localhost:${replica.port}/postgres` }],
+      replica: { lagCheckIntervalMs: 60_000 },
+    });
+    try {
+      await db.checkReplicas();
+      const results = await Promise.all(Array.from({ length: 20 }, () => db.query('select pg_sleep(0.02)', [], { role: 'read' })));
+      const counts = new Map<string, number>();
+      for (const r of results) counts.set(r.host, (counts.get(r.host) ?? 0) + 1);
+      expect(counts.size).toBe(2);
+      for (const c of counts.values()) expect(c).toBeGreaterThanOrEqual(5);
     } finally {
       await db.close();
     }

@@ -83,7 +83,29 @@ describe('host pool behaviour', () => {
       // Same session, reused (not destroyed): the cancel left it healthy.
       const again = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       expect(again).toBe(pid);
+      // Whichever fired first (client timer -> pg_cancel_backend, or the server's statement_timeout), nothing was destroyed.
+      expect(Number(hostStats(db).cancels)).toBeLessThanOrEqual(1);
+      expect(Number(hostStats(db).destroyed)).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('an aborted query is cancelled on the server with pg_cancel_backend', async () => {
+    const { db, app, cleanup } = await withSchema('dba', { pool: { max: 1 } });
+    try {
+      const pid = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      const controller = new AbortController();
+      const pending = db.query('select pg_sleep(30)', [], { signal: controller.signal }).catch((e) => e);
+      await waitFor(async () => (await backends(app)).some((b) => b.state === 'active' && b.query.includes('pg_sleep(30)')));
+      controller.abort();
+      expect((await pending).code).toBe('E_DB_ABORTED');
+      await waitFor(async () => !(await backends(app)).some((b) => b.state === 'active' && b.query.includes('pg_sleep(30)')), {
+        timeoutMs: 10_000,
+        what: 'pg_sleep cancelled on the server',
+      });
       expect(Number(hostStats(db).cancels)).toBe(1);
+      expect((await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid).toBe(pid);
       expect(Number(hostStats(db).destroyed)).toBe(0);
     } finally {
       await cleanup();

@@ -81,6 +81,27 @@ class ChunkWriter {
   }
 }
 
+/**
+ * prom-client keeps one `labels` object per series for the series' life: its formatted label string
+ * is cached here (keyed weakly by that object, and by the default labels in force) so a scrape
+ * formats each series' labels once, not on every scrape.
+ */
+const labelStringCache = new WeakMap<object, { defaults: Record<string, unknown>; text: string }>();
+
+function cachedLabels(
+  labels: Record<string, unknown>,
+  defaults: Record<string, unknown>,
+  hasDefaults: boolean,
+): string {
+  const hit = labelStringCache.get(labels);
+  if (hit !== undefined && hit.defaults === defaults) return hit.text;
+  const own = labelObjectPairs(labels);
+  const extra = hasDefaults ? labelObjectPairs(defaults, labels) : '';
+  const text = own === '' ? extra : extra === '' ? own : `${own},${extra}`;
+  labelStringCache.set(labels, { defaults, text });
+  return text;
+}
+
 interface HashEntry {
   labels?: Record<string, unknown>;
   value?: number;
@@ -141,6 +162,7 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
         ? labelObjectPairs(defaults, Object.fromEntries(metric.labelNames.map((n) => [n, 1])))
         : '';
       let n = 0;
+      // Fast metrics cache their label string per child; only default labels are appended here.
       if (metric instanceof FastHistogram) {
         const les = metric.leStrings;
         for (const c of metric.children.values()) {
@@ -161,7 +183,8 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
       } else {
         for (const c of metric.children.values() as Iterable<{ labelString: string; value: number }>) {
           if (n++ >= cap) break;
-          w.push(`${name}${braces(c.labelString, extra)} ${formatValue(c.value)}\n`);
+          const base = c.labelString === '' ? extra : extra === '' ? c.labelString : `${c.labelString},${extra}`;
+          w.push(base === '' ? `${name} ${formatValue(c.value)}\n` : `${name}{${base}} ${formatValue(c.value)}\n`);
           if (w.due()) await w.yieldNow();
         }
       }
@@ -176,9 +199,9 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
       const end = Math.min(entries.length, cap);
       for (let i = 0; i < end; i++) {
         const e = entries[i] as HashEntry;
-        const labels = e.labels ?? {};
+        const base = e.labels === undefined ? '' : cachedLabels(e.labels, defaults, hasDefaults);
         w.push(
-          `${name}${braces(labelObjectPairs(labels), hasDefaults ? labelObjectPairs(defaults, labels) : '')} ${formatValue(e.value ?? 0)}\n`,
+          base === '' ? `${name} ${formatValue(e.value ?? 0)}\n` : `${name}{${base}} ${formatValue(e.value ?? 0)}\n`,
         );
         if (w.due()) await w.yieldNow();
       }
@@ -193,10 +216,7 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
       const end = Math.min(entries.length, cap);
       for (let j = 0; j < end; j++) {
         const e = entries[j] as HashEntry;
-        const labels = e.labels ?? {};
-        const base = [labelObjectPairs(labels), hasDefaults ? labelObjectPairs(defaults, labels) : '']
-          .filter((s) => s !== '')
-          .join(',');
+        const base = e.labels === undefined ? '' : cachedLabels(e.labels, defaults, hasDefaults);
         const pre = base === '' ? '' : `${base},`;
         let acc = 0;
         for (let i = 0; i < bounds.length; i++) {

@@ -108,16 +108,30 @@ export async function readMetric(registry: Registry, name: string): Promise<Metr
     }
     return { kind: 'histogram', series };
   }
-  return {
-    kind: 'scalar',
-    type: data.type ?? m.type ?? 'gauge',
-    series: values
-      .filter((v) => v.metricName === undefined || v.metricName === name)
-      .map((v) => ({
-        labels: Object.fromEntries(Object.entries(v.labels ?? {}).map(([k, val]) => [k, String(val)])),
-        value: v.value,
-      })),
-  };
+  const series: ScalarSeries[] = [];
+  for (const v of values) {
+    if (v.metricName !== undefined && v.metricName !== name) continue;
+    series.push({ labels: stringLabels(v.labels), value: v.value });
+  }
+  return { kind: 'scalar', type: data.type ?? m.type ?? 'gauge', series };
+}
+
+const EMPTY_LABELS: Record<string, string> = {};
+const promLabelCache = new WeakMap<object, Record<string, string>>();
+
+/**
+ * prom-client keeps one `labels` object per series across calls of `get()`: convert it to string values
+ * once and reuse the result (it also keeps the rule evaluator's per-labels key cache warm).
+ */
+function stringLabels(labels: Record<string, unknown> | undefined): Record<string, string> {
+  if (labels === undefined) return EMPTY_LABELS;
+  let out = promLabelCache.get(labels);
+  if (out === undefined) {
+    out = {};
+    for (const k in labels) out[k] = String(labels[k]);
+    promLabelCache.set(labels, out);
+  }
+  return out;
 }
 
 /**

@@ -96,7 +96,10 @@ export class RuleEvaluator {
         out.push({ labels: {}, key: '', value: v, active: compare(v, c.op, c.value) });
       return out;
     }
-    if (snapshot === undefined) return out;
+    if (snapshot === undefined) {
+      this.series.clear();
+      return out;
+    }
     const seen = new Set<string>();
     if (snapshot.kind === 'histogram') {
       if (c.type !== 'quantile') return out;
@@ -125,12 +128,15 @@ export class RuleEvaluator {
       for (const s of snapshot.series) {
         if (!matches(c.matchers, s.labels)) continue;
         const key = keyOf(s.labels);
+        if (c.type === 'threshold') {
+          // Stateless: no per-series state to keep.
+          out.push({ labels: s.labels, key, value: s.value, active: compare(s.value, c.op, c.value) });
+          continue;
+        }
         const st = this.state(key);
         if (st === undefined) continue;
         seen.add(key);
-        if (c.type === 'threshold') {
-          out.push({ labels: s.labels, key, value: s.value, active: compare(s.value, c.op, c.value) });
-        } else if (c.type === 'rate') {
+        if (c.type === 'rate') {
           st.times.push(now);
           st.values.push(s.value);
           // Keep one sample at or before the window start as the base.
@@ -164,7 +170,8 @@ export class RuleEvaluator {
       }
     }
     // Series that disappeared take their state with them.
-    if (seen.size < this.series.size) for (const k of this.series.keys()) if (!seen.has(k)) this.series.delete(k);
+    if (this.series.size > 0 && seen.size < this.series.size)
+      for (const k of this.series.keys()) if (!seen.has(k)) this.series.delete(k);
     return out;
   }
 }

@@ -104,6 +104,8 @@ describe('logger factory', () => {
     const { lines, destination } = capture();
     const log = createLogger({ destination, redact: ['exchange.key'] });
     log.info('outside');
+    log.info({ apiKey: 'k1' }, 'outside with fields');
+    log.info({ more: true }, 'outside again');
     await withCorrelationId('req-42', async () => {
       expect(getCorrelationId()).toBe('req-42');
       await new Promise((r) => setTimeout(r, 1));
@@ -126,13 +128,18 @@ describe('logger factory', () => {
       ]);
     });
     expect(getCorrelationId()).toBeUndefined();
-    const [outside, main, nested, sibling] = lines as [
+    const [outside, withFields, again, main, nested, sibling] = lines as [
+      Record<string, unknown>,
+      Record<string, unknown>,
       Record<string, unknown>,
       Record<string, unknown>,
       Record<string, unknown>,
       Record<string, unknown>,
     ];
     expect(outside.correlationId).toBeUndefined();
+    expect(withFields.apiKey).toBe('[REDACTED]');
+    expect(again.more).toBe(true);
+    expect(again.apiKey).toBeUndefined();
     expect(main.correlationId).toBe('req-42');
     expect(sibling.correlationId).toBe('req-42');
     expect(typeof nested.correlationId).toBe('string');

@@ -94,6 +94,22 @@ describe('Monitoring registry', () => {
     }
   });
 
+  it('exposes a cheap stats() snapshot', async () => {
+    const m = make({ defaultMetrics: false, systemMetrics: false });
+    m.watch({ name: 'a' });
+    await m.metrics();
+    const s = m.stats() as {
+      watched: number;
+      subscribed: number;
+      lastScrapeSeconds: number;
+      alerts: Record<string, unknown>;
+    };
+    expect(s.watched).toBe(1);
+    expect(s.subscribed).toBe(1);
+    expect(s.lastScrapeSeconds).toBeGreaterThan(0);
+    expect(s.alerts).toEqual({ pending: 0, firing: 0, groups: 0, silences: 0, history: 0, rules: 0, queues: {} });
+  });
+
   it('refuses work after close and reports fail health', async () => {
     const m = make({ defaultMetrics: false, systemMetrics: false });
     expect((await m.healthCheck()).status).toBe('pass');

@@ -36,6 +36,8 @@ export class StreamPipeline {
   /** The `last` of the last delivered message (or the snapshot's sequence). */
   lastSequence: number | undefined;
   private afterSnapshot = false;
+  /** Set after a reconnect: messages missed while disconnected cannot arrive any more, so a jump is a gap at once. */
+  private discontinuity = false;
   private readonly held: Held[] = []; // out-of-order messages, sorted by `first`
   private reorderTimer: NodeJS.Timeout | undefined;
   private resyncing = false;
@@ -129,11 +131,33 @@ export class StreamPipeline {
       return;
     }
     if (this.isNext(first, prev, base)) {
+      this.discontinuity = false;
       this.emit(data, last, receivedAt);
       if (this.held.length > 0) this.drainHeld();
       return;
     }
     this.hold({ data, first, last, prev, receivedAt });
+    if (this.discontinuity) {
+      this.discontinuity = false;
+      if (this.held.length > 0) this.onGap();
+    }
+  }
+
+  /**
+   * Called when a new socket replaces a dead one: the next jump in sequence is reported as a gap at once instead of
+   * waiting `reorderTimeoutMs`. With `reset`, the venue restarted its numbering: the base is forgotten and the stream
+   * starts over (with a resync when one is configured).
+   */
+  markDiscontinuity(reset: boolean): void {
+    if (this.resyncing) return;
+    if (reset) {
+      this.lastSequence = undefined;
+      this.afterSnapshot = false;
+      this.held.length = 0;
+      this.clearReorderTimer();
+      return;
+    }
+    this.discontinuity = true;
   }
 
   private isNext(first: number, prev: number | undefined, base: number): boolean {

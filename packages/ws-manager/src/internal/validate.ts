@@ -23,6 +23,7 @@ export interface ResolvedConnectionOptions {
   connectTimeoutMs: number;
   stream: (message: DecodedMessage) => string | undefined;
   sequence: ((message: DecodedMessage) => number | SequenceRange | undefined) | undefined;
+  resetSequenceOnReconnect: boolean;
   id: ((message: DecodedMessage) => string | number | undefined) | undefined;
   timestamp: ((message: DecodedMessage) => number | undefined) | undefined;
   resync: ((stream: string) => Promise<ResyncResult>) | undefined;
@@ -56,6 +57,12 @@ export function num(field: string, value: unknown, fallback: number, min = 0, in
       `expected ${integer ? 'an integer' : 'a finite number'} >= ${min}, got ${String(value)}`,
     );
   }
+  return value;
+}
+
+function bool(field: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidOption(field, 'expected a boolean');
   return value;
 }
 
@@ -128,6 +135,11 @@ export function resolveConnectionOptions(
     connectTimeoutMs: num(f('connectTimeoutMs'), raw.connectTimeoutMs, d.connectTimeoutMs, 1),
     stream: fn(f('stream'), raw.stream) ?? defaultStream,
     sequence: fn(f('sequence'), raw.sequence),
+    resetSequenceOnReconnect: bool(
+      f('resetSequenceOnReconnect'),
+      raw.resetSequenceOnReconnect,
+      d.resetSequenceOnReconnect,
+    ),
     id: fn(f('id'), raw.id),
     timestamp: fn(f('timestamp'), raw.timestamp),
     resync: fn(f('resync'), raw.resync),

@@ -69,6 +69,9 @@ describe('WebSocketManager options', () => {
       'connection.maxPayloadBytes',
     );
     expect(fieldOf(() => manager.connect('bin', { reorderWindow: 1.5 }))).toBe('connection.reorderWindow');
+    expect(fieldOf(() => manager.connect('bin', { resetSequenceOnReconnect: 'yes' as never }))).toBe(
+      'connection.resetSequenceOnReconnect',
+    );
     let error: unknown;
     try {
       manager.connect('nope');

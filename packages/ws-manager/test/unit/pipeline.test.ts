@@ -149,4 +149,43 @@ describe('StreamPipeline', () => {
     expect(delivered.map((m) => (m.data as { id?: string }).id)).toEqual(['a', 'b', 'c', 'a', undefined]);
     expect(pipeline.duplicatesDropped).toBe(1);
   });
+
+  it('after a reconnect a jump is a gap at once, without waiting for the reorder timeout', () => {
+    const { pipeline, seqs, gaps } = make({ reorderTimeoutMs: 60_000 });
+    pipeline.accept({}, 1, 0);
+    pipeline.accept({}, 2, 0);
+    pipeline.markDiscontinuity(false);
+    pipeline.accept({}, 10, 0);
+    expect(seqs()).toEqual([1, 2, 10]);
+    expect(gaps).toHaveLength(1);
+    // a contiguous first message clears the flag
+    pipeline.markDiscontinuity(false);
+    pipeline.accept({}, 11, 0);
+    pipeline.accept({}, 13, 0);
+    expect(seqs()).toEqual([1, 2, 10, 11]);
+    pipeline.close();
+  });
+
+  it('resetSequenceOnReconnect forgets the base so a restarted numbering is not taken for duplicates', async () => {
+    const plain = make();
+    for (const n of [100, 101]) plain.pipeline.accept({}, n, 0);
+    plain.pipeline.markDiscontinuity(true);
+    for (const n of [1, 2]) plain.pipeline.accept({}, n, 0);
+    expect(plain.seqs()).toEqual([100, 101, 1, 2]);
+    const calls: string[] = [];
+    const withResync = make({
+      resync: async (s) => {
+        calls.push(s);
+        return { sequence: 1 };
+      },
+    });
+    withResync.pipeline.accept({}, 50, 0);
+    await tick();
+    withResync.pipeline.markDiscontinuity(true);
+    withResync.pipeline.accept({}, 1, 0);
+    withResync.pipeline.accept({}, 2, 0);
+    await tick();
+    expect(calls).toHaveLength(2);
+    expect(withResync.seqs()).toEqual([2]);
+  });
 });
