@@ -24,7 +24,11 @@ try {
   await db.query('create table if not exists example_orders (id bigint primary key, sym text, qty numeric)');
   await db.query('truncate example_orders');
 
-  const inserted = await db.query('insert into example_orders values ($1, $2, $3) on conflict do nothing', [1, 'BTC-USD', 0.5]);
+  const inserted = await db.query('insert into example_orders values ($1, $2, $3) on conflict do nothing', [
+    1,
+    'BTC-USD',
+    0.5,
+  ]);
   console.log(`insert: ${inserted.rowCount} row on ${inserted.host} in ${inserted.durationMs.toFixed(2)} ms`);
 
   const read = await db.query<{ sym: string; qty: string }>('select sym, qty from example_orders where id = $1', [1], {
@@ -44,13 +48,15 @@ try {
   try {
     await db.query('insert into example_orders values ($1, $2, $3)', [1, 'BTC-USD', 1], { name: 'insert_order' });
   } catch (error) {
-    if (isQueryError(error)) console.log(`typed SQL error: SQLSTATE ${error.sqlState} in statement ${error.statementName}`);
+    if (isQueryError(error))
+      console.log(`typed SQL error: SQLSTATE ${error.sqlState} in statement ${error.statementName}`);
   }
 
   try {
     await db.query('select pg_sleep(10)', [], { timeoutMs: 300 });
   } catch (error) {
-    if (isQueryTimeoutError(error)) console.log(`timed out after ${error.timeoutMs} ms; the server-side query was cancelled`);
+    if (isQueryTimeoutError(error))
+      console.log(`timed out after ${error.timeoutMs} ms; the server-side query was cancelled`);
   }
 
   console.log('query stats:', db.queryStats().slice(0, 3));

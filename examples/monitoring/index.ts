@@ -46,7 +46,14 @@ const monitoring = new Monitoring({
     rules: [
       {
         name: 'SlowQueries',
-        condition: { type: 'quantile', metric: 'db_client_operation_duration_seconds', quantile: 0.99, window: '1s', op: '>', value: 0.05 },
+        condition: {
+          type: 'quantile',
+          metric: 'db_client_operation_duration_seconds',
+          quantile: 0.99,
+          window: '1s',
+          op: '>',
+          value: 0.05,
+        },
         severity: 'warning',
         annotations: { summary: 'p99 {{value}}s on {{labels.host}}' },
       },
@@ -64,7 +71,14 @@ const pool = {
   name: 'postgres',
   stats: () => ({ queries, pool: { total: 10, idle: 7, waiting: 0 } }),
   run(ms: number) {
-    const ctx = { component: 'postgres', operation: 'query', statement: 'SELECT * FROM fills WHERE id = $1', role: 'read', host: '127.0.0.1:5432', rowCount: 0 };
+    const ctx = {
+      component: 'postgres',
+      operation: 'query',
+      statement: 'SELECT * FROM fills WHERE id = $1',
+      role: 'read',
+      host: '127.0.0.1:5432',
+      rowCount: 0,
+    };
     return query.tracePromise(async () => {
       await new Promise((r) => setTimeout(r, ms));
       queries++;
@@ -77,7 +91,15 @@ monitoring.watch(pool);
 // 4. Business metrics.
 const trading = monitoring.trading();
 trading.recordTrade({ strategy: 'scalper', symbol: 'BTCUSDT', side: 'buy', quantity: 0.01, price: 64_000 });
-trading.recordTrade({ strategy: 'scalper', symbol: 'BTCUSDT', side: 'sell', quantity: 0.01, price: 64_050, realizedPnl: 0.5, fee: 0.1 });
+trading.recordTrade({
+  strategy: 'scalper',
+  symbol: 'BTCUSDT',
+  side: 'sell',
+  quantity: 0.01,
+  price: 64_050,
+  realizedPnl: 0.5,
+  fee: 0.1,
+});
 trading.setEquity('scalper', 10_000.4);
 
 await withCorrelationId('slow-phase', async () => {
@@ -100,10 +122,15 @@ while (!received.includes('resolved') && Date.now() < deadline + 5_000) {
 const text = await monitoring.metrics();
 const interesting = text
   .split('\n')
-  .filter((l) => /^(db_client_operation_duration_seconds_count|cryptoscalp_stats_|cryptoscalp_trading_realized_pnl|cryptoscalp_alert_notifications_total)/.test(l));
+  .filter((l) =>
+    /^(db_client_operation_duration_seconds_count|cryptoscalp_stats_|cryptoscalp_trading_realized_pnl|cryptoscalp_alert_notifications_total)/.test(
+      l,
+    ),
+  );
 console.log(`\n--- ${text.split('\n').length} lines scraped; a few of them:\n${interesting.join('\n')}`);
 console.log('\n--- alert history:');
-for (const e of monitoring.alerts.history()) console.log(`${new Date(e.time).toISOString()} ${e.type} ${e.alertname}${e.notifier ? ` -> ${e.notifier}` : ''}`);
+for (const e of monitoring.alerts.history())
+  console.log(`${new Date(e.time).toISOString()} ${e.type} ${e.alertname}${e.notifier ? ` -> ${e.notifier}` : ''}`);
 
 await monitoring.close();
 await new Promise((r) => receiver.close(r));

@@ -9,6 +9,7 @@ const sim = new ExchangeSimulator({ symbols, eventsPerSecond, tickMs, seed: 1 })
 const urls = await sim.start();
 console.log(JSON.stringify(urls));
 process.on('SIGTERM', () => {
+  setTimeout(() => process.exit(0), 500).unref();
   void sim.close().then(() => process.exit(0));
 });
 setInterval(() => {

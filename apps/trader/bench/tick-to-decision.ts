@@ -110,7 +110,7 @@ async function run(fsync: 'interval' | 'always') {
   await feed.close();
   await engine.close();
   journal.close();
-  sim.child.kill('SIGTERM');
+  sim.child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
   return result;
 }

@@ -7,12 +7,19 @@
  */
 import { reportBench, startPostgresCluster, waitFor } from '@cryptoscalp/testkit';
 import pg from 'pg';
-import { PoolManager } from '@cryptoscalp/db-pool';
+
+// The built package (what users run), not the tsx-transformed source that the tsconfig paths
+// would resolve '@cryptoscalp/db-pool' to; `npm run bench` builds first.
+const { PoolManager } = (await import(
+  new URL('../dist/index.js', import.meta.url).href
+)) as typeof import('../src/index.js');
 
 async function pair() {
   const primary = await startPostgresCluster({ settings: { synchronous_standby_names: '*' } });
   const replica = await startPostgresCluster({ replicaOf: primary });
-  await waitFor(async () => (await primary.psql('select count(*) from pg_stat_replication')) === '1', { timeoutMs: 30_000 });
+  await waitFor(async () => (await primary.psql('select count(*) from pg_stat_replication')) === '1', {
+    timeoutMs: 30_000,
+  });
   await primary.psql('create table w (id bigserial primary key, at timestamptz default now())');
   return { primary, replica };
 }

@@ -9,7 +9,12 @@
 import { measureThroughput, reportBench, serviceUrls, type ThroughputResult } from '@cryptoscalp/testkit';
 import pg from 'pg';
 import postgres from 'postgres';
-import { PoolManager } from '@cryptoscalp/db-pool';
+
+// The built package (what users run), not the tsx-transformed source that the tsconfig paths
+// would resolve '@cryptoscalp/db-pool' to; `npm run bench` builds first.
+const { PoolManager } = (await import(
+  new URL('../dist/index.js', import.meta.url).href
+)) as typeof import('../src/index.js');
 
 const url = serviceUrls.postgres;
 const concurrency = 64;

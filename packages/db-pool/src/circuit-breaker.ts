@@ -109,7 +109,11 @@ export class HostBreaker {
     );
   }
 
-  private fire<T>(breaker: CircuitBreaker<[Thunk, boolean], unknown>, fn: () => Promise<T>, slowCheck: boolean): Promise<T> {
+  private fire<T>(
+    breaker: CircuitBreaker<[Thunk, boolean], unknown>,
+    fn: () => Promise<T>,
+    slowCheck: boolean,
+  ): Promise<T> {
     return breaker.fire(fn, slowCheck).then(
       (value) => value as T,
       (error: unknown) => {

@@ -11,7 +11,7 @@ import {
   QueryError,
   QueryTimeoutError,
 } from './errors.js';
-import { abandonQueued, abandonedReason } from './internal/abandon-queued.js';
+import { abandonedReason, abandonQueued } from './internal/abandon-queued.js';
 import { submit } from './internal/submit.js';
 import { hostLabel } from './options.js';
 import { sqlStateOf } from './sqlstate.js';
@@ -332,7 +332,15 @@ export class HostPool {
    * idle longer than `validateAfterIdleMs` is checked with `select 1` first.
    */
   acquire(priority: number, deadlineAt = 0, signal?: AbortSignal, timeoutMs = 0): Promise<PooledConnection> {
-    // Hot path: one promise hop when the connection is usable as it is.
+    if (deadlineAt === 0 && signal === undefined && !this.closed) {
+      // Hot path: one promise hop when the connection is usable as it is.
+      return this.pool.acquire(priority).then(
+        (conn) => (this.usable(conn, Date.now()) ? conn : this.replace(conn, priority, 0, undefined, 0)),
+        (error) => {
+          throw this.mapAcquireError(error);
+        },
+      );
+    }
     return this.acquireRaw(priority, deadlineAt, signal, timeoutMs).then((conn) =>
       this.usable(conn, Date.now()) ? conn : this.replace(conn, priority, deadlineAt, signal, timeoutMs),
     );
@@ -383,7 +391,9 @@ export class HostPool {
       this.destroy(conn);
       return;
     }
-    conn.owner.release(conn).catch(noop);
+    // Only a resource generic-pool considers borrowed can be released without a rejection.
+    if (conn.owner.isBorrowedResource(conn)) void conn.owner.release(conn);
+    else this.destroy(conn);
   }
 
   /** Destroys a borrowed connection. */
@@ -425,8 +435,13 @@ export class HostPool {
       }
       let lsn: string | undefined;
       if (o.captureLsn) {
-        const r = await conn.client.query('select pg_current_wal_lsn()::text as lsn');
-        lsn = (r.rows[0] as { lsn: string } | undefined)?.lsn;
+        // The write is done: failing to read the WAL position must not turn it into an error.
+        try {
+          const r = await conn.client.query('select pg_current_wal_lsn()::text as lsn');
+          lsn = (r.rows[0] as { lsn: string } | undefined)?.lsn;
+        } catch {
+          lsn = undefined;
+        }
       }
       return { result, lsn };
     } catch (error) {

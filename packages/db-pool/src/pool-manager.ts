@@ -174,7 +174,7 @@ export class PoolManager implements SessionHost {
         const rowCount = result.rowCount ?? 0;
         info.entry.record(durationMs, rowCount, false);
         if (o.slowQueryMs > 0 && durationMs >= o.slowQueryMs) this.slowQuery(info, name, durationMs, host, role);
-        if (lsn !== undefined) session?.noteLsn(lsn);
+        if (run.captureLsn) session?.noteLsn(lsn);
         return {
           rows: result.rows as R[],
           rowCount,
@@ -361,8 +361,9 @@ export class PoolManager implements SessionHost {
               await tx.raw('commit');
               tx.finished = true;
               if (session !== undefined) {
-                const r = await tx.raw('select pg_current_wal_lsn()::text as lsn');
-                session.noteLsn((r.rows[0] as { lsn: string } | undefined)?.lsn);
+                // Committed: a failure to read the WAL position only pins the session's reads to the primary.
+                const r = await tx.raw('select pg_current_wal_lsn()::text as lsn').catch(() => undefined);
+                session.noteLsn((r?.rows[0] as { lsn: string } | undefined)?.lsn);
               }
               return value;
             } catch (error) {

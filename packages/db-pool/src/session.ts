@@ -17,6 +17,9 @@ export interface SessionHost {
   ): Promise<T>;
 }
 
+/** Higher than any real LSN: no replica qualifies. */
+const UNKNOWN_LSN = (1n << 64n) - 1n;
+
 /**
  * A read-your-writes session: after a write through the session, its reads go only to
  * replicas known to have replayed that write's WAL position (`pg_current_wal_lsn()` after
@@ -45,11 +48,17 @@ export class Session {
     return this.host.runTransaction(fn, options, this);
   }
 
-  /** @internal records a write's WAL position (keeps the highest). */
+  /**
+   * @internal records a write's WAL position (keeps the highest). An unknown position (the
+   * read after the write failed) pins reads to the primary until a later write's is known.
+   */
   noteLsn(lsn: string | undefined): void {
     const parsed = parseLsn(lsn);
-    if (parsed === undefined) return;
-    if (this.minLsn === undefined || parsed > this.minLsn) {
+    if (parsed === undefined) {
+      this.minLsn = UNKNOWN_LSN;
+      return;
+    }
+    if (this.minLsn === undefined || this.minLsn === UNKNOWN_LSN || parsed > this.minLsn) {
       this.minLsn = parsed;
       this.lastWriteLsn = lsn;
     }

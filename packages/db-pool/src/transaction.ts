@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { PooledConnection } from './host-pool.js';
 import type { HostEntry } from './internal/host-entry.js';
-import { submit } from './internal/submit.js';
 import type { StatementCache } from './internal/statement-cache.js';
+import { submit } from './internal/submit.js';
 import type { QueryResult } from './types.js';
 
 /** Options of a statement inside a transaction. */

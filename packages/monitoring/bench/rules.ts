@@ -2,6 +2,7 @@
  * Bench: evaluating 1,000 threshold rules per tick (each over its own prom-client gauge) with
  * Monitoring's alert manager, against a plain loop that reads the same 1,000 gauges and compares.
  */
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { percentiles, reportBench } from '@cryptoscalp/testkit';
 import { Gauge, Registry } from 'prom-client';
@@ -40,6 +41,7 @@ async function plainLoop(): Promise<number> {
 
 const ours: number[] = [];
 const base: number[] = [];
+const cpu: number[] = [];
 const deadline = performance.now() + 30_000;
 for (let run = 0; run < 60 && performance.now() < deadline; run++) {
   // Values move a little between ticks, as real gauges do.
@@ -48,9 +50,12 @@ for (let run = 0; run < 60 && performance.now() < deadline; run++) {
   await plainLoop();
   const b = performance.now() - t0;
   t0 = performance.now();
+  const c0 = process.cpuUsage();
   await monitoring.alerts.evaluate();
   const o = performance.now() - t0;
+  const c = process.cpuUsage(c0);
   if (run < 5) continue;
+  cpu.push((c.user + c.system) / 1000);
   base.push(b);
   ours.push(o);
 }
@@ -72,6 +77,8 @@ reportBench({
       extra: {
         oursP95: percentiles(ours, [95]).p95 as number,
         baselineP95: percentiles(base, [95]).p95 as number,
+        oursCpuMsMedian: med(cpu),
+        loadAverage1m: os.loadavg()[0] as number,
         targetMs: 5,
       },
     },

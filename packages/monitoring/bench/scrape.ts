@@ -129,6 +129,15 @@ reportBench({
       },
     },
     {
+      name: 'longest event-loop block during the scrape, in process CPU time (contention-independent)',
+      value: med(ours.cpu),
+      unit: 'ms',
+      baseline: { name: 'prom-client registry.metrics(), CPU time of its block', value: med(theirs.cpu) },
+      higherIsBetter: false,
+      method: `${method}; CPU time = process.cpuUsage() delta over the same ticker gap (includes GC helper threads)`,
+      extra: { targetAbsoluteMs: 10 },
+    },
+    {
       name: 'total scrape time, ~100k series',
       value: med(ours.total),
       unit: 'ms',

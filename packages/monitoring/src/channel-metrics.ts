@@ -12,7 +12,7 @@ import { ChildCache } from './internal/child-cache.js';
 import { type CounterChild, FastCounter, FastGauge, type GaugeChild } from './internal/fast-counter.js';
 import { FastHistogram, type HistogramChild } from './internal/fast-histogram.js';
 import type { FastChild, FastMetric } from './internal/fast-metric.js';
-import { boolLabel, completedAtEnd, errorType, type OperationContext, str } from './internal/trace-context.js';
+import { boolLabel, completedAtEnd, errorType, guard, type OperationContext, str } from './internal/trace-context.js';
 
 /** Node 20 accepts a partial set of handlers; its types want all five. */
 type Subscribers = TracingChannelSubscribers<object>;
@@ -66,6 +66,7 @@ export class ChannelMetrics {
   private readonly dbChannel = diagnostics_channel.tracingChannel(DB_QUERY_CHANNEL);
   private readonly cacheChannel = diagnostics_channel.tracingChannel(CACHE_OPERATION_CHANNEL);
   private readonly stateHandlers = new Map<string, (message: unknown, name: string | symbol) => void>();
+  private readonly isWatched: (component: unknown) => boolean;
   private readonly dbHandlers;
   private readonly cacheHandlers;
 
@@ -113,8 +114,8 @@ export class ChannelMetrics {
     this.wsChildren = new ChildCache((v) => this.wsState.labels(...v));
 
     const isWatched = setup.isWatched;
-    const start = (message: unknown) => {
-      const ctx = message as OperationContext;
+    this.isWatched = isWatched;
+    const start = (ctx: OperationContext) => {
       if (isWatched(ctx.component)) ctx[kStart] = performance.now();
     };
     const finishDb = (ctx: OperationContext) => {
@@ -137,38 +138,46 @@ export class ChannelMetrics {
         .get5(ctx.component as string, str(ctx.operation), str(ctx.tier), boolLabel(ctx.hit), errorType(ctx.error))
         .observe(seconds);
     };
+    const guardedStart = guard(start);
     this.dbHandlers = {
-      start,
-      end: (m: unknown) => {
-        if (completedAtEnd(m as OperationContext)) finishDb(m as OperationContext);
-      },
-      asyncEnd: (m: unknown) => finishDb(m as OperationContext),
+      start: guardedStart,
+      end: guard((ctx) => {
+        if (completedAtEnd(ctx)) finishDb(ctx);
+      }),
+      asyncEnd: guard(finishDb),
     };
     this.cacheHandlers = {
-      start,
-      end: (m: unknown) => {
-        if (completedAtEnd(m as OperationContext)) finishCache(m as OperationContext);
-      },
-      asyncEnd: (m: unknown) => finishCache(m as OperationContext),
+      start: guardedStart,
+      end: guard((ctx) => {
+        if (completedAtEnd(ctx)) finishCache(ctx);
+      }),
+      asyncEnd: guard(finishCache),
     };
 
     for (const channel of STATE_CHANNELS) {
       const isBreaker = BREAKER_CHANNELS.includes(channel);
       const isWs = channel === WS_STATE_CHANNEL;
       this.stateHandlers.set(channel, (message: unknown) => {
-        const payload = message as Record<string, unknown> | null;
-        const component = payload?.component;
-        if (!isWatched(component)) return;
-        this.eventChildren.get2(channel, component as string).inc();
-        if (isBreaker) this.setBreaker(channel, component as string, normalizeBreakerState(payload?.state));
-        if (isWs) {
-          const exchange = str(payload?.exchange);
-          const endpoint = str(payload?.endpoint);
-          const from = str(payload?.from);
-          if (from !== '') this.wsChildren.get4(component as string, exchange, endpoint, from).set(0);
-          this.wsChildren.get4(component as string, exchange, endpoint, str(payload?.to)).set(1);
+        try {
+          this.onState(channel, isBreaker, isWs, message as Record<string, unknown> | null);
+        } catch {
+          // Never let a subscriber throw into the publisher (it would become an uncaught exception).
         }
       });
+    }
+  }
+
+  private onState(channel: string, isBreaker: boolean, isWs: boolean, payload: Record<string, unknown> | null): void {
+    const component = payload?.component;
+    if (!this.isWatched(component)) return;
+    this.eventChildren.get2(channel, component as string).inc();
+    if (isBreaker) this.setBreaker(channel, component as string, normalizeBreakerState(payload?.state));
+    if (isWs) {
+      const exchange = str(payload?.exchange);
+      const endpoint = str(payload?.endpoint);
+      const from = str(payload?.from);
+      if (from !== '') this.wsChildren.get4(component as string, exchange, endpoint, from).set(0);
+      this.wsChildren.get4(component as string, exchange, endpoint, str(payload?.to)).set(1);
     }
   }
 

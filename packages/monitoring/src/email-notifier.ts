@@ -1,15 +1,49 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { invalidOption, MonitoringError } from './errors.js';
 import { notificationHtml, notificationText, notificationTitle } from './internal/notification-format.js';
 import type { DeliveryOptions, Notification, Notifier } from './types.js';
 
+/** SMTP settings passed to `nodemailer.createTransport` (a subset of nodemailer's SMTP options). */
+export interface SmtpTransportOptions {
+  /** SMTP server host. */
+  host: string;
+  /** @default 587, or 465 when `secure` */
+  port?: number;
+  /** TLS from the start (port 465). @default false */
+  secure?: boolean;
+  /** Fail unless STARTTLS succeeds. @default false */
+  requireTLS?: boolean;
+  /** Never use STARTTLS. @default false */
+  ignoreTLS?: boolean;
+  /** Credentials (never logged). */
+  auth?: { user: string; pass: string };
+  /** Node TLS options, e.g. `{ rejectUnauthorized: true }`. */
+  tls?: Record<string, unknown>;
+  /** @default 10000 */
+  connectionTimeout?: number;
+  /** @default 10000 */
+  greetingTimeout?: number;
+  /** @default 15000 */
+  socketTimeout?: number;
+  /** Hostname used in the SMTP greeting. @default os.hostname() */
+  name?: string;
+  /** Reuse connections. @default false */
+  pool?: boolean;
+}
+
+/** Anything that sends mail like a nodemailer transporter (e.g. `nodemailer.createTransport(...)`). */
+export interface MailTransporter {
+  sendMail(message: Record<string, unknown>): Promise<unknown>;
+  close?(): void;
+}
+
 /** Options of {@link EmailNotifier}. */
 export interface EmailNotifierOptions {
   /** Name used by routes. @default 'email' */
   name?: string;
-  /** SMTP settings for `nodemailer.createTransport` (host, port, secure, auth...), or an existing transporter. */
-  transport: SMTPTransport.Options | Transporter;
+  /** SMTP settings for `nodemailer.createTransport`, or an existing transporter. */
+  transport: SmtpTransportOptions | MailTransporter;
   /** Sender address. */
   from: string;
   /** Recipients. */
@@ -20,8 +54,8 @@ export interface EmailNotifierOptions {
   delivery?: DeliveryOptions;
 }
 
-function isTransporter(t: unknown): t is Transporter {
-  return typeof t === 'object' && t !== null && typeof (t as Transporter).sendMail === 'function';
+function isTransporter(t: unknown): t is MailTransporter {
+  return typeof t === 'object' && t !== null && typeof (t as MailTransporter).sendMail === 'function';
 }
 
 /**
@@ -31,7 +65,7 @@ function isTransporter(t: unknown): t is Transporter {
 export class EmailNotifier implements Notifier {
   readonly name: string;
   readonly delivery: DeliveryOptions | undefined;
-  private readonly transporter: Transporter;
+  private readonly transporter: MailTransporter;
   private readonly ownTransport: boolean;
   private readonly from: string;
   private readonly to: string[];
@@ -55,12 +89,16 @@ export class EmailNotifier implements Notifier {
       this.transporter = options.transport;
       this.ownTransport = false;
     } else {
-      this.transporter = nodemailer.createTransport({
+      if (typeof options.transport.host !== 'string' || options.transport.host === '') {
+        throw invalidOption('email.transport.host', 'must be a host name');
+      }
+      const smtp: SMTPTransport.Options = {
         connectionTimeout: 10_000,
         greetingTimeout: 10_000,
         socketTimeout: 15_000,
-        ...options.transport,
-      });
+        ...(options.transport as SMTPTransport.Options),
+      };
+      this.transporter = nodemailer.createTransport(smtp) as unknown as MailTransporter;
       this.ownTransport = true;
     }
   }
@@ -91,6 +129,6 @@ export class EmailNotifier implements Notifier {
   }
 
   close(): void {
-    if (this.ownTransport) this.transporter.close();
+    if (this.ownTransport) this.transporter.close?.();
   }
 }

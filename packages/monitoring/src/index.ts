@@ -18,7 +18,12 @@ export {
 } from './channels.js';
 export { ManualClock, systemClock } from './clock.js';
 export { flattenStats, statsMetricName } from './component-stats.js';
-export { EmailNotifier, type EmailNotifierOptions } from './email-notifier.js';
+export {
+  EmailNotifier,
+  type EmailNotifierOptions,
+  type MailTransporter,
+  type SmtpTransportOptions,
+} from './email-notifier.js';
 export {
   isInvalidOptionError,
   isMonitoringError,

@@ -1,6 +1,6 @@
 import diagnostics_channel, { type TracingChannelSubscribers } from 'node:diagnostics_channel';
 import { CACHE_OPERATION_CHANNEL, DB_QUERY_CHANNEL } from './channels.js';
-import { completedAtEnd, errorType, type OperationContext, str } from './internal/trace-context.js';
+import { completedAtEnd, errorType, guard, type OperationContext, str } from './internal/trace-context.js';
 import type { SpanLike, TracerLike } from './types.js';
 
 /** Node 20 accepts a partial set of handlers; its types want all five. */
@@ -27,13 +27,12 @@ export class SpanBridge {
   private readonly cacheHandlers;
 
   constructor(private readonly isWatched: (component: unknown) => boolean) {
-    const end = (m: unknown) => {
-      if (completedAtEnd(m as OperationContext)) finish(m as OperationContext);
-    };
-    const asyncEnd = (m: unknown) => finish(m as OperationContext);
+    const end = guard((ctx) => {
+      if (completedAtEnd(ctx)) finish(ctx);
+    });
+    const asyncEnd = guard(finish);
     this.dbHandlers = {
-      start: (m: unknown) => {
-        const ctx = m as OperationContext;
+      start: guard((ctx) => {
         if (this.tracer === undefined || !this.isWatched(ctx.component)) return;
         const op = str(ctx.operation);
         const attributes: Record<string, string | number | boolean> = {
@@ -54,13 +53,12 @@ export class SpanBridge {
           kind: SPAN_KIND_CLIENT,
           attributes,
         });
-      },
+      }),
       end,
       asyncEnd,
     };
     this.cacheHandlers = {
-      start: (m: unknown) => {
-        const ctx = m as OperationContext;
+      start: guard((ctx) => {
         if (this.tracer === undefined || !this.isWatched(ctx.component)) return;
         const op = str(ctx.operation);
         ctx[kSpan] = this.tracer.startSpan(`cache.${op}`, {
@@ -71,7 +69,7 @@ export class SpanBridge {
             'cryptoscalp.component': ctx.component as string,
           },
         });
-      },
+      }),
       end,
       asyncEnd,
     };

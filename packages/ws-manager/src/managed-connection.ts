@@ -503,6 +503,9 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
         handshakeTimeout: this.options.connectTimeoutMs,
         maxPayload: this.options.maxPayloadBytes,
         perMessageDeflate: false,
+        // A text frame with invalid UTF-8 would make ws close the socket (1007); the codec rejects it instead, so it is
+        // counted as malformed and the connection keeps working (and the per-frame validation cost is saved).
+        skipUTF8Validation: true,
       });
       this.sockets.add(ws);
       const timer = setTimeout(() => {

@@ -44,6 +44,7 @@ export class StreamHub {
     connections: 0,
     disconnects: 0,
     authRejected: 0,
+    forbidden: 0,
     published: 0,
     framesSent: 0,
     conflated: 0,
@@ -225,6 +226,25 @@ export class StreamHub {
       client.pending?.delete(request.topic);
       this.sendControl(client, { type: 'unsubscribed', topic: request.topic, id: request.id });
       return;
+    }
+    const authorize = this.options.authorize;
+    if (authorize !== undefined) {
+      let allowed = false;
+      try {
+        allowed = authorize(client.principal, request.topic) === true;
+      } catch {
+        allowed = false;
+      }
+      if (!allowed) {
+        this.counters.forbidden++;
+        this.sendControl(client, {
+          type: 'error',
+          code: 'forbidden',
+          message: 'not authorized for this topic',
+          id: request.id,
+        });
+        return;
+      }
     }
     if (!client.topics.has(request.topic) && client.topics.size >= this.options.maxTopicsPerClient) {
       this.sendControl(client, {

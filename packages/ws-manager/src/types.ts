@@ -278,6 +278,11 @@ export interface StreamHubOptions {
   path?: string;
   /** Called at upgrade; `false` (or a throw) rejects with HTTP 401. @default accept everyone */
   authenticate?: (request: IncomingMessage) => AuthResult | Promise<AuthResult>;
+  /**
+   * Called for every subscribe request with the principal `authenticate` returned; `false` (or a throw) rejects the
+   * subscription with an `error` (`code: 'forbidden'`). @default allow every topic
+   */
+  authorize?: (principal: Record<string, unknown> | undefined, topic: string) => boolean;
   /** Per-client bound on bytes queued in the socket before the slow-consumer policy applies. @default 1048576 */
   maxBufferedBytes?: number;
   /** `conflate` keeps the latest message per topic until the socket drains; `disconnect` closes the client. @default 'conflate' */

@@ -107,10 +107,10 @@ export interface EnginePort extends TraderPort {
 const NO_ALERTS: AlertsSource = {
   list: () => [],
   silence: () => {
-    throw new ApiError('E_API_NOT_FOUND', 'alerting is not configured in this trader', { status: 501 });
+    throw new ApiError('E_API_NOT_IMPLEMENTED', 'alerting is not configured in this trader');
   },
   acknowledge: () => {
-    throw new ApiError('E_API_NOT_FOUND', 'alerting is not configured in this trader', { status: 501 });
+    throw new ApiError('E_API_NOT_IMPLEMENTED', 'alerting is not configured in this trader');
   },
 };
 

@@ -120,7 +120,7 @@ export const ROUTES: readonly RouteDef[] = [
     response: { type: 'object', properties: { cancelled: { type: 'boolean' } } },
     handler: async ({ trader, params, actor }) => {
       if (trader.cancelOrder === undefined)
-        throw new ApiError('E_API_NOT_FOUND', 'this trader does not support cancel', { status: 501 });
+        throw new ApiError('E_API_NOT_IMPLEMENTED', 'this trader does not support cancel');
       const cancelled = await trader.cancelOrder(params.id as string, actor);
       if (!cancelled)
         throw new ApiError('E_API_NOT_FOUND', `order ${params.id} not found or already final`, { field: 'id' });

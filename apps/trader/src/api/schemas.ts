@@ -8,6 +8,7 @@ const str = { type: 'string' } as const;
 const int = { type: 'integer' } as const;
 const symbol = { type: 'string', pattern: '^[A-Z0-9][A-Z0-9_-]{0,31}$', description: 'Symbol, e.g. BTCUSDT' } as const;
 
+/** A position (`GET /api/positions`). */
 export const positionSchema: JsonSchema = {
   type: 'object',
   required: ['symbol', 'qty', 'avgPrice', 'markPrice', 'notional', 'realizedPnl', 'unrealizedPnl', 'fees'],
@@ -28,6 +29,7 @@ const orderStatus = {
   enum: ['submitted', 'accepted', 'partially_filled', 'filled', 'cancelled', 'rejected'],
 } as const;
 
+/** An order, the core's `Order`. */
 export const orderSchema: JsonSchema = {
   type: 'object',
   required: ['clientOrderId', 'symbol', 'side', 'type', 'qty', 'status', 'filledQty', 'avgPrice', 'createdAt'],
@@ -48,6 +50,7 @@ export const orderSchema: JsonSchema = {
   },
 };
 
+/** A fill, the core's `Fill`. */
 export const fillSchema: JsonSchema = {
   type: 'object',
   required: ['fillId', 'clientOrderId', 'symbol', 'side', 'price', 'qty', 'fee', 'liquidity', 'ts'],
@@ -64,6 +67,7 @@ export const fillSchema: JsonSchema = {
   },
 };
 
+/** PnL figures (`GET /api/pnl`). */
 export const pnlSchema: JsonSchema = {
   type: 'object',
   required: ['realized', 'unrealized', 'fees', 'total', 'drawdown', 'wins', 'losses', 'ts'],
@@ -80,6 +84,7 @@ export const pnlSchema: JsonSchema = {
   },
 };
 
+/** Risk state and kill switch mode (`GET /api/risk`). */
 export const riskSchema: JsonSchema = {
   type: 'object',
   required: ['mode', 'limits'],
@@ -92,11 +97,13 @@ export const riskSchema: JsonSchema = {
   },
 };
 
+/** Strategy parameters: a flat object of scalars. */
 export const paramsSchema: JsonSchema = {
   type: 'object',
   additionalProperties: { type: ['number', 'string', 'boolean'] },
 };
 
+/** An alert (`GET /api/alerts`). */
 export const alertSchema: JsonSchema = {
   type: 'object',
   required: ['id', 'name', 'severity', 'state'],
@@ -113,6 +120,7 @@ export const alertSchema: JsonSchema = {
   },
 };
 
+/** Component health and stage latency (`GET /api/status`). */
 export const statusSchema: JsonSchema = {
   type: 'object',
   required: ['status', 'components', 'latency'],
@@ -128,6 +136,7 @@ export const statusSchema: JsonSchema = {
   },
 };
 
+/** An audit log row (`GET /api/audit`). */
 export const auditRowSchema: JsonSchema = {
   type: 'object',
   properties: {
@@ -143,6 +152,7 @@ export const auditRowSchema: JsonSchema = {
   },
 };
 
+/** Every error response. */
 export const errorSchema: JsonSchema = {
   type: 'object',
   required: ['statusCode', 'code', 'message'],
@@ -157,6 +167,7 @@ export const errorSchema: JsonSchema = {
 
 // ---- request schemas (enforced) ----
 
+/** A `limit` query parameter between 1 and `max`, `def` when absent. */
 export const limitParam = (max: number, def: number): JsonSchema => ({
   type: 'integer',
   minimum: 1,
@@ -164,18 +175,21 @@ export const limitParam = (max: number, def: number): JsonSchema => ({
   default: def,
 });
 
+/** Query of `GET /api/orders`. */
 export const ordersQuery: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: { symbol, status: orderStatus, limit: limitParam(1000, 100) },
 };
 
+/** Query of `GET /api/fills`. */
 export const fillsQuery: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: { symbol, since: { type: 'integer', minimum: 0 }, limit: limitParam(1000, 100) },
 };
 
+/** The `:id` path parameter (client order ids, alert ids). */
 export const idParams: JsonSchema = {
   type: 'object',
   required: ['id'],
@@ -183,8 +197,10 @@ export const idParams: JsonSchema = {
   properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' } },
 };
 
+/** No query parameters accepted. */
 export const emptyQuery: JsonSchema = { type: 'object', additionalProperties: false, properties: {} };
 
+/** Query of `GET /api/audit`. */
 export const auditQuery: JsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -194,6 +210,7 @@ export const auditQuery: JsonSchema = {
   },
 };
 
+/** Body of `PUT /api/strategy/params`: 1-50 scalar parameters. */
 export const paramsPatchBody: JsonSchema = {
   type: 'object',
   minProperties: 1,
@@ -206,6 +223,7 @@ export const paramsPatchBody: JsonSchema = {
 
 const reason = { type: 'string', minLength: 1, maxLength: 500 } as const;
 
+/** Body of `POST /api/kill-switch`. */
 export const killSwitchBody: JsonSchema = {
   type: 'object',
   required: ['mode', 'reason'],
@@ -213,6 +231,7 @@ export const killSwitchBody: JsonSchema = {
   properties: { mode: { type: 'string', enum: ['REDUCING', 'HALTED'] }, reason },
 };
 
+/** Body of `POST /api/kill-switch/release`. */
 export const releaseBody: JsonSchema = {
   type: 'object',
   required: ['reason'],
@@ -220,6 +239,7 @@ export const releaseBody: JsonSchema = {
   properties: { reason },
 };
 
+/** Body of `POST /api/alerts/silences`. */
 export const silenceBody: JsonSchema = {
   type: 'object',
   required: ['matchers', 'durationMs', 'comment'],
@@ -237,12 +257,14 @@ export const silenceBody: JsonSchema = {
   },
 };
 
+/** Optional body of `POST /api/alerts/:id/ack`. */
 export const ackBody: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: { comment: { type: 'string', maxLength: 500 } },
 };
 
+/** Optional body of `POST /api/orders/:id/cancel`. */
 export const cancelBody: JsonSchema = {
   type: 'object',
   additionalProperties: false,

@@ -526,7 +526,20 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
     }
   });
 
-  await app.listen({ port: o.port, host: o.host });
+  try {
+    await app.listen({ port: o.port, host: o.host });
+  } catch (cause) {
+    // Port taken, host not local: release what was set up, then report it as an option error.
+    bridge.stop();
+    await hub.close();
+    await app.close();
+    limiter.close();
+    await audit.close();
+    throw new ApiError('E_API_INVALID_OPTION', `cannot listen on ${o.host}:${o.port}: ${(cause as Error).message}`, {
+      field: 'port',
+      cause,
+    });
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : o.port;
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;

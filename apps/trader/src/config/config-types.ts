@@ -91,7 +91,7 @@ export interface TraderConfig {
   cache: {
     /** Redis URL (`REDIS_URL`); empty runs the in-process tier only. @default '' */
     redisUrl: string;
-    /** Key prefix. @default 'cryptoscalp:trader' */
+    /** Cache namespace (`[A-Za-z0-9_.-]`). @default 'cryptoscalp.trader' */
     prefix: string;
   };
   http: {
@@ -99,6 +99,8 @@ export interface TraderConfig {
     host: string;
     /** Port for the health and metrics server; 0 picks a free port. @default 9464 */
     port: number;
+    /** On shutdown, readiness answers 503 this long before the server closes (load balancers drain). @default 500 */
+    shutdownDelayMs: number;
   };
   alerts: {
     /** A symbol without market data for this long raises `feed-stale`. @default 5000 */

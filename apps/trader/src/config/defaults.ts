@@ -30,8 +30,8 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
   execution: { latencyMs: 2, makerFeeBps: 1, takerFeeBps: 4 },
   journal: { path: '', fsync: 'interval', fsyncIntervalMs: 100 },
   database: { url: '', replicaUrls: [], embedded: 'disk', schema: 'trader' },
-  cache: { redisUrl: '', prefix: 'cryptoscalp:trader' },
-  http: { host: '127.0.0.1', port: 9464 },
+  cache: { redisUrl: '', prefix: 'cryptoscalp.trader' },
+  http: { host: '127.0.0.1', port: 9464, shutdownDelayMs: 500 },
   alerts: { feedStaleMs: 5000, decisionLatencyBudgetMs: 1, slackToken: '', slackChannel: '', webhookUrl: '' },
 } satisfies TraderConfig);
 

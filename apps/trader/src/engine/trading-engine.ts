@@ -348,11 +348,18 @@ export class TradingEngine {
     if (result === 'applied') this.decide(ev.symbol, recvTs);
   }
 
-  /** Applies a depth snapshot; returns false when the buffered diffs do not connect (fetch again). */
-  onSnapshot(symbol: string, snapshot: DepthSnapshot): boolean {
+  /**
+   * Applies a depth snapshot; returns false when the buffered diffs do not connect (fetch again). A snapshot for a
+   * book already in sync is ignored (it would only move it back in time) unless `force` (the feed resynced because
+   * it saw a gap the book has not seen yet).
+   */
+  onSnapshot(symbol: string, snapshot: DepthSnapshot, force = false): boolean {
     const sync = this.books.get(symbol);
-    // A snapshot for a book already in sync would only move it back in time.
-    if (!sync || sync.isSynced()) return true;
+    if (!sync) return true;
+    if (sync.isSynced()) {
+      if (!force) return true;
+      sync.invalidate();
+    }
     this.counters.snapshots++;
     return sync.onSnapshot(snapshot);
   }

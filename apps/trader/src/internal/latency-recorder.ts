@@ -10,6 +10,8 @@ export class LatencyRecorder {
   count = 0;
   /** Sum of every sample recorded since creation. */
   sum = 0;
+  /** Also receives every sample (e.g. a Prometheus histogram's observe). */
+  sink: ((ms: number) => void) | undefined;
 
   constructor(capacity = 8192) {
     this.samples = new Float64Array(capacity);
@@ -21,6 +23,7 @@ export class LatencyRecorder {
     if (this.filled < this.samples.length) this.filled++;
     this.count++;
     this.sum += ms;
+    this.sink?.(ms);
   }
 
   /** Percentiles over the window, e.g. `{ p50, p99, p999 }` for `[50, 99, 99.9]`. NaN when empty. */

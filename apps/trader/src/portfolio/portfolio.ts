@@ -75,6 +75,17 @@ export class Portfolio {
     return p;
   }
 
+  /** An independent copy (for computing positions inside a transaction that may be retried). */
+  clone(): Portfolio {
+    const copy = new Portfolio();
+    for (const [k, v] of this.positions) copy.positions.set(k, { ...v });
+    copy.wins = this.wins;
+    copy.losses = this.losses;
+    copy.peakEquity = this.peakEquity;
+    copy.maxDrawdown = this.maxDrawdown;
+    return copy;
+  }
+
   /** Signed position of a symbol. */
   position(symbol: string): number {
     return this.positions.get(symbol)?.qty ?? 0;

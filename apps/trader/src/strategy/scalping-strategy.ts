@@ -65,6 +65,8 @@ export class ScalpingStrategy implements Strategy {
   private labelled = 0;
   private decisions = 0;
   private lastP = 0.5;
+  /** Called for each labelled confident prediction (hit or miss), e.g. for a model metrics exporter. */
+  onPrediction: ((hit: boolean) => void) | undefined;
 
   constructor(options: ScalpingStrategyOptions = {}) {
     this.o = {
@@ -184,7 +186,9 @@ export class ScalpingStrategy implements Strategy {
       this.labelled++;
       if (Math.abs(sample.p - 0.5) > th) {
         this.confident++;
-        if ((sample.p > 0.5 ? 1 : 0) === y) this.hits++;
+        const hit = (sample.p > 0.5 ? 1 : 0) === y;
+        if (hit) this.hits++;
+        this.onPrediction?.(hit);
       }
     }
     if (i > 0) s.pending.splice(0, i);

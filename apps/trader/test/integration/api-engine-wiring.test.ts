@@ -6,7 +6,13 @@ import { waitFor } from '@cryptoscalp/testkit';
 import { Gauge } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { alertsFromAlertManager, createEnginePort, type EnginePort, type TraderEvent } from '../../src/api/index.js';
+import {
+  alertsFromAlertManager,
+  createEnginePort,
+  type EnginePort,
+  isApiError,
+  type TraderEvent,
+} from '../../src/api/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
@@ -192,6 +198,22 @@ describe('API over the real trading engine', () => {
     expect(got.find((m) => m.topic === 'fills').data).toMatchObject({ side: 'sell', qty: 0.2 });
     await waitFor(() => got.some((m) => m.topic === 'positions' && m.data.qty === 0.3), { what: 'position 0.3' });
     ws.close();
+  });
+
+  it('answers 501 for alerting when no alert manager is wired, and lists none', async () => {
+    const bare = createEnginePort({ engine });
+    expect(await bare.alerts.list()).toEqual([]);
+    const e = (() => {
+      try {
+        bare.alerts.silence({ matchers: { a: 'b' }, durationMs: 60_000, comment: 'x', createdBy: 'y' });
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(isApiError(e) && e.status === 501 && e.code === 'E_API_NOT_IMPLEMENTED').toBe(true);
+    expect(() => bare.alerts.acknowledge('x', 'y')).toThrow(/not configured/);
+    bare.close();
   });
 
   it('publishes alert changes on the alerts topic', async () => {

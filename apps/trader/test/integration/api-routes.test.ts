@@ -410,6 +410,14 @@ describe('audit log', () => {
     expect((await auditRows()).length).toBeGreaterThan(10);
   });
 
+  it('refuses to start on a port already in use, naming the option', async () => {
+    const port = Number(new URL(h.api.url).port);
+    await expect(startHarness({ port }, { pool: h.pool, schema: h.schema, trader: h.trader })).rejects.toMatchObject({
+      code: 'E_API_INVALID_OPTION',
+      field: 'port',
+    });
+  });
+
   it('a second instance on the same schema re-creates nothing and keeps appending', async () => {
     const second = await startHarness({}, { pool: h.pool, schema: h.schema, trader: h.trader });
     try {

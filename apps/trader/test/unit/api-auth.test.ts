@@ -52,10 +52,13 @@ describe('TokenVerifier', () => {
 
   it('enforces expiry on cached tokens too', async () => {
     const v = new TokenVerifier({ secret: SECRET, clockToleranceSec: 0 });
-    const token = await issueToken({ sub: 'a', role: 'viewer', secret: SECRET, ttl: 1 });
-    await v.verify(token);
-    await new Promise((r) => setTimeout(r, 1_100));
+    // exp is whole seconds: ttl 2 leaves at least one second for the first, fresh verification.
+    const token = await issueToken({ sub: 'a', role: 'viewer', secret: SECRET, ttl: 2 });
+    const { exp } = await v.verify(token);
+    expect(v.cachedTokens).toBe(1);
+    while (Date.now() / 1000 <= exp) await new Promise((r) => setTimeout(r, 50));
     await expect(v.verify(token)).rejects.toThrow(/expired/);
+    expect(v.cachedTokens).toBe(0);
   });
 
   it('bounds the verified-token cache', async () => {

@@ -6,7 +6,12 @@ import pg from 'pg';
  * extra `.catch`), sets the prepared-statement name afterwards, and settles one promise from
  * pg's callback.
  */
-export function submit(client: pg.Client, text: string, values: unknown[] | undefined, name: string | undefined): Promise<pg.QueryResult> {
+export function submit(
+  client: pg.Client,
+  text: string,
+  values: unknown[] | undefined,
+  name: string | undefined,
+): Promise<pg.QueryResult> {
   return new Promise<pg.QueryResult>((resolve, reject) => {
     const query = new pg.Query(text, values, (error: Error | undefined, result: unknown) => {
       if (error) reject(error);

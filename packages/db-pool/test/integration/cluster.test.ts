@@ -107,12 +107,17 @@ describe('primary + synchronous streaming replica', () => {
     const db = new PoolManager({
       name: uniqueName('dblo'),
       primary: { connectionString: primary.url },
-      replicas: [{ connectionString: replica.url }, { connectionString: `postgres://postgres@localhost:${replica.port}/postgres` }],
+      replicas: [
+        { connectionString: replica.url },
+        { connectionString: `postgres://postgres@localhost:${replica.port}/postgres` },
+      ],
       replica: { lagCheckIntervalMs: 60_000 },
     });
     try {
       await db.checkReplicas();
-      const results = await Promise.all(Array.from({ length: 20 }, () => db.query('select pg_sleep(0.02)', [], { role: 'read' })));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => db.query('select pg_sleep(0.02)', [], { role: 'read' })),
+      );
       const counts = new Map<string, number>();
       for (const r of results) counts.set(r.host, (counts.get(r.host) ?? 0) + 1);
       expect(counts.size).toBe(2);

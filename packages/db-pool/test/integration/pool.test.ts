@@ -97,13 +97,18 @@ describe('host pool behaviour', () => {
       const pid = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       const controller = new AbortController();
       const pending = db.query('select pg_sleep(30)', [], { signal: controller.signal }).catch((e) => e);
-      await waitFor(async () => (await backends(app)).some((b) => b.state === 'active' && b.query.includes('pg_sleep(30)')));
+      await waitFor(async () =>
+        (await backends(app)).some((b) => b.state === 'active' && b.query.includes('pg_sleep(30)')),
+      );
       controller.abort();
       expect((await pending).code).toBe('E_DB_ABORTED');
-      await waitFor(async () => !(await backends(app)).some((b) => b.state === 'active' && b.query.includes('pg_sleep(30)')), {
-        timeoutMs: 10_000,
-        what: 'pg_sleep cancelled on the server',
-      });
+      await waitFor(
+        async () => !(await backends(app)).some((b) => b.state === 'active' && b.query.includes('pg_sleep(30)')),
+        {
+          timeoutMs: 10_000,
+          what: 'pg_sleep cancelled on the server',
+        },
+      );
       expect(Number(hostStats(db).cancels)).toBe(1);
       expect((await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid).toBe(pid);
       expect(Number(hostStats(db).destroyed)).toBe(0);
@@ -132,6 +137,50 @@ describe('host pool behaviour', () => {
       );
       expect(inside).toBe('1500ms');
       expect((await db.query<{ s: string }>(show)).rows[0]?.s).toBe('200ms');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('times out waiting for a connection: pool acquire timeout and the query deadline', async () => {
+    const { db, cleanup } = await withSchema('dbw', { pool: { max: 1, acquireTimeoutMs: 150 } });
+    try {
+      const hold = db.query('select pg_sleep(0.6)');
+      await new Promise((r) => setTimeout(r, 50));
+      const waited = await db.query('select 1').catch((e) => e);
+      expect(isPoolExhaustedError(waited)).toBe(true);
+      expect(waited.code).toBe('E_DB_POOL_ACQUIRE_TIMEOUT');
+      const deadline = await db.query('select 1', [], { timeoutMs: 60 }).catch((e) => e);
+      expect(isQueryTimeoutError(deadline)).toBe(true);
+      expect(deadline.timeoutMs).toBe(60);
+      await hold;
+      expect((await db.query<{ n: number }>('select 1 as n')).rows[0]?.n).toBe(1);
+      expect(hostStats(db).borrowed).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a transaction deadline cancels the statement, rolls back, and the pool stays usable', async () => {
+    const { db, app, cleanup } = await withSchema('dbtx', { pool: { max: 2 } });
+    try {
+      await db.query('create table t (id int primary key)');
+      const error = await db
+        .transaction(
+          async (tx) => {
+            await tx.query('insert into t values (1)');
+            await tx.query('select pg_sleep(30)');
+          },
+          { timeoutMs: 300 },
+        )
+        .catch((e) => e);
+      expect(isQueryTimeoutError(error)).toBe(true);
+      await waitFor(async () => !(await backends(app)).some((b) => b.query.includes('pg_sleep(30)') && b.state === 'active'), {
+        timeoutMs: 10_000,
+      });
+      expect((await db.query('select * from t')).rowCount).toBe(0);
+      const ok = await db.transaction(async (tx) => (await tx.query('insert into t values (2) returning id')).rows[0]);
+      expect(ok).toEqual({ id: 2 });
     } finally {
       await cleanup();
     }

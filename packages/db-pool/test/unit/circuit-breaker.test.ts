@@ -2,7 +2,14 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { waitFor } from '@cryptoscalp/testkit';
 import { describe, expect, it } from 'vitest';
 import { HostBreaker } from '../../src/circuit-breaker.js';
-import { BREAKER_CHANNEL, type BreakerEvent, ConnectionError, DEFAULTS, isCircuitOpenError, QueryError } from '../../src/index.js';
+import {
+  BREAKER_CHANNEL,
+  type BreakerEvent,
+  ConnectionError,
+  DEFAULTS,
+  isCircuitOpenError,
+  QueryError,
+} from '../../src/index.js';
 
 const options = { ...DEFAULTS.breaker, volumeThreshold: 4, resetTimeoutMs: 50, slowCallMs: 20 };
 const fail = () => Promise.reject(new ConnectionError('refused', { sent: false }));
@@ -27,7 +34,11 @@ describe('HostBreaker', () => {
       await waitFor(() => b.state === 'half-open', { timeoutMs: 2_000 });
       expect(await b.run(ok)).toBe('ok');
       expect(b.state).toBe('closed');
-      expect(events.filter((e) => e.component === 'unit-breaker').map((e) => e.state)).toEqual(['open', 'half-open', 'closed']);
+      expect(events.filter((e) => e.component === 'unit-breaker').map((e) => e.state)).toEqual([
+        'open',
+        'half-open',
+        'closed',
+      ]);
     } finally {
       diagnosticsChannel.unsubscribe(BREAKER_CHANNEL, onEvent);
       b.shutdown();

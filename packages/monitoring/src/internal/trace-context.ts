@@ -41,3 +41,19 @@ export function str(value: unknown): string {
 export function boolLabel(value: unknown): string {
   return value === true ? 'true' : value === false ? 'false' : '';
 }
+
+/**
+ * Wraps a channel subscriber so it never throws: diagnostics_channel turns a subscriber's exception
+ * into an uncaught exception, and monitoring must never crash the process it observes.
+ * Non-object messages are ignored.
+ */
+export function guard(fn: (ctx: OperationContext) => void): (message: unknown) => void {
+  return (message: unknown) => {
+    if (typeof message !== 'object' || message === null) return;
+    try {
+      fn(message as OperationContext);
+    } catch {
+      // A frozen context or a failing tracer: lose this observation, keep the process.
+    }
+  };
+}

@@ -239,3 +239,46 @@ describe('watch(): stats() gauges', () => {
     expect(sample(text, 'cryptoscalp_stats_l1_hits', { component: 'cache-b' })).toBe(100);
   });
 });
+
+describe('watch(): subscribers never throw into the publisher', () => {
+  it('ignores frozen contexts, null payloads and a throwing tracer', async () => {
+    const throwingTracer = {
+      startSpan() {
+        throw new Error('tracer broke');
+      },
+    };
+    const m = new Monitoring({ defaultMetrics: false, systemMetrics: false, tracing: throwingTracer });
+    open.push(m);
+    m.watch({ name: 'cache' });
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      // Node itself cannot trace a frozen context; a publisher that emits events by hand can.
+      const frozen = Object.freeze({ component: 'cache', operation: 'get', namespace: 'n' });
+      cacheOp.start.publish(frozen);
+      cacheOp.asyncEnd.publish(frozen);
+      await cacheOp.tracePromise(async () => 2, { component: 'cache', operation: 'get', namespace: 'n' });
+      diagnostics_channel.channel(CACHE_BREAKER_CHANNEL).publish(null);
+      diagnostics_channel.channel(CACHE_BREAKER_CHANNEL).publish(Object.freeze({ component: 'cache', state: 'open' }));
+      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+    const text = parseExposition(await m.metrics());
+    // The unfrozen async operation was still measured despite the tracer failing.
+    expect(
+      sample(text, 'cache_operation_duration_seconds_count', {
+        component: 'cache',
+        operation: 'get',
+        tier: '',
+        hit: '',
+        error_type: '',
+      }),
+    ).toBe(1);
+    expect(
+      sample(text, 'cryptoscalp_breaker_state', { channel: CACHE_BREAKER_CHANNEL, component: 'cache', state: 'open' }),
+    ).toBe(1);
+  });
+});

@@ -255,6 +255,7 @@ export interface ResolvedHubOptions {
   host: string;
   path: string | undefined;
   authenticate: StreamHubOptions['authenticate'];
+  authorize: StreamHubOptions['authorize'];
   maxBufferedBytes: number;
   slowConsumer: 'conflate' | 'disconnect';
   slowConsumerCloseCode: number;
@@ -322,6 +323,7 @@ export function resolveHubOptions(input: StreamHubOptions): ResolvedHubOptions {
     host,
     path: input.path,
     authenticate: fn('authenticate', input.authenticate),
+    authorize: fn('authorize', input.authorize),
     maxBufferedBytes: num('maxBufferedBytes', input.maxBufferedBytes, d.maxBufferedBytes, 1, true),
     slowConsumer,
     slowConsumerCloseCode: code,

@@ -76,15 +76,17 @@ describe('ManagedConnection message pipeline on a live socket', () => {
     feed.broadcastRaw(Buffer.from([0xff, 0x00, 0xfe, 0x12, 0x80, 0x81]), true);
     feed.broadcastRaw(JSON.stringify({ stream: 's', u: 1e12, pad: 'x'.repeat(4096) }));
     feed.broadcastRaw('null');
-    await waitFor(() => reported.length >= 4, { what: 'malformed reports' });
+    feed.broadcastRaw(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), false); // a text frame that is not UTF-8
+    await waitFor(() => reported.length >= 5, { what: 'malformed reports' });
     const before = seqs.length;
     await waitFor(() => seqs.length > before + 20, { what: 'messages keep flowing' });
     const stats = conn.stats() as { malformed: number; oversized: number; reconnects: number; state: string };
-    expect(stats.malformed).toBe(3); // bad JSON, binary garbage, and `null` (the sequence extractor throws on it)
+    // bad JSON, binary garbage, `null` (the sequence extractor throws on it), and invalid UTF-8 (`{"\uFFFD\uFFFD"}`)
+    expect(stats.malformed).toBe(4);
     expect(stats.oversized).toBe(1);
     expect(stats.reconnects).toBe(0);
     expect(stats.state).toBe('open');
-    expect(reported.map((r) => r.reason).sort()).toEqual(['decode', 'decode', 'decode', 'oversize']);
+    expect(reported.map((r) => r.reason).sort()).toEqual(['decode', 'decode', 'decode', 'decode', 'oversize']);
     expect(reported[0]?.component).toBe('ws-manager');
     expectContiguous(seqs);
   });

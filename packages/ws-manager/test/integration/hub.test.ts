@@ -81,9 +81,10 @@ describe('StreamHub', () => {
     expect((hub.stats() as { resumes: number; resnapshots: number }).resnapshots).toBe(2);
   });
 
-  it('authenticates at upgrade: 401 on reject, principal kept on accept', async () => {
-    const { url } = await startHub({
+  it('authenticates at upgrade (401 on reject) and authorizes topics with the principal', async () => {
+    const { hub, url } = await startHub({
       authenticate: (req) => (req.headers.authorization === 'Bearer good' ? { user: 'u1' } : false),
+      authorize: (principal, topic) => topic.startsWith(`${principal?.user}.`),
     });
     const status = await new Promise<number | undefined>((resolve) => {
       const ws = new WebSocket(url, { headers: { authorization: 'Bearer bad' } });
@@ -96,7 +97,11 @@ describe('StreamHub', () => {
     expect(status).toBe(401);
     const ok = await TestHubClient.connect(url, { authorization: 'Bearer good' });
     cleanup.push(() => ok.close());
-    await ok.subscribe('t');
+    await ok.subscribe('u1.orders');
+    ok.send({ op: 'subscribe', topic: 'u2.orders', id: 9 });
+    await ok.waitFor((m) => m.type === 'error' && m.code === 'forbidden' && m.id === 9);
+    expect((hub.stats() as { authRejected: number; forbidden: number }).forbidden).toBe(1);
+    expect((hub.stats() as { authRejected: number }).authRejected).toBe(1);
   });
 
   it('attaches to an existing http.Server on a path and closes clients with 1001', async () => {

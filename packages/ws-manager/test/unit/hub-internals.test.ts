@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { parseClientRequest } from '../../src/internal/hub-protocol.js';
+import { HubTopic } from '../../src/internal/hub-topic.js';
+
+const parse = (value: unknown, binary = false) =>
+  parseClientRequest(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)), binary);
+
+describe('hub client protocol parser', () => {
+  it('accepts the documented requests', () => {
+    expect(parse({ op: 'subscribe', topic: 't', id: 1 })).toEqual({
+      op: 'subscribe',
+      topic: 't',
+      offset: undefined,
+      epoch: undefined,
+      id: 1,
+    });
+    expect(parse({ op: 'subscribe', topic: 't', offset: 4, epoch: 'e' })).toMatchObject({ offset: 4, epoch: 'e' });
+    expect(parse({ op: 'unsubscribe', topic: 't' })).toEqual({ op: 'unsubscribe', topic: 't', id: undefined });
+    expect(parse({ op: 'ping', id: 'x' })).toEqual({ op: 'ping', id: 'x' });
+  });
+
+  it.each([
+    ['{', 'invalid JSON'],
+    [[1], 'expected a JSON object'],
+    [{ op: 'publish' }, 'unknown op'],
+    [{ op: 'subscribe' }, 'topic must be'],
+    [{ op: 'subscribe', topic: 'x'.repeat(300) }, 'topic must be'],
+    [{ op: 'subscribe', topic: 't', offset: -1 }, 'offset must be'],
+    [{ op: 'subscribe', topic: 't', offset: 1.5 }, 'offset must be'],
+    [{ op: 'subscribe', topic: 't', epoch: 5 }, 'epoch must be'],
+  ])('rejects %j', (value, message) => {
+    expect(parse(value)).toContain(message);
+  });
+
+  it('rejects binary frames', () => {
+    expect(parse({ op: 'ping' }, true)).toContain('binary');
+  });
+});
+
+describe('HubTopic history', () => {
+  it('keeps the last N frames, serialized once with topic, epoch and offset', () => {
+    const topic = new HubTopic('a"b', 3);
+    for (let i = 1; i <= 5; i++) topic.append(JSON.stringify({ i }));
+    expect(topic.offset).toBe(5);
+    expect(topic.oldestOffset).toBe(3);
+    expect(topic.historyLength).toBe(3);
+    const frames = topic.framesAfter(2, topic.epoch)?.map((f) => JSON.parse(f.toString()));
+    expect(frames).toEqual(
+      [3, 4, 5].map((i) => ({ type: 'message', topic: 'a"b', epoch: topic.epoch, offset: i, data: { i } })),
+    );
+    expect(topic.framesAfter(5, topic.epoch)).toEqual([]);
+    expect(topic.framesAfter(1, topic.epoch)).toBeUndefined(); // older than history
+    expect(topic.framesAfter(6, topic.epoch)).toBeUndefined(); // in the future
+    expect(topic.framesAfter(4, 'other')).toBeUndefined(); // another epoch
+  });
+
+  it('without history only an up-to-date offset resumes', () => {
+    const topic = new HubTopic('t', 0);
+    topic.append('1');
+    topic.append('2');
+    expect(topic.framesAfter(2, topic.epoch)).toEqual([]);
+    expect(topic.framesAfter(1, topic.epoch)).toBeUndefined();
+  });
+});
