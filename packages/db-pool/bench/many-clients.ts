@@ -8,7 +8,9 @@ import pg from 'pg';
 
 // The built package (what users run), not the tsx-transformed source that the tsconfig paths
 // would resolve '@cryptoscalp/db-pool' to; `npm run bench` builds first.
-const { PoolManager } = (await import(new URL('../dist/index.js', import.meta.url).href)) as typeof import('../src/index.js');
+const { PoolManager } = (await import(
+  new URL('../dist/index.js', import.meta.url).href
+)) as typeof import('../src/index.js');
 
 const url = serviceUrls.postgres;
 const concurrency = 1_000;

@@ -158,7 +158,20 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
   ): Promise<Principal> => {
     try {
       if (known !== undefined) throw known;
-      return await verifier.verify(token);
+      const cached = verifier.verifyCached(token);
+      if (cached !== undefined) return cached;
+      const principal = await verifier.verify(token);
+      // First use of a token on this instance: the API's "login" (tokens are issued elsewhere).
+      void audit.append({
+        actor: principal.sub,
+        role: principal.role,
+        action: 'auth.login',
+        outcome: 'success',
+        requestId,
+        ip,
+        detail: { tokenId: principal.tokenId, expires: new Date(principal.exp * 1000).toISOString(), target: what },
+      });
+      return principal;
     } catch (e) {
       counters.unauthorized++;
       const reason = (e as Error).message;

@@ -392,6 +392,10 @@ describe('audit log', () => {
     expect(find('alert.silence', 'success')).toHaveLength(1);
     expect(find('alert.ack', 'success').length).toBeGreaterThan(0);
     expect(find('order.cancel', 'success')).toHaveLength(1);
+    const logins = rows.filter((r) => r.action === 'auth.login');
+    expect(logins.map((r) => r.actor)).toEqual(expect.arrayContaining(['vera', 'theo', 'ada']));
+    expect(logins.find((r) => r.actor === 'ada')).toMatchObject({ role: 'admin', outcome: 'success' });
+    expect(logins.find((r) => r.actor === 'ada').detail.tokenId).toMatch(/^[0-9a-f]{16}$/);
     const authFailures = rows.filter((r) => r.action === 'auth.failure');
     expect(authFailures.length).toBeGreaterThan(0);
     expect(authFailures[0]).toMatchObject({ actor: 'anonymous', outcome: 'denied' });

@@ -175,9 +175,12 @@ describe('host pool behaviour', () => {
         )
         .catch((e) => e);
       expect(isQueryTimeoutError(error)).toBe(true);
-      await waitFor(async () => !(await backends(app)).some((b) => b.query.includes('pg_sleep(30)') && b.state === 'active'), {
-        timeoutMs: 10_000,
-      });
+      await waitFor(
+        async () => !(await backends(app)).some((b) => b.query.includes('pg_sleep(30)') && b.state === 'active'),
+        {
+          timeoutMs: 10_000,
+        },
+      );
       expect((await db.query('select * from t')).rowCount).toBe(0);
       const ok = await db.transaction(async (tx) => (await tx.query('insert into t values (2) returning id')).rows[0]);
       expect(ok).toEqual({ id: 2 });
