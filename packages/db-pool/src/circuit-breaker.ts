@@ -109,6 +109,29 @@ export class HostBreaker {
     );
   }
 
+  /** True when a call may take the inline fast path (breaker enabled and closed, or disabled). */
+  get closedFast(): boolean {
+    return this.breaker === undefined || this.breaker.closed;
+  }
+
+  /** Inline fast path, success: `durationMs` is checked against `slowCallMs`. */
+  succeeded(durationMs: number): void {
+    if (this.status === undefined) return;
+    if (this.slowMs > 0 && durationMs > this.slowMs) {
+      this.slowCalls++;
+      this.recordFailure(new SlowCall(undefined));
+    } else {
+      this.status.increment('fires');
+    }
+  }
+
+  /** Inline fast path, failure. */
+  failed(error: unknown): void {
+    if (this.status === undefined) return;
+    if (countsAsSuccess(error)) this.status.increment('fires');
+    else this.recordFailure(error);
+  }
+
   private fire<T>(
     breaker: CircuitBreaker<[Thunk, boolean], unknown>,
     fn: () => Promise<T>,

@@ -233,8 +233,23 @@ export class PoolManager implements SessionHost {
     role: QueryRole,
     run: RunOptions,
   ): Promise<RunResult> {
-    const exec = () => host.pool.run(text, params, name, run);
     const tc = channels.query;
+    if (!tc.hasSubscribers && host.breaker.closedFast) {
+      // Hot path: no tracing, breaker closed: account inline, no wrapper promise.
+      const breaker = host.breaker;
+      const t0 = performance.now();
+      return host.pool.run(text, params, name, run).then(
+        (r) => {
+          breaker.succeeded(performance.now() - t0);
+          return r;
+        },
+        (error: unknown) => {
+          breaker.failed(error);
+          throw error;
+        },
+      );
+    }
+    const exec = () => host.pool.run(text, params, name, run);
     if (!tc.hasSubscribers) return host.breaker.run(exec);
     const context: QueryTraceContext = {
       component: this.name,

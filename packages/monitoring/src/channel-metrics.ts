@@ -9,7 +9,8 @@ import {
   WS_STATE_CHANNEL,
 } from './channels.js';
 import { ChildCache } from './internal/child-cache.js';
-import { type CounterChild, FastCounter, FastGauge, type GaugeChild } from './internal/fast-counter.js';
+import { type CounterChild, FastCounter } from './internal/fast-counter.js';
+import { FastGauge, type GaugeChild } from './internal/fast-gauge.js';
 import { FastHistogram, type HistogramChild } from './internal/fast-histogram.js';
 import type { FastChild, FastMetric } from './internal/fast-metric.js';
 import { boolLabel, completedAtEnd, errorType, guard, type OperationContext, str } from './internal/trace-context.js';

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
-import { FastCounter, FastGauge } from './internal/fast-counter.js';
+import { FastCounter } from './internal/fast-counter.js';
+import { FastGauge } from './internal/fast-gauge.js';
 import { METRIC_NAME_RE, toSnake } from './internal/text-format.js';
 import type { WatchableComponent } from './types.js';
 

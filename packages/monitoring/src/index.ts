@@ -1,5 +1,4 @@
 export { AlertManager } from './alert-manager.js';
-export { type BusinessMetricsOptions, ModelMetrics, type TradeRecord, TradingMetrics } from './business-metrics.js';
 export {
   BREAKER_CHANNELS,
   CACHE_BREAKER_CHANNEL,
@@ -41,10 +40,12 @@ export {
   withCorrelationId,
 } from './logger.js';
 export { MAD_DEFAULTS, MadDetector } from './mad-detector.js';
+export { ModelMetrics, type ModelMetricsOptions } from './model-metrics.js';
 export { Monitoring } from './monitoring.js';
 export { MONITORING_DEFAULTS } from './options.js';
 export { SlackNotifier, type SlackNotifierOptions } from './slack-notifier.js';
 export { type NetDevice, parseProcNetDev } from './system-metrics.js';
+export { type BusinessMetricsOptions, type TradeRecord, TradingMetrics } from './trading-metrics.js';
 export type * from './types.js';
 export {
   signWebhook,

@@ -1,15 +1,17 @@
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { AlertManager } from './alert-manager.js';
-import { ModelMetrics, TradingMetrics } from './business-metrics.js';
 import { ChannelMetrics } from './channel-metrics.js';
 import { ComponentStats } from './component-stats.js';
 import { invalidOption, MonitoringError } from './errors.js';
 import { boundedScrape } from './internal/bounded-scrape.js';
-import { FastCounter, FastGauge } from './internal/fast-counter.js';
+import { FastCounter } from './internal/fast-counter.js';
+import { FastGauge } from './internal/fast-gauge.js';
+import { ModelMetrics } from './model-metrics.js';
 import { type ResolvedMonitoringOptions, resolveMonitoringOptions } from './options.js';
 import { registerSystemMetrics } from './system-metrics.js';
 import { SpanBridge } from './tracing.js';
+import { TradingMetrics } from './trading-metrics.js';
 import type { HealthCheckResult, MonitoringOptions, TracerLike, WatchableComponent } from './types.js';
 
 /** How often the global tracer provider is checked for a registered SDK. */

@@ -1,7 +1,8 @@
 import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import type { Registry } from 'prom-client';
-import { FastCounter, FastGauge } from './internal/fast-counter.js';
+import { FastCounter } from './internal/fast-counter.js';
+import { FastGauge } from './internal/fast-gauge.js';
 import type { FastChild, FastMetric } from './internal/fast-metric.js';
 
 /** @internal What {@link registerSystemMetrics} needs. */

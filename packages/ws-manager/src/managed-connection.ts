@@ -160,24 +160,40 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   /**
    * Subscribes to a stream: `subscribeMessage` is sent now (if open) and after every reconnect; `unsubscribeMessage`
    * (optional) is sent by {@link unsubscribe} and before an idle resubscribe. Messages pass the shared per-exchange budget.
-   * Resolves when the message was handed to the socket (or at once when not open: it is sent on open).
+   * Resolves when the message was handed to the socket (or at once when not open: it is sent on open). If
+   * `options.signal` aborts while waiting for the budget, the subscription is withdrawn and `E_WS_ABORTED` is thrown.
    */
-  async subscribe(stream: string, subscribeMessage: unknown, unsubscribeMessage?: unknown): Promise<void> {
+  async subscribe(
+    stream: string,
+    subscribeMessage: unknown,
+    unsubscribeMessage?: unknown,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     this.assertOpenForUse();
     if (typeof stream !== 'string' || stream.length === 0) {
       throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'stream must be a non-empty string', {
         field: 'stream',
       });
     }
-    this.subscriptions.set(stream, {
+    const subscription: Subscription = {
       subscribe: subscribeMessage,
       unsubscribe: unsubscribeMessage,
       subscribedAt: Date.now(),
-    });
+    };
+    this.subscriptions.set(stream, subscription);
     this.pipelineFor(stream, Date.now());
-    const socket = this.primary;
-    if (socket !== undefined) await this.enqueueSend(socket, subscribeMessage);
-    if (this.rotating !== undefined) await this.enqueueSend(this.rotating, subscribeMessage);
+    try {
+      if (this.primary !== undefined) await this.enqueueSend(this.primary, subscribeMessage, options.signal);
+      if (this.rotating !== undefined) await this.enqueueSend(this.rotating, subscribeMessage, options.signal);
+    } catch (error) {
+      if (this.subscriptions.get(stream) === subscription) {
+        this.subscriptions.delete(stream);
+        this.pipelines.get(stream)?.close();
+        this.pipelines.delete(stream);
+        if (this.lastPipeline?.stream === stream) this.lastPipeline = undefined;
+      }
+      throw error;
+    }
   }
 
   /** Unsubscribes: forgets the stream (no restore) and sends its unsubscribe message if one was given. */
@@ -197,13 +213,13 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   }
 
   /** Sends an arbitrary message on the current socket through the per-exchange message budget. */
-  async send(message: unknown): Promise<void> {
+  async send(message: unknown, options: { signal?: AbortSignal } = {}): Promise<void> {
     this.assertOpenForUse();
     const socket = this.primary;
     if (socket === undefined) {
       throw new WsManagerError(WsManagerErrorCode.ConnectFailed, 'not connected', { exchange: this.exchange });
     }
-    await this.enqueueSend(socket, message);
+    await this.enqueueSend(socket, message, options.signal);
   }
 
   /** Starts a resync of one stream now (e.g. the consumer found its book inconsistent). Needs a `resync` option. */
@@ -216,9 +232,14 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
       throw new WsManagerError(WsManagerErrorCode.Closed, 'connection is closed', { exchange: this.exchange });
   }
 
-  private enqueueSend(socket: Socket, message: unknown): Promise<void> {
+  private enqueueSend(socket: Socket, message: unknown, signal?: AbortSignal): Promise<void> {
     const next = socket.sendChain.then(async () => {
-      await this.runtime.messageBucket.take(this.abort.signal);
+      if (signal?.aborted) {
+        throw new WsManagerError(WsManagerErrorCode.Aborted, 'aborted before sending', { cause: signal.reason });
+      }
+      await this.runtime.messageBucket.take(
+        signal === undefined ? this.abort.signal : AbortSignal.any([this.abort.signal, signal]),
+      );
       if (socket.ws.readyState !== WebSocket.OPEN) return;
       const frame = this.options.codec.encode(message);
       socket.ws.send(frame, { binary: typeof frame !== 'string' });

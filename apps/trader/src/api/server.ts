@@ -529,18 +529,22 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
     }
     return principal;
   };
-  const hub = createLiveHub(app.server, o.stream, authenticateUpgrade, options.streamBroker);
+  const external = options.server;
+  const hub = createLiveHub(external ?? app.server, o.stream, authenticateUpgrade, options.streamBroker);
   const bridge = bridgeTraderEvents(trader, hub, o.stream.bookDepth);
-  // StreamHub leaves upgrades on other paths alone (the server may be shared): refuse them here.
-  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-    if ((req.url ?? '/').split('?', 1)[0] !== o.stream.path) {
-      socket.on('error', () => socket.destroy());
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    }
-  });
+  // StreamHub leaves upgrades on other paths alone (the server may be shared): on our own server, refuse them.
+  if (external === undefined)
+    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      if ((req.url ?? '/').split('?', 1)[0] !== o.stream.path) {
+        socket.on('error', () => socket.destroy());
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      }
+    });
 
   try {
-    await app.listen({ port: o.port, host: o.host });
+    // Mounted: Fastify's own server never listens; the caller's server hands requests to `app.routing`.
+    if (external !== undefined) await app.ready();
+    else await app.listen({ port: o.port, host: o.host });
   } catch (cause) {
     // Port taken, host not local: release what was set up, then report it as an option error.
     bridge.stop();
@@ -553,15 +557,22 @@ export async function createApiServer(options: ApiServerOptions): Promise<Runnin
       cause,
     });
   }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : o.port;
-  const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+  const urlOf = (): string => {
+    const address = (external ?? app.server).address();
+    if (typeof address !== 'object' || address === null) return '';
+    const host = address.address === '::' || address.address === '0.0.0.0' ? o.host : address.address;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  };
+  const fixedUrl = external === undefined ? urlOf() : '';
 
   let closing: Promise<void> | undefined;
   return {
     name: 'api',
-    server: app.server,
-    url,
+    server: external ?? app.server,
+    get url() {
+      return external === undefined ? fixedUrl : urlOf();
+    },
+    handler: app.routing,
     stats,
     publish: (topic, data) => hub.publish(topic, data),
     async healthCheck(): Promise<HealthCheckResult> {

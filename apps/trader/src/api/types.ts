@@ -105,8 +105,14 @@ export interface HealthMount {
 
 /** Options of {@link createApiServer}. */
 export interface ApiServerOptions {
-  /** Port to listen on; 0 picks a free one. @default 0 */
+  /** Port to listen on; 0 picks a free one. Ignored with `server`. @default 0 */
   port?: number;
+  /**
+   * Mount on an existing HTTP server instead of listening: give the returned `handler` to that server for the
+   * requests it does not serve itself (the trader's `httpFallback`), and stream upgrades on `stream.path` are
+   * taken from it. The server stays the caller's: `close()` does not close it. @default none (listen on `port`)
+   */
+  server?: Server;
   /** Host to bind. @default '127.0.0.1' */
   host?: string;
   /** The running trader. */
@@ -143,8 +149,10 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** The underlying HTTP server. */
   readonly server: Server;
-  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Base URL, e.g. `http://127.0.0.1:8080` (of the mounting server once it listens, with `server`). */
   readonly url: string;
+  /** The request handler (Fastify's router): what a mounting server calls for the API's paths. */
+  readonly handler: HttpHandler;
   /** Counters: requests by status class, rate limited, audit writes, stream clients. */
   stats(): ApiStats;
   /** Stops accepting connections, closes streams and flushes the audit log. Idempotent. */

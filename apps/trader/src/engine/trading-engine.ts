@@ -237,9 +237,10 @@ export class TradingEngine {
 
   /**
    * Replays journal entries (from {@link Journal.open}) and reconciles: orders still open when the process died
-   * are journaled as cancelled (the in-process paper venue lost them). Call before {@link start}.
+   * are journaled as cancelled (the in-process paper venue lost them); `reconcile: false` only rebuilds the state
+   * (audits, tests). Call before {@link start}.
    */
-  replay(entries: readonly JournalEntry[]): ReplayReport {
+  replay(entries: readonly JournalEntry[], options: { reconcile?: boolean } = {}): ReplayReport {
     this.replaying = true;
     let skipped = 0;
     const today = new Date().toISOString().slice(0, 10);
@@ -261,7 +262,7 @@ export class TradingEngine {
     // The daily loss limit counts from the PnL at UTC midnight, also across restarts.
     this.risk.setDayBaseline(baseline ?? this.portfolio.totals().net, today);
     let reconciledCancelled = 0;
-    for (const o of [...this.orders.openOrders()]) {
+    for (const o of options.reconcile === false ? [] : [...this.orders.openOrders()]) {
       this.record('order.cancelled', {
         clientOrderId: o.clientOrderId,
         reason: 'reconciled on restart: venue state lost',

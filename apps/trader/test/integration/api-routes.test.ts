@@ -425,12 +425,12 @@ describe('audit log', () => {
   it('a second instance on the same schema re-creates nothing and keeps appending', async () => {
     const second = await startHarness({}, { pool: h.pool, schema: h.schema, trader: h.trader });
     try {
-      const before = (await auditRows()).length;
+      const before = (await auditRows('kill-switch.engage')).length;
       await second.call('POST', '/api/kill-switch', {
         token: second.tokens.admin,
         body: { mode: 'REDUCING', reason: 'b' },
       });
-      expect((await auditRows()).length).toBe(before + 1);
+      expect((await auditRows('kill-switch.engage')).length).toBe(before + 1);
     } finally {
       await second.close();
     }

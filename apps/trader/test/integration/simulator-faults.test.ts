@@ -2,7 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@cryptoscalp/testkit';
+import { WebSocketManager } from '@cryptoscalp/ws-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManagedBinanceFeed } from '../../src/app/managed-binance-feed.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
@@ -10,81 +12,108 @@ import { DirectBinanceFeed } from '../../src/market/direct-binance-feed.js';
 import { ExchangeSimulator } from '../../src/simulator/exchange-simulator.js';
 
 const symbols = ['BTCUSDT', 'ETHUSDT'];
-let sim: ExchangeSimulator;
-let engine: TradingEngine;
-let feed: DirectBinanceFeed;
-let journal: Journal;
+interface Feed {
+  requestSnapshot(symbol: string): void;
+  close(): Promise<void>;
+  readonly counters: { malformed: number };
+}
 
-beforeAll(async () => {
-  sim = new ExchangeSimulator({ symbols, eventsPerSecond: 300, seed: 9 });
-  const { wsUrl, restUrl } = await sim.start();
-  const config = loadConfig({ env: {}, overrides: { symbols, strategy: { warmupSamples: 50 } } });
-  journal = Journal.open(join(mkdtempSync(join(tmpdir(), 'trader-faults-')), 'journal.jsonl'), {
-    fsync: 'never',
-  }).journal;
-  engine = new TradingEngine({ config, journal, requestSnapshot: (s) => feed.requestSnapshot(s) });
-  feed = new DirectBinanceFeed({
-    wsUrl,
-    restUrl,
-    symbols,
-    onEvent: (ev, t) => engine.onMarketEvent(ev, t),
-    onSnapshot: (s, snap) => engine.onSnapshot(s, snap),
-  });
-  engine.start();
-  feed.start();
-});
+describe.each(['direct', 'managed'] as const)('simulator faults through the %s feed', (kind) => {
+  let sim: ExchangeSimulator;
+  let engine: TradingEngine;
+  let feed: Feed;
+  let journal: Journal;
+  let manager: WebSocketManager | undefined;
 
-afterAll(async () => {
-  await feed?.close();
-  await engine?.close();
-  journal?.close();
-  await sim?.close();
-});
-
-/** Freezes the venue, waits until the trader has every diff, and compares the whole book with the truth. */
-async function expectTrueBooks(): Promise<void> {
-  sim.stall(60_000);
-  try {
-    for (const s of symbols) {
-      await waitFor(
-        () => engine.isSynced(s) && engine.books.get(s)?.book.lastUpdateId === sim.trueBook(s).lastUpdateId,
-        {
-          timeoutMs: 20_000,
-          what: `${s} caught up`,
-        },
-      );
-      expect(engine.books.get(s)?.book.top(1000)).toEqual(sim.trueBook(s).top(1000));
+  beforeAll(async () => {
+    sim = new ExchangeSimulator({ symbols, eventsPerSecond: 300, seed: 9 });
+    const { wsUrl, restUrl } = await sim.start();
+    const config = loadConfig({ env: {}, overrides: { symbols, strategy: { warmupSamples: 50 } } });
+    journal = Journal.open(join(mkdtempSync(join(tmpdir(), 'trader-faults-')), 'journal.jsonl'), {
+      fsync: 'never',
+    }).journal;
+    engine = new TradingEngine({ config, journal, requestSnapshot: (s) => feed.requestSnapshot(s) });
+    if (kind === 'direct') {
+      const direct = new DirectBinanceFeed({
+        wsUrl,
+        restUrl,
+        symbols,
+        onEvent: (ev, t) => engine.onMarketEvent(ev, t),
+        onSnapshot: (s, snap) => engine.onSnapshot(s, snap),
+      });
+      feed = direct;
+      engine.start();
+      direct.start();
+    } else {
+      manager = new WebSocketManager({
+        exchanges: { binance: { endpoints: [wsUrl], limits: { messagesPerSecond: 50, messageBurst: 50 } } },
+      });
+      const managed = new ManagedBinanceFeed({
+        manager,
+        restUrl,
+        symbols,
+        onEvent: (ev, t) => engine.onMarketEvent(ev, t),
+        onSnapshot: (s, snap, force) => engine.onSnapshot(s, snap, force),
+      });
+      feed = managed;
+      engine.start();
+      await managed.start();
     }
-  } finally {
-    sim.stall(0);
+  });
+
+  afterAll(async () => {
+    await feed?.close();
+    await manager?.close();
+    await engine?.close();
+    journal?.close();
+    await sim?.close();
+  });
+
+  /** Freezes the venue, waits until the trader has every diff, and compares the whole book with the truth. */
+  async function expectTrueBooks(): Promise<void> {
+    sim.stall(60_000);
+    try {
+      for (const s of symbols) {
+        await waitFor(
+          () => engine.isSynced(s) && engine.books.get(s)?.book.lastUpdateId === sim.trueBook(s).lastUpdateId,
+          {
+            timeoutMs: 20_000,
+            what: `${s} caught up`,
+          },
+        );
+        expect(engine.books.get(s)?.book.top(1000)).toEqual(sim.trueBook(s).top(1000));
+      }
+    } finally {
+      sim.stall(0);
+    }
   }
-}
 
-async function progress(): Promise<void> {
-  const before = engine.counters.bookEvents;
-  await waitFor(() => engine.counters.bookEvents > before + 20, { timeoutMs: 20_000, what: 'more book events' });
-}
+  async function progress(): Promise<void> {
+    const before = engine.counters.bookEvents;
+    await waitFor(() => engine.counters.bookEvents > before + 20, { timeoutMs: 20_000, what: 'more book events' });
+  }
 
-describe('simulator faults through the direct feed', () => {
   it('syncs every book from the snapshot and follows the diffs', async () => {
     await progress();
     await expectTrueBooks();
   });
 
   it('resyncs after a sequence gap', async () => {
-    const gaps = engine.counters.gaps;
+    const snapshots = sim.stats().snapshotsServed;
     sim.injectGap('BTCUSDT');
-    await waitFor(() => engine.counters.gaps > gaps, { timeoutMs: 20_000, what: 'gap detected' });
+    await waitFor(() => sim.stats().snapshotsServed > snapshots, {
+      timeoutMs: 20_000,
+      what: 'gap detected and resynced',
+    });
     await progress();
     await expectTrueBooks();
   });
 
   it('drops duplicates and survives malformed frames', async () => {
-    const stale = engine.counters.stale;
     const malformed = feed.counters.malformed;
     sim.duplicateNext(5);
     sim.sendMalformed(8);
-    await waitFor(() => engine.counters.stale >= stale + 5 && feed.counters.malformed >= malformed + 8, {
+    await waitFor(() => feed.counters.malformed >= malformed + 8, {
       timeoutMs: 20_000,
       what: 'duplicates and malformed counted',
     });
@@ -93,9 +122,12 @@ describe('simulator faults through the direct feed', () => {
   });
 
   it('reconnects and resyncs after a disconnect, and resumes after a stall', async () => {
-    const reconnects = feed.counters.reconnects;
+    const snapshots = sim.stats().snapshotsServed;
     sim.disconnectAll();
-    await waitFor(() => feed.counters.reconnects > reconnects, { timeoutMs: 20_000, what: 'reconnect' });
+    await waitFor(() => sim.stats().clients === 1 && sim.stats().snapshotsServed > snapshots, {
+      timeoutMs: 20_000,
+      what: 'reconnect and resync',
+    });
     await progress();
     await expectTrueBooks();
     sim.stall(300);

@@ -143,10 +143,11 @@ describe('host pool behaviour', () => {
   });
 
   it('times out waiting for a connection: pool acquire timeout and the query deadline', async () => {
-    const { db, cleanup } = await withSchema('dbw', { pool: { max: 1, acquireTimeoutMs: 150 } });
+    const { db, cleanup } = await withSchema('dbw', { pool: { max: 1, min: 1, acquireTimeoutMs: 150 } });
     try {
+      await waitFor(() => hostStats(db).idle === 1, { timeoutMs: 10_000 });
       const hold = db.query('select pg_sleep(0.6)');
-      await new Promise((r) => setTimeout(r, 50));
+      await waitFor(() => hostStats(db).borrowed === 1);
       const waited = await db.query('select 1').catch((e) => e);
       expect(isPoolExhaustedError(waited)).toBe(true);
       expect(waited.code).toBe('E_DB_POOL_ACQUIRE_TIMEOUT');
@@ -194,7 +195,7 @@ describe('host pool behaviour', () => {
     try {
       const order: string[] = [];
       const hold = db.query('select pg_sleep(0.3)');
-      await new Promise((r) => setTimeout(r, 50));
+      await waitFor(() => hostStats(db).borrowed === 1);
       const analytics = db.query('select 1', [], { priority: Priority.analytics }).then(() => order.push('analytics'));
       const read = db.query('select 2', [], { priority: Priority.read }).then(() => order.push('read'));
       const write = db.query('select 3', [], { priority: Priority.write }).then(() => order.push('write'));

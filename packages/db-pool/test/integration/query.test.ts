@@ -88,17 +88,24 @@ describe('PoolManager against the local PostgreSQL', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
+    let reached: () => void = () => {};
+    const snapshotTaken = new Promise<void>((r) => {
+      reached = r;
+    });
     const first = db.transaction(
       async (tx) => {
         runs++;
         const q = (await tx.query<{ qty: number }>('select qty from orders where id = 1')).rows[0]!.qty;
-        if (runs === 1) await gate;
+        if (runs === 1) {
+          reached();
+          await gate;
+        }
         await tx.query('update orders set qty = $1 where id = 1', [q + 1]);
       },
       { isolation: 'serializable', retries: 3 },
     );
-    // A concurrent committed update makes the first attempt fail with 40001.
-    await new Promise((r) => setTimeout(r, 50));
+    // A concurrent committed update after the first attempt's snapshot makes it fail with 40001.
+    await snapshotTaken;
     await db.transaction(async (tx) => {
       await tx.query('update orders set qty = qty + 10 where id = 1');
     });

@@ -145,7 +145,14 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
     const name = metric.name;
     const collect = metric.collect;
     // Collect first (it may be async and may hang); a metric whose collector failed is left out.
-    if (typeof collect === 'function' && (isFastMetric(metric) || metric.hashMap !== undefined)) {
+    const direct =
+      isFastMetric(metric) ||
+      (metric.hashMap !== undefined &&
+        (metric.type === 'counter' ||
+          metric.type === 'gauge' ||
+          (metric.type === 'histogram' && Array.isArray(metric.upperBounds))));
+    // Metrics read directly are collected here (bounded by the timeout); others collect inside their get().
+    if (typeof collect === 'function' && direct) {
       let outcome = runWithTimeout(() => collect.call(metric), limits.collectorTimeoutMs);
       if (outcome instanceof Promise) outcome = await outcome;
       if (!outcome.ok) {

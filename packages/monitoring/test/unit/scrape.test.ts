@@ -192,3 +192,38 @@ describe('bounded scrape', () => {
     expect(JSON.stringify(await registry.getMetricsAsJSON())).toContain('cryptoscalp_model_inference_duration_seconds');
   });
 });
+
+describe('bounded scrape: collectors', () => {
+  it('runs each collector exactly once per scrape, summaries included', async () => {
+    const registry = new Registry();
+    let gaugeCollects = 0;
+    let summaryCollects = 0;
+    new Gauge({
+      name: 'g_collected',
+      help: 'x',
+      registers: [registry],
+      collect() {
+        gaugeCollects++;
+        this.set(gaugeCollects);
+      },
+    });
+    new Summary({
+      name: 's_collected',
+      help: 'x',
+      registers: [registry],
+      collect() {
+        summaryCollects++;
+      },
+    }).observe(1);
+    const m = new Monitoring({ registry, defaultMetrics: false, systemMetrics: false, tracing: false });
+    try {
+      const text = await m.metrics();
+      expect(gaugeCollects).toBe(1);
+      expect(summaryCollects).toBe(1);
+      expect(sample(text, 'g_collected')).toBe(1);
+      expect(sample(text, 's_collected_count')).toBe(1);
+    } finally {
+      await m.close();
+    }
+  });
+});

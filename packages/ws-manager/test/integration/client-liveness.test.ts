@@ -105,5 +105,35 @@ describe('ManagedConnection liveness, rotation and budgets', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     const stats = manager.stats() as { exchanges: { sim: { messageWaits: number } } };
     expect(stats.exchanges.sim.messageWaits).toBeGreaterThanOrEqual(4);
+    // a subscribe stuck behind the budget can be abandoned with a signal; the subscription is withdrawn
+    await Promise.all([a.subscribe('c1', sub('c1')), a.subscribe('c2', sub('c2'))]);
+    await expect(
+      a.subscribe('late', sub('late'), undefined, { signal: AbortSignal.timeout(20) }),
+    ).rejects.toMatchObject({
+      code: 'E_WS_ABORTED',
+    });
+    expect(a.streams).not.toContain('late');
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(a.send({ method: 'LIST_SUBSCRIPTIONS' }, { signal: aborted.signal })).rejects.toMatchObject({
+      code: 'E_WS_ABORTED',
+    });
+  });
+
+  it('paces new connections through the shared per-exchange connect budget', async () => {
+    const feed = await new FeedServer(5).start();
+    cleanup.push(() => feed.stop());
+    const manager = new WebSocketManager({
+      exchanges: { sim: { endpoints: [feed.url()], limits: { connectsPerSecond: 5, connectBurst: 1 } } },
+    });
+    cleanup.push(() => manager.close());
+    const started = Date.now();
+    const conns = [1, 2, 3].map(() => manager.connect('sim', { heartbeat: false }));
+    await waitFor(() => conns.every((c) => c.state === 'open'), { what: 'all open' });
+    // 1 at once, then one per 200 ms
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    const stats = manager.stats() as { open: number; exchanges: { sim: { connectWaits: number } } };
+    expect(stats.exchanges.sim.connectWaits).toBe(2);
+    expect(stats.open).toBe(3);
   });
 });

@@ -127,4 +127,34 @@ describe('WebSocketManager against a feed server that is killed and restarted', 
     await conn.close();
     expect(conn.state).toBe('closed');
   });
+
+  it('fails over mid-stream when the serving endpoint dies, restoring subscriptions on the other one', async () => {
+    const shared = new Map<string, number>();
+    const a = await new FeedServer(5, shared).start();
+    const b = await new FeedServer(5, shared).start();
+    cleanup.push(() => a.stop());
+    cleanup.push(() => b.stop());
+    const manager = new WebSocketManager({
+      exchanges: { sim: { endpoints: [a.url(), b.url()], limits: { messagesPerSecond: 100, messageBurst: 100 } } },
+    });
+    cleanup.push(() => manager.close());
+    const conn = manager.connect('sim', {
+      stream: (m) => (typeof m.stream === 'string' ? m.stream : undefined),
+      sequence: (m) => m.u,
+    });
+    const seqs: number[] = [];
+    const gaps: number[] = [];
+    conn.on('message', (m) => seqs.push(m.sequence as number));
+    conn.on('gap', (g) => gaps.push(g.expected));
+    await conn.subscribe('x', sub('x'));
+    await waitFor(() => seqs.length > 10);
+    expect(conn.endpoint).toBe(a.url());
+    await a.stop();
+    await waitFor(() => conn.endpoint === b.url() && conn.state === 'open', { what: 'failover to b' });
+    await waitFor(() => b.subscribeRequests.some((r) => r.stream === 'x'), { what: 'restored on b' });
+    const before = seqs.length;
+    await waitFor(() => seqs.length > before + 10, { what: 'messages from b' });
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1] as number);
+    expect((conn.stats() as { failovers: number }).failovers).toBe(1);
+  });
 });

@@ -75,6 +75,9 @@ export function validateOptions(o: ApiServerOptions): ResolvedOptions {
     if (!Array.isArray(health.prefixes) || health.prefixes.some((p) => typeof p !== 'string' || !p.startsWith('/')))
       fail('health.prefixes', 'must be paths starting with /');
   }
+  const server = o.server as unknown as { on?: unknown; address?: unknown } | undefined;
+  if (server !== undefined && (typeof server?.on !== 'function' || typeof server?.address !== 'function'))
+    fail('server', 'must be a node:http Server');
   const host = o.host ?? d.host;
   if (typeof host !== 'string' || host === '') fail('host', 'must be a non-empty string');
   const dashboard = o.dashboard ?? d.dashboard;

@@ -9,7 +9,6 @@ import { type WebSocket, WebSocketServer } from 'ws';
 export class FeedServer {
   port = 0;
   private wss: WebSocketServer | undefined;
-  private readonly seqs = new Map<string, number>();
   private readonly subscribers = new Map<WebSocket, Set<string>>();
   private ticker: NodeJS.Timeout | undefined;
   /** Subscribe requests received (all connections, all runs). */
@@ -20,7 +19,11 @@ export class FeedServer {
   /** Optional hook to mutate each outgoing frame list (duplicates, reordering). */
   transform: ((frames: string[], stream: string) => string[]) | undefined;
 
-  constructor(private readonly intervalMs = 5) {}
+  /** `seqs` can be shared by two servers that play two endpoints of one venue (same sequence numbers). */
+  constructor(
+    private readonly intervalMs = 5,
+    private readonly seqs = new Map<string, number>(),
+  ) {}
 
   url(): string {
     return `ws://127.0.0.1:${this.port}`;
