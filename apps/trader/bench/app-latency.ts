@@ -48,6 +48,7 @@ interface Result {
 async function measure(engine: TradingEngine, lag: () => number): Promise<Result> {
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   for (const r of Object.values(engine.latency)) r.reset();
+  if (process.env.BENCH_DEBUG) console.log("at reset", JSON.stringify(engine.counters));
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
   const orders0 = engine.counters.ordersSubmitted;
@@ -73,7 +74,7 @@ async function runCore(sim: { wsUrl: string; restUrl: string }): Promise<Result>
   engine.start();
   feed.start();
   const r = await measure(engine, () => 0);
-  if (process.env.BENCH_DEBUG) console.log(JSON.stringify(engine.counters), JSON.stringify(feed.counters));
+  if (process.env.BENCH_DEBUG) console.log(JSON.stringify(engine.counters), engine.latency.tickToDecision.count, JSON.stringify(engine.latency.tickToDecision.percentiles()), JSON.stringify(r));
   await feed.close();
   await engine.close();
   journal.close();
@@ -99,6 +100,7 @@ async function runApp(sim: { wsUrl: string; restUrl: string }, database: Record<
   const app = new TraderApp({ config, log: () => {} });
   await app.start();
   const r = await measure(app.engine, () => app.journal.lastSeq - app.writer.persistedSeq);
+  if (process.env.BENCH_DEBUG) console.log("app", JSON.stringify(app.engine.counters), JSON.stringify(app.feed.counters), JSON.stringify(app.feed.connection.stats()).slice(0, 1500));
   await app.stop('bench');
   rmSync(dataDir, { recursive: true, force: true });
   return r;

@@ -169,7 +169,21 @@ export class PoolManager implements SessionHost {
         host = this.primary.failingOver ? await this.waitForPrimary() : this.primary.current;
       }
       try {
-        const { result, lsn } = await this.runOn(host, text, params, name, info, role, run);
+        let outcome: RunResult;
+        if (!channels.query.hasSubscribers && host.breaker.closedFast) {
+          // Hot path (no tracing subscriber, breaker closed): breaker bookkeeping inline, no wrapper promise.
+          const t0 = performance.now();
+          try {
+            outcome = await host.pool.run(text, params, name, run);
+          } catch (error) {
+            host.breaker.failed(error);
+            throw error;
+          }
+          host.breaker.succeeded(performance.now() - t0);
+        } else {
+          outcome = await this.runOn(host, text, params, name, info, role, run);
+        }
+        const { result, lsn } = outcome;
         const durationMs = performance.now() - started;
         const rowCount = result.rowCount ?? 0;
         info.entry.record(durationMs, rowCount, false);
@@ -234,21 +248,6 @@ export class PoolManager implements SessionHost {
     run: RunOptions,
   ): Promise<RunResult> {
     const tc = channels.query;
-    if (!tc.hasSubscribers && host.breaker.closedFast) {
-      // Hot path: no tracing, breaker closed: account inline, no wrapper promise.
-      const breaker = host.breaker;
-      const t0 = performance.now();
-      return host.pool.run(text, params, name, run).then(
-        (r) => {
-          breaker.succeeded(performance.now() - t0);
-          return r;
-        },
-        (error: unknown) => {
-          breaker.failed(error);
-          throw error;
-        },
-      );
-    }
     const exec = () => host.pool.run(text, params, name, run);
     if (!tc.hasSubscribers) return host.breaker.run(exec);
     const context: QueryTraceContext = {

@@ -72,6 +72,8 @@ export const DEFAULT_HUB_OPTIONS = {
   inboundBurst: 50,
   /** @default 1000 */
   maxTopicsPerClient: 1_000,
+  /** @default 10000 */
+  maxTopics: 10_000,
   /** @default 1000 messages per topic */
   historyMaxMessages: 1_000,
   /** @default 10 ms */

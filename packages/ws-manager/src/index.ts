@@ -20,8 +20,8 @@ export {
   WsManagerErrorCode,
   type WsManagerErrorContext,
 } from './errors.js';
-export { type ConnectionEvents, ManagedConnection } from './managed-connection.js';
-export { RedisBroker, type RedisBrokerOptions, type RedisPubSubClient } from './redis-broker.js';
+export { ManagedConnection } from './managed-connection.js';
+export { RedisBroker } from './redis-broker.js';
 export { StreamHub } from './stream-hub.js';
 export type * from './types.js';
 export { WebSocketManager } from './web-socket-manager.js';

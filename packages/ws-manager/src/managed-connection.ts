@@ -10,6 +10,7 @@ import { LatencyReservoir } from './internal/latency-reservoir.js';
 import { StreamPipeline } from './internal/stream-pipeline.js';
 import type { ResolvedConnectionOptions } from './internal/validate.js';
 import type {
+  ConnectionEvents,
   ConnectionState,
   DecodedMessage,
   GapInfo,
@@ -21,24 +22,6 @@ import type {
   StateChange,
   StreamMessage,
 } from './types.js';
-
-/** Events of a {@link ManagedConnection}. */
-export interface ConnectionEvents {
-  /** A message reached the consumer side (in order, deduplicated). */
-  message: [message: StreamMessage];
-  /** A message without a stream key (subscription acks, venue notices). */
-  control: [message: DecodedMessage];
-  /** The logical connection changed state. */
-  state: [change: StateChange];
-  /** A sequence gap was detected. */
-  gap: [info: GapInfo];
-  /** A resync started, finished or failed. */
-  resync: [info: ResyncInfo];
-  /** A frame was dropped as malformed or oversized. */
-  malformed: [info: MalformedInfo];
-  /** A `message` listener threw (only emitted when an `error` listener exists; always counted). */
-  error: [error: unknown];
-}
 
 interface Subscription {
   subscribe: unknown;

@@ -1,32 +1,5 @@
 import { WsManagerError, WsManagerErrorCode } from './errors.js';
-import type { HubBroker } from './types.js';
-
-/**
- * The subset of an ioredis client the broker uses (structural, so this package does not import ioredis).
- * An `ioredis` `Redis` instance satisfies it.
- */
-export interface RedisPubSubClient {
-  publish(channel: string, message: string): Promise<unknown>;
-  psubscribe(...patterns: string[]): Promise<unknown>;
-  punsubscribe(...patterns: string[]): Promise<unknown>;
-  on(event: 'pmessage', listener: (pattern: string, channel: string, message: string) => void): unknown;
-  off(event: 'pmessage', listener: (pattern: string, channel: string, message: string) => void): unknown;
-  duplicate(): RedisPubSubClient;
-  quit(): Promise<unknown>;
-}
-
-/** Options of {@link RedisBroker}. */
-export interface RedisBrokerOptions {
-  /** An ioredis client used to publish. It is never closed by the broker. */
-  client: RedisPubSubClient;
-  /**
-   * A dedicated ioredis client for subscribing (a subscribed connection cannot run other commands).
-   * @default `client.duplicate()`, owned and closed by the broker
-   */
-  subscriber?: RedisPubSubClient;
-  /** Prefix of the Redis channels (`<prefix><topic>`). Hubs that share topics must use the same prefix. @default 'cryptoscalp:hub:' */
-  channelPrefix?: string;
-}
+import type { HubBroker, RedisBrokerOptions, RedisPubSubClient } from './types.js';
 
 /** A {@link HubBroker} on Redis pub/sub: each hub publishes to `<prefix><topic>` and pattern-subscribes to `<prefix>*`. */
 export class RedisBroker implements HubBroker {

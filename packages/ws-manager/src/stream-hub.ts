@@ -58,6 +58,7 @@ export class StreamHub {
     brokerIn: 0,
     brokerOut: 0,
     brokerErrors: 0,
+    topicsEvicted: 0,
   };
 
   /** Validates `options` (throws `E_WS_INVALID_OPTION` naming the field) and starts listening / attaches. */
@@ -292,10 +293,22 @@ export class StreamHub {
   private topicFor(name: string): HubTopic {
     let topic = this.topics.get(name);
     if (topic === undefined) {
+      if (this.topics.size >= this.options.maxTopics) this.evictTopic();
       topic = new HubTopic(name, this.options.historyMaxMessages);
       this.topics.set(name, topic);
     }
     return topic;
+  }
+
+  /** Drops the oldest topic that nobody is subscribed to (Map order is creation order). */
+  private evictTopic(): void {
+    for (const [name, topic] of this.topics) {
+      if (topic.subscribers.size === 0) {
+        this.topics.delete(name);
+        this.counters.topicsEvicted++;
+        return;
+      }
+    }
   }
 
   // ---------------------------------------------------------------- publish / fan-out

@@ -299,10 +299,60 @@ export interface StreamHubOptions {
   inboundBurst?: number;
   /** Topics one client may subscribe to. @default 1000 */
   maxTopicsPerClient?: number;
+  /**
+   * Topics kept by the hub (with their history). Creating one more evicts the oldest topic without subscribers (its
+   * history is lost; a client resuming it gets `resnapshot`). @default 10000
+   */
+  maxTopics?: number;
   /** Per-topic history for resume; `false` disables it. @default { maxMessages: 1000 } */
   history?: { maxMessages?: number } | false;
   /** Shares topics between hub instances. @default none */
   broker?: HubBroker;
   /** How often conflated clients are checked for drained sockets. @default 10 */
   flushIntervalMs?: number;
+}
+
+/** Events of a `ManagedConnection`. */
+export interface ConnectionEvents {
+  /** A message reached the consumer side (in order, deduplicated). */
+  message: [message: StreamMessage];
+  /** A message without a stream key (subscription acks, venue notices). */
+  control: [message: DecodedMessage];
+  /** The logical connection changed state. */
+  state: [change: StateChange];
+  /** A sequence gap was detected. */
+  gap: [info: GapInfo];
+  /** A resync started, finished or failed. */
+  resync: [info: ResyncInfo];
+  /** A frame was dropped as malformed or oversized. */
+  malformed: [info: MalformedInfo];
+  /** A `message` listener threw (only emitted when an `error` listener exists; always counted). */
+  error: [error: unknown];
+}
+
+/**
+ * The subset of an ioredis client the broker uses (structural, so this package does not import ioredis).
+ * An `ioredis` `Redis` instance satisfies it.
+ */
+export interface RedisPubSubClient {
+  publish(channel: string, message: string): Promise<unknown>;
+  psubscribe(...patterns: string[]): Promise<unknown>;
+  punsubscribe(...patterns: string[]): Promise<unknown>;
+  on(event: 'pmessage', listener: (pattern: string, channel: string, message: string) => void): unknown;
+  off(event: 'pmessage', listener: (pattern: string, channel: string, message: string) => void): unknown;
+  duplicate(): RedisPubSubClient;
+  quit(): Promise<unknown>;
+}
+
+/** Options of `RedisBroker`. */
+export interface RedisBrokerOptions {
+  /** An ioredis client used to publish. It is never closed by the broker. */
+  client: RedisPubSubClient;
+  /**
+   * A dedicated ioredis client for subscribing (a subscribed connection cannot run other commands).
+   * @default `client.duplicate()`, owned and closed by the broker
+   */
+  subscriber?: RedisPubSubClient;
+  /** Prefix of the Redis channels (`<prefix><topic>`). Hubs that share topics must use the same prefix. @default 'cryptoscalp:hub:' */
+  channelPrefix?: string;
 }

@@ -61,7 +61,7 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.textContent('#latency tbody tr[data-stage="decision"] td:nth-child(3)')).toBe('0.610');
     expect(await page.textContent('#health li[data-component="ws-manager"]')).toContain('warn');
     expect(await page.textContent('#alerts')).toContain('feed-stale');
-    await page.waitForFunction("document.getElementById('conn-state')?.textContent === 'live'", null, {
+    await page.waitForSelector('#conn-state:text-is("live")', {
       timeout: 20_000,
     });
     await waitFor(() => h.api.stats().stream.clients === 1, { timeoutMs: 10_000, what: 'stream client' });
@@ -111,7 +111,7 @@ describe('dashboard in headless Chromium', () => {
       await page.waitForSelector('#positions tbody tr[data-symbol="SOLUSDT"]', { timeout: 1_000 });
     });
     await page.waitForSelector('#fills tbody tr[data-fill-id="live-fill-1"]', { timeout: 10_000 });
-    await page.waitForFunction("document.getElementById('alerts')?.textContent?.includes('drawdown 310')", null, {
+    await page.waitForSelector('#alerts:has-text("drawdown 310")', {
       timeout: 10_000,
     });
     const total = await page.textContent('#pnl-total');
@@ -141,7 +141,7 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForSelector('#login:not([hidden])');
     await page.fill('#token-input', 'not-a-token');
     await page.click('#login button[type="submit"]');
-    await page.waitForFunction("(document.getElementById('login-error')?.textContent ?? '') !== ''");
+    await page.waitForSelector('#login-error:not(:empty)');
     expect(await page.isVisible('#app')).toBe(false);
     await page.fill('#token-input', h.tokens.trader);
     await page.click('#login button[type="submit"]');

@@ -258,6 +258,8 @@ describe('host pool behaviour', () => {
         const r = await db.query<{ v: number }>('select 1 as v from pg_sleep(0.06)');
         expect(r.rows[0]?.v).toBe(1); // the caller still gets its result
       }
+      // Failures are fed to opossum asynchronously: it opens within a few microtasks.
+      await waitFor(() => (db.stats() as { hosts: Record<string, HostStats> }).hosts['127.0.0.1:5432']?.breaker === 'open');
       const error = await db.query('select 1').catch((e) => e);
       expect(isCircuitOpenError(error)).toBe(true);
     } finally {

@@ -264,6 +264,7 @@ export interface ResolvedHubOptions {
   inboundRatePerSecond: number;
   inboundBurst: number;
   maxTopicsPerClient: number;
+  maxTopics: number;
   historyMaxMessages: number;
   broker: HubBroker | undefined;
   flushIntervalMs: number;
@@ -332,6 +333,7 @@ export function resolveHubOptions(input: StreamHubOptions): ResolvedHubOptions {
     inboundRatePerSecond: num('inboundRatePerSecond', input.inboundRatePerSecond, d.inboundRatePerSecond, 0.001),
     inboundBurst: num('inboundBurst', input.inboundBurst, d.inboundBurst, 1, true),
     maxTopicsPerClient: num('maxTopicsPerClient', input.maxTopicsPerClient, d.maxTopicsPerClient, 1, true),
+    maxTopics: num('maxTopics', input.maxTopics, d.maxTopics, 1, true),
     historyMaxMessages,
     broker: broker as HubBroker | undefined,
     flushIntervalMs: num('flushIntervalMs', input.flushIntervalMs, d.flushIntervalMs, 1),

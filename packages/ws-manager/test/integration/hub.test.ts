@@ -158,4 +158,19 @@ describe('StreamHub', () => {
     expect(events).toContain('heartbeat-timeout');
     c.ws.terminate();
   });
+
+  it('bounds the number of topics by evicting the oldest one without subscribers', async () => {
+    const { hub, url } = await startHub({ maxTopics: 3 });
+    const c = await client(url);
+    const sub = await c.subscribe('kept');
+    hub.publish('kept', 1);
+    for (const t of ['a', 'b', 'c', 'd']) hub.publish(t, 1);
+    const stats = hub.stats() as { topics: number; topicsEvicted: number };
+    expect(stats.topics).toBe(3);
+    expect(stats.topicsEvicted).toBe(2);
+    // the subscribed topic survived with its history
+    const again = await client(url);
+    again.send({ op: 'subscribe', topic: 'kept', offset: 0, epoch: sub.epoch });
+    await waitFor(() => again.messages('kept').length === 1);
+  });
 });

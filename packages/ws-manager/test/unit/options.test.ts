@@ -101,6 +101,7 @@ describe('StreamHub options', () => {
     [{ port: 0, slowConsumerCloseCode: 2000 }, 'slowConsumerCloseCode'],
     [{ port: 0, maxBufferedBytes: 0 }, 'maxBufferedBytes'],
     [{ port: 0, history: { maxMessages: 0 } }, 'history.maxMessages'],
+    [{ port: 0, maxTopics: 0 }, 'maxTopics'],
     [{ port: 0, broker: { publish() {} } }, 'broker'],
     [{ port: 0, authenticate: 'yes' }, 'authenticate'],
     [{ port: 0, path: 'x' }, 'path'],

@@ -1,0 +1,136 @@
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@cryptoscalp/testkit';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  alertsFromAlertManager,
+  createApiServer,
+  createEnginePort,
+  type EnginePort,
+  issueToken,
+  type RunningApiServer,
+} from '../../src/api/index.js';
+import { TraderApp } from '../../src/app/trader-app.js';
+import { loadConfig } from '../../src/config/load-config.js';
+
+/**
+ * The whole thing: the trader on embedded defaults (simulator, in-process cache, embedded PostgreSQL), the API
+ * mounted on its HTTP server exactly as API.md's wiring shows, and the dashboard in headless Chromium showing
+ * what the trader really does.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const SECRET = 'e2e-secret-0123456789abcdef-0123456789';
+const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
+
+let app: TraderApp | undefined;
+let port: EnginePort | undefined;
+let api: RunningApiServer | undefined;
+let browser: Browser | undefined;
+
+afterAll(async () => {
+  await browser?.close();
+  await api?.close();
+  port?.close();
+  await app?.stop('test');
+}, 60_000);
+
+describe('dashboard over the running trader', () => {
+  it('renders live PnL, positions, fills, latency and health of the trading simulator, and halts it', async () => {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`Chromium is missing at ${CHROMIUM}: install it with: apt-get install -y chromium`);
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        dataDir: mkdtempSync(join(tmpdir(), 'api-e2e-')),
+        http: { port: 0, shutdownDelayMs: 0 },
+        strategy: { warmupSamples: 60 },
+        journal: { fsync: 'never' },
+        database: { embedded: 'memory' },
+      },
+    });
+    const trader = new TraderApp({
+      config,
+      log: () => {},
+      httpFallback: (req, res) => (api ? api.handler(req, res) : void res.writeHead(503).end()),
+    });
+    app = trader;
+    const endpoints = await trader.start();
+    port = createEnginePort({
+      engine: trader.engine,
+      alerts: alertsFromAlertManager(trader.observability.monitoring.alerts),
+      components: async () =>
+        (await trader.health.results()).map(({ runner, record }) => ({
+          name: runner.indicator.name,
+          status: record.status,
+          ...(record.entry.output === undefined ? {} : { output: record.entry.output }),
+        })),
+    });
+    api = await createApiServer({
+      server: trader.server,
+      trader: port,
+      auth: { secret: SECRET },
+      audit: { pool: trader.db, schema: config.database.schema },
+    });
+    trader.health.register(api);
+    expect(api.url).toBe(endpoints.http);
+
+    await waitFor(() => trader.engine.counters.fills >= 2, { timeoutMs: 60_000, intervalMs: 100, what: 'fills' });
+    const token = await issueToken({ sub: 'ops', role: 'admin', secret: SECRET, ttl: '10m' });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${endpoints.http}/?token=${token}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    await page.waitForSelector('#fills tbody tr', { timeout: 30_000 });
+    await page.waitForSelector('#positions tbody tr', { timeout: 30_000 });
+    await page.waitForSelector('#latency tbody tr[data-stage="tickToDecision"]', { timeout: 30_000 });
+    await page.waitForSelector('#health li[data-component="market-data"]', { timeout: 30_000 });
+    await page.waitForSelector('#conn-state:text-is("live")', {
+      timeout: 30_000,
+    });
+    // Live: the fills table grows as the simulator trades, pushed through the stream.
+    const before = trader.engine.counters.fills;
+    await waitFor(() => trader.engine.counters.fills > before, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      what: 'a new fill',
+    });
+    await page.waitForSelector(`#fills tbody tr:nth-child(${Math.min(25, before + 1)})`, { timeout: 30_000 });
+    expect(await page.textContent('#pnl-total')).toMatch(/^-?\d+\.\d{2}$/);
+    expect(await page.textContent('#risk-mode')).toBe('RUNNING');
+    mkdirSync(resultsDir, { recursive: true });
+    await page.screenshot({ path: `${resultsDir}dashboard-trader.png`, fullPage: true });
+
+    // The operator halts trading through the API; the engine obeys and the audit log has the row.
+    const halt = await fetch(`${endpoints.http}/api/kill-switch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'HALTED', reason: 'e2e drill' }),
+    });
+    expect(halt.status).toBe(200);
+    expect(trader.engine.killSwitch.state).toBe('HALTED');
+    await page.waitForSelector('#risk-mode:text-is("HALTED")', {
+      timeout: 10_000,
+    });
+    const { rows } = await trader.db.query<{ actor: string; outcome: string }>(
+      `SELECT actor, outcome FROM "${config.database.schema}".audit_log WHERE action = 'kill-switch.engage'`,
+    );
+    expect(rows).toEqual([{ actor: 'ops', outcome: 'success' }]);
+    expect(errors).toEqual([]);
+  }, 150_000);
+});
