@@ -23,7 +23,7 @@ const SECRET = 'bench-secret-0123456789abcdef-0123456789';
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 10_000);
 const WORKERS = 4;
 const RATE = 5;
-const SECONDS = 5;
+const SECONDS = 4;
 const RESERVOIR = 5_000;
 const now = () => performance.timeOrigin + performance.now();
 
@@ -202,7 +202,7 @@ async function run(kind: 'api' | 'raw', token: string) {
     server.send('go');
     const [, , seconds] = (await server.next('PUBLISHED')).split(' ');
     // Let the last updates drain before counting (a loaded machine delivers late, not never).
-    await new Promise((r) => setTimeout(r, 3_000));
+    await new Promise((r) => setTimeout(r, 2_500));
     const reports = await Promise.all(
       workers.map(async (w) => {
         w.send('report');

@@ -136,6 +136,8 @@ export class ClickHouseBackend {
         password: this.options.password,
         database: this.options.database,
         request_timeout: this.options.requestTimeoutMs,
+        // Failures reach the caller as E_DB_CLICKHOUSE errors and stats; the client's own console logging stays off.
+        log: { level: mod.ClickHouseLogLevel.OFF },
       });
       return this.client;
     });

@@ -84,6 +84,7 @@ export class PoolManager implements SessionHost {
     readsOnReplica: 0,
     readsOnPrimary: 0,
     slowQueries: 0,
+    slowQueryCallbackErrors: 0,
   };
 
   constructor(options: PoolManagerOptions) {
@@ -323,7 +324,8 @@ export class PoolManager implements SessionHost {
       try {
         callback(event);
       } catch {
-        // a logger's failure must not fail the query
+        // a logger's failure must not fail the query; it is counted
+        this.counters.slowQueryCallbackErrors++;
       }
     }
   }

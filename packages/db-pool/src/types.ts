@@ -146,17 +146,17 @@ export interface PoolManagerOptions {
 export interface QueryOptions {
   /** `write` (primary, the default) or `read` (replicas). @default 'write' */
   role?: QueryRole;
-  /** Deadline in ms: sets `statement_timeout` on the server and a client timer that cancels the backend query. */
+  /** Deadline in ms: sets `statement_timeout` on the server and a client timer that cancels the backend query. @default the manager's `queryTimeoutMs` */
   timeoutMs?: number;
-  /** Abort the query (the backend query is cancelled). */
+  /** Abort the query (the backend query is cancelled). @default undefined */
   signal?: AbortSignal;
-  /** Prepared statement name (overrides the automatic one). */
+  /** Prepared statement name (overrides the automatic one). @default `cs_<sha1 of the text>` when prepared, else unnamed */
   name?: string;
   /** The statement may safely run twice: retried even after it may have reached the server. @default role === 'read' */
   idempotent?: boolean;
   /** Pool priority (0 first). @default 0 for writes, 1 for reads */
   priority?: number;
-  /** Prepare this statement (overrides the manager's `prepare`). */
+  /** Prepare this statement (overrides the manager's `prepare`). @default the manager's `prepare` */
   prepare?: boolean;
 }
 
@@ -181,9 +181,9 @@ export interface TransactionOptions {
   retries?: number;
   /** `BEGIN READ ONLY`. @default false */
   readOnly?: boolean;
-  /** Deadline for the whole transaction (SET LOCAL statement_timeout and a client timer). */
+  /** Deadline for the whole transaction (SET LOCAL statement_timeout and a client timer). @default the manager's `queryTimeoutMs` */
   timeoutMs?: number;
-  /** Abort the transaction. */
+  /** Abort the transaction. @default undefined */
   signal?: AbortSignal;
   /** Pool priority. @default 0 */
   priority?: number;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@cryptoscalp/testkit';
+import pg from 'pg';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -29,11 +30,13 @@ let app: TraderApp | undefined;
 let port: EnginePort | undefined;
 let api: RunningApiServer | undefined;
 let browser: Browser | undefined;
+let auditPool: pg.Pool | undefined;
 
 afterAll(async () => {
   await browser?.close();
   await api?.close();
   port?.close();
+  await auditPool?.end();
   await app?.stop('test');
 }, 60_000);
 
@@ -68,11 +71,14 @@ describe('dashboard over the running trader', () => {
           ...(record.entry.output === undefined ? {} : { output: record.entry.output }),
         })),
     });
+    // Embedded PGlite is one session: the audit log gets its own single connection (see API.md), so the
+    // PoolManager's named prepared statements never meet a second connection of the same session.
+    auditPool = trader.embedded ? new pg.Pool({ connectionString: trader.embedded.url, max: 1 }) : undefined;
     api = await createApiServer({
       server: trader.server,
       trader: port,
       auth: { secret: SECRET },
-      audit: { pool: trader.db, schema: config.database.schema },
+      audit: { pool: auditPool ?? trader.db, schema: config.database.schema },
     });
     trader.health.register(api);
     expect(api.url).toBe(endpoints.http);
@@ -132,5 +138,10 @@ describe('dashboard over the running trader', () => {
     );
     expect(rows).toEqual([{ actor: 'ops', outcome: 'success' }]);
     expect(errors).toEqual([]);
+    // The API did not disturb the trader's own persistence.
+    await waitFor(() => trader.writer.stats().degraded === false && trader.writer.stats().lag === 0, {
+      timeoutMs: 20_000,
+      what: 'journal writer caught up',
+    });
   }, 150_000);
 });

@@ -56,13 +56,15 @@ describe('server crash while a write is in flight', () => {
   });
 
   it('an idempotent write is retried after the crash and succeeds', async () => {
-    const pending = db.query("insert into t select 2, 'idem' from pg_sleep(2) on conflict do nothing", [], {
+    const retriesBefore = (db.stats() as { retries: number }).retries;
+    const pending = db.query("insert into t select 2, 'idem' from pg_sleep(3) on conflict do nothing", [], {
       idempotent: true,
     });
     await runningOnServer('idem');
     await crashAndRestart();
     const r = await pending;
     expect(r.rowCount).toBe(1);
+    expect((db.stats() as { retries: number }).retries).toBeGreaterThan(retriesBefore);
     expect((await db.query('select note from t where id = 2')).rows).toEqual([{ note: 'idem' }]);
   });
 

@@ -19,7 +19,13 @@ describe('PoolManager against the local PostgreSQL', () => {
 
   beforeEach(async () => {
     slow.length = 0;
-    ({ db, app, cleanup } = await withSchema('dbq', { slowQueryMs: 100, onSlowQuery: (e) => slow.push(e) }));
+    ({ db, app, cleanup } = await withSchema('dbq', {
+      slowQueryMs: 100,
+      onSlowQuery: (e) => {
+        slow.push(e);
+        if (e.statement.includes('boom')) throw new Error('logger failed');
+      },
+    }));
     await db.query('create table orders (id bigint primary key, sym text not null, qty int not null)');
   });
   afterEach(async () => {
@@ -162,6 +168,10 @@ describe('PoolManager against the local PostgreSQL', () => {
     expect(slow[0]).toMatchObject({ component: app, statement: 'select pg_sleep(?), ? as v where ? = ?' });
     expect(slow[0]!.durationMs).toBeGreaterThanOrEqual(100);
     expect(slowOnChannel.filter((e) => (e as SlowQueryEvent).component === app)).toHaveLength(1);
+    // A throwing logger does not fail the query; it is counted.
+    const r = await db.query('select 1 as boom from pg_sleep(0.12)');
+    expect(r.rows).toEqual([{ boom: 1 }]);
+    expect((db.stats() as { slowQueryCallbackErrors: number }).slowQueryCallbackErrors).toBe(1);
   });
 
   it('reports stats and health', async () => {
