@@ -17,7 +17,6 @@ if [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null; then
   echo "system deps: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  # The prometheus package starts a server on :9090 through its init script; tests start their own.
   # Their packages may start system services; tests start their own disposable servers on free ports.
   pkill -x prometheus 2>/dev/null || true
   pkill -x clickhouse-server 2>/dev/null || true
