@@ -4,15 +4,15 @@ import { defineConfig } from 'vitest/config';
 const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 /**
- * Coverage floors per package. They start where the code is and only go up;
- * the goal for every package is 90% of lines or more.
+ * Coverage floors per package: a little under what the suite measured when they were set
+ * (timing-dependent paths vary between runs). They only go up; the goal is 90% of lines or more.
  */
 const packageThresholds = {
-  'packages/cache/src/**': { lines: 80 },
-  'packages/db-pool/src/**': { lines: 80 },
-  'packages/ws-manager/src/**': { lines: 80 },
-  'packages/monitoring/src/**': { lines: 80 },
-  'packages/health/src/**': { lines: 80 },
+  'packages/cache/src/**': { lines: 94, branches: 88, functions: 93 },
+  'packages/db-pool/src/**': { lines: 92, branches: 84, functions: 91 },
+  'packages/ws-manager/src/**': { lines: 94, branches: 85, functions: 91 },
+  'packages/monitoring/src/**': { lines: 94, branches: 83, functions: 92 },
+  'packages/health/src/**': { lines: 96, branches: 89, functions: 95 },
 };
 
 export default defineConfig({

@@ -22,7 +22,7 @@ const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 async function startSimulator(): Promise<{ child: ChildProcess; wsUrl: string; restUrl: string }> {
   const script = fileURLToPath(new URL('./simulator-process.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    env: { ...process.env, SIM_EVENTS_PER_SECOND: '1500', SIM_TICK_MS: '5' },
+    env: { ...process.env, SIM_EVENTS_PER_SECOND: '600', SIM_TICK_MS: '5' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {

@@ -20,14 +20,18 @@ async function main(): Promise<number> {
   const app = new TraderApp({ config });
   console.log(`trader: starting (${config.env}), symbols ${config.symbols.join(', ')}`);
   const endpoints = await app.start();
-  console.log(`trader: replayed ${app.replay.entries} journal entries (${app.replay.orders} orders, ${app.replay.fills} fills, ${app.replay.reconciledCancelled} open orders reconciled as cancelled)`);
-  console.log(`trader: health    ${endpoints.health}  (readiness ${endpoints.readiness}, liveness ${endpoints.http}/health/liveness)`);
+  console.log(
+    `trader: replayed ${app.replay.entries} journal entries (${app.replay.orders} orders, ${app.replay.fills} fills, ${app.replay.reconciledCancelled} open orders reconciled as cancelled)`,
+  );
+  console.log(
+    `trader: health    ${endpoints.health}  (readiness ${endpoints.readiness}, liveness ${endpoints.http}/health/liveness)`,
+  );
   console.log(`trader: metrics   ${endpoints.metrics}`);
   console.log(`trader: market    ${endpoints.marketWs} (snapshots ${endpoints.marketRest})`);
   console.log(`trader: database  ${endpoints.database}`);
   console.log(`trader: cache     ${endpoints.cache}`);
   console.log(`trader: journal   ${endpoints.journal}`);
-  console.log('trader: running' + (config.durationSec > 0 ? ` for ${config.durationSec} s` : ' (Ctrl-C to stop)'));
+  console.log(`trader: running${config.durationSec > 0 ? ` for ${config.durationSec} s` : ' (Ctrl-C to stop)'}`);
 
   const done = new Promise<string>((resolve) => {
     if (config.durationSec > 0) setTimeout(() => resolve('duration elapsed'), config.durationSec * 1000);

@@ -26,7 +26,9 @@ async function freeLoopbackPort(): Promise<number> {
 }
 
 /** Starts PGlite (in memory, or persisted in `dataDir`) and serves it on a free loopback port. */
-export async function startEmbeddedPostgres(options: { dataDir?: string; port?: number } = {}): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: { dataDir?: string; port?: number } = {},
+): Promise<EmbeddedPostgres> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const db = options.dataDir ? await PGlite.create(options.dataDir) : await PGlite.create();
   const port = options.port || (await freeLoopbackPort());

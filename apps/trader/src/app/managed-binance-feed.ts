@@ -46,7 +46,9 @@ export class ManagedBinanceFeed {
     this.connection = options.manager.connect(options.exchange ?? 'binance', {
       stream: (m) => (typeof m?.stream === 'string' ? m.stream : undefined),
       sequence: (m) =>
-        m?.data?.e === 'depthUpdate' ? { first: m.data.U, last: m.data.u, ...(m.data.pu === undefined ? {} : { prev: m.data.pu }) } : undefined,
+        m?.data?.e === 'depthUpdate'
+          ? { first: m.data.U, last: m.data.u, ...(m.data.pu === undefined ? {} : { prev: m.data.pu }) }
+          : undefined,
       id: (m) => (m?.data?.e === 'trade' ? m.data.t : undefined),
       timestamp: (m) => (typeof m?.data?.E === 'number' ? m.data.E : undefined),
       resync: async (stream) => {

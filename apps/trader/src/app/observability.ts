@@ -59,7 +59,12 @@ export function createObservability(config: TraderConfig, engine: TradingEngine,
     },
     {
       name: 'Drawdown',
-      condition: { type: 'custom', read: () => engine.portfolio.totals().drawdown, op: '>', value: config.risk.maxDrawdown * 0.8 },
+      condition: {
+        type: 'custom',
+        read: () => engine.portfolio.totals().drawdown,
+        op: '>',
+        value: config.risk.maxDrawdown * 0.8,
+      },
       severity: 'warning',
       annotations: { summary: 'drawdown {{value}} is above 80% of the limit' },
     },
@@ -106,7 +111,9 @@ export function createObservability(config: TraderConfig, engine: TradingEngine,
     name: 'cryptoscalp_trader_stage_latency_seconds',
     help: 'Latency of each trading stage (exchange timestamp to receipt, decode, book, strategy, risk, journal; tick to decision and to journaled).',
     labelNames: ['stage'],
-    buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    buckets: [
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+    ],
     registers: [monitoring.registry],
   });
   for (const [key, label] of Object.entries(STAGES)) {

@@ -33,8 +33,16 @@ export class StatePublisher {
         if (!sync.isSynced()) continue;
         const book = sync.book;
         const top = book.top(10);
-        entries.push({ key: `book:${symbol}`, value: { ...top, lastUpdateId: book.lastUpdateId, ts: Date.now() }, ttl });
-        entries.push({ key: `price:${symbol}`, value: { bid: book.bestBid(), ask: book.bestAsk(), mid: book.mid(), ts: Date.now() }, ttl });
+        entries.push({
+          key: `book:${symbol}`,
+          value: { ...top, lastUpdateId: book.lastUpdateId, ts: Date.now() },
+          ttl,
+        });
+        entries.push({
+          key: `price:${symbol}`,
+          value: { bid: book.bestBid(), ask: book.bestAsk(), mid: book.mid(), ts: Date.now() },
+          ttl,
+        });
       }
       entries.push({ key: 'positions', value: this.engine.portfolio.snapshots(), ttl });
       entries.push({ key: 'pnl', value: { ...this.engine.portfolio.totals(), ts: Date.now() }, ttl });

@@ -91,7 +91,10 @@ export class TraderApp {
   private async doStart(): Promise<TraderEndpoints> {
     const c = this.config;
     // 1. Journal and replay: the journal is the truth; everything else is rebuilt from it.
-    const { journal, recovery } = Journal.open(this.journalPath, { fsync: c.journal.fsync, fsyncIntervalMs: c.journal.fsyncIntervalMs });
+    const { journal, recovery } = Journal.open(this.journalPath, {
+      fsync: c.journal.fsync,
+      fsyncIntervalMs: c.journal.fsyncIntervalMs,
+    });
     this.journal = journal;
     let feed: ManagedBinanceFeed | undefined;
     this.engine = new TradingEngine({ config: c, journal, requestSnapshot: (s) => feed?.requestSnapshot(s) });
@@ -100,7 +103,9 @@ export class TraderApp {
     // 2. PostgreSQL (embedded unless DATABASE_URL) and the journal writer.
     let dbUrl = c.database.url;
     if (!dbUrl) {
-      this.embedded = await startEmbeddedPostgres(c.database.embedded === 'disk' ? { dataDir: resolve(c.dataDir, 'pglite') } : {});
+      this.embedded = await startEmbeddedPostgres(
+        c.database.embedded === 'disk' ? { dataDir: resolve(c.dataDir, 'pglite') } : {},
+      );
       dbUrl = this.embedded.url;
     }
     this.db = new PoolManager({
@@ -150,7 +155,10 @@ export class TraderApp {
       wsUrl = urls.wsUrl;
       restUrl = urls.restUrl;
     }
-    this.manager = new WebSocketManager({ name: 'ws-manager', exchanges: { binance: { endpoints: [wsUrl], limits: { messagesPerSecond: 50, messageBurst: 50 } } } });
+    this.manager = new WebSocketManager({
+      name: 'ws-manager',
+      exchanges: { binance: { endpoints: [wsUrl], limits: { messagesPerSecond: 50, messageBurst: 50 } } },
+    });
     feed = new ManagedBinanceFeed({
       manager: this.manager,
       restUrl,
@@ -173,22 +181,32 @@ export class TraderApp {
     monitoring.watch(this.cache);
     monitoring.watch(this.manager);
     monitoring.watch({ name: 'trader', stats: () => this.traderStats() });
-    this.health = new HealthRegistry({ name: 'trader', version: '0.1.0', handleSignals: false, startupGracePeriodMs: 30_000, shutdownDelayMs: c.http.shutdownDelayMs, shutdownTimeoutMs: 3_000 });
+    this.health = new HealthRegistry({
+      name: 'trader',
+      version: '0.1.0',
+      handleSignals: false,
+      startupGracePeriodMs: 30_000,
+      shutdownDelayMs: c.http.shutdownDelayMs,
+      shutdownTimeoutMs: 3_000,
+    });
     this.health.register(this.db, { critical: false });
     this.health.register(this.cache, { critical: true });
     this.health.register(this.manager);
     this.health.register(this.writer);
-    this.health.register({
-      name: 'market-data',
-      healthCheck: async () => {
-        const synced = c.symbols.filter((s) => this.engine.isSynced(s)).length;
-        return {
-          status: synced === c.symbols.length ? 'pass' : synced > 0 ? 'warn' : 'fail',
-          observedValue: synced,
-          observedUnit: 'books in sync',
-        };
+    this.health.register(
+      {
+        name: 'market-data',
+        healthCheck: async () => {
+          const synced = c.symbols.filter((s) => this.engine.isSynced(s)).length;
+          return {
+            status: synced === c.symbols.length ? 'pass' : synced > 0 ? 'warn' : 'fail',
+            observedValue: synced,
+            observedUnit: 'books in sync',
+          };
+        },
       },
-    }, { critical: true });
+      { critical: true },
+    );
     this.health.register({
       name: 'trading',
       healthCheck: async () => ({
@@ -290,16 +308,32 @@ export class TraderApp {
       orders: e.counters.ordersSubmitted,
       fills: e.counters.fills,
       riskRejected: e.counters.riskRejected,
-      pnl: { net: round(t.net), realized: round(t.realized), unrealized: round(t.unrealized), fees: round(t.fees), volume: round(t.volume), maxDrawdown: round(t.maxDrawdown), wins: t.wins, losses: t.losses },
+      pnl: {
+        net: round(t.net),
+        realized: round(t.realized),
+        unrealized: round(t.unrealized),
+        fees: round(t.fees),
+        volume: round(t.volume),
+        maxDrawdown: round(t.maxDrawdown),
+        wins: t.wins,
+        losses: t.losses,
+      },
       positions: e.portfolio.snapshots().map((p) => ({ symbol: p.symbol, qty: p.qty, net: round(p.net) })),
-      market: { bookEvents: e.counters.bookEvents, trades: e.counters.tradeEvents, gaps: e.counters.gaps, feed: this.feed?.counters },
+      market: {
+        bookEvents: e.counters.bookEvents,
+        trades: e.counters.tradeEvents,
+        gaps: e.counters.gaps,
+        feed: this.feed?.counters,
+      },
       latencyMs: {
         tickToDecision: pct(e.latency.tickToDecision),
         tickToJournaled: pct(e.latency.tickToJournaled),
         strategy: pct(e.latency.strategy),
         orderToFill: pct(e.latency.orderToFill),
       },
-      strategy: (({ samples, hitRate, decisions }) => ({ samples, hitRate, decisions }))(e.strategy.stats() as { samples: number; hitRate: number; decisions: number }),
+      strategy: (({ samples, hitRate, decisions }) => ({ samples, hitRate, decisions }))(
+        e.strategy.stats() as { samples: number; hitRate: number; decisions: number },
+      ),
       persistence: this.writer?.stats(),
       journal: { path: this.journalPath, lastSeq: this.journal?.lastSeq },
     };
@@ -331,7 +365,9 @@ export class TraderApp {
     await step('postgres', () => this.db?.close());
     await step('embedded postgres', () => this.embedded?.stop());
     await step('simulator', () => this.simulator?.close());
-    await step('http', () => (this.server?.listening ? new Promise<void>((r) => this.server.close(() => r())) : undefined));
+    await step('http', () =>
+      this.server?.listening ? new Promise<void>((r) => this.server.close(() => r())) : undefined,
+    );
     this.health?.close();
   }
 }

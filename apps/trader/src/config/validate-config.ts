@@ -87,7 +87,8 @@ const RULES: Readonly<Record<string, Check>> = {
   'database.embedded': oneOf('memory', 'disk'),
   'database.schema': identifier,
   'cache.redisUrl': url('redis:', 'rediss:'),
-  'cache.prefix': (v) => (typeof v === 'string' && /^[A-Za-z0-9_.-]{1,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.-]{1,128}'),
+  'cache.prefix': (v) =>
+    typeof v === 'string' && /^[A-Za-z0-9_.-]{1,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.-]{1,128}',
   'http.host': nonEmpty,
   'http.port': int(0, 65535),
   'http.shutdownDelayMs': int(0, 60_000),

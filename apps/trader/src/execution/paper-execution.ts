@@ -90,7 +90,7 @@ export class PaperExecution implements ExecutionAdapter {
 
   private arrive(order: Readonly<Order>): void {
     const book = this.options.book(order.symbol);
-    if (!book || !book.isValid()) {
+    if (!book?.isValid()) {
       this.emit({ type: 'rejected', clientOrderId: order.clientOrderId, reason: 'no valid book', ts: this.now() });
       return;
     }
