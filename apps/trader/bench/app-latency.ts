@@ -18,7 +18,7 @@ import { Journal } from '../src/journal/journal.js';
 import { DirectBinanceFeed } from '../src/market/direct-binance-feed.js';
 
 const WARMUP_MS = 3_000;
-const MEASURE_MS = Number(process.env.BENCH_MS ?? 8_000);
+const MEASURE_MS = Number(process.env.BENCH_MS ?? 5_000);
 const symbols = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 const strategy = { warmupSamples: 100, cooldownMs: 0, threshold: 0.02 };
 const risk = {

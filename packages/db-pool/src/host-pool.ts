@@ -13,6 +13,7 @@ import {
 } from './errors.js';
 import { abandonedReason, abandonQueued } from './internal/abandon-queued.js';
 import { submit } from './internal/submit.js';
+import { type QueuedWaiter, WaiterQueue } from './internal/waiter-queue.js';
 import { hostLabel } from './options.js';
 import { sqlStateOf } from './sqlstate.js';
 import type { HostConfig, PoolOptions } from './types.js';
@@ -50,9 +51,15 @@ export interface RunResult {
   lsn: string | undefined;
 }
 
-interface Waiter {
-  settled: boolean;
-  reject: (error: unknown) => void;
+/** A caller in the manager's own wait queue (see {@link HostPool} `queue`). */
+interface Queued extends QueuedWaiter<PooledConnection> {
+  /** Handed to generic-pool (a connection slot came free): no longer counted in `queued`. */
+  moved: boolean;
+  /** The expiry is the call's deadline (QueryTimeoutError) rather than `acquireTimeoutMs`. */
+  byDeadline: boolean;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 const noop = () => {};
@@ -86,7 +93,30 @@ export class HostPool {
   };
   private pool: genericPool.Pool<PooledConnection>;
   private readonly clientConfig: pg.ClientConfig;
-  private readonly waiters = new Set<Waiter>();
+  /**
+   * Hot idle stack (LIFO): connections generic-pool considers borrowed that are idle on our
+   * side. A release with nobody waiting parks the connection here and the next acquire takes
+   * it synchronously, skipping generic-pool's per-acquire request, deferred, promise and
+   * `acquireTimeoutMillis` timer. Anything that must queue (pool empty, priorities, the
+   * bounded wait queue, acquire timeouts) still goes through generic-pool; connections idle
+   * here for a whole eviction interval are handed back to it (idle eviction, `min`).
+   */
+  private readonly hot: PooledConnection[] = [];
+  private sweeper: NodeJS.Timeout | undefined;
+  /**
+   * Callers waiting while every connection is borrowed. A released connection goes straight to
+   * the most urgent one (priority, then FIFO), without generic-pool's per-acquire request,
+   * deferred and timer. Deadlines (`acquireTimeoutMs`, the call's own) are enforced by ONE
+   * timer armed for the earliest expiry, not a timer per waiter. Bounded together with
+   * generic-pool's queue by `maxWaitingClients`.
+   */
+  private readonly queue = new WaiterQueue<PooledConnection>(3);
+  /** Unsettled waiters in `queue`. */
+  private queued = 0;
+  /** Waiters handed to generic-pool's acquire (a slot came free) whose deadline is still watched here. */
+  private readonly moved = new Set<Queued>();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryAt = 0;
   private consecutiveConnectFailures = 0;
   private closed = false;
   /** Last connection error, for health output. */
@@ -106,6 +136,162 @@ export class HostPool {
     };
     if (defaultStatementTimeoutMs > 0) this.clientConfig.statement_timeout = defaultStatementTimeoutMs;
     this.pool = this.createPool();
+    this.sweeper = setInterval(() => this.sweepHot(Date.now()), options.evictionRunIntervalMs);
+    this.sweeper.unref();
+  }
+
+  /** Every connection exists and is borrowed (or being created): a new caller has to wait. */
+  private saturated(): boolean {
+    const p = this.pool;
+    return p.available === 0 && p.size >= p.max;
+  }
+
+  /** Queues a caller for the next released connection (see `queue`). */
+  private enqueue(
+    priority: number,
+    deadlineAt: number,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    saturated: boolean,
+  ): Promise<PooledConnection> {
+    if (saturated && this.queued + this.pool.pending >= this.options.maxWaitingClients) {
+      this.counters.queueFull++;
+      return Promise.reject(
+        new PoolExhaustedError('E_DB_POOL_QUEUE_FULL', `wait queue full for ${this.label}`, { host: this.label }),
+      );
+    }
+    const acquireAt = Date.now() + this.options.acquireTimeoutMs;
+    const byDeadline = deadlineAt > 0 && deadlineAt < acquireAt;
+    return new Promise<PooledConnection>((resolve, reject) => {
+      const w: Queued = {
+        settled: false,
+        moved: false,
+        priority,
+        expiresAt: byDeadline ? deadlineAt : acquireAt,
+        byDeadline,
+        timeoutMs,
+        signal,
+        onAbort: undefined,
+        resolve,
+        reject,
+      };
+      if (signal !== undefined) {
+        w.onAbort = () => {
+          if (w.settled) return;
+          this.settle(w);
+          reject(new QueryAbortedError({ host: this.label, cause: signal.reason }));
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.queue.push(w);
+      this.queued++;
+      this.armExpiry(w.expiresAt);
+      // A slot is free: generic-pool dispenses or creates for it, the deadline and signal stay watched here.
+      if (!saturated) this.refill();
+    });
+  }
+
+  private settle(w: Queued): void {
+    w.settled = true;
+    if (w.moved) this.moved.delete(w);
+    else this.queued--;
+    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort);
+  }
+
+  /** Arms the shared expiry timer for `at` unless it already fires earlier. */
+  private armExpiry(at: number): void {
+    if (this.expiryTimer !== undefined && this.expiryAt <= at) return;
+    clearTimeout(this.expiryTimer);
+    this.expiryAt = at;
+    this.expiryTimer = setTimeout(() => this.expireWaiters(), Math.max(0, at - Date.now()) + 1);
+    this.expiryTimer.unref();
+  }
+
+  /** Fails the waiters whose time is up and re-arms the timer for the next expiry. */
+  private expireWaiters(): void {
+    this.expiryTimer = undefined;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    const visit = (w: QueuedWaiter<PooledConnection>) => {
+      if (w.settled) return;
+      if (w.expiresAt > now) {
+        if (w.expiresAt < next) next = w.expiresAt;
+        return;
+      }
+      const q = w as Queued;
+      this.settle(q);
+      if (q.byDeadline) {
+        q.reject(new QueryTimeoutError(q.timeoutMs, { host: this.label }));
+      } else {
+        this.counters.acquireTimeouts++;
+        q.reject(
+          new PoolExhaustedError(
+            'E_DB_POOL_ACQUIRE_TIMEOUT',
+            `no connection to ${this.label} within ${this.options.acquireTimeoutMs} ms`,
+            { host: this.label },
+          ),
+        );
+      }
+    };
+    this.queue.forEach(visit);
+    for (const w of [...this.moved]) visit(w);
+    if (next !== Number.POSITIVE_INFINITY) this.armExpiry(next);
+  }
+
+  /**
+   * A connection slot came free in generic-pool (a connection was destroyed, or one is idle
+   * there): hand queued callers to generic-pool, which creates or dispenses for them.
+   */
+  private refill(): void {
+    const p = this.pool;
+    let room = p.available + p.max - p.size - p.pending;
+    while (room > 0 && this.queued > 0 && !this.closed) {
+      const w = this.queue.shift() as Queued | undefined;
+      if (w === undefined) break;
+      room--;
+      this.queued--;
+      w.moved = true;
+      this.moved.add(w);
+      p.acquire(w.priority).then(
+        (conn) => {
+          if (w.settled) {
+            this.release(conn);
+            return;
+          }
+          this.settle(w);
+          w.resolve(conn);
+        },
+        (error) => {
+          if (w.settled) return;
+          this.settle(w);
+          w.reject(this.mapAcquireError(error));
+        },
+      );
+    }
+  }
+
+  /** Takes the most recently used idle connection from the hot stack (possibly one needing validation or replacement). */
+  private takeHot(): PooledConnection | undefined {
+    return this.hot.pop();
+  }
+
+  /** Hands connections idle on the hot stack for a whole eviction interval back to generic-pool (which evicts idle ones above `min`). */
+  private sweepHot(now: number): void {
+    const hot = this.hot;
+    if (hot.length === 0) return;
+    const limit = this.options.evictionRunIntervalMs;
+    let kept = 0;
+    for (let i = 0; i < hot.length; i++) {
+      const conn = hot[i]!;
+      if (now - conn.lastUsedAt < limit) hot[kept++] = conn;
+      else this.releaseToPool(conn);
+    }
+    hot.length = kept;
+  }
+
+  /** Empties the hot stack, destroying its connections (reset, close). */
+  private destroyHot(): void {
+    for (const conn of this.hot.splice(0)) this.destroy(conn);
   }
 
   private createPool(): genericPool.Pool<PooledConnection> {
@@ -217,7 +403,7 @@ export class HostPool {
 
   /** When a connect fails and no connection to the host is alive, waiting callers fail now instead of at acquireTimeoutMs. */
   private failWaitersIfDown(error: DbPoolError): void {
-    if (this.pool.pending === 0) return;
+    if (this.pool.pending === 0 && this.queued === 0) return;
     if (this.pool.borrowed + this.pool.available > 0) return;
     this.rejectWaiters(error);
     // Fail callers queued inside generic-pool too, and stop it creating connections for them.
@@ -225,13 +411,13 @@ export class HostPool {
   }
 
   private rejectWaiters(error: unknown): void {
-    for (const w of this.waiters) {
-      if (!w.settled) {
-        w.settled = true;
-        w.reject(error);
-      }
-    }
-    this.waiters.clear();
+    const fail = (w: QueuedWaiter<PooledConnection>) => {
+      this.settle(w as Queued);
+      w.reject(error);
+    };
+    this.queue.forEach(fail);
+    this.queue.clear();
+    for (const w of [...this.moved]) if (!w.settled) fail(w);
   }
 
   private mapAcquireError(error: unknown): unknown {
@@ -270,61 +456,16 @@ export class HostPool {
     timeoutMs: number,
   ): Promise<PooledConnection> {
     if (this.closed) return Promise.reject(new ClosedError());
-    const pool = this.pool;
-    if (deadlineAt === 0 && signal === undefined) {
-      // Fast path: no per-call deadline to enforce. Callers queued inside generic-pool are
+    const saturated = this.saturated();
+    if (!saturated && deadlineAt === 0 && signal === undefined) {
+      // Nothing to enforce per call: generic-pool dispenses or creates. Its queued callers are
       // still failed fast when the host is down or the pool is reset (abandonQueued).
-      return pool.acquire(priority).catch((error) => {
+      return this.pool.acquire(priority).catch((error) => {
         throw this.mapAcquireError(error);
       });
     }
-    return new Promise<PooledConnection>((resolve, reject) => {
-      const waiter: Waiter = { settled: false, reject };
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => {
-        if (waiter.settled) return;
-        waiter.settled = true;
-        this.waiters.delete(waiter);
-        clearTimeout(timer);
-        reject(new QueryAbortedError({ host: this.label, cause: signal?.reason }));
-      };
-      if (deadlineAt > 0) {
-        timer = setTimeout(
-          () => {
-            if (waiter.settled) return;
-            waiter.settled = true;
-            this.waiters.delete(waiter);
-            signal?.removeEventListener('abort', onAbort);
-            reject(new QueryTimeoutError(timeoutMs, { host: this.label }));
-          },
-          Math.max(0, deadlineAt - Date.now()),
-        );
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
-      pool.acquire(priority).then(
-        (conn) => {
-          if (waiter.settled) {
-            // The caller gave up while waiting: give the connection straight back.
-            this.release(conn);
-            return;
-          }
-          waiter.settled = true;
-          this.waiters.delete(waiter);
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          resolve(conn);
-        },
-        (error) => {
-          if (waiter.settled) return;
-          waiter.settled = true;
-          this.waiters.delete(waiter);
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          reject(this.mapAcquireError(error));
-        },
-      );
-    });
+    // Saturated, or a deadline/signal to watch: our queue (one shared expiry timer, no timer per call).
+    return this.enqueue(priority, deadlineAt, signal, timeoutMs, saturated);
   }
 
   /**
@@ -332,14 +473,11 @@ export class HostPool {
    * idle longer than `validateAfterIdleMs` is checked with `select 1` first.
    */
   acquire(priority: number, deadlineAt = 0, signal?: AbortSignal, timeoutMs = 0): Promise<PooledConnection> {
-    if (deadlineAt === 0 && signal === undefined && !this.closed) {
-      // Hot path: one promise hop when the connection is usable as it is.
-      return this.pool.acquire(priority).then(
-        (conn) => (this.usable(conn, Date.now()) ? conn : this.replace(conn, priority, 0, undefined, 0)),
-        (error) => {
-          throw this.mapAcquireError(error);
-        },
-      );
+    const hot = this.closed || signal?.aborted === true ? undefined : this.takeHot();
+    if (hot !== undefined) {
+      return this.usable(hot, Date.now())
+        ? Promise.resolve(hot)
+        : this.replace(hot, priority, deadlineAt, signal, timeoutMs);
     }
     return this.acquireRaw(priority, deadlineAt, signal, timeoutMs).then((conn) =>
       this.usable(conn, Date.now()) ? conn : this.replace(conn, priority, deadlineAt, signal, timeoutMs),
@@ -378,7 +516,7 @@ export class HostPool {
       if (attempt > this.options.max) {
         throw new ConnectionError(`no healthy connection to ${this.label}`, { host: this.label, sent: false });
       }
-      conn = await this.acquireRaw(priority, deadlineAt, signal, timeoutMs);
+      conn = this.takeHot() ?? (await this.acquireRaw(priority, deadlineAt, signal, timeoutMs));
       if (this.usable(conn, Date.now())) return conn;
     }
   }
@@ -391,9 +529,27 @@ export class HostPool {
       this.destroy(conn);
       return;
     }
+    if (this.pool.pending === 0) {
+      // Straight to the most urgent waiter, or parked for the next caller (see `hot`).
+      const w = this.queued > 0 ? (this.queue.shift() as Queued | undefined) : undefined;
+      if (w === undefined) {
+        this.hot.push(conn);
+        return;
+      }
+      this.settle(w);
+      w.resolve(conn);
+      return;
+    }
+    // generic-pool has callers of its own (waiting for a connection being created): it serves them by priority.
+    this.releaseToPool(conn);
+  }
+
+  private releaseToPool(conn: PooledConnection): void {
     // Only a resource generic-pool considers borrowed can be released without a rejection.
-    if (conn.owner.isBorrowedResource(conn)) void conn.owner.release(conn);
-    else this.destroy(conn);
+    if (conn.owner === this.pool && !this.closed && conn.owner.isBorrowedResource(conn)) {
+      void conn.owner.release(conn);
+      if (this.queued > 0) this.refill();
+    } else this.destroy(conn);
   }
 
   /** Destroys a borrowed connection. */
@@ -403,6 +559,8 @@ export class HostPool {
       // Not borrowed from generic-pool's point of view (already destroyed): close the client directly.
       this.disconnect(conn).catch(noop);
     });
+    // A slot came free: queued callers get a new connection from generic-pool.
+    if (this.queued > 0) this.refill();
   }
 
   /** Sets the session's statement_timeout when it differs from what is in effect. */
@@ -418,7 +576,13 @@ export class HostPool {
    * client gives up), maps errors to typed errors, and releases the connection.
    */
   async run(text: string, values: unknown[] | undefined, name: string | undefined, o: RunOptions): Promise<RunResult> {
-    const conn = await this.acquire(o.priority, o.deadlineAt, o.signal, o.timeoutMs);
+    let conn = this.closed ? undefined : this.takeHot();
+    if (conn === undefined || !this.usable(conn, Date.now())) {
+      conn =
+        conn === undefined
+          ? await this.acquire(o.priority, o.deadlineAt, o.signal, o.timeoutMs)
+          : await this.replace(conn, o.priority, o.deadlineAt, o.signal, o.timeoutMs);
+    }
     this.outstanding++;
     let guarded: { deferred: boolean } | undefined;
     try {
@@ -597,6 +761,7 @@ export class HostPool {
   reset(): void {
     if (this.closed) return;
     const old = this.pool;
+    this.destroyHot();
     this.pool = this.createPool();
     const error = new ConnectionError(`pool for ${this.label} was reset`, { host: this.label, sent: false });
     this.rejectWaiters(error);
@@ -615,13 +780,24 @@ export class HostPool {
   /** Pool figures for stats(). */
   stats(): { total: number; idle: number; borrowed: number; waiting: number; max: number; min: number } {
     const p = this.pool;
-    return { total: p.size, idle: p.available, borrowed: p.borrowed, waiting: p.pending, max: p.max, min: p.min };
+    const hot = this.hot.length;
+    return {
+      total: p.size,
+      idle: p.available + hot,
+      borrowed: p.borrowed - hot,
+      waiting: p.pending + this.queued,
+      max: p.max,
+      min: p.min,
+    };
   }
 
   /** Closes every connection. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sweeper);
+    clearTimeout(this.expiryTimer);
+    this.destroyHot();
     this.rejectWaiters(new ClosedError());
     const pool = this.pool;
     abandonQueued(pool as genericPool.Pool<unknown>, new ClosedError());

@@ -8,7 +8,7 @@ export const GAP_CHANNEL = 'cryptoscalp:ws:gap';
 export const RESYNC_CHANNEL = 'cryptoscalp:ws:resync';
 /** `cryptoscalp:ws:malformed`: payload {@link MalformedInfo} `{ component, exchange, endpoint, reason, bytes }`. */
 export const MALFORMED_CHANNEL = 'cryptoscalp:ws:malformed';
-/** `cryptoscalp:ws:hub`: payload `{ component, event, clientId?, topic?, reason?, code? }`. */
+/** `cryptoscalp:ws:hub`: payload `{ component, event, clientId?, topic?, status?, reason? }` (see the README "Events"). */
 export const HUB_CHANNEL = 'cryptoscalp:ws:hub';
 
 /** @internal the channel objects, created once. */

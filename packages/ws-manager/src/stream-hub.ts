@@ -8,6 +8,14 @@ import { WsManagerError, WsManagerErrorCode } from './errors.js';
 import { HubClient } from './internal/hub-client.js';
 import { parseClientRequest } from './internal/hub-protocol.js';
 import { HubTopic } from './internal/hub-topic.js';
+import {
+  isAuthRejection,
+  statusText,
+  toUpgradeRefusal,
+  UNAUTHORIZED,
+  type UpgradeRefusal,
+  writeUpgradeRefusal,
+} from './internal/upgrade-refusal.js';
 import { type ResolvedHubOptions, resolveHubOptions } from './internal/validate.js';
 import type { HealthCheckResult, StreamHubOptions } from './types.js';
 
@@ -40,6 +48,8 @@ export class StreamHub {
   private closePromise: Promise<void> | undefined;
   private nextClientId = 1;
   private lastBrokerErrors = 0;
+  /** Refused upgrades per HTTP status (`{ '401': 3, '429': 1 }`). */
+  private readonly authRejectedByStatus: Record<string, number> = {};
   private readonly counters = {
     connections: 0,
     disconnects: 0,
@@ -48,6 +58,7 @@ export class StreamHub {
     published: 0,
     framesSent: 0,
     conflated: 0,
+    oversizedFrames: 0,
     slowConsumerConflations: 0,
     slowConsumerDisconnects: 0,
     heartbeatTerminations: 0,
@@ -127,12 +138,12 @@ export class StreamHub {
     const path = this.options.path;
     if (path !== undefined && (request.url ?? '/').split('?')[0] !== path) {
       // Someone else's upgrade path on a shared server: leave it alone.
-      if (this.ownsServer) reject(socket, 404, 'Not Found');
+      if (this.ownsServer) reject(socket, 404);
       return;
     }
     socket.on('error', noop);
     if (this.closed) {
-      reject(socket, 503, 'Service Unavailable');
+      reject(socket, 503);
       return;
     }
     const authenticate = this.options.authenticate;
@@ -144,21 +155,41 @@ export class StreamHub {
       .then(() => authenticate(request))
       .then(
         (result) => {
-          if (result === false || result === null || result === undefined || this.closed) {
-            this.rejectAuth(socket);
+          if (this.closed) {
+            reject(socket, 503);
             return;
           }
-          const principal = typeof result === 'object' ? result : undefined;
+          if (result === false || result === null || result === undefined) {
+            this.rejectAuth(socket, UNAUTHORIZED);
+            return;
+          }
+          if (isAuthRejection(result)) {
+            this.rejectAuth(socket, toUpgradeRefusal(result));
+            return;
+          }
+          const principal = typeof result === 'object' ? (result as Record<string, unknown>) : undefined;
           this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, principal));
         },
-        () => this.rejectAuth(socket),
-      );
+        // A thrown AuthRejection is honoured like a returned one; any other throw is a 401.
+        (error: unknown) => this.rejectAuth(socket, isAuthRejection(error) ? toUpgradeRefusal(error) : UNAUTHORIZED),
+      )
+      // e.g. a refusal whose `headers` getter throws: never an unhandled rejection, just drop the request.
+      .catch(() => socket.destroy());
   };
 
-  private rejectAuth(socket: Duplex): void {
+  private rejectAuth(socket: Duplex, refusal: UpgradeRefusal): void {
     this.counters.authRejected++;
-    this.publishEvent('auth-rejected', undefined);
-    reject(socket, 401, 'Unauthorized');
+    const key = String(refusal.status);
+    this.authRejectedByStatus[key] = (this.authRejectedByStatus[key] ?? 0) + 1;
+    if (channels.hub.hasSubscribers) {
+      channels.hub.publish({
+        component: this.name,
+        event: 'auth-rejected',
+        status: refusal.status,
+        reason: refusal.body === '' ? statusText(refusal.status) : refusal.body,
+      });
+    }
+    writeUpgradeRefusal(socket, refusal);
   }
 
   private onConnection(ws: WebSocket, principal: Record<string, unknown> | undefined): void {
@@ -238,6 +269,9 @@ export class StreamHub {
       }
       if (!allowed) {
         this.counters.forbidden++;
+        if (channels.hub.hasSubscribers) {
+          channels.hub.publish({ component: this.name, event: 'forbidden', clientId: client.id, topic: request.topic });
+        }
         this.sendControl(client, {
           type: 'error',
           code: 'forbidden',
@@ -387,8 +421,8 @@ export class StreamHub {
       pending.set(topic, frame);
       return;
     }
-    const ws = client.ws;
-    if (ws.bufferedAmount + frame.length > this.options.maxBufferedBytes) {
+    const limit = this.options.maxBufferedBytes;
+    if (!this.admits(client, client.ws.bufferedAmount, frame.length, limit)) {
       if (this.options.slowConsumer === 'disconnect') {
         this.disconnectSlow(client);
         return;
@@ -400,7 +434,33 @@ export class StreamHub {
       this.ensureFlushTimer();
       return;
     }
-    ws.send(frame, TEXT);
+    this.write(client, frame, limit);
+  }
+
+  /**
+   * Whether a frame of `length` bytes may be written to a client with `buffered` bytes queued. The bound is
+   * `limit`, raised by the size of an oversized frame still in flight; a frame larger than the whole bound goes out
+   * when nothing is queued (a big snapshot must get through). So a client's queue stays under
+   * `limit` + its largest frame.
+   */
+  private admits(client: HubClient, buffered: number, length: number, limit: number): boolean {
+    if (buffered === 0) return true;
+    let bound = limit;
+    if (client.oversizeAllowance > 0) {
+      if (buffered <= limit) client.oversizeAllowance = 0;
+      else bound += client.oversizeAllowance;
+    }
+    return buffered + length <= bound;
+  }
+
+  /** Writes one data frame to the client's socket and counts it (`oversizedFrames` when it alone exceeds `limit`). */
+  private write(client: HubClient, frame: Buffer, limit: number): void {
+    if (frame.length > limit) {
+      client.oversizeAllowance = frame.length;
+      this.counters.oversizedFrames++;
+      this.publishEvent('oversized-frame', client, String(frame.length));
+    }
+    client.ws.send(frame, TEXT);
     client.framesSent++;
     this.counters.framesSent++;
   }
@@ -423,7 +483,10 @@ export class StreamHub {
     this.flushTimer.unref?.();
   }
 
-  /** Sends conflated frames to clients whose sockets drained below half the bound. */
+  /**
+   * Sends conflated frames to clients whose sockets drained below half the bound, oldest first, while they fit in the
+   * bound; a frame larger than the whole bound is sent once the socket is empty (never held forever).
+   */
   private flushConflated(): void {
     const limit = this.options.maxBufferedBytes;
     for (const client of this.conflating) {
@@ -435,11 +498,9 @@ export class StreamHub {
       const ws = client.ws;
       if (ws.bufferedAmount > limit / 2) continue;
       for (const [topic, frame] of pending) {
-        if (ws.bufferedAmount + frame.length > limit) break;
+        if (!this.admits(client, ws.bufferedAmount, frame.length, limit)) break;
         pending.delete(topic);
-        ws.send(frame, TEXT);
-        client.framesSent++;
-        this.counters.framesSent++;
+        this.write(client, frame, limit);
       }
       if (pending.size === 0) {
         client.pending = undefined;
@@ -493,6 +554,7 @@ export class StreamHub {
       conflatingClients: this.conflating.size,
       historyMessages,
       ...this.counters,
+      authRejectedByStatus: { ...this.authRejectedByStatus },
     };
   }
 
@@ -561,8 +623,7 @@ export class StreamHub {
   }
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  // As ws's abortHandshake: destroy once the response is flushed.
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+/** Refuses an upgrade with an empty-bodied HTTP error. */
+function reject(socket: Duplex, status: number): void {
+  writeUpgradeRefusal(socket, { status, headerLines: '', body: '' });
 }

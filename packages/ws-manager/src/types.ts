@@ -261,8 +261,37 @@ export interface HubBroker {
   close(): Promise<void>;
 }
 
-/** What `authenticate` may resolve with: `false` rejects with 401, `true` or an object accepts (the object is kept as the principal). */
-export type AuthResult = boolean | Record<string, unknown>;
+/**
+ * A refusal returned by `authenticate` with a specific HTTP status, e.g.
+ * `{ ok: false, status: 429, headers: { 'Retry-After': 30 }, reason: 'too many connections' }`.
+ */
+export interface AuthRejection {
+  /** Marks the object as a refusal (an object without `ok: false` is a principal). */
+  ok: false;
+  /**
+   * HTTP status of the upgrade response: an integer 400-599, typically 401 (unauthenticated), 403 (forbidden),
+   * 429 (too many; add `Retry-After`) or 503 (unavailable). Anything else is replaced by 401. @default 401
+   */
+  status?: number;
+  /**
+   * Extra response headers (e.g. `{ 'Retry-After': 30 }`). A header whose name is not an HTTP token, whose value holds
+   * control characters (CR, LF, NUL...), or that the hub sets itself (`Connection`, `Content-Length`, `Content-Type`,
+   * `Transfer-Encoding`) is left out. @default none
+   */
+  headers?: Readonly<Record<string, string | number>>;
+  /**
+   * Short text for the response body (`text/plain`) and the `reason` of the `auth-rejected` hub event. It is sent to
+   * the client: never put secrets in it. @default the status text (e.g. 'Forbidden')
+   */
+  reason?: string;
+}
+
+/**
+ * What `authenticate` may resolve with: `true` or an object accepts (the object is kept as the principal); `false`,
+ * `null` or `undefined` refuse with 401; an {@link AuthRejection} (`{ ok: false, status, headers?, reason? }`) refuses
+ * with its status.
+ */
+export type AuthResult = boolean | Record<string, unknown> | AuthRejection | null | undefined;
 
 /** Options of {@link StreamHub}. */
 export interface StreamHubOptions {
@@ -276,14 +305,22 @@ export interface StreamHubOptions {
   host?: string;
   /** Only upgrade requests on this path are accepted. @default undefined (any path) */
   path?: string;
-  /** Called at upgrade; `false` (or a throw) rejects with HTTP 401. @default accept everyone */
+  /**
+   * Called at upgrade; resolve with `true` or a principal object to accept, `false` (or throw) to refuse with HTTP 401,
+   * or `{ ok: false, status, headers?, reason? }` ({@link AuthRejection}) to refuse with that status (403, 429 with
+   * `Retry-After`, 503...). @default accept everyone
+   */
   authenticate?: (request: IncomingMessage) => AuthResult | Promise<AuthResult>;
   /**
    * Called for every subscribe request with the principal `authenticate` returned; `false` (or a throw) rejects the
    * subscription with an `error` (`code: 'forbidden'`). @default allow every topic
    */
   authorize?: (principal: Record<string, unknown> | undefined, topic: string) => boolean;
-  /** Per-client bound on bytes queued in the socket before the slow-consumer policy applies. @default 1048576 */
+  /**
+   * Per-client bound on bytes queued in the socket before the slow-consumer policy applies. A frame larger than the
+   * bound is still written when the client's queue is empty (stat `oversizedFrames`), and the bound is raised by its
+   * size until it drains, so a client's queue stays under this bound plus its largest frame. @default 1048576
+   */
   maxBufferedBytes?: number;
   /** `conflate` keeps the latest message per topic until the socket drains; `disconnect` closes the client. @default 'conflate' */
   slowConsumer?: 'conflate' | 'disconnect';

@@ -38,6 +38,8 @@ export class ManagedBinanceFeed {
   private readonly fetcher: SnapshotFetcher;
   private readonly bySymbol = new Map<string, string>();
   readonly counters = { malformed: 0, gaps: 0, resyncs: 0, snapshots: 0 };
+  /** Receives the normalization time of each delta (the JSON decode itself happens in ws-manager's codec). */
+  onDecode: ((ms: number) => void) | undefined;
   private closed = false;
 
   constructor(private readonly options: ManagedBinanceFeedOptions) {
@@ -107,8 +109,10 @@ export class ManagedBinanceFeed {
       return;
     }
     let ev: MarketEvent | undefined;
+    const t0 = performance.now();
     try {
       ev = parseBinanceEvent(data as Record<string, unknown>);
+      this.onDecode?.(performance.now() - t0);
     } catch (e) {
       if (!isTraderError(e)) throw e;
       this.counters.malformed++;

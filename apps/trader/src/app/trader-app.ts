@@ -167,6 +167,7 @@ export class TraderApp {
       onEvent: (ev, t) => this.engine.onMarketEvent(ev, t),
       onSnapshot: (s, snap, force) => this.engine.onSnapshot(s, snap, force),
     });
+    feed.onDecode = (ms) => this.engine.latency.decode.record(ms);
     this.feed = feed;
 
     // 5. Monitoring and health.

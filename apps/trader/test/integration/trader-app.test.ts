@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PoolManager } from '@cryptoscalp/db-pool';
@@ -18,6 +18,7 @@ afterAll(async () => {
 
 function config(extra: Record<string, unknown> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'trader-app-'));
+  cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
   return loadConfig({
     env: {},
     overrides: {
@@ -105,6 +106,40 @@ describe('the trader, composed', () => {
     await waitFor(async () => (await redis.keys(`${ns}*pnl*`)).length > 0, { what: 'pnl key in Redis' });
     const fills = await admin.query<{ n: string }>(`select count(*) as n from ${schema}.fills`);
     expect(Number(fills.rows[0]?.n)).toBeGreaterThan(0);
+    await app.stop('test');
+  });
+});
+
+describe('the trader without PostgreSQL', () => {
+  it('starts and trades on the journal while PostgreSQL is down, and catches up when it comes back', async () => {
+    const { startPostgresCluster } = await import('@cryptoscalp/testkit');
+    const cluster = await startPostgresCluster();
+    cleanups.push(() => cluster.stop());
+    await cluster.kill();
+    const app = new TraderApp({ config: config({ database: { url: cluster.urlFor('postgres') } }), log: () => {} });
+    apps.push(app);
+    await app.start();
+    expect(app.persistenceDeferred).toBe(true);
+    await waitFor(() => app.engine.counters.fills >= 2, {
+      timeoutMs: 45_000,
+      intervalMs: 100,
+      what: 'fills without PostgreSQL',
+    });
+    expect(app.writer.persistedSeq).toBe(0);
+    const components = (await (await fetch(`${app.endpoints.http}/health/components`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(JSON.stringify(components)).toMatch(/persistence/);
+    await cluster.start();
+    await waitFor(() => app.writer.persistedSeq > 0 && app.writer.persistedSeq >= app.journal.lastSeq - 20, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: 'writer caught up',
+    });
+    expect(app.persistenceDeferred).toBe(false);
+    const { rows } = await app.db.query<{ n: string }>(`select count(*) as n from trader.fills`);
+    expect(Number(rows[0]?.n)).toBeGreaterThanOrEqual(2);
     await app.stop('test');
   });
 });

@@ -8,6 +8,12 @@ export class HubClient {
   readonly bucket: TokenBucket;
   /** Conflated frames waiting for the socket to drain: latest per topic, in recency order. */
   pending: Map<string, Buffer> | undefined;
+  /**
+   * Bytes of the last frame larger than the bound that was written and may still be queued: the bound is raised by
+   * this much until the socket's queue is back under the bound, so the frames right behind a big snapshot are not
+   * treated as a slow consumer.
+   */
+  oversizeAllowance = 0;
   alive = true;
   closing = false;
   framesSent = 0;

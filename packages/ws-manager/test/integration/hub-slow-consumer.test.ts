@@ -85,6 +85,100 @@ describe('StreamHub slow consumers', () => {
     await waitFor(() => stats().conflatingClients === 0);
   });
 
+  type OversizeStats = {
+    conflatingClients: number;
+    oversizedFrames: number;
+    slowConsumerConflations: number;
+    slowConsumerDisconnects: number;
+    conflated: number;
+  };
+
+  it.each(['conflate', 'disconnect'] as const)(
+    "'%s': a frame larger than maxBufferedBytes reaches a healthy client, and deltas right behind it are not penalised",
+    async (policy) => {
+      const hub = new StreamHub({ port: 0, maxBufferedBytes: 64 * 1024, heartbeatIntervalMs: 0, slowConsumer: policy });
+      cleanup.push(() => hub.close());
+      await hub.ready();
+      const c = await TestHubClient.connect(`ws://127.0.0.1:${hub.address()?.port}`);
+      cleanup.push(() => c.close());
+      await c.subscribe('snap');
+      // 8 MiB: more than the kernel's largest send buffer here (4 MiB), so most of it stays queued in the process
+      // while the deltas are published.
+      const big = 'y'.repeat(8 * 1024 * 1024);
+      hub.publish('snap', { kind: 'snapshot', big });
+      for (let i = 1; i <= 20; i++) hub.publish('snap', { kind: 'delta', i });
+      await waitFor(() => c.messages('snap').length === 21, {
+        what: 'snapshot and deltas delivered',
+        timeoutMs: 20_000,
+      });
+      const received = c.messages('snap');
+      expect(received.map((m) => m.offset)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+      expect((received[0] as { data: { big: string } }).data.big).toHaveLength(big.length);
+      const stats = hub.stats() as OversizeStats;
+      expect(stats.oversizedFrames).toBe(1);
+      expect(stats.slowConsumerDisconnects).toBe(0);
+      expect(stats.conflated).toBe(0);
+      expect(c.closeCode).toBeUndefined();
+      expect(stats.conflatingClients).toBe(0);
+    },
+  );
+
+  it("'conflate': an oversized latest value is held (one per topic) while the client is slow and flushed once it drains", async () => {
+    const { hub, slow, fast } = await setup({ slowConsumer: 'conflate' });
+    const stats = () => hub.stats() as OversizeStats;
+    await flood(hub, () => stats().conflatingClients === 1);
+    // While the slow client is stuck, snapshots larger than the whole bound keep replacing each other on 'a'.
+    const big = 'z'.repeat(256 * 1024);
+    const conflatedBefore = stats().conflated;
+    for (let i = 1; i <= 20; i++) hub.publish('a', { snapshot: i, big });
+    expect(stats().conflated).toBeGreaterThanOrEqual(conflatedBefore + 19);
+    hub.publish('b', { n: -2 });
+    await waitFor(() => fast.messages().some((m) => (m.data as { snapshot?: number }).snapshot === 20), {
+      what: 'fast client gets the last snapshot',
+      timeoutMs: 30_000,
+    });
+    resume(slow);
+    await waitFor(
+      () =>
+        slow.messages('a').some((m) => (m.data as { snapshot?: number }).snapshot === 20) &&
+        slow.messages('b').some((m) => (m.data as { n?: number }).n === -2),
+      { what: 'slow client gets the latest oversized snapshot and the latest b', timeoutMs: 30_000 },
+    );
+    // Conflated: it never saw the intermediate snapshots, only the last one.
+    expect(slow.messages('a').filter((m) => (m.data as { snapshot?: number }).snapshot !== undefined)).toHaveLength(1);
+    await waitFor(() => stats().conflatingClients === 0, { what: 'conflation ends' });
+    expect(stats().oversizedFrames).toBeGreaterThanOrEqual(1);
+    // back to live delivery
+    hub.publish('a', { n: -3 });
+    await waitFor(() => slow.messages('a').some((m) => (m.data as { n?: number }).n === -3), { what: 'live again' });
+  });
+
+  it("'disconnect': the allowance for a big frame in flight is one frame, not a licence to queue more of them", async () => {
+    const hub = new StreamHub({
+      port: 0,
+      maxBufferedBytes: 64 * 1024,
+      heartbeatIntervalMs: 0,
+      slowConsumer: 'disconnect',
+    });
+    cleanup.push(() => hub.close());
+    await hub.ready();
+    const c = await TestHubClient.connect(`ws://127.0.0.1:${hub.address()?.port}`);
+    cleanup.push(async () => c.ws.terminate());
+    await c.subscribe('snap');
+    pause(c);
+    const big = 'w'.repeat(8 * 1024 * 1024);
+    // Published back to back: the second one finds most of the first still queued (> 4 MiB kernel send buffer).
+    hub.publish('snap', { snapshot: 1, big });
+    hub.publish('snap', { snapshot: 2, big });
+    const stats = hub.stats() as OversizeStats;
+    expect(stats.oversizedFrames).toBe(1);
+    expect(stats.slowConsumerDisconnects).toBe(1);
+    resume(c);
+    await waitFor(() => c.closeCode !== undefined, { what: 'closed as a slow consumer', timeoutMs: 20_000 });
+    // 4008 once the queued 8 MiB is read; 1006 if a very busy machine made that take longer than the 2 s grace
+    expect([4008, 1006]).toContain(c.closeCode);
+  });
+
   it("'disconnect' closes the slow client with the configured close code and keeps serving the others", async () => {
     const { hub, slow, fast } = await setup({ slowConsumer: 'disconnect', slowConsumerCloseCode: 4008 });
     await flood(hub, () => (hub.stats() as { slowConsumerDisconnects: number }).slowConsumerDisconnects > 0);

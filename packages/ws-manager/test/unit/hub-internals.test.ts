@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseClientRequest } from '../../src/internal/hub-protocol.js';
 import { HubTopic } from '../../src/internal/hub-topic.js';
+import { isAuthRejection, statusText, toUpgradeRefusal } from '../../src/internal/upgrade-refusal.js';
 
 const parse = (value: unknown, binary = false) =>
   parseClientRequest(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)), binary);
@@ -60,5 +61,50 @@ describe('HubTopic history', () => {
     topic.append('2');
     expect(topic.framesAfter(2, topic.epoch)).toEqual([]);
     expect(topic.framesAfter(1, topic.epoch)).toBeUndefined();
+  });
+});
+
+describe('upgrade refusals', () => {
+  it('tells refusals from principals', () => {
+    expect(isAuthRejection({ ok: false })).toBe(true);
+    expect(isAuthRejection({ ok: true, user: 'u' })).toBe(false);
+    expect(isAuthRejection({ user: 'u' })).toBe(false);
+    expect(isAuthRejection(null)).toBe(false);
+    expect(isAuthRejection(false)).toBe(false);
+  });
+
+  it('keeps 400-599 statuses and replaces anything else by 401', () => {
+    for (const status of [400, 403, 429, 503, 599]) expect(toUpgradeRefusal({ ok: false, status }).status).toBe(status);
+    for (const status of [undefined, 101, 200, 302, 600, 429.5, Number.NaN]) {
+      expect(toUpgradeRefusal({ ok: false, status }).status).toBe(401);
+    }
+  });
+
+  it('writes only valid, non-reserved headers and a string reason', () => {
+    const refusal = toUpgradeRefusal({
+      ok: false,
+      status: 429,
+      headers: {
+        'Retry-After': 30,
+        'X-Tab': 'a\tb',
+        'X-Latin1': 'caf\u00e9',
+        'x-crlf': 'a\r\nb',
+        'X-Nul': 'a\u0000b',
+        'Bad:Name': 'x',
+        '': 'x',
+        connection: 'keep-alive',
+        'Transfer-Encoding': 'chunked',
+      },
+      reason: 'slow down',
+    });
+    expect(refusal.headerLines).toBe('Retry-After: 30\r\nX-Tab: a\tb\r\nX-Latin1: caf\u00e9\r\n');
+    expect(refusal.body).toBe('slow down');
+    expect(toUpgradeRefusal({ ok: false, reason: 5 as unknown as string, headers: null as never })).toEqual({
+      status: 401,
+      headerLines: '',
+      body: '',
+    });
+    expect(statusText(429)).toBe('Too Many Requests');
+    expect(statusText(499)).toBe('Error');
   });
 });
