@@ -138,7 +138,15 @@ function parseArgs(argv: readonly string[]): { file?: string; env?: string; dura
     if (flag === '--config') out.file = value();
     else if (flag === '--env') out.env = value();
     else if (flag === '--duration') out.duration = value();
-    else throw new TraderError('E_TRADER_INVALID_CONFIG', `unknown option ${flag}`, { field: flag });
+    else if (!flag.startsWith('--')) {
+      throw new TraderError(
+        'E_TRADER_INVALID_CONFIG',
+        `unexpected argument "${arg}" (options: --duration <s>, --config <file>, --env <name>)`,
+        {
+          field: 'argv',
+        },
+      );
+    } else throw new TraderError('E_TRADER_INVALID_CONFIG', `unknown option ${flag}`, { field: flag });
   }
   return out;
 }

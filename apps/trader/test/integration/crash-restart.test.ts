@@ -91,7 +91,9 @@ describe('kill -9 mid-trading and restart', () => {
     for (const f of fills) expect(submitted).toContain(f.clientOrderId);
 
     // The journal's own replay is the reference state.
-    const { journal } = Journal.open(join(mkdtempSync(join(tmpdir(), 'trader-ref-')), 'j.jsonl'), { fsync: 'never' });
+    const { journal } = Journal.open(join(dataDir, `ref-${Math.random().toString(36).slice(2)}.jsonl`), {
+      fsync: 'never',
+    });
     const reference = new TradingEngine({
       config: loadConfig({ env: {}, overrides: { instanceId: 'crash' } }),
       journal,
@@ -123,7 +125,8 @@ describe('kill -9 mid-trading and restart', () => {
     // Orders open at the crash were reconciled as cancelled by the restart (the paper venue died with the process).
     const atCrash = new TradingEngine({
       config: loadConfig({ env: {}, overrides: { instanceId: 'crash' } }),
-      journal: Journal.open(join(mkdtempSync(join(tmpdir(), 'trader-ref-')), 'j.jsonl'), { fsync: 'never' }).journal,
+      journal: Journal.open(join(dataDir, `ref-${Math.random().toString(36).slice(2)}.jsonl`), { fsync: 'never' })
+        .journal,
     });
     atCrash.replay(beforeRestart, { reconcile: false });
     for (const o of atCrash.orders.openOrders()) {

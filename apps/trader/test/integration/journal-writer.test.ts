@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PoolManager } from '@cryptoscalp/db-pool';
@@ -12,12 +12,19 @@ import type { Fill } from '../../src/types.js';
 const dbs: PoolManager[] = [];
 const clusters: PostgresCluster[] = [];
 const schemas: string[] = [];
+const dirs: string[] = [];
+function tmpJournal(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'trader-writer-'));
+  dirs.push(dir);
+  return join(dir, 'journal.jsonl');
+}
 afterAll(async () => {
   const admin = new PoolManager({ primary: { connectionString: serviceUrls.postgres } });
   for (const s of schemas) await admin.query(`drop schema if exists ${s} cascade`);
   await admin.close();
   for (const db of dbs) await db.close();
   for (const c of clusters) await c.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 let n = 0;
@@ -87,7 +94,7 @@ describe('JournalWriter (PostgreSQL through @cryptoscalp/db-pool)', () => {
     schemas.push(schema);
     const db = new PoolManager({ primary: { connectionString: serviceUrls.postgres }, pool: { max: 2 } });
     dbs.push(db);
-    const path = join(mkdtempSync(join(tmpdir(), 'trader-writer-')), 'journal.jsonl');
+    const path = tmpJournal();
     const { journal } = Journal.open(path, { fsync: 'never' });
     trade(journal, 'BTCUSDT', 'buy', 2, 100);
     trade(journal, 'ETHUSDT', 'sell', 1, 50);
@@ -134,7 +141,7 @@ describe('JournalWriter (PostgreSQL through @cryptoscalp/db-pool)', () => {
       retry: { maxAttempts: 1 },
     });
     dbs.push(db);
-    const path = join(mkdtempSync(join(tmpdir(), 'trader-writer-')), 'journal.jsonl');
+    const path = tmpJournal();
     const { journal } = Journal.open(path, { fsync: 'never' });
     const writer = new JournalWriter({
       db,

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@cryptoscalp/testkit';
@@ -23,15 +23,15 @@ describe.each(['direct', 'managed'] as const)('simulator faults through the %s f
   let engine: TradingEngine;
   let feed: Feed;
   let journal: Journal;
+  let dir: string | undefined;
   let manager: WebSocketManager | undefined;
 
   beforeAll(async () => {
     sim = new ExchangeSimulator({ symbols, eventsPerSecond: 300, seed: 9 });
     const { wsUrl, restUrl } = await sim.start();
     const config = loadConfig({ env: {}, overrides: { symbols, strategy: { warmupSamples: 50 } } });
-    journal = Journal.open(join(mkdtempSync(join(tmpdir(), 'trader-faults-')), 'journal.jsonl'), {
-      fsync: 'never',
-    }).journal;
+    dir = mkdtempSync(join(tmpdir(), 'trader-faults-'));
+    journal = Journal.open(join(dir, 'journal.jsonl'), { fsync: 'never' }).journal;
     engine = new TradingEngine({ config, journal, requestSnapshot: (s) => feed.requestSnapshot(s) });
     if (kind === 'direct') {
       const direct = new DirectBinanceFeed({
@@ -67,6 +67,7 @@ describe.each(['direct', 'managed'] as const)('simulator faults through the %s f
     await engine?.close();
     journal?.close();
     await sim?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** Freezes the venue, waits until the trader has every diff, and compares the whole book with the truth. */

@@ -65,12 +65,24 @@ async function expectTradingAndProbes(app: TraderApp): Promise<void> {
 
 describe('the trader, composed', () => {
   it('runs on embedded defaults: simulator, in-process cache, embedded PostgreSQL; trades; health and metrics answer', async () => {
-    const app = new TraderApp({ config: config(), log: () => {} });
+    const app = new TraderApp({ config: config({ alerts: { feedStaleMs: 1000 } }), log: () => {} });
     apps.push(app);
     const endpoints = await app.start();
     expect(endpoints.database).toMatch(/embedded PGlite \(memory\)/);
     expect(endpoints.cache).toBe('in-process L1 only');
     await expectTradingAndProbes(app);
+    // The venue goes silent: the FeedStale alert fires and /health/alerts shows it.
+    app.simulator?.stall(20_000);
+    await waitFor(
+      () => app.observability.monitoring.alerts.active().some((a) => a.name === 'FeedStale' && a.state === 'firing'),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: 'FeedStale firing',
+      },
+    );
+    expect(await (await fetch(`${app.endpoints.http}/health/alerts`)).text()).toMatch(/FeedStale/);
+    app.simulator?.stall(0);
     await waitFor(async () => (await app.cache.get('pnl')) !== undefined, { what: 'pnl in cache' });
     const summary = app.summary() as { fills: number; latencyMs: { tickToDecision: { p50: number } } };
     expect(summary.fills).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { configPaths, DEFAULT_CONFIG, envNameFor, loadConfig } from '../../src/config/index.js';
 import { isTraderError, type TraderError } from '../../src/errors.js';
 
@@ -15,8 +15,14 @@ function fails(fn: () => unknown): TraderError {
   throw new Error('expected a TraderError');
 }
 
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
 function file(content: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'trader-config-'));
+  dirs.push(dir);
   const path = join(dir, 'config.json');
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
   return path;
@@ -93,6 +99,7 @@ describe('loadConfig', () => {
     expect(fails(() => loadConfig({ env: {}, file: file('[1,2]') })).field).toBe('file');
     expect(fails(() => loadConfig({ env: {}, argv: ['--verbose'] })).field).toBe('--verbose');
     expect(fails(() => loadConfig({ env: {}, argv: ['--duration'] })).field).toBe('duration');
+    expect(fails(() => loadConfig({ env: {}, argv: ['3'] })).field).toBe('argv');
   });
 
   it('derives one environment variable per leaf field', () => {

@@ -1,7 +1,7 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
@@ -50,6 +50,15 @@ function diff(bids: [number, number][], asks: [number, number][]): BookEvent {
   return ev;
 }
 const settle = () => new Promise((r) => setTimeout(r, 20));
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tmpJournal(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'trader-engine-'));
+  dirs.push(dir);
+  return join(dir, 'journal.jsonl');
+}
 
 function setup(path: string) {
   const { journal, recovery } = Journal.open(path, { fsync: 'never' });
@@ -78,7 +87,7 @@ function syncBook(engine: TradingEngine): void {
 
 describe('TradingEngine', () => {
   it('journals each order before execution sees it, fills into positions, and replays to the same state', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'trader-engine-')), 'journal.jsonl');
+    const path = tmpJournal();
     const a = setup(path);
     const entries: string[] = [];
     a.engine.onEntry((e) => entries.push(e.type));
@@ -156,7 +165,7 @@ describe('TradingEngine', () => {
   });
 
   it('asks for a snapshot on gaps, ignores stale diffs and does not decide on an unsynced book', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'trader-engine-')), 'journal.jsonl');
+    const path = tmpJournal();
     const a = setup(path);
     u = 100;
     a.engine.onMarketEvent(diff([[1, 1]], []));
@@ -192,7 +201,7 @@ describe('TradingEngine', () => {
   });
 
   it('HALTED cancels open orders and blocks new ones; operator release resumes; everything is journaled', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'trader-engine-')), 'journal.jsonl');
+    const path = tmpJournal();
     const a = setup(path);
     a.engine.start();
     syncBook(a.engine);
@@ -231,7 +240,7 @@ describe('TradingEngine', () => {
   });
 
   it('expires limit orders after their time to live and trips the kill switch on losses', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'trader-engine-')), 'journal.jsonl');
+    const path = tmpJournal();
     const { journal } = Journal.open(path, { fsync: 'never' });
     const cfg = loadConfig({
       env: {},

@@ -1,11 +1,19 @@
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isTraderError } from '../../src/errors.js';
 import { Journal, parseJournal } from '../../src/journal/journal.js';
 
-const tmp = () => join(mkdtempSync(join(tmpdir(), 'trader-journal-')), 'sub', 'journal.jsonl');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const tmp = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trader-journal-'));
+  dirs.push(dir);
+  return join(dir, 'sub', 'journal.jsonl');
+};
 
 describe('Journal', () => {
   it('appends numbered JSON lines and replays them on open', () => {

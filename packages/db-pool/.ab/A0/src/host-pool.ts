@@ -1,0 +1,631 @@
+import genericPool from 'generic-pool';
+import pg from 'pg';
+import { type ConnectionErrorEvent, channels } from './channels.js';
+import {
+  ClosedError,
+  ConnectionError,
+  type DbPoolError,
+  isDbPoolError,
+  PoolExhaustedError,
+  QueryAbortedError,
+  QueryError,
+  QueryTimeoutError,
+} from './errors.js';
+import { abandonedReason, abandonQueued } from './internal/abandon-queued.js';
+import { submit } from './internal/submit.js';
+import { hostLabel } from './options.js';
+import { sqlStateOf } from './sqlstate.js';
+import type { HostConfig, PoolOptions } from './types.js';
+
+/** A pooled pg.Client and what the pool knows about it. */
+export interface PooledConnection {
+  readonly client: pg.Client;
+  /** The generic pool that owns it (a failover replaces the pool; old connections go back to the old one). */
+  readonly owner: genericPool.Pool<PooledConnection>;
+  readonly createdAt: number;
+  /** Randomized end of life (ms since epoch); Infinity when lifetimes are off. */
+  readonly expiresAt: number;
+  lastUsedAt: number;
+  /** Set by the client's error/end events or a connection-level failure: destroy instead of reuse. */
+  broken: boolean;
+  /** The server's `statement_timeout` currently in effect on this session (ms, 0 = none). */
+  statementTimeoutMs: number;
+}
+
+/** What {@link HostPool.run} needs for one statement. */
+export interface RunOptions {
+  priority: number;
+  /** Wall-clock deadline (ms since epoch) for the whole call, 0 for none. */
+  deadlineAt: number;
+  /** The timeout the deadline came from (for the error and the server's statement_timeout). */
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  /** After the statement, read `pg_current_wal_lsn()` on the same session (read-your-writes). */
+  captureLsn: boolean;
+}
+
+/** Result of {@link HostPool.run}. */
+export interface RunResult {
+  result: pg.QueryResult;
+  lsn: string | undefined;
+}
+
+interface Waiter {
+  settled: boolean;
+  reject: (error: unknown) => void;
+}
+
+const noop = () => {};
+
+/** How long a cancelled query may take to come back before its connection is destroyed. */
+const CANCEL_GRACE_MS = 5_000;
+
+/**
+ * A pool of `pg.Client` connections to ONE host, on generic-pool: priorities, a bounded wait
+ * queue that fails fast, warm `min`, idle eviction, randomized maximum lifetime, validation
+ * of connections idle longer than a threshold, transparent replacement of connections the
+ * server or the network killed, and backend cancellation when a caller gives up.
+ */
+export class HostPool {
+  /** `host:port`. */
+  readonly label: string;
+  /** Statements in flight on this host (for least-outstanding balancing). */
+  outstanding = 0;
+  /** Counters for stats(). */
+  readonly counters = {
+    created: 0,
+    destroyed: 0,
+    connectErrors: 0,
+    clientErrors: 0,
+    validationFailures: 0,
+    replaced: 0,
+    queueFull: 0,
+    acquireTimeouts: 0,
+    cancels: 0,
+    cancelFailures: 0,
+  };
+  private pool: genericPool.Pool<PooledConnection>;
+  private readonly clientConfig: pg.ClientConfig;
+  private readonly waiters = new Set<Waiter>();
+  private consecutiveConnectFailures = 0;
+  private closed = false;
+  /** Last connection error, for health output. */
+  lastError: string | undefined;
+
+  constructor(
+    readonly config: HostConfig,
+    private readonly options: Required<PoolOptions>,
+    private readonly defaultStatementTimeoutMs: number,
+    private readonly component: string,
+  ) {
+    this.label = hostLabel(config);
+    this.clientConfig = {
+      application_name: component,
+      ...config,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+    };
+    if (defaultStatementTimeoutMs > 0) this.clientConfig.statement_timeout = defaultStatementTimeoutMs;
+    this.pool = this.createPool();
+  }
+
+  private createPool(): genericPool.Pool<PooledConnection> {
+    const o = this.options;
+    const pool: genericPool.Pool<PooledConnection> = genericPool.createPool<PooledConnection>(
+      {
+        create: () => this.connect(pool),
+        destroy: (conn) => this.disconnect(conn),
+      },
+      {
+        max: o.max,
+        min: o.min,
+        maxWaitingClients: o.maxWaitingClients,
+        acquireTimeoutMillis: o.acquireTimeoutMs,
+        testOnBorrow: false,
+        fifo: false,
+        priorityRange: 3,
+        autostart: false,
+        evictionRunIntervalMillis: o.evictionRunIntervalMs,
+        numTestsPerEvictionRun: o.max,
+        softIdleTimeoutMillis: o.idleTimeoutMs,
+        idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
+      },
+    );
+    // generic-pool reports create/destroy failures as events; they are counted in connect().
+    pool.on('factoryCreateError', noop);
+    pool.on('factoryDestroyError', noop);
+    return pool;
+  }
+
+  private async connect(owner: genericPool.Pool<PooledConnection>): Promise<PooledConnection> {
+    if (this.consecutiveConnectFailures > 0) {
+      // generic-pool retries a failed create at once while callers wait: pace it so a dead host is not hammered.
+      const delay = Math.min(1_000, 25 * 2 ** Math.min(this.consecutiveConnectFailures, 6));
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    }
+    const client = new pg.Client(this.clientConfig);
+    const now = Date.now();
+    const o = this.options;
+    const conn: PooledConnection = {
+      client,
+      owner,
+      createdAt: now,
+      expiresAt:
+        o.maxLifetimeMs > 0 ? now + o.maxLifetimeMs * (1 - o.lifetimeJitter * Math.random()) : Number.POSITIVE_INFINITY,
+      lastUsedAt: now,
+      broken: false,
+      statementTimeoutMs: this.defaultStatementTimeoutMs,
+    };
+    // A pg.Client emits 'error' when its idle socket dies (server terminated it, network drop):
+    // without a listener that crashes the process. Mark it so the next borrow replaces it.
+    client.on('error', (error: Error) => {
+      conn.broken = true;
+      this.counters.clientErrors++;
+      this.lastError = error.message;
+      this.publishConnectionError(error);
+    });
+    client.on('end', () => {
+      conn.broken = true;
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      this.consecutiveConnectFailures++;
+      this.counters.connectErrors++;
+      this.lastError = (error as Error).message;
+      client.end().catch(noop);
+      const wrapped = new ConnectionError(`cannot connect to ${this.label}: ${(error as Error).message}`, {
+        host: this.label,
+        sent: false,
+        cause: error,
+      });
+      this.failWaitersIfDown(wrapped);
+      throw wrapped;
+    }
+    this.consecutiveConnectFailures = 0;
+    this.counters.created++;
+    return conn;
+  }
+
+  private async disconnect(conn: PooledConnection): Promise<void> {
+    this.counters.destroyed++;
+    conn.broken = true;
+    const client = conn.client as pg.Client & { connection?: { stream?: { destroy(): void } } };
+    const ended = client.end().catch(noop);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        client.connection?.stream?.destroy();
+        resolve();
+      }, 1_000);
+      timer.unref();
+    });
+    await Promise.race([ended, timeout]);
+    clearTimeout(timer);
+  }
+
+  private publishConnectionError(error: Error): void {
+    if (channels.connectionError.hasSubscribers) {
+      const event: ConnectionErrorEvent = {
+        component: this.component,
+        host: this.label,
+        message: error.message,
+        code: (error as { code?: string }).code,
+      };
+      channels.connectionError.publish(event);
+    }
+  }
+
+  /** When a connect fails and no connection to the host is alive, waiting callers fail now instead of at acquireTimeoutMs. */
+  private failWaitersIfDown(error: DbPoolError): void {
+    if (this.pool.pending === 0) return;
+    if (this.pool.borrowed + this.pool.available > 0) return;
+    this.rejectWaiters(error);
+    // Fail callers queued inside generic-pool too, and stop it creating connections for them.
+    abandonQueued(this.pool as genericPool.Pool<unknown>, error);
+  }
+
+  private rejectWaiters(error: unknown): void {
+    for (const w of this.waiters) {
+      if (!w.settled) {
+        w.settled = true;
+        w.reject(error);
+      }
+    }
+    this.waiters.clear();
+  }
+
+  private mapAcquireError(error: unknown): unknown {
+    const abandoned = abandonedReason(error);
+    if (abandoned !== undefined) return abandoned;
+    if (error instanceof Error && !isDbPoolError(error)) {
+      if (error.message.includes('max waitingClients')) {
+        this.counters.queueFull++;
+        return new PoolExhaustedError('E_DB_POOL_QUEUE_FULL', `wait queue full for ${this.label}`, {
+          host: this.label,
+          cause: error,
+        });
+      }
+      if (error.name === 'TimeoutError') {
+        this.counters.acquireTimeouts++;
+        return new PoolExhaustedError(
+          'E_DB_POOL_ACQUIRE_TIMEOUT',
+          `no connection to ${this.label} within ${this.options.acquireTimeoutMs} ms`,
+          {
+            host: this.label,
+            cause: error,
+          },
+        );
+      }
+      if (error.message.includes('draining')) {
+        return new ConnectionError(`pool for ${this.label} was reset`, { host: this.label, sent: false, cause: error });
+      }
+    }
+    return error;
+  }
+
+  private acquireRaw(
+    priority: number,
+    deadlineAt: number,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<PooledConnection> {
+    if (this.closed) return Promise.reject(new ClosedError());
+    const pool = this.pool;
+    if (deadlineAt === 0 && signal === undefined) {
+      // Fast path: no per-call deadline to enforce. Callers queued inside generic-pool are
+      // still failed fast when the host is down or the pool is reset (abandonQueued).
+      return pool.acquire(priority).catch((error) => {
+        throw this.mapAcquireError(error);
+      });
+    }
+    return new Promise<PooledConnection>((resolve, reject) => {
+      const waiter: Waiter = { settled: false, reject };
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        if (waiter.settled) return;
+        waiter.settled = true;
+        this.waiters.delete(waiter);
+        clearTimeout(timer);
+        reject(new QueryAbortedError({ host: this.label, cause: signal?.reason }));
+      };
+      if (deadlineAt > 0) {
+        timer = setTimeout(
+          () => {
+            if (waiter.settled) return;
+            waiter.settled = true;
+            this.waiters.delete(waiter);
+            signal?.removeEventListener('abort', onAbort);
+            reject(new QueryTimeoutError(timeoutMs, { host: this.label }));
+          },
+          Math.max(0, deadlineAt - Date.now()),
+        );
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+      pool.acquire(priority).then(
+        (conn) => {
+          if (waiter.settled) {
+            // The caller gave up while waiting: give the connection straight back.
+            this.release(conn);
+            return;
+          }
+          waiter.settled = true;
+          this.waiters.delete(waiter);
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(conn);
+        },
+        (error) => {
+          if (waiter.settled) return;
+          waiter.settled = true;
+          this.waiters.delete(waiter);
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          reject(this.mapAcquireError(error));
+        },
+      );
+    });
+  }
+
+  /**
+   * Borrows a healthy connection: broken or expired ones are destroyed and replaced, and one
+   * idle longer than `validateAfterIdleMs` is checked with `select 1` first.
+   */
+  acquire(priority: number, deadlineAt = 0, signal?: AbortSignal, timeoutMs = 0): Promise<PooledConnection> {
+    if (deadlineAt === 0 && signal === undefined && !this.closed) {
+      // Hot path: one promise hop when the connection is usable as it is.
+      return this.pool.acquire(priority).then(
+        (conn) => (this.usable(conn, Date.now()) ? conn : this.replace(conn, priority, 0, undefined, 0)),
+        (error) => {
+          throw this.mapAcquireError(error);
+        },
+      );
+    }
+    return this.acquireRaw(priority, deadlineAt, signal, timeoutMs).then((conn) =>
+      this.usable(conn, Date.now()) ? conn : this.replace(conn, priority, deadlineAt, signal, timeoutMs),
+    );
+  }
+
+  private usable(conn: PooledConnection, now: number): boolean {
+    if (conn.broken || now >= conn.expiresAt) return false;
+    const validateAfter = this.options.validateAfterIdleMs;
+    return validateAfter === 0 || now - conn.lastUsedAt <= validateAfter;
+  }
+
+  private async replace(
+    first: PooledConnection,
+    priority: number,
+    deadlineAt: number,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<PooledConnection> {
+    let conn = first;
+    for (let attempt = 0; ; attempt++) {
+      const now = Date.now();
+      if (!conn.broken && now < conn.expiresAt) {
+        // Idle too long: validate before use.
+        try {
+          await conn.client.query('select 1');
+          conn.lastUsedAt = Date.now();
+          return conn;
+        } catch {
+          this.counters.validationFailures++;
+          conn.broken = true;
+        }
+      }
+      if (conn.broken) this.counters.replaced++;
+      this.destroy(conn);
+      if (attempt > this.options.max) {
+        throw new ConnectionError(`no healthy connection to ${this.label}`, { host: this.label, sent: false });
+      }
+      conn = await this.acquireRaw(priority, deadlineAt, signal, timeoutMs);
+      if (this.usable(conn, Date.now())) return conn;
+    }
+  }
+
+  /** Returns a connection; broken, expired or orphaned (after a reset) ones are destroyed instead. */
+  release(conn: PooledConnection): void {
+    const now = Date.now();
+    conn.lastUsedAt = now;
+    if (conn.broken || now >= conn.expiresAt || this.closed || conn.owner !== this.pool) {
+      this.destroy(conn);
+      return;
+    }
+    // Only a resource generic-pool considers borrowed can be released without a rejection.
+    if (conn.owner.isBorrowedResource(conn)) void conn.owner.release(conn);
+    else this.destroy(conn);
+  }
+
+  /** Destroys a borrowed connection. */
+  destroy(conn: PooledConnection): void {
+    conn.broken = true;
+    conn.owner.destroy(conn).catch(() => {
+      // Not borrowed from generic-pool's point of view (already destroyed): close the client directly.
+      this.disconnect(conn).catch(noop);
+    });
+  }
+
+  /** Sets the session's statement_timeout when it differs from what is in effect. */
+  async ensureStatementTimeout(conn: PooledConnection, ms: number): Promise<void> {
+    if (conn.statementTimeoutMs === ms) return;
+    await conn.client.query(`set statement_timeout = ${Math.floor(ms)}`);
+    conn.statementTimeoutMs = ms;
+  }
+
+  /**
+   * Runs one statement on a borrowed connection of this host: sets statement_timeout if
+   * needed, enforces the deadline and the signal (cancelling the backend query when the
+   * client gives up), maps errors to typed errors, and releases the connection.
+   */
+  async run(text: string, values: unknown[] | undefined, name: string | undefined, o: RunOptions): Promise<RunResult> {
+    const conn = await this.acquire(o.priority, o.deadlineAt, o.signal, o.timeoutMs);
+    this.outstanding++;
+    let guarded: { deferred: boolean } | undefined;
+    try {
+      const serverTimeout = o.timeoutMs > 0 ? o.timeoutMs : this.defaultStatementTimeoutMs;
+      if (conn.statementTimeoutMs !== serverTimeout) await this.ensureStatementTimeout(conn, serverTimeout);
+      const pending = submit(conn.client, text, values, name);
+      let result: pg.QueryResult;
+      if (o.deadlineAt === 0 && o.signal === undefined) {
+        result = await pending;
+      } else {
+        const g = this.guard(conn, pending, o.deadlineAt, o.timeoutMs, o.signal);
+        guarded = g;
+        result = await g.promise;
+      }
+      let lsn: string | undefined;
+      if (o.captureLsn) {
+        // The write is done: failing to read the WAL position must not turn it into an error.
+        try {
+          const r = await conn.client.query('select pg_current_wal_lsn()::text as lsn');
+          lsn = (r.rows[0] as { lsn: string } | undefined)?.lsn;
+        } catch {
+          lsn = undefined;
+        }
+      }
+      return { result, lsn };
+    } catch (error) {
+      throw this.mapError(error, conn, name, o.timeoutMs);
+    } finally {
+      this.outstanding--;
+      // A cancelled query's connection is released by cancelAndRelease once the server is done with it.
+      if (guarded === undefined || !guarded.deferred) this.release(conn);
+    }
+  }
+
+  /**
+   * Races a pending query against the deadline and the signal. When the caller gives up,
+   * the backend query is cancelled and the connection is released only once the query has
+   * come back (or destroyed if it does not within a grace period), so it is never reused
+   * while the server is still busy with it.
+   */
+  guard<T>(
+    conn: PooledConnection,
+    pending: Promise<T>,
+    deadlineAt: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): { promise: Promise<T>; deferred: boolean } {
+    const state = { deferred: false };
+    const promise = new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = (error: DbPoolError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        state.deferred = true;
+        this.cancelAndRelease(conn, pending);
+        reject(error);
+      };
+      const onAbort = () => giveUp(new QueryAbortedError({ host: this.label, cause: signal?.reason }));
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (deadlineAt > 0) {
+        timer = setTimeout(
+          () => giveUp(new QueryTimeoutError(timeoutMs, { host: this.label })),
+          Math.max(0, deadlineAt - Date.now()),
+        );
+      }
+      pending.then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+    // `deferred` is read by the caller after awaiting; expose it through a getter.
+    return {
+      promise,
+      get deferred() {
+        return state.deferred;
+      },
+    };
+  }
+
+  /** Cancels the backend's current query and releases the connection once the query has come back. */
+  cancelAndRelease(conn: PooledConnection, pending: Promise<unknown>): void {
+    const pid = (conn.client as pg.Client & { processID?: number }).processID;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(grace);
+      this.release(conn);
+    };
+    const grace = setTimeout(() => {
+      if (done) return;
+      done = true;
+      conn.broken = true;
+      this.release(conn);
+    }, CANCEL_GRACE_MS);
+    grace.unref();
+    pending.then(finish, finish);
+    if (pid !== undefined) {
+      this.cancelBackend(pid).catch(noop);
+    }
+  }
+
+  /** `select pg_cancel_backend(pid)` over a separate short-lived connection. */
+  async cancelBackend(pid: number): Promise<boolean> {
+    this.counters.cancels++;
+    const client = new pg.Client({ ...this.clientConfig, statement_timeout: undefined });
+    client.on('error', noop);
+    try {
+      await client.connect();
+      const r = await client.query('select pg_cancel_backend($1) as ok', [pid]);
+      return (r.rows[0] as { ok: boolean } | undefined)?.ok === true;
+    } catch {
+      this.counters.cancelFailures++;
+      return false;
+    } finally {
+      client.end().catch(noop);
+    }
+  }
+
+  /** Maps a pg error to a typed error and marks the connection broken when the session is gone. */
+  mapError(error: unknown, conn: PooledConnection | undefined, name: string | undefined, timeoutMs: number): unknown {
+    if (isDbPoolError(error)) return error;
+    const sqlState = sqlStateOf(error);
+    const e = error as Error & { severity?: string; detail?: string; constraint?: string };
+    if (sqlState !== undefined) {
+      if (conn !== undefined && (e.severity === 'FATAL' || e.severity === 'PANIC' || sqlState.startsWith('08')))
+        conn.broken = true;
+      if (sqlState === '57014' && /statement timeout/i.test(e.message)) {
+        return new QueryTimeoutError(timeoutMs > 0 ? timeoutMs : (conn?.statementTimeoutMs ?? 0), {
+          host: this.label,
+          cause: error,
+        });
+      }
+      return new QueryError(e.message, {
+        sqlState,
+        statementName: name,
+        detail: e.detail,
+        constraint: e.constraint,
+        host: this.label,
+        cause: error,
+      });
+    }
+    if (conn !== undefined) conn.broken = true;
+    const message = e instanceof Error ? e.message : String(error);
+    const sent = !/not queryable/.test(message);
+    return new ConnectionError(`connection to ${this.label} failed: ${message}`, {
+      host: this.label,
+      sent,
+      cause: error,
+    });
+  }
+
+  /**
+   * Destroys every connection (failover: the host is no longer what it was). Borrowed ones
+   * are destroyed when they come back; waiting callers fail with a retriable ConnectionError.
+   */
+  reset(): void {
+    if (this.closed) return;
+    const old = this.pool;
+    this.pool = this.createPool();
+    const error = new ConnectionError(`pool for ${this.label} was reset`, { host: this.label, sent: false });
+    this.rejectWaiters(error);
+    abandonQueued(old as genericPool.Pool<unknown>, error);
+    old
+      .drain()
+      .then(() => old.clear())
+      .catch(noop);
+  }
+
+  /** Opens the `min` warm connections now instead of on first use. */
+  start(): void {
+    if (!this.closed) this.pool.start();
+  }
+
+  /** Pool figures for stats(). */
+  stats(): { total: number; idle: number; borrowed: number; waiting: number; max: number; min: number } {
+    const p = this.pool;
+    return { total: p.size, idle: p.available, borrowed: p.borrowed, waiting: p.pending, max: p.max, min: p.min };
+  }
+
+  /** Closes every connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.rejectWaiters(new ClosedError());
+    const pool = this.pool;
+    abandonQueued(pool as genericPool.Pool<unknown>, new ClosedError());
+    await pool.drain().catch(noop);
+    await pool.clear().catch(noop);
+  }
+}

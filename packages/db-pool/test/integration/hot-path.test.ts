@@ -1,0 +1,106 @@
+import { waitFor } from '@cryptoscalp/testkit';
+import { describe, expect, it } from 'vitest';
+import { isQueryTimeoutError, type PoolManager } from '../../src/index.js';
+import { withSchema } from './helpers.js';
+
+type HostStats = Record<string, number | string>;
+const hostStats = (db: PoolManager) => (db.stats() as { hosts: Record<string, HostStats> }).hosts['127.0.0.1:5432']!;
+
+// The hot path: an idle stack in front of generic-pool, and the manager's own wait queue
+// (handoff on release, one shared expiry timer) once every connection is borrowed.
+describe('host pool hot path', () => {
+  it('hands idle connections back to generic-pool so idle eviction still closes them', async () => {
+    const { db, cleanup } = await withSchema('dbhe', {
+      pool: { max: 2, min: 0, idleTimeoutMs: 100, evictionRunIntervalMs: 50, validateAfterIdleMs: 0 },
+    });
+    try {
+      await Promise.all([db.query('select 1'), db.query('select 2')]);
+      expect(Number(hostStats(db).created)).toBe(2);
+      expect(hostStats(db).borrowed).toBe(0);
+      await waitFor(() => hostStats(db).total === 0, { timeoutMs: 10_000 });
+      expect(Number(hostStats(db).destroyed)).toBe(2);
+      expect((await db.query<{ n: number }>('select 3 as n')).rows[0]?.n).toBe(3);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('an aborted waiter leaves the queue at once; the others are still served', async () => {
+    const { db, cleanup } = await withSchema('dbha', { pool: { max: 1 } });
+    try {
+      const hold = db.query('select pg_sleep(0.4)');
+      await waitFor(() => hostStats(db).borrowed === 1);
+      const controller = new AbortController();
+      const aborted = db.query('select 1', [], { signal: controller.signal }).catch((e) => e);
+      const waiting = db.query<{ n: number }>('select 2 as n');
+      await waitFor(() => hostStats(db).waiting === 2);
+      controller.abort(new Error('user gave up'));
+      const error = await aborted;
+      expect(error.code).toBe('E_DB_ABORTED');
+      expect(hostStats(db).waiting).toBe(1);
+      expect((await waiting).rows[0]?.n).toBe(2);
+      await hold;
+      expect(hostStats(db).waiting).toBe(0);
+      expect(hostStats(db).borrowed).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('expires a queued deadline while later waiters keep waiting, then serves them', async () => {
+    const { db, cleanup } = await withSchema('dbhd', { pool: { max: 1 } });
+    try {
+      const hold = db.query('select pg_sleep(0.5)');
+      await waitFor(() => hostStats(db).borrowed === 1);
+      const later = db.query<{ n: number }>('select 2 as n', [], { timeoutMs: 20_000 });
+      const soon = db.query('select 1', [], { timeoutMs: 80 }).catch((e) => e);
+      const error = await soon;
+      expect(isQueryTimeoutError(error)).toBe(true);
+      expect(error.timeoutMs).toBe(80);
+      expect(hostStats(db).waiting).toBe(1);
+      expect((await later).rows[0]?.n).toBe(2);
+      await hold;
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a connection destroyed on release (lifetime over) gives its slot to the next waiter', async () => {
+    const { db, cleanup } = await withSchema('dbhl', {
+      pool: { max: 1, maxLifetimeMs: 300, lifetimeJitter: 0 },
+    });
+    try {
+      await db.query('select 1');
+      const hold = db.query('select pg_sleep(0.4)');
+      await waitFor(() => hostStats(db).borrowed === 1);
+      const waiters = [1, 2, 3].map((n) => db.query<{ n: number }>('select $1::int as n', [n]));
+      await waitFor(() => hostStats(db).waiting === 3);
+      await hold;
+      const results = await Promise.all(waiters);
+      expect(results.map((r) => r.rows[0]?.n)).toEqual([1, 2, 3]);
+      const s = hostStats(db);
+      expect(Number(s.created)).toBeGreaterThanOrEqual(2);
+      expect(Number(s.destroyed)).toBeGreaterThanOrEqual(1);
+      expect(s.waiting).toBe(0);
+      expect(s.borrowed).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('close() fails queued callers with ClosedError and leaves nothing borrowed', async () => {
+    const { db, cleanup } = await withSchema('dbhc', { pool: { max: 1 } });
+    try {
+      const hold = db.query('select pg_sleep(1)').catch((e) => e);
+      await waitFor(() => hostStats(db).borrowed === 1);
+      const queued = db.query('select 1').catch((e) => e);
+      await waitFor(() => hostStats(db).waiting === 1);
+      const closing = db.close();
+      expect((await queued).code).toBe('E_DB_CLOSED');
+      await hold;
+      await closing;
+    } finally {
+      await cleanup();
+    }
+  });
+});
