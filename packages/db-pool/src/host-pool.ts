@@ -97,9 +97,9 @@ export class HostPool {
    * Hot idle stack (LIFO): connections generic-pool considers borrowed that are idle on our
    * side. A release with nobody waiting parks the connection here and the next acquire takes
    * it synchronously, skipping generic-pool's per-acquire request, deferred, promise and
-   * `acquireTimeoutMillis` timer. Anything that must queue (pool empty, priorities, the
-   * bounded wait queue, acquire timeouts) still goes through generic-pool; connections idle
-   * here for a whole eviction interval are handed back to it (idle eviction, `min`).
+   * `acquireTimeoutMillis` timer. Callers that must wait use `queue`; connections are created
+   * by generic-pool; connections idle here for a whole eviction interval are handed back to
+   * it (idle eviction, `min`).
    */
   private readonly hot: PooledConnection[] = [];
   private sweeper: NodeJS.Timeout | undefined;
@@ -761,10 +761,10 @@ export class HostPool {
   reset(): void {
     if (this.closed) return;
     const old = this.pool;
-    this.destroyHot();
     this.pool = this.createPool();
     const error = new ConnectionError(`pool for ${this.label} was reset`, { host: this.label, sent: false });
     this.rejectWaiters(error);
+    this.destroyHot();
     abandonQueued(old as genericPool.Pool<unknown>, error);
     old
       .drain()

@@ -124,7 +124,12 @@ export interface PoolManagerOptions {
   statementTimeoutMs?: number;
   /** Client-side deadline for queries without `timeoutMs`. 0 means none. @default 0 */
   queryTimeoutMs?: number;
-  /** Prepare statements automatically (named prepared statement per distinct SQL text, cached per connection). @default true */
+  /**
+   * Prepare statements automatically (named prepared statement per distinct SQL text, cached per connection).
+   * Set `false` where connections share a server session (PGlite behind a socket, PgBouncer in transaction
+   * mode): then no named statement is created, unless a call passes `name` or `prepare: true` itself.
+   * @default true
+   */
   prepare?: boolean;
   /** Retry policy. */
   retry?: RetryOptions;

@@ -112,7 +112,10 @@ export class TraderApp {
       name: 'postgres',
       primary: { connectionString: dbUrl },
       replicas: c.database.replicaUrls.map((connectionString) => ({ connectionString })),
-      pool: { max: this.embedded ? 2 : 5, acquireTimeoutMs: 2000, connectTimeoutMs: 2000 },
+      // Embedded PGlite is one database session behind a multiplexing socket: one connection keeps transactions
+      // from interleaving, and no named prepared statements means none can collide inside that session.
+      pool: { max: this.embedded ? 1 : 5, acquireTimeoutMs: 2000, connectTimeoutMs: 2000 },
+      ...(this.embedded ? { prepare: false } : {}),
       queryTimeoutMs: 5000,
     });
     this.writer = new JournalWriter({

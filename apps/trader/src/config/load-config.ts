@@ -22,7 +22,8 @@ const ALIASES: Readonly<Record<string, string>> = {
   DATABASE_URL: 'database.url',
   DATABASE_REPLICA_URLS: 'database.replicaUrls',
 };
-const SPECIAL_ENV = new Set(['TRADER_ENV', 'TRADER_CONFIG']);
+// TRADER_JWT_SECRET is the API's token secret (src/app/api-mount.ts, scripts/issue-token.ts), kept out of the config.
+const SPECIAL_ENV = new Set(['TRADER_ENV', 'TRADER_CONFIG', 'TRADER_JWT_SECRET']);
 
 /** `risk.maxOrdersPerSecond` -> `TRADER_RISK_MAX_ORDERS_PER_SECOND`. */
 export function envNameFor(path: string): string {

@@ -3,17 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@cryptoscalp/testkit';
-import pg from 'pg';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  alertsFromAlertManager,
-  createApiServer,
-  createEnginePort,
-  type EnginePort,
-  issueToken,
-  type RunningApiServer,
-} from '../../src/api/index.js';
+import { issueToken } from '../../src/api/index.js';
+import { TraderApiMount } from '../../src/app/api-mount.js';
 import { TraderApp } from '../../src/app/trader-app.js';
 import { loadConfig } from '../../src/config/load-config.js';
 
@@ -27,16 +20,12 @@ const SECRET = 'e2e-secret-0123456789abcdef-0123456789';
 const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 
 let app: TraderApp | undefined;
-let port: EnginePort | undefined;
-let api: RunningApiServer | undefined;
+const mount = new TraderApiMount();
 let browser: Browser | undefined;
-let auditPool: pg.Pool | undefined;
 
 afterAll(async () => {
   await browser?.close();
-  await api?.close();
-  port?.close();
-  await auditPool?.end();
+  await mount.close();
   await app?.stop('test');
 }, 60_000);
 
@@ -54,33 +43,11 @@ describe('dashboard over the running trader', () => {
         database: { embedded: 'memory' },
       },
     });
-    const trader = new TraderApp({
-      config,
-      log: () => {},
-      httpFallback: (req, res) => (api ? api.handler(req, res) : void res.writeHead(503).end()),
-    });
+    const trader = new TraderApp({ config, log: () => {}, httpFallback: mount.fallback });
     app = trader;
     const endpoints = await trader.start();
-    port = createEnginePort({
-      engine: trader.engine,
-      alerts: alertsFromAlertManager(trader.observability.monitoring.alerts),
-      components: async () =>
-        (await trader.health.results()).map(({ runner, record }) => ({
-          name: runner.indicator.name,
-          status: record.status,
-          ...(record.entry.output === undefined ? {} : { output: record.entry.output }),
-        })),
-    });
-    // Embedded PGlite is one session: the audit log gets its own single connection (see API.md), so the
-    // PoolManager's named prepared statements never meet a second connection of the same session.
-    auditPool = trader.embedded ? new pg.Pool({ connectionString: trader.embedded.url, max: 1 }) : undefined;
-    api = await createApiServer({
-      server: trader.server,
-      trader: port,
-      auth: { secret: SECRET },
-      audit: { pool: auditPool ?? trader.db, schema: config.database.schema },
-    });
-    trader.health.register(api);
+    // Mounted exactly as src/main.ts mounts it: audit log in the trader's database (one embedded session).
+    const api = await mount.start(trader, { secret: SECRET });
     expect(api.url).toBe(endpoints.http);
 
     await waitFor(() => trader.engine.counters.fills >= 2, { timeoutMs: 60_000, intervalMs: 100, what: 'fills' });
