@@ -29,7 +29,7 @@ export default defineConfig({
   test: {
     coverage: {
       provider: 'v8',
-      include: ['packages/*/src/**/*.ts'],
+      include: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.ts'],
       exclude: ['packages/*/src/**/types.ts'],
       reporter: ['text-summary', 'json-summary', 'html'],
       reportsDirectory: './coverage',

@@ -13,7 +13,7 @@ const summary = JSON.parse(readFileSync(file, 'utf8'));
 const perPackage = new Map();
 for (const [path, metrics] of Object.entries(summary)) {
   if (path === 'total') continue;
-  const match = /^packages\/([^/]+)\//.exec(relative(root, path));
+  const match = /^(?:packages|apps)\/([^/]+)\//.exec(relative(root, path));
   if (!match) continue;
   const acc = perPackage.get(match[1]) ?? { lines: [0, 0], branches: [0, 0], functions: [0, 0] };
   for (const key of Object.keys(acc)) {

@@ -681,7 +681,7 @@ export class HostPool {
     };
   }
 
-  /** Cancels the backend's current query and releases the connection once the query has come back. */
+  /** Cancels the backend's current query and releases the connection once the query has come back and the cancel was handled. */
   cancelAndRelease(conn: PooledConnection, pending: Promise<unknown>): void {
     const pid = (conn.client as pg.Client & { processID?: number }).processID;
     let done = false;
@@ -698,10 +698,14 @@ export class HostPool {
       this.release(conn);
     }, CANCEL_GRACE_MS);
     grace.unref();
-    pending.then(finish, finish);
-    if (pid !== undefined) {
-      this.cancelBackend(pid).catch(noop);
-    }
+    // Released only once the query came back AND the cancel request was handled: a cancel that
+    // arrived after the connection went to the next caller would cancel THAT caller's statement.
+    let waiting = pid === undefined ? 1 : 2;
+    const settled = () => {
+      if (--waiting === 0) finish();
+    };
+    pending.then(settled, settled);
+    if (pid !== undefined) this.cancelBackend(pid).then(settled, settled);
   }
 
   /** `select pg_cancel_backend(pid)` over a separate short-lived connection. */
