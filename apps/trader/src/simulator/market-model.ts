@@ -44,6 +44,11 @@ export interface ModelDiff {
 
 const MAX_LEVELS = 200;
 const MIN_LEVELS = 25;
+/**
+ * Longest stretch of simulated time one step covers. A stalled event loop (GC, a loaded machine) hands the model a
+ * large `dtMs`; simulating it as one Poisson draw would sweep whole sides of the book in a single step.
+ */
+const MAX_STEP_MS = 100;
 
 /**
  * The true book of one simulated instrument and its order flow: Poisson arrivals whose rate is modulated by a
@@ -59,6 +64,8 @@ export class MarketModel {
   private wide = false;
   private excitation = 0;
   private pressure = 0;
+  /** Last mid price in ticks while both sides had levels: where an emptied book is re-seeded. */
+  private lastMidTicks: number;
   private updateId = 1_000_000;
   private lastSentId = 1_000_000;
   private tradeId = 1;
@@ -76,6 +83,7 @@ export class MarketModel {
     this.book = new OrderBook(symbol);
     const { tick, price } = this.spec;
     const mid = Math.round(price / tick);
+    this.lastMidTicks = mid;
     for (let i = 0; i < 60; i++) {
       this.setLevel('bid', mid - 1 - i, this.rng.logNormal(this.spec.medianQty * (1 + i / 10), 0.7));
       this.setLevel('ask', mid + 1 + i, this.rng.logNormal(this.spec.medianQty * (1 + i / 10), 0.7));
@@ -125,6 +133,10 @@ export class MarketModel {
 
   /** Advances the model by `dtMs` of simulated time. */
   step(dtMs: number): void {
+    for (let left = dtMs; left > 0; left -= MAX_STEP_MS) this.stepOnce(Math.min(left, MAX_STEP_MS));
+  }
+
+  private stepOnce(dtMs: number): void {
     const rng = this.rng;
     const dt = dtMs / 1000;
     if (rng.next() < dt / (this.volatile ? 3 : 12)) this.volatile = !this.volatile;
@@ -206,25 +218,47 @@ export class MarketModel {
     const rng = this.rng;
     const bids = this.book.bids;
     const asks = this.book.asks;
+    if (bids.prices.length > 0 && asks.prices.length > 0) {
+      this.lastMidTicks = Math.round((this.ticksOf(this.book.bestBid()) + this.ticksOf(this.book.bestAsk())) / 2);
+    } else if (bids.prices.length === 0 && asks.prices.length === 0) {
+      // Both sides swept: re-seed around the last mid rather than from a side that no longer exists.
+      this.setLevel('bid', this.lastMidTicks - 1, this.lot(this.spec.medianQty * 3));
+      this.setLevel('ask', this.lastMidTicks + 1, this.lot(this.spec.medianQty * 3));
+    }
     if (bids.prices.length === 0 && asks.prices.length > 0) {
-      this.setLevel('bid', this.ticksOf(this.book.bestAsk()) - 1, rng.logNormal(this.spec.medianQty, 0.5));
+      this.setLevel('bid', this.ticksOf(this.book.bestAsk()) - 1, this.lot(this.spec.medianQty));
     }
     if (asks.prices.length === 0 && bids.prices.length > 0) {
-      this.setLevel('ask', this.ticksOf(this.book.bestBid()) + 1, rng.logNormal(this.spec.medianQty, 0.5));
+      this.setLevel('ask', this.ticksOf(this.book.bestBid()) + 1, this.lot(this.spec.medianQty));
     }
+    // Each pass adds one level strictly beyond the worst with at least one lot, so these loops end.
     while (bids.prices.length < MIN_LEVELS) {
       const worst = this.ticksOf(bids.prices[bids.prices.length - 1] as number);
-      this.setLevel('bid', worst - 1 - rng.geometric(0.5), rng.logNormal(this.spec.medianQty * 3, 0.5));
+      this.setLevel('bid', worst - 1 - rng.geometric(0.5), this.lot(this.spec.medianQty * 3));
     }
     while (asks.prices.length < MIN_LEVELS) {
       const worst = this.ticksOf(asks.prices[asks.prices.length - 1] as number);
-      this.setLevel('ask', worst + 1 + rng.geometric(0.5), rng.logNormal(this.spec.medianQty * 3, 0.5));
+      this.setLevel('ask', worst + 1 + rng.geometric(0.5), this.lot(this.spec.medianQty * 3));
     }
-    // Bound memory: far levels leave the book (and the diff), as on a venue that publishes limited depth.
-    while (bids.prices.length > MAX_LEVELS)
-      this.setLevel('bid', this.ticksOf(bids.prices[bids.prices.length - 1] as number), 0);
-    while (asks.prices.length > MAX_LEVELS)
-      this.setLevel('ask', this.ticksOf(asks.prices[asks.prices.length - 1] as number), 0);
+    // Bound memory: far levels leave the book (and the diff), as on a venue that publishes limited depth. The worst
+    // level is popped directly, not looked up by a price recomputed from ticks, so the loop always ends.
+    while (bids.prices.length > MAX_LEVELS) this.removeWorst('bid');
+    while (asks.prices.length > MAX_LEVELS) this.removeWorst('ask');
+  }
+
+  private removeWorst(side: 'bid' | 'ask'): void {
+    const s = side === 'bid' ? this.book.bids : this.book.asks;
+    const price = s.prices.pop() as number;
+    s.qtys.pop();
+    (side === 'bid' ? this.changedBids : this.changedAsks).set(price, 0);
+    this.updateId++;
+  }
+
+  /** A limit order's size: log-normal around `median`, never below one lot, never non-finite. */
+  private lot(median: number): number {
+    const q = this.rng.logNormal(median, 0.5);
+    const min = 10 ** -this.spec.qtyDecimals;
+    return Number.isFinite(q) ? Math.max(q, min) : median;
   }
 
   /** Takes the trades generated since the last call. */

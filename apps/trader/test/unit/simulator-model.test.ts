@@ -53,6 +53,29 @@ describe('MarketModel', () => {
     expect(m.book.mid()).not.toBe(start);
   });
 
+  it('keeps a finite, bounded, uncrossed book under extreme order flow and long steps', () => {
+    // Thousands of events per step sweep whole sides of the book; the model must re-seed them and stay valid
+    // (an emptied side once seeded NaN prices, and the depth bound then looped forever).
+    for (const symbol of ['BTCUSDT', 'SOLUSDT', 'XYZUSDT']) {
+      for (let seed = 1; seed <= 5; seed++) {
+        const model = new MarketModel(symbol, seed, 3_000);
+        for (let i = 0; i < 40; i++) {
+          model.step(i % 2 === 0 ? 250 : 1_000);
+          model.takeDiff();
+          model.takeTrades();
+          const { bids, asks } = model.book;
+          for (const side of [bids, asks]) {
+            expect(side.prices.length).toBeGreaterThanOrEqual(25);
+            expect(side.prices.length).toBeLessThanOrEqual(200);
+            expect(side.prices.every(Number.isFinite)).toBe(true);
+            expect(side.qtys.every((q) => Number.isFinite(q) && q > 0)).toBe(true);
+          }
+          expect(model.book.bestBid()).toBeLessThan(model.book.bestAsk());
+        }
+      }
+    }
+  });
+
   it('has specs for known symbols and a generic one otherwise', () => {
     expect(instrumentFor('BTCUSDT').tick).toBe(0.1);
     expect(instrumentFor('DOGEUSDT')).toMatchObject({ symbol: 'DOGEUSDT', price: 100 });
