@@ -9,10 +9,11 @@ const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
  */
 const packageThresholds = {
   'packages/cache/src/**': { lines: 94, branches: 88, functions: 93 },
-  'packages/db-pool/src/**': { lines: 92, branches: 84, functions: 91 },
+  'packages/db-pool/src/**': { lines: 93, branches: 85, functions: 93 },
   'packages/ws-manager/src/**': { lines: 94, branches: 85, functions: 91 },
   'packages/monitoring/src/**': { lines: 94, branches: 83, functions: 92 },
   'packages/health/src/**': { lines: 96, branches: 89, functions: 95 },
+  'apps/trader/src/**': { lines: 93, branches: 83, functions: 90 },
 };
 
 export default defineConfig({
