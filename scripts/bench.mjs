@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every bench file (packages/*/bench/*.ts, apps/*/bench/*.ts) in its own process with tsx,
+// Runs every bench file (packages/*/bench/*.ts, apps/*/bench/*.ts that call reportBench) in its own process with tsx,
 // collects the BENCH_RESULT lines they print (see tools/testkit/src/bench.ts), and writes
 // bench-results/results.json and bench-results/summary.md: each figure beside the baseline
 // measured in the same run, as a ratio.
@@ -7,7 +7,7 @@
 //   npm run bench                 # everything
 //   npm run bench -- cache health # only benches whose path contains one of the words
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -26,6 +26,8 @@ for (const group of ['packages', 'apps']) {
     for (const file of readdirSync(benchDir).sort()) {
       if (!/\.(ts|mts|js|mjs)$/.test(file) || file.startsWith('_')) continue;
       const path = join(benchDir, file);
+      // A bench reports through reportBench(); other files in bench/ are its helpers (harnesses, child servers).
+      if (!readFileSync(path, 'utf8').includes('reportBench(')) continue;
       if (filters.length === 0 || filters.some((f) => relative(root, path).includes(f))) files.push(path);
     }
   }
