@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { BenchFigure } from '@cryptoscalp/testkit';
 
 /** The part of autocannon's result the benches read. */
 interface AutocannonResult {
@@ -122,4 +123,43 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1
     ? (sorted[mid] as number)
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * Benchmarks one probe endpoint against the raw handler (servers started and stopped here) and returns the figure
+ * that `liveness.ts` and `readiness.ts` report.
+ */
+export async function measureProbe(
+  probe: 'liveness' | 'readiness',
+  name: string,
+  target: number,
+): Promise<BenchFigure> {
+  const servers = await startServers();
+  try {
+    const { baseline, subject, pairRatios } = await compare(
+      `http://127.0.0.1:${servers.ports.raw}/`,
+      `http://127.0.0.1:${servers.ports.health}/health/${probe}`,
+    );
+    return {
+      name,
+      value: subject.rps,
+      unit: 'req/s',
+      baseline: { name: 'raw node:http fixed JSON', value: baseline.rps },
+      higherIsBetter: true,
+      target,
+      method:
+        'autocannon 8, 50 keep-alive connections, 8 interleaved rounds of 2 s each (B S, S B, ...) after 1 s warm-up each; servers in one child process, load generator in the parent; req/s, p50 and p99 are medians over the rounds; measured on a shared 2-core machine under contention',
+      extra: {
+        p50Ms: subject.p50,
+        p99Ms: subject.p99,
+        baselineP50Ms: baseline.p50,
+        baselineP99Ms: baseline.p99,
+        errors: subject.errors + baseline.errors,
+        non2xx: subject.non2xx + baseline.non2xx,
+        pairRatios: pairRatios.join(' '),
+      },
+    };
+  } finally {
+    servers.stop();
+  }
 }
