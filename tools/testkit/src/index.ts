@@ -23,5 +23,5 @@ export {
   startRedisCluster,
   startRedisServer,
 } from './redis-server.js';
-export { reachable, serviceUrls, waitFor } from './services.js';
+export { reachable, serviceUrls, systemProgramTestRuns, waitFor } from './services.js';
 export { uniqueName } from './unique.js';

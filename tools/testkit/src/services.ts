@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { Socket } from 'node:net';
 
 /** Connection settings the integration tests use, from the environment or the local defaults. */
@@ -38,4 +39,14 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Whether a test that drives a system program (a Debian package that `.ci/run` installs through
+ * scripts/install-system-deps.sh) should run: always in CI, where a missing program then fails the test, and
+ * elsewhere only when `command` is on the PATH, so a contributor without it skips the test.
+ */
+export function systemProgramTestRuns(command: string): boolean {
+  if (process.env.CI === 'true' || process.env.CI === '1') return true;
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }

@@ -1,22 +1,15 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from '@cryptoscalp/testkit';
+import { freePort, systemProgramTestRuns, waitFor } from '@cryptoscalp/testkit';
 
 /**
  * Whether the ClickHouse tests run: when a `clickhouse-server` binary is installed (Debian's package), and always
- * in CI, where .ci/run installs it (scripts/install-system-deps.sh) and a missing binary fails the tests.
- * A contributor without it skips them.
+ * in CI, where .ci/run installs it and a missing binary fails the tests. A contributor without it skips them.
  */
 export function clickhouseInstalled(): boolean {
-  if (process.env.CI === 'true' || process.env.CI === '1') return true;
-  try {
-    execFileSync('sh', ['-c', 'command -v clickhouse-server'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+  return systemProgramTestRuns('clickhouse-server');
 }
 
 /** A disposable clickhouse-server on free loopback ports in a temp dir. */

@@ -5,16 +5,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from '@cryptoscalp/testkit';
+import { freePort, systemProgramTestRuns, waitFor } from '@cryptoscalp/testkit';
 import { Counter, Histogram, Summary } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CACHE_BREAKER_CHANNEL, DB_QUERY_CHANNEL, Monitoring } from '../../src/index.js';
 
-// Debian's `prometheus` package provides both binaries; .ci/run installs it (scripts/install-system-deps.sh).
-// Outside CI a contributor without it skips these two tests; in CI a missing binary fails them.
-const inCI = process.env.CI === 'true' || process.env.CI === '1';
-const hasPromtool = inCI || spawnSync('promtool', ['--version']).status === 0;
-const hasPrometheus = inCI || spawnSync('prometheus', ['--version']).status === 0;
+// Debian's `prometheus` package provides both binaries; .ci/run installs it. Outside CI a contributor without it
+// skips these two tests; in CI a missing binary fails them.
+const hasPromtool = systemProgramTestRuns('promtool');
+const hasPrometheus = systemProgramTestRuns('prometheus');
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
