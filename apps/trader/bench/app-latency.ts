@@ -15,7 +15,7 @@ import { TraderApp } from '../src/app/trader-app.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { TradingEngine } from '../src/engine/trading-engine.js';
 import { Journal } from '../src/journal/journal.js';
-import { DirectBinanceFeed } from '../src/market/direct-binance-feed.js';
+import { DirectBinanceFeed } from '../src/adapters/binance/direct-binance-feed.js';
 
 const WARMUP_MS = 3_000;
 const MEASURE_MS = Number(process.env.BENCH_MS ?? 5_000);

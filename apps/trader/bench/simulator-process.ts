@@ -1,6 +1,6 @@
 // Runs the exchange simulator in its own process for the benchmark, so its generation work does not share
 // the trader's event loop. Prints one JSON line with the URLs, then runs until killed.
-import { ExchangeSimulator } from '../src/simulator/exchange-simulator.js';
+import { ExchangeSimulator } from '../src/adapters/sim/exchange-simulator.js';
 
 const eventsPerSecond = Number(process.env.SIM_EVENTS_PER_SECOND ?? 1500);
 const tickMs = Number(process.env.SIM_TICK_MS ?? 5);

@@ -12,8 +12,8 @@ import { percentiles, reportBench } from '@cryptoscalp/testkit';
 import { loadConfig } from '../src/config/load-config.js';
 import { TradingEngine } from '../src/engine/trading-engine.js';
 import { Journal } from '../src/journal/journal.js';
-import { DirectBinanceFeed } from '../src/market/direct-binance-feed.js';
-import { OrderBook } from '../src/market/order-book.js';
+import { DirectBinanceFeed } from '../src/adapters/binance/direct-binance-feed.js';
+import { OrderBook } from '../src/model/order-book.js';
 
 const MEASURE_MS = Number(process.env.BENCH_MS ?? 12_000);
 const WARMUP_MS = 4_000;

@@ -1,4 +1,4 @@
-import type { Fill, Order, Side } from '../types.js';
+import type { Fill, Order, Side } from '../model/types.js';
 
 /**
  * What the HTTP API and the live streams need from the running trader, and nothing more.

@@ -10,10 +10,10 @@ import { type ReplayReport, TradingEngine } from '../engine/trading-engine.js';
 import type { JournalEntry } from '../journal/journal.js';
 import { Journal } from '../journal/journal.js';
 import { JournalWriter } from '../persistence/journal-writer.js';
-import { ExchangeSimulator } from '../simulator/exchange-simulator.js';
-import type { Fill } from '../types.js';
+import { ExchangeSimulator } from '../adapters/sim/exchange-simulator.js';
+import type { Fill } from '../model/types.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
-import { ManagedBinanceFeed } from './managed-binance-feed.js';
+import { ManagedBinanceFeed } from '../adapters/binance/binance-data-client.js';
 import { createObservability } from './observability.js';
 import { StatePublisher } from './state-publisher.js';
 

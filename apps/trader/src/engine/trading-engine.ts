@@ -2,19 +2,19 @@ import { performance } from 'node:perf_hooks';
 import type { TraderConfig } from '../config/config-types.js';
 import { isTraderError } from '../errors.js';
 import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
-import type { ExecutionAdapter, ExecutionEvent } from '../execution/execution-adapter.js';
+import type { ExecutionAdapter, ExecutionEvent } from '../model/execution-client.js';
 import { canTransition, OrderBookkeeper } from '../execution/order-state-machine.js';
-import { PaperExecution } from '../execution/paper-execution.js';
+import { PaperExecution } from '../adapters/sim/paper-execution.js';
 import { LatencyRecorder } from '../internal/latency-recorder.js';
 import type { Journal, JournalEntry } from '../journal/journal.js';
-import { BinanceBookSync, type DepthSnapshot } from '../market/binance-book-sync.js';
+import { BinanceBookSync, type DepthSnapshot } from '../adapters/binance/binance-book-sync.js';
 import { Portfolio } from '../portfolio/portfolio.js';
 import { KillSwitch, type TradingState } from '../risk/kill-switch.js';
 import { RiskEngine } from '../risk/risk-engine.js';
 import { ScalpingStrategy } from '../strategy/scalping-strategy.js';
 import type { Strategy } from '../strategy/strategy.js';
-import type { Fill, MarketEvent, Order, OrderIntent } from '../types.js';
-import type { JournalEvents, JournalEventType } from './journal-events.js';
+import type { Fill, MarketEvent, Order, OrderIntent } from '../model/types.js';
+import type { JournalEvents, JournalEventType } from '../model/journal-events.js';
 
 /** Options of {@link TradingEngine}. */
 export interface TradingEngineOptions {

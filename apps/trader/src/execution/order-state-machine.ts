@@ -1,5 +1,5 @@
 import { TraderError } from '../errors.js';
-import type { Fill, Order, OrderIntent, OrderStatus } from '../types.js';
+import type { Fill, Order, OrderIntent, OrderStatus } from '../model/types.js';
 
 const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   submitted: ['accepted', 'rejected', 'cancelled'],

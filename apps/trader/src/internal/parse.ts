@@ -1,5 +1,5 @@
 import { TraderError } from '../errors.js';
-import type { Level } from '../types.js';
+import type { Level } from '../model/types.js';
 
 /** Throws the adapters' malformed-frame error. */
 export function malformed(venue: string, what: string): never {

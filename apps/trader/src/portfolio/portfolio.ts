@@ -1,4 +1,4 @@
-import type { Fill } from '../types.js';
+import type { Fill } from '../model/types.js';
 
 /** Position and PnL of one symbol. */
 export interface PositionSnapshot {

@@ -1,5 +1,5 @@
 import { TraderError } from '../errors.js';
-import type { OrderIntent } from '../types.js';
+import type { OrderIntent } from '../model/types.js';
 import { KillSwitch } from './kill-switch.js';
 
 /** Pre-trade limits. */

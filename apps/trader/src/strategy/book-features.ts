@@ -1,4 +1,4 @@
-import type { OrderBook } from '../market/order-book.js';
+import type { OrderBook } from '../model/order-book.js';
 
 /** Number of features {@link computeFeatures} writes. */
 export const FEATURE_COUNT = 5;

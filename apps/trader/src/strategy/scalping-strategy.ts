@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { TraderError } from '../errors.js';
 import { LatencyRecorder } from '../internal/latency-recorder.js';
-import type { OrderIntent } from '../types.js';
+import type { OrderIntent } from '../model/types.js';
 import { computeFeatures, FEATURE_COUNT } from './book-features.js';
 import { OnlineLogisticRegression } from './online-logistic-regression.js';
 import type { Strategy, StrategyContext } from './strategy.js';

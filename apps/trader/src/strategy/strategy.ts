@@ -1,5 +1,5 @@
-import type { OrderBook } from '../market/order-book.js';
-import type { Fill, OrderIntent, TradeEvent } from '../types.js';
+import type { OrderBook } from '../model/order-book.js';
+import type { Fill, OrderIntent, TradeEvent } from '../model/types.js';
 
 /** What a strategy sees when asked for a decision. */
 export interface StrategyContext {

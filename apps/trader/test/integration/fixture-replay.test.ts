@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { waitFor } from '@cryptoscalp/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { BinanceBookSync } from '../../src/market/binance-book-sync.js';
-import { CoinbaseAdapter } from '../../src/market/coinbase-adapter.js';
-import { DirectBinanceFeed } from '../../src/market/direct-binance-feed.js';
-import { KrakenAdapter } from '../../src/market/kraken-adapter.js';
-import type { VenueAdapter } from '../../src/market/venue-adapter.js';
-import { VenueBook } from '../../src/market/venue-book.js';
-import type { Level } from '../../src/types.js';
+import { BinanceBookSync } from '../../src/adapters/binance/binance-book-sync.js';
+import { CoinbaseAdapter } from '../../src/adapters/coinbase/coinbase-parser.js';
+import { DirectBinanceFeed } from '../../src/adapters/binance/direct-binance-feed.js';
+import { KrakenAdapter } from '../../src/adapters/kraken/kraken-parser.js';
+import type { VenueAdapter } from '../../src/adapters/venue-adapter.js';
+import { VenueBook } from '../../src/adapters/venue-book.js';
+import type { Level } from '../../src/model/types.js';
 import { fixtureFrames, fixtureJson } from '../fixtures/load-fixture.js';
 
 interface Expected {

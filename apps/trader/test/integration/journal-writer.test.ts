@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/journal.js';
 import { JournalWriter } from '../../src/persistence/journal-writer.js';
 import { Portfolio } from '../../src/portfolio/portfolio.js';
-import type { Fill } from '../../src/types.js';
+import type { Fill } from '../../src/model/types.js';
 
 const dbs: PoolManager[] = [];
 const clusters: PostgresCluster[] = [];

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { waitFor } from '@cryptoscalp/testkit';
 import { WebSocketManager } from '@cryptoscalp/ws-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagedBinanceFeed } from '../../src/app/managed-binance-feed.js';
+import { ManagedBinanceFeed } from '../../src/adapters/binance/binance-data-client.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
-import { DirectBinanceFeed } from '../../src/market/direct-binance-feed.js';
-import { ExchangeSimulator } from '../../src/simulator/exchange-simulator.js';
+import { DirectBinanceFeed } from '../../src/adapters/binance/direct-binance-feed.js';
+import { ExchangeSimulator } from '../../src/adapters/sim/exchange-simulator.js';
 
 const symbols = ['BTCUSDT', 'ETHUSDT'];
 interface Feed {

@@ -2,13 +2,13 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { isTraderError } from '../../src/errors.js';
 import { crc32 } from '../../src/internal/crc32.js';
-import { BinanceAdapter, parseBinanceSnapshot } from '../../src/market/binance-adapter.js';
-import { BinanceBookSync } from '../../src/market/binance-book-sync.js';
-import { CoinbaseAdapter } from '../../src/market/coinbase-adapter.js';
-import { KrakenAdapter, krakenChecksum } from '../../src/market/kraken-adapter.js';
-import { normalizeSymbol, type VenueAdapter } from '../../src/market/venue-adapter.js';
-import { VenueBook } from '../../src/market/venue-book.js';
-import type { Level, MarketEvent } from '../../src/types.js';
+import { BinanceAdapter, parseBinanceSnapshot } from '../../src/adapters/binance/binance-parser.js';
+import { BinanceBookSync } from '../../src/adapters/binance/binance-book-sync.js';
+import { CoinbaseAdapter } from '../../src/adapters/coinbase/coinbase-parser.js';
+import { KrakenAdapter, krakenChecksum } from '../../src/adapters/kraken/kraken-parser.js';
+import { normalizeSymbol, type VenueAdapter } from '../../src/adapters/venue-adapter.js';
+import { VenueBook } from '../../src/adapters/venue-book.js';
+import type { Level, MarketEvent } from '../../src/model/types.js';
 import { fixtureFrames, fixtureJson } from '../fixtures/load-fixture.js';
 
 interface Expected {

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
 import type { Strategy, StrategyContext } from '../../src/strategy/strategy.js';
-import type { BookEvent, OrderIntent } from '../../src/types.js';
+import type { BookEvent, OrderIntent } from '../../src/model/types.js';
 
 const config = loadConfig({
   env: {},

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isTraderError } from '../../src/errors.js';
 import { ClientOrderIdGenerator } from '../../src/execution/client-order-id.js';
-import type { ExecutionEvent } from '../../src/execution/execution-adapter.js';
+import type { ExecutionEvent } from '../../src/model/execution-client.js';
 import { canTransition, isTerminal, OrderBookkeeper } from '../../src/execution/order-state-machine.js';
-import { PaperExecution } from '../../src/execution/paper-execution.js';
-import { OrderBook } from '../../src/market/order-book.js';
-import type { Fill, Order, OrderIntent } from '../../src/types.js';
+import { PaperExecution } from '../../src/adapters/sim/paper-execution.js';
+import { OrderBook } from '../../src/model/order-book.js';
+import type { Fill, Order, OrderIntent } from '../../src/model/types.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 

@@ -6,7 +6,7 @@ import { createObservability } from '../../src/app/observability.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
-import type { Fill } from '../../src/types.js';
+import type { Fill } from '../../src/model/types.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

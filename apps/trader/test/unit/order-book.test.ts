@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BinanceBookSync } from '../../src/market/binance-book-sync.js';
-import { OrderBook } from '../../src/market/order-book.js';
-import { MarketModel } from '../../src/simulator/market-model.js';
-import type { BookEvent, Level } from '../../src/types.js';
+import { BinanceBookSync } from '../../src/adapters/binance/binance-book-sync.js';
+import { OrderBook } from '../../src/model/order-book.js';
+import { MarketModel } from '../../src/adapters/sim/market-model.js';
+import type { BookEvent, Level } from '../../src/model/types.js';
 
 function diff(U: number, u: number, pu: number | undefined, bids: Level[] = [], asks: Level[] = []): BookEvent {
   return {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTraderError } from '../../src/errors.js';
 import { LatencyRecorder } from '../../src/internal/latency-recorder.js';
-import { OrderBook } from '../../src/market/order-book.js';
+import { OrderBook } from '../../src/model/order-book.js';
 import { computeFeatures, FEATURE_COUNT } from '../../src/strategy/book-features.js';
 import { OnlineLogisticRegression } from '../../src/strategy/online-logistic-regression.js';
 import { ScalpingStrategy } from '../../src/strategy/scalping-strategy.js';

@@ -1,5 +1,5 @@
-import type { MarketEvent } from '../types.js';
-import { OrderBook } from './order-book.js';
+import type { MarketEvent } from '../model/types.js';
+import { OrderBook } from '../model/order-book.js';
 
 /**
  * A book for venues whose adapter already checks continuity (Coinbase sequence numbers, Kraken checksums):

@@ -1,5 +1,5 @@
-import type { BookEvent } from '../types.js';
-import { OrderBook } from './order-book.js';
+import type { BookEvent } from '../../model/types.js';
+import { OrderBook } from '../../model/order-book.js';
 
 /** Outcome of feeding one diff to {@link BinanceBookSync}. */
 export type SyncResult = 'applied' | 'dropped' | 'buffered' | 'gap';

@@ -1,4 +1,4 @@
-import type { Fill, Order } from '../types.js';
+import type { Fill, Order } from './types.js';
 
 /** What a venue (or the paper simulator) reports about an order. */
 export type ExecutionEvent =

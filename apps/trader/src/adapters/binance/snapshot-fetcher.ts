@@ -1,5 +1,5 @@
-import { TraderError } from '../errors.js';
-import { parseBinanceSnapshot } from './binance-adapter.js';
+import { TraderError } from '../../errors.js';
+import { parseBinanceSnapshot } from './binance-parser.js';
 import type { DepthSnapshot } from './binance-book-sync.js';
 
 /**

@@ -1,7 +1,7 @@
-import { asObject, malformed, parseJson, toLevels, toNum } from '../internal/parse.js';
-import type { MarketEvent } from '../types.js';
+import { asObject, malformed, parseJson, toLevels, toNum } from '../../internal/parse.js';
+import type { MarketEvent } from '../../model/types.js';
 import type { DepthSnapshot } from './binance-book-sync.js';
-import type { VenueAdapter } from './venue-adapter.js';
+import type { VenueAdapter } from '../venue-adapter.js';
 
 const VENUE = 'binance' as const;
 

@@ -1,4 +1,4 @@
-import type { Level } from '../types.js';
+import type { Level } from './types.js';
 
 /**
  * One side of a book: prices kept sorted best-first in a plain array with a parallel quantity array,

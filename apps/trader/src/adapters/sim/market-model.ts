@@ -1,5 +1,5 @@
-import { Prng } from '../internal/prng.js';
-import { OrderBook } from '../market/order-book.js';
+import { Prng } from '../../internal/prng.js';
+import { OrderBook } from '../../model/order-book.js';
 
 /** Static description of a simulated instrument. */
 export interface InstrumentSpec {

@@ -1,4 +1,4 @@
-import type { MarketEvent, Venue } from '../types.js';
+import type { MarketEvent, Venue } from '../model/types.js';
 
 /**
  * Turns one venue's raw WebSocket frames into normalized {@link MarketEvent}s. One instance per connection:

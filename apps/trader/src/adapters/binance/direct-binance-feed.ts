@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { isTraderError } from '../errors.js';
-import type { MarketEvent } from '../types.js';
-import { BinanceAdapter } from './binance-adapter.js';
+import { isTraderError } from '../../errors.js';
+import type { MarketEvent } from '../../model/types.js';
+import { BinanceAdapter } from './binance-parser.js';
 import type { DepthSnapshot } from './binance-book-sync.js';
 import { SnapshotFetcher } from './snapshot-fetcher.js';
 

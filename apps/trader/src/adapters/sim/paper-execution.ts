@@ -1,7 +1,7 @@
-import { TraderError } from '../errors.js';
-import type { OrderBook } from '../market/order-book.js';
-import type { Fill, Order, TradeEvent } from '../types.js';
-import type { ExecutionAdapter, ExecutionEvent } from './execution-adapter.js';
+import { TraderError } from '../../errors.js';
+import type { OrderBook } from '../../model/order-book.js';
+import type { Fill, Order, TradeEvent } from '../../model/types.js';
+import type { ExecutionAdapter, ExecutionEvent } from '../../model/execution-client.js';
 
 /** Options of {@link PaperExecution}. */
 export interface PaperExecutionOptions {

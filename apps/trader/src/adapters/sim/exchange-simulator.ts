@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { TraderError } from '../errors.js';
+import { TraderError } from '../../errors.js';
 import { MarketModel } from './market-model.js';
 
 /** Options of {@link ExchangeSimulator}. */

@@ -1,6 +1,6 @@
-import { asObject, malformed, parseJson, toNum } from '../internal/parse.js';
-import type { Level, MarketEvent, Side } from '../types.js';
-import { normalizeSymbol, type VenueAdapter } from './venue-adapter.js';
+import { asObject, malformed, parseJson, toNum } from '../../internal/parse.js';
+import type { Level, MarketEvent, Side } from '../../model/types.js';
+import { normalizeSymbol, type VenueAdapter } from '../venue-adapter.js';
 
 const VENUE = 'coinbase' as const;
 

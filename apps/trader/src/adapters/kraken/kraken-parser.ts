@@ -1,7 +1,7 @@
-import { crc32 } from '../internal/crc32.js';
-import { malformed, parseJson, toNum } from '../internal/parse.js';
-import type { Level, MarketEvent } from '../types.js';
-import { normalizeSymbol, type VenueAdapter } from './venue-adapter.js';
+import { crc32 } from '../../internal/crc32.js';
+import { malformed, parseJson, toNum } from '../../internal/parse.js';
+import type { Level, MarketEvent } from '../../model/types.js';
+import { normalizeSymbol, type VenueAdapter } from '../venue-adapter.js';
 
 const VENUE = 'kraken' as const;
 

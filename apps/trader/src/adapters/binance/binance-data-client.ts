@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { ManagedConnection, StreamMessage, WebSocketManager } from '@cryptoscalp/ws-manager';
-import { isTraderError } from '../errors.js';
-import { parseBinanceEvent } from '../market/binance-adapter.js';
-import type { DepthSnapshot } from '../market/binance-book-sync.js';
-import { SnapshotFetcher } from '../market/snapshot-fetcher.js';
-import type { MarketEvent } from '../types.js';
+import { isTraderError } from '../../errors.js';
+import { parseBinanceEvent } from './binance-parser.js';
+import type { DepthSnapshot } from './binance-book-sync.js';
+import { SnapshotFetcher } from './snapshot-fetcher.js';
+import type { MarketEvent } from '../../model/types.js';
 
 /** Options of {@link ManagedBinanceFeed}. */
 export interface ManagedBinanceFeedOptions {

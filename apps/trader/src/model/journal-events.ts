@@ -1,5 +1,5 @@
 import type { TradingState } from '../risk/kill-switch.js';
-import type { Fill, OrderType, Side } from '../types.js';
+import type { Fill, OrderType, Side } from './types.js';
 
 /** Journal entry types and their payloads. Every state change of the trader is one of these. */
 export interface JournalEvents {
