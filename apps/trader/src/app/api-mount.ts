@@ -8,7 +8,7 @@ import {
   type EnginePort,
   issueToken,
   type RunningApiServer,
-} from '../api/index.js';
+} from '../http/index.js';
 import type { TraderApp } from './trader-app.js';
 
 /** Options for {@link TraderApiMount.start}. */

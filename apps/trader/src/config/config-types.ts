@@ -1,5 +1,12 @@
 /** The trader's configuration. Every field has a default in {@link DEFAULT_CONFIG}. */
 export interface TraderConfig {
+  /**
+   * Process role: `all` runs everything in one process (what `npm start` runs); `engine` runs market data,
+   * strategy, risk, execution, the journal and persistence, and publishes to the event bus; `gateway` serves the
+   * API, the streams and the dashboard from the event bus and sends commands to the engine. Also `--role` and
+   * `TRADER_ROLE`. @default 'all'
+   */
+  role: 'all' | 'engine' | 'gateway';
   /** Environment name; selects the `environments.<env>` section of the config file. @default 'development' */
   env: string;
   /** Instance id: prefix of client order ids and of cache keys. @default 'trader-1' */
@@ -93,6 +100,22 @@ export interface TraderConfig {
     redisUrl: string;
     /** Cache namespace (`[A-Za-z0-9_.-]`). @default 'cryptoscalp.trader' */
     prefix: string;
+  };
+  bus: {
+    /**
+     * Redis URL of the event bus between the engine and its gateways (`TRADER_BUS_REDIS_URL`); empty uses
+     * `cache.redisUrl`. Required for the `engine` and `gateway` roles; the `all` role keeps the bus in process.
+     * @default ''
+     */
+    redisUrl: string;
+    /** Key prefix of the event stream, its snapshot and the command streams (`[A-Za-z0-9_.:-]`). @default 'cryptoscalp:trader' */
+    key: string;
+    /** A gateway's command (kill switch, cancel) fails with 504 when the engine has not answered within this. @default 5000 */
+    commandTimeoutMs: number;
+    /** How often the engine saves a read-model snapshot beside the stream (new gateways start from it). @default 5000 */
+    snapshotIntervalMs: number;
+    /** How often book tops, marks and the engine's status are published. @default 250 */
+    marketIntervalMs: number;
   };
   http: {
     /** Host for the health and metrics server. @default '127.0.0.1' */

@@ -23,7 +23,15 @@ const ALIASES: Readonly<Record<string, string>> = {
   DATABASE_REPLICA_URLS: 'database.replicaUrls',
 };
 // TRADER_JWT_SECRET is the API's token secret (src/app/api-mount.ts, scripts/issue-token.ts), kept out of the config.
-const SPECIAL_ENV = new Set(['TRADER_ENV', 'TRADER_CONFIG', 'TRADER_JWT_SECRET']);
+// TRADER_SUPERVISOR_PID is set by `npm start` (scripts/start.mjs) so the trader stops when its supervisor is gone.
+// TRADER_METRICS_TOKEN is the scrape token for /metrics.
+const SPECIAL_ENV = new Set([
+  'TRADER_ENV',
+  'TRADER_CONFIG',
+  'TRADER_JWT_SECRET',
+  'TRADER_SUPERVISOR_PID',
+  'TRADER_METRICS_TOKEN',
+]);
 
 /** `risk.maxOrdersPerSecond` -> `TRADER_RISK_MAX_ORDERS_PER_SECOND`. */
 export function envNameFor(path: string): string {
@@ -124,8 +132,20 @@ function coerce(path: string, raw: string, source: string): unknown {
   return raw;
 }
 
-function parseArgs(argv: readonly string[]): { file?: string; env?: string; duration?: string } {
-  const out: { file?: string; env?: string; duration?: string } = {};
+/** What the command line may set. */
+interface ParsedArgs {
+  file?: string;
+  env?: string;
+  duration?: string;
+  role?: string;
+  dataDir?: string;
+  port?: string;
+}
+
+const USAGE = '--duration <s>, --role <all|engine|gateway>, --data-dir <dir>, --port <n>, --config <file>, --env <name>';
+
+function parseArgs(argv: readonly string[]): ParsedArgs {
+  const out: ParsedArgs = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.includes('=') ? (arg.split('=', 2) as [string, string]) : [arg, undefined];
@@ -139,15 +159,18 @@ function parseArgs(argv: readonly string[]): { file?: string; env?: string; dura
     if (flag === '--config') out.file = value();
     else if (flag === '--env') out.env = value();
     else if (flag === '--duration') out.duration = value();
+    else if (flag === '--role') out.role = value();
+    else if (flag === '--data-dir') out.dataDir = value();
+    else if (flag === '--port') out.port = value();
     else if (!flag.startsWith('--')) {
       throw new TraderError(
         'E_TRADER_INVALID_CONFIG',
-        `unexpected argument "${arg}" (options: --duration <s>, --config <file>, --env <name>)`,
+        `unexpected argument "${arg}" (options: ${USAGE})`,
         {
           field: 'argv',
         },
       );
-    } else throw new TraderError('E_TRADER_INVALID_CONFIG', `unknown option ${flag}`, { field: flag });
+    } else throw new TraderError('E_TRADER_INVALID_CONFIG', `unknown option ${flag} (options: ${USAGE})`, { field: flag });
   }
   return out;
 }
@@ -155,7 +178,7 @@ function parseArgs(argv: readonly string[]): { file?: string; env?: string; dura
 /**
  * Loads the configuration: defaults < environment defaults < JSON file (its top level, then its
  * `environments.<env>` section) < environment variables (`TRADER_<PATH>`, `REDIS_URL`, `DATABASE_URL`,
- * `DATABASE_REPLICA_URLS`) < command line (`--duration`) < overrides. Throws a `TraderError`
+ * `DATABASE_REPLICA_URLS`, `TRADER_ROLE`) < command line (`--duration`, `--role`, `--data-dir`, `--port`) < overrides. Throws a `TraderError`
  * (`E_TRADER_INVALID_CONFIG`) naming the field for any bad value or unknown key.
  */
 export function loadConfig(options: LoadConfigOptions = {}): TraderConfig {
@@ -203,6 +226,9 @@ export function loadConfig(options: LoadConfigOptions = {}): TraderConfig {
     setPath(config, path, coerce(path, raw, name));
   }
   if (args.duration !== undefined) setPath(config, 'durationSec', coerce('durationSec', args.duration, '--duration'));
+  if (args.role !== undefined) setPath(config, 'role', args.role);
+  if (args.dataDir !== undefined) setPath(config, 'dataDir', args.dataDir);
+  if (args.port !== undefined) setPath(config, 'http.port', coerce('http.port', args.port, '--port'));
   if (options.overrides) deepMerge(config, options.overrides, 'overrides');
   config.env = envName;
   return validateConfig(config as unknown as TraderConfig);

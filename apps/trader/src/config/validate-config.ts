@@ -48,6 +48,7 @@ const identifier: Check = (v) =>
   typeof v === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(v) ? undefined : 'must be a lower-case SQL identifier';
 
 const RULES: Readonly<Record<string, Check>> = {
+  role: oneOf('all', 'engine', 'gateway'),
   env: nonEmpty,
   instanceId: (v) =>
     typeof v === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(v) ? undefined : 'must match [A-Za-z0-9_-]{1,32}',
@@ -89,6 +90,12 @@ const RULES: Readonly<Record<string, Check>> = {
   'cache.redisUrl': url('redis:', 'rediss:'),
   'cache.prefix': (v) =>
     typeof v === 'string' && /^[A-Za-z0-9_.-]{1,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.-]{1,128}',
+  'bus.redisUrl': url('redis:', 'rediss:'),
+  'bus.key': (v) =>
+    typeof v === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.:-]{1,128}',
+  'bus.commandTimeoutMs': int(10, 600_000),
+  'bus.snapshotIntervalMs': int(100, 3_600_000),
+  'bus.marketIntervalMs': int(10, 60_000),
   'http.host': nonEmpty,
   'http.port': int(0, 65535),
   'http.shutdownDelayMs': int(0, 60_000),
@@ -129,6 +136,20 @@ export function validateConfig(config: TraderConfig): TraderConfig {
       {
         field: 'market.wsUrl',
       },
+    );
+  }
+  if (config.role !== 'all' && config.bus.redisUrl === '' && config.cache.redisUrl === '') {
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      `invalid configuration: bus.redisUrl (or REDIS_URL) is required for role ${config.role}: the engine and its gateways meet on a Redis stream`,
+      { field: 'bus.redisUrl' },
+    );
+  }
+  if (config.role === 'gateway' && config.database.url === '') {
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      'invalid configuration: database.url (DATABASE_URL) is required for role gateway: the audit log lives in the shared PostgreSQL, not in an embedded one',
+      { field: 'database.url' },
     );
   }
   return deepFreeze(config);

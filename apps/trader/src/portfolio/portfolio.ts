@@ -22,7 +22,8 @@ export interface PositionSnapshot {
   fills: number;
 }
 
-interface PositionState {
+/** Per-symbol accounting state. */
+export interface PositionState {
   qty: number;
   avgPrice: number;
   realized: number;
@@ -48,6 +49,15 @@ export interface PortfolioTotals {
   exposure: number;
   peakEquity: number;
   drawdown: number;
+  maxDrawdown: number;
+}
+
+/** The serialized form of a {@link Portfolio}. */
+export interface PortfolioState {
+  positions: ({ symbol: string } & PositionState)[];
+  wins: number;
+  losses: number;
+  peakEquity: number;
   maxDrawdown: number;
 }
 
@@ -84,6 +94,28 @@ export class Portfolio {
     copy.peakEquity = this.peakEquity;
     copy.maxDrawdown = this.maxDrawdown;
     return copy;
+  }
+
+  /** A plain, JSON-safe copy of the state (read-model snapshots). */
+  toJSON(): PortfolioState {
+    return {
+      positions: [...this.positions].map(([symbol, p]) => ({ symbol, ...p })),
+      wins: this.wins,
+      losses: this.losses,
+      peakEquity: this.peakEquity,
+      maxDrawdown: this.maxDrawdown,
+    };
+  }
+
+  /** Rebuilds a portfolio from {@link toJSON}. */
+  static fromJSON(state: PortfolioState): Portfolio {
+    const p = new Portfolio();
+    for (const { symbol, ...rest } of state.positions) p.positions.set(symbol, { ...rest });
+    p.wins = state.wins;
+    p.losses = state.losses;
+    p.peakEquity = state.peakEquity;
+    p.maxDrawdown = state.maxDrawdown;
+    return p;
   }
 
   /** Signed position of a symbol. */

@@ -1,0 +1,64 @@
+import type { TraderConfig } from '../../config/config-types.js';
+import { type ReplayReport, TradingEngine } from '../../engine/trading-engine.js';
+import { TraderError } from '../../errors.js';
+import type { Component, ComponentHealth } from '../../kernel/component.js';
+import type { JournalComponent } from './journal-component.js';
+
+/** What the engine's start replayed, with the torn bytes the journal cut. */
+export type EngineReplay = ReplayReport & { truncatedBytes: number };
+
+/**
+ * The trading engine: built over the open journal and brought to the journal's state by replay (with restart
+ * reconciliation) when it starts. It does not trade yet: {@link TradingComponent}, declared last, starts and
+ * quiesces the trading itself, so market data and every sink are up before the first decision.
+ */
+export class EngineComponent implements Component {
+  readonly name = 'engine';
+  #engine: TradingEngine | undefined;
+  #replay: EngineReplay | undefined;
+  /** Set by the market-data component, which owns the feed the engine asks for snapshots. */
+  #requestSnapshot: (symbol: string) => void = () => {};
+
+  constructor(
+    private readonly config: TraderConfig,
+    private readonly journal: JournalComponent,
+  ) {}
+
+  start(): void {
+    const engine = new TradingEngine({
+      config: this.config,
+      journal: this.journal.journal(),
+      requestSnapshot: (s) => this.#requestSnapshot(s),
+    });
+    const recovery = this.journal.recovery();
+    this.#replay = { ...engine.replay(recovery.entries), truncatedBytes: recovery.truncatedBytes };
+    this.#engine = engine;
+  }
+
+  /** The engine (after start). */
+  engine(): TradingEngine {
+    if (this.#engine === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'engine is not started');
+    return this.#engine;
+  }
+
+  /** What replay found. */
+  replay(): EngineReplay {
+    if (this.#replay === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'engine is not started');
+    return this.#replay;
+  }
+
+  /** Routes the engine's snapshot requests to the market-data feed. */
+  setSnapshotRequester(fn: (symbol: string) => void): void {
+    this.#requestSnapshot = fn;
+  }
+
+  async healthCheck(): Promise<ComponentHealth> {
+    const e = this.#engine;
+    if (e === undefined) return { status: 'fail', output: 'not started' };
+    return { status: e.state === 'RUNNING' ? 'pass' : 'warn', output: `${e.state}: ${e.killSwitch.reason}` };
+  }
+
+  async stop(): Promise<void> {
+    await this.#engine?.close();
+  }
+}

@@ -1,0 +1,99 @@
+import type { EventLog, TailHandle } from '../../bus/types.js';
+import type { Component, ComponentHealth } from '../../kernel/component.js';
+import { ReadModel } from '../../read-model/read-model.js';
+import type { TraderRecord } from '../../read-model/trader-record.js';
+
+/** Records replayed into the stream history when a gateway starts from a snapshot. */
+const HISTORY_WARMUP = 2_000;
+
+/**
+ * A gateway's side of the event stream: starts its {@link ReadModel} from the snapshot beside the stream, replays
+ * the records just before the snapshot into the live-stream history (so clients of a restarted gateway resume),
+ * then tails the stream from the snapshot's offset. The tail reconnects by itself and resumes after the last
+ * record it delivered.
+ */
+export class EventConsumer implements Component {
+  readonly name = 'event-stream';
+  readonly critical = true;
+  readonly model = new ReadModel();
+  #tail: TailHandle | undefined;
+  #waiters: { offset: number; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }[] = [];
+
+  constructor(
+    private readonly log: EventLog<TraderRecord>,
+    private readonly staleAfterMs = 5_000,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.log.start();
+    const snap = await this.log.loadSnapshot();
+    if (snap !== undefined) {
+      this.model.restore(JSON.parse(snap.json));
+      for (const r of await this.log.read(Math.max(0, snap.offset - HISTORY_WARMUP), HISTORY_WARMUP))
+        if (r.offset <= snap.offset) this.model.replayHistory(r.offset, r.data);
+    }
+    this.#tail = this.log.tail(this.model.offset, (records) => {
+      for (const r of records) this.model.apply(r.offset, r.data);
+      this.wake();
+    });
+  }
+
+  /** Resolves `true` once the model has applied `offset` (read-your-writes after a command), `false` on timeout. */
+  waitFor(offset: number, timeoutMs: number): Promise<boolean> {
+    if (this.model.offset >= offset) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        offset,
+        resolve,
+        timer: setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs),
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  private wake(): void {
+    if (this.#waiters.length === 0) return;
+    const now = this.model.offset;
+    this.#waiters = this.#waiters.filter((w) => {
+      if (w.offset > now) return true;
+      clearTimeout(w.timer);
+      w.resolve(true);
+      return false;
+    });
+  }
+
+  async healthCheck(signal?: AbortSignal): Promise<ComponentHealth> {
+    const h = await this.log.healthCheck(signal);
+    const status = this.model.engine();
+    const age = this.model.lastAppliedAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.model.lastAppliedAt;
+    if (h.status !== 'pass') return { ...h, observedValue: this.model.offset, observedUnit: 'offset' };
+    if (age > this.staleAfterMs)
+      return {
+        status: 'warn',
+        observedValue: this.model.offset,
+        observedUnit: 'offset',
+        output:
+          status === undefined
+            ? 'no record from the engine yet'
+            : `no record from the engine for ${Math.round(age / 1000)} s (engine down or stream unreachable)`,
+      };
+    return { status: 'pass', observedValue: this.model.offset, observedUnit: 'offset' };
+  }
+
+  stats(): Record<string, unknown> {
+    return { ...this.log.stats(), model: this.model.stats() };
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.#waiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this.#waiters = [];
+    await this.#tail?.stop();
+    await this.log.close();
+  }
+}

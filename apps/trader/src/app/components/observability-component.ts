@@ -1,0 +1,68 @@
+import { Monitoring } from '@cryptoscalp/monitoring';
+import type { TraderConfig } from '../../config/config-types.js';
+import { TraderError } from '../../errors.js';
+import { type AlertsSource } from '../../http/engine-port.js';
+import { alertsFromAlertManager } from '../../http/alert-manager-port.js';
+import type { Component } from '../../kernel/component.js';
+import type { Fill } from '../../model/types.js';
+import { createObservability } from '../observability.js';
+import type { EngineComponent } from './engine-component.js';
+
+/**
+ * `@cryptoscalp/monitoring`: in the engine roles the trader's stage latencies, business and model metrics and
+ * alert rules (feed stale, drawdown, market-data errors, decision latency, kill switch); in a gateway the process,
+ * cache, database and read-model metrics only (the engine evaluates the alert rules, once).
+ */
+export class ObservabilityComponent implements Component {
+  readonly name = 'monitoring';
+  #monitoring: Monitoring | undefined;
+  #close: (() => Promise<void>) | undefined;
+  #alerts: AlertsSource | undefined;
+  readonly #watched: { name: string; stats(): Record<string, unknown> }[] = [];
+
+  constructor(
+    private readonly config: TraderConfig,
+    private readonly engine: EngineComponent | undefined,
+    private readonly marketDataErrors: () => number,
+  ) {}
+
+  start(): void {
+    if (this.engine !== undefined) {
+      const engine = this.engine.engine();
+      const obs = createObservability(this.config, engine, { marketDataErrors: this.marketDataErrors });
+      engine.onEntry((e) => {
+        if (e.type === 'fill') obs.onFill(e.data as Fill);
+      });
+      this.#monitoring = obs.monitoring;
+      this.#close = obs.close;
+      this.#alerts = alertsFromAlertManager(obs.monitoring.alerts);
+    } else {
+      const monitoring = new Monitoring({ name: 'monitoring', systemMetrics: false });
+      this.#monitoring = monitoring;
+      this.#close = () => monitoring.close();
+    }
+    for (const w of this.#watched) this.#monitoring.watch(w);
+  }
+
+  /** Adds a `stats()` source as `cryptoscalp_stats_*` gauges (before or after start). */
+  watch(source: { name: string; stats(): Record<string, unknown> }): void {
+    if (this.#monitoring === undefined) this.#watched.push(source);
+    else this.#monitoring.watch(source);
+  }
+
+  /** The alert manager as the API and the command handler use it (engine roles only). */
+  alerts(): AlertsSource | undefined {
+    return this.#alerts;
+  }
+
+  /** The Prometheus text exposition. */
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    const m = this.#monitoring;
+    if (m === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'monitoring is not started');
+    return { contentType: m.contentType, body: await m.metrics() };
+  }
+
+  async stop(): Promise<void> {
+    await this.#close?.();
+  }
+}
