@@ -1,9 +1,13 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
  * Issues a JWT the trader API accepts.
  *
- *   TRADER_JWT_SECRET=... tsx apps/trader/scripts/issue-token.ts --sub alice --role admin --ttl 1h
- *   tsx apps/trader/scripts/issue-token.ts --sub bot --role viewer --key-file ./jwt-private.pem
+ *   TRADER_JWT_SECRET=... node apps/trader/dist/issue-token.js --sub alice --role admin --ttl 1h
+ *   node apps/trader/dist/issue-token.js --sub bot --role viewer --key-file ./jwt-private.pem
+ *   npx tsx apps/trader/scripts/issue-token.ts ...   (from the sources, without a build)
+ *
+ * The build (`npm run build -w @cryptoscalp/trader`) bundles it into `dist/issue-token.js`, keeping this first line
+ * (hence `node`, not tsx), so tokens can be issued wherever the built trader is installed.
  *
  * Options: --sub (required), --role viewer|trader|admin (required), --ttl (seconds or 15m/1h/7d, default 1h),
  * --issuer, --audience (defaults match the API's), --key-file (PEM PKCS#8 private key: RS256, ES256 or EdDSA;
@@ -11,8 +15,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isApiError } from '../src/api/errors.js';
-import { issueToken } from '../src/api/tokens.js';
+import { isApiError } from '../src/http/errors.js';
+import { issueToken } from '../src/http/tokens.js';
 
 const usage =
   'usage: issue-token --sub <name> --role viewer|trader|admin [--ttl 1h] [--issuer ..] [--audience ..] [--key-file private.pem]\n' +

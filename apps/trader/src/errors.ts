@@ -6,8 +6,11 @@ export type TraderErrorCode =
   | 'E_TRADER_INVALID_OPTION'
   | 'E_TRADER_ORDER_STATE'
   | 'E_TRADER_JOURNAL'
+  | 'E_TRADER_DATA_DIR_LOCKED'
   | 'E_TRADER_MALFORMED'
-  | 'E_TRADER_PERSISTENCE';
+  | 'E_TRADER_PERSISTENCE'
+  | 'E_TRADER_BUS'
+  | 'E_TRADER_COMMAND_TIMEOUT';
 
 /** The trader's one error class: a stable `code`, the offending `field` where there is one, and `cause`. */
 export class TraderError extends Error {

@@ -327,7 +327,8 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     return pipeline;
   }
 
-  private onFrame(socket: Socket, data: Buffer, isBinary: boolean): void {
+  /** One inbound frame; `receivedAtMono` is the `performance.now()` taken when `ws` emitted it. */
+  private onFrame(socket: Socket, data: Buffer, isBinary: boolean, receivedAtMono: number): void {
     const counters = this.counters;
     counters.framesIn++;
     counters.bytesIn += data.length;
@@ -383,9 +384,9 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
           id = undefined;
         }
       }
-      pipeline.acceptUnsequenced(message, id, now);
+      pipeline.acceptUnsequenced(message, id, now, receivedAtMono);
     } else {
-      pipeline.accept(message, sequence, now);
+      pipeline.accept(message, sequence, now, receivedAtMono);
     }
   }
 
@@ -560,7 +561,8 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   /** Wires an open socket: frames, heartbeat, close handling, subscription restore. */
   private wire(socket: Socket): void {
     const ws = socket.ws;
-    ws.on('message', (data, isBinary) => this.onFrame(socket, data as Buffer, isBinary));
+    // The arrival stamp is taken first, before any work on the frame (decode, extraction, ordering).
+    ws.on('message', (data, isBinary) => this.onFrame(socket, data as Buffer, isBinary, performance.now()));
     ws.on('pong', () => {
       socket.lastPongAt = Date.now();
     });

@@ -7,7 +7,7 @@ import { channels } from './channels.js';
 import { WsManagerError, WsManagerErrorCode } from './errors.js';
 import { HubClient } from './internal/hub-client.js';
 import { parseClientRequest } from './internal/hub-protocol.js';
-import { HubTopic } from './internal/hub-topic.js';
+import { HubTopic, type Waiting } from './internal/hub-topic.js';
 import {
   isAuthRejection,
   statusText,
@@ -17,7 +17,7 @@ import {
   writeUpgradeRefusal,
 } from './internal/upgrade-refusal.js';
 import { type ResolvedHubOptions, resolveHubOptions } from './internal/validate.js';
-import type { HealthCheckResult, StreamHubOptions } from './types.js';
+import type { HealthCheckResult, PublishOptions, StreamHubOptions } from './types.js';
 
 const TEXT = { binary: false } as const;
 const noop = () => {};
@@ -66,6 +66,8 @@ export class StreamHub {
     badRequests: 0,
     resumes: 0,
     resnapshots: 0,
+    resumesHeld: 0,
+    duplicatesDropped: 0,
     brokerIn: 0,
     brokerOut: 0,
     brokerErrors: 0,
@@ -218,7 +220,7 @@ export class StreamHub {
   private dropClient(client: HubClient): void {
     if (!this.clients.delete(client)) return;
     this.counters.disconnects++;
-    for (const topic of client.topics.values()) topic.subscribers.delete(client);
+    for (const topic of client.topics.values()) detach(topic, client);
     client.topics.clear();
     client.pending = undefined;
     this.conflating.delete(client);
@@ -252,7 +254,7 @@ export class StreamHub {
     if (request.op === 'unsubscribe') {
       const topic = client.topics.get(request.topic);
       if (topic !== undefined) {
-        topic.subscribers.delete(client);
+        detach(topic, client);
         client.topics.delete(request.topic);
       }
       client.pending?.delete(request.topic);
@@ -292,7 +294,11 @@ export class StreamHub {
     }
     const topic = this.topicFor(request.topic);
     let replay: Buffer[] | undefined;
-    if (request.offset !== undefined) {
+    let held = false;
+    if (request.offset !== undefined && this.holds(topic, request.offset, request.epoch)) {
+      held = true;
+      this.counters.resumesHeld++;
+    } else if (request.offset !== undefined) {
       replay = topic.framesAfter(request.offset, request.epoch);
       if (replay === undefined) {
         this.counters.resnapshots++;
@@ -311,12 +317,34 @@ export class StreamHub {
       type: 'subscribed',
       topic: topic.name,
       epoch: topic.epoch,
-      offset: topic.offset,
+      // A held client is told its own offset: what it gets next follows it.
+      offset: held ? (request.offset as number) : topic.offset,
       id: request.id,
     });
     if (replay !== undefined) for (const frame of replay) this.sendFrame(client, topic.name, frame);
-    topic.subscribers.add(client);
     client.topics.set(topic.name, topic);
+    detach(topic, client); // a repeated subscribe starts over
+    if (held) {
+      client.pending?.delete(topic.name);
+      topic.waiting ??= new Map();
+      topic.waiting.set(client, { after: request.offset as number, id: request.id });
+      return;
+    }
+    topic.subscribers.add(client);
+  }
+
+  /**
+   * Whether a resume from `offset` is held until the topic passes it rather than answered at once. Only with a fixed
+   * epoch that the client's matches, and either:
+   * - the topic has no message yet: this hub does not know where the log stands for it (it may be fed from a
+   *   checkpoint, or have evicted the topic), so even `offset` 0 waits for the first record to decide;
+   * - the topic is numbered from the log and the client is ahead of it (this hub has not caught up yet).
+   * Locally counted topics restart at 1 in every process, so a client ahead of one gets `resnapshot`.
+   */
+  private holds(topic: HubTopic, offset: number, epoch: string | undefined): boolean {
+    if (this.options.epoch === undefined || epoch !== topic.epoch) return false;
+    if (topic.offset === 0 && !topic.logNumbered) return true;
+    return topic.logNumbered && offset > topic.offset;
   }
 
   private sendControl(client: HubClient, message: Record<string, unknown>): void {
@@ -328,7 +356,7 @@ export class StreamHub {
     let topic = this.topics.get(name);
     if (topic === undefined) {
       if (this.topics.size >= this.options.maxTopics) this.evictTopic();
-      topic = new HubTopic(name, this.options.historyMaxMessages);
+      topic = new HubTopic(name, this.options.historyMaxMessages, this.options.epoch);
       this.topics.set(name, topic);
     }
     return topic;
@@ -337,7 +365,7 @@ export class StreamHub {
   /** Drops the oldest topic that nobody is subscribed to (Map order is creation order). */
   private evictTopic(): void {
     for (const [name, topic] of this.topics) {
-      if (topic.subscribers.size === 0) {
+      if (topic.subscriberCount === 0) {
         this.topics.delete(name);
         this.counters.topicsEvicted++;
         return;
@@ -349,14 +377,32 @@ export class StreamHub {
 
   /**
    * Publishes `message` (JSON-serializable) to `topic`: serialized once, sent as the same Buffer to every local
-   * subscriber, stored in the topic's history, and forwarded to the broker. Returns the message's local offset.
+   * subscriber, stored in the topic's history, and forwarded to the broker. Returns the message's offset in the topic.
+   *
+   * `options.offset` numbers the message from a durable log (see {@link PublishOptions.offset}): it must be an integer
+   * >= 1 (else `E_WS_INVALID_OPTION`, field `offset`); a message whose offset is not greater than the topic's current
+   * offset is a duplicate: dropped before serialization (not forwarded to the broker), counted in `duplicatesDropped`,
+   * and the topic's current offset is returned. Without it the offset is the topic's current offset + 1.
    */
-  publish(topic: string, message: unknown): number {
+  publish(topic: string, message: unknown, options?: PublishOptions): number {
     if (this.closed) throw new WsManagerError(WsManagerErrorCode.Closed, 'hub is closed');
     if (typeof topic !== 'string' || topic.length === 0) {
       throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'topic must be a non-empty string', {
         field: 'topic',
       });
+    }
+    const offset = options?.offset;
+    if (offset !== undefined) {
+      if (!isLogOffset(offset)) {
+        throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'offset must be an integer >= 1', {
+          field: 'offset',
+        });
+      }
+      const existing = this.topics.get(topic);
+      if (existing !== undefined && offset <= existing.offset) {
+        this.counters.duplicatesDropped++;
+        return existing.offset;
+      }
     }
     const json = JSON.stringify(message);
     if (json === undefined) {
@@ -368,13 +414,15 @@ export class StreamHub {
     if (broker !== undefined) {
       this.counters.brokerOut++;
       try {
-        const pending = broker.publish(topic, `${this.instanceId}\n${json}`);
+        // `<instanceId>[ <offset>]\n<json>`: a hub that does not know offsets reads the first line as a foreign origin.
+        const origin = offset === undefined ? this.instanceId : `${this.instanceId} ${offset}`;
+        const pending = broker.publish(topic, `${origin}\n${json}`);
         if (pending !== undefined) pending.catch((error: unknown) => this.onBrokerError(error));
       } catch (error) {
         this.onBrokerError(error);
       }
     }
-    return this.deliver(topic, json);
+    return this.deliver(topic, json, offset);
   }
 
   private onBrokerError(error: unknown): void {
@@ -395,18 +443,63 @@ export class StreamHub {
       this.onBrokerError(new Error('malformed broker payload'));
       return;
     }
+    const header = payload.slice(0, newline);
+    const space = header.indexOf(' ');
     // Our own messages were delivered locally at publish time.
-    if (payload.slice(0, newline) === this.instanceId) return;
+    if ((space < 0 ? header : header.slice(0, space)) === this.instanceId) return;
+    let offset: number | undefined;
+    if (space >= 0) {
+      offset = Number(header.slice(space + 1));
+      if (!isLogOffset(offset)) {
+        this.onBrokerError(new Error('malformed broker payload offset'));
+        return;
+      }
+    }
     this.counters.brokerIn++;
-    this.deliver(topic, payload.slice(newline + 1));
+    this.deliver(topic, payload.slice(newline + 1), offset);
   }
 
-  private deliver(name: string, json: string): number {
+  private deliver(name: string, json: string, offset: number | undefined): number {
     const topic = this.topicFor(name);
-    const frame = topic.append(json);
+    if (offset !== undefined && offset <= topic.offset) {
+      // The same log record again (e.g. from another hub through the broker).
+      this.counters.duplicatesDropped++;
+      return topic.offset;
+    }
+    const frame = topic.append(json, offset);
     this.counters.published++;
     for (const client of topic.subscribers) this.sendFrame(client, name, frame);
+    if (topic.waiting !== undefined) this.releaseWaiting(topic, frame, offset !== undefined);
     return topic.offset;
+  }
+
+  /**
+   * After a message was appended: clients held on the topic whose resume offset it has now passed either get the
+   * message (every message of the topic after their offset is known here: it is the only one) or, when the topic's
+   * knowledge starts after their offset (this hub was fed from a later point of the log) or the message was counted
+   * locally, a `resnapshot`. Either way they are subscribed from then on.
+   */
+  private releaseWaiting(topic: HubTopic, frame: Buffer, logNumbered: boolean): void {
+    const waiting = topic.waiting as Map<HubClient, Waiting>;
+    for (const [client, entry] of waiting) {
+      if (topic.offset <= entry.after) continue;
+      waiting.delete(client);
+      if (logNumbered && entry.after >= topic.knownAfter) {
+        this.counters.resumes++;
+        this.sendFrame(client, topic.name, frame);
+      } else {
+        this.counters.resnapshots++;
+        this.sendControl(client, {
+          type: 'resnapshot',
+          topic: topic.name,
+          epoch: topic.epoch,
+          offset: topic.offset,
+          id: entry.id,
+        });
+      }
+      topic.subscribers.add(client);
+    }
+    if (waiting.size === 0) topic.waiting = undefined;
   }
 
   private sendFrame(client: HubClient, topic: string, frame: Buffer): void {
@@ -469,7 +562,7 @@ export class StreamHub {
     client.closing = true;
     this.counters.slowConsumerDisconnects++;
     this.publishEvent('slow-consumer', client, 'disconnect');
-    for (const topic of client.topics.values()) topic.subscribers.delete(client);
+    for (const topic of client.topics.values()) detach(topic, client);
     client.topics.clear();
     client.ws.close(this.options.slowConsumerCloseCode, 'slow consumer');
     // The close frame waits behind the buffered data; do not let a stuck client hold the memory.
@@ -541,9 +634,11 @@ export class StreamHub {
   stats(): Record<string, unknown> {
     let historyMessages = 0;
     let subscriptions = 0;
+    let resumesWaiting = 0;
     for (const topic of this.topics.values()) {
       historyMessages += topic.historyLength;
-      subscriptions += topic.subscribers.size;
+      subscriptions += topic.subscriberCount;
+      resumesWaiting += topic.waiting?.size ?? 0;
     }
     return {
       name: this.name,
@@ -553,6 +648,7 @@ export class StreamHub {
       subscriptions,
       conflatingClients: this.conflating.size,
       historyMessages,
+      resumesWaiting,
       ...this.counters,
       authRejectedByStatus: { ...this.authRejectedByStatus },
     };
@@ -621,6 +717,17 @@ export class StreamHub {
       }
     }
   }
+}
+
+/** Removes a client from a topic, subscribed or held. */
+function detach(topic: HubTopic, client: HubClient): void {
+  topic.subscribers.delete(client);
+  if (topic.waiting?.delete(client) === true && topic.waiting.size === 0) topic.waiting = undefined;
+}
+
+/** A log offset as `publish` accepts it: an integer >= 1 (a safe one, so it prints and compares exactly). */
+function isLogOffset(offset: unknown): offset is number {
+  return typeof offset === 'number' && Number.isSafeInteger(offset) && offset >= 1;
 }
 
 /** Refuses an upgrade with an empty-bodied HTTP error. */

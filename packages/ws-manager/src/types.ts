@@ -69,8 +69,22 @@ export interface StreamMessage<T = unknown> {
   kind: 'delta' | 'snapshot';
   /** The message's last sequence number, when the stream is sequenced. */
   sequence: number | undefined;
-  /** `Date.now()` when the frame arrived. */
+  /**
+   * `Date.now()` when the frame arrived (epoch ms, 1 ms resolution; frames of one TCP read share one reading).
+   * For a snapshot (`kind: 'snapshot'`), when the resync resolved. Kept for compatibility and wall-clock logging; use
+   * {@link StreamMessage.receivedAtMono} to measure latencies.
+   */
   receivedAt: number;
+  /**
+   * `performance.now()` read once per frame when `ws` emitted it (the socket's `message` event), before decoding: a
+   * monotonic time in milliseconds with a sub-microsecond fraction, on the same clock as the consumer's
+   * `performance.now()` (same process), so `performance.now() - msg.receivedAtMono` is the time from arrival to now
+   * (decode, ordering, buffering, queueing). A message held in the reorder window or buffered during a resync keeps
+   * the stamp of its own frame, not the time it was released. For a snapshot (`kind: 'snapshot'`), when the resync
+   * resolved. Frames that arrive in one TCP read are emitted one after the other, so a later frame of a burst also
+   * carries the decode time of the frames before it.
+   */
+  receivedAtMono: number;
 }
 
 /** Logical connection state. */
@@ -343,10 +357,34 @@ export interface StreamHubOptions {
   maxTopics?: number;
   /** Per-topic history for resume; `false` disables it. @default { maxMessages: 1000 } */
   history?: { maxMessages?: number } | false;
+  /**
+   * The epoch of every topic, instead of a random one per topic and hub instance: set it to the epoch of the durable log
+   * whose record offsets you pass to `publish(topic, message, { offset })`, so that every hub fed from that log (several
+   * gateways, or one gateway after a restart) numbers messages alike and a client can resume on any of them. A client
+   * that resumes ahead of a topic (this hub has not caught up with the log yet), or on a topic without any message here
+   * yet, is then held until the topic passes its offset instead of being told to resnapshot (it gets `resnapshot` then
+   * if this hub cannot tell what it missed). Only meaningful with log offsets: locally counted offsets restart
+   * at 1 in every hub process, so under a fixed epoch they would resume clients at the wrong place. 1-256 characters.
+   * @default a random epoch per topic
+   */
+  epoch?: string;
   /** Shares topics between hub instances. @default none */
   broker?: HubBroker;
   /** How often conflated clients are checked for drained sockets. @default 10 */
   flushIntervalMs?: number;
+}
+
+/** Options of one `StreamHub.publish()` call. */
+export interface PublishOptions {
+  /**
+   * The message's offset in the topic: the offset of its record in the durable log the hub is fed from (an integer
+   * >= 1; a log numbered from 0 publishes `offset + 1`). It must be greater than the topic's current offset; a message
+   * whose offset is not (a replay after a restart, or the same record from another hub through the broker) is dropped,
+   * counted in the `duplicatesDropped` stat, and `publish` returns the topic's current offset. Offsets may skip (a
+   * topic gets only some of the log's records). Without it the hub counts: the topic's current offset + 1 (mixing both
+   * on one topic is allowed but the counted ones then take log positions: avoid it). @default the topic's offset + 1
+   */
+  offset?: number;
 }
 
 /** Events of a `ManagedConnection`. */

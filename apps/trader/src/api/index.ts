@@ -1,37 +1,5 @@
-export { type AlertManagerLike, alertsFromAlertManager } from './alert-manager-port.js';
-export { type AuditEntry, AuditLog, type AuditRow } from './audit-log.js';
-export { bearerToken, TokenVerifier } from './auth.js';
-export { API_DEFAULTS } from './defaults.js';
-export {
-  type AlertsSource,
-  createEnginePort,
-  type EngineLike,
-  type EnginePort,
-  type EnginePortOptions,
-} from './engine-port.js';
-export { ApiError, type ApiErrorCode, isApiError } from './errors.js';
-export { buildOpenApi } from './openapi.js';
-export {
-  MemoryRateLimitStore,
-  RateLimiter,
-  type RateLimitHit,
-  type RateLimitStore,
-  type RateLimitVerdict,
-  RedisRateLimitStore,
-} from './rate-limit.js';
-export { isRole, ROLES, roleAtLeast } from './roles.js';
-export { ROUTES, type RouteContext, type RouteDef } from './routes.js';
-export { createApiServer, type RunningApiServer } from './server.js';
-export { etagMatches, loadDashboardAssets, type StaticAsset } from './static-assets.js';
-export { bridgeTraderEvents } from './stream-bridge.js';
-export {
-  createLiveHub,
-  type HealthCheckResult,
-  type HubStats,
-  type LiveHub,
-  TOPIC_PATTERN,
-  type UpgradeAuthenticator,
-} from './streams.js';
-export { type IssueTokenOptions, issueToken } from './tokens.js';
-export type * from './trader-port.js';
-export type * from './types.js';
+/**
+ * @deprecated The HTTP API moved to `src/http`; this re-export keeps the old import path compiling until its last
+ * users (`test/integration/api-engine-wiring.test.ts`, `api-trader-e2e.test.ts`, `api-mount.test.ts`) move.
+ */
+export * from '../http/index.js';

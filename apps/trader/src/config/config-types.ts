@@ -1,3 +1,5 @@
+import type { Venue } from '../model/types.js';
+
 /** The trader's configuration. Every field has a default in {@link DEFAULT_CONFIG}. */
 export interface TraderConfig {
   /**
@@ -11,7 +13,10 @@ export interface TraderConfig {
   env: string;
   /** Instance id: prefix of client order ids and of cache keys. @default 'trader-1' */
   instanceId: string;
-  /** Symbols to trade (Binance spelling). @default ['BTCUSDT','ETHUSDT','SOLUSDT'] */
+  /**
+   * Symbols to trade, in Binance's spelling for every venue (upper case, no separator: `BTCUSD` is Coinbase's
+   * `BTC-USD` and Kraken's `XBT/USD`). @default ['BTCUSDT','ETHUSDT','SOLUSDT']
+   */
   symbols: string[];
   /** Directory for the journal and the embedded database. @default '.trader-data' */
   dataDir: string;
@@ -30,9 +35,15 @@ export interface TraderConfig {
     seed: number;
   };
   market: {
-    /** Binance-format combined-stream WebSocket URL (`.../stream`); empty uses the simulator. @default '' */
+    /**
+     * The venue whose market data the trader reads: `binance` (combined streams + REST depth snapshots),
+     * `coinbase` (Advanced Trade WebSocket) or `kraken` (WebSocket v1). The simulator speaks Binance, so the other
+     * venues need `market.wsUrl`. @default 'binance'
+     */
+    venue: Venue;
+    /** The venue's WebSocket URL (Binance: the combined-stream URL `.../stream`); empty uses the simulator. @default '' */
     wsUrl: string;
-    /** Binance-format REST base URL for depth snapshots; empty uses the simulator. @default '' */
+    /** Binance's REST base URL for depth snapshots (required with a Binance `wsUrl`); empty uses the simulator. @default '' */
     restUrl: string;
     /** Depth snapshot size (the simulator keeps at most 200 levels a side, so 1000 is the whole book). @default 1000 */
     depthLimit: number;

@@ -9,7 +9,7 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
   dataDir: '.trader-data',
   durationSec: 0,
   simulator: { enabled: true, port: 0, tickMs: 10, eventsPerSecond: 200, seed: 42 },
-  market: { wsUrl: '', restUrl: '', depthLimit: 1000 },
+  market: { venue: 'binance', wsUrl: '', restUrl: '', depthLimit: 1000 },
   strategy: {
     orderNotional: 500,
     maxLots: 2,

@@ -1,4 +1,6 @@
 import { TraderError } from '../errors.js';
+import { splitSymbol } from '../model/symbols.js';
+import { VENUES } from '../model/types.js';
 import type { TraderConfig } from './config-types.js';
 
 type Check = (v: unknown) => string | undefined;
@@ -60,6 +62,7 @@ const RULES: Readonly<Record<string, Check>> = {
   'simulator.tickMs': int(1, 1000),
   'simulator.eventsPerSecond': num(0, 1_000_000, true),
   'simulator.seed': int(0, 2 ** 32 - 1),
+  'market.venue': oneOf(...VENUES),
   'market.wsUrl': url('ws:', 'wss:'),
   'market.restUrl': url('http:', 'https:'),
   'market.depthLimit': int(5, 5000),
@@ -136,6 +139,31 @@ export function validateConfig(config: TraderConfig): TraderConfig {
       {
         field: 'market.wsUrl',
       },
+    );
+  }
+  if (config.market.venue !== 'binance') {
+    // The simulator speaks Binance's format only; other venues are real endpoints.
+    if (config.market.wsUrl === '') {
+      throw new TraderError(
+        'E_TRADER_INVALID_CONFIG',
+        `invalid configuration: market.wsUrl is required when market.venue is ${config.market.venue} (the simulator speaks Binance)`,
+        { field: 'market.wsUrl' },
+      );
+    }
+    // Coinbase and Kraken separate base and quote, so the quote must be recognizable.
+    const unsplittable = config.symbols.find((s) => splitSymbol(s) === undefined);
+    if (unsplittable !== undefined) {
+      throw new TraderError(
+        'E_TRADER_INVALID_CONFIG',
+        `invalid configuration: symbols ${unsplittable} has no known quote currency (needed for ${config.market.venue}, e.g. BTCUSD)`,
+        { field: 'symbols' },
+      );
+    }
+  } else if (config.market.wsUrl !== '' && config.market.restUrl === '') {
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      'invalid configuration: market.restUrl is required with a Binance market.wsUrl (depth snapshots come from REST)',
+      { field: 'market.restUrl' },
     );
   }
   if (config.role !== 'all' && config.bus.redisUrl === '' && config.cache.redisUrl === '') {

@@ -1,20 +1,21 @@
 import { performance } from 'node:perf_hooks';
 import type { TraderConfig } from '../config/config-types.js';
 import { isTraderError } from '../errors.js';
-import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
-import type { ExecutionAdapter, ExecutionEvent } from '../model/execution-client.js';
-import { canTransition, OrderBookkeeper } from '../execution/order-state-machine.js';
 import { PaperExecution } from '../adapters/sim/paper-execution.js';
+import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
+import { canTransition, OrderBookkeeper } from '../execution/order-state-machine.js';
 import { LatencyRecorder } from '../internal/latency-recorder.js';
 import type { Journal, JournalEntry } from '../journal/journal.js';
-import { BinanceBookSync, type DepthSnapshot } from '../adapters/binance/binance-book-sync.js';
+import type { DataSink } from '../model/data-client.js';
+import type { ExecutionClient, ExecutionEvent } from '../model/execution-client.js';
+import type { JournalEvents, JournalEventType } from '../model/journal-events.js';
+import type { BookSnapshot, Fill, GapEvent, MarketEvent, Order, OrderIntent } from '../model/types.js';
+import { VenueBook } from '../model/venue-book.js';
 import { Portfolio } from '../portfolio/portfolio.js';
 import { KillSwitch, type TradingState } from '../risk/kill-switch.js';
 import { RiskEngine } from '../risk/risk-engine.js';
 import { ScalpingStrategy } from '../strategy/scalping-strategy.js';
 import type { Strategy } from '../strategy/strategy.js';
-import type { Fill, MarketEvent, Order, OrderIntent } from '../model/types.js';
-import type { JournalEvents, JournalEventType } from '../model/journal-events.js';
 
 /** Options of {@link TradingEngine}. */
 export interface TradingEngineOptions {
@@ -23,8 +24,13 @@ export interface TradingEngineOptions {
   /** @default a ScalpingStrategy from `config.strategy` */
   strategy?: Strategy;
   /** @default PaperExecution against the engine's books, from `config.execution` */
-  execution?: ExecutionAdapter;
-  /** Called when a book needs a (new) depth snapshot: the feed fetches it and calls {@link TradingEngine.onSnapshot}. */
+  execution?: ExecutionClient;
+  /**
+   * Called for each book a {@link GapEvent} invalidates: the data client's `requestSnapshot`, which fetches (or
+   * resubscribes for) a snapshot and hands it back through {@link TradingEngine.onSnapshot} or the event stream.
+   * Data clients recover from the gaps they detect by themselves, so this is idempotent there; it matters for
+   * sources that only report gaps.
+   */
   requestSnapshot?: (symbol: string) => void;
 }
 
@@ -34,8 +40,13 @@ export interface ReplayReport {
   orders: number;
   fills: number;
   lastSeq: number;
-  /** Orders open at the crash; the paper venue died with the process, so they are journaled as cancelled. */
+  /**
+   * Orders open at the crash journaled as cancelled, because the execution client's venue died with the process
+   * (`venueStateSurvivesRestart === false`, the paper venue).
+   */
   reconciledCancelled: number;
+  /** Orders open at the crash handed to the execution client's `reconcile` (a venue that survives restarts). */
+  reconciledByVenue: number;
   /** Entries that did not apply (should be 0). */
   skipped: number;
 }
@@ -66,22 +77,32 @@ export interface EngineLatencies {
  * The trading core: books from market events, the strategy's decisions through risk into orders, execution
  * events into orders, positions and PnL. Every state change is journaled before it is applied, and the same
  * apply code replays the journal on start. Listeners ({@link onEntry}) see each applied entry (persistence, cache).
+ * Its {@link sink} is where the venue's data client delivers: events arrive in order with gaps already detected
+ * there, so a book only applies, and stops being traded on from a {@link GapEvent} until its next snapshot.
  */
 export class TradingEngine {
   readonly config: TraderConfig;
-  readonly books = new Map<string, BinanceBookSync>();
+  /** The engine as a data client's {@link DataSink}: {@link onMarketEvent} and {@link onSnapshot}. */
+  readonly sink: DataSink = {
+    onEvent: (ev, recvTs) => this.onMarketEvent(ev, recvTs),
+    onSnapshot: (symbol, snapshot, force) => this.onSnapshot(symbol, snapshot, force),
+  };
+  /** One book per configured symbol. */
+  readonly books: ReadonlyMap<string, VenueBook>;
   readonly orders = new OrderBookkeeper();
   readonly portfolio = new Portfolio();
   readonly killSwitch: KillSwitch;
   readonly risk: RiskEngine;
   readonly strategy: Strategy;
-  readonly execution: ExecutionAdapter;
+  readonly execution: ExecutionClient;
   readonly ids: ClientOrderIdGenerator;
   readonly latency: EngineLatencies;
   readonly counters = {
     bookEvents: 0,
     tradeEvents: 0,
     stale: 0,
+    /** Book diffs that arrived while their book waited for a snapshot (ignored). */
+    unsynced: 0,
     gaps: 0,
     snapshots: 0,
     decisions: 0,
@@ -103,6 +124,7 @@ export class TradingEngine {
   private readonly submittedAt = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
   private replaying = false;
+  private decisionsStopped = false;
   private closed = false;
 
   constructor(options: TradingEngineOptions) {
@@ -110,7 +132,7 @@ export class TradingEngine {
     this.config = config;
     this.journal = options.journal;
     this.requestSnapshot = options.requestSnapshot ?? (() => {});
-    for (const s of config.symbols) this.books.set(s, new BinanceBookSync(s));
+    this.books = new Map(config.symbols.map((s) => [s, new VenueBook(s)]));
     this.killSwitch = new KillSwitch((change) => {
       if (this.replaying) return;
       this.record('risk.state', { from: change.from, to: change.to, reason: change.reason, by: change.by });
@@ -144,8 +166,8 @@ export class TradingEngine {
       options.execution ??
       new PaperExecution({
         book: (symbol) => {
-          const sync = this.books.get(symbol);
-          return sync?.isSynced() ? sync.book : undefined;
+          const vb = this.books.get(symbol);
+          return vb?.isSynced() ? vb.book : undefined;
         },
         latencyMs: config.execution.latencyMs,
         makerFeeBps: config.execution.makerFeeBps,
@@ -236,9 +258,10 @@ export class TradingEngine {
   }
 
   /**
-   * Replays journal entries (from {@link Journal.open}) and reconciles: orders still open when the process died
-   * are journaled as cancelled (the in-process paper venue lost them); `reconcile: false` only rebuilds the state
-   * (audits, tests). Call before {@link start}.
+   * Replays journal entries (from {@link Journal.open}) and reconciles the orders still open when the process died,
+   * as the execution client's venue requires: journaled as cancelled when its state died with the process
+   * (`venueStateSurvivesRestart === false`, the paper venue), else handed to its `reconcile`, whose events are
+   * journaled as they come. `reconcile: false` only rebuilds the state (audits, tests). Call before {@link start}.
    */
   replay(entries: readonly JournalEntry[], options: { reconcile?: boolean } = {}): ReplayReport {
     this.replaying = true;
@@ -262,12 +285,19 @@ export class TradingEngine {
     // The daily loss limit counts from the PnL at UTC midnight, also across restarts.
     this.risk.setDayBaseline(baseline ?? this.portfolio.totals().net, today);
     let reconciledCancelled = 0;
-    for (const o of options.reconcile === false ? [] : [...this.orders.openOrders()]) {
-      this.record('order.cancelled', {
-        clientOrderId: o.clientOrderId,
-        reason: 'reconciled on restart: venue state lost',
-      });
-      reconciledCancelled++;
+    let reconciledByVenue = 0;
+    const open = options.reconcile === false ? [] : [...this.orders.openOrders()];
+    if (open.length > 0 && !this.execution.venueStateSurvivesRestart) {
+      for (const o of open) {
+        this.record('order.cancelled', {
+          clientOrderId: o.clientOrderId,
+          reason: 'reconciled on restart: venue state lost',
+        });
+        reconciledCancelled++;
+      }
+    } else if (open.length > 0 && this.execution.reconcile !== undefined) {
+      this.execution.reconcile(open);
+      reconciledByVenue = open.length;
     }
     return {
       entries: entries.length,
@@ -275,6 +305,7 @@ export class TradingEngine {
       fills: this.portfolio.totals().fills,
       lastSeq: this.journal.lastSeq,
       reconciledCancelled,
+      reconciledByVenue,
       skipped,
     };
   }
@@ -294,7 +325,7 @@ export class TradingEngine {
   }
 
   private evaluateRisk(): void {
-    for (const [symbol, sync] of this.books) if (sync.isSynced()) this.portfolio.mark(symbol, sync.book.mid());
+    for (const [symbol, vb] of this.books) if (vb.isSynced()) this.portfolio.mark(symbol, vb.book.mid());
     const t = this.portfolio.totals();
     this.risk.evaluate(t.net, t.drawdown);
   }
@@ -311,58 +342,69 @@ export class TradingEngine {
 
   // ---------------------------------------------------------------- market data
 
-  /** Feeds a normalized market event received at `recvTs` (`performance.now()`). */
+  /**
+   * Feeds a normalized market event received at `recvTs` (`performance.now()`): a diff or in-stream snapshot is
+   * applied to its book (and the strategy decides on an applied diff), a trade goes to the strategy and the
+   * execution client, a gap invalidates books until their next snapshot.
+   */
   onMarketEvent(ev: MarketEvent, recvTs = performance.now()): void {
     if (ev.kind === 'gap') {
-      for (const [symbol, sync] of this.books) {
-        if (ev.symbol === undefined || ev.symbol === symbol) {
-          sync.invalidate();
-          this.counters.gaps++;
-          this.requestSnapshot(symbol);
-        }
-      }
+      this.onGap(ev);
       return;
     }
-    const sync = this.books.get(ev.symbol);
-    if (!sync) return;
+    const vb = this.books.get(ev.symbol);
+    if (vb === undefined) return;
     this.lastEventAt.set(ev.symbol, Date.now());
     if (ev.kind === 'trade') {
       this.counters.tradeEvents++;
-      this.strategy.onTrade?.(ev);
-      if (this.execution instanceof PaperExecution) this.execution.onTrade(ev);
+      if (!this.decisionsStopped) this.strategy.onTrade?.(ev);
+      this.execution.onMarketEvent?.(ev);
       return;
     }
     this.counters.bookEvents++;
     this.latency.exchangeToReceive.record(Math.max(0, Date.now() - ev.exchTs));
     const t0 = performance.now();
-    const result = sync.onDiff(ev);
-    this.latency.book.record(performance.now() - t0);
-    if (result === 'gap') {
-      this.counters.gaps++;
-      this.requestSnapshot(ev.symbol);
+    if (ev.snapshot) {
+      vb.applySnapshotEvent(ev);
+      this.latency.book.record(performance.now() - t0);
+      this.counters.snapshots++;
+      this.execution.onMarketEvent?.(ev);
       return;
     }
-    if (result === 'dropped') {
+    const result = vb.applyDiff(ev);
+    this.latency.book.record(performance.now() - t0);
+    if (result === 'stale') {
       this.counters.stale++;
       return;
     }
-    if (result === 'applied') this.decide(ev.symbol, recvTs);
+    if (result === 'unsynced') {
+      this.counters.unsynced++;
+      return;
+    }
+    this.execution.onMarketEvent?.(ev);
+    this.decide(ev.symbol, vb, recvTs);
+  }
+
+  private onGap(ev: GapEvent): void {
+    for (const [symbol, vb] of this.books) {
+      if (ev.symbol !== undefined && ev.symbol !== symbol) continue;
+      vb.invalidate();
+      this.counters.gaps++;
+      this.requestSnapshot(symbol);
+    }
   }
 
   /**
-   * Applies a depth snapshot; returns false when the buffered diffs do not connect (fetch again). A snapshot for a
-   * book already in sync is ignored (it would only move it back in time) unless `force` (the feed resynced because
-   * it saw a gap the book has not seen yet).
+   * Applies a snapshot the data client fetched. A snapshot for a book already in sync is ignored (it would only
+   * move it back in time) unless `force` (the client resynced because it saw a gap). Returns true: the book never
+   * needs another one to connect, since the client hands over diffs only after their snapshot.
    */
-  onSnapshot(symbol: string, snapshot: DepthSnapshot, force = false): boolean {
-    const sync = this.books.get(symbol);
-    if (!sync) return true;
-    if (sync.isSynced()) {
-      if (!force) return true;
-      sync.invalidate();
-    }
+  onSnapshot(symbol: string, snapshot: BookSnapshot, force = false): boolean {
+    const vb = this.books.get(symbol);
+    if (vb === undefined || (vb.isSynced() && !force)) return true;
+    vb.applySnapshot(snapshot);
     this.counters.snapshots++;
-    return sync.onSnapshot(snapshot);
+    return true;
   }
 
   /** True when a symbol's book is in sync. */
@@ -370,13 +412,21 @@ export class TradingEngine {
     return this.books.get(symbol)?.isSynced() ?? false;
   }
 
-  private decide(symbol: string, recvTs: number): void {
-    if (this.closed) return;
-    const sync = this.books.get(symbol) as BinanceBookSync;
+  /**
+   * Stops consulting the strategy (no more decisions, no more trades fed to it) and refuses new orders, for
+   * shutdown: stop deciding, then {@link cancelAll}, then drain. Cancels, books and execution events still work.
+   * Irreversible.
+   */
+  stopDecisions(): void {
+    this.decisionsStopped = true;
+  }
+
+  private decide(symbol: string, vb: VenueBook, recvTs: number): void {
+    if (this.closed || this.decisionsStopped) return;
     const t0 = performance.now();
     const intent = this.strategy.onBook({
       symbol,
-      book: sync.book,
+      book: vb.book,
       position: this.portfolio.position(symbol),
       openQty: this.orders.openQty(symbol),
       now: t0,
@@ -391,12 +441,16 @@ export class TradingEngine {
     this.submit(intent, recvTs);
   }
 
-  /** Submits an intent through risk (strategy or operator). Returns the order, or the rejection reason. */
+  /**
+   * Submits an intent through risk (strategy or operator). Returns the order, or the rejection reason; after
+   * {@link stopDecisions} every intent is rejected.
+   */
   submit(intent: OrderIntent, recvTs = performance.now()): Order | { rejected: string } {
+    if (this.decisionsStopped) return { rejected: 'stopped: the engine is shutting down' };
     this.counters.intents++;
     const t1 = performance.now();
-    const sync = this.books.get(intent.symbol);
-    const price = intent.price ?? (intent.side === 'buy' ? sync?.book.bestAsk() : sync?.book.bestBid()) ?? Number.NaN;
+    const vb = this.books.get(intent.symbol);
+    const price = intent.price ?? (intent.side === 'buy' ? vb?.book.bestAsk() : vb?.book.bestBid()) ?? Number.NaN;
     const verdict = this.risk.check(intent, {
       position: this.portfolio.position(intent.symbol),
       openQty: this.orders.openQty(intent.symbol),
@@ -497,12 +551,12 @@ export class TradingEngine {
     const lat: Record<string, Record<string, number>> = {};
     for (const [k, r] of Object.entries(this.latency)) lat[k] = (r as LatencyRecorder).percentiles([50, 99, 99.9]);
     const books: Record<string, unknown> = {};
-    for (const [s, sync] of this.books) {
+    for (const [s, vb] of this.books) {
       books[s] = {
-        synced: sync.isSynced(),
-        lastUpdateId: sync.book.lastUpdateId,
-        mid: sync.book.mid(),
-        ...sync.counters,
+        synced: vb.isSynced(),
+        lastUpdateId: vb.book.lastUpdateId,
+        mid: vb.book.mid(),
+        ...vb.counters,
       };
     }
     return {
@@ -519,7 +573,7 @@ export class TradingEngine {
     };
   }
 
-  /** Stops timers and the execution adapter; idempotent. Does not close the journal (the owner does). */
+  /** Stops timers and the execution client; idempotent. Does not close the journal (the owner does). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -9,7 +9,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { TraderError } from '../errors.js';
+import { isTraderError, TraderError } from '../errors.js';
 
 /** One journaled state change. */
 export interface JournalEntry<T = unknown> {
@@ -58,19 +58,36 @@ export function parseJournal(text: string, path = 'journal'): { entries: Journal
       // Only the final line may be torn: a crash mid-write leaves it unterminated or cut.
       const isFinal = last || next >= text.length;
       if (isFinal && (entry === undefined || last)) break;
-      throw new TraderError('E_TRADER_JOURNAL', `${path}: corrupt line at byte ${offset}`, { field: 'journal' });
+      // validBytes, not offset: offset counts UTF-16 code units, the operator's tools (and journal verify) count bytes.
+      throw new TraderError('E_TRADER_JOURNAL', `${path}: corrupt line ${entries.length + 1} at byte ${validBytes}`, {
+        field: 'journal',
+      });
     }
     const expected = entries.length === 0 ? entry.seq : (entries[entries.length - 1] as JournalEntry).seq + 1;
     if (entry.seq !== expected) {
-      throw new TraderError('E_TRADER_JOURNAL', `${path}: sequence ${entry.seq} where ${expected} was expected`, {
-        field: 'journal',
-      });
+      throw new TraderError(
+        'E_TRADER_JOURNAL',
+        `${path}: sequence ${entry.seq} where ${expected} was expected (line ${entries.length + 1}, byte ${validBytes})`,
+        { field: 'journal' },
+      );
     }
     entries.push(entry);
     offset = next;
     validBytes += Buffer.byteLength(line) + 1;
   }
   return { entries, validBytes };
+}
+
+/**
+ * The error `Journal.open` throws for a journal it cannot replay. This is what a failed start prints, so it says
+ * how to get out: verify shows the first broken entry, repair cuts the journal there and keeps a backup.
+ */
+function damaged(path: string, e: TraderError): TraderError {
+  return new TraderError(
+    'E_TRADER_JOURNAL',
+    `${e.message}. The journal is damaged (two processes writing to it at once do this): run \`trader journal verify --journal ${path}\` to see the first broken entry, then \`trader journal repair --journal ${path}\` to cut the journal there (it keeps a backup of the whole file)`,
+    { field: 'journal', cause: e },
+  );
 }
 
 /**
@@ -126,7 +143,7 @@ export class Journal {
       return { journal: new Journal(path, fd, lastSeq, options), recovery: { entries, truncatedBytes } };
     } catch (e) {
       closeSync(fd);
-      throw e;
+      throw isTraderError(e) && e.code === 'E_TRADER_JOURNAL' ? damaged(path, e) : e;
     }
   }
 

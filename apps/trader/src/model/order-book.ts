@@ -61,7 +61,10 @@ class BookSide {
   }
 }
 
-/** A price-level order book for one symbol. Pure data structure: sequencing rules live in {@link BinanceBookSync}. */
+/**
+ * A price-level order book for one symbol. Pure data structure: continuity is the data clients' job, and whether the
+ * book may be traded on is `VenueBook`'s.
+ */
 export class OrderBook {
   readonly bids = new BookSide(true);
   readonly asks = new BookSide(false);

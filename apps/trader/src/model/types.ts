@@ -6,11 +6,15 @@ export type Level = readonly [price: number, qty: number];
 /** Buy or sell. */
 export type Side = 'buy' | 'sell';
 
-/** A venue whose public market-data format the adapters understand. */
-export type Venue = 'binance' | 'coinbase' | 'kraken';
+/** The venues the adapters speak (`market.venue`). */
+export const VENUES = ['binance', 'coinbase', 'kraken'] as const;
+
+/** A venue whose public market data the adapters understand. */
+export type Venue = (typeof VENUES)[number];
 
 /**
- * A change to an order book, normalized from a venue's format.
+ * A change to an order book, normalized from a venue's format and already in order: the venue's data client has
+ * checked continuity (gaps arrive as {@link GapEvent}s), so consumers only apply it.
  * `snapshot: true` replaces the whole book; otherwise the levels are absolute quantities to set.
  */
 export interface BookEvent {
@@ -20,9 +24,9 @@ export interface BookEvent {
   readonly snapshot: boolean;
   readonly bids: Level[];
   readonly asks: Level[];
-  /** First update id covered (Binance `U`), or the venue sequence. */
+  /** First update id covered (Binance `U`), or a per-book counter of the data client. */
   readonly firstSeq: number;
-  /** Last update id covered (Binance `u`), or the venue sequence. */
+  /** Last update id covered (Binance `u`), or a per-book counter of the data client; increases per book. */
   readonly lastSeq: number;
   /** Last update id of the previous event (Binance futures `pu`), when the venue sends it. */
   readonly prevSeq?: number;
@@ -44,8 +48,9 @@ export interface TradeEvent {
 }
 
 /**
- * The venue's feed lost continuity (sequence gap, checksum mismatch): the books named (or all books
- * of the venue when `symbol` is undefined) must be resynchronized.
+ * The venue's feed lost continuity (sequence gap, checksum mismatch, disconnect): the books named (or all books
+ * of the venue when `symbol` is undefined) are wrong until their next snapshot. The data client that reports it
+ * is already recovering (REST snapshot or resubscription).
  */
 export interface GapEvent {
   readonly kind: 'gap';
@@ -56,6 +61,14 @@ export interface GapEvent {
 
 /** One normalized market-data event. */
 export type MarketEvent = BookEvent | TradeEvent | GapEvent;
+
+/** A whole book, e.g. Binance's REST `GET /api/v3/depth`: replaces a book, whose next diff must follow it. */
+export interface BookSnapshot {
+  /** The sequence the snapshot reflects (Binance `lastUpdateId`). */
+  readonly lastUpdateId: number;
+  readonly bids: readonly Level[];
+  readonly asks: readonly Level[];
+}
 
 /** Order types supported by paper execution. */
 export type OrderType = 'market' | 'limit';

@@ -1,12 +1,12 @@
 import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
 import pg from 'pg';
 import {
-  type ApiServerOptions,
-  createApiServer,
+  createHttpServer,
+  type HttpServerOptions,
   issueToken,
-  type RunningApiServer,
+  type RunningHttpServer,
   type TraderPort,
-} from '../../src/api/index.js';
+} from '../../src/http/index.js';
 import { FakeTrader } from './api-fake-trader.js';
 
 /** A parsed JSON response body, read freely by the tests. */
@@ -17,7 +17,7 @@ export const SECRET = 'test-secret-0123456789abcdef-0123456789';
 
 /** A server on loopback with a fake trader, its own audit schema, and tokens per role. */
 export interface Harness {
-  api: RunningApiServer;
+  api: RunningHttpServer;
   trader: FakeTrader;
   pool: pg.Pool;
   schema: string;
@@ -31,14 +31,14 @@ export interface Harness {
 }
 
 export async function startHarness(
-  overrides: Partial<ApiServerOptions> = {},
+  overrides: Partial<HttpServerOptions> = {},
   shared?: { pool: pg.Pool; schema: string; trader?: FakeTrader },
   port?: TraderPort,
 ): Promise<Harness> {
   const pool = shared?.pool ?? new pg.Pool({ connectionString: serviceUrls.postgres, max: 4 });
   const schema = shared?.schema ?? uniqueName('api_audit');
   const trader = shared?.trader ?? new FakeTrader();
-  const api = await createApiServer({
+  const api = await createHttpServer({
     trader: port ?? trader,
     auth: { secret: SECRET },
     audit: { pool, schema },

@@ -1,8 +1,10 @@
+import { HealthRegistry } from '@cryptoscalp/health';
 import { serviceUrls, startRedisServer, uniqueName } from '@cryptoscalp/testkit';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueToken } from '../../src/api/index.js';
+import WebSocket from 'ws';
+import { issueToken } from '../../src/http/index.js';
 import { FakeTrader } from './api-fake-trader.js';
 import { type Harness, SECRET, startHarness } from './api-harness.js';
 
@@ -38,9 +40,62 @@ describe('in-memory rate limits', () => {
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(30);
+    expect(limited.headers.get('x-ratelimit-limit')).toBe('5');
+    expect(limited.headers.get('x-ratelimit-remaining')).toBe('0');
     // Unauthenticated requests count against the IP too, and are refused before the token is looked at.
     expect((await h.call('GET', '/api/positions')).status).toBe(429);
-    expect(h.api.stats().rateLimited).toBe(2);
+    // Unknown routes too.
+    expect((await h.call('GET', '/api/nothing')).status).toBe(429);
+    expect(h.api.stats().rateLimited).toBe(3);
+    expect(h.api.stats().unauthorized).toBe(0);
+  });
+
+  it('sends the remaining budget on allowed responses (fixed window from the first request)', async () => {
+    const h = await start({ rateLimit: { perIp: 10, perToken: 1_000, windowMs: 30_000 } });
+    const first = await h.call('GET', '/api/me', { token: h.tokens.viewer });
+    expect(first.headers.get('x-ratelimit-limit')).toBe('10');
+    expect(first.headers.get('x-ratelimit-remaining')).toBe('9');
+    expect(Number(first.headers.get('x-ratelimit-reset'))).toBe(30);
+    const second = await h.call('GET', '/api/me', { token: h.tokens.viewer });
+    expect(second.headers.get('x-ratelimit-remaining')).toBe('8');
+  });
+
+  it('never limits the health probes', async () => {
+    const registry = new HealthRegistry({ eventLoopDelay: false, heap: false });
+    const h = await start({ rateLimit: { perIp: 2, perToken: 1_000, windowMs: 30_000 }, health: { registry } });
+    try {
+      for (let i = 0; i < 5; i++) expect((await h.call('GET', '/health/liveness')).status).toBe(200);
+      expect((await h.call('GET', '/api/me', { token: h.tokens.viewer })).status).toBe(200);
+      expect((await h.call('GET', '/api/me', { token: h.tokens.viewer })).status).toBe(200);
+      expect((await h.call('GET', '/api/me', { token: h.tokens.viewer })).status).toBe(429);
+      expect((await h.call('GET', '/health/readiness')).status).toBe(200);
+    } finally {
+      registry.close();
+    }
+  });
+
+  it('limits stream upgrades per IP and per token with 429 and Retry-After', async () => {
+    const h = await start({ rateLimit: { perIp: 1_000, perToken: 2, windowMs: 30_000 } });
+    const url = `${h.api.url.replace('http', 'ws')}/api/stream`;
+    const open = () =>
+      new Promise<{ status: number; retryAfter?: string }>((resolve) => {
+        const ws = new WebSocket(url, ['bearer', h.tokens.viewer]);
+        ws.once('open', () => {
+          ws.close();
+          resolve({ status: 101 });
+        });
+        ws.once('unexpected-response', (_req, res) => {
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string });
+          res.resume();
+        });
+        ws.once('error', () => {});
+      });
+    expect((await open()).status).toBe(101);
+    expect((await open()).status).toBe(101);
+    const refused = await open();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.retryAfter)).toBeLessThanOrEqual(30);
   });
 
   it('limits per token: another token from the same IP still passes', async () => {

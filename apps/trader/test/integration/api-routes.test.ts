@@ -1,6 +1,7 @@
+import { HealthRegistry } from '@cryptoscalp/health';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiCache, issueToken, ROUTES, type Role } from '../../src/api/index.js';
+import { type ApiCache, issueToken, ROUTES, type Role } from '../../src/http/index.js';
 import { type Harness, type Json, SECRET, startHarness } from './api-harness.js';
 
 /** An in-process TTL cache implementing the API's cache port. */
@@ -10,8 +11,8 @@ class TtlCache implements ApiCache {
     const e = this.entries.get(key);
     return e !== undefined && e.until > Date.now() ? e.value : undefined;
   }
-  set(key: string, value: unknown, ttlMs: number): void {
-    this.entries.set(key, { value, until: Date.now() + ttlMs });
+  set(key: string, value: unknown, options: { ttl: number }): void {
+    this.entries.set(key, { value, until: Date.now() + options.ttl });
   }
 }
 
@@ -153,23 +154,26 @@ const ROLES: Role[] = ['viewer', 'trader', 'admin'];
 
 let h: Harness;
 const cache = new TtlCache();
-const healthCalls: string[] = [];
+const registry = new HealthRegistry({ eventLoopDelay: false, heap: false });
+let metricsCalls = 0;
 
 beforeAll(async () => {
+  registry.register({ name: 'dependency', healthCheck: async () => ({ status: 'pass' }) }, { critical: true });
   h = await startHarness({
     bodyLimit: 2_048,
     cache,
     cacheTtlMs: 60_000,
-    health: (req, res) => {
-      healthCalls.push(req.url ?? '');
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'pass', path: req.url }));
+    health: { registry },
+    metrics: async () => {
+      metricsCalls++;
+      return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'trader_up 1\n' };
     },
   });
 });
 
 afterAll(async () => {
   await h?.close();
+  registry.close();
 });
 
 async function auditRows(action?: string): Promise<Json[]> {
@@ -314,17 +318,59 @@ describe('route behaviour', () => {
     h.trader.pnlNow = before;
   });
 
-  it('mounts the health handler: probes public, detail behind a viewer token', async () => {
+  it('serves @cryptoscalp/health on the same server: probes public, details behind a viewer token', async () => {
     const live = await h.call('GET', '/health/liveness');
     expect(live.status).toBe(200);
-    expect(live.body.path).toBe('/health/liveness');
+    expect(live.body).toEqual({ status: 'pass' });
+    expect(live.headers.get('content-type')).toMatch(/application\/health\+json/);
+    expect(live.headers.get('x-request-id')).toBeTruthy();
+    expect(live.headers.get('x-content-type-options')).toBe('nosniff');
+    expect((await h.call('GET', '/health/readiness')).status).toBe(200);
+    expect((await h.call('GET', '/health')).status).toBe(200);
     expect((await h.call('GET', '/health/startup')).status).toBe(200);
-    expect((await h.call('GET', '/health/metrics')).status).toBe(401);
-    expect((await h.call('GET', '/health/components')).status).toBe(401);
+    expect((await h.call('HEAD', '/health/readiness')).status).toBe(200);
+    for (const path of ['/health/metrics', '/health/components', '/health/status']) {
+      const r = await h.call('GET', path);
+      expect(r.status, path).toBe(401);
+      expect(r.body.code).toBe('E_API_UNAUTHORIZED');
+    }
     const detail = await h.call('GET', '/health/components', { token: h.tokens.viewer });
     expect(detail.status).toBe(200);
-    expect(healthCalls).toContain('/health/components');
-    expect(healthCalls.filter((p) => p === '/health/components')).toHaveLength(1);
+    expect(Object.keys(detail.body.checks)).toContain('dependency:responseTime');
+    expect((await h.call('GET', '/health/nope', { token: h.tokens.viewer })).status).toBe(404);
+  });
+
+  it('serves /metrics with the source content type, for a viewer token', async () => {
+    const denied = await h.call('GET', '/metrics');
+    expect(denied.status).toBe(401);
+    expect(metricsCalls).toBe(0);
+    const r = await h.call('GET', '/metrics', { token: h.tokens.viewer });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(r.body).toBe('trader_up 1\n');
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    const viaHealth = await h.call('GET', '/health/metrics', { token: h.tokens.viewer });
+    expect(viaHealth.status).toBe(200);
+    expect(viaHealth.body).toBe('trader_up 1\n');
+  });
+
+  it('sets the security headers (helmet) on API, error and asset responses', async () => {
+    for (const r of [
+      await h.call('GET', '/api/me', { token: h.tokens.viewer }),
+      await h.call('GET', '/api/me'),
+      await h.call('GET', '/api/nothing'),
+      await h.call('GET', '/api/openapi.json'),
+    ]) {
+      expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(r.headers.get('x-frame-options')).toBe('DENY');
+      expect(r.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(r.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(r.headers.get('x-request-id')).toBeTruthy();
+      expect(r.headers.get('strict-transport-security')).toBeNull();
+    }
+    const me = await h.call('GET', '/api/me', { token: h.tokens.viewer });
+    expect(me.headers.get('cache-control')).toBe('no-store');
+    expect(me.headers.get('x-ratelimit-limit')).toBe('1000');
   });
 
   it('serves the OpenAPI document listing every route with its role', async () => {

@@ -1,8 +1,9 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { waitFor } from '@cryptoscalp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { issueToken } from '../../src/api/index.js';
+import { issueToken } from '../../src/http/index.js';
 import { type Harness, type Json, SECRET, startHarness } from './api-harness.js';
 
 let h: Harness;
@@ -71,6 +72,26 @@ function upgradeStatus(path: string, headers: Record<string, string> = {}): Prom
   });
 }
 
+/** A raw upgrade on its own socket: resolves the response text once the server has closed the connection. */
+function rawUpgrade(base: string, path: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
+    });
+    let text = '';
+    socket.on('data', (d) => {
+      text += d.toString();
+    });
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+    socket.setTimeout(5_000, () => reject(new Error(`upgrade to ${path} left hanging`)));
+  });
+}
+
 describe('live streams', () => {
   it('refuses upgrades without a valid token (401) and on other paths (404)', async () => {
     expect(await upgradeStatus('/api/stream')).toBe(401);
@@ -78,6 +99,9 @@ describe('live streams', () => {
     const expired = await issueToken({ sub: 'x', role: 'viewer', secret: SECRET, ttl: -60 });
     expect(await upgradeStatus(`/api/stream?token=${expired}`)).toBe(401);
     expect(await upgradeStatus(`/elsewhere?token=${h.tokens.viewer}`)).toBe(404);
+    // Refused, and the connection closed by the server (not left hanging).
+    expect(await rawUpgrade(h.api.url, '/api/me')).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    expect(await rawUpgrade(h.api.url, '/api/stream')).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
     expect(await upgradeStatus(`/api/stream?token=${h.tokens.viewer}`)).toBe(101);
     const { rows } = await h.pool.query(
       `SELECT detail FROM "${h.schema}".audit_log WHERE action = 'auth.failure' AND detail->>'target' LIKE 'UPGRADE%'`,
@@ -196,6 +220,34 @@ describe('live streams', () => {
     const offsets = got.map((m) => m.offset);
     expect([...offsets].sort((a, b) => a - b)).toEqual(offsets);
     c.close();
+  });
+
+  it('publishes trader events at their durable log offset, under the configured epoch', async () => {
+    const other = await startHarness(
+      { stream: { epoch: 'log-epoch-7' } },
+      { pool: h.pool, schema: h.schema, trader: h.trader },
+    );
+    try {
+      const c = new Client(`${other.api.url.replace('http', 'ws')}/api/stream`, ['bearer', other.tokens.viewer]);
+      await c.opened;
+      c.send({ op: 'subscribe', topic: 'alerts' });
+      await c.waitFor('subscribed', () => c.of('subscribed').length === 1);
+      expect(c.of('subscribed')[0].epoch).toBe('log-epoch-7');
+      const alert = { id: 'a-7', name: 'gap', severity: 'warning', state: 'firing' };
+      h.trader.emit({ type: 'alert', alert, offset: 500 });
+      h.trader.emit({ type: 'alert', alert, offset: 500 }); // a redelivery of the same log record
+      h.trader.emit({ type: 'alert', alert: { ...alert, state: 'resolved' }, offset: 501 });
+      other.api.publish('alerts', { ...alert, state: 'direct' }, { offset: 502 });
+      await c.waitFor('3 alerts', () => c.of('message', 'alerts').length >= 3);
+      expect(c.of('message', 'alerts').map((m) => [m.offset, m.epoch, m.data.state])).toEqual([
+        [500, 'log-epoch-7', 'firing'],
+        [501, 'log-epoch-7', 'resolved'],
+        [502, 'log-epoch-7', 'direct'],
+      ]);
+      c.close();
+    } finally {
+      await other.close();
+    }
   });
 
   it('closes stream clients when the server closes', async () => {

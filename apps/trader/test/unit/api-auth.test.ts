@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { bearerToken, isApiError, issueToken, roleAtLeast, TokenVerifier } from '../../src/api/index.js';
+import { bearerToken, isApiError, issueToken, roleAtLeast, TokenVerifier } from '../../src/http/index.js';
 
 const SECRET = 'unit-secret-0123456789abcdef-0123456789';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildOpenApi, ROUTES } from '../../src/api/index.js';
+import { buildOpenApi, ROUTES } from '../../src/http/index.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: reading an arbitrary JSON document
 type Json = any;

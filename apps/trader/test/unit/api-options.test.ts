@@ -1,14 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HealthRegistry } from '@cryptoscalp/health';
 import {
   API_DEFAULTS,
-  type ApiServerOptions,
   AuditLog,
-  createApiServer,
+  createHttpServer,
   etagMatches,
+  type HttpServerOptions,
   isApiError,
   loadDashboardAssets,
   type TraderPort,
-} from '../../src/api/index.js';
+} from '../../src/http/index.js';
 
 const fn = () => undefined;
 const trader = {
@@ -28,11 +29,13 @@ const trader = {
 } as unknown as TraderPort;
 // Validation happens before anything touches the pool, so an unreachable one is fine here.
 const pool = { query: () => Promise.reject(new Error('not used')) };
-const valid: ApiServerOptions = { trader, auth: { secret: 'x'.repeat(32) }, audit: pool };
+const registry = new HealthRegistry({ eventLoopDelay: false, heap: false });
+afterAll(() => registry.close());
+const valid: HttpServerOptions = { trader, auth: { secret: 'x'.repeat(32) }, audit: { pool } };
 
 async function fieldOf(options: unknown): Promise<string> {
   try {
-    const server = await createApiServer(options as ApiServerOptions);
+    const server = await createHttpServer(options as HttpServerOptions);
     await server.close();
     return 'no error';
   } catch (e) {
@@ -40,7 +43,7 @@ async function fieldOf(options: unknown): Promise<string> {
   }
 }
 
-describe('createApiServer option validation', () => {
+describe('createHttpServer option validation', () => {
   it.each([
     [{ ...valid, trader: undefined }, 'trader'],
     [{ ...valid, trader: { ...trader, positions: 1 } }, 'trader.positions'],
@@ -59,14 +62,37 @@ describe('createApiServer option validation', () => {
     [{ ...valid, rateLimit: { keyPrefix: 3 } }, 'rateLimit.keyPrefix'],
     [{ ...valid, stream: { path: 'api' } }, 'stream.path'],
     [{ ...valid, stream: { bookDepth: 0 } }, 'stream.bookDepth'],
-    [{ ...valid, health: { handler: 'x' } }, 'health'],
-    [{ ...valid, health: { handler: fn, prefixes: ['health'] } }, 'health.prefixes'],
+    [{ ...valid, health: { handler: fn } }, 'health.handler'],
+    [{ ...valid, health: {} }, 'health.registry'],
+    [{ ...valid, health: { registry: {} } }, 'health.registry'],
+    [{ ...valid, health: { registry, publicPaths: ['/live'] } }, 'health.publicPaths'],
+    [{ ...valid, health: { registry, alerts: 1 } }, 'health.alerts'],
+    [{ ...valid, metrics: 'text' }, 'metrics'],
     [{ ...valid, dashboard: 'yes' }, 'dashboard'],
     [{ ...valid, trustProxy: 1 }, 'trustProxy'],
+    [{ ...valid, trustProxy: ['10.0.0.0/8', ''] }, 'trustProxy'],
+    [{ ...valid, drainTimeoutMs: -1 }, 'drainTimeoutMs'],
+    [{ ...valid, auth: undefined }, 'auth'],
     [{ ...valid, auth: {} }, 'auth.secret'],
+    [{ ...valid, auth: { secret: 'x'.repeat(32), algorithm: 'none' } }, 'auth.algorithm'],
+    [{ ...valid, audit: pool }, 'audit.query'],
     [{ ...valid, audit: {} }, 'audit.pool'],
     [{ ...valid, audit: { pool, schema: 'Bad-Name' } }, 'audit.schema'],
     [{ ...valid, audit: { pool, maxPending: 0 } }, 'audit.maxPending'],
+    [{ ...valid, rateLimit: { perIpp: 5 } }, 'rateLimit.perIpp'],
+    [{ ...valid, rateLimit: { storeTimeoutMs: 0 } }, 'rateLimit.storeTimeoutMs'],
+    [{ ...valid, loadShedding: { maxEventLoopDelayMs: -1 } }, 'loadShedding.maxEventLoopDelayMs'],
+    [{ ...valid, loadShedding: { maxEventLoopUtilization: 2 } }, 'loadShedding.maxEventLoopUtilization'],
+    [{ ...valid, loadShedding: { retryAfterSec: 0 } }, 'loadShedding.retryAfterSec'],
+    [{ ...valid, loadShedding: { sampleIntervalMs: 10 } }, 'loadShedding.sampleIntervalMs'],
+    [{ ...valid, loadShedding: { heap: 1 } }, 'loadShedding.heap'],
+    [{ ...valid, loadShedding: true }, 'loadShedding'],
+    [{ ...valid, stream: { epoch: '' } }, 'stream.epoch'],
+    [{ ...valid, stream: { broker: {} } }, 'stream.broker'],
+    [{ ...valid, stream: { depth: 3 } }, 'stream.depth'],
+    [{ ...valid, server: {} }, 'server'],
+    [{ ...valid, handler: fn }, 'handler'],
+    [{ ...valid, streamBroker: {} }, 'streamBroker'],
   ])('rejects %# naming %s', async (options, field) => {
     expect(await fieldOf(options)).toBe(`E_API_INVALID_OPTION:${field}`);
   });
@@ -77,9 +103,19 @@ describe('createApiServer option validation', () => {
       perIp: 1_000,
       perToken: 500,
       keyPrefix: 'cryptoscalp:trader:rl:',
+      storeTimeoutMs: 250,
+      memoryKeys: 100_000,
     });
+    expect(API_DEFAULTS.loadShedding.maxEventLoopDelayMs).toBe(1_000);
+    expect(API_DEFAULTS.health.publicPaths).toContain('/health/readiness');
     expect(API_DEFAULTS.stream.path).toBe('/api/stream');
     expect(Object.isFrozen(API_DEFAULTS)).toBe(true);
+  });
+
+  it('names the unknown key and lists the known ones', async () => {
+    const e = await createHttpServer({ ...valid, bodyLimt: 5 } as unknown as HttpServerOptions).catch((x: unknown) => x);
+    expect(isApiError(e) && e.field).toBe('bodyLimt');
+    expect((e as Error).message).toMatch(/bodyLimt is not a known option \(known: trader, host, port/);
   });
 
   it('quotes the audit table in the configured schema', () => {

@@ -1,60 +1,81 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryRateLimitStore, RateLimiter, type RateLimitStore } from '../../src/api/index.js';
+import { ApiRateLimitStore, type CallbackStore, type RateLimitHit } from '../../src/http/index.js';
 
-describe('MemoryRateLimitStore', () => {
-  it('counts hits in a fixed window per key and starts a new window after it ends', async () => {
-    const store = new MemoryRateLimitStore();
-    expect(store.hit('a', 100)).toMatchObject({ count: 1 });
-    expect(store.hit('a', 100)).toMatchObject({ count: 2 });
-    expect(store.hit('b', 100)).toMatchObject({ count: 1 });
-    const { resetMs } = store.hit('a', 100);
-    expect(resetMs).toBeGreaterThan(0);
-    expect(resetMs).toBeLessThanOrEqual(100);
+const hit = (store: ApiRateLimitStore, key: string, windowMs = 100, max = 10): Promise<RateLimitHit> =>
+  store.hit(key, windowMs, max);
+
+describe('ApiRateLimitStore (in memory: @fastify/rate-limit LocalStore)', () => {
+  it('counts hits in a fixed window per key, starting at the first hit, and starts a new window after it', async () => {
+    const store = new ApiRateLimitStore();
+    expect(store.shared).toBe(false);
+    expect(await hit(store, 'a')).toMatchObject({ current: 1, ttl: 100 });
+    expect((await hit(store, 'a')).current).toBe(2);
+    expect((await hit(store, 'b')).current).toBe(1);
+    const { ttl } = await hit(store, 'a');
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(100);
     await new Promise((r) => setTimeout(r, 120));
-    expect(store.hit('a', 100).count).toBe(1);
-    expect(store.size).toBe(2);
-    store.close();
-    store.close();
-    expect(store.size).toBe(0);
+    expect((await hit(store, 'a')).current).toBe(1);
+    expect(store.child()).toBe(store);
+    expect(store.errors).toBe(0);
   });
 
-  it('sweeps expired windows', async () => {
-    const store = new MemoryRateLimitStore(20);
-    store.hit('x', 10);
-    await new Promise((r) => setTimeout(r, 80));
-    expect(store.size).toBe(0);
-    store.close();
+  it('keeps at most memoryKeys keys (LRU): an evicted key starts a fresh window', async () => {
+    const store = new ApiRateLimitStore({ memoryKeys: 2 });
+    await hit(store, 'a');
+    await hit(store, 'a');
+    await hit(store, 'b');
+    await hit(store, 'c');
+    expect((await hit(store, 'a')).current).toBe(1);
   });
 });
 
-describe('RateLimiter', () => {
-  it('allows up to the limit, then refuses with a Retry-After of at least one second', async () => {
-    const limiter = new RateLimiter(new MemoryRateLimitStore(), 5_000);
-    const verdicts = [];
-    for (let i = 0; i < 4; i++) verdicts.push(await limiter.check('k', 3));
-    expect(verdicts.map((v) => v.allowed)).toEqual([true, true, true, false]);
-    expect(verdicts.map((v) => v.remaining)).toEqual([2, 1, 0, 0]);
-    expect(verdicts[3]?.retryAfterSec).toBeGreaterThanOrEqual(1);
-    expect(verdicts[3]?.retryAfterSec).toBeLessThanOrEqual(5);
-    limiter.close();
+describe('ApiRateLimitStore fallback when the shared store fails', () => {
+  it('counts in memory when the shared store errors or throws, and counts the failures', async () => {
+    const failing: CallbackStore = { incr: (_k, cb) => cb(new Error('down')) };
+    const store = new ApiRateLimitStore({ primary: failing });
+    expect(store.shared).toBe(true);
+    expect((await hit(store, 'k')).current).toBe(1);
+    expect((await hit(store, 'k')).current).toBe(2);
+    expect(store.errors).toBe(2);
+    const throwing = new ApiRateLimitStore({
+      primary: {
+        incr: () => {
+          throw new Error('sync');
+        },
+      },
+    });
+    expect((await hit(throwing, 'k')).current).toBe(1);
+    expect(throwing.errors).toBe(1);
   });
 
-  it('falls back to memory when the store throws or hangs, and counts it', async () => {
-    const failing: RateLimitStore = {
-      hit: () => Promise.reject(new Error('down')),
-      close: () => {},
+  it('answers from memory when the shared store hangs past the timeout, and drops its late answer', async () => {
+    let late: ((e: Error | null, r?: RateLimitHit) => void) | undefined;
+    const hanging: CallbackStore = {
+      incr: (_k, cb) => {
+        late = cb;
+      },
     };
-    const limiter = new RateLimiter(failing, 5_000);
-    expect((await limiter.check('k', 1)).allowed).toBe(true);
-    expect((await limiter.check('k', 1)).allowed).toBe(false);
-    expect(limiter.storeErrors).toBe(2);
-    const hanging: RateLimitStore = { hit: () => new Promise(() => {}), close: () => {} };
-    const slow = new RateLimiter(hanging, 5_000, 30);
+    const store = new ApiRateLimitStore({ primary: hanging, timeoutMs: 30 });
     const started = Date.now();
-    expect((await slow.check('k', 1)).allowed).toBe(true);
+    expect((await hit(store, 'k')).current).toBe(1);
     expect(Date.now() - started).toBeLessThan(2_000);
-    expect(slow.storeErrors).toBe(1);
-    limiter.close();
-    slow.close();
+    expect(store.errors).toBe(1);
+    late?.(null, { current: 99, ttl: 1 });
+    expect((await hit(store, 'j')).current).toBe(1);
+  });
+
+  it('uses the shared store while it answers', async () => {
+    const counts = new Map<string, number>();
+    const shared: CallbackStore = {
+      incr: (k, cb, windowMs) => {
+        counts.set(k, (counts.get(k) ?? 0) + 1);
+        setImmediate(() => cb(null, { current: counts.get(k) as number, ttl: windowMs }));
+      },
+    };
+    const store = new ApiRateLimitStore({ primary: shared });
+    await hit(store, 'x');
+    expect(await hit(store, 'x', 5_000)).toEqual({ current: 2, ttl: 5_000 });
+    expect(store.errors).toBe(0);
   });
 });

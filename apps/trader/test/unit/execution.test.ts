@@ -149,18 +149,18 @@ describe('PaperExecution', () => {
       tradeId: 't',
       exchTs: 0,
     });
-    ex.onTrade(trade(99.5, 5)); // at the price: we may be behind the queue
+    ex.onMarketEvent(trade(99.5, 5)); // at the price: we may be behind the queue
     expect(fills()).toHaveLength(0);
-    ex.onTrade({ ...trade(99.4, 0.5), symbol: 'ETHUSDT' });
+    ex.onMarketEvent({ ...trade(99.4, 0.5), symbol: 'ETHUSDT' });
     expect(fills()).toHaveLength(0);
-    ex.onTrade(trade(99.4, 0.5));
-    ex.onTrade(trade(99, 5));
+    ex.onMarketEvent(trade(99.4, 0.5));
+    ex.onMarketEvent(trade(99, 5));
     expect(fills().map((f) => [f.clientOrderId, f.price, f.qty, f.liquidity])).toEqual([
       ['l-1', 99.5, 0.5, 'maker'],
       ['l-1', 99.5, 1.5, 'maker'],
     ]);
     expect(fills()[0]?.fee).toBeCloseTo(99.5 * 0.5 * 1e-4);
-    ex.onTrade(trade(102, 3));
+    ex.onMarketEvent(trade(102, 3));
     expect(fills().at(-1)).toMatchObject({ clientOrderId: 'l-2', price: 101.5, qty: 1 });
     expect(ex.restingCount()).toBe(0);
   });
@@ -180,8 +180,9 @@ describe('PaperExecution', () => {
     expect(events.filter((e) => e.type === 'cancelled')).toEqual([expect.objectContaining({ clientOrderId: 'x-1' })]);
   });
 
-  it('rejects without a valid book or a limit price, restores resting orders, and stops on close', async () => {
+  it('rejects without a valid book or a limit price, ignores book updates, and stops on close', async () => {
     const { ex, events } = paper(null);
+    expect(ex.venueStateSurvivesRestart).toBe(false);
     ex.submit(order('r-1', { symbol: 'BTCUSDT', side: 'buy', type: 'market', qty: 1 }));
     await tick();
     expect(events).toEqual([expect.objectContaining({ type: 'rejected', reason: 'no valid book' })]);
@@ -189,8 +190,22 @@ describe('PaperExecution', () => {
     p.ex.submit(order('r-2', { symbol: 'BTCUSDT', side: 'buy', type: 'limit', qty: 1 }));
     await tick();
     expect(p.events[0]).toMatchObject({ type: 'rejected', reason: 'limit order without price' });
-    p.ex.restore(order('r-3', { symbol: 'BTCUSDT', side: 'buy', type: 'limit', qty: 1, price: 99 }), 0.25, 1);
-    p.ex.onTrade({
+    p.ex.submit(order('r-3', { symbol: 'BTCUSDT', side: 'buy', type: 'limit', qty: 1, price: 99 }));
+    await tick();
+    // A book update, even one through the limit, is not a trade.
+    p.ex.onMarketEvent({
+      kind: 'book',
+      venue: 'binance',
+      symbol: 'BTCUSDT',
+      snapshot: false,
+      bids: [],
+      asks: [[98, 5]],
+      firstSeq: 2,
+      lastSeq: 2,
+      exchTs: 0,
+    });
+    expect(p.fills()).toEqual([]);
+    p.ex.onMarketEvent({
       kind: 'trade',
       venue: 'binance',
       symbol: 'BTCUSDT',
@@ -200,7 +215,7 @@ describe('PaperExecution', () => {
       tradeId: 'x',
       exchTs: 0,
     });
-    expect(p.fills()).toEqual([expect.objectContaining({ fillId: 'r-3-2', qty: 0.75 })]);
+    expect(p.fills()).toEqual([expect.objectContaining({ fillId: 'r-3-1', qty: 1 })]);
     p.ex.submit(order('r-4', { symbol: 'BTCUSDT', side: 'buy', type: 'market', qty: 1 }));
     await p.ex.close();
     await p.ex.close();

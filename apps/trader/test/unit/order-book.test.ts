@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BinanceBookSync } from '../../src/adapters/binance/binance-book-sync.js';
-import { OrderBook } from '../../src/model/order-book.js';
 import { MarketModel } from '../../src/adapters/sim/market-model.js';
+import { OrderBook } from '../../src/model/order-book.js';
 import type { BookEvent, Level } from '../../src/model/types.js';
+import { VenueBook } from '../../src/model/venue-book.js';
 
 function diff(U: number, u: number, pu: number | undefined, bids: Level[] = [], asks: Level[] = []): BookEvent {
   return {
@@ -55,60 +55,42 @@ describe('OrderBook', () => {
   });
 });
 
-describe('BinanceBookSync', () => {
-  it('buffers until the snapshot, drops u <= lastUpdateId, needs U <= lastUpdateId+1 <= u first', () => {
-    const s = new BinanceBookSync('BTCUSDT');
-    expect(s.needsSnapshot()).toBe(true);
-    expect(s.onDiff(diff(90, 95, 89, [[10, 7]]))).toBe('buffered'); // stale once the snapshot is in
-    expect(s.onDiff(diff(96, 102, 95, [[9, 0]]))).toBe('buffered'); // straddles 101
-    expect(s.onSnapshot(snap)).toBe(true);
-    expect(s.isSynced()).toBe(true);
-    expect(s.counters.dropped).toBe(1);
-    expect(s.book.lastUpdateId).toBe(102);
-    expect(s.book.top(5).bids).toEqual([[10, 1]]);
-    expect(s.onDiff(diff(103, 104, 102, [], [[11, 0]]))).toBe('applied');
-    expect(s.book.bestAsk()).toBe(12);
-    expect(s.onDiff(diff(103, 104, 102))).toBe('dropped'); // duplicate
+describe('VenueBook', () => {
+  it('ignores diffs until a snapshot, then applies them and drops the ones the snapshot covers', () => {
+    const v = new VenueBook('BTCUSDT');
+    expect(v.isSynced()).toBe(false);
+    expect(v.applyDiff(diff(96, 99, 95, [[10, 7]]))).toBe('unsynced'); // the data client buffers, not the book
+    v.applySnapshot(snap, 5);
+    expect(v.isSynced()).toBe(true);
+    expect(v.book.exchTs).toBe(5);
+    expect(v.applyDiff(diff(90, 100, 89, [[10, 7]]))).toBe('stale'); // raced the snapshot
+    expect(v.applyDiff(diff(96, 102, 95, [[9, 0]]))).toBe('applied'); // straddles lastUpdateId + 1
+    expect(v.book.lastUpdateId).toBe(102);
+    expect(v.book.top(5).bids).toEqual([[10, 1]]);
+    expect(v.applyDiff(diff(103, 104, 102, [], [[11, 0]]))).toBe('applied');
+    expect(v.book.bestAsk()).toBe(12);
+    expect(v.applyDiff(diff(103, 104, 102))).toBe('stale');
+    expect(v.counters).toMatchObject({ applied: 2, stale: 2, unsynced: 1, snapshots: 1 });
   });
 
-  it('treats a first diff that starts after lastUpdateId+1 as a gap', () => {
-    const s = new BinanceBookSync('BTCUSDT');
-    expect(s.onSnapshot(snap)).toBe(true);
-    expect(s.onDiff(diff(103, 105, 102))).toBe('gap');
-    expect(s.needsSnapshot()).toBe(true);
-    // A snapshot older than the buffered diffs does not connect: fetch again.
-    s.onDiff(diff(110, 112, 109));
-    expect(s.onSnapshot(snap)).toBe(false);
-    expect(s.needsSnapshot()).toBe(true);
+  it('stops being synced on a gap until the next snapshot, and takes in-stream snapshots', () => {
+    const v = new VenueBook('BTCUSDT');
+    v.applySnapshot(snap);
+    v.invalidate();
+    v.invalidate(); // counted once
+    expect(v.isSynced()).toBe(false);
+    expect(v.applyDiff(diff(101, 101, 100, [[10, 5]]))).toBe('unsynced');
+    v.applySnapshotEvent({ ...diff(0, 7, undefined, [[20, 1]], [[21, 1]]), snapshot: true, exchTs: 9 });
+    expect(v.isSynced()).toBe(true);
+    expect(v.book.top(5)).toEqual({ bids: [[20, 1]], asks: [[21, 1]] });
+    expect(v.book.lastUpdateId).toBe(7);
+    expect(v.book.exchTs).toBe(9);
+    expect(v.counters).toMatchObject({ invalidations: 1, snapshots: 2 });
   });
 
-  it('requires pu == previous u (and U == previous u + 1 without pu)', () => {
-    const s = new BinanceBookSync('BTCUSDT');
-    s.onSnapshot(snap);
-    expect(s.onDiff(diff(101, 101, 100))).toBe('applied');
-    expect(s.onDiff(diff(102, 103, 101))).toBe('applied');
-    expect(s.onDiff(diff(105, 106, 104))).toBe('gap');
-    expect(s.counters.gaps).toBe(1);
-    expect(s.onDiff(diff(107, 108, 106))).toBe('buffered');
-    const spot = new BinanceBookSync('BTCUSDT');
-    spot.onSnapshot(snap);
-    expect(spot.onDiff(diff(100, 101, undefined))).toBe('applied');
-    expect(spot.onDiff(diff(102, 102, undefined))).toBe('applied');
-    expect(spot.onDiff(diff(104, 104, undefined))).toBe('gap');
-    spot.invalidate();
-    expect(spot.counters.gaps).toBe(1);
-  });
-
-  it('bounds the buffer', () => {
-    const s = new BinanceBookSync('BTCUSDT', 3);
-    for (let i = 0; i < 10; i++) s.onDiff(diff(101 + i, 101 + i, 100 + i));
-    // Only the last 3 remain: the oldest (108) does not connect to 100.
-    expect(s.onSnapshot(snap)).toBe(false);
-  });
-
-  it('reproduces the simulator true book exactly from a snapshot and its diffs, through a gap and resync', () => {
+  it('reproduces the simulator true book exactly from a snapshot taken mid-stream and the diffs around it', () => {
     const model = new MarketModel('BTCUSDT', 7, 400);
-    const s = new BinanceBookSync('BTCUSDT');
+    const v = new VenueBook('BTCUSDT');
     const toEv = (d: NonNullable<ReturnType<MarketModel['takeDiff']>>): BookEvent =>
       diff(
         d.firstId,
@@ -121,35 +103,31 @@ describe('BinanceBookSync', () => {
       const sn = model.snapshot(1000);
       return {
         lastUpdateId: sn.lastUpdateId,
-        bids: sn.bids.map(([p, q]) => [Number(p), Number(q)] as [number, number]),
-        asks: sn.asks.map(([p, q]) => [Number(p), Number(q)] as [number, number]),
+        bids: sn.bids.map(([p, q]) => [Number(p), Number(q)] as const),
+        asks: sn.asks.map(([p, q]) => [Number(p), Number(q)] as const),
       };
     };
-    // Diffs before the snapshot are buffered; the snapshot is taken mid-stream.
-    for (let i = 0; i < 20; i++) {
+    // The snapshot is taken mid-stream, between a step and its diff; an older diff is delivered after it too.
+    let held: BookEvent | undefined;
+    let covered = 0;
+    for (let i = 0; i < 520; i++) {
       model.step(10);
-      const d = model.takeDiff();
-      if (d) s.onDiff(toEv(d));
-      if (i === 10) expect(s.onSnapshot(parsedSnapshot())).toBe(true);
-    }
-    let lost = false;
-    for (let i = 0; i < 500; i++) {
-      model.step(10);
+      if (i === 10) {
+        v.applySnapshot(parsedSnapshot());
+        if (held) {
+          expect(v.applyDiff(held)).toBe('stale');
+          covered++;
+        }
+      }
       const d = model.takeDiff();
       if (!d) continue;
-      if (i === 200) {
-        lost = true; // drop one diff on the wire
-        continue;
-      }
-      const r = s.onDiff(toEv(d));
-      if (r === 'gap') {
-        expect(lost).toBe(true);
-        expect(s.onSnapshot(parsedSnapshot())).toBe(true);
-      }
+      if (i === 9) held = toEv(d);
+      else if (v.applyDiff(toEv(d)) === 'stale') covered++;
     }
-    expect(s.counters.gaps).toBe(1);
-    expect(s.book.top(1000)).toEqual(model.book.top(1000));
-    expect(s.book.lastUpdateId).toBe(model.lastUpdateId);
-    expect(s.book.isValid()).toBe(true);
+    expect(covered).toBeGreaterThan(0);
+    expect(v.counters.stale).toBe(covered);
+    expect(v.book.top(1000)).toEqual(model.book.top(1000));
+    expect(v.book.lastUpdateId).toBe(model.lastUpdateId);
+    expect(v.book.isValid()).toBe(true);
   });
 });

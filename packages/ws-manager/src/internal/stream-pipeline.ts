@@ -8,6 +8,8 @@ interface Held {
   last: number;
   prev: number | undefined;
   receivedAt: number;
+  /** `performance.now()` of the message's frame: a held message keeps its arrival stamp. */
+  receivedAtMono: number;
 }
 
 /** Settings of one pipeline (a subset of the resolved connection options). */
@@ -77,8 +79,11 @@ export class StreamPipeline {
     return this.resyncing;
   }
 
-  /** Accepts an unsequenced message, deduplicated by `id` when one is given. */
-  acceptUnsequenced(data: unknown, id: string | number | undefined, receivedAt: number): void {
+  /**
+   * Accepts an unsequenced message, deduplicated by `id` when one is given. `receivedAt` is the frame's `Date.now()`,
+   * `receivedAtMono` its `performance.now()`.
+   */
+  acceptUnsequenced(data: unknown, id: string | number | undefined, receivedAt: number, receivedAtMono: number): void {
     this.messagesIn++;
     this.lastMessageAt = receivedAt;
     if (id !== undefined) {
@@ -89,11 +94,11 @@ export class StreamPipeline {
       }
     }
     this.delivered++;
-    this.hooks.deliver({ stream: this.stream, data, kind: 'delta', sequence: undefined, receivedAt });
+    this.hooks.deliver({ stream: this.stream, data, kind: 'delta', sequence: undefined, receivedAt, receivedAtMono });
   }
 
-  /** Accepts a sequenced message. */
-  accept(data: unknown, sequence: number | SequenceRange, receivedAt: number): void {
+  /** Accepts a sequenced message (`receivedAt`: the frame's `Date.now()`, `receivedAtMono`: its `performance.now()`). */
+  accept(data: unknown, sequence: number | SequenceRange, receivedAt: number, receivedAtMono: number): void {
     this.messagesIn++;
     this.lastMessageAt = receivedAt;
     let first: number;
@@ -106,23 +111,30 @@ export class StreamPipeline {
       last = sequence.last;
       prev = sequence.prev;
     }
-    this.offer(data, first, last, prev, receivedAt);
+    this.offer(data, first, last, prev, receivedAt, receivedAtMono);
   }
 
-  private offer(data: unknown, first: number, last: number, prev: number | undefined, receivedAt: number): void {
+  private offer(
+    data: unknown,
+    first: number,
+    last: number,
+    prev: number | undefined,
+    receivedAt: number,
+    receivedAtMono: number,
+  ): void {
     if (this.resyncing) {
-      this.bufferForResync({ data, first, last, prev, receivedAt });
+      this.bufferForResync({ data, first, last, prev, receivedAt, receivedAtMono });
       return;
     }
     const base = this.lastSequence;
     if (base === undefined) {
       if (this.settings.resync !== undefined) {
         // No base yet: the first message of an order-book stream needs a snapshot (Binance's procedure).
-        this.bufferForResync({ data, first, last, prev, receivedAt });
+        this.bufferForResync({ data, first, last, prev, receivedAt, receivedAtMono });
         this.startResync();
         return;
       }
-      this.emit(data, last, receivedAt);
+      this.emit(data, last, receivedAt, receivedAtMono);
       this.drainHeld();
       return;
     }
@@ -132,11 +144,11 @@ export class StreamPipeline {
     }
     if (this.isNext(first, prev, base)) {
       this.discontinuity = false;
-      this.emit(data, last, receivedAt);
+      this.emit(data, last, receivedAt, receivedAtMono);
       if (this.held.length > 0) this.drainHeld();
       return;
     }
-    this.hold({ data, first, last, prev, receivedAt });
+    this.hold({ data, first, last, prev, receivedAt, receivedAtMono });
     if (this.discontinuity) {
       this.discontinuity = false;
       if (this.held.length > 0) this.onGap();
@@ -165,11 +177,11 @@ export class StreamPipeline {
     return first <= base + 1;
   }
 
-  private emit(data: unknown, last: number, receivedAt: number): void {
+  private emit(data: unknown, last: number, receivedAt: number, receivedAtMono: number): void {
     this.lastSequence = last;
     this.afterSnapshot = false;
     this.delivered++;
-    this.hooks.deliver({ stream: this.stream, data, kind: 'delta', sequence: last, receivedAt });
+    this.hooks.deliver({ stream: this.stream, data, kind: 'delta', sequence: last, receivedAt, receivedAtMono });
   }
 
   private hold(entry: Held): void {
@@ -215,7 +227,7 @@ export class StreamPipeline {
         continue;
       }
       if (!this.isNext(entry.first, entry.prev, base)) break;
-      this.emit(entry.data, entry.last, entry.receivedAt);
+      this.emit(entry.data, entry.last, entry.receivedAt, entry.receivedAtMono);
       i++;
     }
     if (i > 0) held.splice(0, i);
@@ -244,7 +256,7 @@ export class StreamPipeline {
     }
     // No resync: accept the gap and continue from the first available message.
     const entry = this.held.shift() as Held;
-    this.emit(entry.data, entry.last, entry.receivedAt);
+    this.emit(entry.data, entry.last, entry.receivedAt, entry.receivedAtMono);
     this.drainHeld();
     if (this.held.length > 0) this.onGap();
   }
@@ -331,6 +343,7 @@ export class StreamPipeline {
           kind: 'snapshot',
           sequence: result.sequence,
           receivedAt: Date.now(),
+          receivedAtMono: performance.now(),
         });
       }
       this.lastSequence = result.sequence;
@@ -342,7 +355,7 @@ export class StreamPipeline {
     }
     for (const entry of buffered) {
       if (this.closed) return;
-      this.offer(entry.data, entry.first, entry.last, entry.prev, entry.receivedAt);
+      this.offer(entry.data, entry.first, entry.last, entry.prev, entry.receivedAt, entry.receivedAtMono);
     }
   }
 

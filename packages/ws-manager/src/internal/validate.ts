@@ -266,6 +266,7 @@ export interface ResolvedHubOptions {
   maxTopicsPerClient: number;
   maxTopics: number;
   historyMaxMessages: number;
+  epoch: string | undefined;
   broker: HubBroker | undefined;
   flushIntervalMs: number;
 }
@@ -302,6 +303,10 @@ export function resolveHubOptions(input: StreamHubOptions): ResolvedHubOptions {
       1,
       true,
     );
+  const epoch = input.epoch as unknown;
+  if (epoch !== undefined && (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 256)) {
+    throw invalidOption('epoch', 'expected a string of 1-256 characters');
+  }
   const broker = input.broker as unknown;
   if (
     broker !== undefined &&
@@ -335,6 +340,7 @@ export function resolveHubOptions(input: StreamHubOptions): ResolvedHubOptions {
     maxTopicsPerClient: num('maxTopicsPerClient', input.maxTopicsPerClient, d.maxTopicsPerClient, 1, true),
     maxTopics: num('maxTopics', input.maxTopics, d.maxTopics, 1, true),
     historyMaxMessages,
+    epoch: epoch as string | undefined,
     broker: broker as HubBroker | undefined,
     flushIntervalMs: num('flushIntervalMs', input.flushIntervalMs, d.flushIntervalMs, 1),
   };

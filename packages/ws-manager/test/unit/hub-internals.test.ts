@@ -64,6 +64,82 @@ describe('HubTopic history', () => {
   });
 });
 
+describe('HubTopic with log offsets', () => {
+  const offsetsOf = (frames: Buffer[] | undefined) =>
+    frames?.map((f) => (JSON.parse(f.toString()) as { offset: number }).offset);
+
+  it('uses a fixed epoch (escaped in the frame) and the given sparse offsets', () => {
+    const topic = new HubTopic('fills', 3, 'log"7');
+    expect(topic.epoch).toBe('log"7');
+    const frame = topic.append('{"x":1}', 10);
+    expect(JSON.parse(frame.toString())).toEqual({
+      type: 'message',
+      topic: 'fills',
+      epoch: 'log"7',
+      offset: 10,
+      data: { x: 1 },
+    });
+    for (const o of [12, 15, 20, 21]) topic.append('{}', o);
+    expect(topic.offset).toBe(21);
+    expect(topic.oldestOffset).toBe(15);
+    expect(topic.historyLength).toBe(3);
+    expect(topic.floor).toBe(12); // 10 and 12 left the ring
+    expect(offsetsOf(topic.framesAfter(12, 'log"7'))).toEqual([15, 20, 21]);
+    expect(offsetsOf(topic.framesAfter(14, 'log"7'))).toEqual([15, 20, 21]); // 13, 14: other topics' records
+    expect(offsetsOf(topic.framesAfter(15, 'log"7'))).toEqual([20, 21]);
+    expect(offsetsOf(topic.framesAfter(17, 'log"7'))).toEqual([20, 21]);
+    expect(offsetsOf(topic.framesAfter(21, 'log"7'))).toEqual([]);
+    expect(topic.framesAfter(11, 'log"7')).toBeUndefined(); // 12 is gone
+    expect(topic.framesAfter(22, 'log"7')).toBeUndefined(); // ahead: the hub decides (held or resnapshot)
+    expect(topic.framesAfter(15, 'other')).toBeUndefined();
+  });
+
+  it('knows a log-numbered topic only from its first message (the log before it was not seen)', () => {
+    const topic = new HubTopic('t', 100, 'e');
+    topic.append('1', 500);
+    topic.append('2', 731);
+    expect(topic.knownAfter).toBe(499);
+    expect(topic.framesAfter(498, 'e')).toBeUndefined();
+    expect(offsetsOf(topic.framesAfter(499, 'e'))).toEqual([500, 731]);
+    // locally counted messages continue from the current offset
+    topic.append('3');
+    expect(topic.offset).toBe(732);
+    expect(offsetsOf(topic.framesAfter(731, 'e'))).toEqual([732]);
+  });
+
+  it('without history, only an up-to-date client resumes', () => {
+    const topic = new HubTopic('t', 0, 'e');
+    topic.append('1', 4);
+    topic.append('2', 9);
+    expect(topic.framesAfter(9, 'e')).toEqual([]);
+    expect(topic.framesAfter(8, 'e')).toBeUndefined();
+  });
+
+  it('finds the frames after any offset across ring wrap-arounds (reference check)', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    for (const size of [1, 2, 5, 16]) {
+      const topic = new HubTopic('t', size, 'e');
+      const all: number[] = [];
+      let offset = Math.floor(random() * 5);
+      for (let n = 0; n < 60; n++) {
+        offset += 1 + Math.floor(random() * 4);
+        topic.append(String(offset), offset);
+        all.push(offset);
+        const kept = all.slice(-size);
+        const floor = all.length > size ? (all[all.length - size - 1] as number) : (all[0] as number) - 1;
+        for (let c = (all[0] as number) - 3; c <= offset + 1; c++) {
+          const expected = c < floor || c > offset ? undefined : kept.filter((o) => o > c);
+          expect(offsetsOf(topic.framesAfter(c, 'e'))).toEqual(expected);
+        }
+      }
+    }
+  });
+});
+
 describe('upgrade refusals', () => {
   it('tells refusals from principals', () => {
     expect(isAuthRejection({ ok: false })).toBe(true);

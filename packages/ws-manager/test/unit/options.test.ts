@@ -107,6 +107,9 @@ describe('StreamHub options', () => {
     [{ port: 0, path: 'x' }, 'path'],
     [{ port: 0, name: '' }, 'name'],
     [{ port: 0, host: '' }, 'host'],
+    [{ port: 0, epoch: '' }, 'epoch'],
+    [{ port: 0, epoch: 7 }, 'epoch'],
+    [{ port: 0, epoch: 'x'.repeat(257) }, 'epoch'],
   ])('rejects %j naming %s', (options, field) => {
     expect(fieldOf(() => new StreamHub(options as unknown as StreamHubOptions))).toBe(field);
   });

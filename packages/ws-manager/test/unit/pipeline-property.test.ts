@@ -37,7 +37,7 @@ describe('StreamPipeline properties', () => {
             { deliver: (m) => delivered.push(m), gap: () => {}, resync: () => {} },
             0,
           );
-          for (const n of arrivals) pipeline.accept(n, n, 0);
+          for (const n of arrivals) pipeline.accept(n, n, 0, 0);
           pipeline.close();
           expect(delivered.map((m) => m.sequence)).toEqual(Array.from({ length }, (_, i) => i + 1));
           expect(pipeline.gaps).toBe(0);
@@ -72,7 +72,7 @@ describe('StreamPipeline properties', () => {
             0,
           );
           for (const n of arrivals) {
-            pipeline.accept(n, n, 0);
+            pipeline.accept(n, n, 0, 0);
             if (n % 5 === 0) await Promise.resolve();
           }
           for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));

@@ -38,7 +38,7 @@ describe('StreamPipeline', () => {
 
   it('delivers in order, drops duplicates and reorders within the window', () => {
     const { pipeline, seqs } = make();
-    for (const n of [1, 2, 2, 4, 3, 3, 1, 6, 5, 7]) pipeline.accept({ n }, n, 0);
+    for (const n of [1, 2, 2, 4, 3, 3, 1, 6, 5, 7]) pipeline.accept({ n }, n, 0, 0);
     expect(seqs()).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(pipeline.duplicatesDropped).toBe(3);
     expect(pipeline.reordered).toBe(2);
@@ -48,9 +48,9 @@ describe('StreamPipeline', () => {
   it('without resync, a missing sequence becomes a gap after the timeout and delivery continues', () => {
     vi.useFakeTimers();
     const { pipeline, seqs, gaps } = make();
-    pipeline.accept({}, 1, 0);
-    pipeline.accept({}, 3, 0);
-    pipeline.accept({}, 4, 0);
+    pipeline.accept({}, 1, 0, 0);
+    pipeline.accept({}, 3, 0, 0);
+    pipeline.accept({}, 4, 0, 0);
     expect(seqs()).toEqual([1]);
     vi.advanceTimersByTime(60);
     expect(seqs()).toEqual([1, 3, 4]);
@@ -60,8 +60,8 @@ describe('StreamPipeline', () => {
 
   it('a reorder window overflow is a gap at once', () => {
     const { pipeline, seqs, gaps } = make({ reorderWindow: 2 });
-    pipeline.accept({}, 1, 0);
-    for (const n of [5, 6, 7]) pipeline.accept({}, n, 0);
+    pipeline.accept({}, 1, 0, 0);
+    for (const n of [5, 6, 7]) pipeline.accept({}, n, 0, 0);
     expect(gaps).toHaveLength(1);
     expect(seqs()).toEqual([1, 5, 6, 7]);
   });
@@ -71,9 +71,9 @@ describe('StreamPipeline', () => {
     const resync = vi.fn(() => new Promise<ResyncResult>((r) => (release = r)));
     const { pipeline, delivered, seqs, resyncs } = make({ resync });
     // Binance-style ranges: first message triggers the initial snapshot
-    pipeline.accept({}, { first: 95, last: 100 }, 0);
-    pipeline.accept({}, { first: 103, last: 105 }, 0);
-    pipeline.accept({}, { first: 101, last: 102 }, 0);
+    pipeline.accept({}, { first: 95, last: 100 }, 0, 0);
+    pipeline.accept({}, { first: 103, last: 105 }, 0, 0);
+    pipeline.accept({}, { first: 101, last: 102 }, 0, 0);
     pipeline.startResync();
     expect(resync).toHaveBeenCalledTimes(1);
     expect(pipeline.isResyncing).toBe(true);
@@ -85,9 +85,9 @@ describe('StreamPipeline', () => {
     expect(seqs()).toEqual([102, 105]);
     expect(resyncs.map((r) => r.phase)).toEqual(['start', 'done']);
     // a later gap triggers a second resync
-    pipeline.accept({}, { first: 110, last: 111 }, 0);
-    pipeline.accept({}, { first: 112, last: 113 }, 0);
-    for (let i = 0; i < 5; i++) pipeline.accept({}, { first: 114 + i, last: 114 + i }, 0);
+    pipeline.accept({}, { first: 110, last: 111 }, 0, 0);
+    pipeline.accept({}, { first: 112, last: 113 }, 0, 0);
+    for (let i = 0; i < 5; i++) pipeline.accept({}, { first: 114 + i, last: 114 + i }, 0, 0);
     expect(resync).toHaveBeenCalledTimes(2);
     release({ sequence: 109 });
     await tick();
@@ -97,12 +97,12 @@ describe('StreamPipeline', () => {
 
   it('uses prev (Binance futures pu) for contiguity after the first post-snapshot message', async () => {
     const { pipeline, seqs, gaps } = make({ resync: async () => ({ sequence: 10 }) });
-    pipeline.accept({}, { first: 9, last: 12, prev: 8 }, 0);
+    pipeline.accept({}, { first: 9, last: 12, prev: 8 }, 0, 0);
     await tick();
     expect(seqs()).toEqual([12]);
-    pipeline.accept({}, { first: 20, last: 25, prev: 12 }, 0); // contiguous by pu even though U jumps
+    pipeline.accept({}, { first: 20, last: 25, prev: 12 }, 0, 0); // contiguous by pu even though U jumps
     expect(seqs()).toEqual([12, 25]);
-    pipeline.accept({}, { first: 26, last: 27, prev: 24 }, 0); // pu mismatch: held
+    pipeline.accept({}, { first: 26, last: 27, prev: 24 }, 0, 0); // pu mismatch: held
     expect(seqs()).toEqual([12, 25]);
     expect(gaps).toHaveLength(0);
     pipeline.close();
@@ -114,8 +114,8 @@ describe('StreamPipeline', () => {
       throw new Error('snapshot down');
     });
     const { pipeline, seqs, resyncs } = make({ resync, maxResyncAttempts: 2 });
-    pipeline.accept({}, 5, 0);
-    pipeline.accept({}, 6, 0);
+    pipeline.accept({}, 5, 0, 0);
+    pipeline.accept({}, 6, 0, 0);
     await vi.advanceTimersByTimeAsync(0);
     expect(resyncs.map((r) => r.phase)).toEqual(['start', 'error']);
     await vi.advanceTimersByTimeAsync(150);
@@ -133,7 +133,7 @@ describe('StreamPipeline', () => {
       maxBufferedDeltas: 3,
       maxResyncAttempts: 1,
     });
-    for (let i = 1; i <= 10; i++) pipeline.accept({}, i, 0);
+    for (let i = 1; i <= 10; i++) pipeline.accept({}, i, 0, 0);
     expect(pipeline.buffered).toBe(3);
     expect(pipeline.bufferedDropped).toBe(7);
     release({ nope: true });
@@ -144,33 +144,33 @@ describe('StreamPipeline', () => {
 
   it('dedups unsequenced messages by id with bounded memory', () => {
     const { pipeline, delivered } = make({ dedupWindow: 2 });
-    for (const id of ['a', 'b', 'a', 'c', 'a']) pipeline.acceptUnsequenced({ id }, id, 0);
-    pipeline.acceptUnsequenced({}, undefined, 0);
+    for (const id of ['a', 'b', 'a', 'c', 'a']) pipeline.acceptUnsequenced({ id }, id, 0, 0);
+    pipeline.acceptUnsequenced({}, undefined, 0, 0);
     expect(delivered.map((m) => (m.data as { id?: string }).id)).toEqual(['a', 'b', 'c', 'a', undefined]);
     expect(pipeline.duplicatesDropped).toBe(1);
   });
 
   it('after a reconnect a jump is a gap at once, without waiting for the reorder timeout', () => {
     const { pipeline, seqs, gaps } = make({ reorderTimeoutMs: 60_000 });
-    pipeline.accept({}, 1, 0);
-    pipeline.accept({}, 2, 0);
+    pipeline.accept({}, 1, 0, 0);
+    pipeline.accept({}, 2, 0, 0);
     pipeline.markDiscontinuity(false);
-    pipeline.accept({}, 10, 0);
+    pipeline.accept({}, 10, 0, 0);
     expect(seqs()).toEqual([1, 2, 10]);
     expect(gaps).toHaveLength(1);
     // a contiguous first message clears the flag
     pipeline.markDiscontinuity(false);
-    pipeline.accept({}, 11, 0);
-    pipeline.accept({}, 13, 0);
+    pipeline.accept({}, 11, 0, 0);
+    pipeline.accept({}, 13, 0, 0);
     expect(seqs()).toEqual([1, 2, 10, 11]);
     pipeline.close();
   });
 
   it('resetSequenceOnReconnect forgets the base so a restarted numbering is not taken for duplicates', async () => {
     const plain = make();
-    for (const n of [100, 101]) plain.pipeline.accept({}, n, 0);
+    for (const n of [100, 101]) plain.pipeline.accept({}, n, 0, 0);
     plain.pipeline.markDiscontinuity(true);
-    for (const n of [1, 2]) plain.pipeline.accept({}, n, 0);
+    for (const n of [1, 2]) plain.pipeline.accept({}, n, 0, 0);
     expect(plain.seqs()).toEqual([100, 101, 1, 2]);
     const calls: string[] = [];
     const withResync = make({
@@ -179,13 +179,44 @@ describe('StreamPipeline', () => {
         return { sequence: 1 };
       },
     });
-    withResync.pipeline.accept({}, 50, 0);
+    withResync.pipeline.accept({}, 50, 0, 0);
     await tick();
     withResync.pipeline.markDiscontinuity(true);
-    withResync.pipeline.accept({}, 1, 0);
-    withResync.pipeline.accept({}, 2, 0);
+    withResync.pipeline.accept({}, 1, 0, 0);
+    withResync.pipeline.accept({}, 2, 0, 0);
     await tick();
     expect(calls).toHaveLength(2);
     expect(withResync.seqs()).toEqual([2]);
+  });
+
+  it('keeps each message\'s arrival stamps through the reorder window and the resync buffer', async () => {
+    const reorder = make({ reorderTimeoutMs: 10_000 });
+    reorder.pipeline.accept({}, 1, 1_000, 10.5);
+    reorder.pipeline.accept({}, 3, 1_002, 12.25); // held
+    reorder.pipeline.accept({}, 2, 1_003, 13.125); // releases 3
+    expect(reorder.delivered.map((m) => [m.sequence, m.receivedAt, m.receivedAtMono])).toEqual([
+      [1, 1_000, 10.5],
+      [2, 1_003, 13.125],
+      [3, 1_002, 12.25],
+    ]);
+    reorder.pipeline.close();
+
+    let release: (r: ResyncResult) => void = () => {};
+    const resync = make({ resync: () => new Promise<ResyncResult>((r) => (release = r)) });
+    resync.pipeline.accept({}, 5, 2_000, 20.001); // first message: buffered, resync starts
+    resync.pipeline.accept({}, 6, 2_001, 21.002);
+    resync.pipeline.acceptUnsequenced({}, undefined, 2_002, 22.003);
+    const beforeSnapshot = performance.now();
+    release({ sequence: 4, message: { snapshot: true } });
+    await tick();
+    const [unsequenced, snapshot, ...deltas] = resync.delivered;
+    expect(unsequenced?.receivedAtMono).toBe(22.003);
+    expect(snapshot?.kind).toBe('snapshot');
+    expect(snapshot?.receivedAtMono).toBeGreaterThanOrEqual(beforeSnapshot);
+    expect(deltas.map((m) => [m.sequence, m.receivedAt, m.receivedAtMono])).toEqual([
+      [5, 2_000, 20.001],
+      [6, 2_001, 21.002],
+    ]);
+    resync.pipeline.close();
   });
 });

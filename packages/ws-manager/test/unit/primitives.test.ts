@@ -12,6 +12,7 @@ const msg = (stream: string, n: number): StreamMessage => ({
   kind: 'delta',
   sequence: n,
   receivedAt: 0,
+  receivedAtMono: 0,
 });
 
 async function drain(q: ConsumerQueue, count: number): Promise<number[]> {

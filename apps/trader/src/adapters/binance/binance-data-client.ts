@@ -1,13 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import type { ManagedConnection, StreamMessage, WebSocketManager } from '@cryptoscalp/ws-manager';
 import { isTraderError } from '../../errors.js';
+import type { DataClient, DataClientHealth, DataSink } from '../../model/data-client.js';
+import type { BookSnapshot, MarketEvent } from '../../model/types.js';
+import { connectionHealth } from '../connection-health.js';
+import { receiveTime } from '../receive-time.js';
 import { parseBinanceEvent } from './binance-parser.js';
-import type { DepthSnapshot } from './binance-book-sync.js';
 import { SnapshotFetcher } from './snapshot-fetcher.js';
-import type { MarketEvent } from '../../model/types.js';
 
-/** Options of {@link ManagedBinanceFeed}. */
-export interface ManagedBinanceFeedOptions {
+/** Options of {@link BinanceDataClient}. */
+export interface BinanceDataClientOptions {
   manager: WebSocketManager;
   /** Exchange name configured in the manager. @default 'binance' */
   exchange?: string;
@@ -16,47 +18,55 @@ export interface ManagedBinanceFeedOptions {
   symbols: readonly string[];
   /** Snapshot depth. @default 1000 */
   depthLimit?: number;
-  /** Receives each normalized event with its receive time (`performance.now()` scale). */
-  onEvent: (ev: MarketEvent, recvTs: number) => void;
-  /** Receives a snapshot the manager fetched on start or after a gap; `force` replaces a book that looks synced. */
-  onSnapshot: (symbol: string, snap: DepthSnapshot, force: boolean) => boolean;
+  /** Receives events and snapshots. */
+  sink: DataSink;
 }
 
+/** What the resync hands through the pipeline as the `snapshot` message. */
 interface SnapshotMessage {
   symbol: string;
-  snapshot: DepthSnapshot;
+  snapshot: BookSnapshot;
 }
 
+/** A failed resync (REST down) is retried after this long, until one succeeds. */
+const RESYNC_RETRY_MS = 1_000;
+
 /**
- * Binance market data through `@cryptoscalp/ws-manager`: one managed connection, `<symbol>@depth@100ms` streams
- * sequenced by `U`/`u`/`pu` with `resync` fetching the REST snapshot (so the manager orders, deduplicates, detects
- * gaps and buffers deltas during a resync), `<symbol>@trade` streams deduplicated by trade id. The engine's
- * {@link BinanceBookSync} checks the same rules again, so a book is never wrong even if the feed were.
+ * Binance market data through `@cryptoscalp/ws-manager`: one managed connection to the combined-stream endpoint,
+ * `<symbol>@depth@100ms` streams sequenced by `U`/`u`/`pu` with `resync` fetching the REST depth snapshot, and
+ * `<symbol>@trade` streams deduplicated by trade id. The manager's pipeline is the one place Binance's sequence rules
+ * are checked: it drops duplicates and stale diffs, reorders within 100 ms, buffers diffs until the snapshot, applies
+ * the first-diff rule after it, and reports a gap (sent on as a {@link GapEvent}) followed by a resync.
  */
-export class ManagedBinanceFeed {
+export class BinanceDataClient implements DataClient {
+  readonly venue = 'binance' as const;
   readonly connection: ManagedConnection;
+  readonly counters = { malformed: 0, gaps: 0, resyncs: 0, snapshots: 0, resyncFailures: 0, sinkErrors: 0 };
+  onDecode: ((ms: number) => void) | undefined;
+  private readonly sink: DataSink;
   private readonly fetcher: SnapshotFetcher;
   private readonly bySymbol = new Map<string, string>();
-  readonly counters = { malformed: 0, gaps: 0, resyncs: 0, snapshots: 0 };
-  /** Receives the normalization time of each delta (the JSON decode itself happens in ws-manager's codec). */
-  onDecode: ((ms: number) => void) | undefined;
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+  private readonly abort = new AbortController();
   private closed = false;
 
-  constructor(private readonly options: ManagedBinanceFeedOptions) {
+  constructor(private readonly options: BinanceDataClientOptions) {
+    this.sink = options.sink;
     this.fetcher = new SnapshotFetcher(options.restUrl, options.depthLimit ?? 1000);
     for (const s of options.symbols) this.bySymbol.set(s.toLowerCase(), s);
     this.connection = options.manager.connect(options.exchange ?? 'binance', {
       stream: (m) => (typeof m?.stream === 'string' ? m.stream : undefined),
-      sequence: (m) =>
-        m?.data?.e === 'depthUpdate'
-          ? { first: m.data.U, last: m.data.u, ...(m.data.pu === undefined ? {} : { prev: m.data.pu }) }
-          : undefined,
+      sequence: (m) => {
+        const d = m?.data;
+        if (d?.e !== 'depthUpdate') return undefined;
+        return d.pu === undefined ? { first: d.U, last: d.u } : { first: d.U, last: d.u, prev: d.pu };
+      },
       id: (m) => (m?.data?.e === 'trade' ? m.data.t : undefined),
       timestamp: (m) => (typeof m?.data?.E === 'number' ? m.data.E : undefined),
       resync: async (stream) => {
         const symbol = this.symbolOf(stream);
-        const snapshot = await this.fetcher.fetch(symbol);
         this.counters.resyncs++;
+        const snapshot = await this.fetcher.fetch(symbol, this.abort.signal);
         const message: SnapshotMessage = { symbol, snapshot };
         return { sequence: snapshot.lastUpdateId, message };
       },
@@ -65,25 +75,56 @@ export class ManagedBinanceFeed {
       reorderTimeoutMs: 100,
     });
     this.connection.on('message', (msg) => this.onMessage(msg));
-    this.connection.on('gap', () => {
+    this.connection.on('gap', (info) => {
       this.counters.gaps++;
+      if (this.closed) return;
+      const symbol = this.symbolOf(info.stream);
+      const reason = `sequence gap: expected ${info.expected}, got ${info.received}`;
+      this.sink.onEvent({ kind: 'gap', venue: 'binance', symbol, reason }, performance.now());
+    });
+    this.connection.on('resync', (info) => {
+      if (info.phase !== 'error') return;
+      this.counters.resyncFailures++;
+      this.scheduleRetry(info.stream);
     });
     this.connection.on('malformed', () => {
       this.counters.malformed++;
     });
-    this.connection.on('error', () => {});
+    // A throwing sink is counted (ws-manager counts it too) rather than taking the connection down.
+    this.connection.on('error', () => {
+      this.counters.sinkErrors++;
+    });
   }
 
   private symbolOf(stream: string): string {
-    const lower = stream.split('@')[0] ?? '';
+    const at = stream.indexOf('@');
+    const lower = at < 0 ? stream : stream.slice(0, at);
     return this.bySymbol.get(lower) ?? lower.toUpperCase();
+  }
+
+  private static depthStream(symbol: string): string {
+    return `${symbol.toLowerCase()}@depth@100ms`;
+  }
+
+  /**
+   * The pipeline gives up after a few failed attempts and carries on without a snapshot (the book stays unsynced:
+   * its gap was reported). Start over a little later, for as long as it takes; a resync still running ignores it.
+   */
+  private scheduleRetry(stream: string): void {
+    if (this.closed || this.retries.has(stream)) return;
+    const timer = setTimeout(() => {
+      this.retries.delete(stream);
+      if (!this.closed) this.connection.resync(stream);
+    }, RESYNC_RETRY_MS);
+    timer.unref();
+    this.retries.set(stream, timer);
   }
 
   /** Subscribes every symbol's depth and trade streams (restored by the manager after reconnects). */
   async start(): Promise<void> {
     let id = 1;
     for (const s of this.options.symbols) {
-      for (const stream of [`${s.toLowerCase()}@depth@100ms`, `${s.toLowerCase()}@trade`]) {
+      for (const stream of [BinanceDataClient.depthStream(s), `${s.toLowerCase()}@trade`]) {
         await this.connection.subscribe(
           stream,
           { method: 'SUBSCRIBE', params: [stream], id: id++ },
@@ -95,12 +136,11 @@ export class ManagedBinanceFeed {
 
   private onMessage(msg: StreamMessage): void {
     if (this.closed) return;
-    // receivedAt is Date.now() at the frame's arrival; map it onto the performance clock for stage latencies.
-    const recvTs = performance.now() - Math.max(0, Date.now() - msg.receivedAt);
     if (msg.kind === 'snapshot') {
       const { symbol, snapshot } = msg.data as SnapshotMessage;
       this.counters.snapshots++;
-      this.options.onSnapshot(symbol, snapshot, true);
+      // The manager resyncs only after a gap or for a stream's first message: replace the book even if it looks fine.
+      this.sink.onSnapshot(symbol, snapshot, true);
       return;
     }
     const data = (msg.data as { data?: unknown }).data;
@@ -108,28 +148,53 @@ export class ManagedBinanceFeed {
       this.counters.malformed++;
       return;
     }
+    const onDecode = this.onDecode;
+    const t0 = onDecode === undefined ? 0 : performance.now();
     let ev: MarketEvent | undefined;
-    const t0 = performance.now();
     try {
       ev = parseBinanceEvent(data as Record<string, unknown>);
-      this.onDecode?.(performance.now() - t0);
     } catch (e) {
       if (!isTraderError(e)) throw e;
       this.counters.malformed++;
       return;
     }
-    if (ev) this.options.onEvent(ev, recvTs);
+    if (onDecode !== undefined) onDecode(performance.now() - t0);
+    if (ev !== undefined) this.sink.onEvent(ev, receiveTime(msg));
   }
 
-  /** The engine found a book inconsistent: ask the manager to resync that stream. */
+  /** Resyncs `symbol`'s depth stream from a REST snapshot; a resync already running makes this a no-op. */
   requestSnapshot(symbol: string): void {
-    if (!this.closed) this.connection.resync(`${symbol.toLowerCase()}@depth@100ms`);
+    if (!this.closed) this.connection.resync(BinanceDataClient.depthStream(symbol));
   }
 
-  /** Closes the connection; idempotent. */
+  async healthCheck(): Promise<DataClientHealth> {
+    return connectionHealth(this.connection, this.counters);
+  }
+
+  /** Closes the connection and aborts snapshot fetches; idempotent. The manager is the caller's. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.abort.abort();
+    for (const t of this.retries.values()) clearTimeout(t);
+    this.retries.clear();
     await this.connection.close();
+  }
+}
+
+/** @deprecated Options of the former name; use {@link BinanceDataClientOptions} with a `sink`. */
+export interface ManagedBinanceFeedOptions extends Omit<BinanceDataClientOptions, 'sink'> {
+  onEvent: DataSink['onEvent'];
+  onSnapshot: DataSink['onSnapshot'];
+}
+
+/**
+ * @deprecated The former name of {@link BinanceDataClient}, with its callbacks as options; kept while
+ * `src/app/trader-app.ts` constructs it. New code calls `createDataClient` (`src/adapters/index.ts`).
+ */
+export class ManagedBinanceFeed extends BinanceDataClient {
+  constructor(options: ManagedBinanceFeedOptions) {
+    const { onEvent, onSnapshot, ...rest } = options;
+    super({ ...rest, sink: { onEvent, onSnapshot } });
   }
 }

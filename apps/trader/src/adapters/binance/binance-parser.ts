@@ -1,45 +1,38 @@
-import { asObject, malformed, parseJson, toLevels, toNum } from '../../internal/parse.js';
-import type { MarketEvent } from '../../model/types.js';
-import type { DepthSnapshot } from './binance-book-sync.js';
-import type { VenueAdapter } from '../venue-adapter.js';
+import { asObject, malformed, toLevels, toNum } from '../../internal/parse.js';
+import type { BookSnapshot, MarketEvent } from '../../model/types.js';
 
 const VENUE = 'binance' as const;
 
 /**
- * Binance public market data: combined streams (`{"stream": "...", "data": {...}}`) or raw streams,
- * `depthUpdate` diffs (`U`, `u`, optional `pu`, `E`, `b`, `a`) and `trade` events (`m`: buyer is maker,
- * so the aggressor sold). Stateless: sequencing is {@link BinanceBookSync}'s job.
+ * One Binance event object (the `data` of a combined-stream frame): `depthUpdate` diffs (`U`, `u`, optional `pu`,
+ * `E`, `b`, `a`) and `trade` events (`m`: the buyer is the maker, so the aggressor sold). `undefined` for control
+ * frames and event types the trader does not use. Stateless: ordering and gaps are ws-manager's job, configured by
+ * `BinanceDataClient`. Throws `E_TRADER_MALFORMED` for a frame it cannot read.
  */
-export class BinanceAdapter implements VenueAdapter {
-  readonly venue = VENUE;
-
-  parse(raw: string): MarketEvent[] {
-    const msg = asObject(VENUE, parseJson(VENUE, raw), 'frame');
-    const data = msg.data !== undefined && typeof msg.stream === 'string' ? asObject(VENUE, msg.data, 'data') : msg;
-    const ev = parseBinanceEvent(data);
-    return ev === undefined ? [] : [ev];
-  }
-
-  reset(): void {}
-}
-
-/** One Binance event object (the `data` of a combined stream frame); `undefined` for control frames. */
 export function parseBinanceEvent(data: Record<string, unknown>): MarketEvent | undefined {
   switch (data.e) {
     case 'depthUpdate': {
       if (typeof data.s !== 'string') malformed(VENUE, 'depthUpdate without s');
-      const ev = {
-        kind: 'book' as const,
-        venue: VENUE,
-        symbol: data.s,
-        snapshot: false,
-        bids: toLevels(VENUE, data.b, 'b'),
-        asks: toLevels(VENUE, data.a, 'a'),
-        firstSeq: toNum(VENUE, data.U, 'U'),
-        lastSeq: toNum(VENUE, data.u, 'u'),
-        exchTs: toNum(VENUE, data.E, 'E'),
-      };
-      return data.pu === undefined ? ev : { ...ev, prevSeq: toNum(VENUE, data.pu, 'pu') };
+      const bids = toLevels(VENUE, data.b, 'b');
+      const asks = toLevels(VENUE, data.a, 'a');
+      const firstSeq = toNum(VENUE, data.U, 'U');
+      const lastSeq = toNum(VENUE, data.u, 'u');
+      const exchTs = toNum(VENUE, data.E, 'E');
+      // Two literals rather than a spread: one allocation per diff, and `prevSeq` absent (not undefined) on spot.
+      return data.pu === undefined
+        ? { kind: 'book', venue: VENUE, symbol: data.s, snapshot: false, bids, asks, firstSeq, lastSeq, exchTs }
+        : {
+            kind: 'book',
+            venue: VENUE,
+            symbol: data.s,
+            snapshot: false,
+            bids,
+            asks,
+            firstSeq,
+            lastSeq,
+            prevSeq: toNum(VENUE, data.pu, 'pu'),
+            exchTs,
+          };
     }
     case 'trade':
     case 'aggTrade':
@@ -62,11 +55,11 @@ export function parseBinanceEvent(data: Record<string, unknown>): MarketEvent | 
 }
 
 /** Parses a `GET /api/v3/depth` response body. */
-export function parseBinanceSnapshot(body: unknown): DepthSnapshot {
+export function parseBinanceSnapshot(body: unknown): BookSnapshot {
   const o = asObject(VENUE, body, 'snapshot');
   return {
     lastUpdateId: toNum(VENUE, o.lastUpdateId, 'lastUpdateId'),
-    bids: toLevels(VENUE, o.bids, 'bids') as [number, number][],
-    asks: toLevels(VENUE, o.asks, 'asks') as [number, number][],
+    bids: toLevels(VENUE, o.bids, 'bids'),
+    asks: toLevels(VENUE, o.asks, 'asks'),
   };
 }

@@ -1,13 +1,13 @@
 import { TraderError } from '../../errors.js';
+import type { BookSnapshot } from '../../model/types.js';
 import { parseBinanceSnapshot } from './binance-parser.js';
-import type { DepthSnapshot } from './binance-book-sync.js';
 
 /**
  * Fetches Binance REST depth snapshots (`GET <restUrl>/api/v3/depth?symbol=&limit=`), one request in flight per
  * symbol (concurrent callers share it), with a timeout.
  */
 export class SnapshotFetcher {
-  private readonly inflight = new Map<string, Promise<DepthSnapshot>>();
+  private readonly inflight = new Map<string, Promise<BookSnapshot>>();
   /** Snapshots fetched and failures. */
   readonly counters = { fetched: 0, failed: 0 };
 
@@ -17,7 +17,7 @@ export class SnapshotFetcher {
     private readonly timeoutMs = 5000,
   ) {}
 
-  fetch(symbol: string, signal?: AbortSignal): Promise<DepthSnapshot> {
+  fetch(symbol: string, signal?: AbortSignal): Promise<BookSnapshot> {
     const existing = this.inflight.get(symbol);
     if (existing) return existing;
     const p = this.doFetch(symbol, signal).finally(() => this.inflight.delete(symbol));
@@ -25,7 +25,7 @@ export class SnapshotFetcher {
     return p;
   }
 
-  private async doFetch(symbol: string, signal?: AbortSignal): Promise<DepthSnapshot> {
+  private async doFetch(symbol: string, signal?: AbortSignal): Promise<BookSnapshot> {
     const url = `${this.restUrl}/api/v3/depth?symbol=${encodeURIComponent(symbol)}&limit=${this.limit}`;
     const timeout = AbortSignal.timeout(this.timeoutMs);
     try {

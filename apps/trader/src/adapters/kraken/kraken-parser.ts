@@ -1,157 +1,227 @@
+import { TraderError } from '../../errors.js';
 import { crc32 } from '../../internal/crc32.js';
-import { malformed, parseJson, toNum } from '../../internal/parse.js';
+import { malformed, toNum } from '../../internal/parse.js';
+import { normalizeSymbol, splitSymbol } from '../../model/symbols.js';
 import type { Level, MarketEvent } from '../../model/types.js';
-import { normalizeSymbol, type VenueAdapter } from '../venue-adapter.js';
 
 const VENUE = 'kraken' as const;
 
-/** One side of Kraken's checksum book: price -> [priceString, volumeString]. */
-type StringSide = Map<number, [string, string]>;
-
-interface KrakenBook {
-  depth: number;
-  asks: StringSide;
-  bids: StringSide;
-  seq: number;
-  valid: boolean;
+/** Kraken's (v1) pair name of a symbol in the trader's spelling: `BTCUSD` -> `XBT/USD`. */
+export function krakenPair(symbol: string): string {
+  const parts = splitSymbol(symbol);
+  if (parts === undefined) {
+    throw new TraderError('E_TRADER_INVALID_OPTION', `kraken: cannot tell the quote currency of ${symbol}`, {
+      field: 'symbols',
+    });
+  }
+  const legacy = (asset: string) => (asset === 'BTC' ? 'XBT' : asset === 'DOGE' ? 'XDG' : asset);
+  return `${legacy(parts.base)}/${legacy(parts.quote)}`;
 }
 
-/** Kraken's checksum field form: the decimal string without the point and without leading zeros. */
+/** Kraken's checksum form of a decimal string: without the point and without leading zeros. */
 function checksumPart(s: string): string {
   return s.replace('.', '').replace(/^0+/, '');
 }
 
-/** Kraken's book checksum: CRC32 over the top 10 asks (ascending) then the top 10 bids (descending). */
-export function krakenChecksum(asks: [string, string][], bids: [string, string][]): number {
-  let s = '';
-  for (const [p, v] of asks.slice(0, 10)) s += checksumPart(p) + checksumPart(v);
-  for (const [p, v] of bids.slice(0, 10)) s += checksumPart(p) + checksumPart(v);
-  return crc32(s);
+/**
+ * One side of the checksum book: prices sorted best-first with, per level, the checksum fragment of Kraken's own
+ * price and volume strings (the checksum is over the venue's strings, which numbers cannot reproduce). Sorted
+ * arrays keep the top 10 a prefix, so the per-update checksum does not sort.
+ */
+class ChecksumSide {
+  readonly prices: number[] = [];
+  private readonly parts: string[] = [];
+
+  constructor(private readonly descending: boolean) {}
+
+  private find(price: number): number {
+    let lo = 0;
+    let hi = this.prices.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const p = this.prices[mid] as number;
+      if (p === price) return mid;
+      if (this.descending ? p > price : p < price) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -(lo + 1);
+  }
+
+  set(price: number, priceText: string, volume: number, volumeText: string): void {
+    const i = this.find(price);
+    if (volume === 0) {
+      if (i >= 0) {
+        this.prices.splice(i, 1);
+        this.parts.splice(i, 1);
+      }
+      return;
+    }
+    const part = checksumPart(priceText) + checksumPart(volumeText);
+    if (i >= 0) this.parts[i] = part;
+    else {
+      this.prices.splice(-i - 1, 0, price);
+      this.parts.splice(-i - 1, 0, part);
+    }
+  }
+
+  /** Drops levels beyond `depth` (out of the subscription's scope), reporting each as a removal. */
+  truncate(depth: number, out: Level[]): void {
+    for (let i = depth; i < this.prices.length; i++) out.push([this.prices[i] as number, 0]);
+    if (this.prices.length > depth) {
+      this.prices.length = depth;
+      this.parts.length = depth;
+    }
+  }
+
+  /** The checksum fragments of the top 10. */
+  top10(): string {
+    let s = '';
+    for (let i = 0; i < 10 && i < this.parts.length; i++) s += this.parts[i];
+    return s;
+  }
 }
 
-function sorted(side: StringSide, descending: boolean): [string, string][] {
-  const keys = [...side.keys()].sort((a, b) => (descending ? b - a : a - b));
-  return keys.map((k) => side.get(k) as [string, string]);
+interface ChecksumBook {
+  depth: number;
+  asks: ChecksumSide;
+  bids: ChecksumSide;
+  /** False after a checksum mismatch, until the resubscription's snapshot. */
+  valid: boolean;
 }
 
 /**
- * Kraken WebSocket v1 public data: `book-<depth>` snapshots (`as`/`bs`) and updates (`a`/`b`, possibly in two
- * objects, with `c` the CRC32 checksum of the top 10 levels) and `trade` arrays. The adapter keeps a string
- * copy of each book to verify the checksum after every update, truncates to the subscribed depth (emitting
- * removals for levels that fall out of scope) and emits a gap event when the checksum does not match:
- * the book must be resubscribed for a fresh snapshot.
+ * Kraken WebSocket v1 public data, already decoded: `book-<depth>` snapshots (`as`/`bs`) and updates (`a`/`b`,
+ * possibly in two objects, with `c` the CRC32 checksum of the top 10 levels) and `trade` arrays. The checksum is
+ * Kraken's continuity check and is verified here, the one place for this venue: the parser keeps each book in the
+ * venue's strings, truncates it to the subscribed depth (emitting removals for levels that fall out of scope) and,
+ * when the checksum does not match, emits a {@link GapEvent} and ignores the book's updates until a new snapshot
+ * (the data client resubscribes). Book events carry a per-book counter as their sequence.
  */
-export class KrakenAdapter implements VenueAdapter {
-  readonly venue = VENUE;
-  private readonly books = new Map<string, KrakenBook>();
+export class KrakenParser {
+  private readonly books = new Map<string, ChecksumBook>();
+  private readonly seqBySymbol = new Map<string, number>();
+  /** Pair -> trader symbol, so a frame does not re-spell its pair. */
+  private readonly symbols = new Map<string, string>();
   /** Checksum mismatches seen. */
   checksumFailures = 0;
 
+  /** Forgets the books (the connection dropped; the resubscriptions bring snapshots). */
   reset(): void {
     this.books.clear();
   }
 
-  parse(raw: string): MarketEvent[] {
-    const msg = parseJson(VENUE, raw);
-    if (!Array.isArray(msg)) {
-      if (typeof msg === 'object' && msg !== null && typeof (msg as { event?: unknown }).event === 'string') return [];
-      return malformed(VENUE, 'frame is neither an event object nor a channel array');
+  private symbolOf(pair: string): string {
+    let s = this.symbols.get(pair);
+    if (s === undefined) {
+      s = normalizeSymbol(pair);
+      this.symbols.set(pair, s);
     }
+    return s;
+  }
+
+  /** Parses one decoded channel frame (`[channelID, payload..., channelName, pair]`), appending events to `out`. */
+  parse(msg: unknown, out: MarketEvent[]): void {
+    if (!Array.isArray(msg)) return malformed(VENUE, 'frame is not a channel array');
     if (msg.length < 4) malformed(VENUE, 'channel array too short');
     const pair = msg[msg.length - 1];
     const channel = msg[msg.length - 2];
     if (typeof pair !== 'string' || typeof channel !== 'string') malformed(VENUE, 'channel name or pair missing');
-    const symbol = normalizeSymbol(pair);
-    if (channel === 'trade') return this.parseTrades(symbol, msg[1]);
-    if (channel.startsWith('book')) {
-      const depth = Number(channel.split('-')[1] ?? 10);
-      return this.parseBook(symbol, depth, msg.slice(1, -2));
-    }
-    return [];
+    if (channel === 'trade') this.parseTrades(this.symbolOf(pair), msg[1], out);
+    else if (channel.startsWith('book')) this.parseBook(this.symbolOf(pair), channel, msg, out);
   }
 
-  private parseTrades(symbol: string, trades: unknown): MarketEvent[] {
+  private parseTrades(symbol: string, trades: unknown, out: MarketEvent[]): void {
     if (!Array.isArray(trades)) malformed(VENUE, 'trades is not an array');
-    return trades.map((t, i) => {
+    for (let i = 0; i < trades.length; i++) {
+      const t = trades[i] as unknown;
       if (!Array.isArray(t) || t.length < 4) malformed(VENUE, `trade ${i} is not an array`);
-      const time = toNum(VENUE, t[2], 'trade time');
-      return {
-        kind: 'trade' as const,
+      out.push({
+        kind: 'trade',
         venue: VENUE,
         symbol,
         price: toNum(VENUE, t[0], 'trade price'),
         qty: toNum(VENUE, t[1], 'trade volume'),
-        side: t[3] === 's' ? ('sell' as const) : ('buy' as const),
+        side: t[3] === 's' ? 'sell' : 'buy',
+        // Kraken v1 trades have no id: time and position in the frame identify one.
         tradeId: `${symbol}-${t[2]}-${i}`,
-        exchTs: Math.round(time * 1000),
-      };
-    });
+        exchTs: Math.round(toNum(VENUE, t[2], 'trade time') * 1000),
+      });
+    }
   }
 
-  private parseBook(symbol: string, depth: number, parts: unknown[]): MarketEvent[] {
-    let asksRaw: unknown[] = [];
-    let bidsRaw: unknown[] = [];
-    let checksum: string | undefined;
+  private parseBook(symbol: string, channel: string, msg: unknown[], out: MarketEvent[]): void {
     let snapshot = false;
-    for (const part of parts) {
-      if (typeof part !== 'object' || part === null) malformed(VENUE, 'book payload is not an object');
-      const p = part as Record<string, unknown>;
-      if (p.as !== undefined || p.bs !== undefined) {
-        snapshot = true;
-        asksRaw = (p.as as unknown[]) ?? [];
-        bidsRaw = (p.bs as unknown[]) ?? [];
-      }
-      if (p.a !== undefined) asksRaw = asksRaw.concat(p.a as unknown[]);
-      if (p.b !== undefined) bidsRaw = bidsRaw.concat(p.b as unknown[]);
-      if (typeof p.c === 'string') checksum = p.c;
+    let checksum: string | undefined;
+    for (let i = 1; i < msg.length - 2; i++) {
+      const p = msg[i];
+      if (typeof p !== 'object' || p === null) malformed(VENUE, 'book payload is not an object');
+      const part = p as Record<string, unknown>;
+      if (part.as !== undefined || part.bs !== undefined) snapshot = true;
+      if (typeof part.c === 'string') checksum = part.c;
     }
     let book = this.books.get(symbol);
-    if (snapshot || book === undefined) {
-      if (!snapshot) return []; // an update before any snapshot: nothing to apply it to
-      // Stored only once the snapshot has parsed completely.
-      book = { depth, asks: new Map(), bids: new Map(), seq: this.books.get(symbol)?.seq ?? 0, valid: true };
-    } else if (!book.valid) {
-      return []; // waiting for the resubscription's snapshot
+    if (snapshot) {
+      const depth = Number(channel.slice(channel.indexOf('-') + 1)) || 10;
+      book = { depth, asks: new ChecksumSide(false), bids: new ChecksumSide(true), valid: true };
+    } else if (book === undefined || !book.valid) {
+      return; // no snapshot yet, or waiting for the resubscription's snapshot
     }
-    const asks: Level[] = [];
     const bids: Level[] = [];
-    const applyTo = (side: StringSide, raws: unknown[], out: Level[]) => {
-      for (const r of raws) {
-        if (!Array.isArray(r) || r.length < 2 || typeof r[0] !== 'string' || typeof r[1] !== 'string') {
-          malformed(VENUE, 'book level is not [price, volume, time]');
-        }
-        const price = toNum(VENUE, r[0], 'price');
-        const vol = toNum(VENUE, r[1], 'volume');
-        if (vol === 0) side.delete(price);
-        else side.set(price, [r[0], r[1]]);
-        out.push([price, vol]);
-      }
-    };
-    applyTo(book.asks, asksRaw, asks);
-    applyTo(book.bids, bidsRaw, bids);
+    const asks: Level[] = [];
+    let exchTs = 0;
+    for (let i = 1; i < msg.length - 2; i++) {
+      const part = msg[i] as Record<string, unknown>;
+      exchTs = Math.max(
+        exchTs,
+        applyLevels(book.asks, part.as ?? part.a, asks),
+        applyLevels(book.bids, part.bs ?? part.b, bids),
+      );
+    }
+    // Stored once the snapshot has parsed completely: a malformed one leaves the previous state.
     if (snapshot) this.books.set(symbol, book);
-    // Levels beyond the subscribed depth are out of scope: remove them here and downstream.
-    const truncate = (side: StringSide, descending: boolean, out: Level[]) => {
-      if (side.size <= book.depth) return;
-      const keys = [...side.keys()].sort((a, b) => (descending ? b - a : a - b));
-      for (const k of keys.slice(book.depth)) {
-        side.delete(k);
-        out.push([k, 0]);
-      }
-    };
-    truncate(book.asks, false, asks);
-    truncate(book.bids, true, bids);
-    const seq = ++book.seq;
+    book.asks.truncate(book.depth, asks);
+    book.bids.truncate(book.depth, bids);
     if (checksum !== undefined) {
-      const expected = krakenChecksum(sorted(book.asks, false), sorted(book.bids, true));
+      // Kraken's checksum: CRC32 over the top 10 asks (ascending), then the top 10 bids (descending).
+      const expected = crc32(book.asks.top10() + book.bids.top10());
       if (String(expected) !== checksum) {
         book.valid = false;
         this.checksumFailures++;
-        return [{ kind: 'gap', venue: VENUE, symbol, reason: `checksum ${checksum} != ${expected}` }];
+        out.push({ kind: 'gap', venue: VENUE, symbol, reason: `checksum ${checksum} != ${expected}` });
+        return;
       }
     }
-    return [
-      { kind: 'book', venue: VENUE, symbol, snapshot, bids, asks, firstSeq: seq, lastSeq: seq, exchTs: Date.now() },
-    ];
+    const seq = (this.seqBySymbol.get(symbol) ?? 0) + 1;
+    this.seqBySymbol.set(symbol, seq);
+    out.push({
+      kind: 'book',
+      venue: VENUE,
+      symbol,
+      snapshot,
+      bids,
+      asks,
+      firstSeq: seq,
+      lastSeq: seq,
+      exchTs: exchTs > 0 ? exchTs : Date.now(),
+    });
   }
+}
+
+/** Applies `[price, volume, time, flag?]` levels to a side and to `out`; returns the latest level time (epoch ms). */
+function applyLevels(side: ChecksumSide, raw: unknown, out: Level[]): number {
+  if (raw === undefined) return 0;
+  if (!Array.isArray(raw)) return malformed(VENUE, 'book levels are not an array');
+  let latest = 0;
+  for (const r of raw) {
+    if (!Array.isArray(r) || r.length < 3 || typeof r[0] !== 'string' || typeof r[1] !== 'string') {
+      malformed(VENUE, 'book level is not [price, volume, time]');
+    }
+    const price = toNum(VENUE, r[0], 'price');
+    const volume = toNum(VENUE, r[1], 'volume');
+    side.set(price, r[0], volume, r[1]);
+    out.push([price, volume]);
+    const ts = toNum(VENUE, r[2], 'level time') * 1000;
+    if (ts > latest) latest = ts;
+  }
+  return Math.round(latest);
 }

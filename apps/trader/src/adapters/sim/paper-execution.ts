@@ -1,7 +1,7 @@
 import { TraderError } from '../../errors.js';
 import type { OrderBook } from '../../model/order-book.js';
-import type { Fill, Order, TradeEvent } from '../../model/types.js';
-import type { ExecutionAdapter, ExecutionEvent } from '../../model/execution-client.js';
+import type { ExecutionClient, ExecutionEvent } from '../../model/execution-client.js';
+import type { Fill, MarketEvent, Order } from '../../model/types.js';
 
 /** Options of {@link PaperExecution}. */
 export interface PaperExecutionOptions {
@@ -31,9 +31,11 @@ const EPS = 1e-12;
  * its price and rests the remainder; a resting limit order fills (maker fee) when a public trade prints through its
  * price (strictly better than the limit: a trade at the limit may be queue ahead of us), up to the printed quantity.
  * The simulated fills do not remove liquidity from the book the trader sees; see the README.
+ * The venue lives in this process: its resting orders die with it ({@link venueStateSurvivesRestart} is false).
  */
-export class PaperExecution implements ExecutionAdapter {
+export class PaperExecution implements ExecutionClient {
   readonly name = 'paper';
+  readonly venueStateSurvivesRestart = false;
   private readonly listeners: ((e: ExecutionEvent) => void)[] = [];
   private readonly resting = new Map<string, Resting>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -151,28 +153,22 @@ export class PaperExecution implements ExecutionAdapter {
     this.emit({ type: 'fill', fill });
   }
 
-  /** Public trades drive fills of resting limit orders that the print went through. */
-  onTrade(trade: TradeEvent): void {
-    if (this.resting.size === 0) return;
-    let printed = trade.qty;
-    for (const [id, state] of this.resting) {
+  /** Public trades drive fills of resting limit orders that the print went through; book updates do nothing. */
+  onMarketEvent(ev: MarketEvent): void {
+    if (this.resting.size === 0 || ev.kind !== 'trade') return;
+    let printed = ev.qty;
+    for (const state of this.resting.values()) {
       if (printed <= EPS) break;
       const o = state.order;
-      if (o.symbol !== trade.symbol) continue;
+      if (o.symbol !== ev.symbol) continue;
       const limit = o.price as number;
-      const through = o.side === 'buy' ? trade.price < limit : trade.price > limit;
+      const through = o.side === 'buy' ? ev.price < limit : ev.price > limit;
       if (!through) continue;
       const qty = Math.min(state.remaining, printed);
       printed -= qty;
       this.fill(state, limit, qty, 'maker');
-      if (state.remaining <= EPS) this.resting.delete(id);
+      if (state.remaining <= EPS) this.resting.delete(o.clientOrderId);
     }
-  }
-
-  /** Restores a resting order after a restart (from the journal), so it can fill or be cancelled. */
-  restore(order: Readonly<Order>, filledQty: number, fills: number): void {
-    if (order.type !== 'limit') return;
-    this.resting.set(order.clientOrderId, { order, remaining: order.qty - filledQty, fills });
   }
 
   async close(): Promise<void> {

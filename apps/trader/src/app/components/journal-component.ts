@@ -33,7 +33,7 @@ export class JournalComponent implements Component {
     mkdirSync(this.dataDir, { recursive: true });
     this.#lock = acquireDataDirLock(this.dataDir);
     if (this.#lock.takenOver !== undefined)
-      this.#log(`trader: took over the lock of ${this.dataDir} left by pid ${this.#lock.takenOver.pid} (not running)`);
+      this.#log(`trader: took over a stale lock of ${this.dataDir} (${this.#lock.takenOver.reason})`);
     const { journal, recovery } = Journal.open(this.path, this.#options);
     this.#journal = journal;
     this.#recovery = recovery;

@@ -1,0 +1,23 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { PluginOptions } from './context.js';
+
+/**
+ * The append-only audit log as `app.audit`: its table is created at start (when the database is down the rows queue
+ * and the DDL is retried; health reports `warn`), and its queue is flushed once on close. The pool stays the
+ * caller's. What is audited is decided where it happens: logins and auth failures in `auth`, sensitive routes in
+ * `routes`, refused bodies in `errors`.
+ */
+async function audit(app: FastifyInstance, { auditLog }: PluginOptions): Promise<void> {
+  try {
+    await auditLog.init();
+  } catch {
+    auditLog.failed++;
+  }
+  app.decorate('audit', auditLog);
+  app.addHook('onClose', async () => {
+    await auditLog.close();
+  });
+}
+
+export default fp(audit, { name: 'trader-audit', fastify: '5.x' });
