@@ -2,12 +2,10 @@ import { performance } from 'node:perf_hooks';
 import type { StreamMessage } from '@cryptoscalp/ws-manager';
 
 /**
- * A delivered message's frame arrival on the `performance.now()` clock, which the engine's stage latencies use.
- * ws-manager stamps `receivedAtMono` (µs resolution) at the frame; without it, `receivedAt` (`Date.now()`, 1 ms
- * resolution) is mapped onto the performance clock, which is as good as the wall clock allows.
+ * A delivered message's frame arrival on the `performance.now()` clock, which the engine's stage latencies use:
+ * ws-manager's `receivedAtMono` (µs resolution). The fallback maps `receivedAt` (`Date.now()`, 1 ms resolution) onto
+ * the performance clock, for a message built without the stamp (an older ws-manager, a test double).
  */
 export function receiveTime(msg: StreamMessage): number {
-  return (
-    (msg as { receivedAtMono?: number }).receivedAtMono ?? performance.now() - Math.max(0, Date.now() - msg.receivedAt)
-  );
+  return msg.receivedAtMono ?? performance.now() - Math.max(0, Date.now() - msg.receivedAt);
 }

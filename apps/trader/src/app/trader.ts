@@ -7,6 +7,7 @@ import type { CommandBus, EventLog } from '../bus/types.js';
 import type { TraderConfig } from '../config/config-types.js';
 import type { TradingEngine } from '../engine/trading-engine.js';
 import { TraderError } from '../errors.js';
+import type { Component } from '../kernel/component.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { ReadModel } from '../read-model/read-model.js';
 import type { EngineStatus, TraderRecord } from '../read-model/trader-record.js';
@@ -70,7 +71,9 @@ export interface Trader {
   /** The read model the API reads. */
   readModel(): ReadModel;
   /** The components, in start order. */
-  components(): Kernel['list'] extends () => infer R ? R : never;
+  components(): readonly Component[];
+  /** One component by name (tests and tools; production code hands components to each other explicitly). */
+  component<C extends Component>(name: string): C;
 }
 
 /**
@@ -180,6 +183,8 @@ export function createTrader(options: TraderOptions): Trader {
     market = kernel.add(new MarketDataComponent(config, ec, (m) => observability.watch(m)));
     trading = kernel.add(new TradingComponent(ec));
   }
+  observability.watch(() => postgres.pool());
+  observability.watch(() => cache.cache());
   observability.watch({ name: 'trader', stats: () => traderStats() });
 
   const traderStats = (): Record<string, unknown> => {
@@ -255,6 +260,11 @@ export function createTrader(options: TraderOptions): Trader {
     replay: () => engineOf().replay(),
     readModel: model,
     components: () => kernel.list(),
+    component<C extends Component>(name: string): C {
+      const c = kernel.list().find((x) => x.name === name);
+      if (c === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', `no component ${name} in role ${role}`);
+      return c as C;
+    },
   };
 }
 

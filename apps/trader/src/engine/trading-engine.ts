@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
+import { PaperExecution } from '../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../config/config-types.js';
 import { isTraderError } from '../errors.js';
-import { PaperExecution } from '../adapters/sim/paper-execution.js';
 import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
 import { canTransition, OrderBookkeeper } from '../execution/order-state-machine.js';
 import { LatencyRecorder } from '../internal/latency-recorder.js';

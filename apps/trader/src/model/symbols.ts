@@ -5,9 +5,23 @@
  */
 
 /** Quote currencies recognized when splitting a symbol, longest first so `USDT` wins over `USD`. */
-const QUOTES = ['USDT', 'USDC', 'FDUSD', 'TUSD', 'BUSD', 'DAI', 'USD', 'EUR', 'GBP', 'JPY', 'CAD', 'AUD', 'CHF', 'BTC', 'ETH'].sort(
-  (a, b) => b.length - a.length,
-);
+const QUOTES = [
+  'USDT',
+  'USDC',
+  'FDUSD',
+  'TUSD',
+  'BUSD',
+  'DAI',
+  'USD',
+  'EUR',
+  'GBP',
+  'JPY',
+  'CAD',
+  'AUD',
+  'CHF',
+  'BTC',
+  'ETH',
+].sort((a, b) => b.length - a.length);
 
 /** Kraken's legacy asset codes and the common ones they stand for. */
 const KRAKEN_ASSETS: Readonly<Record<string, string>> = { XBT: 'BTC', XDG: 'DOGE' };

@@ -29,8 +29,8 @@ interface Expected {
 type Received = Record<string, unknown>;
 
 /**
- * A local venue: replays `frames` to every new WebSocket client, serves a REST depth snapshot, records what clients
- * send and lets a test answer it.
+ * A local venue: replays `frames` to each WebSocket client once it sends its first (subscribe) message, as a venue
+ * answers subscriptions; serves a REST depth snapshot; records what clients send and lets a test answer it.
  */
 async function localVenue(
   frames: readonly string[],
@@ -49,10 +49,14 @@ async function localVenue(
   let connections = 0;
   wss.on('connection', (ws: WebSocket) => {
     connections++;
-    for (const f of frames) ws.send(f);
+    let replayed = false;
     ws.on('message', (raw) => {
       const msg = JSON.parse(String(raw)) as Received;
       received.push(msg);
+      if (!replayed) {
+        replayed = true;
+        for (const f of frames) ws.send(f);
+      }
       options.onMessage?.(msg, (frame) => ws.send(frame));
     });
   });
@@ -88,7 +92,12 @@ async function replayInto(venue: Venue, symbol: string, url: string, rest = '') 
   const { journal } = Journal.open(join(dir, 'journal.jsonl'), { fsync: 'never' });
   const config = loadConfig({ env: {}, overrides: { symbols: [symbol] } });
   let client: DataClient | undefined;
-  const engine = new TradingEngine({ config, journal, strategy: idle, requestSnapshot: (s) => client?.requestSnapshot(s) });
+  const engine = new TradingEngine({
+    config,
+    journal,
+    strategy: idle,
+    requestSnapshot: (s) => client?.requestSnapshot(s),
+  });
   const manager = new WebSocketManager({
     exchanges: { [venue]: { endpoints: [url], limits: { messagesPerSecond: 100, messageBurst: 100 } } },
   });
@@ -116,12 +125,14 @@ describe('recorded-format fixtures replayed by a local ws server into the engine
     cleanups.push(srv.close);
     const { engine, client, book } = await replayInto('binance', 'BTCUSDT', `${srv.url}/stream`, srv.rest);
     await waitFor(
-      () => engine.isSynced('BTCUSDT') && book()?.lastUpdateId === 1005 && engine.counters.tradeEvents === expected.trades,
+      () =>
+        engine.isSynced('BTCUSDT') && book()?.lastUpdateId === 1005 && engine.counters.tradeEvents === expected.trades,
       { what: 'binance book synced' },
     );
     expect(book()?.top(20)).toEqual({ bids: expected.bids, asks: expected.asks });
-    const streams = (client as unknown as { connection: { stats(): { streams: Record<string, { duplicatesDropped: number }> } } })
-      .connection.stats().streams;
+    const streams = (
+      client as unknown as { connection: { stats(): { streams: Record<string, { duplicatesDropped: number }> } } }
+    ).connection.stats().streams;
     expect(streams['btcusdt@depth@100ms']?.duplicatesDropped).toBe(expected.dropped);
     expect(engine.counters.stale).toBe(0); // the sequence rules are not checked again
     expect(client.counters).toMatchObject({ snapshots: 1, gaps: 0, malformed: 0 });
@@ -195,13 +206,19 @@ describe('recorded-format fixtures replayed by a local ws server into the engine
     expect(book()?.top(20)).toEqual({ bids: expected.bids, asks: expected.asks });
     expect(client.counters).toMatchObject({ gaps: 0, checksumFailures: 0, snapshots: 1 });
     await waitFor(() => srv.received.length === 2, { what: 'subscriptions' });
-    expect(srv.received[0]).toEqual({ event: 'subscribe', pair: ['XBT/USD'], subscription: { name: 'book', depth: 1000 } });
+    expect(srv.received[0]).toEqual({
+      event: 'subscribe',
+      pair: ['XBT/USD'],
+      subscription: { name: 'book', depth: 1000 },
+    });
   });
 
   it('Kraken: a checksum mismatch is a gap for that book, answered by resubscribing its pair', async () => {
     const expected = fixtureJson<Expected>('kraken-book.expected.json');
     const frames = fixtureFrames('kraken-book.jsonl');
-    const corrupt = frames.map((f, i) => (i === 3 ? f.replace(/"c":"(\d+)"/, (_m, c: string) => `"c":"${Number(c) + 1}"`) : f));
+    const corrupt = frames.map((f, i) =>
+      i === 3 ? f.replace(/"c":"(\d+)"/, (_m, c: string) => `"c":"${Number(c) + 1}"`) : f,
+    );
     let unsubscribed = false;
     const srv = await localVenue(corrupt, {
       onMessage: (msg, send) => {
@@ -213,10 +230,15 @@ describe('recorded-format fixtures replayed by a local ws server into the engine
     cleanups.push(srv.close);
     const { engine, client, book } = await replayInto('kraken', 'BTCUSD', srv.url);
     await waitFor(() => client.counters.checksumFailures === 1, { what: 'checksum mismatch' });
-    await waitFor(() => engine.isSynced('BTCUSD') && client.counters.snapshots === 2 && engine.counters.bookEvents >= 5, {
-      what: 'resubscribed',
+    await waitFor(
+      () => engine.isSynced('BTCUSD') && client.counters.snapshots === 2 && engine.counters.bookEvents >= 5,
+      {
+        what: 'resubscribed',
+      },
+    );
+    await waitFor(() => book()?.bestBid() === expected.bids[0]?.[0] && book()?.size().bids === 3, {
+      what: 'caught up',
     });
-    await waitFor(() => book()?.bestBid() === expected.bids[0]?.[0] && book()?.size().bids === 3, { what: 'caught up' });
     expect(book()?.top(20)).toEqual({ bids: expected.bids, asks: expected.asks });
     expect(engine.counters.gaps).toBe(1);
     expect(client.counters.resyncs).toBe(1);

@@ -180,14 +180,10 @@ async function exitOf(pid: number, what: string, run: NpmStart, timeoutMs = 35_0
   return Date.now() - from;
 }
 
-/** The built trader calls watchParent (src/internal/parent-watch.ts) for TRADER_SUPERVISOR_PID. */
-const traderWatchesItsSupervisor = (() => {
-  try {
-    return readFileSync(join(repoRoot, 'apps/trader/dist/main.js'), 'utf8').includes('watchParent');
-  } catch {
-    return false;
-  }
-})();
+/** main.ts (built by beforeAll) calls watchParent (src/internal/parent-watch.ts) for TRADER_SUPERVISOR_PID. */
+const traderWatchesItsSupervisor = readFileSync(join(repoRoot, 'apps/trader/src/main.ts'), 'utf8').includes(
+  'watchParent(',
+);
 
 describe.skipIf(process.platform !== 'linux')('npm start: stopping npm stops the trader gracefully', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -231,7 +227,7 @@ describe.skipIf(process.platform !== 'linux')('npm start: stopping npm stops the
   }
 
   // Needs main.ts to call watchParent for TRADER_SUPERVISOR_PID (the wiring is the app's, not start.mjs's): runs as
-  // soon as the built main.js does.
+  // soon as it does.
   it.skipIf(!traderWatchesItsSupervisor)(
     'SIGKILL to start.mjs: the trader sees TRADER_SUPERVISOR_PID gone and stops gracefully',
     async () => {

@@ -72,8 +72,17 @@ describe('Binance parser', () => {
     const trades = events.filter((e) => e.kind === 'trade');
     expect(trades[0]).toMatchObject({ side: 'buy', price: 100.2, qty: 0.5, tradeId: '12345', exchTs: 1700000000149 });
     expect(trades[1]).toMatchObject({ side: 'sell' }); // m: true -> the buyer was the maker -> the aggressor sold
-    const futures = parseBinanceEvent(JSON.parse('{"e":"depthUpdate","E":5,"s":"ETHUSDT","U":3,"u":4,"pu":2,"b":[["1.5","2"]],"a":[]}'));
-    expect(futures).toMatchObject({ kind: 'book', symbol: 'ETHUSDT', firstSeq: 3, lastSeq: 4, prevSeq: 2, bids: [[1.5, 2]] });
+    const futures = parseBinanceEvent(
+      JSON.parse('{"e":"depthUpdate","E":5,"s":"ETHUSDT","U":3,"u":4,"pu":2,"b":[["1.5","2"]],"a":[]}'),
+    );
+    expect(futures).toMatchObject({
+      kind: 'book',
+      symbol: 'ETHUSDT',
+      firstSeq: 3,
+      lastSeq: 4,
+      prevSeq: 2,
+      bids: [[1.5, 2]],
+    });
     const spot = parseBinanceEvent(JSON.parse('{"e":"depthUpdate","E":5,"s":"ETHUSDT","U":3,"u":4,"b":[],"a":[]}'));
     expect(spot !== undefined && 'prevSeq' in spot).toBe(false);
     expect(parseBinanceSnapshot(fixtureJson('binance-depth-snapshot.json'))).toMatchObject({
@@ -104,13 +113,20 @@ describe('Coinbase parser (Advanced Trade)', () => {
   it('replays the fixture (l2_data snapshot and updates, market_trades, heartbeats) into the expected book', () => {
     const expected = fixtureJson<Expected>('coinbase-advanced.expected.json');
     const parser = new CoinbaseParser();
-    const events = parseAll((m, out) => parser.parse(m as Record<string, unknown>, out), fixtureFrames('coinbase-advanced.jsonl'));
+    const events = parseAll(
+      (m, out) => parser.parse(m as Record<string, unknown>, out),
+      fixtureFrames('coinbase-advanced.jsonl'),
+    );
     const book = new VenueBook(expected.symbol);
     for (const ev of events) applyTo(book, ev);
     expect(book.isSynced()).toBe(true);
     expect(book.book.top(10)).toEqual({ bids: expected.bids, asks: expected.asks });
     expect(events.filter((e) => e.kind === 'trade')).toHaveLength(expected.trades);
-    expect(events.find((e) => e.kind === 'trade')).toMatchObject({ symbol: 'BTCUSD', side: 'buy', tradeId: '000000001' });
+    expect(events.find((e) => e.kind === 'trade')).toMatchObject({
+      symbol: 'BTCUSD',
+      side: 'buy',
+      tradeId: '000000001',
+    });
     // A per-book counter: strictly increasing, so the book never takes a diff for stale.
     expect(events.flatMap((e) => (e.kind === 'book' ? [e.lastSeq] : []))).toEqual([1, 2, 3]);
     expect(events[0]).toMatchObject({ snapshot: true, exchTs: Date.parse('2023-02-09T20:32:50.714Z') });
@@ -120,7 +136,9 @@ describe('Coinbase parser (Advanced Trade)', () => {
     const parser = new CoinbaseParser();
     const p = (s: string) => parser.parse(JSON.parse(s), []);
     expectMalformed(() =>
-      p('{"channel":"l2_data","events":[{"product_id":"BTC-USD","updates":[{"side":"x","price_level":"1","new_quantity":"1"}]}]}'),
+      p(
+        '{"channel":"l2_data","events":[{"product_id":"BTC-USD","updates":[{"side":"x","price_level":"1","new_quantity":"1"}]}]}',
+      ),
     );
     expectMalformed(() => p('{"channel":"l2_data","events":[{"updates":[]}]}'));
     expectMalformed(() => p('{"channel":"l2_data","events":[{"product_id":"BTC-USD","updates":"x"}]}'));
@@ -140,8 +158,18 @@ describe('Kraken parser (v1)', () => {
 
   it('checks the checksum over price and volume without the point and leading zeros', () => {
     const parser = new KrakenParser();
-    const snapshot = [1, { as: [['0.05005', '0.00000500', '1.0']], bs: [['0.05000', '0.00000500', '1.0']] }, 'book-10', 'XBT/USD'];
-    const good = [1, { a: [['0.05005', '0.00000600', '2.5']], c: String(crc32('5005600' + '5000500')) }, 'book-10', 'XBT/USD'];
+    const snapshot = [
+      1,
+      { as: [['0.05005', '0.00000500', '1.0']], bs: [['0.05000', '0.00000500', '1.0']] },
+      'book-10',
+      'XBT/USD',
+    ];
+    const good = [
+      1,
+      { a: [['0.05005', '0.00000600', '2.5']], c: String(crc32('5005600' + '5000500')) },
+      'book-10',
+      'XBT/USD',
+    ];
     const out: MarketEvent[] = [];
     parser.parse(snapshot, out);
     parser.parse(good, out);

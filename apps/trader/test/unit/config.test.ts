@@ -66,6 +66,7 @@ describe('loadConfig', () => {
         TRADER_SYMBOLS: 'BTCUSDT,ETHUSDT',
         TRADER_SIMULATOR_ENABLED: 'false',
         TRADER_MARKET_WS_URL: 'ws://127.0.0.1:1/stream',
+        TRADER_MARKET_REST_URL: 'http://127.0.0.1:1',
       },
     });
     expect(c.cache.redisUrl).toBe('redis://127.0.0.1:6379');
@@ -87,6 +88,32 @@ describe('loadConfig', () => {
     );
     expect(fails(() => loadConfig({ env: { TRADER_SIMULATOR_ENABLED: 'false' } })).field).toBe('market.wsUrl');
     expect(fails(() => loadConfig({ env: {}, argv: ['--duration', '-1'] })).field).toBe('durationSec');
+  });
+
+  it('selects the market venue, binance by default, and checks what the venue needs', () => {
+    expect(loadConfig({ env: {} }).market.venue).toBe('binance');
+    const ws = 'wss://advanced-trade-ws.coinbase.com';
+    const coinbase = loadConfig({
+      env: { TRADER_MARKET_VENUE: 'coinbase', TRADER_MARKET_WS_URL: ws, TRADER_SYMBOLS: 'BTCUSD,ETHUSD' },
+    });
+    expect(coinbase.market).toMatchObject({ venue: 'coinbase', wsUrl: ws, restUrl: '' });
+    expect(
+      loadConfig({ env: {}, file: file({ market: { venue: 'kraken', wsUrl: 'wss://ws.kraken.com' } }) }).market.venue,
+    ).toBe('kraken');
+    const bad = fails(() => loadConfig({ env: { TRADER_MARKET_VENUE: 'ftx' } }));
+    expect(bad.field).toBe('market.venue');
+    expect(bad.message).toMatch(/must be one of binance, coinbase, kraken/);
+    // The simulator speaks Binance only.
+    expect(fails(() => loadConfig({ env: { TRADER_MARKET_VENUE: 'kraken' } })).field).toBe('market.wsUrl');
+    expect(
+      fails(() =>
+        loadConfig({ env: { TRADER_MARKET_VENUE: 'coinbase', TRADER_MARKET_WS_URL: ws, TRADER_SYMBOLS: 'BTCXYZ' } }),
+      ).field,
+    ).toBe('symbols');
+    // Binance snapshots come from REST.
+    expect(
+      fails(() => loadConfig({ env: { TRADER_MARKET_WS_URL: 'wss://stream.binance.com:9443/stream' } })).field,
+    ).toBe('market.restUrl');
   });
 
   it('rejects unknown keys, variables and options', () => {

@@ -5,8 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
+import type { ExecutionClient, ExecutionEvent } from '../../src/model/execution-client.js';
+import type { BookEvent, MarketEvent, OrderIntent } from '../../src/model/types.js';
 import type { Strategy, StrategyContext } from '../../src/strategy/strategy.js';
-import type { BookEvent, OrderIntent } from '../../src/model/types.js';
 
 const config = loadConfig({
   env: {},
@@ -164,28 +165,39 @@ describe('TradingEngine', () => {
     c.journal.close();
   });
 
-  it('asks for a snapshot on gaps, ignores stale diffs and does not decide on an unsynced book', () => {
+  it('applies what the data client delivers: ignores diffs before the snapshot, drops stale ones, gaps invalidate', () => {
     const path = tmpJournal();
     const a = setup(path);
     u = 100;
     a.engine.onMarketEvent(diff([[1, 1]], []));
     expect(a.strategy.seen).toHaveLength(0);
+    expect(a.engine.counters.unsynced).toBe(1); // the client buffers until the snapshot, not the engine
     expect(a.engine.onSnapshot('BTCUSDT', { lastUpdateId: 100, bids: [[100, 1]], asks: [[101, 1]] })).toBe(true);
-    expect(a.engine.books.get('BTCUSDT')?.book.top(5).bids).toEqual([
-      [100, 1],
-      [1, 1],
-    ]);
+    expect(a.engine.books.get('BTCUSDT')?.book.top(5).bids).toEqual([[100, 1]]);
     a.engine.onMarketEvent(diff([], []));
     expect(a.strategy.seen).toHaveLength(1);
     const stale = { ...diff([], []), firstSeq: 50, lastSeq: 60, prevSeq: 49 };
     a.engine.onMarketEvent(stale);
     expect(a.engine.counters.stale).toBe(1);
+    // Continuity is the data client's: a jump is applied as delivered, no snapshot is asked for.
     u += 5;
     a.engine.onMarketEvent(diff([], []));
+    expect(a.strategy.seen).toHaveLength(2);
+    expect(a.snapshots).toEqual([]);
+    // A snapshot for a synced book is ignored unless forced (the client saw a gap).
+    a.engine.onSnapshot('BTCUSDT', { lastUpdateId: 1, bids: [[50, 1]], asks: [[51, 1]] });
+    expect(a.engine.books.get('BTCUSDT')?.book.bestBid()).toBe(100);
+    a.engine.onMarketEvent({ kind: 'gap', venue: 'binance', symbol: 'BTCUSDT', reason: 'test' });
     expect(a.snapshots).toEqual(['BTCUSDT']);
     expect(a.engine.isSynced('BTCUSDT')).toBe(false);
+    a.engine.onMarketEvent(diff([], []));
+    expect(a.strategy.seen).toHaveLength(2);
     a.engine.onMarketEvent({ kind: 'gap', venue: 'binance', reason: 'test' });
     expect(a.snapshots).toEqual(['BTCUSDT', 'BTCUSDT']);
+    expect(a.engine.counters.gaps).toBe(2);
+    a.engine.sink.onSnapshot('BTCUSDT', { lastUpdateId: 200, bids: [[99, 1]], asks: [[100, 1]] }, true);
+    expect(a.engine.isSynced('BTCUSDT')).toBe(true);
+    expect(a.engine.books.get('BTCUSDT')?.book.lastUpdateId).toBe(200);
     a.engine.onMarketEvent({
       kind: 'trade',
       venue: 'binance',
@@ -197,6 +209,106 @@ describe('TradingEngine', () => {
       exchTs: 0,
     });
     expect(a.engine.counters.tradeEvents).toBe(0);
+    a.journal.close();
+  });
+
+  it('takes in-stream snapshots (Coinbase, Kraken) as book events', () => {
+    const a = setup(tmpJournal());
+    const snapshotEvent: BookEvent = {
+      kind: 'book',
+      venue: 'kraken',
+      symbol: 'BTCUSDT',
+      snapshot: true,
+      bids: [[100, 2]],
+      asks: [[101, 3]],
+      firstSeq: 1,
+      lastSeq: 1,
+      exchTs: 5,
+    };
+    a.engine.sink.onEvent(snapshotEvent, 0);
+    expect(a.engine.isSynced('BTCUSDT')).toBe(true);
+    expect(a.engine.books.get('BTCUSDT')?.book.mid()).toBe(100.5);
+    expect(a.strategy.seen).toHaveLength(0); // the next diff decides
+    a.engine.sink.onEvent(
+      { ...snapshotEvent, snapshot: false, bids: [[100.5, 1]], asks: [], firstSeq: 2, lastSeq: 2 },
+      0,
+    );
+    expect(a.strategy.seen).toHaveLength(1);
+    expect(a.engine.counters.snapshots).toBe(1);
+    a.journal.close();
+  });
+
+  it('feeds trades and applied book updates to the execution client, and reconciles through it on restart', async () => {
+    const path = tmpJournal();
+    const seen: MarketEvent[] = [];
+    let listener: ((e: ExecutionEvent) => void) | undefined;
+    const reconciled: string[][] = [];
+    const venue: ExecutionClient = {
+      name: 'fake-venue',
+      venueStateSurvivesRestart: true,
+      submit: (o) => listener?.({ type: 'accepted', clientOrderId: o.clientOrderId, ts: 0 }),
+      cancel: () => {},
+      onEvent: (l) => {
+        listener = l;
+      },
+      onMarketEvent: (ev) => seen.push(ev),
+      reconcile: (open) => reconciled.push(open.map((o) => o.clientOrderId)),
+      close: async () => {},
+    };
+    const { journal, recovery } = Journal.open(path, { fsync: 'never' });
+    const strategy = new ScriptedStrategy();
+    const engine = new TradingEngine({ config, journal, strategy, execution: venue });
+    engine.replay(recovery.entries);
+    syncBook(engine);
+    engine.onMarketEvent(diff([[100, 2]], []));
+    engine.onMarketEvent({ ...diff([], []), firstSeq: 1, lastSeq: 1 }); // stale: not applied, not seen
+    engine.onMarketEvent({
+      kind: 'trade',
+      venue: 'binance',
+      symbol: 'BTCUSDT',
+      price: 100,
+      qty: 1,
+      side: 'buy',
+      tradeId: 't',
+      exchTs: 0,
+    });
+    expect(seen.map((e) => e.kind)).toEqual(['book', 'trade']);
+    engine.submit({ symbol: 'BTCUSDT', side: 'buy', type: 'limit', qty: 1, price: 90 });
+    expect(engine.orders.get('unit-0000000001')?.status).toBe('accepted');
+    await engine.close();
+    journal.close();
+    // Restart: the venue still has the order, so the engine asks it instead of cancelling.
+    const again = Journal.open(path, { fsync: 'never' });
+    const restarted = new TradingEngine({ config, journal: again.journal, strategy, execution: venue });
+    const report = restarted.replay(again.recovery.entries);
+    expect(report).toMatchObject({ reconciledCancelled: 0, reconciledByVenue: 1 });
+    expect(reconciled).toEqual([['unit-0000000001']]);
+    expect(restarted.orders.get('unit-0000000001')?.status).toBe('accepted');
+    listener?.({ type: 'cancelled', clientOrderId: 'unit-0000000001', reason: 'gone at the venue', ts: 0 });
+    expect(restarted.orders.get('unit-0000000001')?.status).toBe('cancelled');
+    again.journal.close();
+  });
+
+  it('stopDecisions: the strategy is no longer consulted, new orders are refused, cancels still work', async () => {
+    const a = setup(tmpJournal());
+    a.engine.start();
+    syncBook(a.engine);
+    const placed = a.engine.submit({ symbol: 'BTCUSDT', side: 'buy', type: 'limit', qty: 1, price: 90 });
+    expect('clientOrderId' in placed).toBe(true);
+    await settle();
+    a.engine.stopDecisions();
+    a.strategy.queue.push({ symbol: 'BTCUSDT', side: 'buy', type: 'market', qty: 1 });
+    a.engine.onMarketEvent(diff([[100, 3]], []));
+    expect(a.strategy.seen).toHaveLength(0);
+    expect(a.engine.counters.decisions).toBe(0);
+    expect(a.engine.submit({ symbol: 'BTCUSDT', side: 'buy', type: 'market', qty: 1 })).toEqual({
+      rejected: expect.stringMatching(/^stopped/),
+    });
+    expect(a.engine.cancelAll('shutdown')).toBe(1);
+    await settle();
+    expect(a.engine.orders.get('unit-0000000001')?.status).toBe('cancelled');
+    expect([...a.engine.orders.openOrders()]).toHaveLength(0);
+    await a.engine.close();
     a.journal.close();
   });
 

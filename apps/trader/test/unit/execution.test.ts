@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { PaperExecution } from '../../src/adapters/sim/paper-execution.js';
 import { isTraderError } from '../../src/errors.js';
 import { ClientOrderIdGenerator } from '../../src/execution/client-order-id.js';
-import type { ExecutionEvent } from '../../src/model/execution-client.js';
 import { canTransition, isTerminal, OrderBookkeeper } from '../../src/execution/order-state-machine.js';
-import { PaperExecution } from '../../src/adapters/sim/paper-execution.js';
+import type { ExecutionEvent } from '../../src/model/execution-client.js';
 import { OrderBook } from '../../src/model/order-book.js';
 import type { Fill, Order, OrderIntent } from '../../src/model/types.js';
 

@@ -189,7 +189,7 @@ describe('StreamPipeline', () => {
     expect(withResync.seqs()).toEqual([2]);
   });
 
-  it('keeps each message\'s arrival stamps through the reorder window and the resync buffer', async () => {
+  it('keeps the arrival stamps of each message through the reorder window and the resync buffer', async () => {
     const reorder = make({ reorderTimeoutMs: 10_000 });
     reorder.pipeline.accept({}, 1, 1_000, 10.5);
     reorder.pipeline.accept({}, 3, 1_002, 12.25); // held

@@ -45,7 +45,7 @@ export class CoinbaseDataClient implements DataClient {
   private readonly events: MarketEvent[] = [];
   private closed = false;
 
-  constructor(private readonly options: CoinbaseDataClientOptions) {
+  constructor(options: CoinbaseDataClientOptions) {
     this.sink = options.sink;
     for (const s of options.symbols) this.products.set(s, coinbaseProductId(s));
     this.connection = options.manager.connect(options.exchange ?? 'coinbase', {

@@ -63,7 +63,10 @@ export class CoinbaseParser {
     const asks: Level[] = [];
     for (const u of event.updates) {
       const upd = asObject(VENUE, u, 'update');
-      const level: Level = [toNum(VENUE, upd.price_level, 'price_level'), toNum(VENUE, upd.new_quantity, 'new_quantity')];
+      const level: Level = [
+        toNum(VENUE, upd.price_level, 'price_level'),
+        toNum(VENUE, upd.new_quantity, 'new_quantity'),
+      ];
       if (upd.side === 'bid') bids.push(level);
       else if (upd.side === 'offer' || upd.side === 'ask') asks.push(level);
       else malformed(VENUE, `unknown side ${String(upd.side)}`);

@@ -58,7 +58,7 @@ export class KrakenDataClient implements DataClient {
   private readonly events: MarketEvent[] = [];
   private closed = false;
 
-  constructor(private readonly options: KrakenDataClientOptions) {
+  constructor(options: KrakenDataClientOptions) {
     this.sink = options.sink;
     const limit = options.depthLimit ?? 1000;
     this.depth = DEPTHS.reduce<number>((best, d) => (d <= limit ? d : best), DEPTHS[0]);

@@ -121,7 +121,7 @@ export class KrakenParser {
 
   /** Parses one decoded channel frame (`[channelID, payload..., channelName, pair]`), appending events to `out`. */
   parse(msg: unknown, out: MarketEvent[]): void {
-    if (!Array.isArray(msg)) return malformed(VENUE, 'frame is not a channel array');
+    if (!Array.isArray(msg)) malformed(VENUE, 'frame is not a channel array');
     if (msg.length < 4) malformed(VENUE, 'channel array too short');
     const pair = msg[msg.length - 1];
     const channel = msg[msg.length - 2];

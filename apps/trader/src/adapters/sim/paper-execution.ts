@@ -1,6 +1,6 @@
 import { TraderError } from '../../errors.js';
-import type { OrderBook } from '../../model/order-book.js';
 import type { ExecutionClient, ExecutionEvent } from '../../model/execution-client.js';
+import type { OrderBook } from '../../model/order-book.js';
 import type { Fill, MarketEvent, Order } from '../../model/types.js';
 
 /** Options of {@link PaperExecution}. */

@@ -58,6 +58,11 @@ export class MarketDataComponent implements Component {
     await feed.start();
   }
 
+  /** The built-in simulator, when it runs (fault switches for tests and demos). */
+  simulator(): ExchangeSimulator | undefined {
+    return this.#simulator;
+  }
+
   /** Where the market data comes from. */
   urls(): { wsUrl: string; restUrl: string } {
     return this.#urls;

@@ -8,6 +8,9 @@ import type { Fill } from '../../model/types.js';
 import { createObservability } from '../observability.js';
 import type { EngineComponent } from './engine-component.js';
 
+/** What `Monitoring.watch` takes. */
+type WatchSource = Parameters<Monitoring['watch']>[0];
+
 /**
  * `@cryptoscalp/monitoring`: in the engine roles the trader's stage latencies, business and model metrics and
  * alert rules (feed stale, drawdown, market-data errors, decision latency, kill switch); in a gateway the process,
@@ -18,7 +21,7 @@ export class ObservabilityComponent implements Component {
   #monitoring: Monitoring | undefined;
   #close: (() => Promise<void>) | undefined;
   #alerts: AlertsSource | undefined;
-  readonly #watched: { name: string; stats(): Record<string, unknown> }[] = [];
+  readonly #watched: (WatchSource | (() => WatchSource))[] = [];
 
   constructor(
     private readonly config: TraderConfig,
@@ -41,13 +44,16 @@ export class ObservabilityComponent implements Component {
       this.#monitoring = monitoring;
       this.#close = () => monitoring.close();
     }
-    for (const w of this.#watched) this.#monitoring.watch(w);
+    for (const w of this.#watched) this.#monitoring.watch(typeof w === 'function' ? w() : w);
   }
 
-  /** Adds a `stats()` source as `cryptoscalp_stats_*` gauges (before or after start). */
-  watch(source: { name: string; stats(): Record<string, unknown> }): void {
+  /**
+   * Watches a component of the suite (its channels become histograms, its `stats()` gauges). Before start, a
+   * function may stand for a source that exists only once its own component has started.
+   */
+  watch(source: WatchSource | (() => WatchSource)): void {
     if (this.#monitoring === undefined) this.#watched.push(source);
-    else this.#monitoring.watch(source);
+    else this.#monitoring.watch(typeof source === 'function' ? source() : source);
   }
 
   /** The alert manager as the API and the command handler use it (engine roles only). */

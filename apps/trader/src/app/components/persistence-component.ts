@@ -14,7 +14,8 @@ export class PersistenceComponent implements Component {
   readonly name = 'persistence';
   #writer: JournalWriter | undefined;
   #stopped = false;
-  #deferred = false;
+  #deferred = true;
+  #running: Promise<void> | undefined;
 
   constructor(
     private readonly config: TraderConfig,
@@ -24,7 +25,7 @@ export class PersistenceComponent implements Component {
     private readonly log: (line: string) => void,
   ) {}
 
-  async start(): Promise<void> {
+  start(): void {
     const journal = this.journal.journal();
     const writer = new JournalWriter({
       db: this.postgres.pool(),
@@ -35,31 +36,35 @@ export class PersistenceComponent implements Component {
     });
     this.#writer = writer;
     this.engine.engine().onEntry((e) => writer.enqueue(e));
-    try {
-      await writer.start();
-    } catch (e) {
-      this.#deferred = true;
-      this.log(`trader: postgres unavailable at start (${(e as Error).message}); trading on the journal, the writer will catch up`);
-      void this.retryStart(writer);
-    }
+    // Trading never waits for PostgreSQL: the writer starts (and catches up from the journal) in the background,
+    // retrying every second while the database is away.
+    this.#running = this.run(writer);
   }
 
-  private async retryStart(writer: JournalWriter): Promise<void> {
+  private async run(writer: JournalWriter): Promise<void> {
+    let logged = false;
     while (!this.#stopped) {
-      await new Promise((r) => setTimeout(r, 1000).unref());
-      if (this.#stopped) return;
       try {
         await writer.start();
         this.#deferred = false;
-        this.log('trader: postgres reachable: journal writer caught up');
+        if (logged) this.log('trader: postgres reachable: journal writer caught up');
         return;
-      } catch {
-        // still down: the journal keeps everything meanwhile
+      } catch (e) {
+        if (!logged) {
+          logged = true;
+          this.log(`trader: postgres unavailable (${(e as Error).message}); trading on the journal, the writer will catch up`);
+        }
       }
+      await new Promise((r) => setTimeout(r, 1000).unref());
     }
   }
 
-  /** True while PostgreSQL was unreachable at start and the writer has not caught up yet. */
+  /** Sequence number of the last journal entry in PostgreSQL. */
+  persistedSeq(): number {
+    return this.#writer?.persistedSeq ?? 0;
+  }
+
+  /** True until the writer has started against PostgreSQL (it was unreachable, or the first start is running). */
   get deferred(): boolean {
     return this.#deferred;
   }

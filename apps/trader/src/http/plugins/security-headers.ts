@@ -1,4 +1,5 @@
 import helmet from '@fastify/helmet';
+import helmetLib from 'helmet';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PluginOptions } from './context.js';
@@ -24,12 +25,24 @@ export const DASHBOARD_CSP_DIRECTIVES = {
  * a route says so).
  */
 async function securityHeaders(app: FastifyInstance, _opts: PluginOptions): Promise<void> {
-  await app.register(helmet, {
+  const cfg = {
     contentSecurityPolicy: { useDefaults: false, directives: DASHBOARD_CSP_DIRECTIVES },
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
+    frameguard: { action: 'deny' as const },
+    referrerPolicy: { policy: 'no-referrer' as const },
     strictTransportSecurity: false,
-  });
+  };
+  const mode = process.env.XHELMET ?? 'fastify';
+  if (mode === 'fastify') await app.register(helmet, cfg);
+  else if (mode === 'once') {
+    const mw = helmetLib(cfg);
+    app.addHook('onRequest', (req, reply, done) => { mw(req.raw, reply.raw, () => done()); });
+  } else {
+    const captured: Record<string, string> = {};
+    helmetLib(cfg)({} as never, { setHeader: (k: string, v: string) => { captured[k] = v; }, removeHeader: () => {} } as never, () => {});
+    const entries = Object.entries(captured);
+    if (mode === 'raw') app.addHook('onRequest', (_req, reply, done) => { for (const [k, v] of entries) reply.raw.setHeader(k, v); done(); });
+    else app.addHook('onRequest', (_req, reply, done) => { reply.headers(captured); done(); });
+  }
   app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-request-id', req.id);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
