@@ -14,10 +14,13 @@
 // Redis runs as a disposable redis-server with AOF, once with appendfsync everysec (acknowledged = written to the OS,
 // the same class of durability as JetStream's and RabbitMQ streams' defaults, which do not fsync per message) and
 // once with appendfsync always (fsync before the reply); the shared Redis on 6379 (no persistence) is measured too.
+// The three candidates run in two interleaved rounds (A B C ... C B A) and each figure is the best of its rounds, so a
+// burst of other load on this shared 2-core machine does not decide the comparison; the load average is reported.
 // Only loopback services; every stream/queue is deleted and every connection closed at the end.
 //
 //   npx tsx apps/trader/bench/event-bus.ts
 import { type ChildProcess, fork } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import {
@@ -31,7 +34,7 @@ import {
 } from '@cryptoscalp/testkit';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
-import { AckPolicy, connect as natsConnect, DeliverPolicy, type JsMsg, StorageType } from 'nats';
+import { AckPolicy, DeliverPolicy, type JsMsg, connect as natsConnect, StorageType } from 'nats';
 import { RedisEventLog } from '../src/bus/redis-event-log.js';
 
 const RECORDS = 100_000;
@@ -59,8 +62,12 @@ interface BenchRecord {
   pad: string;
 }
 
-/** A ~256-byte JSON market event; `t` is the publish time. */
-function makeRecord(seq: number): BenchRecord {
+/** Sequence of the records of one stream, increasing across phases, so a reader can check the order. */
+let seq = 0;
+
+/** The next ~256-byte JSON market event; `t` is the publish time. */
+function nextRecord(): BenchRecord {
+  seq++;
   const r: BenchRecord = { seq, t: now(), sym: 'BTCUSDT', px: 64_000 + (seq % 100) / 10, pad: '' };
   r.pad = 'x'.repeat(Math.max(0, RECORD_BYTES - JSON.stringify(r).length));
   return r;
@@ -284,17 +291,6 @@ async function runReader(target: Target, after: number, expect: number, onReady:
   return { received, outOfOrder, elapsedMs, lags };
 }
 
-if (process.argv.includes('--reader')) {
-  process.once('message', (msg: { target: Target; after: number; expect: number }) => {
-    void runReader(msg.target, msg.after, msg.expect, () => process.send?.({ type: 'ready' })).then(
-      (report) => process.send?.({ type: 'report', report }, () => process.exit(0)),
-      (error: unknown) => process.send?.({ type: 'error', error: String(error) }, () => process.exit(1)),
-    );
-  });
-} else {
-  await main();
-}
-
 /** Starts a reader process; resolves when it is subscribed, with a promise of its report. */
 async function startReader(
   target: Target,
@@ -349,15 +345,15 @@ async function startReader(
 async function throughput(pub: Publisher, count: number): Promise<number> {
   const t0 = now();
   const deadline = Date.now() + PHASE_TIMEOUT_MS;
-  let seq = 0;
-  while (seq < count) {
+  let sent = 0;
+  while (sent < count) {
     if (Date.now() > deadline) throw new Error(`throughput phase ran past ${PHASE_TIMEOUT_MS} ms`);
     if (pub.unconfirmed() >= MAX_UNCONFIRMED) {
       await sleep(1);
       continue;
     }
-    const end = Math.min(count, seq + CHUNK);
-    while (seq < end) pub.publish(makeRecord(++seq));
+    const end = Math.min(count, sent + CHUNK);
+    for (; sent < end; sent++) pub.publish(nextRecord());
     await turn();
   }
   await pub.confirmed();
@@ -372,10 +368,10 @@ async function lag(pub: Publisher): Promise<{ lags: number[]; received: number; 
   try {
     await sleep(200); // let the consumers settle on the live end
     const t0 = now();
-    let seq = 0;
-    while (seq < total) {
+    let sent = 0;
+    while (sent < total) {
       const due = Math.min(total, Math.floor(((now() - t0) / 1000) * LAG_RATE));
-      while (seq < due) pub.publish(makeRecord(++seq));
+      for (; sent < due; sent++) pub.publish(nextRecord());
       await sleep(1);
     }
     await pub.confirmed();
@@ -388,6 +384,25 @@ async function lag(pub: Publisher): Promise<{ lags: number[]; received: number; 
   } finally {
     for (const r of readers) r.kill();
   }
+}
+
+const LABELS = {
+  subject: 'Redis Streams, AOF everysec',
+  nats: 'NATS JetStream, file storage',
+  rabbit: 'RabbitMQ stream queue',
+  always: 'Redis Streams, AOF fsync always',
+  memory: 'Redis Streams, no persistence (6379)',
+} as const;
+
+/** Per figure the best of the rounds (the least disturbed by other load); lag figures from the round with the best p99. */
+function best(rounds: Result[]): Result {
+  const first = rounds[0] as Result;
+  const lagRound = rounds.reduce((a, b) => (b.lagP99 < a.lagP99 ? b : a), first);
+  return {
+    ...lagRound,
+    publishPerSec: Math.max(...rounds.map((r) => r.publishPerSec)),
+    replayMs: Math.min(...rounds.map((r) => r.replayMs)),
+  };
 }
 
 interface Result {
@@ -403,6 +418,7 @@ interface Result {
 }
 
 async function measure(label: string, make: () => Promise<Publisher>): Promise<Result> {
+  seq = 0;
   const pub = await make();
   try {
     // Warm-up: connections, scripts, JIT.
@@ -434,35 +450,50 @@ async function measure(label: string, make: () => Promise<Publisher>): Promise<R
 
 async function main(): Promise<void> {
   const servers: RedisServer[] = [];
-  const results: Result[] = [];
+  const runs: Result[] = [];
+  const loadBefore = loadavg()[0] as number;
   try {
     const everysec = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
     servers.push(everysec);
     const always = await startRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
     servers.push(always);
-    results.push(await measure('Redis Streams, AOF everysec', () => redisPublisher(everysec.url)));
-    results.push(await measure('NATS JetStream, file storage', natsPublisher));
-    results.push(await measure('RabbitMQ stream queue', rabbitPublisher));
-    results.push(await measure('Redis Streams, AOF fsync always', () => redisPublisher(always.url)));
-    results.push(await measure('Redis Streams, no persistence (6379)', () => redisPublisher(serviceUrls.redis)));
+    const candidates: Record<string, () => Promise<Publisher>> = {
+      [LABELS.subject]: () => redisPublisher(everysec.url),
+      [LABELS.nats]: natsPublisher,
+      [LABELS.rabbit]: rabbitPublisher,
+      [LABELS.always]: () => redisPublisher(always.url),
+      [LABELS.memory]: () => redisPublisher(serviceUrls.redis),
+    };
+    // Two interleaved rounds of the three candidates (A B C, C B A), so the drift of a shared machine falls on all.
+    const plan = [LABELS.subject, LABELS.nats, LABELS.rabbit, LABELS.always, LABELS.memory];
+    plan.push(LABELS.rabbit, LABELS.nats, LABELS.subject);
+    for (const label of plan) runs.push(await measure(label, candidates[label] as () => Promise<Publisher>));
   } finally {
     for (const s of servers) await s.stop();
   }
+  const loadAfter = loadavg()[0] as number;
 
   const expected = READERS * LAG_RATE * LAG_SECONDS;
+  const results = Object.values(LABELS).map((label) => best(runs.filter((r) => r.label === label)));
   console.log('');
   console.log(
-    `| transport | publish rec/s | replay ${RECORDS + 5_000} ms | lag p50 ms | lag p99 ms | lag max ms | delivered (lag phase) |`,
+    `| transport | rounds | publish rec/s | replay ${RECORDS + 5_000} ms | lag p50 ms | lag p99 ms | lag max ms | delivered (lag phase) |`,
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const r of results)
     console.log(
-      `| ${r.label} | ${Math.round(r.publishPerSec)} | ${r.replayMs.toFixed(0)} | ${r.lagP50.toFixed(2)} | ${r.lagP99.toFixed(2)} | ${r.lagMax.toFixed(2)} | ${r.lagReceived}/${expected} |`,
+      `| ${r.label} | ${runs.filter((x) => x.label === r.label).length} | ${Math.round(r.publishPerSec)} | ${r.replayMs.toFixed(0)} | ${r.lagP50.toFixed(2)} | ${r.lagP99.toFixed(2)} | ${r.lagMax.toFixed(2)} | ${r.lagReceived}/${expected} |`,
     );
+  console.log(
+    `(best of the rounds per figure; 1-min load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after, on ${cpus().length} cores)`,
+  );
   console.log('');
 
   const [subject, nats, rabbit, always, memory] = results as [Result, Result, Result, Result, Result];
-  const method = `${RECORDS} records of ~${RECORD_BYTES}-byte JSON; publish pipelined (${CHUNK} per turn, <= ${MAX_UNCONFIRMED} unconfirmed) until confirmed stored; replay by a new reader process from offset 0; lag with ${READERS} reader processes at ${LAG_RATE}/s for ${LAG_SECONDS} s; all servers on loopback, shared 2-core machine`;
+  const incomplete = runs.filter(
+    (r) => r.lagReceived !== expected || r.replayReceived !== RECORDS + 5_000 || r.outOfOrder > 0,
+  );
+  const method = `best of 2 interleaved rounds per figure; ${RECORDS} records of ~${RECORD_BYTES}-byte JSON; publish pipelined (${CHUNK} per turn, <= ${MAX_UNCONFIRMED} unconfirmed) until confirmed stored; replay by a new reader process from offset 0; lag with ${READERS} reader processes at ${LAG_RATE}/s for ${LAG_SECONDS} s; all servers on loopback, shared 2-core machine`;
   const figures: BenchFigure[] = [];
   for (const base of [nats, rabbit]) {
     const extra = {
@@ -474,6 +505,8 @@ async function main(): Promise<void> {
       redisAlwaysLagP99: always.lagP99,
       redisNoPersistencePublish: memory.publishPerSec,
       redisNoPersistenceLagP99: memory.lagP99,
+      loadAverageBefore: loadBefore,
+      loadAverageAfter: loadAfter,
     };
     figures.push(
       {
@@ -506,11 +539,20 @@ async function main(): Promise<void> {
     );
   }
   reportBench({ package: '@cryptoscalp/trader', bench: 'event-bus', figures });
-  const incomplete = results.filter(
-    (r) => r.lagReceived !== expected || r.replayReceived !== RECORDS + 5_000 || r.outOfOrder > 0,
-  );
   if (incomplete.length > 0) {
     console.error(`incomplete or out-of-order delivery: ${incomplete.map((r) => r.label).join(', ')}`);
     process.exitCode = 1;
   }
+}
+
+// Entry point, last, so every constant above is initialised: the reader child, or the bench itself.
+if (process.argv.includes('--reader')) {
+  process.once('message', (msg: { target: Target; after: number; expect: number }) => {
+    void runReader(msg.target, msg.after, msg.expect, () => process.send?.({ type: 'ready' })).then(
+      (report) => process.send?.({ type: 'report', report }, () => process.exit(0)),
+      (error: unknown) => process.send?.({ type: 'error', error: String(error) }, () => process.exit(1)),
+    );
+  });
+} else {
+  await main();
 }

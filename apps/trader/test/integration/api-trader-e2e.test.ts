@@ -5,27 +5,26 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '@cryptoscalp/testkit';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { issueToken } from '../../src/api/index.js';
-import { TraderApiMount } from '../../src/app/api-mount.js';
-import { TraderApp } from '../../src/app/trader-app.js';
+import type { PersistenceComponent } from '../../src/app/components/persistence-component.js';
+import type { PostgresComponent } from '../../src/app/components/postgres-component.js';
+import { createTrader, type Trader } from '../../src/app/trader.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { issueToken } from '../../src/http/tokens.js';
 
 /**
- * The whole thing: the trader on embedded defaults (simulator, in-process cache, embedded PostgreSQL), the API
- * mounted on its HTTP server exactly as API.md's wiring shows, and the dashboard in headless Chromium showing
- * what the trader really does.
+ * The whole thing: the trader on embedded defaults (simulator, in-process cache, embedded PostgreSQL) as `npm start`
+ * composes it (`--role all`: the API reads the read model, commands go over the in-process bus), and the dashboard
+ * in headless Chromium showing what the trader really does.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const SECRET = 'e2e-secret-0123456789abcdef-0123456789';
 const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 
-let app: TraderApp | undefined;
-const mount = new TraderApiMount();
+let app: Trader | undefined;
 let browser: Browser | undefined;
 
 afterAll(async () => {
   await browser?.close();
-  await mount.close();
   await app?.stop('test');
 }, 60_000);
 
@@ -43,14 +42,11 @@ describe('dashboard over the running trader', () => {
         database: { embedded: 'memory' },
       },
     });
-    const trader = new TraderApp({ config, log: () => {}, httpFallback: mount.fallback });
+    const trader = createTrader({ config, log: () => {}, jwtSecret: SECRET });
     app = trader;
     const endpoints = await trader.start();
-    // Mounted exactly as src/main.ts mounts it: audit log in the trader's database (one embedded session).
-    const api = await mount.start(trader, { secret: SECRET });
-    expect(api.url).toBe(endpoints.http);
 
-    await waitFor(() => trader.engine.counters.fills >= 2, { timeoutMs: 60_000, intervalMs: 100, what: 'fills' });
+    await waitFor(() => trader.engine().counters.fills >= 2, { timeoutMs: 60_000, intervalMs: 100, what: 'fills' });
     const token = await issueToken({ sub: 'ops', role: 'admin', secret: SECRET, ttl: '10m' });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -77,8 +73,8 @@ describe('dashboard over the running trader', () => {
       timeout: 30_000,
     });
     // Live: the fills table grows as the simulator trades, pushed through the stream.
-    const before = trader.engine.counters.fills;
-    await waitFor(() => trader.engine.counters.fills > before, {
+    const before = trader.engine().counters.fills;
+    await waitFor(() => trader.engine().counters.fills > before, {
       timeoutMs: 60_000,
       intervalMs: 100,
       what: 'a new fill',
@@ -96,17 +92,18 @@ describe('dashboard over the running trader', () => {
       body: JSON.stringify({ mode: 'HALTED', reason: 'e2e drill' }),
     });
     expect(halt.status).toBe(200);
-    expect(trader.engine.killSwitch.state).toBe('HALTED');
+    expect(trader.engine().killSwitch.state).toBe('HALTED');
     await page.waitForSelector('#risk-mode:text-is("HALTED")', {
       timeout: 10_000,
     });
-    const { rows } = await trader.db.query<{ actor: string; outcome: string }>(
+    const { rows } = await trader.component<PostgresComponent>('postgres').pool().query<{ actor: string; outcome: string }>(
       `SELECT actor, outcome FROM "${config.database.schema}".audit_log WHERE action = 'kill-switch.engage'`,
     );
     expect(rows).toEqual([{ actor: 'ops', outcome: 'success' }]);
     expect(errors).toEqual([]);
     // The API did not disturb the trader's own persistence.
-    await waitFor(() => trader.writer.stats().degraded === false && trader.writer.stats().lag === 0, {
+    const writer = trader.component<PersistenceComponent>('persistence');
+    await waitFor(() => writer.stats().degraded === false && writer.stats().lag === 0, {
       timeoutMs: 20_000,
       what: 'journal writer caught up',
     });

@@ -58,7 +58,7 @@ export class HttpComponent implements Component {
       auth: { secret },
       audit: { pool: this.options.postgres.pool(), schema: config.database.schema },
       ...(this.#redis === undefined ? {} : { redis: this.#redis }),
-      health: { registry: this.options.health.registry },
+      health: { registry: this.options.health.registry, alerts: () => this.options.observability.activeAlerts() },
       metrics: () => this.options.observability.metrics(),
       stream: { epoch: this.options.epoch() },
       cache: this.options.cache.cache(),

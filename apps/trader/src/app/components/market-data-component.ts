@@ -1,8 +1,9 @@
 import { WebSocketManager } from '@cryptoscalp/ws-manager';
-import { ManagedBinanceFeed } from '../../adapters/binance/binance-data-client.js';
+import { createDataClient } from '../../adapters/index.js';
 import { ExchangeSimulator } from '../../adapters/sim/exchange-simulator.js';
 import type { TraderConfig } from '../../config/config-types.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
+import type { DataClient } from '../../model/data-client.js';
 import type { EngineComponent } from './engine-component.js';
 
 /**
@@ -14,7 +15,7 @@ export class MarketDataComponent implements Component {
   readonly critical = true;
   #simulator: ExchangeSimulator | undefined;
   #manager: WebSocketManager | undefined;
-  #feed: ManagedBinanceFeed | undefined;
+  #feed: DataClient | undefined;
   #urls = { wsUrl: '', restUrl: '' };
 
   constructor(
@@ -39,17 +40,19 @@ export class MarketDataComponent implements Component {
     }
     this.#urls = { wsUrl, restUrl };
     const engine = this.engine.engine();
+    const venue = c.market.venue;
     this.#manager = new WebSocketManager({
       name: 'ws-manager',
-      exchanges: { binance: { endpoints: [wsUrl], limits: { messagesPerSecond: 50, messageBurst: 50 } } },
+      exchanges: { [venue]: { endpoints: [wsUrl], limits: { messagesPerSecond: 50, messageBurst: 50 } } },
     });
-    const feed = new ManagedBinanceFeed({
+    const feed = createDataClient({
+      venue,
       manager: this.#manager,
+      wsUrl,
       restUrl,
       symbols: c.symbols,
       depthLimit: c.market.depthLimit,
-      onEvent: (ev, t) => engine.onMarketEvent(ev, t),
-      onSnapshot: (s, snap, force) => engine.onSnapshot(s, snap, force),
+      sink: engine.sink,
     });
     feed.onDecode = (ms) => engine.latency.decode.record(ms);
     this.#feed = feed;

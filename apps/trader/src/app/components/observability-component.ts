@@ -61,6 +61,11 @@ export class ObservabilityComponent implements Component {
     return this.#alerts;
   }
 
+  /** Active alerts as the monitoring package reports them (`/health/alerts`); none in a gateway. */
+  activeAlerts(): unknown[] {
+    return this.#monitoring?.alerts?.active() ?? [];
+  }
+
   /** The Prometheus text exposition. */
   async metrics(): Promise<{ contentType: string; body: string }> {
     const m = this.#monitoring;

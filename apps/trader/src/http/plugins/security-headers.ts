@@ -32,6 +32,17 @@ async function securityHeaders(app: FastifyInstance, _opts: PluginOptions): Prom
     strictTransportSecurity: false,
   };
   const mode = process.env.XHELMET ?? 'fastify';
+  if (mode === 'lean') {
+    const captured: Record<string, string> = {};
+    helmetLib({ ...cfg, xDnsPrefetchControl: false, xDownloadOptions: false, xPermittedCrossDomainPolicies: false, xXssProtection: false })({} as never, { setHeader: (k: string, v: string) => { captured[k] = v; }, removeHeader: () => {} } as never, () => {});
+    app.addHook('onSend', (req, reply, payload, done) => {
+      reply.headers(captured);
+      reply.header('x-request-id', req.id);
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      done(null, payload);
+    });
+    return;
+  }
   if (mode === 'fastify') await app.register(helmet, cfg);
   else if (mode === 'once') {
     const mw = helmetLib(cfg);
