@@ -519,6 +519,15 @@ async function main(): Promise<void> {
         extra,
       },
       {
+        name: `event log end-to-end lag p50 at ${LAG_RATE}/s, ${READERS} readers (vs ${base.label})`,
+        value: subject.lagP50,
+        unit: 'ms',
+        baseline: { name: base.label, value: base.lagP50 },
+        higherIsBetter: false,
+        method,
+        extra,
+      },
+      {
         name: `event log end-to-end lag p99 at ${LAG_RATE}/s, ${READERS} readers (vs ${base.label})`,
         value: subject.lagP99,
         unit: 'ms',

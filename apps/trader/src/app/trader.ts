@@ -152,6 +152,17 @@ export function createTrader(options: TraderOptions): Trader {
     ),
   );
   kernel.add(health);
+  if (role !== 'engine')
+    // Made now, before the event stream starts, so it retains the records a starting gateway replays for the
+    // stream history (a port made later would miss them).
+    port = createReadModelPort({
+      model: model(),
+      commands: bus,
+      waitFor: (offset, ms) =>
+        consumer !== undefined ? consumer.waitFor(offset, ms) : Promise.resolve(model().offset >= offset),
+      commandTimeoutMs: config.bus.commandTimeoutMs,
+      components: () => health.statuses(),
+    });
   if (role === 'engine') {
     ops = kernel.add(new OpsHttpComponent(config, health, observability));
   } else {
@@ -160,17 +171,7 @@ export function createTrader(options: TraderOptions): Trader {
         config,
         secret: options.jwtSecret ?? '',
         epoch: () => log_.epoch,
-        port: () => {
-          port ??= createReadModelPort({
-            model: model(),
-            commands: bus,
-            waitFor: (offset, ms) =>
-              consumer !== undefined ? consumer.waitFor(offset, ms) : Promise.resolve(model().offset >= offset),
-            commandTimeoutMs: config.bus.commandTimeoutMs,
-            components: () => health.statuses(),
-          });
-          return port;
-        },
+        port: () => port as ReadModelPort,
         postgres,
         cache,
         health,

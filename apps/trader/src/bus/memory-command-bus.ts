@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TraderError } from '../errors.js';
 import { CommandRunner } from './internal/command-runner.js';
-import { checkOptions, integerAtLeast, invalidOption, nonEmptyString } from './internal/options.js';
+import { checkOptions, checkSend, integerAtLeast, invalidOption, nonEmptyString } from './internal/options.js';
 import type {
   BusHealth,
   Command,
@@ -64,9 +64,12 @@ export class MemoryCommandBus implements CommandBus {
    * (or queued commands) are waiting.
    */
   send(type: string, payload: unknown, options: SendOptions = {}): Promise<CommandReply> {
-    if (typeof type !== 'string' || type.length === 0) invalidOption('type', 'must be a non-empty string');
-    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
-    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) invalidOption('timeoutMs', 'must be an integer >= 1');
+    let timeoutMs: number;
+    try {
+      timeoutMs = checkSend(type, options, this.defaultTimeoutMs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (this.closed) return Promise.reject(new TraderError('E_TRADER_BUS', 'command bus is closed'));
     // Bounds both the waiters and the queue (which, like the Redis stream, also holds commands whose sender gave up).
     if (this.pending.size >= this.maxPending || this.queue.length >= this.maxPending)

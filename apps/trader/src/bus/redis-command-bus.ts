@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { TraderError } from '../errors.js';
 import { CommandRunner } from './internal/command-runner.js';
-import { checkOptions, integerAtLeast, invalidOption, nonEmptyString, redisTarget } from './internal/options.js';
+import { checkOptions, checkSend, integerAtLeast, invalidOption, nonEmptyString, redisTarget } from './internal/options.js';
 import {
   closeClient,
   entryField,
@@ -154,9 +154,12 @@ export class RedisCommandBus implements CommandBus {
    * many sends are waiting, or the command could not be written.
    */
   send(type: string, payload: unknown, options: SendOptions = {}): Promise<CommandReply> {
-    if (typeof type !== 'string' || type.length === 0) invalidOption('type', 'must be a non-empty string');
-    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
-    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) invalidOption('timeoutMs', 'must be an integer >= 1');
+    let timeoutMs: number;
+    try {
+      timeoutMs = checkSend(type, options, this.defaultTimeoutMs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (!this.started) return Promise.reject(new TraderError('E_TRADER_BUS', 'send before start()'));
     if (this.closed || this.closing !== undefined)
       return Promise.reject(new TraderError('E_TRADER_BUS', 'command bus is closed'));

@@ -260,7 +260,8 @@ export class RedisEventLog<T> implements EventLog<T> {
 
   /** Starts the write loop on the next turn, so appends of the same tick go out as one batch. */
   private schedule(): void {
-    if (this.writing || this.retryTimer !== undefined || this.queue.length === 0 || this.fencedBy !== undefined) return;
+    if (this.closed || this.writing || this.retryTimer !== undefined || this.queue.length === 0) return;
+    if (this.fencedBy !== undefined) return;
     this.writing = true;
     setImmediate(() => void this.writeBatch());
   }
@@ -293,7 +294,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     } finally {
       this.writing = false;
     }
-    if (retry) {
+    if (retry && !this.closed) {
       // In order: the same head of the queue is written again after the backoff, nothing behind it goes first.
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;

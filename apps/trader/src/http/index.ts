@@ -1,7 +1,6 @@
 export { type AlertManagerLike, alertsFromAlertManager } from './alert-manager-port.js';
 export { type AuditEntry, AuditLog, type AuditRow } from './audit-log.js';
 export { bearerToken, TokenVerifier } from './auth.js';
-export { type ApiServerOptions, createApiServer, type RunningApiServer } from './compat.js';
 export { API_DEFAULTS } from './defaults.js';
 export {
   type AlertsSource,

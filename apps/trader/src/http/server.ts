@@ -64,10 +64,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
   });
   const base: PluginOptions = { options: o, trader: options.trader, counters, auditLog, verifier };
   try {
-    const OFF = (process.env.XOFF ?? '').split(',');
-    if (!OFF.includes('stats')) await app.register(requestStats, base);
-    if (!OFF.includes('shed')) await app.register(loadShedding, base);
-    if (!OFF.includes('helmet')) await app.register(securityHeaders, base);
+    await app.register(requestStats, base);
+    await app.register(loadShedding, base);
+    await app.register(securityHeaders, base);
     await app.register(audit, base);
     await app.register(rateLimit, { ...base, redis: options.redis });
     await app.register(auth, base);

@@ -2,9 +2,9 @@
 // a running writer and tail. Each test starts its own server and stops it by PID in `finally`.
 import { type RedisServer, startRedisServer, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { describe, expect, it } from 'vitest';
-import type { BusHealth, LogRecord } from '../../src/bus/types.js';
 import { RedisCommandBus } from '../../src/bus/redis-command-bus.js';
 import { RedisEventLog } from '../../src/bus/redis-event-log.js';
+import type { BusHealth, LogRecord } from '../../src/bus/types.js';
 import { traderErrorFrom } from '../unit/bus-contract.js';
 
 /** Acknowledged writes are on disk before Redis answers, so they survive SIGKILL. */

@@ -5,13 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@cryptoscalp/testkit';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 // `npm start` is the one-command development run: npm -> scripts/start.mjs (the supervisor) -> the built trader
 // (apps/trader/dist/main.js). Stopping npm, whichever way, must stop the trader gracefully and free its port.
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+// npm start rebuilds if a source changed since beforeAll's build (a concurrent edit): allow for a build.
+const START_TIMEOUT_MS = 150_000;
+const TEST_TIMEOUT_MS = START_TIMEOUT_MS + 60_000;
 
 beforeAll(() => {
   // npm start builds what is out of date itself, quietly; building here (only if needed: the root `npm test` has
@@ -31,6 +34,32 @@ beforeAll(() => {
   const build = spawnSync(npm, ['run', 'build', '--silent'], { cwd: repoRoot, encoding: 'utf8' });
   expect(build.status, `${build.stdout}${build.stderr}`).toBe(0);
 }, 180_000);
+
+/**
+ * Every process a test started (pid -> what its command line holds, so that a pid reused since is left alone) and
+ * process group (npm's): killed after each test, whatever happened.
+ */
+const started = { pids: new Map<number, string>(), groups: new Set<number>() };
+function killStarted(): void {
+  for (const [pid, marker] of started.pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const group of started.groups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // the group is empty
+    }
+  }
+  started.pids.clear();
+  started.groups.clear();
+}
+// Also after a test that timed out (its body may still be running: the finally below kills what it finds later).
+afterEach(killStarted);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -108,7 +137,7 @@ interface NpmStart {
 async function withNpmStart(body: (run: NpmStart) => Promise<void>): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'trader-npm-start-'));
   const httpPort = await freePort();
-  const started = Date.now();
+  const startedAt = Date.now();
   const child: ChildProcess = spawn(npm, ['start', '--', '--duration', '120'], {
     cwd: repoRoot,
     env: traderEnv(dataDir, httpPort),
@@ -116,6 +145,8 @@ async function withNpmStart(body: (run: NpmStart) => Promise<void>): Promise<voi
     detached: true,
   });
   const npmPid = child.pid as number;
+  started.pids.set(npmPid, 'npm');
+  started.groups.add(npmPid);
   let output = '';
   child.stdout?.on('data', (d) => {
     output += String(d);
@@ -123,23 +154,22 @@ async function withNpmStart(body: (run: NpmStart) => Promise<void>): Promise<voi
   child.stderr?.on('data', (d) => {
     output += String(d);
   });
-  const pids = new Set<number>([npmPid]);
   try {
     await until(
       () => output.includes('trader: running') || child.exitCode !== null,
-      90_000,
+      START_TIMEOUT_MS,
       () => `"trader: running" (output: ${output})`,
     );
     expect(output, 'the trader did not start').toContain('trader: running');
-    const runningAfterMs = Date.now() - started;
+    const runningAfterMs = Date.now() - startedAt;
     // npm -> start.mjs (the root script is `exec node scripts/start.mjs`: no shell in between) -> the trader.
     const [supervisorPid] = children(npmPid);
     expect(supervisorPid, `no child of npm (pid ${npmPid})`).toBeDefined();
-    pids.add(supervisorPid as number);
+    started.pids.set(supervisorPid as number, 'scripts/start.mjs');
     expect(readFileSync(`/proc/${supervisorPid}/cmdline`, 'utf8')).toContain('scripts/start.mjs');
     const [traderPid] = children(supervisorPid as number);
     expect(traderPid, `no child of start.mjs (pid ${supervisorPid})`).toBeDefined();
-    pids.add(traderPid as number);
+    started.pids.set(traderPid as number, 'dist/main.js');
     expect(readFileSync(`/proc/${traderPid}/cmdline`, 'utf8')).toContain('dist/main.js');
     expect(readFileSync(`/proc/${traderPid}/environ`, 'utf8')).toContain(`TRADER_SUPERVISOR_PID=${supervisorPid}`);
     expect(await portIsFree(httpPort)).toBe(false);
@@ -153,18 +183,7 @@ async function withNpmStart(body: (run: NpmStart) => Promise<void>): Promise<voi
       npmExit: () => ({ code: child.exitCode, signal: child.signalCode }),
     });
   } finally {
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    try {
-      process.kill(-npmPid, 'SIGKILL');
-    } catch {
-      // the group is empty
-    }
+    killStarted();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -187,7 +206,9 @@ const traderWatchesItsSupervisor = readFileSync(join(repoRoot, 'apps/trader/src/
 
 describe.skipIf(process.platform !== 'linux')('npm start: stopping npm stops the trader gracefully', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`${signal} to npm: forwarded once, the trader stops gracefully, frees its port, npm exits`, async () => {
+    it(`${signal} to npm: forwarded once, the trader stops gracefully, frees its port, npm exits`, {
+      timeout: TEST_TIMEOUT_MS,
+    }, async () => {
       await withNpmStart(async (run) => {
         process.kill(run.npmPid, signal);
         const stoppedMs = await exitOf(run.traderPid, 'the trader', run);
@@ -212,7 +233,9 @@ describe.skipIf(process.platform !== 'linux')('npm start: stopping npm stops the
   }
 
   for (const signal of ['SIGKILL', 'SIGHUP'] as const) {
-    it(`${signal} to npm: start.mjs sees npm gone and stops the trader gracefully`, async () => {
+    it(`${signal} to npm: start.mjs sees npm gone and stops the trader gracefully`, {
+      timeout: TEST_TIMEOUT_MS,
+    }, async () => {
       await withNpmStart(async (run) => {
         process.kill(run.npmPid, signal);
         await exitOf(run.traderPid, 'the trader', run);
@@ -230,6 +253,7 @@ describe.skipIf(process.platform !== 'linux')('npm start: stopping npm stops the
   // soon as it does.
   it.skipIf(!traderWatchesItsSupervisor)(
     'SIGKILL to start.mjs: the trader sees TRADER_SUPERVISOR_PID gone and stops gracefully',
+    { timeout: TEST_TIMEOUT_MS },
     async () => {
       await withNpmStart(async (run) => {
         process.kill(run.supervisorPid, 'SIGKILL');

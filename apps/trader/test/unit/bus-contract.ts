@@ -285,7 +285,8 @@ export function commandBusContract(make: () => Promise<CommandBusFixture>): void
     "maps a handler's error to ok:false with its code, message and field",
     withBus(async ({ gateway, engine }) => {
       engine.serve((command) => {
-        if (command.type === 'typed') throw new TraderError('E_TRADER_INVALID_OPTION', 'qty must be > 0', { field: 'qty' });
+        if (command.type === 'typed')
+          throw new TraderError('E_TRADER_INVALID_OPTION', 'qty must be > 0', { field: 'qty' });
         throw new Error('plain failure');
       });
       const typed = await gateway.send('typed', { qty: 0 }, { timeoutMs: 3_000 });

@@ -61,3 +61,14 @@ export function checkLimit(limit: unknown, field = 'limit'): void {
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)
     invalidOption(field, 'must be an integer >= 1');
 }
+
+/** Checks the arguments of `CommandBus.send` and returns the effective timeout. */
+export function checkSend(type: unknown, options: unknown, defaultTimeoutMs: number): number {
+  if (typeof type !== 'string' || type.length === 0) invalidOption('type', 'must be a non-empty string');
+  if (options === null || typeof options !== 'object') invalidOption('options', 'must be an object');
+  const { timeoutMs = defaultTimeoutMs, id } = options as { timeoutMs?: unknown; id?: unknown };
+  if (typeof timeoutMs !== 'number' || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1)
+    invalidOption('timeoutMs', 'must be an integer >= 1');
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0)) invalidOption('id', 'must be a non-empty string');
+  return timeoutMs;
+}

@@ -72,22 +72,39 @@ async function auth(app: FastifyInstance, { verifier, counters }: PluginOptions)
     throw new ApiError('E_API_FORBIDDEN', `role ${need} required; the token has role ${principal.role}`);
   };
 
-  const check = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  /**
+   * The route hook. Callback style: with a remembered token and the in-memory limiter it completes synchronously (no
+   * promise per request); a first-seen token (signature check) or the Redis limiter continue asynchronously.
+   */
+  const check = (req: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void => {
     const need = req.routeOptions.config.access as Role;
-    const q = req.url.indexOf('?');
-    const path = q < 0 ? req.url : req.url.slice(0, q);
     const token = bearerToken(req.headers.authorization);
-    let principal: Principal | undefined;
+    const target = () => `${req.method} ${pathOf(req.url)}`;
+    const admit = (principal: Principal): void => {
+      req.principal = principal;
+      const wait = app.rateLimits.token(principal.tokenId);
+      if (wait instanceof Promise) wait.then((w) => finish(principal, w), done);
+      else finish(principal, wait);
+    };
+    const finish = (principal: Principal, wait: number | undefined): void => {
+      if (wait !== undefined) return done(app.rateLimits.tokenRefusal(reply, wait));
+      if (roleAtLeast(principal.role, need)) return done();
+      try {
+        forbid(req, principal, need, pathOf(req.url));
+      } catch (e) {
+        done(e as Error);
+      }
+    };
+    let cached: Principal | undefined;
     try {
-      principal = verifier.verifyCached(token);
+      cached = verifier.verifyCached(token);
     } catch (e) {
       // Missing token, or a remembered one that expired: audited and refused.
-      principal = await authenticate(token, req.ip, req.id, `${req.method} ${path}`, e);
+      authenticate(token, req.ip, req.id, target(), e).then(admit, done);
+      return;
     }
-    principal ??= await authenticate(token, req.ip, req.id, `${req.method} ${path}`);
-    req.principal = principal;
-    await app.rateLimits.token(req, reply);
-    if (!roleAtLeast(principal.role, need)) forbid(req, principal, need, path);
+    if (cached !== undefined) admit(cached);
+    else authenticate(token, req.ip, req.id, target()).then(admit, done);
   };
 
   app.decorateRequest('principal', null);
@@ -97,8 +114,16 @@ async function auth(app: FastifyInstance, { verifier, counters }: PluginOptions)
     const access = route.config?.access;
     if (access === undefined || access === 'public') return;
     const hooks = route.onRequest;
-    route.onRequest = [...(hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]), check as onRequestHookHandler];
+    route.onRequest = [
+      ...(hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]),
+      check as onRequestHookHandler,
+    ];
   });
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }
 
 /**

@@ -48,12 +48,17 @@ export interface PluginOptions {
   verifier: TokenVerifier;
 }
 
+/** `Retry-After` seconds of a refused hit, `undefined` when allowed; synchronous with the in-memory store. */
+export type RateVerdict = number | undefined;
+
 /** Rate-limit checks outside the library's per-IP hook (see `plugins/rate-limit.ts`). */
 export interface RateLimits {
-  /** Per-token limit of an authenticated request: throws `E_API_RATE_LIMITED` (429, `Retry-After`) when exceeded. */
-  token(request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply): Promise<void>;
-  /** One hit for a stream upgrade on `key` (`ip:<addr>` or `tok:<id>`): `Retry-After` seconds when refused. */
-  upgrade(key: string, max: number): Promise<number | undefined>;
+  /** Per-IP limit of a raw (upgrade) request's address. */
+  ip(address: string): RateVerdict | Promise<RateVerdict>;
+  /** Per-token limit, keyed by the token's id. */
+  token(tokenId: string): RateVerdict | Promise<RateVerdict>;
+  /** The 429 of a refused per-token check: counts it, sets `Retry-After` and `X-RateLimit-*`. */
+  tokenRefusal(reply: import('fastify').FastifyReply, retryAfterSec: number): Error;
   /** Shared-store (Redis) failures answered in memory. */
   storeErrors(): number;
 }
@@ -77,6 +82,8 @@ declare module 'fastify' {
     authCachedTokens(): number;
     /** The live stream hub (plugin `streams`). */
     hub: LiveHub;
+    /** The security headers every response carries (plugin `security-headers`). */
+    securityHeaders: Readonly<Record<string, string>>;
   }
   interface FastifyContextConfig {
     /** The API route definition (plugin `routes`). */

@@ -22,8 +22,11 @@ async function health(app: FastifyInstance, { options }: PluginOptions): Promise
       ...(metrics === undefined ? {} : { metrics: async () => (await metrics()).body }),
       ...(h.alerts === undefined ? {} : { alerts: h.alerts }),
     });
+    const security = Object.entries(app.securityHeaders);
     const serve = (req: FastifyRequest, reply: FastifyReply): void => {
+      // Hijacked: Fastify's onSend (security headers, request id) does not run for these responses.
       reply.hijack();
+      for (const [name, value] of security) reply.raw.setHeader(name, value);
       reply.raw.setHeader('x-request-id', req.id);
       handler(req.raw, reply.raw);
     };
@@ -39,4 +42,4 @@ async function health(app: FastifyInstance, { options }: PluginOptions): Promise
     });
 }
 
-export default fp(health, { name: 'trader-health', fastify: '5.x', dependencies: ['trader-auth'] });
+export default fp(health, { name: 'trader-health', fastify: '5.x', dependencies: ['trader-auth', 'trader-security-headers'] });

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import proxyAddr from '@fastify/proxy-addr';
-import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { bearerToken } from '../auth.js';
@@ -32,7 +31,7 @@ async function streams(app: FastifyInstance, { options, trader, counters }: Plug
       return { ok: false, status: 503, headers: { 'Retry-After': shedding.retryAfterSec } };
     }
     const ip = clientIp(req);
-    const ipWait = await app.rateLimits.upgrade(`ip:${normalizeIP(ip)}`, o.rateLimit.perIp);
+    const ipWait = await app.rateLimits.ip(ip);
     if (ipWait !== undefined) return { ok: false, status: 429, headers: { 'Retry-After': ipWait } };
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
@@ -48,7 +47,7 @@ async function streams(app: FastifyInstance, { options, trader, counters }: Plug
     } catch {
       return false;
     }
-    const tokenWait = await app.rateLimits.upgrade(`tok:${principal.tokenId}`, o.rateLimit.perToken);
+    const tokenWait = await app.rateLimits.token(principal.tokenId);
     if (tokenWait !== undefined) return { ok: false, status: 429, headers: { 'Retry-After': tokenWait } };
     return principal;
   };
