@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { percentiles, reportBench, serviceUrls, uniqueName } from '@cryptoscalp/testkit';
 import pg from 'pg';
 import { WebSocket, WebSocketServer } from 'ws';
-import { createApiServer, issueToken } from '../src/api/index.js';
-import type { TraderEvent, TraderPort } from '../src/api/trader-port.js';
+import { createHttpServer, issueToken } from '../src/http/index.js';
+import type { TraderEvent, TraderPort } from '../src/http/trader-port.js';
 
 const SECRET = 'bench-secret-0123456789abcdef-0123456789';
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 10_000);
@@ -72,7 +72,7 @@ async function serve(kind: 'api' | 'raw'): Promise<void> {
     };
     const pool = new pg.Pool({ connectionString: serviceUrls.postgres, max: 2 });
     const schema = process.env.BENCH_SCHEMA as string;
-    const api = await createApiServer({
+    const api = await createHttpServer({
       trader,
       auth: { secret: SECRET },
       audit: { pool, schema },

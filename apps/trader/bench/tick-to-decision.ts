@@ -219,7 +219,8 @@ async function run(fsync: 'interval' | 'always'): Promise<RunResult> {
 const a = await run('interval');
 const b = await run('always');
 for (const r of [a, b]) {
-  if (r.withoutMonoStamp > 0) console.warn(`${r.withoutMonoStamp} messages had no receivedAtMono (ms-resolution fallback)`);
+  if (r.withoutMonoStamp > 0)
+    console.warn(`${r.withoutMonoStamp} messages had no receivedAtMono (ms-resolution fallback)`);
 }
 
 const method = (r: RunResult, fsync: string) =>
@@ -267,8 +268,22 @@ reportBench({
     figure('tick-to-decision p50', a.decision.p50, a.baseline.p50, 'p50', a, 'interval 100 ms'),
     figure('tick-to-decision p99', a.decision.p99, a.baseline.p99, 'p99', a, 'interval 100 ms'),
     figure('tick-to-decision p99.9', a.decision['p99.9'], a.baseline['p99.9'], 'p99.9', a, 'interval 100 ms'),
-    figure('tick-to-journaled p50 (fsync interval 100 ms)', a.journaled.p50, a.baseline.p50, 'p50', a, 'interval 100 ms'),
-    figure('tick-to-journaled p99 (fsync interval 100 ms)', a.journaled.p99, a.baseline.p99, 'p99', a, 'interval 100 ms'),
+    figure(
+      'tick-to-journaled p50 (fsync interval 100 ms)',
+      a.journaled.p50,
+      a.baseline.p50,
+      'p50',
+      a,
+      'interval 100 ms',
+    ),
+    figure(
+      'tick-to-journaled p99 (fsync interval 100 ms)',
+      a.journaled.p99,
+      a.baseline.p99,
+      'p99',
+      a,
+      'interval 100 ms',
+    ),
     figure(
       'tick-to-journaled p99.9 (fsync interval 100 ms)',
       a.journaled['p99.9'],

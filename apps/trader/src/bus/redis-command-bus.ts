@@ -3,7 +3,14 @@ import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { TraderError } from '../errors.js';
 import { CommandRunner } from './internal/command-runner.js';
-import { checkOptions, checkSend, integerAtLeast, invalidOption, nonEmptyString, redisTarget } from './internal/options.js';
+import {
+  checkOptions,
+  checkSend,
+  integerAtLeast,
+  invalidOption,
+  nonEmptyString,
+  redisTarget,
+} from './internal/options.js';
 import {
   closeClient,
   entryField,

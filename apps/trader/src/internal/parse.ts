@@ -6,15 +6,6 @@ export function malformed(venue: string, what: string): never {
   throw new TraderError('E_TRADER_MALFORMED', `${venue}: malformed frame: ${what}`);
 }
 
-/** JSON.parse that throws a malformed-frame error. */
-export function parseJson(venue: string, raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch (cause) {
-    throw new TraderError('E_TRADER_MALFORMED', `${venue}: frame is not JSON`, { cause });
-  }
-}
-
 /** A decimal string (or number) to a finite number. */
 export function toNum(venue: string, v: unknown, what: string): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.length > 0 ? Number(v) : Number.NaN;

@@ -243,6 +243,9 @@ export function commandBusContract(make: () => Promise<CommandBusFixture>): void
       expect(elapsed).toBeLessThan(300 + 400);
       expect(gateway.stats().timeouts).toBe(1);
       expect(gateway.stats().pending).toBe(0);
+      const invalid = await traderErrorOf(gateway.send('x', {}, { timeoutMs: 0 }));
+      expect([invalid.code, invalid.field]).toEqual(['E_TRADER_INVALID_OPTION', 'timeoutMs']);
+      expect((await traderErrorOf(gateway.send('', {}))).field).toBe('type');
     }),
   );
 

@@ -181,20 +181,3 @@ export class BinanceDataClient implements DataClient {
     await this.connection.close();
   }
 }
-
-/** @deprecated Options of the former name; use {@link BinanceDataClientOptions} with a `sink`. */
-export interface ManagedBinanceFeedOptions extends Omit<BinanceDataClientOptions, 'sink'> {
-  onEvent: DataSink['onEvent'];
-  onSnapshot: DataSink['onSnapshot'];
-}
-
-/**
- * @deprecated The former name of {@link BinanceDataClient}, with its callbacks as options; kept while
- * `src/app/trader-app.ts` constructs it. New code calls `createDataClient` (`src/adapters/index.ts`).
- */
-export class ManagedBinanceFeed extends BinanceDataClient {
-  constructor(options: ManagedBinanceFeedOptions) {
-    const { onEvent, onSnapshot, ...rest } = options;
-    super({ ...rest, sink: { onEvent, onSnapshot } });
-  }
-}

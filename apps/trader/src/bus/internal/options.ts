@@ -69,6 +69,7 @@ export function checkSend(type: unknown, options: unknown, defaultTimeoutMs: num
   const { timeoutMs = defaultTimeoutMs, id } = options as { timeoutMs?: unknown; id?: unknown };
   if (typeof timeoutMs !== 'number' || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1)
     invalidOption('timeoutMs', 'must be an integer >= 1');
-  if (id !== undefined && (typeof id !== 'string' || id.length === 0)) invalidOption('id', 'must be a non-empty string');
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0))
+    invalidOption('id', 'must be a non-empty string');
   return timeoutMs;
 }
