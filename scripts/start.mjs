@@ -4,9 +4,9 @@
 // so its default data directory is apps/trader/.trader-data as before), and stops it gracefully however the run is
 // ended. This script is the trader's supervisor:
 //
-// - SIGINT, SIGTERM: forwarded to the trader. SIGHUP (the terminal or the supervisor went away): sent as SIGTERM,
-//   the signal the trader stops on. Only the first stop request is forwarded; repeats are ignored (npm 11 delivers a
-//   forwarded SIGTERM/SIGINT twice, and a trader that stops on `process.once` would die of the second one).
+// - SIGINT, SIGTERM, SIGHUP: forwarded to the trader (which stops gracefully on each). Only the first stop request
+//   is forwarded; repeats are ignored (npm 11 delivers a forwarded SIGTERM/SIGINT twice, and a trader that stopped on
+//   `process.once` would die of the second one).
 // - npm killed outright (SIGKILL), or dead of SIGHUP (npm forwards only SIGINT and SIGTERM, so SIGHUP kills it
 //   without telling anyone): this script polls `process.ppid` and, when it is re-parented, sends SIGTERM to the
 //   trader as if npm had forwarded one.
@@ -21,7 +21,8 @@
 // it and orphaned everything below it, still running; SIGINT was held by the shell waiting for its child, and nothing
 // stopped. SIGHUP and SIGKILL killed npm alone, and the shell stayed as the parent of this script, so not even a
 // re-parenting showed. Hence the root script is `exec node scripts/start.mjs`: the shell becomes this process, npm's
-// forwarded signals land here, and npm's death re-parents it.
+// forwarded signals land here, and npm's death re-parents it. (`exec` needs a POSIX shell: on Windows, where npm uses
+// cmd.exe, run `node scripts/start.mjs` instead.)
 //
 // The trader runs in its own process group (`detached`), so that this script is the only one signalling it: Ctrl-C in
 // a terminal signals the whole foreground group (npm, this script), and npm forwards it to this script again; the
@@ -85,7 +86,7 @@ function stop(reason, signal) {
 
 process.on('SIGINT', () => stop('SIGINT', 'SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM', 'SIGTERM'));
-process.on('SIGHUP', () => stop('SIGHUP', 'SIGTERM'));
+process.on('SIGHUP', () => stop('SIGHUP', 'SIGHUP'));
 const parentWatch = setInterval(() => {
   if (process.ppid === parentAtStart) return;
   clearInterval(parentWatch);

@@ -75,7 +75,10 @@ else await runBench();
 async function serve(): Promise<void> {
   const raw = createServer((_req, res) => {
     const body = JSON.stringify(POSITIONS);
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   });
   raw.keepAliveTimeout = 72_000;

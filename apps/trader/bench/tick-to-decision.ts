@@ -95,6 +95,7 @@ interface RunResult {
   orders: number;
   depthPerSec: number;
   framesPerSec: number;
+  eventsPerSec: number;
   loopP50: number;
   loopP99: number;
   loopMax: number;
@@ -177,6 +178,7 @@ async function run(fsync: 'interval' | 'always'): Promise<RunResult> {
     const loop = monitorEventLoopDelay({ resolution: 1 });
     const orders0 = eng.counters.ordersSubmitted;
     const frames0 = framesIn(manager);
+    const events0 = eng.counters.bookEvents + eng.counters.tradeEvents;
     const load = loadavg()
       .map((l) => l.toFixed(2))
       .join(' ');
@@ -200,6 +202,7 @@ async function run(fsync: 'interval' | 'always'): Promise<RunResult> {
       orders: eng.counters.ordersSubmitted - orders0,
       depthPerSec: baseline.depthFrames / seconds,
       framesPerSec: (framesIn(manager) - frames0) / seconds,
+      eventsPerSec: (eng.counters.bookEvents + eng.counters.tradeEvents - events0) / seconds,
       loopP50: loop.percentile(50) / 1e6,
       loopP99: loop.percentile(99) / 1e6,
       loopMax: loop.max / 1e6,
@@ -226,7 +229,7 @@ for (const r of [a, b]) {
 const method = (r: RunResult, fsync: string) =>
   `production path: simulator in a child process (3 symbols, ${SIM.eventsPerSecond} order-flow events/s per symbol, ` +
   `diff every ${SIM.tickMs} ms) -> WebSocketManager -> createDataClient('binance') -> engine.sink; ` +
-  `${r.depthPerSec.toFixed(0)} depth diffs/s, ${r.framesPerSec.toFixed(0)} frames/s; journal fsync ${fsync}; ` +
+  `${r.depthPerSec.toFixed(0)} depth diffs/s, ${r.framesPerSec.toFixed(0)} frames/s in (${r.eventsPerSec.toFixed(0)} market events/s into the engine); journal fsync ${fsync}; ` +
   `${(MEASURE_MS / 1000).toFixed(0)} s after ${WARMUP_MS / 1000} s warm-up (recorders reset), every sample of the ` +
   `window; latency from ws-manager's arrival stamp (receivedAtMono, performance.now()) to the decision (strategy + ` +
   `risk) / to the order line written to the journal. Baseline on the same frames in the same run: Buffer->string + ` +
@@ -247,6 +250,7 @@ const extra = (r: RunResult): Record<string, number | string> => ({
   orders: r.orders,
   depthFramesPerSec: Math.round(r.depthPerSec),
   framesPerSec: Math.round(r.framesPerSec),
+  marketEventsPerSec: Math.round(r.eventsPerSec),
   eventLoopDelayP50ms: r.loopP50,
   eventLoopDelayP99ms: r.loopP99,
   eventLoopDelayMaxMs: r.loopMax,

@@ -65,7 +65,7 @@ if last > prev then
     end
     if owner ~= writer then return {'fenced', tonumber(string.match(row[1], '^%d+')), last} end
   end
-  skip = 0
+  skip = math.min(last - prev, n)
 end
 for i = skip + 1, n do
   local b = 4 + (i - 1) * 3

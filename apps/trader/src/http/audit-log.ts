@@ -42,6 +42,7 @@ export class AuditLog {
   readonly #retryIntervalMs: number;
   readonly #pending: AuditEntry[] = [];
   #ready = false;
+  #initializing: Promise<void> | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #closed = false;
@@ -89,9 +90,24 @@ export class AuditLog {
 
   /**
    * Creates the schema, table and append-only triggers if missing (idempotent, safe from several instances
-   * at once: it takes a transaction-scoped advisory lock).
+   * at once: it takes a transaction-scoped advisory lock). Concurrent calls share one run; rows appended meanwhile
+   * wait for it (within their own timeout), and rows queued before are flushed once it succeeds.
    */
-  async init(): Promise<void> {
+  init(): Promise<void> {
+    this.#initializing ??= this.#createTable().then(
+      () => {
+        this.#initializing = undefined;
+        if (this.#pending.length > 0 && !this.#closed) void this.flush();
+      },
+      (e: unknown) => {
+        this.#initializing = undefined;
+        throw e;
+      },
+    );
+    return this.#initializing;
+  }
+
+  async #createTable(): Promise<void> {
     const s = `"${this.#schema}"`;
     await this.#pool.query(`DO $audit$
 BEGIN
@@ -131,6 +147,8 @@ $audit$`);
    * or slower than `timeoutMs`); never rejects.
    */
   append(entry: AuditEntry, timeoutMs = 2_000): Promise<boolean> {
+    const initializing = this.#initializing;
+    if (initializing !== undefined && !this.#closed) return this.#afterInit(initializing, entry, timeoutMs);
     if (this.#closed || !this.#ready || this.#pending.length > 0) {
       this.#enqueue(entry);
       return Promise.resolve(false);
@@ -148,6 +166,27 @@ $audit$`);
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
     return Promise.race([write, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** An append that arrived while the table is being created: waits for it, within the same time budget. */
+  #afterInit(initializing: Promise<void>, entry: AuditEntry, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise<boolean>((resolve) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        this.#enqueue(entry);
+        resolve(false);
+      }, timeoutMs);
+      const go = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(this.append(entry, Math.max(1, deadline - Date.now())));
+      };
+      initializing.then(go, go);
+    });
   }
 
   /** The newest rows, newest first. */

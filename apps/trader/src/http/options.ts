@@ -180,7 +180,11 @@ export function validateOptions(o: HttpServerOptions): ResolvedOptions {
     if (!Array.isArray(publicPaths) || publicPaths.some((p) => typeof p !== 'string' || !p.startsWith('/health')))
       fail('health.publicPaths', 'must be paths under /health');
     if (h.alerts !== undefined && typeof h.alerts !== 'function') fail('health.alerts', 'must be a function');
-    health = { registry: h.registry as HealthRegistry, publicPaths, ...(h.alerts === undefined ? {} : { alerts: h.alerts }) };
+    health = {
+      registry: h.registry as HealthRegistry,
+      publicPaths,
+      ...(h.alerts === undefined ? {} : { alerts: h.alerts }),
+    };
   }
 
   const host = o.host ?? d.host;

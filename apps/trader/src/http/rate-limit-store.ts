@@ -111,7 +111,12 @@ export class ApiRateLimitStore implements FastifyRateLimitStore {
   /** Counts one hit on `key` (promise form, for checks outside the library's hook: tokens, stream upgrades). */
   hit(key: string, timeWindow: number, max: number): Promise<RateLimitHit> {
     return new Promise((resolve, reject) => {
-      this.incr(key, (error, result) => (error !== null || result === undefined ? reject(error) : resolve(result)), timeWindow, max);
+      this.incr(
+        key,
+        (error, result) => (error !== null || result === undefined ? reject(error) : resolve(result)),
+        timeWindow,
+        max,
+      );
     });
   }
 

@@ -16,8 +16,8 @@ import {
 import { loadConfig } from '../../src/config/load-config.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
-import type { Strategy } from '../../src/strategy/strategy.js';
 import type { BookEvent } from '../../src/model/types.js';
+import type { Strategy } from '../../src/strategy/strategy.js';
 import { type Harness, type Json, startHarness } from './api-harness.js';
 
 /** The trader's real engine behind the API: proves the port fits the core as it is wired in main. */

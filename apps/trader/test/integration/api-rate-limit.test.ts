@@ -50,14 +50,20 @@ describe('in-memory rate limits', () => {
     expect(h.api.stats().unauthorized).toBe(0);
   });
 
-  it('sends the remaining budget on allowed responses (fixed window from the first request)', async () => {
-    const h = await start({ rateLimit: { perIp: 10, perToken: 1_000, windowMs: 30_000 } });
+  it('counts from the first request of a window, and sends rate-limit headers only with a 429', async () => {
+    const h = await start({ rateLimit: { perIp: 2, perToken: 1_000, windowMs: 1_500 } });
     const first = await h.call('GET', '/api/me', { token: h.tokens.viewer });
-    expect(first.headers.get('x-ratelimit-limit')).toBe('10');
-    expect(first.headers.get('x-ratelimit-remaining')).toBe('9');
-    expect(Number(first.headers.get('x-ratelimit-reset'))).toBe(30);
-    const second = await h.call('GET', '/api/me', { token: h.tokens.viewer });
-    expect(second.headers.get('x-ratelimit-remaining')).toBe('8');
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-limit')).toBeNull();
+    expect(first.headers.get('x-ratelimit-remaining')).toBeNull();
+    expect((await h.call('GET', '/api/me', { token: h.tokens.viewer })).status).toBe(200);
+    const limited = await h.call('GET', '/api/me', { token: h.tokens.viewer });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('x-ratelimit-reset')).toBe(limited.headers.get('retry-after'));
+    // A fixed window: it ends windowMs after its first request, then the full budget is back.
+    await new Promise((r) => setTimeout(r, 1_600));
+    expect((await h.call('GET', '/api/me', { token: h.tokens.viewer })).status).toBe(200);
+    expect((await h.call('GET', '/api/me', { token: h.tokens.viewer })).status).toBe(200);
   });
 
   it('never limits the health probes', async () => {

@@ -96,9 +96,12 @@ describe('dashboard over the running trader', () => {
     await page.waitForSelector('#risk-mode:text-is("HALTED")', {
       timeout: 10_000,
     });
-    const { rows } = await trader.component<PostgresComponent>('postgres').pool().query<{ actor: string; outcome: string }>(
-      `SELECT actor, outcome FROM "${config.database.schema}".audit_log WHERE action = 'kill-switch.engage'`,
-    );
+    const { rows } = await trader
+      .component<PostgresComponent>('postgres')
+      .pool()
+      .query<{ actor: string; outcome: string }>(
+        `SELECT actor, outcome FROM "${config.database.schema}".audit_log WHERE action = 'kill-switch.engage'`,
+      );
     expect(rows).toEqual([{ actor: 'ops', outcome: 'success' }]);
     expect(errors).toEqual([]);
     // The API did not disturb the trader's own persistence.

@@ -1,5 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest';
 import { HealthRegistry } from '@cryptoscalp/health';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   API_DEFAULTS,
   AuditLog,
@@ -113,7 +113,9 @@ describe('createHttpServer option validation', () => {
   });
 
   it('names the unknown key and lists the known ones', async () => {
-    const e = await createHttpServer({ ...valid, bodyLimt: 5 } as unknown as HttpServerOptions).catch((x: unknown) => x);
+    const e = await createHttpServer({ ...valid, bodyLimt: 5 } as unknown as HttpServerOptions).catch(
+      (x: unknown) => x,
+    );
     expect(isApiError(e) && e.field).toBe('bodyLimt');
     expect((e as Error).message).toMatch(/bodyLimt is not a known option \(known: trader, host, port/);
   });

@@ -72,39 +72,51 @@ async function auth(app: FastifyInstance, { verifier, counters }: PluginOptions)
     throw new ApiError('E_API_FORBIDDEN', `role ${need} required; the token has role ${principal.role}`);
   };
 
-  /**
-   * The route hook. Callback style: with a remembered token and the in-memory limiter it completes synchronously (no
-   * promise per request); a first-seen token (signature check) or the Redis limiter continue asynchronously.
-   */
-  const check = (req: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void => {
+  type Done = (error?: Error) => void;
+  const finish = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    done: Done,
+    principal: Principal,
+    wait: number | undefined,
+  ) => {
+    if (wait !== undefined) return done(app.rateLimits.tokenRefusal(reply, wait));
     const need = req.routeOptions.config.access as Role;
+    if (roleAtLeast(principal.role, need)) return done();
+    try {
+      forbid(req, principal, need, pathOf(req.url));
+    } catch (e) {
+      done(e as Error);
+    }
+  };
+  const admit = (req: FastifyRequest, reply: FastifyReply, done: Done, principal: Principal): void => {
+    req.principal = principal;
+    const wait = app.rateLimits.token(principal.tokenId);
+    if (wait instanceof Promise) wait.then((w) => finish(req, reply, done, principal, w), done);
+    else finish(req, reply, done, principal, wait);
+  };
+  const slow = (req: FastifyRequest, reply: FastifyReply, done: Done, token: string | undefined, known?: unknown) => {
+    authenticate(token, req.ip, req.id, `${req.method} ${pathOf(req.url)}`, known).then(
+      (principal) => admit(req, reply, done, principal),
+      done,
+    );
+  };
+  /**
+   * The route hook. Callback style, no closure per request: with a remembered token and the in-memory limiter it
+   * completes synchronously (no promise); a first-seen token (signature check) or the Redis limiter go async.
+   */
+  const check = (req: FastifyRequest, reply: FastifyReply, done: Done): void => {
     const token = bearerToken(req.headers.authorization);
-    const target = () => `${req.method} ${pathOf(req.url)}`;
-    const admit = (principal: Principal): void => {
-      req.principal = principal;
-      const wait = app.rateLimits.token(principal.tokenId);
-      if (wait instanceof Promise) wait.then((w) => finish(principal, w), done);
-      else finish(principal, wait);
-    };
-    const finish = (principal: Principal, wait: number | undefined): void => {
-      if (wait !== undefined) return done(app.rateLimits.tokenRefusal(reply, wait));
-      if (roleAtLeast(principal.role, need)) return done();
-      try {
-        forbid(req, principal, need, pathOf(req.url));
-      } catch (e) {
-        done(e as Error);
-      }
-    };
     let cached: Principal | undefined;
     try {
       cached = verifier.verifyCached(token);
     } catch (e) {
       // Missing token, or a remembered one that expired: audited and refused.
-      authenticate(token, req.ip, req.id, target(), e).then(admit, done);
+      slow(req, reply, done, token, e);
       return;
     }
-    if (cached !== undefined) admit(cached);
-    else authenticate(token, req.ip, req.id, target()).then(admit, done);
+    if (cached === undefined) slow(req, reply, done, token);
+    else admit(req, reply, done, cached);
   };
 
   app.decorateRequest('principal', null);

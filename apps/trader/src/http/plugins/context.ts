@@ -64,7 +64,12 @@ export interface RateLimits {
 }
 
 /** Verifies a token for `what` (audited: first use, failures). @throws ApiError 401 */
-export type Authenticate = (token: string | undefined, ip: string, requestId: string, what: string) => Promise<Principal>;
+export type Authenticate = (
+  token: string | undefined,
+  ip: string,
+  requestId: string,
+  what: string,
+) => Promise<Principal>;
 
 declare module 'fastify' {
   interface FastifyRequest {

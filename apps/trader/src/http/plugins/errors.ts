@@ -97,4 +97,8 @@ export function describeValidation(errors: ErrorObject[], context: string): { fi
   return { field, message };
 }
 
-export default fp(errors, { name: 'trader-errors', fastify: '5.x', dependencies: ['trader-audit', 'trader-rate-limit'] });
+export default fp(errors, {
+  name: 'trader-errors',
+  fastify: '5.x',
+  dependencies: ['trader-audit', 'trader-rate-limit'],
+});

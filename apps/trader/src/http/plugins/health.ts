@@ -42,4 +42,8 @@ async function health(app: FastifyInstance, { options }: PluginOptions): Promise
     });
 }
 
-export default fp(health, { name: 'trader-health', fastify: '5.x', dependencies: ['trader-auth', 'trader-security-headers'] });
+export default fp(health, {
+  name: 'trader-health',
+  fastify: '5.x',
+  dependencies: ['trader-auth', 'trader-security-headers'],
+});

@@ -27,9 +27,21 @@ async function openapi(app: FastifyInstance, { options }: PluginOptions): Promis
     extras.push({ method: 'GET', url: '/metrics', summary: 'Prometheus metrics', tag: 'meta', public: false });
   if (options.health !== undefined) {
     for (const url of options.health.publicPaths)
-      extras.push({ method: 'GET', url, summary: 'Health probe (application/health+json)', tag: 'health', public: true });
+      extras.push({
+        method: 'GET',
+        url,
+        summary: 'Health probe (application/health+json)',
+        tag: 'health',
+        public: true,
+      });
     for (const url of ['/health/status', '/health/components'].filter((u) => !options.health?.publicPaths.includes(u)))
-      extras.push({ method: 'GET', url, summary: 'Health details (application/health+json)', tag: 'health', public: false });
+      extras.push({
+        method: 'GET',
+        url,
+        summary: 'Health details (application/health+json)',
+        tag: 'health',
+        public: false,
+      });
   }
   const asset = jsonAsset(buildOpenApi(ROUTES, extras), 'public, max-age=60, must-revalidate');
   app.get('/api/openapi.json', async (req, reply) => sendAsset(req, reply, asset));
