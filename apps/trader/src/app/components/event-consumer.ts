@@ -24,8 +24,11 @@ export class EventConsumer implements Component {
     private readonly staleAfterMs = 5_000,
   ) {}
 
+  #epoch = '';
+
   async start(): Promise<void> {
     await this.log.start();
+    this.#epoch = this.log.epoch;
     const snap = await this.log.loadSnapshot();
     if (snap !== undefined) {
       this.model.restore(JSON.parse(snap.json));
@@ -67,6 +70,14 @@ export class EventConsumer implements Component {
 
   async healthCheck(signal?: AbortSignal): Promise<ComponentHealth> {
     const h = await this.log.healthCheck(signal);
+    if (this.log.epoch !== this.#epoch)
+      // The stream was recreated (Redis lost it): its offsets start again, and this model cannot follow them.
+      return {
+        status: 'fail',
+        observedValue: this.model.offset,
+        observedUnit: 'offset',
+        output: `the event stream was reset (epoch ${this.#epoch} -> ${this.log.epoch}): this gateway's view is stale; restart it after the engine has republished`,
+      };
     const status = this.model.engine();
     const age = this.model.lastAppliedAt === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.model.lastAppliedAt;
     if (h.status !== 'pass') return { ...h, observedValue: this.model.offset, observedUnit: 'offset' };

@@ -40,8 +40,11 @@ export class EventPublisher implements Component {
     private readonly status: () => Promise<EngineStatus>,
   ) {}
 
+  #epoch = '';
+
   async start(): Promise<void> {
     await this.log.start();
+    this.#epoch = this.log.epoch;
     const snap = await this.log.loadSnapshot();
     if (snap !== undefined) this.model.restore(JSON.parse(snap.json));
     for (let after = this.model.offset; ; ) {
@@ -139,6 +142,11 @@ export class EventPublisher implements Component {
 
   async healthCheck(signal?: AbortSignal): Promise<ComponentHealth> {
     const h = await this.log.healthCheck(signal);
+    if (this.log.epoch !== this.#epoch)
+      return {
+        status: 'fail',
+        output: `the event stream was reset (epoch ${this.#epoch} -> ${this.log.epoch}), so it lacks the journal: restart the engine, which republishes the journal into the new stream`,
+      };
     if (this.#appendErrors > 0)
       return {
         status: 'fail',
