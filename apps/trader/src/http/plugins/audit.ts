@@ -9,11 +9,19 @@ import type { PluginOptions } from './context.js';
  * `routes`, refused bodies in `errors`.
  */
 async function audit(app: FastifyInstance, { auditLog }: PluginOptions): Promise<void> {
-  // Never wait for the database here: PostgreSQL may be down at start (db-pool waits out its failover window,
-  // longer than Fastify's plugin timeout). Rows queue meanwhile and the flush retries the DDL; health says `warn`.
-  auditLog.init().catch(() => {
-    auditLog.failed++;
-  });
+  // Wait a little for the table (so the first rows are written at once when the database is up), but never longer:
+  // PostgreSQL may be down at start, and db-pool waits out its failover window, longer than Fastify's plugin
+  // timeout. Rows queue meanwhile and the flush retries the DDL; health says `warn`.
+  const init = auditLog.init().then(
+    () => true,
+    () => {
+      auditLog.failed++;
+      return false;
+    },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([init, new Promise((r) => { timer = setTimeout(r, 2_000); })]);
+  clearTimeout(timer);
   app.decorate('audit', auditLog);
   app.addHook('onClose', async () => {
     await auditLog.close();
