@@ -11,6 +11,9 @@ import type { TraderConfig } from './config/config-types.js';
 import { isTraderError } from './errors.js';
 import { watchParent } from './internal/parent-watch.js';
 
+// A closed terminal or pipe must not crash a shutdown in progress: output errors (EPIPE) are ignored.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'journal') return runJournalCommand(argv.slice(1));
   let config: TraderConfig;
