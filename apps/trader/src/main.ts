@@ -6,8 +6,8 @@
 // then shuts down in reverse start order and prints the final summary.
 import { createTrader, type TraderEndpoints } from './app/trader.js';
 import { runJournalCommand } from './cli/journal-command.js';
-import { loadConfig } from './config/load-config.js';
 import type { TraderConfig } from './config/config-types.js';
+import { loadConfig } from './config/load-config.js';
 import { isTraderError } from './errors.js';
 import { watchParent } from './internal/parent-watch.js';
 
@@ -42,12 +42,15 @@ async function main(argv: string[]): Promise<number> {
   };
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
   const supervisor = Number(process.env.TRADER_SUPERVISOR_PID);
-  const parentWatch = Number.isInteger(supervisor) && supervisor > 0
-    ? watchParent({ pid: supervisor, onGone: () => requestStop('supervisor gone') })
-    : undefined;
+  const parentWatch =
+    Number.isInteger(supervisor) && supervisor > 0
+      ? watchParent({ pid: supervisor, onGone: () => requestStop('supervisor gone') })
+      : undefined;
 
   const trader = createTrader({ config, jwtSecret: process.env.TRADER_JWT_SECRET ?? '' });
-  console.log(`trader: starting role ${config.role} (${config.env}), pid ${process.pid}, symbols ${config.symbols.join(', ')}`);
+  console.log(
+    `trader: starting role ${config.role} (${config.env}), pid ${process.pid}, symbols ${config.symbols.join(', ')}`,
+  );
   let endpoints: TraderEndpoints;
   try {
     endpoints = await trader.start();
@@ -86,7 +89,9 @@ function printEndpoints(trader: ReturnType<typeof createTrader>, ep: TraderEndpo
       `trader: dashboard ${ep.dashboard}  (API ${ep.http}/api, OpenAPI ${ep.http}/api/openapi.json, streams ${ep.http.replace(/^http/, 'ws')}/api/stream)`,
     );
   if (ep.localAdminToken !== undefined)
-    console.log('trader: no TRADER_JWT_SECRET set: the API uses a random secret for this run, and the link above holds an admin token');
+    console.log(
+      'trader: no TRADER_JWT_SECRET set: the API uses a random secret for this run, and the link above holds an admin token',
+    );
   if (ep.market !== undefined) console.log(`trader: market    ${ep.market.ws} (snapshots ${ep.market.rest})`);
   if (ep.database !== undefined) console.log(`trader: database  ${ep.database}`);
   if (ep.cache !== undefined) console.log(`trader: cache     ${ep.cache}`);

@@ -9,8 +9,8 @@ import {
 import { Histogram } from 'prom-client';
 import type { TraderConfig } from '../config/config-types.js';
 import type { TradingEngine } from '../engine/trading-engine.js';
-import type { ScalpingStrategy } from '../strategy/scalping-strategy.js';
 import type { Fill } from '../model/types.js';
+import type { ScalpingStrategy } from '../strategy/scalping-strategy.js';
 
 /** Stage names of `cryptoscalp_trader_stage_latency_seconds{stage}`. */
 export const STAGES = {

@@ -105,13 +105,17 @@ export function createReadModelPort(options: ReadModelPortOptions): ReadModelPor
       }
       case 'market': {
         for (const b of c.books) {
-          emit(withOffset({ type: 'price', symbol: b.symbol, price: b.mid, bid: b.bid, ask: b.ask, ts: c.ts }, c.offset), true);
+          emit(
+            withOffset({ type: 'price', symbol: b.symbol, price: b.mid, bid: b.bid, ask: b.ask, ts: c.ts }, c.offset),
+            true,
+          );
           emit(withOffset({ type: 'book', symbol: b.symbol, bids: b.bids, asks: b.asks, ts: c.ts }, c.offset), true);
         }
         // Unrealized PnL moves with the marks: positions and PnL about once a second.
         if (c.ts - lastPositionsAt >= 1_000) {
           lastPositionsAt = c.ts;
-          for (const s of model.positions()) emit(withOffset({ type: 'position', position: positionView(s) }, c.offset), false);
+          for (const s of model.positions())
+            emit(withOffset({ type: 'position', position: positionView(s) }, c.offset), false);
           emit(withOffset({ type: 'pnl', pnl: pnl() }, c.offset), false);
         }
         return;
@@ -135,10 +139,14 @@ export function createReadModelPort(options: ReadModelPortOptions): ReadModelPor
       reply = await commands.send(type, payload, { timeoutMs: options.commandTimeoutMs });
     } catch (e) {
       if (isTraderError(e) && e.code === 'E_TRADER_COMMAND_TIMEOUT')
-        throw new ApiError('E_API_INTERNAL', `the engine did not answer within ${options.commandTimeoutMs} ms; the command was not applied`, {
-          status: 504,
-          cause: e,
-        });
+        throw new ApiError(
+          'E_API_INTERNAL',
+          `the engine did not answer within ${options.commandTimeoutMs} ms; the command was not applied`,
+          {
+            status: 504,
+            cause: e,
+          },
+        );
       throw new ApiError('E_API_INTERNAL', `the engine could not be reached: ${(e as Error).message}`, {
         status: 503,
         cause: e,
@@ -146,7 +154,11 @@ export function createReadModelPort(options: ReadModelPortOptions): ReadModelPor
     }
     if (!reply.ok) {
       if (reply.error.code === 'E_TRADER_COMMAND_EXPIRED')
-        throw new ApiError('E_API_INTERNAL', 'the engine received the command after its deadline and did not apply it', { status: 504 });
+        throw new ApiError(
+          'E_API_INTERNAL',
+          'the engine received the command after its deadline and did not apply it',
+          { status: 504 },
+        );
       throw new ApiError('E_API_BAD_REQUEST', reply.error.message, {
         ...(reply.error.field === undefined ? {} : { field: `body.${reply.error.field}` }),
       });

@@ -110,7 +110,12 @@ export function createTrader(options: TraderOptions): Trader {
   const bus: CommandBus =
     role === 'all'
       ? new MemoryCommandBus({ name: 'commands' })
-      : new RedisCommandBus({ name: 'commands', redis: redis(), key: `${key}:commands`, ...(role === 'gateway' ? {} : {}) });
+      : new RedisCommandBus({
+          name: 'commands',
+          redis: redis(),
+          key: `${key}:commands`,
+          ...(role === 'gateway' ? {} : {}),
+        });
 
   let journal: JournalComponent | undefined;
   let engineC: EngineComponent | undefined;
@@ -135,7 +140,9 @@ export function createTrader(options: TraderOptions): Trader {
   if (engineC !== undefined) {
     const ec = engineC;
     publisher = kernel.add(
-      new EventPublisher(config, journal as JournalComponent, ec, log_, () => engineStatus(config, ec, health, observability, role)),
+      new EventPublisher(config, journal as JournalComponent, ec, log_, () =>
+        engineStatus(config, ec, health, observability, role),
+      ),
     );
   } else {
     consumer = kernel.add(new EventConsumer(log_));

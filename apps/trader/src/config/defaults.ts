@@ -32,7 +32,13 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
   journal: { path: '', fsync: 'interval', fsyncIntervalMs: 100 },
   database: { url: '', replicaUrls: [], embedded: 'disk', schema: 'trader' },
   cache: { redisUrl: '', prefix: 'cryptoscalp.trader' },
-  bus: { redisUrl: '', key: 'cryptoscalp:trader', commandTimeoutMs: 5000, snapshotIntervalMs: 5000, marketIntervalMs: 250 },
+  bus: {
+    redisUrl: '',
+    key: 'cryptoscalp:trader',
+    commandTimeoutMs: 5000,
+    snapshotIntervalMs: 5000,
+    marketIntervalMs: 250,
+  },
   http: { host: '127.0.0.1', port: 9464, shutdownDelayMs: 500 },
   alerts: { feedStaleMs: 5000, decisionLatencyBudgetMs: 1, slackToken: '', slackChannel: '', webhookUrl: '' },
 } satisfies TraderConfig);

@@ -142,7 +142,8 @@ interface ParsedArgs {
   port?: string;
 }
 
-const USAGE = '--duration <s>, --role <all|engine|gateway>, --data-dir <dir>, --port <n>, --config <file>, --env <name>';
+const USAGE =
+  '--duration <s>, --role <all|engine|gateway>, --data-dir <dir>, --port <n>, --config <file>, --env <name>';
 
 function parseArgs(argv: readonly string[]): ParsedArgs {
   const out: ParsedArgs = {};
@@ -163,14 +164,11 @@ function parseArgs(argv: readonly string[]): ParsedArgs {
     else if (flag === '--data-dir') out.dataDir = value();
     else if (flag === '--port') out.port = value();
     else if (!flag.startsWith('--')) {
-      throw new TraderError(
-        'E_TRADER_INVALID_CONFIG',
-        `unexpected argument "${arg}" (options: ${USAGE})`,
-        {
-          field: 'argv',
-        },
-      );
-    } else throw new TraderError('E_TRADER_INVALID_CONFIG', `unknown option ${flag} (options: ${USAGE})`, { field: flag });
+      throw new TraderError('E_TRADER_INVALID_CONFIG', `unexpected argument "${arg}" (options: ${USAGE})`, {
+        field: 'argv',
+      });
+    } else
+      throw new TraderError('E_TRADER_INVALID_CONFIG', `unknown option ${flag} (options: ${USAGE})`, { field: flag });
   }
   return out;
 }

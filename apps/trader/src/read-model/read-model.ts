@@ -123,7 +123,10 @@ export class ReadModel {
     switch (entry.type) {
       case 'order.submitted': {
         const d = entry.data as JournalEvents['order.submitted'];
-        if (this.orders.has(d.clientOrderId)) return this.skip();
+        if (this.orders.has(d.clientOrderId)) {
+          this.skip();
+          return;
+        }
         const order: Order = {
           clientOrderId: d.clientOrderId,
           symbol: d.symbol,
@@ -157,7 +160,10 @@ export class ReadModel {
       case 'fill': {
         const fill = entry.data as Fill;
         const o = this.orders.get(fill.clientOrderId);
-        if (o === undefined || this.fillIds.has(fill.fillId)) return this.skip();
+        if (o === undefined || this.fillIds.has(fill.fillId)) {
+          this.skip();
+          return;
+        }
         this.fillIds.add(fill.fillId);
         const done = o.filledQty + fill.qty >= o.qty - QTY_EPS;
         o.avgPrice = (o.avgPrice * o.filledQty + fill.price * fill.qty) / (o.filledQty + fill.qty);

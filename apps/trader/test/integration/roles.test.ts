@@ -106,7 +106,10 @@ describe('roles: one engine, two gateways', () => {
     const engine: TraderProcess = startTraderProcess(['--role', 'engine', '--port', '0', '--data-dir', dataDir], env());
     const engineUrl = await engine.ready();
     const portA = await freePort();
-    const gatewayA = startTraderProcess(['--role', 'gateway', '--port', String(portA)], env({ TRADER_INSTANCE_ID: 'gw-a' }));
+    const gatewayA = startTraderProcess(
+      ['--role', 'gateway', '--port', String(portA)],
+      env({ TRADER_INSTANCE_ID: 'gw-a' }),
+    );
     const gatewayB = startTraderProcess(['--role', 'gateway', '--port', '0'], env({ TRADER_INSTANCE_ID: 'gw-b' }));
     const baseA = await gatewayA.ready();
     const baseB = await gatewayB.ready();
@@ -123,11 +126,22 @@ describe('roles: one engine, two gateways', () => {
     // Fills the restarted gateway's clients must not miss: wait until the engine made some while A was down.
     const fillCount = async () => ((await api(baseB, token, '/api/fills?limit=1000')).body as unknown[]).length;
     const atKill = await fillCount();
-    await waitFor(async () => (await fillCount()) >= atKill + 2, { timeoutMs: 60_000, intervalMs: 200, what: 'fills while A is down' });
-    const gatewayA2 = startTraderProcess(['--role', 'gateway', '--port', String(portA)], env({ TRADER_INSTANCE_ID: 'gw-a' }));
+    await waitFor(async () => (await fillCount()) >= atKill + 2, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: 'fills while A is down',
+    });
+    const gatewayA2 = startTraderProcess(
+      ['--role', 'gateway', '--port', String(portA)],
+      env({ TRADER_INSTANCE_ID: 'gw-a' }),
+    );
     await gatewayA2.ready();
     await client.connect(baseA, token);
-    await waitFor(() => client.fills.length >= seenBefore + 3, { timeoutMs: 60_000, intervalMs: 100, what: 'fills after restart' });
+    await waitFor(() => client.fills.length >= seenBefore + 3, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      what: 'fills after restart',
+    });
 
     // The kill switch goes through gateway B, halts the engine, and shows on both gateways.
     const engaged = await api(baseB, token, '/api/kill-switch', {

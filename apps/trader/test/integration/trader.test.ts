@@ -66,10 +66,13 @@ async function expectTradingAndProbes(t: Trader, ep: TraderEndpoints): Promise<v
   expect(metrics).toMatch(/cryptoscalp_stats_counters_fills\{component="trader"\} [1-9]/);
   expect(metrics).toMatch(/db_client_operation_duration_seconds_count/);
   // The API reads the read model, which follows the engine.
-  await waitFor(async () => {
-    const fills = (await (await fetch(`${ep.http}/api/fills?limit=500`, { headers: auth })).json()) as unknown[];
-    return fills.length === t.engine().counters.fills;
-  }, { timeoutMs: 5_000, what: 'API fills equal the engine fills' });
+  await waitFor(
+    async () => {
+      const fills = (await (await fetch(`${ep.http}/api/fills?limit=500`, { headers: auth })).json()) as unknown[];
+      return fills.length === t.engine().counters.fills;
+    },
+    { timeoutMs: 5_000, what: 'API fills equal the engine fills' },
+  );
   // Orders in PostgreSQL equal the journal so far.
   const submittedUpTo = (seq: number) =>
     Journal.read(journal.path).filter((e) => e.type === 'order.submitted' && e.seq <= seq).length;
@@ -93,11 +96,14 @@ describe('the trader, composed (--role all)', () => {
     const auth = await viewer();
     const sim = t.component<MarketDataComponent>('market-data').simulator();
     sim?.stall(20_000);
-    await waitFor(async () => (await (await fetch(`${ep.http}/health/alerts`, { headers: auth })).text()).includes('FeedStale'), {
-      timeoutMs: 20_000,
-      intervalMs: 200,
-      what: 'FeedStale on /health/alerts',
-    });
+    await waitFor(
+      async () => (await (await fetch(`${ep.http}/health/alerts`, { headers: auth })).text()).includes('FeedStale'),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: 'FeedStale on /health/alerts',
+      },
+    );
     sim?.stall(0);
     // The API caches read responses in the cache component.
     await fetch(`${ep.http}/api/pnl`, { headers: auth });
@@ -107,7 +113,12 @@ describe('the trader, composed (--role all)', () => {
     await t.stop('test');
     await t.stop('again');
     // Trading stopped first: nothing was left open, and nothing was ordered after the stop began.
-    const summary = t.summary() as { fills: number; openOrders: number; leftOpenAtExit: number; latencyMs: { tickToDecision: { p50: number } } };
+    const summary = t.summary() as {
+      fills: number;
+      openOrders: number;
+      leftOpenAtExit: number;
+      latencyMs: { tickToDecision: { p50: number } };
+    };
     expect(summary.fills).toBeGreaterThan(0);
     expect(summary.openOrders).toBe(0);
     expect(summary.leftOpenAtExit).toBe(0);
@@ -115,7 +126,8 @@ describe('the trader, composed (--role all)', () => {
     const entries = Journal.read(t.component<JournalComponent>('journal').path);
     const lastSubmit = entries.findLastIndex((e) => e.type === 'order.submitted');
     const firstShutdownCancel = entries.findIndex(
-      (e) => e.type === 'order.cancel_requested' && String((e.data as { reason: string }).reason).startsWith('shutdown'),
+      (e) =>
+        e.type === 'order.cancel_requested' && String((e.data as { reason: string }).reason).startsWith('shutdown'),
     );
     if (firstShutdownCancel >= 0) expect(lastSubmit).toBeLessThan(firstShutdownCancel);
     await expect(fetch(`${ep.http}/health/liveness`)).rejects.toThrow();
@@ -134,7 +146,10 @@ describe('the trader, composed (--role all)', () => {
       redis.disconnect();
     });
     const t = createTrader({
-      config: config({ database: { url: serviceUrls.postgres, schema }, cache: { redisUrl: serviceUrls.redis, prefix: ns } }),
+      config: config({
+        database: { url: serviceUrls.postgres, schema },
+        cache: { redisUrl: serviceUrls.redis, prefix: ns },
+      }),
       log: () => {},
       jwtSecret: SECRET,
     });
@@ -145,10 +160,13 @@ describe('the trader, composed (--role all)', () => {
     const auth = await viewer();
     await fetch(`${ep.http}/api/positions`, { headers: auth });
     await waitFor(async () => (await redis.keys(`${ns}*`)).length > 0, { what: 'API cache keys in Redis' });
-    await waitFor(async () => {
-      const fills = await admin.query<{ n: string }>(`select count(*) as n from ${schema}.fills`);
-      return Number(fills.rows[0]?.n) > 0;
-    }, { timeoutMs: 20_000, what: 'fills in PostgreSQL' });
+    await waitFor(
+      async () => {
+        const fills = await admin.query<{ n: string }>(`select count(*) as n from ${schema}.fills`);
+        return Number(fills.rows[0]?.n) > 0;
+      },
+      { timeoutMs: 20_000, what: 'fills in PostgreSQL' },
+    );
     await t.stop('test');
   });
 
@@ -169,24 +187,38 @@ describe('the trader without PostgreSQL', () => {
     const cluster = await startPostgresCluster();
     cleanups.push(() => cluster.stop());
     await cluster.kill();
-    const t = createTrader({ config: config({ database: { url: cluster.urlFor('postgres') } }), log: () => {}, jwtSecret: SECRET });
+    const t = createTrader({
+      config: config({ database: { url: cluster.urlFor('postgres') } }),
+      log: () => {},
+      jwtSecret: SECRET,
+    });
     traders.push(t);
     const ep = await t.start();
     const persistence = t.component<PersistenceComponent>('persistence');
     expect(persistence.deferred).toBe(true);
-    await waitFor(() => t.engine().counters.fills >= 2, { timeoutMs: 45_000, intervalMs: 100, what: 'fills without PostgreSQL' });
+    await waitFor(() => t.engine().counters.fills >= 2, {
+      timeoutMs: 45_000,
+      intervalMs: 100,
+      what: 'fills without PostgreSQL',
+    });
     expect(persistence.persistedSeq()).toBe(0);
     const components = await (await fetch(`${ep.http}/health/components`, { headers: await viewer() })).text();
     expect(components).toMatch(/persistence/);
     await cluster.start();
     const journal = t.component<JournalComponent>('journal');
-    await waitFor(() => persistence.persistedSeq() > 0 && persistence.persistedSeq() >= journal.journal().lastSeq - 20, {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      what: 'writer caught up',
-    });
+    await waitFor(
+      () => persistence.persistedSeq() > 0 && persistence.persistedSeq() >= journal.journal().lastSeq - 20,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        what: 'writer caught up',
+      },
+    );
     expect(persistence.deferred).toBe(false);
-    const { rows } = await t.component<PostgresComponent>('postgres').pool().query<{ n: string }>('select count(*) as n from trader.fills');
+    const { rows } = await t
+      .component<PostgresComponent>('postgres')
+      .pool()
+      .query<{ n: string }>('select count(*) as n from trader.fills');
     expect(Number(rows[0]?.n)).toBeGreaterThanOrEqual(2);
     await t.stop('test');
   });

@@ -27,7 +27,17 @@ describe('Kernel', () => {
     for (const n of ['a', 'b', 'c']) k.add(make(n));
     await k.start();
     await k.stop('test');
-    expect(calls).toEqual(['start a', 'start b', 'start c', 'quiesce c', 'quiesce b', 'quiesce a', 'stop c', 'stop b', 'stop a']);
+    expect(calls).toEqual([
+      'start a',
+      'start b',
+      'start c',
+      'quiesce c',
+      'quiesce b',
+      'quiesce a',
+      'stop c',
+      'stop b',
+      'stop a',
+    ]);
   });
 
   it('stops what started when a start fails, rethrows, and never starts the rest', async () => {

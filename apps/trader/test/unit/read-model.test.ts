@@ -38,9 +38,20 @@ describe('ReadModel', () => {
       entry('order.accepted', { clientOrderId: 'o1' }),
       entry('fill', fill('o1', 1, 0.4, 100)),
       entry('fill', fill('o1', 2, 0.6, 110)),
-      entry('order.submitted', { clientOrderId: 'o2', symbol: 'BTCUSDT', side: 'sell', type: 'limit', qty: 1, price: 200 }),
+      entry('order.submitted', {
+        clientOrderId: 'o2',
+        symbol: 'BTCUSDT',
+        side: 'sell',
+        type: 'limit',
+        qty: 1,
+        price: 200,
+      }),
       entry('risk.state', { from: 'RUNNING', to: 'HALTED', reason: 'drill', by: 'operator' }),
-      { k: 'market', ts: 5_000, books: [{ symbol: 'BTCUSDT', bid: 119, ask: 121, mid: 120, bids: [], asks: [], synced: true }] },
+      {
+        k: 'market',
+        ts: 5_000,
+        books: [{ symbol: 'BTCUSDT', bid: 119, ask: 121, mid: 120, bids: [], asks: [], synced: true }],
+      },
     ]);
     const o1 = m.order('o1');
     expect(o1?.status).toBe('filled');
@@ -97,10 +108,24 @@ describe('ReadModel', () => {
     const m = new ReadModel({ finishedOrders: 2 });
     const records: TraderRecord[] = [];
     for (let i = 0; i < 5; i++) {
-      records.push(entry('order.submitted', { clientOrderId: `c${i}`, symbol: 'BTCUSDT', side: 'buy', type: 'limit', qty: 1, price: 1 }));
+      records.push(
+        entry('order.submitted', {
+          clientOrderId: `c${i}`,
+          symbol: 'BTCUSDT',
+          side: 'buy',
+          type: 'limit',
+          qty: 1,
+          price: 1,
+        }),
+      );
       if (i < 4) records.push(entry('order.cancelled', { clientOrderId: `c${i}`, reason: 'test' }));
     }
     feed(m, records);
-    expect(m.listOrders({ limit: 10 }).map((o) => o.clientOrderId).sort()).toEqual(['c2', 'c3', 'c4']);
+    expect(
+      m
+        .listOrders({ limit: 10 })
+        .map((o) => o.clientOrderId)
+        .sort(),
+    ).toEqual(['c2', 'c3', 'c4']);
   });
 });

@@ -29,7 +29,10 @@ export class HealthComponent implements Component {
     for (const c of this.components()) {
       if (c === this || c.healthCheck === undefined) continue;
       const check = c.healthCheck.bind(c);
-      this.registry.register({ name: c.name, healthCheck: (signal) => check(signal) }, { critical: c.critical ?? false });
+      this.registry.register(
+        { name: c.name, healthCheck: (signal) => check(signal) },
+        { critical: c.critical ?? false },
+      );
     }
   }
 

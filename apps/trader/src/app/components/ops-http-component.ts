@@ -37,7 +37,9 @@ export class OpsHttpComponent implements Component {
       }),
     );
     // Upgrades are not served here: refuse them instead of leaving the socket open.
-    server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'));
+    server.on('upgrade', (_req, socket) =>
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+    );
     await new Promise<void>((ok, fail) => {
       server.once('error', fail);
       server.listen(this.config.http.port, this.config.http.host, () => ok());

@@ -1,6 +1,6 @@
 import type { TraderConfig } from '../../config/config-types.js';
-import { JournalWriter, type JournalWriterStats } from '../../persistence/journal-writer.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
+import { JournalWriter, type JournalWriterStats } from '../../persistence/journal-writer.js';
 import type { EngineComponent } from './engine-component.js';
 import type { JournalComponent } from './journal-component.js';
 import type { PostgresComponent } from './postgres-component.js';
@@ -15,7 +15,6 @@ export class PersistenceComponent implements Component {
   #writer: JournalWriter | undefined;
   #stopped = false;
   #deferred = true;
-  #running: Promise<void> | undefined;
 
   constructor(
     private readonly config: TraderConfig,
@@ -38,7 +37,7 @@ export class PersistenceComponent implements Component {
     this.engine.engine().onEntry((e) => writer.enqueue(e));
     // Trading never waits for PostgreSQL: the writer starts (and catches up from the journal) in the background,
     // retrying every second while the database is away.
-    this.#running = this.run(writer);
+    void this.run(writer);
   }
 
   private async run(writer: JournalWriter): Promise<void> {
@@ -52,7 +51,9 @@ export class PersistenceComponent implements Component {
       } catch (e) {
         if (!logged) {
           logged = true;
-          this.log(`trader: postgres unavailable (${(e as Error).message}); trading on the journal, the writer will catch up`);
+          this.log(
+            `trader: postgres unavailable (${(e as Error).message}); trading on the journal, the writer will catch up`,
+          );
         }
       }
       await new Promise((r) => setTimeout(r, 1000).unref());

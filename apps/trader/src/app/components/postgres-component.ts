@@ -48,9 +48,7 @@ export class PostgresComponent implements Component {
 
   /** Where the database is, password redacted. */
   describe(): string {
-    return this.#embedded
-      ? `embedded PGlite (${this.#embedded.storage}) at ${redact(this.#url)}`
-      : redact(this.#url);
+    return this.#embedded ? `embedded PGlite (${this.#embedded.storage}) at ${redact(this.#url)}` : redact(this.#url);
   }
 
   async healthCheck(signal?: AbortSignal): Promise<ComponentHealth> {
