@@ -197,6 +197,7 @@ export function createTrader(options: TraderOptions): Trader {
 
   const traderStats = (): Record<string, unknown> => {
     const out: Record<string, unknown> = { readModel: model().stats(), busRedisErrors };
+    if (consumer !== undefined) out.eventStream = consumer.stats();
     if (engineC !== undefined) {
       const e = engineC.engine();
       const t = e.portfolio.totals();

@@ -252,7 +252,8 @@ export class RedisEventLog<T> implements EventLog<T> {
     }
     if (json === undefined) throw new TraderError('E_TRADER_MALFORMED', 'event data is not JSON-serialisable');
     const offset = ++this.assigned;
-    this.queue.push({ offset, ts: Date.now(), json });
+    // Epoch ms with a microsecond fraction, so a reader on this machine can measure sub-millisecond lag.
+    this.queue.push({ offset, ts: performance.timeOrigin + performance.now(), json });
     this.counts.appended++;
     this.schedule();
     return offset;

@@ -47,7 +47,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     requestIdHeader: false,
-    genReqId: (process.env.XOFF ?? '').includes('reqid') ? (() => 'x') : (req) => {
+    genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
     },
@@ -64,10 +64,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
   });
   const base: PluginOptions = { options: o, trader: options.trader, counters, auditLog, verifier };
   try {
-    const OFF = (process.env.XOFF ?? '').split(',');
-    if (!OFF.includes('stats')) await app.register(requestStats, base);
-    if (!OFF.includes('shed')) await app.register(loadShedding, base);
-    if (!OFF.includes('headers')) await app.register(securityHeaders, base); else app.decorate('securityHeaders', {});
+    await app.register(requestStats, base);
+    await app.register(loadShedding, base);
+    await app.register(securityHeaders, base);
     await app.register(audit, base);
     await app.register(rateLimit, { ...base, redis: options.redis });
     await app.register(auth, base);

@@ -18,6 +18,8 @@ export interface Component {
   readonly name: string;
   /** Starts the component; components declared earlier have started. */
   start(signal: AbortSignal): Promise<void> | void;
+  /** Called once every component has started (the process is ready). Optional. */
+  ready?(): void;
   /**
    * First phase of shutdown, in reverse order, while everything still runs: stop taking new work (the engine stops
    * deciding and cancels its open orders, the HTTP server turns readiness to 503). Optional.

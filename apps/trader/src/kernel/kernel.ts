@@ -53,7 +53,10 @@ export class Kernel {
     return this.history;
   }
 
-  /** Starts every component in order; on failure stops the started ones in reverse and rethrows. */
+  /**
+   * Starts every component in order, then tells each one the process is ready; on failure stops the started ones
+   * in reverse and rethrows.
+   */
   async start(): Promise<void> {
     for (const c of this.components) {
       if (this.stopping !== undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'stopped while starting');
@@ -70,6 +73,7 @@ export class Kernel {
         throw e;
       }
     }
+    for (const c of this.components) c.ready?.();
   }
 
   /** Two-phase shutdown in reverse order; idempotent (every caller gets the same promise). */

@@ -354,20 +354,30 @@ describe('route behaviour', () => {
     expect(viaHealth.body).toBe('trader_up 1\n');
   });
 
-  it('sets the security headers (helmet) on API, error and asset responses', async () => {
+  it('sets the security headers (helmet): the OWASP API set on JSON, the document set on the dashboard', async () => {
     for (const r of [
       await h.call('GET', '/api/me', { token: h.tokens.viewer }),
       await h.call('GET', '/api/me'),
       await h.call('GET', '/api/nothing'),
       await h.call('GET', '/api/openapi.json'),
+      await h.call('GET', '/health/liveness'),
     ]) {
       expect(r.headers.get('x-content-type-options')).toBe('nosniff');
       expect(r.headers.get('x-frame-options')).toBe('DENY');
-      expect(r.headers.get('referrer-policy')).toBe('no-referrer');
-      expect(r.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(r.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+      expect(r.headers.get('content-security-policy')).toBe("default-src 'none';frame-ancestors 'none'");
       expect(r.headers.get('x-request-id')).toBeTruthy();
       expect(r.headers.get('strict-transport-security')).toBeNull();
+      expect(r.headers.get('referrer-policy')).toBeNull();
     }
+    const page = await fetch(`${h.api.url}/`);
+    expect(page.headers.get('content-security-policy')).toBe(
+      "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self' ws: wss:;frame-ancestors 'none'",
+    );
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    await page.text();
     const me = await h.call('GET', '/api/me', { token: h.tokens.viewer });
     expect(me.headers.get('cache-control')).toBe('no-store');
     // Rate-limit headers only on a 429 (see api-rate-limit.test.ts).

@@ -9,6 +9,9 @@ function recorder() {
     start: () => {
       calls.push(`start ${name}`);
     },
+    ready: () => {
+      calls.push(`ready ${name}`);
+    },
     quiesce: () => {
       calls.push(`quiesce ${name}`);
     },
@@ -21,7 +24,7 @@ function recorder() {
 }
 
 describe('Kernel', () => {
-  it('starts in declared order, quiesces every component in reverse, then stops them in reverse', async () => {
+  it('starts in declared order, tells each it is ready, quiesces every component in reverse, then stops them in reverse', async () => {
     const { calls, make } = recorder();
     const k = new Kernel({ log: () => {} });
     for (const n of ['a', 'b', 'c']) k.add(make(n));
@@ -31,6 +34,9 @@ describe('Kernel', () => {
       'start a',
       'start b',
       'start c',
+      'ready a',
+      'ready b',
+      'ready c',
       'quiesce c',
       'quiesce b',
       'quiesce a',

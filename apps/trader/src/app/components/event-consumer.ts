@@ -1,4 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import type { EventLog, TailHandle } from '../../bus/types.js';
+import { LatencyRecorder } from '../../internal/latency-recorder.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import { ReadModel } from '../../read-model/read-model.js';
 import type { TraderRecord } from '../../read-model/trader-record.js';
@@ -16,6 +18,8 @@ export class EventConsumer implements Component {
   readonly name = 'event-stream';
   readonly critical = true;
   readonly model = new ReadModel();
+  /** Engine append to this model's apply, per record (ms; both stamps on the machine's clock, µs fraction). */
+  readonly lag = new LatencyRecorder(16_384);
   #tail: TailHandle | undefined;
   #waiters: { offset: number; resolve: (ok: boolean) => void; timer: NodeJS.Timeout }[] = [];
 
@@ -25,6 +29,7 @@ export class EventConsumer implements Component {
   ) {}
 
   #epoch = '';
+  #readyAt = 0;
 
   async start(): Promise<void> {
     await this.log.start();
@@ -37,8 +42,17 @@ export class EventConsumer implements Component {
     }
     this.#tail = this.log.tail(this.model.offset, (records) => {
       for (const r of records) this.model.apply(r.offset, r.data);
+      const now = performance.timeOrigin + performance.now();
+      // Records appended once this process was ready: the backlog read at start (records since the snapshot), and
+      // what arrives while the rest of the process starts, measure the start, not the stream.
+      if (this.#readyAt > 0)
+        for (const r of records) if (r.ts >= this.#readyAt) this.lag.record(Math.max(0, now - r.ts));
       this.wake();
     });
+  }
+
+  ready(): void {
+    this.#readyAt = performance.timeOrigin + performance.now();
   }
 
   /** Resolves `true` once the model has applied `offset` (read-your-writes after a command), `false` on timeout. */
@@ -95,7 +109,8 @@ export class EventConsumer implements Component {
   }
 
   stats(): Record<string, unknown> {
-    return { ...this.log.stats(), model: this.model.stats() };
+    const lag = this.lag.percentiles([50, 99, 99.9]);
+    return { ...this.log.stats(), model: this.model.stats(), lagMs: { p50: lag.p50, p99: lag.p99, p999: lag.p999 } };
   }
 
   async stop(): Promise<void> {

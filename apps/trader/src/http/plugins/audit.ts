@@ -20,7 +20,12 @@ async function audit(app: FastifyInstance, { auditLog }: PluginOptions): Promise
     },
   );
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([init, new Promise((r) => { timer = setTimeout(r, 2_000); })]);
+  await Promise.race([
+    init,
+    new Promise((r) => {
+      timer = setTimeout(r, 2_000);
+    }),
+  ]);
   clearTimeout(timer);
   app.decorate('audit', auditLog);
   app.addHook('onClose', async () => {

@@ -125,7 +125,6 @@ async function auth(app: FastifyInstance, { verifier, counters }: PluginOptions)
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
     if (access === undefined || access === 'public') return;
-    if ((process.env.XOFF ?? '').includes('auth')) { route.onRequest = [(req: FastifyRequest, _r: FastifyReply, d: () => void) => { req.principal = { sub: 'b', role: 'viewer', exp: 0, tokenId: 'x' }; d(); }] as never; return; }
     const hooks = route.onRequest;
     route.onRequest = [
       ...(hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]),

@@ -87,8 +87,8 @@ declare module 'fastify' {
     authCachedTokens(): number;
     /** The live stream hub (plugin `streams`). */
     hub: LiveHub;
-    /** The security headers every response carries (plugin `security-headers`). */
-    securityHeaders: Readonly<Record<string, string>>;
+    /** The security headers of API responses and of documents (plugin `security-headers`). */
+    securityHeaders: { api: Readonly<Record<string, string>>; document: Readonly<Record<string, string>> };
   }
   interface FastifyContextConfig {
     /** The API route definition (plugin `routes`). */
@@ -97,5 +97,7 @@ declare module 'fastify' {
     access?: Access;
     /** Health probes: never shed, never rate limited. */
     probe?: boolean;
+    /** A document (the dashboard): gets the document security headers. */
+    document?: boolean;
   }
 }

@@ -22,7 +22,7 @@ async function health(app: FastifyInstance, { options }: PluginOptions): Promise
       ...(metrics === undefined ? {} : { metrics: async () => (await metrics()).body }),
       ...(h.alerts === undefined ? {} : { alerts: h.alerts }),
     });
-    const security = Object.entries(app.securityHeaders);
+    const security = Object.entries(app.securityHeaders.api);
     const serve = (req: FastifyRequest, reply: FastifyReply): void => {
       // Hijacked: Fastify's onSend (security headers, request id) does not run for these responses.
       reply.hijack();

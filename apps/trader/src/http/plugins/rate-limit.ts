@@ -46,7 +46,7 @@ async function rateLimits(
     if (route.config?.probe === true) route.config = { ...route.config, rateLimit: false };
   });
   await app.register(rateLimit, {
-    global: o.perIp > 0 && !(process.env.XOFF ?? '').includes('iplimit'),
+    global: o.perIp > 0,
     max: o.perIp,
     timeWindow: o.windowMs,
     hook: 'onRequest',

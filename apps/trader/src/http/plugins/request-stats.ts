@@ -2,13 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { PluginOptions } from './context.js';
 
-/** Counts requests and responses by status class into the shared counters (`stats()`). */
+/**
+ * Counts requests and responses by status class into the shared counters (`stats()`), once per request when its
+ * response is done (one hook, not two: a request still in flight is not counted yet).
+ */
 async function requestStats(app: FastifyInstance, { counters }: PluginOptions): Promise<void> {
-  app.addHook('onRequest', (_req, _reply, done) => {
-    counters.requests++;
-    done();
-  });
   app.addHook('onResponse', (_req, reply, done) => {
+    counters.requests++;
     const c = reply.statusCode;
     if (c < 300) counters.responses['2xx']++;
     else if (c < 400) counters.responses['3xx']++;

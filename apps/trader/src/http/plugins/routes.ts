@@ -1,5 +1,5 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isApiError } from '../errors.js';
 import { ROUTES, type RouteContext } from '../routes.js';
@@ -37,6 +37,47 @@ async function routes(
   const apiStatus = () => ({ ...stats(), authCachedTokens: app.authCachedTokens() });
 
   for (const def of ROUTES) {
+    /** A read answered from `cache` while fresh; a miss is stored after the response. */
+    const cached = async (key: string, ctx: RouteContext, reply: FastifyReply): Promise<unknown> => {
+      try {
+        const hit = await cache?.get(key);
+        if (hit !== undefined && hit !== null) {
+          counters.cacheHits++;
+          reply.header('x-cache', 'hit');
+          return hit;
+        }
+      } catch {
+        counters.cacheErrors++;
+      }
+      const result = await def.handler(ctx);
+      counters.cacheMisses++;
+      reply.header('x-cache', 'miss');
+      Promise.resolve()
+        .then(() => cache?.set(key, result, { ttl: options.cacheTtlMs }))
+        .catch(() => {
+          counters.cacheErrors++;
+        });
+      return result;
+    };
+    /** A sensitive operation: every attempt that reaches the handler writes a row, and the response waits for it. */
+    const audited = async (action: string, ctx: RouteContext, req: FastifyRequest): Promise<unknown> => {
+      const { principal } = ctx;
+      const base = { actor: principal.sub, role: principal.role, action, requestId: req.id, ip: req.ip };
+      const request = { params: req.params, body: req.body };
+      try {
+        const result = await def.handler(ctx);
+        await app.audit.append({ ...base, outcome: 'success', detail: { request, result } });
+        return result;
+      } catch (err) {
+        const status = isApiError(err) ? err.status : 500;
+        await app.audit.append({
+          ...base,
+          outcome: 'failure',
+          detail: { request, status, error: (err as Error).message },
+        });
+        throw err;
+      }
+    };
     const cacheKey = cache !== undefined && def.cacheKey !== undefined ? `api:${def.cacheKey}` : undefined;
     app.route({
       method: def.method,
@@ -47,7 +88,9 @@ async function routes(
         ...(def.params === undefined ? {} : { params: def.params }),
         ...(def.body === undefined ? {} : { body: def.body }),
       },
-      handler: async (req, reply) => {
+      // Not `async`: a plain read (no cache, no audit) returns the trader's value or promise as it is, and Fastify
+      // sends either; the cached and audited paths are async functions of their own.
+      handler: (req, reply) => {
         const principal = req.principal as Principal;
         const ctx: RouteContext = {
           trader,
@@ -59,46 +102,11 @@ async function routes(
           audit: app.audit,
           apiStatus,
         };
-        if (cacheKey !== undefined) {
-          try {
-            const hit = await cache?.get(cacheKey);
-            if (hit !== undefined && hit !== null) {
-              counters.cacheHits++;
-              reply.header('x-cache', 'hit');
-              return hit;
-            }
-          } catch {
-            counters.cacheErrors++;
-          }
-        }
-        if (def.audit === undefined) {
-          const result = await def.handler(ctx);
-          if (cacheKey !== undefined) {
-            counters.cacheMisses++;
-            reply.header('x-cache', 'miss');
-            Promise.resolve()
-              .then(() => cache?.set(cacheKey, result, { ttl: options.cacheTtlMs }))
-              .catch(() => {
-                counters.cacheErrors++;
-              });
-          }
-          return result;
-        }
-        const base = { actor: principal.sub, role: principal.role, action: def.audit, requestId: req.id, ip: req.ip };
-        const request = { params: req.params, body: req.body };
-        try {
-          const result = await def.handler(ctx);
-          await app.audit.append({ ...base, outcome: 'success', detail: { request, result } });
-          return result;
-        } catch (err) {
-          const status = isApiError(err) ? err.status : 500;
-          await app.audit.append({
-            ...base,
-            outcome: 'failure',
-            detail: { request, status, error: (err as Error).message },
-          });
-          throw err;
-        }
+        if (cacheKey !== undefined) return cached(cacheKey, ctx, reply);
+        if (def.audit !== undefined) return audited(def.audit, ctx, req);
+        const result = def.handler(ctx);
+        // A synchronous `undefined` would leave the request unanswered.
+        return result === undefined ? null : result;
       },
     });
   }
