@@ -151,15 +151,12 @@ export function createObservability(config: TraderConfig, engine: TradingEngine,
     }
     trading.setEquity(strategyName, engine.portfolio.totals().net);
   };
-  const timer = setInterval(refresh, 1000);
-  timer.unref();
   lastRealized = new Map(engine.portfolio.snapshots().map((p) => [p.symbol, p.realized]));
   return {
     monitoring,
     onFill,
     refresh,
     close: async () => {
-      clearInterval(timer);
       await monitoring.close();
     },
   };

@@ -20,6 +20,8 @@ export class ObservabilityComponent implements Component {
   readonly name = 'monitoring';
   #monitoring: Monitoring | undefined;
   #close: (() => Promise<void>) | undefined;
+  /** Copies the portfolio into the business gauges; run at scrape time instead of on a timer. */
+  #refresh: (() => void) | undefined;
   #alerts: AlertsSource | undefined;
   readonly #watched: (WatchSource | (() => WatchSource))[] = [];
 
@@ -38,6 +40,7 @@ export class ObservabilityComponent implements Component {
       });
       this.#monitoring = obs.monitoring;
       this.#close = obs.close;
+      this.#refresh = obs.refresh;
       this.#alerts = alertsFromAlertManager(obs.monitoring.alerts);
     } else {
       const monitoring = new Monitoring({ name: 'monitoring', systemMetrics: false });
@@ -70,6 +73,7 @@ export class ObservabilityComponent implements Component {
   async metrics(): Promise<{ contentType: string; body: string }> {
     const m = this.#monitoring;
     if (m === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'monitoring is not started');
+    this.#refresh?.();
     return { contentType: m.contentType, body: await m.metrics() };
   }
 
