@@ -4,7 +4,7 @@ import { defineConfig, type Options } from 'tsup';
 /**
  * The trader compiles to `dist/` so it runs as plain `node dist/main.js`, with no TypeScript loader at run time.
  *
- * The modules are transpiled one by one (`bundle: false`), so `dist/` mirrors `src/`: `src/api/static-assets.ts`
+ * The modules are transpiled one by one (`bundle: false`), so `dist/` mirrors `src/`: `src/http/static-assets.ts`
  * becomes `dist/api/static-assets.js`, and every `new URL('…', import.meta.url)` in the sources (the dashboard,
  * `../dashboard/`; the embedded PostgreSQL worker, `./embedded-postgres-worker.mjs`) resolves in `dist/` exactly as
  * it does in `src/`, once the non-TypeScript files are copied alongside (`onSuccess` below). The loaders need no

@@ -16,8 +16,9 @@ import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { reportBench } from '@cryptoscalp/testkit';
-import { createHttpServer, issueToken } from '../src/http/index.js';
 import { API_HELMET_OPTIONS, helmetHeaders } from '../src/http/plugins/security-headers.js';
+import { createHttpServer } from '../src/http/server.js';
+import { issueToken } from '../src/http/tokens.js';
 import type { PositionView, TraderPort } from '../src/http/trader-port.js';
 
 const SECRET = 'bench-secret-0123456789abcdef-0123456789';

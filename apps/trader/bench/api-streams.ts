@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { percentiles, reportBench, serviceUrls, uniqueName } from '@cryptoscalp/testkit';
 import pg from 'pg';
 import { WebSocket, WebSocketServer } from 'ws';
-import { createHttpServer, issueToken } from '../src/http/index.js';
+import { createHttpServer } from '../src/http/server.js';
+import { issueToken } from '../src/http/tokens.js';
 import type { TraderEvent, TraderPort } from '../src/http/trader-port.js';
 
 const SECRET = 'bench-secret-0123456789abcdef-0123456789';

@@ -1,7 +1,7 @@
 import type { Command, CommandHandler } from '../bus/types.js';
 import type { TradingEngine } from '../engine/trading-engine.js';
 import { TraderError } from '../errors.js';
-import type { AlertsSource } from '../http/engine-port.js';
+import type { AlertsSource } from '../http/alert-manager-port.js';
 import type { SilenceRequest } from '../http/trader-port.js';
 import type { EventPublisher } from './components/event-publisher.js';
 
@@ -67,11 +67,11 @@ export function createCommandHandler(
         return done(engine.cancel(field(p, 'clientOrderId', isString), `operator ${actor.sub}`));
       }
       case COMMANDS.silenceAlert: {
-        if (alerts === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'alerting is not configured');
+        if (alerts === undefined) throw new TraderError('E_TRADER_NOT_CONFIGURED', 'alerting is not configured in this trader');
         return done(await alerts.silence(field(p, 'request', isObject) as unknown as SilenceRequest));
       }
       case COMMANDS.acknowledgeAlert: {
-        if (alerts === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'alerting is not configured');
+        if (alerts === undefined) throw new TraderError('E_TRADER_NOT_CONFIGURED', 'alerting is not configured in this trader');
         return done(await alerts.acknowledge(field(p, 'id', isString), field(p, 'by', isString)));
       }
       default:

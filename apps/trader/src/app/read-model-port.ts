@@ -47,7 +47,7 @@ export function createReadModelPort(options: ReadModelPortOptions): ReadModelPor
   const listeners = new Set<(e: TraderEvent) => void>();
   const history: TraderEvent[] = [];
   let lastPositionsAt = 0;
-  let lastAlerts = new Map<string, string>();
+  let lastAlerts = new Map<string, { key: string; alert: AlertView }>();
 
   const positionView = (s: ReturnType<ReadModel['positions']>[number]): PositionView => ({
     symbol: s.symbol,
@@ -121,9 +121,15 @@ export function createReadModelPort(options: ReadModelPortOptions): ReadModelPor
         return;
       }
       case 'status': {
-        const next = new Map(alertList().map((a) => [a.id, `${a.state}|${a.acknowledged}|${a.silenced}`]));
-        for (const a of alertList())
-          if (lastAlerts.get(a.id) !== next.get(a.id)) emit(withOffset({ type: 'alert', alert: a }, c.offset), false);
+        const next = new Map(
+          alertList().map((a) => [a.id, { key: `${a.state}|${a.acknowledged}|${a.silenced}`, alert: a }]),
+        );
+        for (const [id, n] of next)
+          if (lastAlerts.get(id)?.key !== n.key) emit(withOffset({ type: 'alert', alert: n.alert }, c.offset), false);
+        // An alert that left the active list has resolved.
+        for (const [id, last] of lastAlerts)
+          if (!next.has(id))
+            emit(withOffset({ type: 'alert', alert: { ...last.alert, state: 'resolved' } }, c.offset), false);
         lastAlerts = next;
         return;
       }
@@ -141,7 +147,7 @@ export function createReadModelPort(options: ReadModelPortOptions): ReadModelPor
       if (isTraderError(e) && e.code === 'E_TRADER_COMMAND_TIMEOUT')
         throw new ApiError(
           'E_API_INTERNAL',
-          `the engine did not answer within ${options.commandTimeoutMs} ms; the command was not applied`,
+          `the engine did not answer within ${options.commandTimeoutMs} ms; an engine that receives it after its deadline drops it unapplied (check GET /api/risk or /api/orders before retrying)`,
           {
             status: 504,
             cause: e,
@@ -153,6 +159,8 @@ export function createReadModelPort(options: ReadModelPortOptions): ReadModelPor
       });
     }
     if (!reply.ok) {
+      if (reply.error.code === 'E_TRADER_NOT_CONFIGURED')
+        throw new ApiError('E_API_NOT_IMPLEMENTED', reply.error.message);
       if (reply.error.code === 'E_TRADER_COMMAND_EXPIRED')
         throw new ApiError(
           'E_API_INTERNAL',

@@ -10,8 +10,9 @@ import { TraderError } from '../errors.js';
 import type { Component } from '../kernel/component.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { ReadModel } from '../read-model/read-model.js';
-import type { EngineStatus, TraderRecord } from '../read-model/trader-record.js';
+import type { TraderRecord } from '../read-model/trader-record.js';
 import { createCommandHandler } from './command-handler.js';
+import { buildEngineStatus } from './engine-status.js';
 import { CacheComponent } from './components/cache-component.js';
 import { CommandsComponent } from './components/commands-component.js';
 import { EngineComponent, type EngineReplay } from './components/engine-component.js';
@@ -140,8 +141,12 @@ export function createTrader(options: TraderOptions): Trader {
   if (engineC !== undefined) {
     const ec = engineC;
     publisher = kernel.add(
-      new EventPublisher(config, journal as JournalComponent, ec, log_, () =>
-        engineStatus(config, ec, health, observability, role),
+      new EventPublisher(config, journal as JournalComponent, ec, log_, async () =>
+        buildEngineStatus(config, ec.engine(), {
+          // In one process the API lists the same registry itself.
+          components: role === 'all' ? [] : await health.statuses(),
+          alerts: (await observability.alerts()?.list()) ?? [],
+        }),
       ),
     );
   } else {
@@ -275,45 +280,4 @@ export function createTrader(options: TraderOptions): Trader {
       return c as C;
     },
   };
-}
-
-/** The engine's status record: health, latency percentiles, limits and parameters, active alerts. */
-async function engineStatus(
-  config: TraderConfig,
-  ec: EngineComponent,
-  health: HealthComponent,
-  observability: ObservabilityComponent,
-  role: TraderConfig['role'],
-): Promise<EngineStatus> {
-  const e = ec.engine();
-  const latency: EngineStatus['latency'] = {};
-  for (const [stage, rec] of Object.entries(e.latency)) {
-    const p = rec.percentiles([50, 99, 99.9]) as Record<string, number>;
-    if (!Number.isFinite(p.p50)) continue;
-    latency[stage] = { p50: p.p50 as number, p99: p.p99 as number, p999: p.p999 as number };
-  }
-  return {
-    instanceId: config.instanceId,
-    state: e.state,
-    // In one process the API lists the same registry itself.
-    components: role === 'all' ? [] : await health.statuses(),
-    latency,
-    riskLimits: numbers(config.risk),
-    strategyParams: scalars(config.strategy),
-    alerts: (await observability.alerts()?.list()) ?? [],
-    counters: { ...e.counters },
-  };
-}
-
-function numbers(o: object): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[k] = v;
-  return out;
-}
-
-function scalars(o: object): Record<string, number | string | boolean> {
-  const out: Record<string, number | string | boolean> = {};
-  for (const [k, v] of Object.entries(o))
-    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') out[k] = v;
-  return out;
 }

@@ -1,5 +1,10 @@
-import type { AlertsSource } from './engine-port.js';
-import type { AlertView } from './trader-port.js';
+import type { AlertsPort, AlertView } from './trader-port.js';
+
+/** Alerts with live updates (see {@link alertsFromAlertManager}). */
+export interface AlertsSource extends AlertsPort {
+  /** Registers a listener for alert changes; returns the unsubscribe function. */
+  subscribe?(listener: (alert: AlertView) => void): () => void;
+}
 
 /** The parts of `@cryptoscalp/monitoring`'s `AlertManager` used here, structurally. */
 export interface AlertManagerLike {

@@ -1,7 +1,7 @@
 import { type PostgresCluster, startPostgresCluster, waitFor } from '@cryptoscalp/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../src/http/index.js';
+import { AuditLog } from '../../src/http/audit-log.js';
 import { FakeTrader } from './api-fake-trader.js';
 import { type Harness, startHarness } from './api-harness.js';
 

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock, Monitoring } from '@cryptoscalp/monitoring';
@@ -6,30 +6,50 @@ import { waitFor } from '@cryptoscalp/testkit';
 import { Gauge } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import {
-  alertsFromAlertManager,
-  createEnginePort,
-  type EnginePort,
-  isApiError,
-  type TraderEvent,
-} from '../../src/api/index.js';
+import { createCommandHandler } from '../../src/app/command-handler.js';
+import { EngineComponent } from '../../src/app/components/engine-component.js';
+import { EventPublisher } from '../../src/app/components/event-publisher.js';
+import { JournalComponent } from '../../src/app/components/journal-component.js';
+import { buildEngineStatus } from '../../src/app/engine-status.js';
+import { createReadModelPort, type ReadModelPort } from '../../src/app/read-model-port.js';
+import { MemoryCommandBus } from '../../src/bus/memory-command-bus.js';
+import { MemoryEventLog } from '../../src/bus/memory-event-log.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { TradingEngine } from '../../src/engine/trading-engine.js';
-import { Journal } from '../../src/journal/journal.js';
+import type { TradingEngine } from '../../src/engine/trading-engine.js';
+import type { AlertsSource } from '../../src/http/alert-manager-port.js';
+import { alertsFromAlertManager } from '../../src/http/alert-manager-port.js';
+import type { TraderEvent } from '../../src/http/trader-port.js';
 import type { BookEvent } from '../../src/model/types.js';
+import type { TraderRecord } from '../../src/read-model/trader-record.js';
 import type { Strategy } from '../../src/strategy/strategy.js';
 import { type Harness, type Json, startHarness } from './api-harness.js';
 
-/** The trader's real engine behind the API: proves the port fits the core as it is wired in main. */
+/**
+ * The trader's real engine behind the API, wired as `--role all` wires it: the engine's entries and book tops on
+ * the (in-process) event stream, the read model folded from it, commands over the (in-process) command bus to the
+ * engine's handler, and the API on the read-model port.
+ */
+const dataDir = mkdtempSync(join(tmpdir(), 'api-wiring-'));
 const config = loadConfig({
   env: {},
-  overrides: { symbols: ['BTCUSDT'], instanceId: 'apiw', execution: { latencyMs: 0 } },
+  overrides: {
+    symbols: ['BTCUSDT'],
+    instanceId: 'apiw',
+    execution: { latencyMs: 0 },
+    dataDir,
+    journal: { fsync: 'never' },
+    bus: { marketIntervalMs: 20 },
+  },
 });
 const idle: Strategy = { name: 'idle', onBook: () => undefined, stats: () => ({}) };
 
 let engine: TradingEngine;
-let journal: Journal;
-let port: EnginePort;
+let journalC: JournalComponent;
+let engineC: EngineComponent;
+let publisher: EventPublisher;
+let bus: MemoryCommandBus;
+let port: ReadModelPort;
+let alerts: AlertsSource | undefined;
 let monitoring: Monitoring;
 let clock: ManualClock;
 let gauge: Gauge;
@@ -53,9 +73,11 @@ const diff = (bids: [number, number][], asks: [number, number][]): BookEvent => 
 };
 
 beforeAll(async () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'api-wiring-')), 'journal.jsonl');
-  ({ journal } = Journal.open(path, { fsync: 'never' }));
-  engine = new TradingEngine({ config, journal, strategy: idle, requestSnapshot: () => {} });
+  journalC = new JournalComponent(config, () => {});
+  journalC.start();
+  engineC = new EngineComponent(config, journalC, { strategy: idle });
+  engineC.start();
+  engine = engineC.engine();
   engine.start();
   engine.onSnapshot('BTCUSDT', {
     lastUpdateId: 100,
@@ -87,11 +109,24 @@ beforeAll(async () => {
     },
   });
   gauge = new Gauge({ name: 'api_test_drawdown', help: 'x', registers: [monitoring.registry] });
-  port = createEnginePort({
-    engine,
-    alerts: alertsFromAlertManager(monitoring.alerts),
-    components: () => [{ name: 'journal', status: 'pass' }],
-    marketIntervalMs: 20,
+  alerts = alertsFromAlertManager(monitoring.alerts);
+  publisher = new EventPublisher(
+    config,
+    journalC,
+    engineC,
+    new MemoryEventLog<TraderRecord>({ name: 'event-stream' }),
+    async () => buildEngineStatus(config, engine, { components: [], alerts: (await alerts?.list()) ?? [] }),
+  );
+  await publisher.start();
+  bus = new MemoryCommandBus({ name: 'commands' });
+  await bus.start();
+  bus.serve(createCommandHandler(engine, publisher, alerts));
+  port = createReadModelPort({
+    model: publisher.model,
+    commands: bus,
+    waitFor: async (offset) => publisher.model.offset >= offset,
+    commandTimeoutMs: 2_000,
+    components: async () => [{ name: 'journal', status: 'pass' }],
   });
   h = await startHarness({}, undefined, port);
 });
@@ -99,12 +134,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
   port?.close();
-  await engine?.close();
-  journal?.close();
+  await bus?.close();
+  await publisher?.stop();
+  await engineC?.stop();
+  journalC?.stop();
   await monitoring?.close({ drainTimeoutMs: 10 });
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe('API over the real trading engine', () => {
+describe('API over the real trading engine, through the event stream and the command bus', () => {
   it('serves orders, fills, positions, PnL and risk from the engine, and steers its kill switch', async () => {
     const order = engine.submit({ symbol: 'BTCUSDT', side: 'buy', type: 'market', qty: 0.5 });
     expect('clientOrderId' in order).toBe(true);
@@ -112,6 +150,7 @@ describe('API over the real trading engine', () => {
     await waitFor(() => engine.portfolio.snapshot('BTCUSDT').qty > 0, { what: 'fill' });
     const id = (order as { clientOrderId: string }).clientOrderId;
 
+    await waitFor(() => publisher.model.positions().some((p) => p.qty > 0), { what: 'fill in the read model' });
     const positions = await h.call('GET', '/api/positions', { token: h.tokens.viewer });
     expect(positions.body).toEqual([expect.objectContaining({ symbol: 'BTCUSDT', qty: 0.5, avgPrice: 101 })]);
     const orders = await h.call('GET', '/api/orders', { token: h.tokens.viewer });
@@ -147,15 +186,26 @@ describe('API over the real trading engine', () => {
     expect(change.status).toBe(400);
     expect(change.body.field).toBe('body.threshold');
 
+    // The engine's latency arrives with its next status record (every second).
+    await waitFor(
+      async () =>
+        Object.keys((await h.call('GET', '/api/status', { token: h.tokens.viewer })).body.latency).includes(
+          'tickToJournaled',
+        ),
+      { what: 'engine latency in /api/status' },
+    );
     const status = await h.call('GET', '/api/status', { token: h.tokens.viewer });
     expect(status.body.components).toEqual([{ name: 'journal', status: 'pass' }]);
-    expect(Object.keys(status.body.latency)).toContain('tickToJournaled');
   });
 
   it('lists, silences and acknowledges the alert manager’s alerts', async () => {
     gauge.set(350);
     await clock.advance(1_000);
     await waitFor(() => monitoring.alerts.active().some((a) => a.state === 'firing'), { what: 'firing alert' });
+    // Alerts reach the API with the engine's status records.
+    await waitFor(async () => (await h.call('GET', '/api/alerts', { token: h.tokens.viewer })).body.length > 0, {
+      what: 'alert in the API',
+    });
     const list = await h.call('GET', '/api/alerts', { token: h.tokens.viewer });
     expect(list.body[0]).toMatchObject({
       name: 'drawdown',
@@ -200,20 +250,45 @@ describe('API over the real trading engine', () => {
     ws.close();
   });
 
-  it('answers 501 for alerting when no alert manager is wired, and lists none', async () => {
-    const bare = createEnginePort({ engine });
-    expect(await bare.alerts.list()).toEqual([]);
-    const e = (() => {
-      try {
-        bare.alerts.silence({ matchers: { a: 'b' }, durationMs: 60_000, comment: 'x', createdBy: 'y' });
-      } catch (err) {
-        return err;
-      }
-      return undefined;
-    })();
-    expect(isApiError(e) && e.status === 501 && e.code === 'E_API_NOT_IMPLEMENTED').toBe(true);
-    expect(() => bare.alerts.acknowledge('x', 'y')).toThrow(/not configured/);
+  it('answers 501 for alert commands when the engine has no alerting', async () => {
+    const bareBus = new MemoryCommandBus({ name: 'bare' });
+    await bareBus.start();
+    bareBus.serve(createCommandHandler(engine, publisher, undefined));
+    const bare = createReadModelPort({
+      model: publisher.model,
+      commands: bareBus,
+      waitFor: async () => true,
+      commandTimeoutMs: 1_000,
+      components: async () => [],
+    });
+    await expect(
+      Promise.resolve(bare.alerts.silence({ matchers: { a: 'b' }, durationMs: 60_000, comment: 'x', createdBy: 'y' })),
+    ).rejects.toMatchObject({ status: 501, code: 'E_API_NOT_IMPLEMENTED' });
+    await expect(Promise.resolve(bare.alerts.acknowledge('x', 'y'))).rejects.toThrow(/not configured/);
     bare.close();
+    await bareBus.close();
+  });
+
+  it('answers 504 when the engine does not answer a command in time, and the late engine does not apply it', async () => {
+    const silent = new MemoryCommandBus({ name: 'silent' });
+    await silent.start();
+    const p = createReadModelPort({
+      model: publisher.model,
+      commands: silent,
+      waitFor: async () => true,
+      commandTimeoutMs: 100,
+      components: async () => [],
+    });
+    await expect(
+      Promise.resolve(p.engageKillSwitch({ mode: 'HALTED', reason: 'late', actor: { sub: 'ada', role: 'admin' } })),
+    ).rejects.toMatchObject({ status: 504 });
+    // The engine comes up after the deadline: the command expired and is not applied.
+    await new Promise((r) => setTimeout(r, 20));
+    silent.serve(createCommandHandler(engine, publisher, alerts));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(engine.killSwitch.state).toBe('RUNNING');
+    p.close();
+    await silent.close();
   });
 
   it('publishes alert changes on the alerts topic', async () => {

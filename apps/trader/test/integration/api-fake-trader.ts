@@ -12,7 +12,7 @@ import type {
   StrategyParams,
   TraderEvent,
   TraderPort,
-} from '../../src/http/index.js';
+} from '../../src/http/trader-port.js';
 
 /** A small, deterministic trader for the API tests: our own domain object, holding state in memory. */
 export class FakeTrader implements TraderPort {

@@ -1,12 +1,9 @@
 import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
 import pg from 'pg';
-import {
-  createHttpServer,
-  type HttpServerOptions,
-  issueToken,
-  type RunningHttpServer,
-  type TraderPort,
-} from '../../src/http/index.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { issueToken } from '../../src/http/tokens.js';
+import type { TraderPort } from '../../src/http/trader-port.js';
+import type { HttpServerOptions, RunningHttpServer } from '../../src/http/types.js';
 import { FakeTrader } from './api-fake-trader.js';
 
 /** A parsed JSON response body, read freely by the tests. */

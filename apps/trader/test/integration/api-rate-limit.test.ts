@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { issueToken } from '../../src/http/index.js';
+import { issueToken } from '../../src/http/tokens.js';
 import { FakeTrader } from './api-fake-trader.js';
 import { type Harness, SECRET, startHarness } from './api-harness.js';
 

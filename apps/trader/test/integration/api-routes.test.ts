@@ -1,7 +1,9 @@
 import { HealthRegistry } from '@cryptoscalp/health';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiCache, issueToken, ROUTES, type Role } from '../../src/http/index.js';
+import { ROUTES } from '../../src/http/routes.js';
+import { issueToken } from '../../src/http/tokens.js';
+import type { ApiCache, Role } from '../../src/http/types.js';
 import { type Harness, type Json, SECRET, startHarness } from './api-harness.js';
 
 /** An in-process TTL cache implementing the API's cache port. */

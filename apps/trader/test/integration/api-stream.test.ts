@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { waitFor } from '@cryptoscalp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { issueToken } from '../../src/http/index.js';
+import { issueToken } from '../../src/http/tokens.js';
 import { type Harness, type Json, SECRET, startHarness } from './api-harness.js';
 
 let h: Harness;

@@ -7,9 +7,9 @@ import { PoolManager } from '@cryptoscalp/db-pool';
 import { serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
-import type { JournalEvents } from '../../src/model/journal-events.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
+import type { JournalEvents } from '../../src/model/journal-events.js';
 import type { Fill } from '../../src/model/types.js';
 
 const appDir = fileURLToPath(new URL('../../', import.meta.url));

@@ -5,9 +5,9 @@ import { PoolManager } from '@cryptoscalp/db-pool';
 import { type PostgresCluster, serviceUrls, startPostgresCluster, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/journal.js';
+import type { Fill } from '../../src/model/types.js';
 import { JournalWriter } from '../../src/persistence/journal-writer.js';
 import { Portfolio } from '../../src/portfolio/portfolio.js';
-import type { Fill } from '../../src/model/types.js';
 
 const dbs: PoolManager[] = [];
 const clusters: PostgresCluster[] = [];

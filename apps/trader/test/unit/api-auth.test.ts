@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { bearerToken, isApiError, issueToken, roleAtLeast, TokenVerifier } from '../../src/http/index.js';
+import { bearerToken, TokenVerifier } from '../../src/http/auth.js';
+import { isApiError } from '../../src/http/errors.js';
+import { roleAtLeast } from '../../src/http/roles.js';
+import { issueToken } from '../../src/http/tokens.js';
 
 const SECRET = 'unit-secret-0123456789abcdef-0123456789';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildOpenApi, ROUTES } from '../../src/http/index.js';
+import { buildOpenApi } from '../../src/http/openapi.js';
+import { ROUTES } from '../../src/http/routes.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: reading an arbitrary JSON document
 type Json = any;

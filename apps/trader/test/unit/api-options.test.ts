@@ -1,15 +1,12 @@
 import { HealthRegistry } from '@cryptoscalp/health';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  API_DEFAULTS,
-  AuditLog,
-  createHttpServer,
-  etagMatches,
-  type HttpServerOptions,
-  isApiError,
-  loadDashboardAssets,
-  type TraderPort,
-} from '../../src/http/index.js';
+import { AuditLog } from '../../src/http/audit-log.js';
+import { API_DEFAULTS } from '../../src/http/defaults.js';
+import { isApiError } from '../../src/http/errors.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { etagMatches, loadDashboardAssets } from '../../src/http/static-assets.js';
+import type { TraderPort } from '../../src/http/trader-port.js';
+import type { HttpServerOptions } from '../../src/http/types.js';
 
 const fn = () => undefined;
 const trader = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiRateLimitStore, type CallbackStore, type RateLimitHit } from '../../src/http/index.js';
+import { ApiRateLimitStore, type CallbackStore, type RateLimitHit } from '../../src/http/rate-limit-store.js';
 
 const hit = (store: ApiRateLimitStore, key: string, windowMs = 100, max = 10): Promise<RateLimitHit> =>
   store.hit(key, windowMs, max);

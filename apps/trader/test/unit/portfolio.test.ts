@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Portfolio } from '../../src/portfolio/portfolio.js';
 import type { Fill, Side } from '../../src/model/types.js';
+import { Portfolio } from '../../src/portfolio/portfolio.js';
 
 let n = 0;
 const fill = (symbol: string, side: Side, qty: number, price: number, fee = 0): Fill => ({

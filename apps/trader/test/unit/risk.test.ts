@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { OrderIntent } from '../../src/model/types.js';
 import { KillSwitch, type KillSwitchChange } from '../../src/risk/kill-switch.js';
 import { RiskEngine, type RiskLimits } from '../../src/risk/risk-engine.js';
-import type { OrderIntent } from '../../src/model/types.js';
 
 const limits: RiskLimits = {
   maxPositionNotional: 1000,

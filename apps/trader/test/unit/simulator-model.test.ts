@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Prng } from '../../src/internal/prng.js';
 import { instrumentFor, MarketModel } from '../../src/adapters/sim/market-model.js';
+import { Prng } from '../../src/internal/prng.js';
 
 describe('MarketModel', () => {
   it('is deterministic for a seed and keeps a valid book with contiguous update ids', () => {

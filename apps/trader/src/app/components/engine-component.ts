@@ -2,6 +2,7 @@ import type { TraderConfig } from '../../config/config-types.js';
 import { type ReplayReport, TradingEngine } from '../../engine/trading-engine.js';
 import { TraderError } from '../../errors.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
+import type { Strategy } from '../../strategy/strategy.js';
 import type { JournalComponent } from './journal-component.js';
 
 /** What the engine's start replayed, with the torn bytes the journal cut. */
@@ -22,6 +23,7 @@ export class EngineComponent implements Component {
   constructor(
     private readonly config: TraderConfig,
     private readonly journal: JournalComponent,
+    private readonly options: { strategy?: Strategy } = {},
   ) {}
 
   start(): void {
@@ -29,6 +31,7 @@ export class EngineComponent implements Component {
       config: this.config,
       journal: this.journal.journal(),
       requestSnapshot: (s) => this.#requestSnapshot(s),
+      ...(this.options.strategy === undefined ? {} : { strategy: this.options.strategy }),
     });
     const recovery = this.journal.recovery();
     this.#replay = { ...engine.replay(recovery.entries), truncatedBytes: recovery.truncatedBytes };
