@@ -67,11 +67,13 @@ export function createCommandHandler(
         return done(engine.cancel(field(p, 'clientOrderId', isString), `operator ${actor.sub}`));
       }
       case COMMANDS.silenceAlert: {
-        if (alerts === undefined) throw new TraderError('E_TRADER_NOT_CONFIGURED', 'alerting is not configured in this trader');
+        if (alerts === undefined)
+          throw new TraderError('E_TRADER_NOT_CONFIGURED', 'alerting is not configured in this trader');
         return done(await alerts.silence(field(p, 'request', isObject) as unknown as SilenceRequest));
       }
       case COMMANDS.acknowledgeAlert: {
-        if (alerts === undefined) throw new TraderError('E_TRADER_NOT_CONFIGURED', 'alerting is not configured in this trader');
+        if (alerts === undefined)
+          throw new TraderError('E_TRADER_NOT_CONFIGURED', 'alerting is not configured in this trader');
         return done(await alerts.acknowledge(field(p, 'id', isString), field(p, 'by', isString)));
       }
       default:

@@ -12,7 +12,6 @@ import { Kernel } from '../kernel/kernel.js';
 import type { ReadModel } from '../read-model/read-model.js';
 import type { TraderRecord } from '../read-model/trader-record.js';
 import { createCommandHandler } from './command-handler.js';
-import { buildEngineStatus } from './engine-status.js';
 import { CacheComponent } from './components/cache-component.js';
 import { CommandsComponent } from './components/commands-component.js';
 import { EngineComponent, type EngineReplay } from './components/engine-component.js';
@@ -27,6 +26,7 @@ import { OpsHttpComponent } from './components/ops-http-component.js';
 import { PersistenceComponent } from './components/persistence-component.js';
 import { PostgresComponent, redact } from './components/postgres-component.js';
 import { TradingComponent } from './components/trading-component.js';
+import { buildEngineStatus } from './engine-status.js';
 import { createReadModelPort, type ReadModelPort } from './read-model-port.js';
 import { engineSummary, round } from './summary.js';
 

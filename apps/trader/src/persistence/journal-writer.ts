@@ -1,8 +1,8 @@
 import { createPartitionedTable, maintainPartitions, type TimePartitionSpec } from '@cryptoscalp/db-pool';
-import type { JournalEvents } from '../model/journal-events.js';
 import { Journal, type JournalEntry } from '../journal/journal.js';
-import { Portfolio } from '../portfolio/portfolio.js';
+import type { JournalEvents } from '../model/journal-events.js';
 import type { Fill } from '../model/types.js';
+import { Portfolio } from '../portfolio/portfolio.js';
 import { checkSchemaName, ensureSchema, FILLS_COLUMNS } from './schema.js';
 import type { SqlDatabase, SqlRunner } from './sql-database.js';
 

@@ -1,8 +1,8 @@
 import { Monitoring } from '@cryptoscalp/monitoring';
 import type { TraderConfig } from '../../config/config-types.js';
 import { TraderError } from '../../errors.js';
-import { alertsFromAlertManager } from '../../http/alert-manager-port.js';
 import type { AlertsSource } from '../../http/alert-manager-port.js';
+import { alertsFromAlertManager } from '../../http/alert-manager-port.js';
 import type { Component } from '../../kernel/component.js';
 import type { Fill } from '../../model/types.js';
 import { createObservability } from '../observability.js';
