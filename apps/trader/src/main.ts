@@ -57,10 +57,6 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     parentWatch?.stop();
     console.error(`trader: failed to start: ${e instanceof Error ? e.message : String(e)}`);
-    if (isTraderError(e) && e.code === 'E_TRADER_JOURNAL')
-      console.error(
-        'trader: the journal is damaged: run `trader journal verify` to see the first broken entry, and `trader journal repair` to back it up and cut it there',
-      );
     return 1;
   }
   printEndpoints(trader, endpoints, config);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PoolManager } from '@cryptoscalp/db-pool';
@@ -178,6 +178,19 @@ describe('the trader, composed (--role all)', () => {
     const second = createTrader({ config: c, log: () => {}, jwtSecret: SECRET });
     await expect(second.start()).rejects.toThrow(new RegExp(`in use by pid ${process.pid}`));
     await first.stop('test');
+  });
+});
+
+describe('a damaged journal', () => {
+  it('stops the start and names the commands that find and cut the damage', async () => {
+    const c = config();
+    const path = join(c.dataDir, 'journal.jsonl');
+    const line = (seq: number) => `${JSON.stringify({ seq, ts: Date.now(), type: 'session.start', data: {} })}\n`;
+    writeFileSync(path, line(1) + line(2) + line(2) + line(3));
+    const t = createTrader({ config: c, log: () => {}, jwtSecret: SECRET });
+    await expect(t.start()).rejects.toThrow(/trader journal verify .*trader journal repair/s);
+    // The failed start released the data dir: a repaired journal starts.
+    expect(existsSync(join(c.dataDir, 'trader.lock'))).toBe(false);
   });
 });
 

@@ -56,7 +56,7 @@ export class EventPublisher implements Component {
     const journalSeq = this.journal.journal().lastSeq;
     if (this.model.lastEntrySeq > journalSeq)
       throw new TraderError(
-        'E_TRADER_JOURNAL',
+        'E_TRADER_BUS',
         `event stream ${this.config.bus.key} holds journal entries up to seq ${this.model.lastEntrySeq}, but the journal ${this.journal.path} ends at seq ${journalSeq}: this data dir did not feed that stream. Start with the data dir that did, or with another bus.key`,
         { field: 'bus.key' },
       );
