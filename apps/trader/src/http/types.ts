@@ -3,6 +3,8 @@ import type { Server } from 'node:http';
 import type { HealthRegistry } from '@cryptoscalp/health';
 import type { HubBroker } from '@cryptoscalp/ws-manager';
 import type { Cluster, Redis } from 'ioredis';
+import type { HealthCheckResult } from '../model/health.js';
+import type { HubStats } from './streams.js';
 import type { TraderPort } from './trader-port.js';
 
 /** Roles, from least to most privileged: `viewer` reads, `trader` changes orders and parameters, `admin` steers risk. */
@@ -186,14 +188,7 @@ export interface HttpServerOptions {
 }
 
 /** Health result, in the suite's structural contract shape. */
-export interface HealthCheckResult {
-  status: 'pass' | 'warn' | 'fail';
-  observedValue?: number;
-  observedUnit?: string;
-  output?: string;
-  time?: string;
-  details?: Record<string, unknown>;
-}
+export type { HealthCheckResult } from '../model/health.js';
 
 /** The running server. */
 export interface RunningHttpServer {
@@ -228,12 +223,5 @@ export interface HttpStats {
   /** Rate-limit store (Redis) failures answered by the in-memory fallback. */
   rateLimitStoreErrors: number;
   audit: { written: number; failed: number; pending: number; dropped: number };
-  stream: {
-    clients: number;
-    topics: number;
-    published: number;
-    delivered: number;
-    conflated: number;
-    authRejected: number;
-  };
+  stream: HubStats;
 }

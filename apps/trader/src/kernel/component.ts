@@ -1,12 +1,7 @@
+import type { HealthCheckResult } from '../model/health.js';
+
 /** The health contract every component meets (the shape `@cryptoscalp/health` registers). */
-export interface ComponentHealth {
-  status: 'pass' | 'warn' | 'fail';
-  observedValue?: number;
-  observedUnit?: string;
-  output?: string;
-  time?: string;
-  details?: Record<string, unknown>;
-}
+export type ComponentHealth = HealthCheckResult;
 
 /**
  * One part of the running trader. The {@link Kernel} starts components in the order they are declared and stops

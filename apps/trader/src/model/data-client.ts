@@ -1,3 +1,4 @@
+import type { HealthCheckResult } from './health.js';
 import type { BookSnapshot, MarketEvent, Venue } from './types.js';
 
 /**
@@ -31,13 +32,8 @@ export interface DataClientCounters {
 }
 
 /** A data client's health, in the shape `@cryptoscalp/health` registers. */
-export interface DataClientHealth {
-  status: 'pass' | 'warn' | 'fail';
-  observedValue?: number;
-  observedUnit?: string;
-  output?: string;
-  details?: Record<string, unknown>;
-}
+/** A data client's health, in the suite's contract shape. */
+export type DataClientHealth = HealthCheckResult;
 
 /**
  * One venue's market data (the nautilus_trader / hummingbot "data client"): a connection speaking the venue's
