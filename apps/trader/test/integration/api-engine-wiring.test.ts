@@ -142,6 +142,16 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** A read-model port on the published model that sends its commands through `commands` (no components, no waiting). */
+const portOn = (commands: MemoryCommandBus, commandTimeoutMs: number): ReadModelPort =>
+  createReadModelPort({
+    model: publisher.model,
+    commands,
+    waitFor: async () => true,
+    commandTimeoutMs,
+    components: async () => [],
+  });
+
 describe('API over the real trading engine, through the event stream and the command bus', () => {
   it('serves orders, fills, positions, PnL and risk from the engine, and steers its kill switch', async () => {
     const order = engine.submit({ symbol: 'BTCUSDT', side: 'buy', type: 'market', qty: 0.5 });
@@ -254,13 +264,7 @@ describe('API over the real trading engine, through the event stream and the com
     const bareBus = new MemoryCommandBus({ name: 'bare' });
     await bareBus.start();
     bareBus.serve(createCommandHandler(engine, publisher, undefined));
-    const bare = createReadModelPort({
-      model: publisher.model,
-      commands: bareBus,
-      waitFor: async () => true,
-      commandTimeoutMs: 1_000,
-      components: async () => [],
-    });
+    const bare = portOn(bareBus, 1_000);
     await expect(
       Promise.resolve(bare.alerts.silence({ matchers: { a: 'b' }, durationMs: 60_000, comment: 'x', createdBy: 'y' })),
     ).rejects.toMatchObject({ status: 501, code: 'E_API_NOT_IMPLEMENTED' });
@@ -272,13 +276,7 @@ describe('API over the real trading engine, through the event stream and the com
   it('answers 504 when the engine does not answer a command in time, and the late engine does not apply it', async () => {
     const silent = new MemoryCommandBus({ name: 'silent' });
     await silent.start();
-    const p = createReadModelPort({
-      model: publisher.model,
-      commands: silent,
-      waitFor: async () => true,
-      commandTimeoutMs: 100,
-      components: async () => [],
-    });
+    const p = portOn(silent, 100);
     await expect(
       Promise.resolve(p.engageKillSwitch({ mode: 'HALTED', reason: 'late', actor: { sub: 'ada', role: 'admin' } })),
     ).rejects.toMatchObject({ status: 504 });

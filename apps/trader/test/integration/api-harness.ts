@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
 import pg from 'pg';
 import { createHttpServer } from '../../src/http/server.js';
@@ -79,4 +80,35 @@ export async function startHarness(
       }
     },
   };
+}
+
+/**
+ * Sends a raw WebSocket upgrade request to `url` and resolves what the server answered: its status (101 on success)
+ * and, on a refusal, its Retry-After header.
+ */
+export function upgradeRequest(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; retryAfter: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        ...headers,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, retryAfter: undefined });
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

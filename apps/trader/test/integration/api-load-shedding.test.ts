@@ -1,8 +1,7 @@
-import { request } from 'node:http';
 import { HealthRegistry } from '@cryptoscalp/health';
 import { waitFor } from '@cryptoscalp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './api-harness.js';
+import { type Harness, startHarness, upgradeRequest } from './api-harness.js';
 
 let h: Harness;
 const registry = new HealthRegistry({ eventLoopDelay: false, heap: false });
@@ -20,29 +19,6 @@ afterAll(async () => {
   registry.close();
 });
 
-function upgrade(path: string): Promise<{ status: number; retryAfter: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${h.api.url}${path}`, {
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-      },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, retryAfter: undefined });
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 describe('load shedding (@fastify/under-pressure)', () => {
   it('answers 503 with Retry-After to API, metrics and stream upgrades, but never to the probes', async () => {
     await waitFor(async () => (await h.call('GET', '/api/me', { token: h.tokens.viewer })).status === 503, {
@@ -58,7 +34,10 @@ describe('load shedding (@fastify/under-pressure)', () => {
     expect((await h.call('GET', '/api/me')).status).toBe(503);
     for (const probe of ['/health/liveness', '/health/readiness', '/health/startup', '/health'])
       expect((await h.call('GET', probe)).status, probe).toBe(200);
-    expect(await upgrade(`/api/stream?token=${h.tokens.viewer}`)).toEqual({ status: 503, retryAfter: '7' });
+    expect(await upgradeRequest(`${h.api.url}/api/stream?token=${h.tokens.viewer}`)).toEqual({
+      status: 503,
+      retryAfter: '7',
+    });
     expect(h.api.stats().shed).toBeGreaterThanOrEqual(4);
     const health = await h.api.healthCheck();
     expect(health.status).toBe('warn');

@@ -1,10 +1,9 @@
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { waitFor } from '@cryptoscalp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { issueToken } from '../../src/http/tokens.js';
-import { type Harness, type Json, SECRET, startHarness } from './api-harness.js';
+import { type Harness, type Json, SECRET, startHarness, upgradeRequest } from './api-harness.js';
 
 let h: Harness;
 
@@ -47,30 +46,9 @@ class Client {
 
 const wsUrl = (path = '/api/stream') => h.api.url.replace('http', 'ws') + path;
 
-/** Sends a raw upgrade request and resolves the HTTP status the server answered with (101 on success). */
-function upgradeStatus(path: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${h.api.url}${path}`, {
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-        ...headers,
-      },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** The HTTP status the server answers a raw upgrade request with (101 on success). */
+const upgradeStatus = async (path: string, headers: Record<string, string> = {}): Promise<number> =>
+  (await upgradeRequest(`${h.api.url}${path}`, headers)).status;
 
 /** A raw upgrade on its own socket: resolves the response text once the server has closed the connection. */
 function rawUpgrade(base: string, path: string): Promise<string> {

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PoolManager } from '@cryptoscalp/db-pool';
 import { serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,53 +9,31 @@ import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal } from '../../src/journal/journal.js';
 import type { JournalEvents } from '../../src/model/journal-events.js';
 import type { Fill } from '../../src/model/types.js';
+import { killTraderChildren, startTraderProcess } from './trader-process.js';
 
-const appDir = fileURLToPath(new URL('../../', import.meta.url));
 const schema = uniqueName('trader_crash');
 const dataDir = mkdtempSync(join(tmpdir(), 'trader-crash-'));
 const journalPath = join(dataDir, 'journal.jsonl');
 const admin = new PoolManager({ primary: { connectionString: serviceUrls.postgres } });
-const children: ChildProcess[] = [];
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await killTraderChildren();
   await admin.query(`drop schema if exists ${schema} cascade`);
   await admin.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startTrader(args: string[] = []): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    cwd: appDir,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TRADER_DATA_DIR: dataDir,
-      DATABASE_URL: serviceUrls.postgres,
-      TRADER_DATABASE_SCHEMA: schema,
-      TRADER_HTTP_PORT: '0',
-      TRADER_HTTP_SHUTDOWN_DELAY_MS: '0',
-      TRADER_STRATEGY_WARMUP_SAMPLES: '60',
-      TRADER_JOURNAL_FSYNC: 'always',
-      TRADER_INSTANCE_ID: 'crash',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+const startTrader = (args: string[] = []) =>
+  startTraderProcess(args, {
+    TRADER_DATA_DIR: dataDir,
+    DATABASE_URL: serviceUrls.postgres,
+    TRADER_DATABASE_SCHEMA: schema,
+    TRADER_HTTP_PORT: '0',
+    TRADER_HTTP_SHUTDOWN_DELAY_MS: '0',
+    TRADER_STRATEGY_WARMUP_SAMPLES: '60',
+    TRADER_JOURNAL_FSYNC: 'always',
+    TRADER_INSTANCE_ID: 'crash',
   });
-  children.push(child);
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    out += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
 
 describe('kill -9 mid-trading and restart', () => {
   it('replays the journal and reconciles: no duplicate order id, no lost fill, PostgreSQL positions equal the journal', async () => {

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runJournalCommand } from '../../src/cli/journal-command.js';
 import { isTraderError } from '../../src/errors.js';
 import {
@@ -13,18 +13,11 @@ import {
   processStartTime,
   readDataDirLock,
 } from '../../src/journal/data-dir-lock.js';
+import { tempDirs } from '../temp-dir.js';
 
 const appDir = fileURLToPath(new URL('../../', import.meta.url));
 const lockModule = pathToFileURL(join(appDir, 'src/journal/data-dir-lock.ts')).href;
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-const tmp = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'trader-lock-'));
-  dirs.push(dir);
-  return dir;
-};
+const tmp = tempDirs('trader-lock-');
 
 /** What a lock-holder child printed: whether it got the lock, and the error if not. */
 interface HolderResult {

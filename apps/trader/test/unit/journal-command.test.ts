@@ -1,20 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type JournalCommandIo, runJournalCommand } from '../../src/cli/journal-command.js';
 import { acquireDataDirLock } from '../../src/journal/data-dir-lock.js';
 import type { JournalVerifyReport } from '../../src/journal/journal-repair.js';
+import { tempDirs } from '../temp-dir.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-const tmp = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'trader-journal-cli-'));
-  dirs.push(dir);
-  return dir;
-};
+const tmp = tempDirs('trader-journal-cli-');
 
 const entry = (seq: number, type = 'x', data: unknown = {}) => `${JSON.stringify({ seq, ts: 1, type, data })}\n`;
 const GOOD = entry(1) + entry(2) + entry(3);

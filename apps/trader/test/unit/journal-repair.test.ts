@@ -1,20 +1,13 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isTraderError } from '../../src/errors.js';
 import { Journal } from '../../src/journal/journal.js';
 import { repairJournal, verifyJournal, verifyJournalBytes } from '../../src/journal/journal-repair.js';
+import { tempDirs } from '../temp-dir.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-const tmp = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'trader-journal-repair-'));
-  dirs.push(dir);
-  return join(dir, 'journal.jsonl');
-};
+const tempDir = tempDirs('trader-journal-repair-');
+const tmp = () => join(tempDir(), 'journal.jsonl');
 
 /** Byte offset where line `n` (from 1) of the file starts, counted independently of the code under test. */
 function offsetOfLine(path: string, n: number): number {

@@ -1,19 +1,12 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isTraderError } from '../../src/errors.js';
 import { Journal, parseJournal } from '../../src/journal/journal.js';
+import { tempDirs } from '../temp-dir.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-const tmp = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'trader-journal-'));
-  dirs.push(dir);
-  return join(dir, 'sub', 'journal.jsonl');
-};
+const tempDir = tempDirs('trader-journal-');
+const tmp = () => join(tempDir(), 'sub', 'journal.jsonl');
 
 describe('Journal', () => {
   it('appends numbered JSON lines and replays them on open', () => {
