@@ -1,6 +1,25 @@
 import type { Level } from './types.js';
 
 /**
+ * Index of `price` in `prices`, sorted best-first (descending for bids, ascending for asks), or
+ * `-(insertionPoint + 1)` when absent. Shared by every sorted price ladder (this book, Kraken's checksum book) so the
+ * search, and its tie and insertion rules, exist once.
+ */
+export function findPrice(prices: readonly number[], price: number, descending: boolean): number {
+  let lo = 0;
+  let hi = prices.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const p = prices[mid] as number;
+    if (p === price) return mid;
+    const before = descending ? p > price : p < price;
+    if (before) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -(lo + 1);
+}
+
+/**
  * One side of a book: prices kept sorted best-first in a plain array with a parallel quantity array,
  * so the best level is index 0 and the top N is a prefix. Updates are a binary search plus a splice,
  * cheap for the few hundred levels a scalper keeps.
@@ -10,23 +29,8 @@ class BookSide {
   readonly qtys: number[] = [];
   constructor(private readonly descending: boolean) {}
 
-  /** Index of `price`, or `-(insertionPoint + 1)` when absent. */
-  private find(price: number): number {
-    let lo = 0;
-    let hi = this.prices.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const p = this.prices[mid] as number;
-      if (p === price) return mid;
-      const before = this.descending ? p > price : p < price;
-      if (before) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -(lo + 1);
-  }
-
   set(price: number, qty: number): void {
-    const i = this.find(price);
+    const i = findPrice(this.prices, price, this.descending);
     if (i >= 0) {
       if (qty > 0) this.qtys[i] = qty;
       else {

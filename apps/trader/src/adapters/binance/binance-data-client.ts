@@ -1,10 +1,8 @@
-import { performance } from 'node:perf_hooks';
 import type { ManagedConnection, StreamMessage, WebSocketManager } from '@cryptoscalp/ws-manager';
-import { isTraderError } from '../../errors.js';
-import type { DataClient, DataClientHealth, DataSink } from '../../model/data-client.js';
+import type { DataSink } from '../../model/data-client.js';
 import type { BookSnapshot, MarketEvent } from '../../model/types.js';
-import { connectionHealth } from '../connection-health.js';
 import { receiveTime } from '../receive-time.js';
+import { VenueDataClient } from '../venue-data-client.js';
 import { parseBinanceEvent } from './binance-parser.js';
 import { SnapshotFetcher } from './snapshot-fetcher.js';
 
@@ -38,20 +36,17 @@ const RESYNC_RETRY_MS = 1_000;
  * are checked: it drops duplicates and stale diffs, reorders within 100 ms, buffers diffs until the snapshot, applies
  * the first-diff rule after it, and reports a gap (sent on as a {@link GapEvent}) followed by a resync.
  */
-export class BinanceDataClient implements DataClient {
+export class BinanceDataClient extends VenueDataClient {
   readonly venue = 'binance' as const;
   readonly connection: ManagedConnection;
   readonly counters = { malformed: 0, gaps: 0, resyncs: 0, snapshots: 0, resyncFailures: 0, sinkErrors: 0 };
-  onDecode: ((ms: number) => void) | undefined;
-  private readonly sink: DataSink;
   private readonly fetcher: SnapshotFetcher;
   private readonly bySymbol = new Map<string, string>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
   private readonly abort = new AbortController();
-  private closed = false;
 
   constructor(private readonly options: BinanceDataClientOptions) {
-    this.sink = options.sink;
+    super(options.sink);
     this.fetcher = new SnapshotFetcher(options.restUrl, options.depthLimit ?? 1000);
     for (const s of options.symbols) this.bySymbol.set(s.toLowerCase(), s);
     this.connection = options.manager.connect(options.exchange ?? 'binance', {
@@ -74,25 +69,15 @@ export class BinanceDataClient implements DataClient {
       backoff: { initialDelayMs: 50, maxDelayMs: 2_000 },
       reorderTimeoutMs: 100,
     });
-    this.connection.on('message', (msg) => this.onMessage(msg));
+    this.listen();
     this.connection.on('gap', (info) => {
       this.counters.gaps++;
-      if (this.closed) return;
-      const symbol = this.symbolOf(info.stream);
-      const reason = `sequence gap: expected ${info.expected}, got ${info.received}`;
-      this.sink.onEvent({ kind: 'gap', venue: 'binance', symbol, reason }, performance.now());
+      this.lostContinuity(`sequence gap: expected ${info.expected}, got ${info.received}`, this.symbolOf(info.stream));
     });
     this.connection.on('resync', (info) => {
       if (info.phase !== 'error') return;
       this.counters.resyncFailures++;
       this.scheduleRetry(info.stream);
-    });
-    this.connection.on('malformed', () => {
-      this.counters.malformed++;
-    });
-    // A throwing sink is counted (ws-manager counts it too) rather than taking the connection down.
-    this.connection.on('error', () => {
-      this.counters.sinkErrors++;
     });
   }
 
@@ -134,7 +119,7 @@ export class BinanceDataClient implements DataClient {
     }
   }
 
-  private onMessage(msg: StreamMessage): void {
+  protected onMessage(msg: StreamMessage): void {
     if (this.closed) return;
     if (msg.kind === 'snapshot') {
       const { symbol, snapshot } = msg.data as SnapshotMessage;
@@ -148,18 +133,15 @@ export class BinanceDataClient implements DataClient {
       this.counters.malformed++;
       return;
     }
-    const onDecode = this.onDecode;
-    const t0 = onDecode === undefined ? 0 : performance.now();
-    let ev: MarketEvent | undefined;
-    try {
-      ev = parseBinanceEvent(data as Record<string, unknown>);
-    } catch (e) {
-      if (!isTraderError(e)) throw e;
-      this.counters.malformed++;
-      return;
-    }
-    if (onDecode !== undefined) onDecode(performance.now() - t0);
+    if (!this.normalize(data)) return;
+    const ev = this.events[0];
     if (ev !== undefined) this.sink.onEvent(ev, receiveTime(msg));
+  }
+
+  /** One combined-stream payload is at most one event (a depth diff or a trade). */
+  protected parse(data: unknown, out: MarketEvent[]): void {
+    const ev = parseBinanceEvent(data as Record<string, unknown>);
+    if (ev !== undefined) out.push(ev);
   }
 
   /** Resyncs `symbol`'s depth stream from a REST snapshot; a resync already running makes this a no-op. */
@@ -167,17 +149,10 @@ export class BinanceDataClient implements DataClient {
     if (!this.closed) this.connection.resync(BinanceDataClient.depthStream(symbol));
   }
 
-  async healthCheck(): Promise<DataClientHealth> {
-    return connectionHealth(this.connection, this.counters);
-  }
-
-  /** Closes the connection and aborts snapshot fetches; idempotent. The manager is the caller's. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  /** Aborts snapshot fetches and pending retries when the client closes. */
+  protected stopRecovery(): void {
     this.abort.abort();
     for (const t of this.retries.values()) clearTimeout(t);
     this.retries.clear();
-    await this.connection.close();
   }
 }

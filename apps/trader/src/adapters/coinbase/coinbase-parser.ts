@@ -1,18 +1,13 @@
-import { TraderError } from '../../errors.js';
 import { asObject, malformed, toNum } from '../../internal/parse.js';
-import { normalizeSymbol, splitSymbol } from '../../model/symbols.js';
 import type { Level, MarketEvent } from '../../model/types.js';
+import { SymbolCache } from '../symbol-cache.js';
+import { venueSymbolParts } from '../venue-symbol-parts.js';
 
 const VENUE = 'coinbase' as const;
 
 /** Coinbase's product id of a symbol in the trader's spelling: `BTCUSD` -> `BTC-USD`. */
 export function coinbaseProductId(symbol: string): string {
-  const parts = splitSymbol(symbol);
-  if (parts === undefined) {
-    throw new TraderError('E_TRADER_INVALID_OPTION', `coinbase: cannot tell the quote currency of ${symbol}`, {
-      field: 'symbols',
-    });
-  }
+  const parts = venueSymbolParts(VENUE, symbol);
   return `${parts.base}-${parts.quote}`;
 }
 
@@ -25,17 +20,8 @@ export function coinbaseProductId(symbol: string): string {
  */
 export class CoinbaseParser {
   private readonly seqBySymbol = new Map<string, number>();
-  /** Product id -> trader symbol, so a frame does not re-spell its product. */
-  private readonly symbols = new Map<string, string>();
-
-  private symbolOf(productId: string): string {
-    let s = this.symbols.get(productId);
-    if (s === undefined) {
-      s = normalizeSymbol(productId);
-      this.symbols.set(productId, s);
-    }
-    return s;
-  }
+  /** Product id -> trader symbol. */
+  private readonly symbols = new SymbolCache();
 
   private nextSeq(symbol: string): number {
     const n = (this.seqBySymbol.get(symbol) ?? 0) + 1;
@@ -71,7 +57,7 @@ export class CoinbaseParser {
       else if (upd.side === 'offer' || upd.side === 'ask') asks.push(level);
       else malformed(VENUE, `unknown side ${String(upd.side)}`);
     }
-    const symbol = this.symbolOf(event.product_id);
+    const symbol = this.symbols.symbolOf(event.product_id);
     const seq = this.nextSeq(symbol);
     out.push({
       kind: 'book',
@@ -94,7 +80,7 @@ export class CoinbaseParser {
       out.push({
         kind: 'trade',
         venue: VENUE,
-        symbol: this.symbolOf(trade.product_id),
+        symbol: this.symbols.symbolOf(trade.product_id),
         price: toNum(VENUE, trade.price, 'price'),
         qty: toNum(VENUE, trade.size, 'size'),
         side: trade.side === 'SELL' ? 'sell' : 'buy',

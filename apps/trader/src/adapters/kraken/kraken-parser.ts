@@ -1,19 +1,15 @@
-import { TraderError } from '../../errors.js';
 import { crc32 } from '../../internal/crc32.js';
 import { malformed, toNum } from '../../internal/parse.js';
-import { normalizeSymbol, splitSymbol } from '../../model/symbols.js';
+import { findPrice } from '../../model/order-book.js';
 import type { Level, MarketEvent } from '../../model/types.js';
+import { SymbolCache } from '../symbol-cache.js';
+import { venueSymbolParts } from '../venue-symbol-parts.js';
 
 const VENUE = 'kraken' as const;
 
 /** Kraken's (v1) pair name of a symbol in the trader's spelling: `BTCUSD` -> `XBT/USD`. */
 export function krakenPair(symbol: string): string {
-  const parts = splitSymbol(symbol);
-  if (parts === undefined) {
-    throw new TraderError('E_TRADER_INVALID_OPTION', `kraken: cannot tell the quote currency of ${symbol}`, {
-      field: 'symbols',
-    });
-  }
+  const parts = venueSymbolParts(VENUE, symbol);
   const legacy = (asset: string) => (asset === 'BTC' ? 'XBT' : asset === 'DOGE' ? 'XDG' : asset);
   return `${legacy(parts.base)}/${legacy(parts.quote)}`;
 }
@@ -34,21 +30,8 @@ class ChecksumSide {
 
   constructor(private readonly descending: boolean) {}
 
-  private find(price: number): number {
-    let lo = 0;
-    let hi = this.prices.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const p = this.prices[mid] as number;
-      if (p === price) return mid;
-      if (this.descending ? p > price : p < price) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -(lo + 1);
-  }
-
   set(price: number, priceText: string, volume: number, volumeText: string): void {
-    const i = this.find(price);
+    const i = findPrice(this.prices, price, this.descending);
     if (volume === 0) {
       if (i >= 0) {
         this.prices.splice(i, 1);
@@ -100,23 +83,14 @@ interface ChecksumBook {
 export class KrakenParser {
   private readonly books = new Map<string, ChecksumBook>();
   private readonly seqBySymbol = new Map<string, number>();
-  /** Pair -> trader symbol, so a frame does not re-spell its pair. */
-  private readonly symbols = new Map<string, string>();
+  /** Pair -> trader symbol. */
+  private readonly symbols = new SymbolCache();
   /** Checksum mismatches seen. */
   checksumFailures = 0;
 
   /** Forgets the books (the connection dropped; the resubscriptions bring snapshots). */
   reset(): void {
     this.books.clear();
-  }
-
-  private symbolOf(pair: string): string {
-    let s = this.symbols.get(pair);
-    if (s === undefined) {
-      s = normalizeSymbol(pair);
-      this.symbols.set(pair, s);
-    }
-    return s;
   }
 
   /** Parses one decoded channel frame (`[channelID, payload..., channelName, pair]`), appending events to `out`. */
@@ -126,8 +100,8 @@ export class KrakenParser {
     const pair = msg[msg.length - 1];
     const channel = msg[msg.length - 2];
     if (typeof pair !== 'string' || typeof channel !== 'string') malformed(VENUE, 'channel name or pair missing');
-    if (channel === 'trade') this.parseTrades(this.symbolOf(pair), msg[1], out);
-    else if (channel.startsWith('book')) this.parseBook(this.symbolOf(pair), channel, msg, out);
+    if (channel === 'trade') this.parseTrades(this.symbols.symbolOf(pair), msg[1], out);
+    else if (channel.startsWith('book')) this.parseBook(this.symbols.symbolOf(pair), channel, msg, out);
   }
 
   private parseTrades(symbol: string, trades: unknown, out: MarketEvent[]): void {
