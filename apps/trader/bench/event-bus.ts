@@ -21,7 +21,6 @@
 //   npx tsx apps/trader/bench/event-bus.ts
 import { type ChildProcess, fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import {
   type BenchFigure,
@@ -35,6 +34,8 @@ import {
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { AckPolicy, DeliverPolicy, type JsMsg, connect as natsConnect, StorageType } from 'nats';
+import { preciseNow } from '../src/bus/internal/clock.js';
+import { eventLogKeys } from '../src/bus/internal/event-log-keys.js';
 import { RedisEventLog } from '../src/bus/redis-event-log.js';
 
 const RECORDS = 100_000;
@@ -49,8 +50,8 @@ const PHASE_TIMEOUT_MS = 60_000;
 const NATS_URL = 'nats://127.0.0.1:4222';
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
-/** Epoch ms with sub-ms precision, comparable across processes on this machine. */
-const now = () => performance.timeOrigin + performance.now();
+/** The log's own clock (epoch ms with sub-ms precision), so lags of every transport are measured alike. */
+const now = preciseNow;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const turn = () => new Promise((r) => setImmediate(r));
 
@@ -118,7 +119,7 @@ async function redisPublisher(url: string): Promise<Publisher> {
       await log.close();
       const admin = new Redis(url, { maxRetriesPerRequest: 1 });
       admin.on('error', () => {});
-      await admin.del(`${key}:log`, `${key}:epoch`, `${key}:snapshot`);
+      await admin.del(...Object.values(eventLogKeys(key)));
       await admin.quit();
     },
   };
@@ -508,43 +509,41 @@ async function main(): Promise<void> {
       loadAverageBefore: loadBefore,
       loadAverageAfter: loadAfter,
     };
+    /** One figure of the subject against `base`, both read from their results by `pick`. */
+    const figure = (name: string, unit: string, higherIsBetter: boolean, pick: (r: Result) => number): BenchFigure => ({
+      name,
+      value: pick(subject),
+      unit,
+      baseline: { name: base.label, value: pick(base) },
+      higherIsBetter,
+      method,
+      extra,
+    });
     figures.push(
-      {
-        name: `event log publish throughput (Redis Streams AOF everysec vs ${base.label})`,
-        value: subject.publishPerSec,
-        unit: 'records/s',
-        baseline: { name: base.label, value: base.publishPerSec },
-        higherIsBetter: true,
-        method,
-        extra,
-      },
-      {
-        name: `event log end-to-end lag p50 at ${LAG_RATE}/s, ${READERS} readers (vs ${base.label})`,
-        value: subject.lagP50,
-        unit: 'ms',
-        baseline: { name: base.label, value: base.lagP50 },
-        higherIsBetter: false,
-        method,
-        extra,
-      },
-      {
-        name: `event log end-to-end lag p99 at ${LAG_RATE}/s, ${READERS} readers (vs ${base.label})`,
-        value: subject.lagP99,
-        unit: 'ms',
-        baseline: { name: base.label, value: base.lagP99 },
-        higherIsBetter: false,
-        method,
-        extra,
-      },
-      {
-        name: `event log replay of ${RECORDS + 5_000} records from offset 0 (vs ${base.label})`,
-        value: subject.replayMs,
-        unit: 'ms',
-        baseline: { name: base.label, value: base.replayMs },
-        higherIsBetter: false,
-        method,
-        extra,
-      },
+      figure(
+        `event log publish throughput (Redis Streams AOF everysec vs ${base.label})`,
+        'records/s',
+        true,
+        (r) => r.publishPerSec,
+      ),
+      figure(
+        `event log end-to-end lag p50 at ${LAG_RATE}/s, ${READERS} readers (vs ${base.label})`,
+        'ms',
+        false,
+        (r) => r.lagP50,
+      ),
+      figure(
+        `event log end-to-end lag p99 at ${LAG_RATE}/s, ${READERS} readers (vs ${base.label})`,
+        'ms',
+        false,
+        (r) => r.lagP99,
+      ),
+      figure(
+        `event log replay of ${RECORDS + 5_000} records from offset 0 (vs ${base.label})`,
+        'ms',
+        false,
+        (r) => r.replayMs,
+      ),
     );
   }
   reportBench({ package: '@cryptoscalp/trader', bench: 'event-bus', figures });

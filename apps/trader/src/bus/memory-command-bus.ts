@@ -1,7 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { TraderError } from '../errors.js';
 import { CommandRunner } from './internal/command-runner.js';
-import { checkOptions, checkSend, integerAtLeast, invalidOption, nonEmptyString } from './internal/options.js';
+import { COMMAND_BUS_DEFAULTS } from './internal/defaults.js';
+import { COMMAND_BUS_CHECKS } from './internal/option-checks.js';
+import { checkOptions, checkSend, invalidOption } from './internal/options.js';
+import { PendingReplies } from './internal/pending-replies.js';
 import type {
   BusHealth,
   Command,
@@ -11,12 +13,6 @@ import type {
   MemoryCommandBusOptions,
   SendOptions,
 } from './types.js';
-
-interface PendingSend {
-  resolve(reply: CommandReply): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
 
 /**
  * An in-process {@link CommandBus} for the single-process role and for unit tests: one instance is both the gateway
@@ -29,30 +25,23 @@ export class MemoryCommandBus implements CommandBus {
   readonly name: string;
   /** Origin stamped on the commands this instance sends. */
   readonly origin: string;
-  private readonly maxPending: number;
   private readonly defaultTimeoutMs: number;
   private readonly runner: CommandRunner;
   private readonly queue: Command[] = [];
-  private readonly pending = new Map<string, PendingSend>();
+  private readonly pending: PendingReplies;
   private handler: CommandHandler | undefined;
   private draining = false;
   private closed = false;
-  private readonly counts = { sent: 0, replied: 0, timeouts: 0, lateReplies: 0 };
+  private readonly counts = { sent: 0 };
 
   /** @throws TraderError `E_TRADER_INVALID_OPTION` naming the field. */
   constructor(options: MemoryCommandBusOptions = {}) {
-    checkOptions(options, {
-      maxPending: integerAtLeast(1),
-      name: nonEmptyString,
-      origin: nonEmptyString,
-      replyCacheSize: integerAtLeast(1),
-      timeoutMs: integerAtLeast(1),
-    });
-    this.name = options.name ?? 'command-bus';
+    checkOptions(options, COMMAND_BUS_CHECKS);
+    this.name = options.name ?? COMMAND_BUS_DEFAULTS.name;
     this.origin = options.origin ?? 'local';
-    this.maxPending = options.maxPending ?? 10_000;
-    this.defaultTimeoutMs = options.timeoutMs ?? 5_000;
-    this.runner = new CommandRunner(options.replyCacheSize ?? 10_000);
+    this.pending = new PendingReplies(options.maxPending ?? COMMAND_BUS_DEFAULTS.maxPending);
+    this.defaultTimeoutMs = options.timeoutMs ?? COMMAND_BUS_DEFAULTS.timeoutMs;
+    this.runner = new CommandRunner(options.replyCacheSize ?? COMMAND_BUS_DEFAULTS.replyCacheSize);
   }
 
   /** Nothing to connect; present for the common lifecycle. */
@@ -65,33 +54,21 @@ export class MemoryCommandBus implements CommandBus {
    */
   send(type: string, payload: unknown, options: SendOptions = {}): Promise<CommandReply> {
     let timeoutMs: number;
+    let id: string;
     try {
       timeoutMs = checkSend(type, options, this.defaultTimeoutMs);
+      if (this.closed) throw new TraderError('E_TRADER_BUS', 'command bus is closed');
+      // The queue counts against the bound too: like the Redis stream, it also holds commands whose sender gave up.
+      id = this.pending.admit(options.id, this.queue.length);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.closed) return Promise.reject(new TraderError('E_TRADER_BUS', 'command bus is closed'));
-    // Bounds both the waiters and the queue (which, like the Redis stream, also holds commands whose sender gave up).
-    if (this.pending.size >= this.maxPending || this.queue.length >= this.maxPending)
-      return Promise.reject(new TraderError('E_TRADER_BUS', `${this.pending.size} commands already waiting`));
-    const id = options.id ?? randomUUID();
-    if (this.pending.has(id))
-      return Promise.reject(new TraderError('E_TRADER_BUS', `command ${id} is already waiting for its reply`));
     const command: Command = { id, type, payload, deadline: Date.now() + timeoutMs, origin: this.origin };
-    return new Promise<CommandReply>((resolve, reject) => {
-      this.pending.set(id, {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.pending.delete(id);
-          this.counts.timeouts++;
-          reject(new TraderError('E_TRADER_COMMAND_TIMEOUT', `no reply to command ${type} (${id}) in ${timeoutMs} ms`));
-        }, timeoutMs),
-      });
-      this.queue.push(command);
-      this.counts.sent++;
-      this.drain();
-    });
+    const { reply } = this.pending.wait(id, type, timeoutMs);
+    this.queue.push(command);
+    this.counts.sent++;
+    this.drain();
+    return reply;
   }
 
   /**
@@ -117,16 +94,7 @@ export class MemoryCommandBus implements CommandBus {
     try {
       for (let command = this.queue.shift(); command !== undefined; command = this.queue.shift()) {
         if (this.closed) break;
-        const reply = await this.runner.run(command, handler);
-        const waiting = this.pending.get(reply.id);
-        if (waiting === undefined) {
-          this.counts.lateReplies++;
-          continue;
-        }
-        this.pending.delete(reply.id);
-        clearTimeout(waiting.timer);
-        this.counts.replied++;
-        waiting.resolve(reply);
+        this.pending.settle(await this.runner.run(command, handler));
       }
     } finally {
       this.draining = false;
@@ -145,8 +113,8 @@ export class MemoryCommandBus implements CommandBus {
   stats(): Record<string, number> {
     return {
       ...this.counts,
+      ...this.pending.stats(),
       ...this.runner.counts,
-      pending: this.pending.size,
       queued: this.queue.length,
       serving: this.handler === undefined ? 0 : 1,
     };
@@ -157,10 +125,6 @@ export class MemoryCommandBus implements CommandBus {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
-    for (const [id, waiting] of this.pending) {
-      clearTimeout(waiting.timer);
-      waiting.reject(new TraderError('E_TRADER_BUS', `command bus closed before the reply to ${id}`));
-    }
-    this.pending.clear();
+    this.pending.rejectAll();
   }
 }

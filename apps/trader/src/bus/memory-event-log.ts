@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { TraderError } from '../errors.js';
-import {
-  checkLimit,
-  checkOffset,
-  checkOptions,
-  integerAtLeast,
-  invalidOption,
-  nonEmptyString,
-} from './internal/options.js';
+import { EVENT_LOG_DEFAULTS } from './internal/defaults.js';
+import { EVENT_LOG_CHECKS } from './internal/option-checks.js';
+import { checkOffset, checkOptions, checkReadArgs, checkSnapshotArgs } from './internal/options.js';
+import { TailDelivery } from './internal/tail-delivery.js';
 import type { BusHealth, EventLog, LogRecord, MemoryEventLogOptions, TailHandle } from './types.js';
 
 interface MemoryTail<T> {
@@ -37,16 +33,15 @@ export class MemoryEventLog<T> implements EventLog<T> {
   private snapshot: { offset: number; json: string } | undefined;
   private readonly tails = new Set<MemoryTail<T>>();
   private closed = false;
-  private readonly counts = { appended: 0, delivered: 0, gaps: 0, skipped: 0, trimmed: 0, handlerErrors: 0 };
-  private lastDeliveredTs = 0;
-  private lastLagMs = 0;
+  private readonly counts = { appended: 0, trimmed: 0 };
+  private readonly delivery = new TailDelivery();
 
   /** @throws TraderError `E_TRADER_INVALID_OPTION` naming the field. */
   constructor(options: MemoryEventLogOptions = {}) {
-    checkOptions(options, { maxLength: integerAtLeast(1), name: nonEmptyString, batchSize: integerAtLeast(1) });
-    this.name = options.name ?? 'event-log';
-    this.maxLength = options.maxLength ?? 100_000;
-    this.batchSize = options.batchSize ?? 1_000;
+    checkOptions(options, EVENT_LOG_CHECKS);
+    this.name = options.name ?? EVENT_LOG_DEFAULTS.name;
+    this.maxLength = options.maxLength ?? EVENT_LOG_DEFAULTS.maxLength;
+    this.batchSize = options.batchSize ?? EVENT_LOG_DEFAULTS.batchSize;
   }
 
   /** Nothing to connect; present for the common lifecycle. */
@@ -82,8 +77,7 @@ export class MemoryEventLog<T> implements EventLog<T> {
 
   /** Records with offset > afterOffset, at most `limit`, in order. */
   async read(afterOffset: number, limit: number): Promise<LogRecord<T>[]> {
-    checkOffset(afterOffset, 'afterOffset');
-    checkLimit(limit);
+    checkReadArgs(afterOffset, limit);
     return this.slice(afterOffset, limit);
   }
 
@@ -117,30 +111,15 @@ export class MemoryEventLog<T> implements EventLog<T> {
     tail.scheduled = false;
     if (tail.stopped) return;
     const batch = this.slice(tail.after, this.batchSize);
-    const first = batch[0];
-    if (first === undefined) return;
-    if (first.offset !== tail.after + 1) {
-      this.counts.gaps++;
-      this.counts.skipped += first.offset - tail.after - 1;
-    }
-    const lastRecord = batch[batch.length - 1] as LogRecord<T>;
-    tail.after = lastRecord.offset;
-    this.counts.delivered += batch.length;
-    this.lastDeliveredTs = lastRecord.ts;
-    this.lastLagMs = Date.now() - lastRecord.ts;
-    try {
-      tail.onRecords(batch);
-    } catch {
-      this.counts.handlerErrors++;
-    }
+    if (batch.length === 0) return;
+    this.delivery.deliver(tail, batch, tail.onRecords);
     // More than one batch behind: the rest goes on the next turn, so I/O is not starved by a long replay.
     this.wake(tail);
   }
 
   /** Keeps the snapshot in memory. */
   async saveSnapshot(offset: number, json: string): Promise<void> {
-    checkOffset(offset, 'offset');
-    if (typeof json !== 'string') invalidOption('json', 'must be a string');
+    checkSnapshotArgs(offset, json);
     this.snapshot = { offset, json };
   }
 
@@ -154,8 +133,8 @@ export class MemoryEventLog<T> implements EventLog<T> {
     const details = this.stats();
     const base = { observedValue: this.records.length, observedUnit: 'records', details };
     if (this.closed) return { status: 'fail', ...base, output: 'event log is closed' };
-    if (this.counts.gaps > 0)
-      return { status: 'warn', ...base, output: `${this.counts.skipped} records trimmed before a tail read them` };
+    const { gaps, skipped } = this.delivery.counts;
+    if (gaps > 0) return { status: 'warn', ...base, output: `${skipped} records trimmed before a tail read them` };
     return { status: 'pass', ...base };
   }
 
@@ -163,6 +142,7 @@ export class MemoryEventLog<T> implements EventLog<T> {
   stats(): Record<string, number> {
     return {
       ...this.counts,
+      ...this.delivery.stats(),
       written: this.counts.appended,
       writeErrors: 0,
       pending: 0,
@@ -170,8 +150,6 @@ export class MemoryEventLog<T> implements EventLog<T> {
       lastOffset: this.last,
       durableOffset: this.last,
       tails: this.tails.size,
-      lastDeliveredTs: this.lastDeliveredTs,
-      lagMs: this.lastLagMs,
     };
   }
 

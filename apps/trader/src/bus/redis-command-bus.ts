@@ -1,27 +1,13 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { TraderError } from '../errors.js';
+import { BlockingReadLoop, countingHooks, type ReadLoopHooks } from './internal/blocking-read-loop.js';
 import { CommandRunner } from './internal/command-runner.js';
-import {
-  checkOptions,
-  checkSend,
-  integerAtLeast,
-  invalidOption,
-  nonEmptyString,
-  redisTarget,
-} from './internal/options.js';
-import {
-  closeClient,
-  entryField,
-  type OwnedClient,
-  openBlockingClient,
-  openClient,
-  TimeoutError,
-  withSignal,
-  withTimeout,
-} from './internal/redis-connection.js';
-import { Sleeper } from './internal/sleeper.js';
+import { COMMAND_BUS_DEFAULTS } from './internal/defaults.js';
+import { COMMAND_BUS_CHECKS, REDIS_TARGET_CHECKS } from './internal/option-checks.js';
+import { checkOptions, checkSend, integerAtLeast, invalidOption } from './internal/options.js';
+import { PendingReplies } from './internal/pending-replies.js';
+import { closeClient, entryField, type OwnedClient, openClient, pingRoundTrip } from './internal/redis-connection.js';
 import type {
   BusHealth,
   Command,
@@ -41,21 +27,11 @@ import type {
  * applied, so it must never be redelivered from the pending list; its gateway times out instead.
  */
 const GROUP = 'engine';
-const BLOCK_MS = 1_000;
-const BLOCK_GRACE_MS = 4_000;
-const BACKOFF_MIN_MS = 50;
-const BACKOFF_MAX_MS = 1_000;
 /** Commands read per XREADGROUP; they are still handled one at a time. */
 const READ_COUNT = 100;
 /** Reply streams are short-lived mailboxes: trimmed, and gone when their gateway has been away this long. */
 const REPLY_MAXLEN = 1_000;
 const REPLY_TTL_MS = 600_000;
-
-interface PendingSend {
-  resolve(reply: CommandReply): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
 
 /**
  * A {@link CommandBus} on Redis streams. Gateways XADD commands to `<key>:commands`; the engine reads them through
@@ -73,29 +49,22 @@ export class RedisCommandBus implements CommandBus {
   private readonly commandsKey: string;
   private readonly replyKey: string;
   private readonly maxLength: number;
-  private readonly maxPending: number;
   private readonly defaultTimeoutMs: number;
   private readonly runner: CommandRunner;
-  private readonly pending = new Map<string, PendingSend>();
+  private readonly pending: PendingReplies;
   private handler: CommandHandler | undefined;
   private starting: Promise<void> | undefined;
   private started = false;
   private closing: Promise<void> | undefined;
   private closed = false;
   private replyReady: Promise<void> | undefined;
-  private replyClient: Redis | undefined;
+  private replyReader: BlockingReadLoop | undefined;
   private replyLoop: Promise<void> | undefined;
-  private replyFailing = false;
-  private serveClient: Redis | undefined;
+  private serveReader: BlockingReadLoop | undefined;
   private serveLoop: Promise<void> | undefined;
-  private serveFailing = false;
-  private readonly sleeper = new Sleeper();
   private readonly counts = {
     sent: 0,
-    replied: 0,
-    timeouts: 0,
     sendErrors: 0,
-    lateReplies: 0,
     replyErrors: 0,
     malformed: 0,
     connectionErrors: 0,
@@ -105,36 +74,25 @@ export class RedisCommandBus implements CommandBus {
 
   /** @throws TraderError `E_TRADER_INVALID_OPTION` naming the field. */
   constructor(options: RedisCommandBusOptions) {
-    checkOptions(
-      options,
-      {
-        redis: redisTarget,
-        key: nonEmptyString,
-        maxLength: integerAtLeast(1),
-        maxPending: integerAtLeast(1),
-        name: nonEmptyString,
-        origin: nonEmptyString,
-        replyCacheSize: integerAtLeast(1),
-        timeoutMs: integerAtLeast(1),
-      },
-      ['redis', 'key'],
-    );
-    this.name = options.name ?? 'command-bus';
+    checkOptions(options, { ...REDIS_TARGET_CHECKS, maxLength: integerAtLeast(1), ...COMMAND_BUS_CHECKS }, [
+      'redis',
+      'key',
+    ]);
+    this.name = options.name ?? COMMAND_BUS_DEFAULTS.name;
     this.origin = options.origin ?? `gw-${randomBytes(6).toString('hex')}`;
     this.target = options.redis;
     this.prefix = options.key;
     this.commandsKey = `${options.key}:commands`;
     this.replyKey = this.replyKeyOf(this.origin);
-    this.maxLength = options.maxLength ?? 100_000;
-    this.maxPending = options.maxPending ?? 10_000;
-    this.defaultTimeoutMs = options.timeoutMs ?? 5_000;
-    this.runner = new CommandRunner(options.replyCacheSize ?? 10_000);
-    this.conn = openClient(this.target, this.onConnectionError);
+    this.maxLength = options.maxLength ?? COMMAND_BUS_DEFAULTS.maxLength;
+    this.pending = new PendingReplies(options.maxPending ?? COMMAND_BUS_DEFAULTS.maxPending);
+    this.defaultTimeoutMs = options.timeoutMs ?? COMMAND_BUS_DEFAULTS.timeoutMs;
+    this.runner = new CommandRunner(options.replyCacheSize ?? COMMAND_BUS_DEFAULTS.replyCacheSize);
+    this.conn = openClient(this.target, this.readHooks.onConnectionError);
   }
 
-  private readonly onConnectionError = () => {
-    this.counts.connectionErrors++;
-  };
+  /** The counters the main connection and both read loops feed. */
+  private readonly readHooks: ReadLoopHooks = countingHooks(this.counts);
 
   private replyKeyOf(origin: string): string {
     return `${this.prefix}:replies:${origin}`;
@@ -162,19 +120,15 @@ export class RedisCommandBus implements CommandBus {
    */
   send(type: string, payload: unknown, options: SendOptions = {}): Promise<CommandReply> {
     let timeoutMs: number;
+    let id: string;
     try {
       timeoutMs = checkSend(type, options, this.defaultTimeoutMs);
+      if (!this.started) throw new TraderError('E_TRADER_BUS', 'send before start()');
+      if (this.closed || this.closing !== undefined) throw new TraderError('E_TRADER_BUS', 'command bus is closed');
+      id = this.pending.admit(options.id);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (!this.started) return Promise.reject(new TraderError('E_TRADER_BUS', 'send before start()'));
-    if (this.closed || this.closing !== undefined)
-      return Promise.reject(new TraderError('E_TRADER_BUS', 'command bus is closed'));
-    if (this.pending.size >= this.maxPending)
-      return Promise.reject(new TraderError('E_TRADER_BUS', `${this.pending.size} commands already waiting`));
-    const id = options.id ?? randomUUID();
-    if (this.pending.has(id))
-      return Promise.reject(new TraderError('E_TRADER_BUS', `command ${id} is already waiting for its reply`));
     const command: Command = { id, type, payload, deadline: Date.now() + timeoutMs, origin: this.origin };
     let json: string;
     try {
@@ -182,46 +136,36 @@ export class RedisCommandBus implements CommandBus {
     } catch (e) {
       return Promise.reject(new TraderError('E_TRADER_MALFORMED', 'payload is not JSON-serialisable', { cause: e }));
     }
-    return new Promise<CommandReply>((resolve, reject) => {
-      const entry: PendingSend = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.pending.delete(id);
-          this.counts.timeouts++;
-          reject(new TraderError('E_TRADER_COMMAND_TIMEOUT', `no reply to command ${type} (${id}) in ${timeoutMs} ms`));
-        }, timeoutMs),
-      };
-      this.pending.set(id, entry);
-      // The reply reader's position is fixed before the command goes out, so the reply cannot slip past it.
-      this.ensureReplyReader()
-        .then(() => this.conn.client.xadd(this.commandsKey, 'MAXLEN', '~', this.maxLength, '*', 'c', json))
-        .then(
-          () => {
-            this.counts.sent++;
-          },
-          (e: unknown) => {
-            this.counts.sendErrors++;
-            if (this.pending.get(id) !== entry) return;
-            this.pending.delete(id);
-            clearTimeout(entry.timer);
-            reject(
-              new TraderError('E_TRADER_BUS', `command ${type} could not be sent: ${(e as Error).message}`, {
-                cause: e,
-              }),
-            );
-          },
-        );
-    });
+    const wait = this.pending.wait(id, type, timeoutMs);
+    // The reply reader's position is fixed before the command goes out, so the reply cannot slip past it.
+    this.ensureReplyReader()
+      .then(() => this.conn.client.xadd(this.commandsKey, 'MAXLEN', '~', this.maxLength, '*', 'c', json))
+      .then(
+        () => {
+          this.counts.sent++;
+        },
+        (e: unknown) => {
+          this.counts.sendErrors++;
+          wait.fail(
+            new TraderError('E_TRADER_BUS', `command ${type} could not be sent: ${(e as Error).message}`, { cause: e }),
+          );
+        },
+      );
+    return wait.reply;
   }
 
   private ensureReplyReader(): Promise<void> {
     this.replyReady ??= (async () => {
       try {
         const top = await this.conn.client.xrevrange(this.replyKey, '+', '-', 'COUNT', 1);
-        const cursor = top[0]?.[0] ?? '0-0';
-        this.replyClient = openBlockingClient(this.target, this.onConnectionError);
-        this.replyLoop = this.readReplies(cursor);
+        let cursor = top[0]?.[0] ?? '0-0';
+        const reader = new BlockingReadLoop(this.target, this.readHooks);
+        this.replyReader = reader;
+        this.replyLoop = reader.run(async () => {
+          cursor = await this.readReplies(reader, cursor);
+        });
+        // Closed while the position was being read: close() did not see this reader, so stop it here.
+        if (this.closed) reader.stop();
       } catch (e) {
         this.replyReady = undefined;
         throw e;
@@ -230,41 +174,23 @@ export class RedisCommandBus implements CommandBus {
     return this.replyReady;
   }
 
-  private async readReplies(from: string): Promise<void> {
-    let cursor = from;
-    let backoff = BACKOFF_MIN_MS;
-    while (!this.closed) {
-      try {
-        const client = this.replyClient as Redis;
-        const res = (await withTimeout(
-          client.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', this.replyKey, cursor),
-          BLOCK_MS + BLOCK_GRACE_MS,
-          'reply XREAD',
-        )) as [string, [string, string[]][]][] | null;
-        this.replyFailing = false;
-        backoff = BACKOFF_MIN_MS;
-        for (const [entryId, fields] of res?.[0]?.[1] ?? []) {
-          cursor = entryId;
-          const reply = parseJson(entryField(fields, 'r')) as CommandReply | undefined;
-          if (reply === undefined || typeof reply.id !== 'string') {
-            this.counts.malformed++;
-            continue;
-          }
-          const waiting = this.pending.get(reply.id);
-          if (waiting === undefined) {
-            this.counts.lateReplies++; // its send timed out, or a duplicate's reply
-            continue;
-          }
-          this.pending.delete(reply.id);
-          clearTimeout(waiting.timer);
-          this.counts.replied++;
-          waiting.resolve(reply);
-        }
-      } catch (e) {
-        if (this.closed) break;
-        backoff = await this.recover(e, 'reply', backoff);
+  /** One read of this gateway's replies after `cursor`, each handed to its waiting send; returns the new cursor. */
+  private async readReplies(reader: BlockingReadLoop, cursor: string): Promise<string> {
+    const res = (await reader.read(
+      (client, blockMs) => client.xread('COUNT', READ_COUNT, 'BLOCK', blockMs, 'STREAMS', this.replyKey, cursor),
+      'reply XREAD',
+    )) as [string, [string, string[]][]][] | null;
+    let next = cursor;
+    for (const [entryId, fields] of res?.[0]?.[1] ?? []) {
+      next = entryId;
+      const reply = parseJson(entryField(fields, 'r')) as CommandReply | undefined;
+      if (reply === undefined || typeof reply.id !== 'string') {
+        this.counts.malformed++;
+        continue;
       }
+      this.pending.settle(reply);
     }
+    return next;
   }
 
   /**
@@ -280,63 +206,62 @@ export class RedisCommandBus implements CommandBus {
   }
 
   private startServing(): void {
-    if (this.serveLoop !== undefined) return;
-    this.serveClient = openBlockingClient(this.target, this.onConnectionError);
-    this.serveLoop = this.serveCommands(this.handler as CommandHandler);
-  }
-
-  private async serveCommands(handler: CommandHandler): Promise<void> {
+    // Closed: a loop started now would never be stopped.
+    if (this.serveLoop !== undefined || this.closed) return;
+    const handler = this.handler as CommandHandler;
+    const reader = new BlockingReadLoop(this.target, this.readHooks);
     let groupReady = false;
-    let backoff = BACKOFF_MIN_MS;
-    while (!this.closed) {
-      try {
-        const client = this.serveClient as Redis;
+    this.serveReader = reader;
+    this.serveLoop = reader.run(
+      async () => {
         if (!groupReady) {
-          await this.createGroup(client);
+          await this.createGroup(reader.client);
           groupReady = true;
         }
-        const res = (await withTimeout(
-          client.call(
-            'XREADGROUP',
-            'GROUP',
-            GROUP,
-            `engine-${this.origin}`,
-            'COUNT',
-            READ_COUNT,
-            'BLOCK',
-            BLOCK_MS,
-            'NOACK',
-            'STREAMS',
-            this.commandsKey,
-            '>',
-          ),
-          BLOCK_MS + BLOCK_GRACE_MS,
-          'XREADGROUP',
-        )) as [string, [string, string[]][]][] | null;
-        this.serveFailing = false;
-        backoff = BACKOFF_MIN_MS;
-        for (const [, fields] of res?.[0]?.[1] ?? []) {
-          const command = parseCommand(entryField(fields, 'c'));
-          if (command === undefined) {
-            this.counts.malformed++;
-            continue;
-          }
-          const reply = this.closed
-            ? // Read but not applied: tell the gateway now rather than let it wait for its timeout.
-              ({
-                id: command.id,
-                ok: false,
-                error: { code: 'E_TRADER_BUS', message: 'engine is shutting down; command not applied' },
-              } as const)
-            : await this.runner.run(command, handler);
-          await this.writeReply(command.origin, reply);
-        }
-      } catch (e) {
-        if (this.closed) break;
+        await this.serveCommands(reader, handler);
+      },
+      (e) => {
         // The group vanishes with the stream (Redis restarted without persistence): create it again.
         if (String((e as Error).message).includes('NOGROUP')) groupReady = false;
-        backoff = await this.recover(e, 'serve', backoff);
+      },
+    );
+  }
+
+  /** One read of new commands, each applied (or refused) and answered before the next. */
+  private async serveCommands(reader: BlockingReadLoop, handler: CommandHandler): Promise<void> {
+    const res = (await reader.read(
+      (client, blockMs) =>
+        client.call(
+          'XREADGROUP',
+          'GROUP',
+          GROUP,
+          `engine-${this.origin}`,
+          'COUNT',
+          READ_COUNT,
+          'BLOCK',
+          blockMs,
+          'NOACK',
+          'STREAMS',
+          this.commandsKey,
+          '>',
+        ),
+      'XREADGROUP',
+    )) as [string, [string, string[]][]][] | null;
+    for (const [, fields] of res?.[0]?.[1] ?? []) {
+      const command = parseCommand(entryField(fields, 'c'));
+      if (command === undefined) {
+        this.counts.malformed++;
+        continue;
       }
+      const reply = this.closed
+        ? // Read but not applied: tell the gateway now rather than let it wait for its timeout.
+          ({
+            id: command.id,
+            ok: false,
+            error: { code: 'E_TRADER_BUS', message: 'engine is shutting down; command not applied' },
+          } as const)
+        : await this.runner.run(command, handler);
+      await this.writeReply(command.origin, reply);
     }
   }
 
@@ -364,43 +289,14 @@ export class RedisCommandBus implements CommandBus {
     }
   }
 
-  /** After a failed read: count it, back off, and replace a connection that stopped answering. */
-  private async recover(error: unknown, loop: 'reply' | 'serve', backoff: number): Promise<number> {
-    this.counts.readErrors++;
-    if (loop === 'reply') this.replyFailing = true;
-    else this.serveFailing = true;
-    if (error instanceof TimeoutError) {
-      if (loop === 'reply') {
-        this.replyClient?.disconnect();
-        this.replyClient = openBlockingClient(this.target, this.onConnectionError);
-      } else {
-        this.serveClient?.disconnect();
-        this.serveClient = openBlockingClient(this.target, this.onConnectionError);
-      }
-    }
-    await this.sleeper.sleep(backoff);
-    this.counts.reconnects++;
-    return Math.min(backoff * 2, BACKOFF_MAX_MS);
-  }
-
   /** `fail` when Redis does not answer PING, `warn` while a read loop is failing; observed value: PING ms. */
   async healthCheck(signal?: AbortSignal): Promise<BusHealth> {
     const details = this.stats();
-    const t0 = performance.now();
-    try {
-      await withSignal(withTimeout(this.conn.client.ping(), 2_000, 'PING'), signal);
-    } catch (e) {
-      return {
-        status: 'fail',
-        observedValue: performance.now() - t0,
-        observedUnit: 'ms',
-        output: `redis unreachable: ${(e as Error).message}`,
-        details,
-      };
-    }
-    const base = { observedValue: performance.now() - t0, observedUnit: 'ms', details };
-    if (this.serveFailing) return { status: 'warn', ...base, output: 'reading commands failed, retrying' };
-    if (this.replyFailing) return { status: 'warn', ...base, output: 'reading replies failed, retrying' };
+    const { rttMs, error } = await pingRoundTrip(this.conn.client, signal);
+    const base = { observedValue: rttMs, observedUnit: 'ms', details };
+    if (error !== undefined) return { status: 'fail', ...base, output: `redis unreachable: ${error.message}` };
+    if (this.serveReader?.failing) return { status: 'warn', ...base, output: 'reading commands failed, retrying' };
+    if (this.replyReader?.failing) return { status: 'warn', ...base, output: 'reading replies failed, retrying' };
     return { status: 'pass', ...base };
   }
 
@@ -408,8 +304,8 @@ export class RedisCommandBus implements CommandBus {
   stats(): Record<string, number> {
     return {
       ...this.counts,
+      ...this.pending.stats(),
       ...this.runner.counts,
-      pending: this.pending.size,
       serving: this.serveLoop === undefined ? 0 : 1,
     };
   }
@@ -418,19 +314,14 @@ export class RedisCommandBus implements CommandBus {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      this.sleeper.wake();
       // Interrupts the blocking reads; a command being handled finishes and its reply is written first.
-      this.replyClient?.disconnect();
-      this.serveClient?.disconnect();
+      this.replyReader?.stop();
+      this.serveReader?.stop();
       await Promise.race([
         Promise.all([this.replyLoop, this.serveLoop]),
         new Promise((r) => setTimeout(r, 5_000).unref()),
       ]);
-      for (const [id, waiting] of this.pending) {
-        clearTimeout(waiting.timer);
-        waiting.reject(new TraderError('E_TRADER_BUS', `command bus closed before the reply to ${id}`));
-      }
-      this.pending.clear();
+      this.pending.rejectAll();
       this.conn.detach();
       if (this.conn.owned) await closeClient(this.conn.client);
     })();

@@ -1,37 +1,26 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { TraderError } from '../errors.js';
-import {
-  checkLimit,
-  checkOffset,
-  checkOptions,
-  integerAtLeast,
-  invalidOption,
-  nonEmptyString,
-  redisTarget,
-} from './internal/options.js';
+import { BlockingReadLoop, countingHooks } from './internal/blocking-read-loop.js';
+import { preciseNow } from './internal/clock.js';
+import { EVENT_LOG_DEFAULTS } from './internal/defaults.js';
+import { type EventLogKeys, eventLogKeys } from './internal/event-log-keys.js';
+import { EVENT_LOG_CHECKS, REDIS_TARGET_CHECKS } from './internal/option-checks.js';
+import { checkOffset, checkOptions, checkReadArgs, checkSnapshotArgs, integerAtLeast } from './internal/options.js';
 import {
   closeClient,
   entryField,
   type OwnedClient,
-  openBlockingClient,
   openClient,
-  TimeoutError,
-  withSignal,
+  pingRoundTrip,
   withTimeout,
 } from './internal/redis-connection.js';
-import { Sleeper } from './internal/sleeper.js';
+import { TailDelivery } from './internal/tail-delivery.js';
+import { BACKOFF_MIN_MS, BLOCK_GRACE_MS, nextBackoff } from './internal/timing.js';
 import type { BusHealth, EventLog, LogRecord, RedisEventLogOptions, TailHandle } from './types.js';
 
 /** One write attempt (one Lua call) that has not answered in this time is treated as failed and retried. */
 const WRITE_TIMEOUT_MS = 5_000;
-/** How long one XREAD blocks server-side; the client gives it this plus a grace before declaring the link dead. */
-const BLOCK_MS = 1_000;
-const BLOCK_GRACE_MS = 4_000;
-/** Backoff of write retries and tail reconnects. */
-const BACKOFF_MIN_MS = 50;
-const BACKOFF_MAX_MS = 1_000;
 /** A gap, lost records or an epoch change keep health at `warn` for this long. */
 const RECENT_MS = 60_000;
 
@@ -103,7 +92,7 @@ export class RedisEventLog<T> implements EventLog<T> {
   readonly name: string;
   private readonly target: RedisEventLogOptions['redis'];
   private readonly conn: OwnedClient;
-  private readonly keys: { log: string; epoch: string; snapshot: string };
+  private readonly keys: EventLogKeys;
   private readonly maxLength: number;
   private readonly maxPending: number;
   private readonly batchSize: number;
@@ -140,42 +129,36 @@ export class RedisEventLog<T> implements EventLog<T> {
     lost: 0,
     epochChanges: 0,
     connectionErrors: 0,
-    delivered: 0,
     reconnects: 0,
     readErrors: 0,
-    gaps: 0,
-    skipped: 0,
-    handlerErrors: 0,
     malformed: 0,
   };
-  private lastDeliveredTs = 0;
-  private lastLagMs = 0;
+  /** The counters the main connection and the tails' read loops feed. */
+  private readonly readHooks = countingHooks(this.counts);
+  private readonly delivery = new TailDelivery((expected, got) =>
+    this.anomaly(`gap: offsets ${expected}..${got - 1} were not in the log when read`),
+  );
 
   /** @throws TraderError `E_TRADER_INVALID_OPTION` naming the field. */
   constructor(options: RedisEventLogOptions) {
     checkOptions(
       options,
       {
-        redis: redisTarget,
-        key: nonEmptyString,
-        maxLength: integerAtLeast(1),
+        ...REDIS_TARGET_CHECKS,
+        ...EVENT_LOG_CHECKS,
         maxPending: integerAtLeast(1),
-        name: nonEmptyString,
-        batchSize: integerAtLeast(1),
         flushTimeoutMs: integerAtLeast(1),
       },
       ['redis', 'key'],
     );
-    this.name = options.name ?? 'event-log';
+    this.name = options.name ?? EVENT_LOG_DEFAULTS.name;
     this.target = options.redis;
-    this.keys = { log: `${options.key}:log`, epoch: `${options.key}:epoch`, snapshot: `${options.key}:snapshot` };
-    this.maxLength = options.maxLength ?? 100_000;
-    this.maxPending = options.maxPending ?? 100_000;
-    this.batchSize = options.batchSize ?? 1_000;
-    this.flushTimeoutMs = options.flushTimeoutMs ?? 5_000;
-    this.conn = openClient(this.target, () => {
-      this.counts.connectionErrors++;
-    });
+    this.keys = eventLogKeys(options.key);
+    this.maxLength = options.maxLength ?? EVENT_LOG_DEFAULTS.maxLength;
+    this.maxPending = options.maxPending ?? EVENT_LOG_DEFAULTS.maxPending;
+    this.batchSize = options.batchSize ?? EVENT_LOG_DEFAULTS.batchSize;
+    this.flushTimeoutMs = options.flushTimeoutMs ?? EVENT_LOG_DEFAULTS.flushTimeoutMs;
+    this.conn = openClient(this.target, this.readHooks.onConnectionError);
   }
 
   /** The offset space's identity; valid after `start()`, renewed when the log is found recreated. */
@@ -252,8 +235,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     }
     if (json === undefined) throw new TraderError('E_TRADER_MALFORMED', 'event data is not JSON-serialisable');
     const offset = ++this.assigned;
-    // Epoch ms with a microsecond fraction, so a reader on this machine can measure sub-millisecond lag.
-    this.queue.push({ offset, ts: performance.timeOrigin + performance.now(), json });
+    this.queue.push({ offset, ts: preciseNow(), json });
     this.counts.appended++;
     this.schedule();
     return offset;
@@ -301,7 +283,7 @@ export class RedisEventLog<T> implements EventLog<T> {
         this.retryTimer = undefined;
         this.schedule();
       }, this.backoffMs);
-      this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+      this.backoffMs = nextBackoff(this.backoffMs);
       return;
     }
     this.schedule();
@@ -404,8 +386,7 @@ export class RedisEventLog<T> implements EventLog<T> {
 
   /** Records with offset > afterOffset, at most `limit`, in order. */
   async read(afterOffset: number, limit: number): Promise<LogRecord<T>[]> {
-    checkOffset(afterOffset, 'afterOffset');
-    checkLimit(limit);
+    checkReadArgs(afterOffset, limit);
     const rows = await this.conn.client.xrange(this.keys.log, `${afterOffset + 1}-0`, '+', 'COUNT', limit);
     return rows.map(([id, fields]) => decode<T>(id, fields));
   }
@@ -432,29 +413,8 @@ export class RedisEventLog<T> implements EventLog<T> {
       batchSize: this.batchSize,
       epoch: () => this.currentEpoch,
       claimEpoch: (client: Redis) => this.refreshEpoch(client),
-      onConnectionError: () => {
-        this.counts.connectionErrors++;
-      },
-      onReadError: () => {
-        this.counts.readErrors++;
-      },
-      onReconnect: () => {
-        this.counts.reconnects++;
-      },
-      onGap: (expected: number, got: number) => {
-        this.counts.gaps++;
-        this.counts.skipped += got - expected;
-        this.anomaly(`gap: offsets ${expected}..${got - 1} were not in the log when read`);
-      },
-      onDelivered: (records: LogRecord<T>[]) => {
-        const last = records[records.length - 1] as LogRecord<T>;
-        this.counts.delivered += records.length;
-        this.lastDeliveredTs = last.ts;
-        this.lastLagMs = Date.now() - last.ts;
-      },
-      onHandlerError: () => {
-        this.counts.handlerErrors++;
-      },
+      delivery: this.delivery,
+      hooks: this.readHooks,
       onMalformed: () => {
         this.counts.malformed++;
       },
@@ -463,8 +423,7 @@ export class RedisEventLog<T> implements EventLog<T> {
 
   /** Stores `{ offset, json }` (tagged with the epoch) in `<key>:snapshot`. */
   async saveSnapshot(offset: number, json: string): Promise<void> {
-    checkOffset(offset, 'offset');
-    if (typeof json !== 'string') invalidOption('json', 'must be a string');
+    checkSnapshotArgs(offset, json);
     await this.conn.client.hset(this.keys.snapshot, {
       offset: String(offset),
       json,
@@ -486,15 +445,8 @@ export class RedisEventLog<T> implements EventLog<T> {
    */
   async healthCheck(signal?: AbortSignal): Promise<BusHealth> {
     const details = this.stats();
-    const t0 = performance.now();
-    let pingError: Error | undefined;
-    try {
-      await withSignal(withTimeout(this.conn.client.ping(), 2_000, 'PING'), signal);
-    } catch (e) {
-      pingError = e as Error;
-    }
-    const rtt = performance.now() - t0;
-    const base = { observedValue: rtt, observedUnit: 'ms', details };
+    const { rttMs, error: pingError } = await pingRoundTrip(this.conn.client, signal);
+    const base = { observedValue: rttMs, observedUnit: 'ms', details };
     if (this.fencedBy !== undefined)
       return { status: 'fail', ...base, output: `another writer appended offset ${this.fencedBy}` };
     if (pingError !== undefined) return { status: 'fail', ...base, output: `redis unreachable: ${pingError.message}` };
@@ -516,14 +468,13 @@ export class RedisEventLog<T> implements EventLog<T> {
   stats(): Record<string, number> {
     return {
       ...this.counts,
+      ...this.delivery.stats(),
       pending: this.queue.length,
       lastOffset: this.assigned,
       durableOffset: this.durable,
       fenced: this.fencedBy === undefined ? 0 : 1,
       fencedByOffset: this.fencedBy ?? 0,
       tails: this.tails.size,
-      lastDeliveredTs: this.lastDeliveredTs,
-      lagMs: this.lastLagMs,
     };
   }
 
@@ -569,12 +520,10 @@ type TailContext<T> = ReturnType<RedisEventLog<T>['tailContext']>;
 /** One running tail: a read loop on its own blocking connection, resuming after the last delivered offset. */
 class RedisTail<T> {
   readonly done: Promise<void>;
-  /** True between a read error and the next successful read. */
-  failing = false;
-  private stopped = false;
-  private client: Redis;
+  /** Offset of the last record delivered (or skipped as malformed): the next read starts after it. */
+  after: number;
   private readonly ctx: TailContext<T>;
-  private readonly sleeper = new Sleeper();
+  private readonly loop: BlockingReadLoop;
   private epoch: string;
   /** Bumped on every 'ready' of the tail's connection: a reply may come from a server other than the last one. */
   private generation = 0;
@@ -582,21 +531,27 @@ class RedisTail<T> {
 
   constructor(
     log: RedisEventLog<T>,
-    private after: number,
+    after: number,
     private readonly onRecords: (records: LogRecord<T>[]) => void,
   ) {
+    this.after = after;
     this.ctx = log.tailContext();
     this.epoch = this.ctx.epoch();
-    this.client = this.open();
-    this.done = this.run();
+    // A tail started before start() learnt the epoch checks it on its first read.
+    if (this.epoch === '') this.checkedGeneration = -1;
+    this.loop = new BlockingReadLoop(this.ctx.target, {
+      ...this.ctx.hooks,
+      onOpen: (client) =>
+        client.on('ready', () => {
+          this.generation++;
+        }),
+    });
+    this.done = this.loop.run(() => this.step());
   }
 
-  private open(): Redis {
-    const client = openBlockingClient(this.ctx.target, this.ctx.onConnectionError);
-    client.on('ready', () => {
-      this.generation++;
-    });
-    return client;
+  /** True between a read error and the next successful read. */
+  get failing(): boolean {
+    return this.loop.failing;
   }
 
   /**
@@ -605,7 +560,7 @@ class RedisTail<T> {
    */
   private async checkEpoch(): Promise<boolean> {
     const generation = this.generation;
-    const epoch = await withTimeout(this.ctx.claimEpoch(this.client), BLOCK_GRACE_MS, 'epoch check');
+    const epoch = await withTimeout(this.ctx.claimEpoch(this.loop.client), BLOCK_GRACE_MS, 'epoch check');
     this.checkedGeneration = generation;
     const changed = this.epoch !== '' && epoch !== this.epoch;
     if (changed) this.after = 0;
@@ -613,52 +568,23 @@ class RedisTail<T> {
     return changed;
   }
 
-  private async run(): Promise<void> {
-    let backoff = BACKOFF_MIN_MS;
-    // A tail started before start() learnt the epoch checks it on its first read.
-    if (this.epoch === '') this.checkedGeneration = -1;
-    while (!this.stopped) {
-      try {
-        if (this.generation !== this.checkedGeneration) await this.checkEpoch();
-        const reply = (await withTimeout(
-          this.client.xread(
-            'COUNT',
-            this.ctx.batchSize,
-            'BLOCK',
-            BLOCK_MS,
-            'STREAMS',
-            this.ctx.logKey,
-            `${this.after}-0`,
-          ),
-          BLOCK_MS + BLOCK_GRACE_MS,
-          'XREAD',
-        )) as [string, [string, string[]][]][] | null;
-        this.failing = false;
-        backoff = BACKOFF_MIN_MS;
-        if (this.stopped) break;
-        // The connection came back while the read waited (ioredis resends or queues it): the answer may be from a
-        // restarted server that lost the log, where offsets mean something else. Check before delivering.
-        if (this.generation !== this.checkedGeneration && (await this.checkEpoch())) continue;
-        const rows = reply?.[0]?.[1];
-        if (rows === undefined || rows.length === 0) continue;
-        this.deliver(this.decodeRows(rows));
-        // Past skipped malformed entries too, so they are not read again.
-        this.after = Math.max(this.after, offsetOf((rows[rows.length - 1] as [string, string[]])[0]));
-      } catch (e) {
-        if (this.stopped) break;
-        this.ctx.onReadError();
-        this.failing = true;
-        if (e instanceof TimeoutError) {
-          // No answer at all (server frozen, half-open socket): drop this connection and open a fresh one.
-          this.client.disconnect();
-          this.client = this.open();
-        }
-        await this.sleeper.sleep(backoff);
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-        this.ctx.onReconnect();
-      }
-    }
-    this.client.disconnect();
+  private async step(): Promise<void> {
+    if (this.generation !== this.checkedGeneration) await this.checkEpoch();
+    const reply = (await this.loop.read(
+      (client, blockMs) =>
+        client.xread('COUNT', this.ctx.batchSize, 'BLOCK', blockMs, 'STREAMS', this.ctx.logKey, `${this.after}-0`),
+      'XREAD',
+    )) as [string, [string, string[]][]][] | null;
+    if (this.loop.isStopped) return;
+    // The connection came back while the read waited (ioredis resends or queues it): the answer may be from a
+    // restarted server that lost the log, where offsets mean something else. Check before delivering.
+    if (this.generation !== this.checkedGeneration && (await this.checkEpoch())) return;
+    const rows = reply?.[0]?.[1];
+    if (rows === undefined || rows.length === 0) return;
+    const records = this.decodeRows(rows);
+    if (records.length > 0) this.ctx.delivery.deliver(this, records, this.onRecords);
+    // Past skipped malformed entries too, so they are not read again.
+    this.after = Math.max(this.after, offsetOf((rows[rows.length - 1] as [string, string[]])[0]));
   }
 
   /** Decodes a batch; an entry that is not ours (no JSON data) is skipped and counted, not retried forever. */
@@ -674,26 +600,8 @@ class RedisTail<T> {
     return records;
   }
 
-  private deliver(records: LogRecord<T>[]): void {
-    const first = records[0];
-    if (first === undefined) return;
-    if (first.offset !== this.after + 1) this.ctx.onGap(this.after + 1, first.offset);
-    this.after = (records[records.length - 1] as LogRecord<T>).offset;
-    this.ctx.onDelivered(records);
-    try {
-      this.onRecords(records);
-    } catch {
-      this.ctx.onHandlerError();
-    }
-  }
-
   stop(): Promise<void> {
-    if (!this.stopped) {
-      this.stopped = true;
-      this.sleeper.wake();
-      // Interrupts a blocking XREAD at once instead of waiting out its BLOCK time.
-      this.client.disconnect();
-    }
+    this.loop.stop();
     return this.done;
   }
 }

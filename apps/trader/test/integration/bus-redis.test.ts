@@ -6,6 +6,7 @@ import { RedisEventLog } from '../../src/bus/redis-event-log.js';
 import {
   commandBusContract,
   eventLogContract,
+  startAll,
   type TestEvent,
   traderErrorFrom,
   traderErrorOf,
@@ -34,16 +35,7 @@ describe('RedisEventLog: EventLog contract (writer and reader are separate insta
     const key = nextKey();
     const writer = new RedisEventLog<TestEvent>({ redis: url, key });
     const reader = new RedisEventLog<TestEvent>({ redis: url, key });
-    await writer.start();
-    await reader.start();
-    return {
-      writer,
-      reader,
-      dispose: async () => {
-        await writer.close();
-        await reader.close();
-      },
-    };
+    return { writer, reader, ...(await startAll(writer, reader)) };
   });
 });
 
@@ -52,16 +44,7 @@ describe('RedisCommandBus: CommandBus contract (gateway and engine are separate 
     const key = nextKey();
     const gateway = new RedisCommandBus({ redis: url, key, origin: 'gw-a' });
     const engine = new RedisCommandBus({ redis: url, key, origin: 'engine' });
-    await gateway.start();
-    await engine.start();
-    return {
-      gateway,
-      engine,
-      dispose: async () => {
-        await gateway.close();
-        await engine.close();
-      },
-    };
+    return { gateway, engine, ...(await startAll(gateway, engine)) };
   });
 });
 

@@ -50,9 +50,25 @@ export function traderErrorFrom(fn: () => unknown): TraderError {
   throw new Error('expected a TraderError, nothing was thrown');
 }
 
-/** Registers the EventLog contract tests. `make` returns a fresh, started, empty log for each test. */
-export function eventLogContract(make: () => Promise<EventLogFixture>): void {
-  const withLog = (fn: (f: EventLogFixture) => Promise<void>) => async () => {
+/** Something a test starts and must close again, whatever the test's outcome. */
+interface Lifecycle {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts `parts` in order and returns the fixture's `dispose`, which closes them in the same order. */
+export async function startAll(...parts: Lifecycle[]): Promise<{ dispose(): Promise<void> }> {
+  for (const part of parts) await part.start();
+  return {
+    dispose: async () => {
+      for (const part of parts) await part.close();
+    },
+  };
+}
+
+/** A test body run on a fresh fixture from `make`, disposed afterwards even when the test fails. */
+function withFixture<F extends { dispose(): Promise<void> }>(make: () => Promise<F>) {
+  return (fn: (f: F) => Promise<void>) => async () => {
     const f = await make();
     try {
       await fn(f);
@@ -60,6 +76,11 @@ export function eventLogContract(make: () => Promise<EventLogFixture>): void {
       await f.dispose();
     }
   };
+}
+
+/** Registers the EventLog contract tests. `make` returns a fresh, started, empty log for each test. */
+export function eventLogContract(make: () => Promise<EventLogFixture>): void {
+  const withLog = withFixture(make);
 
   it(
     'assigns gapless offsets from 1, and reads them back in order with their data',
@@ -176,14 +197,7 @@ export function eventLogContract(make: () => Promise<EventLogFixture>): void {
 
 /** Registers the CommandBus contract tests. `make` returns a fresh, started bus pair with nothing serving. */
 export function commandBusContract(make: () => Promise<CommandBusFixture>): void {
-  const withBus = (fn: (f: CommandBusFixture) => Promise<void>) => async () => {
-    const f = await make();
-    try {
-      await fn(f);
-    } finally {
-      await f.dispose();
-    }
-  };
+  const withBus = withFixture(make);
 
   it(
     'round-trips a command to the handler and its result back',

@@ -1,21 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCommandBus } from '../../src/bus/memory-command-bus.js';
 import { MemoryEventLog } from '../../src/bus/memory-event-log.js';
-import { commandBusContract, eventLogContract, type TestEvent, traderErrorFrom } from './bus-contract.js';
+import { commandBusContract, eventLogContract, startAll, type TestEvent, traderErrorFrom } from './bus-contract.js';
 
 describe('MemoryEventLog: EventLog contract', () => {
   eventLogContract(async () => {
     const log = new MemoryEventLog<TestEvent>();
-    await log.start();
-    return { writer: log, reader: log, dispose: () => log.close() };
+    return { writer: log, reader: log, ...(await startAll(log)) };
   });
 });
 
 describe('MemoryCommandBus: CommandBus contract', () => {
   commandBusContract(async () => {
     const bus = new MemoryCommandBus();
-    await bus.start();
-    return { gateway: bus, engine: bus, dispose: () => bus.close() };
+    return { gateway: bus, engine: bus, ...(await startAll(bus)) };
   });
 });
 

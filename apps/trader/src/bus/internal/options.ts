@@ -56,10 +56,17 @@ export function checkOffset(offset: unknown, field: string): void {
     invalidOption(field, 'must be an integer >= 0');
 }
 
-/** Checks a `limit` argument (an integer >= 1) of a log call. */
-export function checkLimit(limit: unknown, field = 'limit'): void {
+/** Checks the arguments of `EventLog.read`: an offset >= 0 and a `limit` >= 1. */
+export function checkReadArgs(afterOffset: unknown, limit: unknown): void {
+  checkOffset(afterOffset, 'afterOffset');
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)
-    invalidOption(field, 'must be an integer >= 1');
+    invalidOption('limit', 'must be an integer >= 1');
+}
+
+/** Checks the arguments of `EventLog.saveSnapshot`: an offset >= 0 and the snapshot as a string. */
+export function checkSnapshotArgs(offset: unknown, json: unknown): void {
+  checkOffset(offset, 'offset');
+  if (typeof json !== 'string') invalidOption('json', 'must be a string');
 }
 
 /** Checks the arguments of `CommandBus.send` and returns the effective timeout. */

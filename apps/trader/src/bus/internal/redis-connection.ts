@@ -1,5 +1,7 @@
+import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import type { RedisTarget } from '../types.js';
+import { PING_TIMEOUT_MS } from './timing.js';
 
 /** A client and whether the bus created it (and so must close it). */
 export interface OwnedClient {
@@ -93,6 +95,27 @@ export function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
       },
     );
   });
+}
+
+/** What {@link pingRoundTrip} measured: the round trip, and the error when there was no good answer. */
+export interface PingResult {
+  readonly rttMs: number;
+  readonly error: Error | undefined;
+}
+
+/**
+ * PINGs for a health check: the round trip in ms (also when it failed, so the check still reports how long it
+ * waited), bounded by {@link PING_TIMEOUT_MS} and by the check's `signal`. Never throws.
+ */
+export async function pingRoundTrip(client: Redis, signal: AbortSignal | undefined): Promise<PingResult> {
+  const t0 = performance.now();
+  let error: Error | undefined;
+  try {
+    await withSignal(withTimeout(client.ping(), PING_TIMEOUT_MS, 'PING'), signal);
+  } catch (e) {
+    error = e as Error;
+  }
+  return { rttMs: performance.now() - t0, error };
 }
 
 /** The flat `[field, value, field, value]` list of a stream entry as a lookup. */
