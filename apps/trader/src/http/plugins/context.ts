@@ -4,23 +4,13 @@ import type { ResolvedOptions } from '../options.js';
 import type { RouteDef } from '../routes.js';
 import type { LiveHub } from '../streams.js';
 import type { TraderPort } from '../trader-port.js';
-import type { Principal, Role } from '../types.js';
+import type { HttpStats, Principal, Role } from '../types.js';
 
 /** Who may call a route: `public`, or the least role. */
 export type Access = 'public' | Role;
 
-/** Counters shared by the plugins (read by `stats()`). */
-export interface Counters {
-  requests: number;
-  responses: { '2xx': number; '3xx': number; '4xx': number; '5xx': number };
-  unauthorized: number;
-  forbidden: number;
-  rateLimited: number;
-  shed: number;
-  cacheHits: number;
-  cacheMisses: number;
-  cacheErrors: number;
-}
+/** Counters shared by the plugins (read by `stats()`): the server's own figures, without the store, audit and hub ones. */
+export type Counters = Omit<HttpStats, 'rateLimitStoreErrors' | 'audit' | 'stream'>;
 
 export function createCounters(): Counters {
   return {
