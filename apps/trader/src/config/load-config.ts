@@ -24,13 +24,11 @@ const ALIASES: Readonly<Record<string, string>> = {
 };
 // TRADER_JWT_SECRET is the API's token secret (src/app/api-mount.ts, scripts/issue-token.ts), kept out of the config.
 // TRADER_SUPERVISOR_PID is set by `npm start` (scripts/start.mjs) so the trader stops when its supervisor is gone.
-// TRADER_METRICS_TOKEN is the scrape token for /metrics.
 const SPECIAL_ENV = new Set([
   'TRADER_ENV',
   'TRADER_CONFIG',
   'TRADER_JWT_SECRET',
   'TRADER_SUPERVISOR_PID',
-  'TRADER_METRICS_TOKEN',
 ]);
 
 /** `risk.maxOrdersPerSecond` -> `TRADER_RISK_MAX_ORDERS_PER_SECOND`. */
