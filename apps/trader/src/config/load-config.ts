@@ -22,7 +22,7 @@ const ALIASES: Readonly<Record<string, string>> = {
   DATABASE_URL: 'database.url',
   DATABASE_REPLICA_URLS: 'database.replicaUrls',
 };
-// TRADER_JWT_SECRET is the API's token secret (src/app/api-mount.ts, scripts/issue-token.ts), kept out of the config.
+// TRADER_JWT_SECRET is the API's token secret (src/app/components/http-component.ts, scripts/issue-token.ts), kept out of the config.
 // TRADER_SUPERVISOR_PID is set by `npm start` (scripts/start.mjs) so the trader stops when its supervisor is gone.
 const SPECIAL_ENV = new Set([
   'TRADER_ENV',
