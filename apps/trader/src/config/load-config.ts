@@ -24,12 +24,7 @@ const ALIASES: Readonly<Record<string, string>> = {
 };
 // TRADER_JWT_SECRET is the API's token secret (src/app/components/http-component.ts, scripts/issue-token.ts), kept out of the config.
 // TRADER_SUPERVISOR_PID is set by `npm start` (scripts/start.mjs) so the trader stops when its supervisor is gone.
-const SPECIAL_ENV = new Set([
-  'TRADER_ENV',
-  'TRADER_CONFIG',
-  'TRADER_JWT_SECRET',
-  'TRADER_SUPERVISOR_PID',
-]);
+const SPECIAL_ENV = new Set(['TRADER_ENV', 'TRADER_CONFIG', 'TRADER_JWT_SECRET', 'TRADER_SUPERVISOR_PID']);
 
 /** `risk.maxOrdersPerSecond` -> `TRADER_RISK_MAX_ORDERS_PER_SECOND`. */
 export function envNameFor(path: string): string {
