@@ -111,12 +111,8 @@ export function createTrader(options: TraderOptions): Trader {
   const bus: CommandBus =
     role === 'all'
       ? new MemoryCommandBus({ name: 'commands' })
-      : new RedisCommandBus({
-          name: 'commands',
-          redis: redis(),
-          key: `${key}:commands`,
-          ...(role === 'gateway' ? {} : {}),
-        });
+      : // Each process gets its own random reply origin: gateways started from one configuration never share replies.
+        new RedisCommandBus({ name: 'commands', redis: redis(), key: `${key}:commands` });
 
   let journal: JournalComponent | undefined;
   let engineC: EngineComponent | undefined;
