@@ -1,20 +1,14 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { TraderError } from '../errors.js';
+import { withTimeout } from '../internal/with-timeout.js';
 import { BlockingReadLoop, countingHooks } from './internal/blocking-read-loop.js';
 import { preciseNow } from './internal/clock.js';
 import { EVENT_LOG_DEFAULTS } from './internal/defaults.js';
 import { type EventLogKeys, eventLogKeys } from './internal/event-log-keys.js';
 import { EVENT_LOG_CHECKS, REDIS_TARGET_CHECKS } from './internal/option-checks.js';
 import { checkOffset, checkOptions, checkReadArgs, checkSnapshotArgs, integerAtLeast } from './internal/options.js';
-import {
-  closeClient,
-  entryField,
-  type OwnedClient,
-  openClient,
-  pingRoundTrip,
-  withTimeout,
-} from './internal/redis-connection.js';
+import { closeClient, entryField, type OwnedClient, openClient, pingRoundTrip } from './internal/redis-connection.js';
 import { TailDelivery } from './internal/tail-delivery.js';
 import { BACKOFF_MIN_MS, BLOCK_GRACE_MS, nextBackoff } from './internal/timing.js';
 import type { BusHealth, EventLog, LogRecord, RedisEventLogOptions, TailHandle } from './types.js';

@@ -1,4 +1,5 @@
 import { TraderError } from '../errors.js';
+import { withTimeout } from '../internal/with-timeout.js';
 import type { Component } from './component.js';
 
 /** Options of {@link Kernel}. */
@@ -62,7 +63,7 @@ export class Kernel {
       if (this.stopping !== undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'stopped while starting');
       const t0 = performance.now();
       try {
-        await withTimeout(c.start(this.abort.signal), c.startTimeoutMs ?? 30_000, `${c.name} start`);
+        await bounded(c.start(this.abort.signal), c.startTimeoutMs ?? 30_000, `${c.name} start`);
         this.started.push(c);
         this.history.push({ component: c.name, phase: 'start', ms: performance.now() - t0 });
       } catch (e) {
@@ -91,7 +92,7 @@ export class Kernel {
         if (fn === undefined) continue;
         const t0 = performance.now();
         try {
-          await withTimeout(fn.call(c, reason), c.stopTimeoutMs ?? 10_000, `${c.name} ${phase}`);
+          await bounded(fn.call(c, reason), c.stopTimeoutMs ?? 10_000, `${c.name} ${phase}`);
           this.history.push({ component: c.name, phase, ms: performance.now() - t0 });
         } catch (e) {
           this.history.push({ component: c.name, phase, ms: performance.now() - t0, error: errorText(e) });
@@ -106,17 +107,7 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function withTimeout(work: Promise<void> | void, ms: number, what: string): Promise<void> {
-  if (!(work instanceof Promise)) return;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** A step's work within its timeout; a synchronous step has nothing to wait for. */
+async function bounded(work: Promise<void> | void, ms: number, what: string): Promise<void> {
+  if (work instanceof Promise) await withTimeout(work, ms, what);
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
+import { TimeoutError, withTimeout } from '../../internal/with-timeout.js';
 import type { RedisTarget } from '../types.js';
-import { openBlockingClient, TimeoutError, withTimeout } from './redis-connection.js';
+import { openBlockingClient } from './redis-connection.js';
 import { Sleeper } from './sleeper.js';
 import { BACKOFF_MIN_MS, BLOCK_GRACE_MS, BLOCK_MS, nextBackoff } from './timing.js';
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import { withTimeout } from '../../internal/with-timeout.js';
 import type { RedisTarget } from '../types.js';
 import { PING_TIMEOUT_MS } from './timing.js';
 
@@ -61,20 +62,6 @@ export async function closeClient(client: Redis, timeoutMs = 1_000): Promise<voi
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** What {@link withTimeout} rejects with: the call got no answer at all (as opposed to an error answer). */
-export class TimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-}
-
-/** Rejects with a {@link TimeoutError} when `promise` has not settled in `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Rejects as soon as `signal` aborts (a health check must honour its timeout). */
