@@ -12,12 +12,10 @@ export function engineSummary(e: TradingEngine, extra: Record<string, unknown>):
     const p = r.percentiles([50, 99, 99.9]);
     return { p50: round(p.p50), p99: round(p.p99), p999: round(p.p999) };
   };
-  let open = 0;
-  for (const _ of e.orders.openOrders()) open++;
   return {
     state: e.state,
     orders: e.counters.ordersSubmitted,
-    openOrders: open,
+    openOrders: e.orders.openCount,
     fills: e.counters.fills,
     riskRejected: e.counters.riskRejected,
     pnl: {

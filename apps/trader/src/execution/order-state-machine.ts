@@ -67,6 +67,11 @@ export class OrderBookkeeper {
     return this.open.values();
   }
 
+  /** Number of orders not yet in a terminal state. */
+  get openCount(): number {
+    return this.open.size;
+  }
+
   /** Every order. */
   all(): IterableIterator<Order> {
     return this.orders.values();

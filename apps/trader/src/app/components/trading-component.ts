@@ -26,15 +26,9 @@ export class TradingComponent implements Component {
     engine.stopDecisions();
     engine.cancelAll(`shutdown: ${reason}`);
     const until = Date.now() + this.drainTimeoutMs;
-    while (openCount(engine) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    this.leftOpen = openCount(engine);
+    while (engine.orders.openCount > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    this.leftOpen = engine.orders.openCount;
   }
 
   stop(): void {}
-}
-
-function openCount(engine: ReturnType<EngineComponent['engine']>): number {
-  let n = 0;
-  for (const _ of engine.orders.openOrders()) n++;
-  return n;
 }
