@@ -1,6 +1,7 @@
 import type { TraderConfig } from '../../config/config-types.js';
 import { type ReplayReport, TradingEngine } from '../../engine/trading-engine.js';
 import { TraderError } from '../../errors.js';
+import type { JournalEntry } from '../../journal/journal.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import type { Strategy } from '../../strategy/strategy.js';
 import type { JournalComponent } from './journal-component.js';
@@ -17,6 +18,7 @@ export class EngineComponent implements Component {
   readonly name = 'engine';
   #engine: TradingEngine | undefined;
   #replay: EngineReplay | undefined;
+  #startEntries: JournalEntry[] | undefined;
   /** Set by the market-data component, which owns the feed the engine asks for snapshots. */
   #requestSnapshot: (symbol: string) => void = () => {};
 
@@ -33,9 +35,30 @@ export class EngineComponent implements Component {
       requestSnapshot: (s) => this.#requestSnapshot(s),
       ...(this.options.strategy === undefined ? {} : { strategy: this.options.strategy }),
     });
-    const recovery = this.journal.recovery();
+    const recovery = this.journal.takeRecovery();
+    // Entries the replay itself journals (restart reconciliation) reach listeners; keep them with the recovered
+    // ones, so the event stream gets the whole journal without reading the file again.
+    const reconciled: JournalEntry[] = [];
+    let replaying = true;
+    engine.onEntry((e) => {
+      if (replaying) reconciled.push(e);
+    });
     this.#replay = { ...engine.replay(recovery.entries), truncatedBytes: recovery.truncatedBytes };
+    replaying = false;
+    this.#startEntries = recovery.entries.concat(reconciled);
     this.#engine = engine;
+  }
+
+  /**
+   * Every journal entry as of the end of start (the recovered ones and the reconciliation's), handed over once to
+   * the event publisher, which publishes what the stream lacks.
+   */
+  takeStartEntries(): readonly JournalEntry[] {
+    const entries = this.#startEntries;
+    if (entries === undefined)
+      throw new TraderError('E_TRADER_INVALID_OPTION', 'engine is not started, or its entries were taken');
+    this.#startEntries = undefined;
+    return entries;
   }
 
   /** The engine (after start). */

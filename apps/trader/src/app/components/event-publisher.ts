@@ -1,7 +1,7 @@
 import type { EventLog } from '../../bus/types.js';
 import type { TraderConfig } from '../../config/config-types.js';
 import { TraderError } from '../../errors.js';
-import { Journal, type JournalEntry } from '../../journal/journal.js';
+import type { JournalEntry } from '../../journal/journal.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import { ReadModel } from '../../read-model/read-model.js';
 import type { BookTop, EngineStatus, TraderRecord } from '../../read-model/trader-record.js';
@@ -60,7 +60,7 @@ export class EventPublisher implements Component {
         `event stream ${this.config.bus.key} holds journal entries up to seq ${this.model.lastEntrySeq}, but the journal ${this.journal.path} ends at seq ${journalSeq}: this data dir did not feed that stream. Start with the data dir that did, or with another bus.key`,
         { field: 'bus.key' },
       );
-    for (const entry of Journal.read(this.journal.path))
+    for (const entry of this.engine.takeStartEntries())
       if (entry.seq > this.model.lastEntrySeq) this.publish({ k: 'entry', entry });
     this.engine.engine().onEntry((entry: JournalEntry) => this.publish({ k: 'entry', entry }));
     this.publishMarket();

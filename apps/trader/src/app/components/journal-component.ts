@@ -45,10 +45,16 @@ export class JournalComponent implements Component {
     return this.#journal;
   }
 
-  /** What the journal held at open (entries to replay, torn bytes cut). */
-  recovery(): JournalRecovery {
-    if (this.#recovery === undefined) throw new TraderError('E_TRADER_JOURNAL', 'journal is not open');
-    return this.#recovery;
+  /**
+   * What the journal held at open (entries to replay, torn bytes cut), handed over once: the entries can be large,
+   * and this component keeps no reference to them afterwards.
+   */
+  takeRecovery(): JournalRecovery {
+    const recovery = this.#recovery;
+    if (recovery === undefined)
+      throw new TraderError('E_TRADER_JOURNAL', 'journal is not open, or its recovery was taken');
+    this.#recovery = undefined;
+    return recovery;
   }
 
   async healthCheck(): Promise<ComponentHealth> {
@@ -58,7 +64,6 @@ export class JournalComponent implements Component {
   }
 
   stop(): void {
-    // Drop the recovered entries: they can be large, and replay is done.
     this.#recovery = undefined;
     this.#journal?.close();
     this.#lock?.release();
