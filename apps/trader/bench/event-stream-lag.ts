@@ -107,7 +107,7 @@ try {
   const token = await issueToken({ sub: 'bench', role: 'viewer', secret, ttl: '10m' });
   const engine = await start(['--role', 'engine', '--port', '0', '--data-dir', dataDir]);
   const gateway = await start(['--role', 'gateway', '--port', '0'], { TRADER_INSTANCE_ID: 'gw' });
-  const recordsMetric = /cryptoscalp_stats_read_model_records\{component="trader"\} (\S+)/;
+  const recordsMetric = /cryptoscalp_stats_event_stream_model_records\{component="trader"\} (\S+)/;
   const r0 = await metric(gateway.base, token, recordsMetric);
   const t0 = performance.now();
   await new Promise((res) => setTimeout(res, MEASURE_MS));

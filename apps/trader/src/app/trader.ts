@@ -197,8 +197,11 @@ export function createTrader(options: TraderOptions): Trader {
   observability.watch({ name: 'trader', stats: () => traderStats() });
 
   const traderStats = (): Record<string, unknown> => {
-    const out: Record<string, unknown> = { readModel: model().stats(), busRedisErrors };
-    if (consumer !== undefined) out.eventStream = consumer.stats();
+    // The event stream's own figures include its read model's (`eventStream.model.*`).
+    const out: Record<string, unknown> = {
+      eventStream: (publisher ?? (consumer as EventConsumer)).stats(),
+      busRedisErrors,
+    };
     if (engineC !== undefined) {
       const e = engineC.engine();
       const t = e.portfolio.totals();
