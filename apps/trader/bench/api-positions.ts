@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { reportBench } from '@cryptoscalp/testkit';
+import { combineLoadRuns, type LoadFigures, reportBench } from '@cryptoscalp/testkit';
 import { API_HELMET_OPTIONS, helmetHeaders } from '../src/http/plugins/security-headers.js';
 import { createHttpServer } from '../src/http/server.js';
 import { issueToken } from '../src/http/tokens.js';
@@ -120,15 +120,7 @@ async function serve(): Promise<void> {
   });
 }
 
-interface Figures {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
-
-async function load(url: string, token: string, seconds: number): Promise<Figures> {
+async function load(url: string, token: string, seconds: number): Promise<LoadFigures> {
   const r = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -146,22 +138,6 @@ async function load(url: string, token: string, seconds: number): Promise<Figure
 }
 
 type Kind = 'raw' | 'headed' | 'api';
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-function combine(runs: Figures[]): Figures {
-  return {
-    rps: median(runs.map((r) => r.rps)),
-    p50: median(runs.map((r) => r.p50)),
-    p99: median(runs.map((r) => r.p99)),
-    errors: runs.reduce((a, r) => a + r.errors, 0),
-    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
-  };
-}
 
 async function runBench(): Promise<void> {
   const token = await issueToken({ sub: 'bench', role: 'viewer', secret: SECRET, ttl: '10m' });
@@ -181,20 +157,20 @@ async function runBench(): Promise<void> {
     const url = (kind: Kind) => `http://127.0.0.1:${ports[kind]}/api/positions`;
     const kinds: Kind[] = ['raw', 'api', 'headed'];
     for (const kind of kinds) await load(url(kind), token, 1);
-    const runs: Record<Kind, Figures[]> = { raw: [], headed: [], api: [] };
+    const runs: Record<Kind, LoadFigures[]> = { raw: [], headed: [], api: [] };
     const pairRatios: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      const round: Partial<Record<Kind, Figures>> = {};
+      const round: Partial<Record<Kind, LoadFigures>> = {};
       for (let j = 0; j < kinds.length; j++) {
         const kind = kinds[(i + j) % kinds.length] as Kind;
         round[kind] = await load(url(kind), token, ROUND_SECONDS);
         runs[kind].push(round[kind]);
       }
-      pairRatios.push(Math.round(((round.api as Figures).rps / (round.raw as Figures).rps) * 100) / 100);
+      pairRatios.push(Math.round(((round.api as LoadFigures).rps / (round.raw as LoadFigures).rps) * 100) / 100);
     }
-    const a = combine(runs.api);
-    const b = combine(runs.raw);
-    const h = combine(runs.headed);
+    const a = combineLoadRuns(runs.api);
+    const b = combineLoadRuns(runs.raw);
+    const h = combineLoadRuns(runs.headed);
     const method = `autocannon 8, ${CONNECTIONS} keep-alive connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s per server (order rotating each round) after 1 s warm-up each; the servers in one child process, load generator in the parent; req/s, p50, p99 are medians over the rounds. API path: under-pressure, per-IP @fastify/rate-limit hook, JWT (HS256, verified-token cache), per-token limit (same store), role, Fastify routing, helmet headers, request id; measured on a shared 2-core machine`;
     reportBench({
       package: '@cryptoscalp/trader',

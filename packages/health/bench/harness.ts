@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { BenchFigure } from '@cryptoscalp/testkit';
+import { type BenchFigure, combineLoadRuns, type LoadFigures } from '@cryptoscalp/testkit';
 
 /** The part of autocannon's result the benches read. */
 interface AutocannonResult {
@@ -54,13 +54,7 @@ export async function startServers(): Promise<{ ports: ServerPorts; stop(): void
 }
 
 /** One autocannon run's figures. */
-export interface LoadFigures {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
+export type { LoadFigures } from '@cryptoscalp/testkit';
 
 /** Runs autocannon with 50 connections for `seconds` against `url`. */
 export async function load(url: string, seconds: number): Promise<LoadFigures> {
@@ -104,25 +98,7 @@ export async function compare(
     subj.push(s);
     pairRatios.push(Math.round((s.rps / b.rps) * 100) / 100);
   }
-  return { baseline: combine(base), subject: combine(subj), pairRatios };
-}
-
-function combine(runs: LoadFigures[]): LoadFigures {
-  return {
-    rps: median(runs.map((r) => r.rps)),
-    p50: median(runs.map((r) => r.p50)),
-    p99: median(runs.map((r) => r.p99)),
-    errors: runs.reduce((a, r) => a + r.errors, 0),
-    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
-  };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { baseline: combineLoadRuns(base), subject: combineLoadRuns(subj), pairRatios };
 }
 
 /**

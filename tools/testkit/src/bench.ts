@@ -69,6 +69,35 @@ export function percentiles(samples: number[] | Float64Array, ps: number[] = [50
   return out;
 }
 
+/** One HTTP load run's figures (autocannon-style): requests per second, latency p50/p99, errors, non-2xx answers. */
+export interface LoadFigures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** The median of the values (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Several rounds of one server as one figure: the medians of req/s, p50 and p99, and the sums of the failures. */
+export function combineLoadRuns(runs: readonly LoadFigures[]): LoadFigures {
+  return {
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+  };
+}
+
 /** Options for {@link measureThroughput}. */
 export interface ThroughputOptions {
   /** Concurrent callers, each awaiting its previous call before the next. @default 256 */
