@@ -28,6 +28,17 @@ export interface ResolvedOptions {
   metrics: MetricsSource | undefined;
 }
 
+/** The stream options that are integers (checked in one loop, and part of the known keys). */
+const STREAM_INTEGER_KEYS = [
+  'maxBufferedBytes',
+  'historySize',
+  'bookDepth',
+  'heartbeatIntervalMs',
+  'maxTopicsPerClient',
+  'maxMessageBytes',
+  'flushIntervalMs',
+] as const;
+
 const KEYS = {
   '': [
     'trader',
@@ -60,18 +71,7 @@ const KEYS = {
     'retryAfterSec',
     'sampleIntervalMs',
   ],
-  stream: [
-    'path',
-    'epoch',
-    'broker',
-    'maxBufferedBytes',
-    'historySize',
-    'bookDepth',
-    'heartbeatIntervalMs',
-    'maxTopicsPerClient',
-    'maxMessageBytes',
-    'flushIntervalMs',
-  ],
+  stream: ['path', 'epoch', 'broker', ...STREAM_INTEGER_KEYS],
   health: ['registry', 'publicPaths', 'alerts'],
 } as const;
 
@@ -160,15 +160,7 @@ export function validateOptions(o: HttpServerOptions): ResolvedOptions {
     (broker === null || typeof broker.publish !== 'function' || typeof broker.subscribe !== 'function')
   )
     fail('stream.broker', 'must be a HubBroker ({ publish, subscribe, close })');
-  for (const k of [
-    'maxBufferedBytes',
-    'historySize',
-    'bookDepth',
-    'heartbeatIntervalMs',
-    'maxTopicsPerClient',
-    'maxMessageBytes',
-    'flushIntervalMs',
-  ] as const)
+  for (const k of STREAM_INTEGER_KEYS)
     int(stream[k], `stream.${k}`, k === 'historySize' || k === 'heartbeatIntervalMs' ? 0 : 1);
 
   let health: ResolvedOptions['health'];
