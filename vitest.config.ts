@@ -62,6 +62,20 @@ export default defineConfig({
           pool: 'forks',
         },
       },
+      {
+        extends: true,
+        test: {
+          // The deployment kit (deploy/): image build and run with podman, compose, kustomize, Nginx,
+          // promtool/amtool, the rehearsal. Also runnable alone: `npm run test:deploy`.
+          name: 'deploy',
+          include: ['deploy/test/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['./tools/testkit/src/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+          pool: 'forks',
+        },
+      },
     ],
   },
 });
