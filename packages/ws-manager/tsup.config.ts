@@ -9,5 +9,4 @@ export default defineConfig({
   target: 'node20',
   platform: 'node',
   splitting: false,
-  treeshake: true,
 });

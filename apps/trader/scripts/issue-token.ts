@@ -9,18 +9,22 @@
  * The build (`npm run build -w @cryptoscalp/trader`) bundles it into `dist/issue-token.js`, keeping this first line
  * (hence `node`, not tsx), so tokens can be issued wherever the built trader is installed.
  *
- * Options: --sub (required), --role viewer|trader|admin (required), --ttl (seconds or 15m/1h/7d, default 1h),
- * --issuer, --audience (defaults match the API's), --key-file (PEM PKCS#8 private key: RS256, ES256 or EdDSA;
- * otherwise the HMAC secret comes from TRADER_JWT_SECRET, at least 32 bytes). Prints the token on stdout.
+ * Options: --sub (required), --role viewer|trader|admin (required), --ttl (seconds or <n>s|m|h|d|w, default 1h, at
+ * most 30 days: the API refuses longer-lived tokens), --issuer, --audience (defaults match the API's), --key-file (PEM
+ * PKCS#8 private key: RS256, ES256 or EdDSA; otherwise the HMAC secret comes from TRADER_JWT_SECRET or the file named
+ * by TRADER_JWT_SECRET_FILE: at least 32 bytes and ~96 bits of entropy). Prints the token on stdout; a bad option
+ * exits 2 with the reason on stderr.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { readSecretEnv } from '../src/config/secrets.js';
+import { isTraderError } from '../src/errors.js';
 import { isApiError } from '../src/http/errors.js';
 import { issueToken } from '../src/http/tokens.js';
 
 const usage =
   'usage: issue-token --sub <name> --role viewer|trader|admin [--ttl 1h] [--issuer ..] [--audience ..] [--key-file private.pem]\n' +
-  '       (HS256 secret from TRADER_JWT_SECRET unless --key-file is given)';
+  '       (HS256 secret from TRADER_JWT_SECRET or TRADER_JWT_SECRET_FILE unless --key-file is given; --ttl at most 30d)';
 
 try {
   const { values } = parseArgs({
@@ -40,23 +44,24 @@ try {
     process.exit(0);
   }
   const keyFile = values['key-file'];
-  const secret = process.env.TRADER_JWT_SECRET;
-  if (keyFile === undefined && (secret === undefined || secret === '')) {
+  const secret = keyFile === undefined ? readSecretEnv(process.env, 'TRADER_JWT_SECRET') : '';
+  if (keyFile === undefined && secret === '') {
     console.error(`TRADER_JWT_SECRET is not set and no --key-file was given\n${usage}`);
     process.exit(2);
   }
-  const ttl = /^\d+$/.test(values.ttl) ? Number(values.ttl) : values.ttl;
   const token = await issueToken({
     sub: values.sub ?? '',
     role: values.role as 'viewer',
-    ttl,
+    ttl: values.ttl,
     ...(keyFile === undefined ? { secret } : { privateKey: readFileSync(keyFile, 'utf8') }),
     ...(values.issuer === undefined ? {} : { issuer: values.issuer }),
     ...(values.audience === undefined ? {} : { audience: values.audience }),
   });
   process.stdout.write(`${token}\n`);
 } catch (e) {
-  console.error(isApiError(e) ? `invalid ${e.field}: ${e.message}` : (e as Error).message);
+  console.error(
+    isApiError(e) || isTraderError(e) ? `invalid ${e.field ?? 'option'}: ${e.message}` : (e as Error).message,
+  );
   console.error(usage);
   process.exit(2);
 }

@@ -1,23 +1,27 @@
 /** Stable error codes raised by `@cryptoscalp/cache`. */
-export type CacheErrorCode =
+export const CacheErrorCode = {
   /** An option passed to the constructor is invalid; `field` names it. */
-  | 'E_CACHE_INVALID_OPTION'
+  INVALID_OPTION: 'E_CACHE_INVALID_OPTION',
   /** A key is not a non-empty string. */
-  | 'E_CACHE_INVALID_KEY'
+  INVALID_KEY: 'E_CACHE_INVALID_KEY',
   /** A key is longer than `maxKeyLength`. */
-  | 'E_CACHE_KEY_TOO_LONG'
+  KEY_TOO_LONG: 'E_CACHE_KEY_TOO_LONG',
   /** `undefined` cannot be stored: `get` uses it to mean "miss". */
-  | 'E_CACHE_UNDEFINED_VALUE'
+  UNDEFINED_VALUE: 'E_CACHE_UNDEFINED_VALUE',
   /** A value could not be serialized (cycle, BigInt, function, symbol) or a stored value could not be decoded. */
-  | 'E_CACHE_SERIALIZE'
+  SERIALIZE: 'E_CACHE_SERIALIZE',
   /** A hard timeout elapsed (loader or lease wait), or a Redis call missed its deadline. */
-  | 'E_CACHE_TIMEOUT'
+  TIMEOUT: 'E_CACHE_TIMEOUT',
   /** The loader passed to `getOrSet` failed and no stale value could be served. */
-  | 'E_CACHE_LOADER'
+  LOADER: 'E_CACHE_LOADER',
   /** Redis (L2) failed or the circuit breaker is open, and `failOpen` is off. */
-  | 'E_CACHE_UNAVAILABLE'
+  UNAVAILABLE: 'E_CACHE_UNAVAILABLE',
   /** The manager (or this namespace view) was closed. */
-  | 'E_CACHE_CLOSED';
+  CLOSED: 'E_CACHE_CLOSED',
+} as const;
+
+/** One of {@link CacheErrorCode}'s values. */
+export type CacheErrorCode = (typeof CacheErrorCode)[keyof typeof CacheErrorCode];
 
 const BRAND = Symbol.for('cryptoscalp.cache.error');
 
@@ -78,4 +82,9 @@ export function isCacheError(error: unknown): error is CacheError {
 /** True when `error` is a {@link CacheError} with the given code. */
 export function isCacheErrorCode<C extends CacheErrorCode>(error: unknown, code: C): error is CacheError & { code: C } {
   return isCacheError(error) && error.code === code;
+}
+
+/** @internal The `E_CACHE_INVALID_OPTION` error naming `field`. */
+export function invalidOption(field: string, message: string): CacheError {
+  return new CacheError(CacheErrorCode.INVALID_OPTION, `Invalid option ${field}: ${message}`, { field });
 }

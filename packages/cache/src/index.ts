@@ -10,7 +10,7 @@ export {
   OPERATION_CHANNEL,
 } from './channels.js';
 export { DEFAULT_OPTIONS } from './defaults.js';
-export { CacheError, type CacheErrorCode, type CacheErrorContext, isCacheError, isCacheErrorCode } from './errors.js';
+export { CacheError, CacheErrorCode, type CacheErrorContext, isCacheError, isCacheErrorCode } from './errors.js';
 export { jsonSerializer } from './serializer.js';
 export type {
   BreakerOptions,

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import type { ClickHouseClient } from '@clickhouse/client';
 import { decorrelatedJitter } from './backoff.js';
 import { DbPoolError, InvalidOptionError } from './errors.js';
 import { Batcher } from './internal/batcher.js';
@@ -17,6 +16,22 @@ export interface ClickHouseBatchOptions {
   maxAttempts?: number;
 }
 
+/**
+ * The part of `@clickhouse/client`'s `ClickHouseClient` the backend uses; a client from
+ * `createClient()` fits it. Declared here so the published types do not need the optional peer.
+ */
+export interface ClickHouseClientLike {
+  insert(params: { table: string; values: Record<string, unknown>[]; format: 'JSONEachRow' }): Promise<unknown>;
+  query(params: {
+    query: string;
+    format: 'JSONEachRow';
+    query_params?: Record<string, unknown>;
+    abort_signal?: AbortSignal;
+  }): Promise<{ json(): Promise<unknown> }>;
+  command(params: { query: string }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
 /** Options of {@link ClickHouseBackend}. */
 export interface ClickHouseBackendOptions {
   /** Component name for health and stats. @default 'clickhouse' */
@@ -32,7 +47,7 @@ export interface ClickHouseBackendOptions {
   /** Per-request timeout. @default 30000 */
   requestTimeoutMs?: number;
   /** Use this client instead of creating one (it is not closed by `close()`). */
-  client?: ClickHouseClient;
+  client?: ClickHouseClientLike;
   /** Insert batching. */
   batch?: ClickHouseBatchOptions;
 }
@@ -68,8 +83,8 @@ export class ClickHouseBackend {
   private readonly options: Required<Omit<ClickHouseBackendOptions, 'client' | 'batch'>> & {
     batch: Required<ClickHouseBatchOptions>;
   };
-  private client: ClickHouseClient | undefined;
-  private clientPromise: Promise<ClickHouseClient> | undefined;
+  private client: ClickHouseClientLike | undefined;
+  private clientPromise: Promise<ClickHouseClientLike> | undefined;
   private readonly ownsClient: boolean;
   private readonly batcher: Batcher<Record<string, unknown>>;
   private closed = false;
@@ -127,7 +142,7 @@ export class ClickHouseBackend {
     }
   }
 
-  private getClient(): Promise<ClickHouseClient> {
+  private getClient(): Promise<ClickHouseClientLike> {
     if (this.client !== undefined) return Promise.resolve(this.client);
     this.clientPromise ??= import('@clickhouse/client').then((mod) => {
       this.client = mod.createClient({

@@ -43,6 +43,7 @@ export const DEFAULTS = {
   failover: {
     probeIntervalMs: 250,
     timeoutMs: 30_000,
+    progressIntervalMs: 5_000,
   },
   slowQueryMs: 1_000,
   maxTrackedStatements: 500,

@@ -1,19 +1,35 @@
 const BRAND = Symbol.for('cryptoscalp.db-pool.error');
 
 /** Stable error codes of `@cryptoscalp/db-pool`. */
-export type DbPoolErrorCode =
-  | 'E_DB_INVALID_OPTION'
-  | 'E_DB_QUERY'
-  | 'E_DB_POOL_QUEUE_FULL'
-  | 'E_DB_POOL_ACQUIRE_TIMEOUT'
-  | 'E_DB_QUERY_TIMEOUT'
-  | 'E_DB_ABORTED'
-  | 'E_DB_COMMIT_UNKNOWN'
-  | 'E_DB_CIRCUIT_OPEN'
-  | 'E_DB_CONNECTION'
-  | 'E_DB_NO_PRIMARY'
-  | 'E_DB_CLOSED'
-  | 'E_DB_CLICKHOUSE';
+export const DbPoolErrorCode = {
+  /** An option (constructor or per call) is invalid; `field` names it. */
+  INVALID_OPTION: 'E_DB_INVALID_OPTION',
+  /** The server rejected a statement ({@link QueryError}). */
+  QUERY: 'E_DB_QUERY',
+  /** The pool's wait queue is full. */
+  POOL_QUEUE_FULL: 'E_DB_POOL_QUEUE_FULL',
+  /** No connection could be had within `acquireTimeoutMs`. */
+  POOL_ACQUIRE_TIMEOUT: 'E_DB_POOL_ACQUIRE_TIMEOUT',
+  /** The query's deadline passed. */
+  QUERY_TIMEOUT: 'E_DB_QUERY_TIMEOUT',
+  /** The caller's `AbortSignal` fired. */
+  ABORTED: 'E_DB_ABORTED',
+  /** The connection was lost after COMMIT was sent: outcome unknown. */
+  COMMIT_UNKNOWN: 'E_DB_COMMIT_UNKNOWN',
+  /** The host's circuit breaker is open. */
+  CIRCUIT_OPEN: 'E_DB_CIRCUIT_OPEN',
+  /** A connection failed; `permanent` tells a configuration error (unknown database, authentication, DNS) from a transient one. */
+  CONNECTION: 'E_DB_CONNECTION',
+  /** No configured primary host accepted writes within the failover timeout. */
+  NO_PRIMARY: 'E_DB_NO_PRIMARY',
+  /** The manager (or backend) was closed. */
+  CLOSED: 'E_DB_CLOSED',
+  /** A ClickHouse call failed. */
+  CLICKHOUSE: 'E_DB_CLICKHOUSE',
+} as const;
+
+/** One of {@link DbPoolErrorCode}'s values. */
+export type DbPoolErrorCode = (typeof DbPoolErrorCode)[keyof typeof DbPoolErrorCode];
 
 /** Context fields an error may carry. */
 export interface DbPoolErrorContext {
@@ -142,14 +158,21 @@ export class CircuitOpenError extends DbPoolError {
   }
 }
 
-/** A connection failed (refused, reset, terminated) before the server answered. */
+/**
+ * A connection failed (refused, reset, terminated) before the server answered. `permanent`
+ * marks a failure that waiting cannot cure (unknown database, authentication, unknown host name):
+ * it is thrown at once, never retried nor waited out.
+ */
 export class ConnectionError extends DbPoolError {
   override name = 'ConnectionError';
   /** Whether the statement may have reached the server. */
   readonly sent: boolean;
-  constructor(message: string, context: DbPoolErrorContext & { sent: boolean }) {
+  /** A configuration error (see {@link isPermanentConnectError}): retrying or failing over cannot help. */
+  readonly permanent: boolean;
+  constructor(message: string, context: DbPoolErrorContext & { sent: boolean; permanent?: boolean }) {
     super('E_DB_CONNECTION', message, context);
     this.sent = context.sent;
+    this.permanent = context.permanent ?? false;
   }
 }
 

@@ -4,6 +4,8 @@ import { channels, type FailoverEvent } from './channels.js';
 import { ClosedError, NoPrimaryError } from './errors.js';
 import { HostEntry } from './internal/host-entry.js';
 import type { ResolvedOptions } from './options.js';
+import { isPermanentConnectError } from './sqlstate.js';
+import type { ConnectWaitEvent } from './types.js';
 
 /** What a probe learned about one host. */
 export interface ProbeResult {
@@ -12,6 +14,10 @@ export interface ProbeResult {
   inRecovery: boolean | undefined;
   latencyMs: number;
   error: string | undefined;
+  /** The connect error itself, when the host was unreachable. */
+  cause?: unknown;
+  /** The connect error is one waiting cannot cure (unknown database, authentication, DNS). */
+  permanent?: boolean;
 }
 
 const noop = () => {};
@@ -50,6 +56,8 @@ export async function probeHost(entry: HostEntry, timeoutMs: number): Promise<Pr
       inRecovery: undefined,
       latencyMs: performance.now() - started,
       error: (error as Error).message,
+      cause: error,
+      permanent: isPermanentConnectError(error),
     };
   } finally {
     clearTimeout(timer);
@@ -111,12 +119,15 @@ export class PrimaryTracker {
   private async run(reason: string): Promise<HostEntry> {
     const started = performance.now();
     const from = this.current;
-    const { probeIntervalMs, timeoutMs } = this.options.failover;
+    const { probeIntervalMs, timeoutMs, progressIntervalMs } = this.options.failover;
     const deadline = Date.now() + timeoutMs;
     const probeTimeout = Math.max(250, Math.min(2_000, this.options.pool.connectTimeoutMs));
+    let attempts = 0;
+    let nextReportAt = started + progressIntervalMs;
     // Try the current host first: a single killed connection must not move the primary.
     for (;;) {
       if (this.closed) throw new ClosedError();
+      attempts++;
       const order = this.hosts.map((_, i) => (this.index + i) % this.hosts.length);
       const results = await Promise.all(order.map((i) => probeHost(this.hosts[i]!, probeTimeout)));
       const found = results.findIndex((r) => r.reachable && r.inRecovery === false);
@@ -137,13 +148,46 @@ export class PrimaryTracker {
       this.lastFailoverError = results
         .map((r) => `${r.label}: ${r.error ?? (r.inRecovery ? 'in recovery' : '?')}`)
         .join('; ');
-      if (Date.now() + probeIntervalMs > deadline) {
+      // Every candidate refused for good (wrong database, credentials, host name): waiting cannot help.
+      const permanent = results.every((r) => r.permanent === true);
+      if (permanent || Date.now() + probeIntervalMs > deadline) {
         this.publish(from.label, undefined, performance.now() - started, reason);
         throw new NoPrimaryError(`no writable primary among ${this.hosts.length} host(s): ${this.lastFailoverError}`, {
           host: from.label,
+          cause: results.find((r) => r.cause !== undefined)?.cause,
+        });
+      }
+      const now = performance.now();
+      if (now >= nextReportAt) {
+        nextReportAt = now + progressIntervalMs;
+        this.reportWait({
+          component: this.options.name,
+          hosts: this.hosts.map((h) => h.label),
+          attempts,
+          elapsedMs: Math.round(now - started),
+          timeoutMs,
+          lastError: this.lastFailoverError,
         });
       }
       await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
+    }
+  }
+
+  /** The caller's `onConnectWait` hook, else a process warning: a long wait is never silent. */
+  private reportWait(event: ConnectWaitEvent): void {
+    const hook = this.options.onConnectWait;
+    if (hook === undefined) {
+      process.emitWarning(
+        `[${event.component}] waiting for a writable primary: ${event.attempts} attempt(s) in ${event.elapsedMs} ms ` +
+          `(gives up after ${event.timeoutMs} ms): ${event.lastError}`,
+        { code: 'E_DB_CONNECT_WAIT' },
+      );
+      return;
+    }
+    try {
+      hook(event);
+    } catch {
+      // A failing progress hook must not end the wait it reports on.
     }
   }
 

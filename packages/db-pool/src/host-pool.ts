@@ -15,7 +15,7 @@ import { abandonedReason, abandonQueued } from './internal/abandon-queued.js';
 import { submit } from './internal/submit.js';
 import { type QueuedWaiter, WaiterQueue } from './internal/waiter-queue.js';
 import { hostLabel } from './options.js';
-import { sqlStateOf } from './sqlstate.js';
+import { isPermanentConnectError, sqlStateOf } from './sqlstate.js';
 import type { HostConfig, PoolOptions } from './types.js';
 
 /** A pooled pg.Client and what the pool knows about it. */
@@ -362,6 +362,7 @@ export class HostPool {
       const wrapped = new ConnectionError(`cannot connect to ${this.label}: ${(error as Error).message}`, {
         host: this.label,
         sent: false,
+        permanent: isPermanentConnectError(error),
         cause: error,
       });
       this.failWaitersIfDown(wrapped);

@@ -18,6 +18,7 @@ export {
   ClickHouseBackend,
   type ClickHouseBackendOptions,
   type ClickHouseBatchOptions,
+  type ClickHouseClientLike,
 } from './clickhouse-backend.js';
 export { DEFAULTS } from './defaults.js';
 export {
@@ -26,7 +27,7 @@ export {
   CommitUnknownError,
   ConnectionError,
   DbPoolError,
-  type DbPoolErrorCode,
+  DbPoolErrorCode,
   type DbPoolErrorContext,
   InvalidOptionError,
   isCircuitOpenError,
@@ -59,6 +60,7 @@ export { Session } from './session.js';
 export {
   isCanceledSqlState,
   isNotPrimarySqlState,
+  isPermanentConnectError,
   isSerializationSqlState,
   isTransientSqlState,
   sqlStateOf,
@@ -72,6 +74,7 @@ export {
 export { Transaction, type TransactionQueryOptions } from './transaction.js';
 export {
   type BreakerOptions,
+  type ConnectWaitEvent,
   type FailoverOptions,
   type HealthCheckResult,
   type HostConfig,

@@ -1,5 +1,6 @@
 import { DEFAULTS } from './defaults.js';
 import { InvalidOptionError } from './errors.js';
+import { checkKnownKeys } from './internal/known-keys.js';
 import type {
   BreakerOptions,
   FailoverOptions,
@@ -8,6 +9,8 @@ import type {
   PoolOptions,
   ReplicaOptions,
   RetryOptions,
+  ConnectWaitEvent,
+  QueryOptions,
   SlowQueryEvent,
 } from './types.js';
 
@@ -26,6 +29,7 @@ export interface ResolvedOptions {
   failover: Required<FailoverOptions>;
   slowQueryMs: number;
   onSlowQuery: ((event: SlowQueryEvent) => void) | undefined;
+  onConnectWait: ((event: ConnectWaitEvent) => void) | undefined;
   maxTrackedStatements: number;
 }
 
@@ -52,11 +56,31 @@ function bool(field: string, value: unknown, fallback: boolean): boolean {
   return value;
 }
 
-function section(field: string, value: unknown): Record<string, unknown> {
+/** An optional nested options object; keys not in `known` are rejected. */
+function section(field: string, value: unknown, known: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isObject(value)) throw new InvalidOptionError(field, 'must be an object');
+  checkKnownKeys(value, known, `${field}.`);
   return value;
 }
+
+const OPTION_KEYS: readonly (keyof PoolManagerOptions)[] = [
+  'name',
+  'primary',
+  'replicas',
+  'pool',
+  'statementTimeoutMs',
+  'queryTimeoutMs',
+  'prepare',
+  'retry',
+  'breaker',
+  'replica',
+  'failover',
+  'slowQueryMs',
+  'onSlowQuery',
+  'onConnectWait',
+  'maxTrackedStatements',
+];
 
 function host(field: string, value: unknown): HostConfig {
   if (!isObject(value)) throw new InvalidOptionError(field, 'must be an object with connectionString or host');
@@ -80,6 +104,7 @@ function host(field: string, value: unknown): HostConfig {
 /** Validates {@link PoolManagerOptions} and fills in {@link DEFAULTS}; throws {@link InvalidOptionError} naming the bad field. */
 export function resolveOptions(options: PoolManagerOptions): ResolvedOptions {
   if (!isObject(options)) throw new InvalidOptionError('options', 'must be an object');
+  checkKnownKeys(options, OPTION_KEYS);
   const name = options.name ?? DEFAULTS.name;
   if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('name', 'must be a non-empty string');
 
@@ -91,7 +116,7 @@ export function resolveOptions(options: PoolManagerOptions): ResolvedOptions {
     throw new InvalidOptionError('replicas', 'must be an array');
   const replicas = (options.replicas ?? []).map((h, i) => host(`replicas[${i}]`, h));
 
-  const p = section('pool', options.pool);
+  const p = section('pool', options.pool, Object.keys(DEFAULTS.pool));
   const d = DEFAULTS.pool;
   const max = num('pool.max', p.max, d.max, { min: 1, max: 10_000 });
   const min = num('pool.min', p.min, d.min, { min: 0, max });
@@ -110,7 +135,7 @@ export function resolveOptions(options: PoolManagerOptions): ResolvedOptions {
     }),
   };
 
-  const r = section('retry', options.retry);
+  const r = section('retry', options.retry, Object.keys(DEFAULTS.retry));
   const dr = DEFAULTS.retry;
   const baseDelayMs = num('retry.baseDelayMs', r.baseDelayMs, dr.baseDelayMs);
   const retry: Required<RetryOptions> = {
@@ -121,7 +146,7 @@ export function resolveOptions(options: PoolManagerOptions): ResolvedOptions {
     budgetMinPerSec: num('retry.budgetMinPerSec', r.budgetMinPerSec, dr.budgetMinPerSec, { integer: false }),
   };
 
-  const b = section('breaker', options.breaker);
+  const b = section('breaker', options.breaker, Object.keys(DEFAULTS.breaker));
   const db = DEFAULTS.breaker;
   const breaker: Required<BreakerOptions> = {
     enabled: bool('breaker.enabled', b.enabled, db.enabled),
@@ -143,7 +168,7 @@ export function resolveOptions(options: PoolManagerOptions): ResolvedOptions {
     slowCallMs: num('breaker.slowCallMs', b.slowCallMs, db.slowCallMs),
   };
 
-  const rp = section('replica', options.replica);
+  const rp = section('replica', options.replica, Object.keys(DEFAULTS.replica));
   const drp = DEFAULTS.replica;
   if (rp.balance !== undefined && rp.balance !== 'least-outstanding' && rp.balance !== 'round-robin')
     throw new InvalidOptionError('replica.balance', "must be 'least-outstanding' or 'round-robin'");
@@ -154,15 +179,18 @@ export function resolveOptions(options: PoolManagerOptions): ResolvedOptions {
     fallbackToPrimary: bool('replica.fallbackToPrimary', rp.fallbackToPrimary, drp.fallbackToPrimary),
   };
 
-  const f = section('failover', options.failover);
+  const f = section('failover', options.failover, Object.keys(DEFAULTS.failover));
   const df = DEFAULTS.failover;
   const failover: Required<FailoverOptions> = {
     probeIntervalMs: num('failover.probeIntervalMs', f.probeIntervalMs, df.probeIntervalMs, { min: 1 }),
     timeoutMs: num('failover.timeoutMs', f.timeoutMs, df.timeoutMs, { min: 1 }),
+    progressIntervalMs: num('failover.progressIntervalMs', f.progressIntervalMs, df.progressIntervalMs, { min: 10 }),
   };
 
   if (options.onSlowQuery !== undefined && typeof options.onSlowQuery !== 'function')
     throw new InvalidOptionError('onSlowQuery', 'must be a function');
+  if (options.onConnectWait !== undefined && typeof options.onConnectWait !== 'function')
+    throw new InvalidOptionError('onConnectWait', 'must be a function');
 
   return {
     name,
@@ -178,10 +206,37 @@ export function resolveOptions(options: PoolManagerOptions): ResolvedOptions {
     failover,
     slowQueryMs: num('slowQueryMs', options.slowQueryMs, DEFAULTS.slowQueryMs),
     onSlowQuery: options.onSlowQuery,
+    onConnectWait: options.onConnectWait,
     maxTrackedStatements: num('maxTrackedStatements', options.maxTrackedStatements, DEFAULTS.maxTrackedStatements, {
       min: 1,
     }),
   };
+}
+
+const QUERY_OPTION_KEYS: readonly (keyof QueryOptions)[] = [
+  'role',
+  'timeoutMs',
+  'signal',
+  'name',
+  'idempotent',
+  'priority',
+  'prepare',
+];
+
+/**
+ * Validates the options of one query (cheap: a handful of comparisons, no allocation on success).
+ * @throws InvalidOptionError naming the field, e.g. `role` for `'reader'`.
+ */
+export function checkQueryOptions(options: QueryOptions): void {
+  if (!isObject(options)) throw new InvalidOptionError('options', 'must be an object');
+  checkKnownKeys(options, QUERY_OPTION_KEYS);
+  const { role, timeoutMs, priority } = options;
+  if (role !== undefined && role !== 'read' && role !== 'write')
+    throw new InvalidOptionError('role', `must be 'read' or 'write', got ${JSON.stringify(role)}`);
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs === Infinity))
+    throw new InvalidOptionError('timeoutMs', `must be a finite number >= 0 (0: no deadline), got ${String(timeoutMs)}`);
+  if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0))
+    throw new InvalidOptionError('priority', `must be an integer >= 0, got ${String(priority)}`);
 }
 
 /** `host:port` of a host config, for stats, events and errors (never includes credentials). */

@@ -16,7 +16,7 @@ import { PrimaryTracker, probeHost } from './failover.js';
 import type { RunOptions, RunResult } from './host-pool.js';
 import { HostEntry } from './internal/host-entry.js';
 import { StatementCache, type StatementInfo } from './internal/statement-cache.js';
-import { type ResolvedOptions, resolveOptions } from './options.js';
+import { checkQueryOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { QueryStatsRegistry } from './query-stats.js';
 import { ReplicaRouter } from './replica-router.js';
 import { Session, type SessionHost } from './session.js';
@@ -130,6 +130,7 @@ export class PoolManager implements SessionHost {
     session: Session | undefined,
   ): Promise<QueryResult<R>> {
     if (this.closed) throw new ClosedError();
+    if (options !== undefined) checkQueryOptions(options);
     const started = performance.now();
     const info = this.statements.lookup(text);
     const o = this.options;
@@ -282,6 +283,9 @@ export class PoolManager implements SessionHost {
       };
     }
     if (error instanceof ConnectionError) {
+      // Unknown database, bad credentials, unknown host: no other attempt or failover can succeed.
+      // A replica is taken out of routing so reads go elsewhere; on the primary the caller learns now.
+      if (error.permanent) return { retry: !onPrimary, error, failover: false, replicaDown: !onPrimary };
       if (error.sent && !idempotent) {
         this.counters.commitUnknown++;
         return {
@@ -458,6 +462,7 @@ export class PoolManager implements SessionHost {
   stats(): Record<string, unknown> {
     const hosts: Record<string, unknown> = {};
     const describe = (h: HostEntry, role: string) => ({
+      host: h.label,
       role,
       ...h.pool.stats(),
       outstanding: h.pool.outstanding,
@@ -467,10 +472,13 @@ export class PoolManager implements SessionHost {
       ...(h.kind === 'replica' ? { routable: h.routable, lagMs: h.lagMs ?? null, picks: h.picks } : {}),
       ...h.pool.counters,
     });
-    for (const h of this.primary.hosts) {
-      hosts[h.label] = describe(h, h === this.primary.current ? 'primary' : 'standby-candidate');
-    }
-    for (const r of this.replicas) hosts[r.label] = describe(r, 'replica');
+    // Keyed by the option path, not `host:port`: two entries may share an address (a replica on the primary's).
+    this.primary.hosts.forEach((h, i) => {
+      hosts[`primary[${i}]`] = describe(h, h === this.primary.current ? 'primary' : 'standby-candidate');
+    });
+    this.replicas.forEach((r, i) => {
+      hosts[`replicas[${i}]`] = describe(r, 'replica');
+    });
     return {
       name: this.name,
       primary: this.primary.current.label,

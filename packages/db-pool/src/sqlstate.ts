@@ -2,6 +2,30 @@
  * SQLSTATE classification. Pure functions over the five-character codes PostgreSQL reports.
  */
 
+/**
+ * Connect failures that waiting cannot cure: unknown database (3D000), authentication and
+ * unknown role (class 28), no CONNECT privilege (42501); unknown host name (ENOTFOUND; EAI_AGAIN,
+ * a DNS server that did not answer, stays transient); a TLS certificate the client rejects.
+ */
+const PERMANENT_CONNECT = new Set([
+  '3D000',
+  '42501',
+  'ENOTFOUND',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_HAS_EXPIRED',
+]);
+
+/** True when a connect attempt failed for a reason retrying cannot fix (see {@link PERMANENT_CONNECT}). */
+export function isPermanentConnectError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return PERMANENT_CONNECT.has(code) || (code.length === 5 && code.startsWith('28'));
+}
+
 const TRANSIENT = new Set(['40001', '40P01', '57P01', '57P02', '57P03', '53300']);
 const NOT_PRIMARY = new Set(['25006', '57P01', '57P03']);
 

@@ -95,8 +95,28 @@ export interface ReplicaOptions {
 export interface FailoverOptions {
   /** Interval between probe rounds while looking for a primary. @default 250 */
   probeIntervalMs?: number;
-  /** Give up looking for a primary after this long (callers get `E_DB_NO_PRIMARY`). @default 30000 */
+  /**
+   * Give up looking for a primary after this long (callers get `E_DB_NO_PRIMARY`). Only transient
+   * failures (refused, timed out, `57P03` starting up) are waited out; a permanent one (unknown database,
+   * authentication, unknown host name) fails at once. @default 30000
+   */
   timeoutMs?: number;
+  /** While waiting for a primary, report progress (`onConnectWait`, else a process warning) this often. @default 5000 */
+  progressIntervalMs?: number;
+}
+
+/** Progress of a wait for a writable primary, passed to `onConnectWait`. */
+export interface ConnectWaitEvent {
+  component: string;
+  /** `host:port` of every primary candidate probed. */
+  hosts: string[];
+  /** Probe rounds so far. */
+  attempts: number;
+  elapsedMs: number;
+  /** When the wait gives up (`failover.timeoutMs`). */
+  timeoutMs: number;
+  /** What the last round saw, per host. */
+  lastError: string;
 }
 
 /** A slow query, as logged and published on `cryptoscalp:db:slow-query`. */
@@ -143,6 +163,12 @@ export interface PoolManagerOptions {
   slowQueryMs?: number;
   /** Called for each slow query (besides the channel). @default undefined */
   onSlowQuery?: (event: SlowQueryEvent) => void;
+  /**
+   * Called every `failover.progressIntervalMs` while queries wait for a primary after transient
+   * connect failures. Without it, the same report goes to `process.emitWarning` (code `E_DB_CONNECT_WAIT`).
+   * @default undefined
+   */
+  onConnectWait?: (event: ConnectWaitEvent) => void;
   /** Distinct normalized statements tracked by `queryStats()`; beyond it they are counted under `<other>`. @default 500 */
   maxTrackedStatements?: number;
 }

@@ -591,17 +591,21 @@ export class AlertManager {
     return [...this.gaveUpAt].filter(([, t]) => now - t < windowMs).map(([n]) => n);
   }
 
-  /** @internal Stops timers, drains the queues for up to `drainTimeoutMs`, closes notifiers. */
+  /**
+   * @internal Stops timers, drains the queues for up to `drainTimeoutMs`, then aborts what is still
+   * in flight or waiting to retry, and closes the notifiers within what is left of `drainTimeoutMs`.
+   */
   async close(drainTimeoutMs: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const deadline = Date.now() + drainTimeoutMs;
     this.cfg.clock.clearTimeout(this.evalTimer);
     for (const g of this.groups.values()) this.cfg.clock.clearTimeout(g.timer);
     for (const st of this.alerts.values())
       for (const t of st.escalationTimers.splice(0)) this.cfg.clock.clearTimeout(t);
     await Promise.all([...this.queues.values()].map((q) => q.drain(drainTimeoutMs)));
     for (const q of this.queues.values()) q.close();
-    await Promise.all(
+    const closes = Promise.all(
       [...this.cfg.notifiers.values()].map(async ({ notifier }) => {
         try {
           await notifier.close?.();
@@ -610,5 +614,12 @@ export class AlertManager {
         }
       }),
     );
+    // A notifier whose close() hangs (a stuck SMTP pool) must not hold Monitoring.close() past its timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    });
+    await Promise.race([closes, timeout]);
+    clearTimeout(timer);
   }
 }

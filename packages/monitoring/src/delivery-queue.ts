@@ -1,5 +1,6 @@
 import { MonitoringError } from './errors.js';
 import type { ResolvedDelivery } from './internal/alerting-options.js';
+import { describeError } from './internal/describe-error.js';
 import type { Clock, Notification, Notifier } from './types.js';
 
 /** What a {@link DeliveryQueue} reports. */
@@ -114,7 +115,7 @@ export class DeliveryQueue {
             break;
           } catch (cause) {
             const retryable = (cause as { retryable?: unknown })?.retryable !== false;
-            const message = scrubMessage(cause instanceof Error ? cause.message : String(cause));
+            const message = scrubMessage(describeError(cause));
             const error = new MonitoringError(
               'E_MONITORING_NOTIFY_FAILED',
               `notifier ${this.notifier.name}: ${message}`,
@@ -149,12 +150,15 @@ export class DeliveryQueue {
     }
   }
 
-  /** Resolves when the queue is empty and nothing is in flight, or after `timeoutMs` (real time). */
+  /**
+   * Resolves when the queue is empty and nothing is in flight, or after `timeoutMs` (real time).
+   * The timer is deliberately ref'd: the retry timers are not, so without it a process whose last
+   * work is `await monitoring.close()` would exit with that promise unsettled (ESM exit code 13).
+   */
   async drain(timeoutMs: number): Promise<void> {
     if (this.idle) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, timeoutMs);
-      t.unref();
       this.idleWaiters.push(() => {
         clearTimeout(t);
         resolve();

@@ -1,6 +1,7 @@
-import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { invalidOption, MonitoringError } from './errors.js';
+import { importOptionalPeer } from './internal/optional-peer.js';
+import { checkKnownKeys } from './internal/known-keys.js';
 import { notificationHtml, notificationText, notificationTitle } from './internal/notification-format.js';
 import type { DeliveryOptions, Notification, Notifier } from './types.js';
 
@@ -61,11 +62,13 @@ function isTransporter(t: unknown): t is MailTransporter {
 /**
  * Sends each notification as one email (text and HTML) through nodemailer. SMTP credentials live in
  * the transport and never appear in messages or errors. Permanent SMTP rejections (5xx) are not retried.
+ * With SMTP settings, `nodemailer` (an optional peer dependency) is loaded when the notifier is
+ * created; if it is not installed, sends fail with `E_MONITORING_MISSING_PEER` and are not retried.
  */
 export class EmailNotifier implements Notifier {
   readonly name: string;
   readonly delivery: DeliveryOptions | undefined;
-  private readonly transporter: MailTransporter;
+  private readonly transporter: Promise<MailTransporter>;
   private readonly ownTransport: boolean;
   private readonly from: string;
   private readonly to: string[];
@@ -73,6 +76,7 @@ export class EmailNotifier implements Notifier {
 
   constructor(options: EmailNotifierOptions) {
     if (typeof options !== 'object' || options === null) throw invalidOption('email', 'must be an object');
+    checkKnownKeys(options, ['name', 'transport', 'from', 'to', 'subjectPrefix', 'delivery'], 'email.');
     if (typeof options.transport !== 'object' || options.transport === null)
       throw invalidOption('email.transport', 'must be SMTP options or a transporter');
     if (typeof options.from !== 'string' || !options.from.includes('@'))
@@ -86,7 +90,7 @@ export class EmailNotifier implements Notifier {
     this.subjectPrefix = options.subjectPrefix ?? '[cryptoscalp]';
     this.delivery = options.delivery;
     if (isTransporter(options.transport)) {
-      this.transporter = options.transport;
+      this.transporter = Promise.resolve(options.transport);
       this.ownTransport = false;
     } else {
       if (typeof options.transport.host !== 'string' || options.transport.host === '') {
@@ -98,14 +102,19 @@ export class EmailNotifier implements Notifier {
         socketTimeout: 15_000,
         ...(options.transport as SMTPTransport.Options),
       };
-      this.transporter = nodemailer.createTransport(smtp) as unknown as MailTransporter;
+      this.transporter = importOptionalPeer('nodemailer', 'EmailNotifier', () => import('nodemailer')).then(
+        (mod) => mod.default.createTransport(smtp) as unknown as MailTransporter,
+      );
+      // A missing package is reported by each send(); this keeps it from being an unhandled rejection meanwhile.
+      this.transporter.catch(() => {});
       this.ownTransport = true;
     }
   }
 
   async send(notification: Notification): Promise<void> {
+    const transporter = await this.transporter;
     try {
-      await this.transporter.sendMail({
+      await transporter.sendMail({
         from: this.from,
         to: this.to,
         subject: `${this.subjectPrefix} ${notificationTitle(notification)}`.trim(),
@@ -129,6 +138,6 @@ export class EmailNotifier implements Notifier {
   }
 
   close(): void {
-    if (this.ownTransport) this.transporter.close?.();
+    if (this.ownTransport) this.transporter.then((t) => t.close?.()).catch(() => {});
   }
 }

@@ -1,21 +1,27 @@
 const BRAND = Symbol.for('cryptoscalp.monitoring.error');
 
 /** Stable error codes of `@cryptoscalp/monitoring`. */
-export type MonitoringErrorCode =
+export const MonitoringErrorCode = {
   /** An option (constructor, rule, route, notifier, silence) is invalid; `field` names it. */
-  | 'E_MONITORING_INVALID_OPTION'
+  INVALID_OPTION: 'E_MONITORING_INVALID_OPTION',
   /** The `Monitoring` instance (or notifier) was closed. */
-  | 'E_MONITORING_CLOSED'
+  CLOSED: 'E_MONITORING_CLOSED',
   /** A metric with this name is already registered in the registry. */
-  | 'E_MONITORING_DUPLICATE_METRIC'
+  DUPLICATE_METRIC: 'E_MONITORING_DUPLICATE_METRIC',
   /** A component with this name is already watched. */
-  | 'E_MONITORING_DUPLICATE_COMPONENT'
+  DUPLICATE_COMPONENT: 'E_MONITORING_DUPLICATE_COMPONENT',
   /** One delivery attempt of a notifier failed. */
-  | 'E_MONITORING_NOTIFY_FAILED'
+  NOTIFY_FAILED: 'E_MONITORING_NOTIFY_FAILED',
   /** A notifier gave up on a notification after its last attempt. */
-  | 'E_MONITORING_NOTIFY_GAVE_UP'
+  NOTIFY_GAVE_UP: 'E_MONITORING_NOTIFY_GAVE_UP',
   /** `ack()` or `expire()` named an alert or silence that does not exist. */
-  | 'E_MONITORING_NOT_FOUND';
+  NOT_FOUND: 'E_MONITORING_NOT_FOUND',
+  /** An optional peer dependency a notifier needs (`nodemailer`, `@slack/web-api`) is not installed. */
+  MISSING_PEER: 'E_MONITORING_MISSING_PEER',
+} as const;
+
+/** One of {@link MonitoringErrorCode}'s values. */
+export type MonitoringErrorCode = (typeof MonitoringErrorCode)[keyof typeof MonitoringErrorCode];
 
 /** Context fields carried by a {@link MonitoringError}. */
 export interface MonitoringErrorContext {

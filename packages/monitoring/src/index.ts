@@ -27,7 +27,7 @@ export {
   isInvalidOptionError,
   isMonitoringError,
   MonitoringError,
-  type MonitoringErrorCode,
+  MonitoringErrorCode,
   type MonitoringErrorContext,
 } from './errors.js';
 export { EWMA_DEFAULTS, EwmaDetector } from './ewma-detector.js';
@@ -43,7 +43,7 @@ export { MAD_DEFAULTS, MadDetector } from './mad-detector.js';
 export { ModelMetrics, type ModelMetricsOptions } from './model-metrics.js';
 export { Monitoring } from './monitoring.js';
 export { MONITORING_DEFAULTS } from './options.js';
-export { SlackNotifier, type SlackNotifierOptions } from './slack-notifier.js';
+export { type SlackClientLike, SlackNotifier, type SlackNotifierOptions } from './slack-notifier.js';
 export { type NetDevice, parseProcNetDev } from './system-metrics.js';
 export { type BusinessMetricsOptions, type TradeRecord, TradingMetrics } from './trading-metrics.js';
 export type * from './types.js';

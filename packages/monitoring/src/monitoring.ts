@@ -306,7 +306,9 @@ export class Monitoring {
   /**
    * Stops evaluating, delivers what the notifier queues can deliver within `drainTimeoutMs`, unsubscribes
    * from every channel and removes this instance's metrics from an injected registry (an own registry
-   * is cleared). Idempotent.
+   * is cleared). Always resolves within `drainTimeoutMs` (default 5000): a notification still retrying
+   * then is given up (its in-flight request aborted) and a notifier's own `close()` is not waited past it.
+   * Idempotent.
    */
   close(options: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.closing === undefined) {

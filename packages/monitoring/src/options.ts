@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import { invalidOption } from './errors.js';
+import { checkKnownKeys } from './internal/known-keys.js';
 import { METRIC_NAME_RE } from './internal/text-format.js';
 import type { MonitoringOptions, TracerLike } from './types.js';
 
@@ -13,6 +14,18 @@ export const MONITORING_DEFAULTS = {
   tracing: true,
   durationBuckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 } as const;
+
+const MONITORING_KEYS: readonly (keyof MonitoringOptions)[] = [
+  'name',
+  'registry',
+  'prefix',
+  'defaultMetrics',
+  'systemMetrics',
+  'scrape',
+  'tracing',
+  'durationBuckets',
+  'alerting',
+];
 
 /** @internal Options after validation and defaults. */
 export interface ResolvedMonitoringOptions {
@@ -52,6 +65,7 @@ function bool(value: unknown, field: string, fallback: boolean): boolean {
 /** @internal Validates {@link MonitoringOptions} (except `alerting`) and applies the defaults. */
 export function resolveMonitoringOptions(options: MonitoringOptions): ResolvedMonitoringOptions {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'must be an object');
+  checkKnownKeys(options, MONITORING_KEYS);
   const name = options.name ?? MONITORING_DEFAULTS.name;
   if (typeof name !== 'string' || name === '') throw invalidOption('name', 'must be a non-empty string');
 
@@ -70,6 +84,7 @@ export function resolveMonitoringOptions(options: MonitoringOptions): ResolvedMo
   if (sm === false) systemMetrics = false;
   else if (sm === true) systemMetrics = { ...MONITORING_DEFAULTS.systemMetrics, filesystems: ['/'] };
   else if (typeof sm === 'object' && sm !== null) {
+    checkKnownKeys(sm, ['filesystems', 'network'], 'systemMetrics.');
     const filesystems = sm.filesystems ?? ['/'];
     if (!Array.isArray(filesystems) || filesystems.some((p) => typeof p !== 'string' || p === '')) {
       throw invalidOption('systemMetrics.filesystems', 'must be an array of paths');
@@ -79,6 +94,7 @@ export function resolveMonitoringOptions(options: MonitoringOptions): ResolvedMo
 
   const scrape = options.scrape ?? {};
   if (typeof scrape !== 'object' || scrape === null) throw invalidOption('scrape', 'must be an object');
+  checkKnownKeys(scrape, ['maxSeriesPerMetric', 'collectorTimeoutMs', 'sliceMs'], 'scrape.');
   const d = MONITORING_DEFAULTS.scrape;
 
   const tracing = options.tracing ?? MONITORING_DEFAULTS.tracing;

@@ -1,7 +1,19 @@
-import { LogLevel, WebClient } from '@slack/web-api';
+import type { LogLevel } from '@slack/web-api';
 import { invalidOption, MonitoringError } from './errors.js';
+import { importOptionalPeer } from './internal/optional-peer.js';
+import { checkKnownKeys } from './internal/known-keys.js';
 import { alertLine, notificationTitle } from './internal/notification-format.js';
 import type { DeliveryOptions, Notification, Notifier } from './types.js';
+
+/**
+ * The part of `@slack/web-api`'s `WebClient` the notifier uses; a `WebClient` fits it. Declared
+ * here so the published types do not need the optional peer.
+ */
+export interface SlackClientLike {
+  chat: {
+    postMessage(args: { channel: string; text: string; blocks: { type: string; [key: string]: unknown }[] }): Promise<unknown>;
+  };
+}
 
 /** Options of {@link SlackNotifier}. */
 export interface SlackNotifierOptions {
@@ -10,7 +22,7 @@ export interface SlackNotifierOptions {
   /** Bot token (`xoxb-...`). Never logged. Give this or `client`. */
   token?: string;
   /** An existing `WebClient` (then `token` and `slackApiUrl` are not used). */
-  client?: WebClient;
+  client?: SlackClientLike;
   /** Channel id or name to post to. */
   channel: string;
   /** Web API base URL (ends with `/`). @default 'https://slack.com/api/' */
@@ -25,7 +37,8 @@ const SILENT_LOGGER = {
   warn() {},
   error() {},
   setLevel() {},
-  getLevel: () => LogLevel.ERROR,
+  // LogLevel.ERROR's value: the enum is not imported at run time, so the package stays optional.
+  getLevel: () => 'error' as LogLevel,
   setName() {},
 };
 
@@ -41,16 +54,19 @@ const RETRYABLE_PLATFORM = new Set([
 /**
  * Posts notifications to Slack with `chat.postMessage` through `@slack/web-api`. The WebClient's own
  * retries are off (the delivery queue retries with backoff), rate-limited calls are rejected and
- * retried by the queue, and the client logs nothing.
+ * retried by the queue, and the client logs nothing. Without `client`, `@slack/web-api` (an optional
+ * peer dependency) is loaded when the notifier is created; if it is not installed, sends fail with
+ * `E_MONITORING_MISSING_PEER` and are not retried.
  */
 export class SlackNotifier implements Notifier {
   readonly name: string;
   readonly delivery: DeliveryOptions | undefined;
-  private readonly client: WebClient;
+  private readonly client: Promise<SlackClientLike>;
   private readonly channel: string;
 
   constructor(options: SlackNotifierOptions) {
     if (typeof options !== 'object' || options === null) throw invalidOption('slack', 'must be an object');
+    checkKnownKeys(options, ['name', 'token', 'client', 'channel', 'slackApiUrl', 'delivery'], 'slack.');
     if (typeof options.channel !== 'string' || options.channel === '')
       throw invalidOption('slack.channel', 'must be a non-empty string');
     if (options.client === undefined && (typeof options.token !== 'string' || options.token === '')) {
@@ -69,23 +85,32 @@ export class SlackNotifier implements Notifier {
     this.name = options.name ?? 'slack';
     this.channel = options.channel;
     this.delivery = options.delivery;
-    this.client =
-      options.client ??
-      new WebClient(options.token, {
-        ...(options.slackApiUrl === undefined
-          ? {}
-          : { slackApiUrl: options.slackApiUrl.endsWith('/') ? options.slackApiUrl : `${options.slackApiUrl}/` }),
-        retryConfig: { retries: 0 },
-        rejectRateLimitedCalls: true,
-        logger: SILENT_LOGGER,
-      });
+    if (options.client !== undefined) {
+      this.client = Promise.resolve(options.client);
+    } else {
+      const { token, slackApiUrl } = options;
+      this.client = importOptionalPeer('@slack/web-api', 'SlackNotifier', () => import('@slack/web-api')).then(
+        (mod) =>
+          new mod.WebClient(token, {
+            ...(slackApiUrl === undefined
+              ? {}
+              : { slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` }),
+            retryConfig: { retries: 0 },
+            rejectRateLimitedCalls: true,
+            logger: SILENT_LOGGER,
+          }),
+      );
+      // A missing package is reported by each send(); this keeps it from being an unhandled rejection meanwhile.
+      this.client.catch(() => {});
+    }
   }
 
   async send(notification: Notification): Promise<void> {
     const title = notificationTitle(notification);
     const body = notification.alerts.map(alertLine).join('\n');
+    const client = await this.client;
     try {
-      await this.client.chat.postMessage({
+      await client.chat.postMessage({
         channel: this.channel,
         text: `${title}\n${body}`,
         blocks: [

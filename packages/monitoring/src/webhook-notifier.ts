@@ -1,5 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { invalidOption, MonitoringError } from './errors.js';
+import { describeError } from './internal/describe-error.js';
+import { checkKnownKeys } from './internal/known-keys.js';
 import { notificationPayload } from './internal/notification-format.js';
 import type { DeliveryOptions, Notification, Notifier } from './types.js';
 
@@ -12,7 +14,7 @@ export const WEBHOOK_TIMESTAMP_HEADER = 'x-cryptoscalp-timestamp';
 export interface WebhookNotifierOptions {
   /** Name used by routes. @default 'webhook' */
   name?: string;
-  /** http(s) URL to POST to. Credentials in it are never logged. */
+  /** http(s) URL to POST to. Credentials in it (`user:pass@`) are sent as Basic authorization and never logged. */
   url: string;
   /** HMAC-SHA256 key. Without it, requests are unsigned. */
   secret?: string;
@@ -60,6 +62,7 @@ export class WebhookNotifier implements Notifier {
 
   constructor(options: WebhookNotifierOptions) {
     if (typeof options !== 'object' || options === null) throw invalidOption('webhook', 'must be an object');
+    checkKnownKeys(options, ['name', 'url', 'secret', 'headers', 'delivery'], 'webhook.');
     let parsed: URL;
     try {
       parsed = new URL(options.url);
@@ -77,9 +80,18 @@ export class WebhookNotifier implements Notifier {
     this.name = options.name ?? 'webhook';
     if (typeof this.name !== 'string' || this.name === '')
       throw invalidOption('webhook.name', 'must be a non-empty string');
-    this.url = options.url;
     this.secret = options.secret;
     this.headers = { ...options.headers };
+    // fetch() refuses a URL with credentials: send them as Basic authorization instead.
+    if (parsed.username !== '' || parsed.password !== '') {
+      const user = decodeURIComponent(parsed.username);
+      const pass = decodeURIComponent(parsed.password);
+      if (!Object.keys(this.headers).some((h) => h.toLowerCase() === 'authorization'))
+        this.headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+      parsed.username = '';
+      parsed.password = '';
+    }
+    this.url = parsed.toString();
     this.delivery = options.delivery;
   }
 
@@ -96,14 +108,12 @@ export class WebhookNotifier implements Notifier {
     try {
       response = await fetch(this.url, { method: 'POST', headers, body, signal, redirect: 'error' });
     } catch (cause) {
-      // The URL may carry credentials: report the host only.
+      // The URL may carry credentials: name the host only. The reason (e.g. `connect ECONNREFUSED`) is
+      // in fetch's cause, not in its message (`fetch failed`).
       throw new MonitoringError(
         'E_MONITORING_NOTIFY_FAILED',
-        `POST to ${new URL(this.url).host} failed: ${(cause as Error)?.name ?? 'Error'}`,
-        {
-          notifier: this.name,
-          cause,
-        },
+        `POST to ${new URL(this.url).host} failed: ${describeError(cause)}`,
+        { notifier: this.name, cause },
       );
     }
     await response.body?.cancel().catch(() => {});

@@ -3,6 +3,8 @@ const BRAND = Symbol.for('cryptoscalp.ws-manager.error');
 /** Stable error codes of this package. */
 export const WsManagerErrorCode = {
   /** An option is invalid; `field` names it. */
+  INVALID_OPTION: 'E_WS_INVALID_OPTION',
+  /** @deprecated use {@link WsManagerErrorCode.INVALID_OPTION} (same value); removed in the next major. */
   InvalidOption: 'E_WS_INVALID_OPTION',
   /** `connect()` named an exchange that is not configured. */
   UnknownExchange: 'E_WS_UNKNOWN_EXCHANGE',
@@ -70,7 +72,7 @@ export function isWsManagerError(error: unknown): error is WsManagerError {
 
 /** True for an invalid-option error. */
 export function isInvalidOptionError(error: unknown): error is WsManagerError {
-  return isWsManagerError(error) && error.code === WsManagerErrorCode.InvalidOption;
+  return isWsManagerError(error) && error.code === WsManagerErrorCode.INVALID_OPTION;
 }
 
 /** True for a queue-overflow error (consumer queue with policy `error`). */
@@ -80,5 +82,5 @@ export function isQueueOverflowError(error: unknown): error is WsManagerError {
 
 /** @internal builds an invalid-option error naming the field. */
 export function invalidOption(field: string, message: string): WsManagerError {
-  return new WsManagerError(WsManagerErrorCode.InvalidOption, `invalid option ${field}: ${message}`, { field });
+  return new WsManagerError(WsManagerErrorCode.INVALID_OPTION, `invalid option ${field}: ${message}`, { field });
 }

@@ -154,7 +154,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   ): Promise<void> {
     this.assertOpenForUse();
     if (typeof stream !== 'string' || stream.length === 0) {
-      throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'stream must be a non-empty string', {
+      throw new WsManagerError(WsManagerErrorCode.INVALID_OPTION, 'stream must be a non-empty string', {
         field: 'stream',
       });
     }
@@ -246,12 +246,12 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     const maxSize = options.maxSize ?? this.options.queue.maxSize;
     const policy: QueuePolicy = options.policy ?? this.options.queue.policy;
     if (!Number.isInteger(maxSize) || maxSize < 1) {
-      throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'queue.maxSize must be an integer >= 1', {
+      throw new WsManagerError(WsManagerErrorCode.INVALID_OPTION, 'queue.maxSize must be an integer >= 1', {
         field: 'queue.maxSize',
       });
     }
     if (policy !== 'drop-oldest' && policy !== 'conflate-latest' && policy !== 'error') {
-      throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'queue.policy is invalid', { field: 'queue.policy' });
+      throw new WsManagerError(WsManagerErrorCode.INVALID_OPTION, 'queue.policy is invalid', { field: 'queue.policy' });
     }
     const queue = new ConsumerQueue(maxSize, policy, (q) => this.consumers.delete(q));
     if (this.closed) queue.end();

@@ -1,4 +1,5 @@
 import { WsManagerError, WsManagerErrorCode } from './errors.js';
+import { checkKnownKeys } from './internal/known-keys.js';
 import type { HubBroker, RedisBrokerOptions, RedisPubSubClient } from './types.js';
 
 /** A {@link HubBroker} on Redis pub/sub: each hub publishes to `<prefix><topic>` and pattern-subscribes to `<prefix>*`. */
@@ -13,14 +14,15 @@ export class RedisBroker implements HubBroker {
   constructor(options: RedisBrokerOptions) {
     const client = options?.client as unknown as Record<string, unknown> | undefined;
     if (client === undefined || typeof client.publish !== 'function' || typeof client.duplicate !== 'function') {
-      throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'invalid option client: expected an ioredis client', {
+      throw new WsManagerError(WsManagerErrorCode.INVALID_OPTION, 'invalid option client: expected an ioredis client', {
         field: 'client',
       });
     }
+    checkKnownKeys(options, ['client', 'subscriber', 'channelPrefix']);
     const prefix = options.channelPrefix ?? 'cryptoscalp:hub:';
     if (typeof prefix !== 'string' || prefix.length === 0 || prefix.includes('*')) {
       throw new WsManagerError(
-        WsManagerErrorCode.InvalidOption,
+        WsManagerErrorCode.INVALID_OPTION,
         'invalid option channelPrefix: expected a non-empty string without *',
         {
           field: 'channelPrefix',

@@ -387,14 +387,14 @@ export class StreamHub {
   publish(topic: string, message: unknown, options?: PublishOptions): number {
     if (this.closed) throw new WsManagerError(WsManagerErrorCode.Closed, 'hub is closed');
     if (typeof topic !== 'string' || topic.length === 0) {
-      throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'topic must be a non-empty string', {
+      throw new WsManagerError(WsManagerErrorCode.INVALID_OPTION, 'topic must be a non-empty string', {
         field: 'topic',
       });
     }
     const offset = options?.offset;
     if (offset !== undefined) {
       if (!isLogOffset(offset)) {
-        throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'offset must be an integer >= 1', {
+        throw new WsManagerError(WsManagerErrorCode.INVALID_OPTION, 'offset must be an integer >= 1', {
           field: 'offset',
         });
       }
@@ -406,7 +406,7 @@ export class StreamHub {
     }
     const json = JSON.stringify(message);
     if (json === undefined) {
-      throw new WsManagerError(WsManagerErrorCode.InvalidOption, 'message is not JSON-serializable', {
+      throw new WsManagerError(WsManagerErrorCode.INVALID_OPTION, 'message is not JSON-serializable', {
         field: 'message',
       });
     }

@@ -17,6 +17,8 @@ export interface PostgresClusterOptions {
    * running `initdb`.
    */
   replicaOf?: PostgresCluster;
+  /** Extra `initdb` arguments, e.g. `['--wal-segsize=1']` (ignored for a replica). */
+  initdbArgs?: string[];
 }
 
 /** A disposable PostgreSQL cluster in a temporary directory, run as a child process. */
@@ -99,7 +101,7 @@ export async function startPostgresCluster(options: PostgresClusterOptions = {})
   } else {
     await execFileAsync(
       `${bin}/initdb`,
-      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'],
+      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C', ...(options.initdbArgs ?? [])],
       { ...asUser, cwd: root },
     );
   }

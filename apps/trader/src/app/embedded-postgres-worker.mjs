@@ -4,11 +4,22 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
-const db = workerData.dataDir ? await PGlite.create(workerData.dataDir) : await PGlite.create();
-// PGlite is one session: connections share it and queries are queued. The trader has one writer, so a few
-// connections (writer, health checks) are safe.
-const server = new PGLiteSocketServer({ db, port: workerData.port, host: '127.0.0.1', maxConnections: 8 });
-await server.start();
+let db;
+let server;
+try {
+  db = workerData.dataDir ? await PGlite.create(workerData.dataDir) : await PGlite.create();
+  // As the superuser, before anyone connects: the application's role and the audit log, then the session becomes the
+  // role's (see embedded-postgres.ts).
+  await db.exec(workerData.setup);
+  // PGlite is one session: connections share it and queries are queued. The trader has one writer, so a few
+  // connections (writer, health checks) are safe. A Unix socket only: its directory's mode decides who connects.
+  server = new PGLiteSocketServer({ db, path: workerData.socketPath, maxConnections: 8 });
+  await server.start();
+} catch (error) {
+  parentPort.postMessage({ type: 'failed', error: String(error?.message ?? error) });
+  await db?.close().catch(() => {});
+  process.exit(1);
+}
 parentPort.on('message', (message) => {
   if (message?.type !== 'stop') return;
   server

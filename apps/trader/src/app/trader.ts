@@ -27,6 +27,7 @@ import { PersistenceComponent } from './components/persistence-component.js';
 import { PostgresComponent, redact } from './components/postgres-component.js';
 import { TradingComponent } from './components/trading-component.js';
 import { buildEngineStatus } from './engine-status.js';
+import { LogCounter } from './log-metrics.js';
 import { createReadModelPort, type ReadModelPort } from './read-model-port.js';
 import { engineSummary, round } from './summary.js';
 
@@ -37,6 +38,8 @@ export interface TraderOptions {
   log?: (line: string) => void;
   /** HS256 secret of the API's tokens (`TRADER_JWT_SECRET`); empty makes a random one and a local admin token. */
   jwtSecret?: string;
+  /** Bearer token accepted by `/metrics` only (`TRADER_METRICS_TOKEN`); empty: none. */
+  metricsToken?: string;
 }
 
 /** Where the running trader can be reached (what applies to its role). */
@@ -46,7 +49,7 @@ export interface TraderEndpoints {
   health: string;
   readiness: string;
   metrics: string;
-  /** Dashboard URL (with a local admin token when no secret was configured). */
+  /** Dashboard URL (with a short-lived local admin token in its fragment when no secret was configured). */
   dashboard?: string;
   localAdminToken?: string;
   market?: { ws: string; rest: string };
@@ -87,7 +90,9 @@ export interface Trader {
  */
 export function createTrader(options: TraderOptions): Trader {
   const { config } = options;
-  const log = options.log ?? ((l: string) => console.log(l));
+  const logCounter = new LogCounter();
+  // The trader's lines carry no level yet: every one counts as info.
+  const log = logCounter.wrap('info', options.log ?? ((l: string) => console.log(l)));
   const kernel = new Kernel({ log });
   const role = config.role;
   const busUrl = config.bus.redisUrl || config.cache.redisUrl;
@@ -132,7 +137,7 @@ export function createTrader(options: TraderOptions): Trader {
     engineC = kernel.add(new EngineComponent(config, journal as JournalComponent));
     persistence = kernel.add(new PersistenceComponent(config, journal as JournalComponent, postgres, engineC, log));
   }
-  const observability = new ObservabilityComponent(config, engineC, () => market?.errors() ?? 0);
+  const observability = new ObservabilityComponent(config, engineC, () => market?.errors() ?? 0, [logCounter.metric]);
   const health = new HealthComponent(config, () => kernel.list());
   if (engineC !== undefined) {
     const ec = engineC;
@@ -178,6 +183,7 @@ export function createTrader(options: TraderOptions): Trader {
       new HttpComponent({
         config,
         secret: options.jwtSecret ?? '',
+        metricsToken: options.metricsToken ?? '',
         epoch: () => log_.epoch,
         port: () => port as ReadModelPort,
         postgres,
@@ -201,6 +207,10 @@ export function createTrader(options: TraderOptions): Trader {
     const out: Record<string, unknown> = {
       eventStream: (publisher ?? (consumer as EventConsumer)).stats(),
       busRedisErrors,
+      // For the deployment's alerts and SLOs: readiness (0 pass, 1 warn, 2 fail, 3 starting, 4 draining) and the
+      // API's request counts by status class (roles all and gateway).
+      readiness: health.registry.readinessState(),
+      http: http?.stats(),
     };
     if (engineC !== undefined) {
       const e = engineC.engine();
@@ -240,7 +250,8 @@ export function createTrader(options: TraderOptions): Trader {
         health: `${base}/health/status`,
         readiness: `${base}/health/readiness`,
         metrics: `${base}/metrics`,
-        ...(http === undefined ? {} : { dashboard: `${base}/${token ? `?token=${token}` : ''}` }),
+        // In the fragment: browsers never send it, so it stays out of request lines and proxy logs.
+        ...(http === undefined ? {} : { dashboard: `${base}/${token ? `#token=${token}` : ''}` }),
         ...(token === undefined ? {} : { localAdminToken: token }),
         ...(market === undefined ? {} : { market: { ws: market.urls().wsUrl, rest: market.urls().restUrl } }),
         database: postgres.describe(),

@@ -4,6 +4,7 @@
 import { createTrader, type TraderEndpoints } from '../app/trader.js';
 import type { TraderConfig } from '../config/config-types.js';
 import { loadConfig } from '../config/load-config.js';
+import { loadSecrets, type TraderSecrets } from '../config/secrets.js';
 import { isTraderError } from '../errors.js';
 import { watchParent } from '../internal/parent-watch.js';
 import { runJournalCommand } from './journal-command.js';
@@ -30,8 +31,10 @@ const PROCESS_IO: TraderCommandIo = {
 export async function runTraderCommand(argv: string[], io: TraderCommandIo = PROCESS_IO): Promise<number> {
   if (argv[0] === 'journal') return runJournalCommand(argv.slice(1), { out: io.out, err: io.err });
   let config: TraderConfig;
+  let secrets: TraderSecrets;
   try {
     config = loadConfig({ argv, env: io.env });
+    secrets = loadSecrets(io.env, config);
   } catch (e) {
     if (isTraderError(e)) {
       io.err(`trader: configuration error${e.field ? ` in ${e.field}` : ''}: ${e.message}`);
@@ -64,7 +67,7 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
       ? watchParent({ pid: supervisor, onGone: () => requestStop('supervisor gone') })
       : undefined;
 
-  const trader = createTrader({ config, jwtSecret: io.env.TRADER_JWT_SECRET ?? '', log: io.out });
+  const trader = createTrader({ config, ...secrets, log: io.out });
   io.out(
     `trader: starting role ${config.role} (${config.env}), pid ${process.pid}, symbols ${config.symbols.join(', ')}`,
   );
@@ -112,7 +115,7 @@ function printEndpoints(
     );
   if (ep.localAdminToken !== undefined)
     out(
-      'trader: no TRADER_JWT_SECRET set: the API uses a random secret for this run, and the link above holds an admin token',
+      'trader: no TRADER_JWT_SECRET set: the API uses a random secret for this run, and the link above holds an admin token valid for 15 minutes',
     );
   if (ep.market !== undefined) out(`trader: market    ${ep.market.ws} (snapshots ${ep.market.rest})`);
   if (ep.database !== undefined) out(`trader: database  ${ep.database}`);

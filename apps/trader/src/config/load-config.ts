@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { TraderError } from '../errors.js';
 import type { TraderConfig } from './config-types.js';
 import { DEFAULT_CONFIG, ENVIRONMENT_DEFAULTS } from './defaults.js';
+import { SECRET_ENV } from './secrets.js';
 import { validateConfig } from './validate-config.js';
 
 /** Where {@link loadConfig} reads from. Everything is optional; the defaults need nothing installed. */
@@ -22,9 +23,10 @@ const ALIASES: Readonly<Record<string, string>> = {
   DATABASE_URL: 'database.url',
   DATABASE_REPLICA_URLS: 'database.replicaUrls',
 };
-// TRADER_JWT_SECRET is the API's token secret (src/app/components/http-component.ts, scripts/issue-token.ts), kept out of the config.
-// TRADER_SUPERVISOR_PID is set by `npm start` (scripts/start.mjs) so the trader stops when its supervisor is gone.
-const SPECIAL_ENV = new Set(['TRADER_ENV', 'TRADER_CONFIG', 'TRADER_JWT_SECRET', 'TRADER_SUPERVISOR_PID']);
+// The secrets (TRADER_JWT_SECRET, TRADER_METRICS_TOKEN and their _FILE forms) are read by `loadSecrets`
+// (./secrets.ts), kept out of the config. TRADER_SUPERVISOR_PID is set by `npm start` (scripts/start.mjs) so the trader
+// stops when its supervisor is gone.
+const SPECIAL_ENV = new Set<string>(['TRADER_ENV', 'TRADER_CONFIG', 'TRADER_SUPERVISOR_PID', ...SECRET_ENV]);
 
 /** `risk.maxOrdersPerSecond` -> `TRADER_RISK_MAX_ORDERS_PER_SECOND`. */
 export function envNameFor(path: string): string {

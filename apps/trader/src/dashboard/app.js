@@ -20,13 +20,15 @@ const state = {
 };
 
 function takeToken() {
-  const url = new URL(location.href);
-  const fromUrl = url.searchParams.get('token');
+  // A link may carry the token in its fragment (`/#token=...`): browsers never send the fragment, so the token stays
+  // out of request lines and proxy logs. It moves to sessionStorage and leaves the address bar and history.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const fromUrl = fragment.get('token');
   if (fromUrl) {
     sessionStorage.setItem(TOKEN_KEY, fromUrl);
-    url.searchParams.delete('token');
-    // Keep the token out of the address bar and history.
-    history.replaceState(null, '', url.pathname + url.search + url.hash);
+    fragment.delete('token');
+    const rest = fragment.toString();
+    history.replaceState(null, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
   }
   return sessionStorage.getItem(TOKEN_KEY) || '';
 }

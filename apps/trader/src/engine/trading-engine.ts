@@ -5,7 +5,7 @@ import { isTraderError } from '../errors.js';
 import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
 import { canTransition, OrderBookkeeper } from '../execution/order-state-machine.js';
 import { LatencyRecorder } from '../internal/latency-recorder.js';
-import type { Journal, JournalEntry } from '../journal/journal.js';
+import { isJournalWriteError, type Journal, type JournalEntry } from '../journal/journal.js';
 import type { DataSink } from '../model/data-client.js';
 import type { ExecutionClient, ExecutionEvent } from '../model/execution-client.js';
 import type { JournalEvents, JournalEventType } from '../model/journal-events.js';
@@ -32,6 +32,40 @@ export interface TradingEngineOptions {
    * sources that only report gaps.
    */
   requestSnapshot?: (symbol: string) => void;
+  /**
+   * A synced book that has had no depth update for this long while its venue's trades kept arriving is taken as
+   * frozen (a feed that restarted with lower sequence ids, a stream the pipeline silently drops) and resynced.
+   * @default 2000
+   */
+  bookStaleMs?: number;
+}
+
+/** Trades in a row printing outside the book (beyond {@link OUTSIDE_BOOK_MARGIN}) that make it resync. */
+const OUTSIDE_BOOK_TRADES = 5;
+/** How far outside the best bid/ask (fraction of the price) a trade must print to count: a sweep stays inside it. */
+const OUTSIDE_BOOK_MARGIN = 0.01;
+/** Trades since the last depth update before a quiet book counts as frozen (one trade can precede its diff). */
+const STALE_BOOK_MIN_TRADES = 3;
+/** Backoff of the retries of a journal that refuses appends. */
+const JOURNAL_RETRY_MIN_MS = 100;
+const JOURNAL_RETRY_MAX_MS = 5_000;
+
+/** Why a symbol's book is out of sync, since when. */
+export interface BookDesync {
+  since: number;
+  reason: string;
+}
+
+/** Per-symbol freshness the book watchdog reads. */
+interface BookWatch {
+  /** Date.now() of the last diff or snapshot applied. */
+  depthAt: number;
+  /** Trades received since then. */
+  tradesSinceDepth: number;
+  /** Trades in a row outside the book. */
+  outside: number;
+  /** Last snapshot request of a desynced book (re-requested while it stays out). */
+  requestedAt: number;
 }
 
 /** What {@link TradingEngine.replay} found and did. */
@@ -114,6 +148,12 @@ export class TradingEngine {
     fills: 0,
     invalidEvents: 0,
     malformed: 0,
+    /** Books the engine took out of sync itself (sequence backwards, frozen while trading, trades outside it). */
+    desyncs: 0,
+    /** Journal appends that failed (disk full, I/O error). */
+    journalFailures: 0,
+    /** Orders refused because the journal was refusing appends. */
+    journalRejected: 0,
   };
   /** Wall-clock time of the last market event per symbol. */
   readonly lastEventAt = new Map<string, number>();
@@ -126,6 +166,13 @@ export class TradingEngine {
   private replaying = false;
   private decisionsStopped = false;
   private closed = false;
+  private readonly bookStaleMs: number;
+  private readonly watch = new Map<string, BookWatch>();
+  private readonly desynced = new Map<string, BookDesync>();
+  /** Entries that could not be journaled while the journal refused appends, in order; written when it accepts again. */
+  private held: (() => void)[] = [];
+  private journalRetry: NodeJS.Timeout | undefined;
+  private journalRetryMs = JOURNAL_RETRY_MIN_MS;
 
   constructor(options: TradingEngineOptions) {
     const { config } = options;
@@ -133,9 +180,14 @@ export class TradingEngine {
     this.journal = options.journal;
     this.requestSnapshot = options.requestSnapshot ?? (() => {});
     this.books = new Map(config.symbols.map((s) => [s, new VenueBook(s)]));
+    this.bookStaleMs = options.bookStaleMs ?? 2_000;
+    for (const s of config.symbols) this.watch.set(s, { depthAt: 0, tradesSinceDepth: 0, outside: 0, requestedAt: 0 });
     this.killSwitch = new KillSwitch((change) => {
       if (this.replaying) return;
-      this.record('risk.state', { from: change.from, to: change.to, reason: change.reason, by: change.by });
+      // A risk rule must be able to escalate on a full disk too: the change takes effect, its entry may wait.
+      this.durably(() =>
+        this.record('risk.state', { from: change.from, to: change.to, reason: change.reason, by: change.by }),
+      );
     });
     this.killSwitch.onChange((change) => {
       if (!this.replaying && change.to !== 'RUNNING') this.cancelAll(`kill switch ${change.to}: ${change.reason}`);
@@ -187,6 +239,79 @@ export class TradingEngine {
       tickToJournaled: rec(),
       orderToFill: rec(),
     };
+  }
+
+  /**
+   * Runs `work` (which journals, then applies) unless the journal refuses appends; then, or when `work` finds it
+   * refusing, `work` is held and run, in order, once the journal accepts again. Write-then-apply holds either way.
+   */
+  private durably(work: () => void): void {
+    if (this.journalDown === undefined) {
+      try {
+        work();
+        return;
+      } catch (e) {
+        this.journalFailed(e);
+      }
+    }
+    this.held.push(work);
+  }
+
+  /**
+   * The journal refused an append: stop opening positions (new orders are refused, resting ones cancelled, since
+   * their fills could not be journaled either), keep cancels and execution events in order, and retry with
+   * backoff. Anything but a journal write error is rethrown.
+   */
+  private journalFailed(e: unknown): void {
+    if (!isJournalWriteError(e)) throw e;
+    this.counters.journalFailures++;
+    if (this.journalRetry !== undefined || this.closed) return;
+    this.journalRetryMs = JOURNAL_RETRY_MIN_MS;
+    this.scheduleJournalRetry();
+    this.cancelAll(`journal unavailable: ${(e as Error).message}`);
+  }
+
+  private scheduleJournalRetry(): void {
+    this.journalRetry = setTimeout(() => this.retryJournal(), this.journalRetryMs);
+    this.journalRetry.unref();
+  }
+
+  /** Writes a `journal.recovered` entry as the probe, then the held entries in order. */
+  private retryJournal(): void {
+    this.journalRetry = undefined;
+    if (this.closed) return;
+    const down = this.journal.failure;
+    try {
+      if (down !== undefined) {
+        this.record('journal.recovered', {
+          downSince: new Date(down.since).toISOString(),
+          reason: down.reason,
+          held: this.held.length,
+        });
+      }
+      while (this.held.length > 0) {
+        try {
+          (this.held[0] as () => void)();
+        } catch (e) {
+          if (isJournalWriteError(e)) throw e;
+          // An event that no longer applies (its order moved on meanwhile) is dropped, as it would have been live.
+          this.counters.invalidEvents++;
+        }
+        this.held.shift();
+      }
+    } catch (e) {
+      if (!isJournalWriteError(e)) throw e;
+      this.counters.journalFailures++;
+      this.journalRetryMs = Math.min(JOURNAL_RETRY_MAX_MS, this.journalRetryMs * 2);
+      this.scheduleJournalRetry();
+    }
+  }
+
+  /** Why the journal refuses appends (no new orders meanwhile), or `undefined` when it accepts them. */
+  get journalDown(): { since: number; reason: string; held: number } | undefined {
+    const f = this.journal.failure;
+    if (f === undefined && this.held.length === 0) return undefined;
+    return { since: f?.since ?? Date.now(), reason: f?.reason ?? 'writing held entries', held: this.held.length };
   }
 
   /** Registers a listener for every applied journal entry (live only, not replay). */
@@ -289,10 +414,12 @@ export class TradingEngine {
     const open = options.reconcile === false ? [] : [...this.orders.openOrders()];
     if (open.length > 0 && !this.execution.venueStateSurvivesRestart) {
       for (const o of open) {
-        this.record('order.cancelled', {
-          clientOrderId: o.clientOrderId,
-          reason: 'reconciled on restart: venue state lost',
-        });
+        this.durably(() =>
+          this.record('order.cancelled', {
+            clientOrderId: o.clientOrderId,
+            reason: 'reconciled on restart: venue state lost',
+          }),
+        );
         reconciledCancelled++;
       }
     } else if (open.length > 0 && this.execution.reconcile !== undefined) {
@@ -312,16 +439,76 @@ export class TradingEngine {
 
   /** Starts the periodic work: risk rules, limit-order expiry. Journals a session start. */
   start(): void {
-    this.record('session.start', {
-      instanceId: this.config.instanceId,
-      pid: process.pid,
-      startedAt: new Date().toISOString(),
-    });
+    const startedAt = new Date().toISOString();
+    // On a full disk the engine starts refusing orders (health says why) instead of failing to start.
+    this.durably(() =>
+      this.record('session.start', { instanceId: this.config.instanceId, pid: process.pid, startedAt }),
+    );
     const t1 = setInterval(() => this.evaluateRisk(), 100);
     const t2 = setInterval(() => this.expireOrders(), 100);
+    const t3 = setInterval(() => this.watchBooks(), Math.max(50, Math.min(250, this.bookStaleMs / 4)));
     t1.unref();
     t2.unref();
-    this.timers = [t1, t2];
+    t3.unref();
+    this.timers = [t1, t2, t3];
+  }
+
+  /**
+   * The book watchdog: a synced book with no depth update for `bookStaleMs` while trades keep arriving is frozen,
+   * and resynced; a desynced book whose snapshot has not come is asked again.
+   */
+  private watchBooks(): void {
+    const now = Date.now();
+    for (const [symbol, vb] of this.books) {
+      const w = this.watch.get(symbol) as BookWatch;
+      if (vb.isSynced()) {
+        if (w.tradesSinceDepth >= STALE_BOOK_MIN_TRADES && now - w.depthAt > this.bookStaleMs) {
+          this.desync(
+            symbol,
+            `frozen: no depth update for ${now - w.depthAt} ms while ${w.tradesSinceDepth} trades arrived`,
+          );
+        }
+      } else if (this.desynced.has(symbol) && now - w.requestedAt > this.bookStaleMs) {
+        w.requestedAt = now;
+        this.requestSnapshot(symbol);
+      }
+    }
+  }
+
+  /**
+   * Takes a book out of sync because it no longer follows its venue: no decisions on it (its diffs are ignored
+   * until a snapshot), its resting orders cancelled (they were priced from it), and a snapshot requested.
+   */
+  private desync(symbol: string, reason: string): void {
+    const vb = this.books.get(symbol);
+    if (vb === undefined || !vb.isSynced()) return;
+    vb.invalidate();
+    this.counters.desyncs++;
+    const now = Date.now();
+    this.desynced.set(symbol, { since: now, reason });
+    const w = this.watch.get(symbol) as BookWatch;
+    w.requestedAt = now;
+    w.outside = 0;
+    for (const o of [...this.orders.openOrders()]) {
+      if (o.symbol === symbol) this.cancel(o.clientOrderId, `book out of sync: ${reason}`);
+    }
+    this.requestSnapshot(symbol);
+  }
+
+  /** Books out of sync that the engine took out itself, with why and since when (a gap's are not listed). */
+  outOfSync(): ReadonlyMap<string, BookDesync> {
+    return this.desynced;
+  }
+
+  /** A book is in sync again (snapshot): it follows its venue from here. */
+  private resynced(symbol: string): void {
+    this.desynced.delete(symbol);
+    const w = this.watch.get(symbol);
+    if (w !== undefined) {
+      w.depthAt = Date.now();
+      w.tradesSinceDepth = 0;
+      w.outside = 0;
+    }
   }
 
   private evaluateRisk(): void {
@@ -355,8 +542,25 @@ export class TradingEngine {
     const vb = this.books.get(ev.symbol);
     if (vb === undefined) return;
     this.lastEventAt.set(ev.symbol, Date.now());
+    const w = this.watch.get(ev.symbol) as BookWatch;
     if (ev.kind === 'trade') {
       this.counters.tradeEvents++;
+      w.tradesSinceDepth++;
+      if (vb.isSynced()) {
+        const book = vb.book;
+        const bid = book.bestBid();
+        const ask = book.bestAsk();
+        const outside =
+          (ask !== undefined && ev.price > ask * (1 + OUTSIDE_BOOK_MARGIN)) ||
+          (bid !== undefined && ev.price < bid * (1 - OUTSIDE_BOOK_MARGIN));
+        w.outside = outside ? w.outside + 1 : 0;
+        if (w.outside >= OUTSIDE_BOOK_TRADES) {
+          this.desync(
+            ev.symbol,
+            `${w.outside} trades in a row outside the book (last ${ev.price}; bid ${bid}, ask ${ask})`,
+          );
+        }
+      }
       if (!this.decisionsStopped) this.strategy.onTrade?.(ev);
       this.execution.onMarketEvent?.(ev);
       return;
@@ -366,6 +570,7 @@ export class TradingEngine {
     const t0 = performance.now();
     if (ev.snapshot) {
       vb.applySnapshotEvent(ev);
+      this.resynced(ev.symbol);
       this.latency.book.record(performance.now() - t0);
       this.counters.snapshots++;
       this.execution.onMarketEvent?.(ev);
@@ -381,6 +586,13 @@ export class TradingEngine {
       this.counters.unsynced++;
       return;
     }
+    if (result === 'backwards') {
+      this.counters.stale++;
+      this.desync(ev.symbol, `sequence went backwards: update ${ev.lastSeq} after ${vb.book.lastUpdateId}`);
+      return;
+    }
+    w.depthAt = Date.now();
+    w.tradesSinceDepth = 0;
     this.execution.onMarketEvent?.(ev);
     this.decide(ev.symbol, vb, recvTs);
   }
@@ -403,6 +615,7 @@ export class TradingEngine {
     const vb = this.books.get(symbol);
     if (vb === undefined || (vb.isSynced() && !force)) return true;
     vb.applySnapshot(snapshot);
+    this.resynced(symbol);
     this.counters.snapshots++;
     return true;
   }
@@ -422,7 +635,7 @@ export class TradingEngine {
   }
 
   private decide(symbol: string, vb: VenueBook, recvTs: number): void {
-    if (this.closed || this.decisionsStopped) return;
+    if (this.closed || this.decisionsStopped || this.held.length > 0 || this.journal.failure !== undefined) return;
     const t0 = performance.now();
     const intent = this.strategy.onBook({
       symbol,
@@ -447,9 +660,18 @@ export class TradingEngine {
    */
   submit(intent: OrderIntent, recvTs = performance.now()): Order | { rejected: string } {
     if (this.decisionsStopped) return { rejected: 'stopped: the engine is shutting down' };
+    const down = this.journalDown;
+    if (down !== undefined) {
+      this.counters.journalRejected++;
+      return { rejected: `journal: appends fail (${down.reason}); no new orders until the journal accepts them` };
+    }
+    const vb = this.books.get(intent.symbol);
+    if (vb !== undefined && !vb.isSynced()) {
+      this.counters.riskRejected++;
+      return { rejected: `book: ${intent.symbol} is out of sync with its venue; no new orders on it until it resyncs` };
+    }
     this.counters.intents++;
     const t1 = performance.now();
-    const vb = this.books.get(intent.symbol);
     const price = intent.price ?? (intent.side === 'buy' ? vb?.book.bestAsk() : vb?.book.bestBid()) ?? Number.NaN;
     const verdict = this.risk.check(intent, {
       position: this.portfolio.position(intent.symbol),
@@ -465,15 +687,22 @@ export class TradingEngine {
       return { rejected: `${verdict.code}: ${verdict.reason}` };
     }
     const clientOrderId = this.ids.next();
-    this.record('order.submitted', {
-      clientOrderId,
-      symbol: intent.symbol,
-      side: intent.side,
-      type: intent.type,
-      qty: intent.qty,
-      ...(intent.price === undefined ? {} : { price: intent.price }),
-      ...(intent.reason === undefined ? {} : { reason: intent.reason }),
-    });
+    try {
+      this.record('order.submitted', {
+        clientOrderId,
+        symbol: intent.symbol,
+        side: intent.side,
+        type: intent.type,
+        qty: intent.qty,
+        ...(intent.price === undefined ? {} : { price: intent.price }),
+        ...(intent.reason === undefined ? {} : { reason: intent.reason }),
+      });
+    } catch (e) {
+      // Not journaled, so never sent; the id stays unused (ids only need to be unique, not dense).
+      this.journalFailed(e);
+      this.counters.journalRejected++;
+      return { rejected: `journal: ${(e as Error).message}` };
+    }
     const t3 = performance.now();
     this.latency.journal.record(t3 - t2);
     this.latency.tickToJournaled.record(t3 - recvTs);
@@ -484,11 +713,25 @@ export class TradingEngine {
     return order;
   }
 
-  /** Requests a cancel (journaled); ignored for unknown or finished orders. */
+  /**
+   * Requests a cancel (journaled); ignored for unknown or finished orders. While the journal refuses appends the
+   * cancel still goes out (reducing risk never waits for the disk) and its entry is held until it can be written.
+   */
   cancel(clientOrderId: string, reason: string): boolean {
     const o = this.orders.get(clientOrderId);
     if (!o || !canTransition(o.status, 'cancelled') || this.pendingCancel.has(clientOrderId)) return false;
-    this.record('order.cancel_requested', { clientOrderId, reason });
+    const request = () => this.record('order.cancel_requested', { clientOrderId, reason });
+    if (this.journalDown === undefined) {
+      try {
+        request();
+        this.execution.cancel(clientOrderId);
+        return true;
+      } catch (e) {
+        this.journalFailed(e);
+      }
+    }
+    this.pendingCancel.add(clientOrderId);
+    this.held.push(request);
     this.execution.cancel(clientOrderId);
     return true;
   }
@@ -505,8 +748,13 @@ export class TradingEngine {
     this.killSwitch.set(state, reason);
   }
 
+  /** Execution events are journaled in the order they came, also when some had to wait for the journal. */
   private onExecutionEvent(e: ExecutionEvent): void {
     if (this.closed) return;
+    this.durably(() => this.applyExecutionEvent(e));
+  }
+
+  private applyExecutionEvent(e: ExecutionEvent): void {
     const id = e.type === 'fill' ? e.fill.clientOrderId : e.clientOrderId;
     const o = this.orders.get(id);
     if (!o) {
@@ -520,23 +768,24 @@ export class TradingEngine {
         return;
       case 'rejected':
         if (!canTransition(o.status, 'rejected')) break;
-        this.counters.venueRejected++;
         this.record('order.rejected', { clientOrderId: id, reason: e.reason });
+        this.counters.venueRejected++;
         this.submittedAt.delete(id);
         return;
       case 'cancelled':
         if (!canTransition(o.status, 'cancelled')) break;
-        this.counters.cancelled++;
         this.record('order.cancelled', { clientOrderId: id, reason: e.reason });
+        this.counters.cancelled++;
         this.submittedAt.delete(id);
         return;
       case 'fill': {
         if (this.orders.hasFill(e.fill.fillId) || o.filledQty + e.fill.qty > o.qty + 1e-9) break;
         if (o.status !== 'accepted' && o.status !== 'partially_filled') break;
         const sentAt = this.submittedAt.get(id);
-        if (sentAt !== undefined && o.filledQty === 0) this.latency.orderToFill.record(performance.now() - sentAt);
-        this.counters.fills++;
+        const firstFill = o.filledQty === 0;
         this.record('fill', e.fill);
+        if (sentAt !== undefined && firstFill) this.latency.orderToFill.record(performance.now() - sentAt);
+        this.counters.fills++;
         if (this.orders.get(id)?.status === 'filled') this.submittedAt.delete(id);
         return;
       }
@@ -554,6 +803,7 @@ export class TradingEngine {
     for (const [s, vb] of this.books) {
       books[s] = {
         synced: vb.isSynced(),
+        ...(this.desynced.has(s) ? { outOfSync: this.desynced.get(s) } : {}),
         lastUpdateId: vb.book.lastUpdateId,
         mid: vb.book.mid(),
         ...vb.counters,
@@ -565,6 +815,7 @@ export class TradingEngine {
       counters: { ...this.counters },
       orders: this.orders.size,
       journalSeq: this.journal.lastSeq,
+      ...(this.journalDown === undefined ? {} : { journalDown: this.journalDown }),
       pnl: this.portfolio.totals(),
       books,
       latencyMs: lat,
@@ -578,6 +829,7 @@ export class TradingEngine {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.journalRetry !== undefined) clearTimeout(this.journalRetry);
     await this.execution.close();
   }
 }

@@ -1,3 +1,5 @@
+import { appendFile } from 'node:fs/promises';
+import { auditJson, auditText } from './audit-text.js';
 import { API_DEFAULTS } from './defaults.js';
 import { ApiError } from './errors.js';
 import type { AuditOptions, Queryable } from './types.js';
@@ -28,11 +30,61 @@ export interface AuditRow extends Required<Omit<AuditEntry, 'detail'>> {
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
- * The append-only audit log in PostgreSQL: table `audit_log` (created if missing) with a trigger that
- * refuses UPDATE, DELETE and TRUNCATE, so not even the application's own role can rewrite history.
+ * The DDL of the audit table in `schema`: table `audit_log` with triggers that refuse UPDATE, DELETE and TRUNCATE.
+ * Idempotent (it takes a transaction-scoped advisory lock) and a no-op once the table and its trigger exist, so a role
+ * that may only insert runs it safely; the embedded database runs it as its owner before handing the session to the
+ * application's role.
+ */
+export function auditLogDdl(schema: string): string {
+  if (!IDENT.test(schema))
+    throw new ApiError('E_API_INVALID_OPTION', 'audit.schema must be a lowercase SQL identifier', {
+      field: 'audit.schema',
+    });
+  const s = `"${schema}"`;
+  const table = `${s}.audit_log`;
+  return `DO $audit$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('cryptoscalp.audit_log'));
+  IF to_regclass('${table}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only'
+                 AND tgrelid = to_regclass('${table}')) THEN
+    RETURN;
+  END IF;
+  CREATE SCHEMA IF NOT EXISTS ${s};
+  CREATE TABLE IF NOT EXISTS ${table} (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT now(),
+    actor text NOT NULL,
+    role text,
+    action text NOT NULL,
+    request_id text,
+    ip text,
+    outcome text NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+    detail jsonb NOT NULL DEFAULT '{}'::jsonb
+  );
+  CREATE INDEX IF NOT EXISTS audit_log_at_idx ON ${table} (at);
+  CREATE OR REPLACE FUNCTION ${s}.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  BEGIN
+    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP USING ERRCODE = '42501';
+  END
+  $fn$;
+  CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON ${table}
+    FOR EACH ROW EXECUTE FUNCTION ${s}.audit_log_append_only();
+  CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON ${table}
+    FOR EACH STATEMENT EXECUTE FUNCTION ${s}.audit_log_append_only();
+END
+$audit$`;
+}
+
+/**
+ * The append-only audit log in PostgreSQL: table `audit_log` (created if missing, {@link auditLogDdl}) with a trigger
+ * that refuses UPDATE, DELETE and TRUNCATE, so not even the application's own role can rewrite history.
  *
- * Writes never block the caller for long and never throw: a row that cannot be written (database down)
- * waits in a bounded queue and is retried; rows beyond `maxPending` are dropped and counted.
+ * Writes never block the caller for long and never throw. Text and JSON values are made storable first (NUL and lone
+ * surrogates, which PostgreSQL refuses, are written as the escape text `\u0000`). A row that cannot be written because
+ * the database is away waits in a bounded queue and is retried in order; a row PostgreSQL refuses for its data
+ * (SQLSTATE class 22 or 23) is set aside at once, so it never holds up the rows behind it. Set-aside rows, rows beyond
+ * `maxPending` and rows still queued at `close()` are appended to the dead-letter file (`deadLetterPath`, JSON lines)
+ * with an error log; only without that file, or when writing it fails, are rows dropped (counted and logged).
  */
 export class AuditLog {
   readonly #pool: Queryable;
@@ -40,7 +92,11 @@ export class AuditLog {
   readonly #schema: string;
   readonly #maxPending: number;
   readonly #retryIntervalMs: number;
+  readonly #deadLetterPath: string | undefined;
+  readonly #log: (line: string) => void;
   readonly #pending: AuditEntry[] = [];
+  /** The dead-letter appends in flight, chained so lines keep their order and `close()` can wait for them. */
+  #deadLetters: Promise<void> = Promise.resolve();
   #ready = false;
   #initializing: Promise<void> | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -50,8 +106,10 @@ export class AuditLog {
   written = 0;
   /** Failed insert attempts. */
   failed = 0;
-  /** Rows dropped because the queue was full. */
+  /** Rows lost: the queue was full or a row was refused, and there was no dead-letter file (or writing it failed). */
   dropped = 0;
+  /** Rows appended to the dead-letter file instead of the table. */
+  deadLettered = 0;
 
   /** @throws ApiError `E_API_INVALID_OPTION` naming the bad `audit.*` field. */
   constructor(options: Queryable | AuditOptions) {
@@ -68,6 +126,14 @@ export class AuditLog {
       });
     this.#maxPending = positiveInt(o.maxPending ?? d.maxPending, 'audit.maxPending');
     this.#retryIntervalMs = positiveInt(o.retryIntervalMs ?? d.retryIntervalMs, 'audit.retryIntervalMs');
+    if (o.deadLetterPath !== undefined && (typeof o.deadLetterPath !== 'string' || o.deadLetterPath === ''))
+      throw new ApiError('E_API_INVALID_OPTION', 'audit.deadLetterPath must be a non-empty file path', {
+        field: 'audit.deadLetterPath',
+      });
+    if (o.log !== undefined && typeof o.log !== 'function')
+      throw new ApiError('E_API_INVALID_OPTION', 'audit.log must be a function', { field: 'audit.log' });
+    this.#deadLetterPath = o.deadLetterPath;
+    this.#log = o.log ?? ((line) => console.error(line));
     this.#pool = o.pool;
     this.#schema = schema;
     this.#table = `"${schema}".audit_log`;
@@ -108,37 +174,7 @@ export class AuditLog {
   }
 
   async #createTable(): Promise<void> {
-    const s = `"${this.#schema}"`;
-    await this.#pool.query(`DO $audit$
-BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('cryptoscalp.audit_log'));
-  CREATE SCHEMA IF NOT EXISTS ${s};
-  CREATE TABLE IF NOT EXISTS ${this.#table} (
-    id bigserial PRIMARY KEY,
-    at timestamptz NOT NULL DEFAULT now(),
-    actor text NOT NULL,
-    role text,
-    action text NOT NULL,
-    request_id text,
-    ip text,
-    outcome text NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
-    detail jsonb NOT NULL DEFAULT '{}'::jsonb
-  );
-  CREATE INDEX IF NOT EXISTS audit_log_at_idx ON ${this.#table} (at);
-  CREATE OR REPLACE FUNCTION ${s}.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
-  BEGIN
-    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP USING ERRCODE = '42501';
-  END
-  $fn$;
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only'
-                 AND tgrelid = '${this.#table}'::regclass) THEN
-    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON ${this.#table}
-      FOR EACH ROW EXECUTE FUNCTION ${s}.audit_log_append_only();
-    CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON ${this.#table}
-      FOR EACH STATEMENT EXECUTE FUNCTION ${s}.audit_log_append_only();
-  END IF;
-END
-$audit$`);
+    await this.#pool.query(auditLogDdl(this.#schema));
     this.#ready = true;
   }
 
@@ -146,7 +182,8 @@ $audit$`);
    * Writes one row. Resolves `true` once written, `false` when it was queued for retry (database failing
    * or slower than `timeoutMs`); never rejects.
    */
-  append(entry: AuditEntry, timeoutMs = 2_000): Promise<boolean> {
+  append(raw: AuditEntry, timeoutMs = 2_000): Promise<boolean> {
+    const entry = storable(raw);
     const initializing = this.#initializing;
     if (initializing !== undefined && !this.#closed) return this.#afterInit(initializing, entry, timeoutMs);
     if (this.#closed || !this.#ready || this.#pending.length > 0) {
@@ -155,9 +192,10 @@ $audit$`);
     }
     const write = this.#insert(entry).then(
       () => true,
-      () => {
+      (e: unknown) => {
         this.failed++;
-        this.#enqueue(entry);
+        if (refusedForData(e)) this.#deadLetter(entry, 'refused by the database', e);
+        else this.#enqueue(entry);
         return false;
       },
     );
@@ -211,7 +249,15 @@ $audit$`);
       try {
         if (!this.#ready) await this.init();
         while (this.#pending.length > 0) {
-          await this.#insert(this.#pending[0] as AuditEntry);
+          const head = this.#pending[0] as AuditEntry;
+          try {
+            await this.#insert(head);
+          } catch (e) {
+            // A row refused for its data would be refused forever: set it aside, go on with the next one.
+            if (!refusedForData(e)) throw e;
+            this.failed++;
+            this.#deadLetter(head, 'refused by the database', e);
+          }
           this.#pending.shift();
         }
       } catch {
@@ -224,30 +270,59 @@ $audit$`);
     if (this.#pending.length > 0 && !this.#closed) this.#scheduleRetry();
   }
 
-  /** Tries a last flush and stops the retry timer. Idempotent. Does not end the pool (the caller owns it). */
+  /**
+   * Tries a last flush, stops the retry timer, and appends the rows still not written to the dead-letter file (and
+   * waits for that). Idempotent. Does not end the pool (the caller owns it).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     if (this.#pending.length > 0) await this.flush();
     this.#closed = true;
+    for (const entry of this.#pending.splice(0)) this.#deadLetter(entry, 'not written before shutdown');
+    await this.#deadLetters;
   }
 
   async #insert(e: AuditEntry): Promise<void> {
     await this.#pool.query(
       `INSERT INTO ${this.#table} (actor, role, action, request_id, ip, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
-      [e.actor, e.role ?? null, e.action, e.requestId ?? null, e.ip ?? null, e.outcome, JSON.stringify(e.detail ?? {})],
+      [e.actor, e.role ?? null, e.action, e.requestId ?? null, e.ip ?? null, e.outcome, auditJson(e.detail ?? {})],
     );
     this.written++;
   }
 
   #enqueue(entry: AuditEntry): void {
     if (this.#pending.length >= this.#maxPending) {
-      this.dropped++;
+      this.#deadLetter(entry, `audit queue full (${this.#maxPending} rows waiting for the database)`);
       return;
     }
     this.#pending.push(entry);
     if (!this.#closed) this.#scheduleRetry();
+  }
+
+  /** Appends `entry` to the dead-letter file (in order), or counts it as dropped when there is none; logs either way. */
+  #deadLetter(entry: AuditEntry, reason: string, error?: unknown): void {
+    const cause = error === undefined ? '' : `: ${(error as { code?: string }).code ?? ''} ${(error as Error).message}`;
+    const path = this.#deadLetterPath;
+    if (path === undefined) {
+      this.dropped++;
+      this.#log(`audit: row ${entry.action} by ${entry.actor} dropped (${reason}${cause}); no dead-letter file set`);
+      return;
+    }
+    const line = `${JSON.stringify({ at: new Date().toISOString(), reason: `${reason}${cause}`, entry })}\n`;
+    this.#deadLetters = this.#deadLetters
+      .then(() => appendFile(path, line, { mode: 0o600 }))
+      .then(
+        () => {
+          this.deadLettered++;
+          this.#log(`audit: row ${entry.action} by ${entry.actor} set aside in ${path} (${reason}${cause})`);
+        },
+        (e: unknown) => {
+          this.dropped++;
+          this.#log(`audit: row ${entry.action} by ${entry.actor} lost (${reason}${cause}); ${(e as Error).message}`);
+        },
+      );
   }
 
   #scheduleRetry(): void {
@@ -258,6 +333,24 @@ $audit$`);
     }, this.#retryIntervalMs);
     this.#retryTimer.unref();
   }
+}
+
+/** True for errors PostgreSQL raises about the row itself (SQLSTATE class 22 data exception, 23 integrity): retrying cannot help. */
+function refusedForData(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length === 5 && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/** The entry with every text made storable (see `audit-text.ts`); the detail is made storable when serialised. */
+function storable(e: AuditEntry): AuditEntry {
+  return {
+    ...e,
+    actor: auditText(String(e.actor)),
+    action: auditText(String(e.action)),
+    ...(typeof e.role === 'string' ? { role: auditText(e.role) } : {}),
+    ...(typeof e.requestId === 'string' ? { requestId: auditText(e.requestId) } : {}),
+    ...(typeof e.ip === 'string' ? { ip: auditText(e.ip) } : {}),
+  };
 }
 
 function isQueryable(x: unknown): x is Queryable {

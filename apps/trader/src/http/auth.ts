@@ -3,11 +3,16 @@ import { errors as joseErrors, jwtVerify } from 'jose';
 import { API_DEFAULTS } from './defaults.js';
 import { ApiError } from './errors.js';
 import { isRole } from './roles.js';
+import { secretProblem } from './secret-strength.js';
 import type { AuthOptions, Principal } from './types.js';
 
 /**
  * Verifies bearer tokens (JWT, via jose) and remembers verified ones until they expire, so a client that
  * polls does not pay a signature check per request. Expiry is checked on every call, cached or not.
+ *
+ * A token is accepted in one spelling only: each of its three parts must be canonical base64url (base64url leaves
+ * spare bits in a part's last character, so without this check one signature had four accepted spellings, each with a
+ * rate-limit bucket of its own). Tokens living longer than `maxLifetimeSec` are refused.
  */
 export class TokenVerifier {
   readonly #key: Uint8Array | KeyObject;
@@ -16,6 +21,7 @@ export class TokenVerifier {
   readonly #audience: string;
   readonly #tolerance: number;
   readonly #cacheSize: number;
+  readonly #maxLifetime: number;
   readonly #cache = new Map<string, Principal>();
 
   /** @throws ApiError `E_API_INVALID_OPTION` naming the bad `auth.*` field. */
@@ -26,7 +32,9 @@ export class TokenVerifier {
       invalid('auth.secret', 'give exactly one of auth.secret (HS256) or auth.publicKey (RS256/ES256/EdDSA)');
     if (options.secret !== undefined) {
       const key = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
-      if (!(key instanceof Uint8Array) || key.byteLength < 32) invalid('auth.secret', 'must be at least 32 bytes');
+      if (!(key instanceof Uint8Array)) invalid('auth.secret', 'must be a string or bytes');
+      const weak = secretProblem(key);
+      if (weak !== undefined) invalid('auth.secret', weak);
       this.#key = key;
       this.#algorithms = ['HS256'];
     } else {
@@ -47,6 +55,12 @@ export class TokenVerifier {
     this.#audience = nonEmpty(options.audience ?? d.audience, 'auth.audience');
     this.#tolerance = nonNegative(options.clockToleranceSec ?? d.clockToleranceSec, 'auth.clockToleranceSec');
     this.#cacheSize = nonNegative(options.cacheSize ?? d.cacheSize, 'auth.cacheSize');
+    this.#maxLifetime = nonNegative(options.maxLifetimeSec ?? d.maxLifetimeSec, 'auth.maxLifetimeSec');
+  }
+
+  /** The longest lifetime a token may have, seconds. */
+  get maxLifetimeSec(): number {
+    return this.#maxLifetime;
   }
 
   /** The algorithm tokens must be signed with. */
@@ -77,6 +91,7 @@ export class TokenVerifier {
   }
 
   async #verifySignature(token: string): Promise<Principal> {
+    if (!isCanonicalCompactJws(token)) throw new ApiError('E_API_UNAUTHORIZED', 'invalid token');
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, this.#key, {
@@ -97,10 +112,16 @@ export class TokenVerifier {
     }
     const role = payload.role;
     if (!isRole(role)) throw new ApiError('E_API_UNAUTHORIZED', 'token has no valid role claim');
+    const exp = Number(payload.exp);
+    // From `iat`, or from now when `iat` is absent or in the future (a forward-dated `iat` must not stretch the limit).
+    const now = Date.now() / 1000;
+    const from = typeof payload.iat === 'number' ? Math.min(payload.iat, now) : now;
+    if (exp - from > this.#maxLifetime + this.#tolerance)
+      throw new ApiError('E_API_UNAUTHORIZED', `token lifetime exceeds the maximum of ${this.#maxLifetime} s`);
     const principal: Principal = Object.freeze({
       sub: String(payload.sub),
       role,
-      exp: Number(payload.exp),
+      exp,
       tokenId: createHash('sha256').update(token).digest('hex').slice(0, 16),
     });
     if (this.#cacheSize > 0) {
@@ -129,6 +150,15 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 const ALG_BY_KEY: Record<string, string> = { rsa: 'RS256', ec: 'ES256', ed25519: 'EdDSA' };
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** Three base64url parts, each the one spelling its bytes re-encode to (no spare bits set, no padding). */
+function isCanonicalCompactJws(token: string): boolean {
+  if (!COMPACT_JWS.test(token)) return false;
+  for (const part of token.split('.')) if (Buffer.from(part, 'base64url').toString('base64url') !== part) return false;
+  return true;
+}
 
 function invalid(field: string, message: string, cause?: unknown): never {
   throw new ApiError('E_API_INVALID_OPTION', `${field} ${message}`, { field, cause });

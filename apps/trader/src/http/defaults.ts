@@ -8,11 +8,14 @@ export const API_DEFAULTS = Object.freeze({
   trustProxy: false,
   keepAliveTimeoutMs: 72_000,
   drainTimeoutMs: 10_000,
+  metricsMaxAgeMs: 1_000,
   auth: Object.freeze({
     issuer: 'cryptoscalp-trader',
     audience: 'cryptoscalp-api',
     clockToleranceSec: 5,
     cacheSize: 10_000,
+    /** 30 days: the longest a token may live (`exp - iat`), service tokens included. */
+    maxLifetimeSec: 2_592_000,
   }),
   audit: Object.freeze({ schema: 'public', maxPending: 10_000, retryIntervalMs: 1_000 }),
   rateLimit: Object.freeze({
@@ -34,6 +37,7 @@ export const API_DEFAULTS = Object.freeze({
   }),
   stream: Object.freeze({
     path: '/api/stream',
+    allowedOrigins: Object.freeze([] as string[]),
     maxBufferedBytes: 1_048_576,
     historySize: 1_000,
     bookDepth: 10,

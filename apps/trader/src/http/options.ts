@@ -3,6 +3,7 @@ import type { HealthRegistry } from '@cryptoscalp/health';
 import type { HubBroker } from '@cryptoscalp/ws-manager';
 import { API_DEFAULTS } from './defaults.js';
 import { ApiError } from './errors.js';
+import { secretProblem } from './secret-strength.js';
 import type {
   HttpServerOptions,
   LoadSheddingOptions,
@@ -26,6 +27,9 @@ export interface ResolvedOptions {
   stream: Required<Omit<StreamOptions, 'epoch' | 'broker'>> & { epoch?: string; broker?: HubBroker };
   health: { registry: HealthRegistry; publicPaths: string[]; alerts?: () => unknown } | undefined;
   metrics: MetricsSource | undefined;
+  /** The scrape token, when set. */
+  metricsToken: string | undefined;
+  metricsMaxAgeMs: number;
 }
 
 /** The stream options that are integers (checked in one loop, and part of the known keys). */
@@ -51,6 +55,8 @@ const KEYS = {
     'loadShedding',
     'health',
     'metrics',
+    'metricsToken',
+    'metricsMaxAgeMs',
     'stream',
     'cache',
     'cacheTtlMs',
@@ -60,8 +66,8 @@ const KEYS = {
     'keepAliveTimeoutMs',
     'drainTimeoutMs',
   ],
-  auth: ['secret', 'publicKey', 'issuer', 'audience', 'clockToleranceSec', 'cacheSize'],
-  audit: ['pool', 'schema', 'maxPending', 'retryIntervalMs'],
+  auth: ['secret', 'publicKey', 'issuer', 'audience', 'clockToleranceSec', 'cacheSize', 'maxLifetimeSec'],
+  audit: ['pool', 'schema', 'maxPending', 'retryIntervalMs', 'deadLetterPath', 'log'],
   rateLimit: ['windowMs', 'perIp', 'perToken', 'keyPrefix', 'storeTimeoutMs', 'memoryKeys'],
   loadShedding: [
     'maxEventLoopDelayMs',
@@ -71,7 +77,7 @@ const KEYS = {
     'retryAfterSec',
     'sampleIntervalMs',
   ],
-  stream: ['path', 'epoch', 'broker', ...STREAM_INTEGER_KEYS],
+  stream: ['path', 'allowedOrigins', 'epoch', 'broker', ...STREAM_INTEGER_KEYS],
   health: ['registry', 'publicPaths', 'alerts'],
 } as const;
 
@@ -118,6 +124,11 @@ export function validateOptions(o: HttpServerOptions): ResolvedOptions {
     fail('redis', 'must be an ioredis client');
   if (o.metrics !== undefined && typeof o.metrics !== 'function')
     fail('metrics', 'must be a function returning { contentType, body }');
+  if (o.metricsToken !== undefined) {
+    if (typeof o.metricsToken !== 'string') fail('metricsToken', 'must be a string');
+    const weak = secretProblem(o.metricsToken);
+    if (weak !== undefined) fail('metricsToken', weak);
+  }
 
   const rl = { ...d.rateLimit, ...object(o.rateLimit, 'rateLimit') };
   for (const k of ['windowMs', 'perIp', 'perToken', 'storeTimeoutMs', 'memoryKeys'] as const)
@@ -149,6 +160,9 @@ export function validateOptions(o: HttpServerOptions): ResolvedOptions {
 
   const stream = { ...d.stream, ...object(o.stream, 'stream') };
   if (typeof stream.path !== 'string' || !stream.path.startsWith('/')) fail('stream.path', 'must start with /');
+  if (!Array.isArray(stream.allowedOrigins) || !stream.allowedOrigins.every(isOrigin))
+    fail('stream.allowedOrigins', 'must be a list of origins like https://ops.example.com');
+
   if (
     stream.epoch !== undefined &&
     (typeof stream.epoch !== 'string' || stream.epoch.length === 0 || stream.epoch.length > 256)
@@ -201,9 +215,11 @@ export function validateOptions(o: HttpServerOptions): ResolvedOptions {
     drainTimeoutMs: int(o.drainTimeoutMs ?? d.drainTimeoutMs, 'drainTimeoutMs', 0),
     rateLimit: rl,
     loadShedding,
-    stream,
+    stream: { ...stream, allowedOrigins: [...(stream.allowedOrigins as string[])] },
     health,
     metrics: o.metrics,
+    metricsToken: o.metricsToken,
+    metricsMaxAgeMs: int(o.metricsMaxAgeMs ?? d.metricsMaxAgeMs, 'metricsMaxAgeMs', 0, 3_600_000),
   };
 }
 
@@ -226,6 +242,16 @@ function int(v: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEG
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
     fail(field, `must be an integer in [${min}, ${max}]`);
   return v;
+}
+
+function isOrigin(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === v;
+  } catch {
+    return false;
+  }
 }
 
 function ratio(v: unknown, field: string): number {

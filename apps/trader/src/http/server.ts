@@ -57,7 +57,13 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
     ...counters,
     responses: { ...counters.responses },
     rateLimitStoreErrors: app.hasDecorator('rateLimits') ? app.rateLimits.storeErrors() : 0,
-    audit: { written: auditLog.written, failed: auditLog.failed, pending: auditLog.pending, dropped: auditLog.dropped },
+    audit: {
+      written: auditLog.written,
+      failed: auditLog.failed,
+      pending: auditLog.pending,
+      dropped: auditLog.dropped,
+      deadLettered: auditLog.deadLettered,
+    },
     stream: app.hasDecorator('hub')
       ? app.hub.stats()
       : { clients: 0, topics: 0, published: 0, delivered: 0, conflated: 0, authRejected: 0 },
@@ -112,6 +118,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
       if (!auditLog.ready) problems.push('audit table not initialised');
       if (auditLog.pending > 0) problems.push(`${auditLog.pending} audit rows waiting for the database`);
       if (auditLog.dropped > 0) problems.push(`${auditLog.dropped} audit rows dropped`);
+      if (auditLog.deadLettered > 0) problems.push(`${auditLog.deadLettered} audit rows in the dead-letter file`);
       if (o.loadShedding !== false && app.isUnderPressure()) problems.push('shedding load');
       if (hubHealth.status !== 'pass' && hubHealth.output !== undefined) problems.push(hubHealth.output);
       return {

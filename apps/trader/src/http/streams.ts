@@ -39,8 +39,20 @@ export interface HubStats {
   authRejected: number;
 }
 
-/** Topics the API publishes. Clients may subscribe to other names, which simply never receive anything. */
+/** Topics the API publishes, open to every role. */
 export const TOPIC_PATTERN = /^(?:(?:prices|book)\.[A-Z0-9][A-Z0-9_-]{0,31}|fills|positions|pnl|alerts)$/;
+
+/** Topics for admins only (`audit`, `admin` and their sub-topics), e.g. published by an operator tool through a broker. */
+export const ADMIN_TOPIC_PATTERN = /^(?:audit|admin)(?:\.[A-Za-z0-9_.-]{1,64})?$/;
+
+/**
+ * Who may subscribe to `topic`: everyone to the API's topics ({@link TOPIC_PATTERN}), admins also to
+ * {@link ADMIN_TOPIC_PATTERN}; any other name is refused (`forbidden`), so a topic added later is closed until listed.
+ */
+export function topicAllowed(principal: Record<string, unknown> | undefined, topic: string): boolean {
+  if (TOPIC_PATTERN.test(topic)) return principal !== undefined;
+  return principal?.role === 'admin' && ADMIN_TOPIC_PATTERN.test(topic);
+}
 
 /** How the hub authenticates an upgrade: the principal, `false` for 401, or a refusal with its status (429, 503). */
 export type UpgradeAuthenticator = (request: IncomingMessage) => Promise<Principal | AuthRejection | false>;
@@ -49,8 +61,9 @@ export type UpgradeAuthenticator = (request: IncomingMessage) => Promise<Princip
 type PublishWithOffset = (topic: string, message: unknown, options?: PublishOptions) => number;
 
 /**
- * Attaches a `StreamHub` to the HTTP server on `stream.path`. Every upgrade goes through `authenticate` (JWT from
- * `Sec-WebSocket-Protocol: bearer, <jwt>` or `?token=`, rate limits, load shedding, audit of failures); the hub does
+ * Attaches a `StreamHub` to the HTTP server on `stream.path`. Every upgrade goes through `authenticate` (origin, JWT
+ * from `Sec-WebSocket-Protocol: bearer, <jwt>` or `Authorization`, rate limits, load shedding, audit of failures),
+ * every subscription through {@link topicAllowed}; the hub does
  * per-topic offsets and history (resume), conflation of slow clients, heartbeats and, with a `broker`, fan-out across
  * API instances. `stream.epoch` is handed to the hub so gateways publishing the trader's log offsets share it.
  */
@@ -67,6 +80,7 @@ export function createLiveHub(
       const result = await authenticate(req);
       return result === false || 'ok' in result ? result : { ...result };
     },
+    authorize: topicAllowed,
     maxBufferedBytes: stream.maxBufferedBytes,
     slowConsumer: 'conflate',
     heartbeatIntervalMs: stream.heartbeatIntervalMs,

@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { API_DEFAULTS } from './defaults.js';
 import { ApiError } from './errors.js';
 import { isRole } from './roles.js';
+import { secretProblem } from './secret-strength.js';
 import type { Role } from './types.js';
 
 /** What {@link issueToken} signs. */
@@ -10,8 +11,10 @@ export interface IssueTokenOptions {
   /** Subject: the user or service name. */
   sub: string;
   role: Role;
-  /** Lifetime: seconds, or a jose time span such as `'15m'`, `'1h'`, `'7d'`. @default '1h' */
+  /** Lifetime: seconds, or a span `<n>s|m|h|d|w` such as `'15m'`, `'1h'`, `'7d'`; at most `maxTtlSec`. @default '1h' */
   ttl?: number | string;
+  /** The longest `ttl` accepted (the API refuses longer-lived tokens: `auth.maxLifetimeSec`). @default 2592000 (30 days) */
+  maxTtlSec?: number;
   /** HMAC secret (HS256). Exclusive with `privateKey`. */
   secret?: string | Uint8Array;
   /** Private key (PEM PKCS#8 string or `KeyObject`) for RS256 / ES256 / EdDSA. */
@@ -34,8 +37,8 @@ export async function issueToken(options: IssueTokenOptions): Promise<string> {
   let alg: string;
   if (options.secret !== undefined && options.privateKey === undefined) {
     key = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
-    if (key.byteLength < 32)
-      throw new ApiError('E_API_INVALID_OPTION', 'secret must be at least 32 bytes', { field: 'secret' });
+    const weak = secretProblem(key);
+    if (weak !== undefined) throw new ApiError('E_API_INVALID_OPTION', `secret ${weak}`, { field: 'secret' });
     alg = 'HS256';
   } else if (options.privateKey !== undefined && options.secret === undefined) {
     key = typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
@@ -48,7 +51,7 @@ export async function issueToken(options: IssueTokenOptions): Promise<string> {
   } else {
     throw new ApiError('E_API_INVALID_OPTION', 'give exactly one of secret or privateKey', { field: 'secret' });
   }
-  const ttl = options.ttl ?? '1h';
+  const ttl = ttlSeconds(options.ttl ?? '1h', options.maxTtlSec ?? API_DEFAULTS.auth.maxLifetimeSec);
   return await new SignJWT({ role: options.role })
     .setProtectedHeader({ alg, typ: 'JWT' })
     .setSubject(options.sub)
@@ -56,6 +59,27 @@ export async function issueToken(options: IssueTokenOptions): Promise<string> {
     .setAudience(options.audience ?? API_DEFAULTS.auth.audience)
     .setIssuedAt()
     .setJti(crypto.randomUUID())
-    .setExpirationTime(typeof ttl === 'number' ? Math.floor(Date.now() / 1000) + ttl : ttl)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
     .sign(key);
+}
+
+const SPAN = /^(-?\d{1,12})([smhdw]?)$/;
+const UNIT_SEC: Record<string, number> = { '': 1, s: 1, m: 60, h: 3_600, d: 86_400, w: 604_800 };
+
+/**
+ * A token lifetime in whole seconds, at most `max` (negative lifetimes issue expired tokens, for tests).
+ * @throws ApiError `E_API_INVALID_OPTION` (`ttl`) for anything else, e.g. `1e21`, `Infinity`, `'1 year'`.
+ */
+export function ttlSeconds(ttl: number | string, max: number): number {
+  const m = typeof ttl === 'string' ? SPAN.exec(ttl) : null;
+  const sec = typeof ttl === 'number' ? ttl : m === null ? Number.NaN : Number(m[1]) * (UNIT_SEC[m[2] ?? ''] as number);
+  if (!Number.isSafeInteger(sec))
+    throw new ApiError('E_API_INVALID_OPTION', 'ttl must be whole seconds or a span like 15m, 1h, 7d', {
+      field: 'ttl',
+    });
+  if (sec > max)
+    throw new ApiError('E_API_INVALID_OPTION', `ttl ${sec} s exceeds the maximum token lifetime of ${max} s`, {
+      field: 'ttl',
+    });
+  return sec;
 }

@@ -28,7 +28,7 @@ export interface Queryable {
 
 /** Token verification settings. Give `secret` (HS256) or `publicKey` (RS256, ES256 or EdDSA), not both. */
 export interface AuthOptions {
-  /** Shared HMAC secret for HS256, at least 32 bytes. */
+  /** Shared HMAC secret for HS256: at least 32 bytes and about 96 bits of estimated entropy (`secretProblem`). */
   secret?: string | Uint8Array;
   /** Public key (PEM SPKI string or `KeyObject`) for RS256 / ES256 / EdDSA tokens. */
   publicKey?: string | KeyObject;
@@ -40,6 +40,8 @@ export interface AuthOptions {
   clockToleranceSec?: number;
   /** Verified tokens remembered (until their expiry) so a hot client does not pay a signature check per request. @default 10000 */
   cacheSize?: number;
+  /** Tokens living longer than this (`exp - iat`, or `exp - now` without `iat`) are refused (401). @default 2592000 (30 days) */
+  maxLifetimeSec?: number;
 }
 
 /** Where the audit log is written. */
@@ -52,6 +54,13 @@ export interface AuditOptions {
   maxPending?: number;
   /** Retry interval for rows that could not be written. @default 1000 */
   retryIntervalMs?: number;
+  /**
+   * JSON-lines file that receives the rows the table could not take: refused for their data, beyond `maxPending`,
+   * or still queued at close (created with mode 0600). @default none (such rows are dropped, counted and logged)
+   */
+  deadLetterPath?: string;
+  /** Where the audit log reports set-aside and dropped rows. @default console.error */
+  log?: (line: string) => void;
 }
 
 /** A response cache; `@cryptoscalp/cache`'s `CacheManager` fits as it is. */
@@ -105,6 +114,11 @@ export interface LoadSheddingOptions {
 export interface StreamOptions {
   /** Upgrade path. @default '/api/stream' */
   path?: string;
+  /**
+   * Origins (`https://ops.example.com`) whose pages may open the stream besides the server's own (same host as the
+   * request's `Host`). Upgrades from browsers on other origins are refused 403. @default [] (same origin only)
+   */
+  allowedOrigins?: string[];
   /**
    * Stream epoch given to the hub (`StreamHubOptions.epoch`): gateways that share the trader's durable log
    * offsets use the same epoch, so a client resumes on any of them. @default the hub's own (random per start)
@@ -164,8 +178,19 @@ export interface HttpServerOptions {
   loadShedding?: LoadSheddingOptions | false;
   /** Health probes and details at `/health/*`. @default none */
   health?: HealthOptions;
-  /** `GET /metrics` (viewer token). @default none (404) */
+  /** `GET /metrics` (a token of any role, or `metricsToken`). @default none (404) */
   metrics?: MetricsSource;
+  /**
+   * A bearer token accepted by `GET /metrics` only (compared in constant time), for Prometheus; as strong as a JWT
+   * secret (`secretProblem`). @default none
+   */
+  metricsToken?: string;
+  /**
+   * Concurrent scrapes share one rendering of `metrics`, and a rendering younger than this is served again, so a
+   * flood of scrapes costs at most one rendering per interval on the event loop. `0`: share in-flight ones only.
+   * @default 1000
+   */
+  metricsMaxAgeMs?: number;
   /** Live streams. */
   stream?: StreamOptions;
   /** Response cache for read endpoints. @default none */
@@ -222,6 +247,7 @@ export interface HttpStats {
   cacheErrors: number;
   /** Rate-limit store (Redis) failures answered by the in-memory fallback. */
   rateLimitStoreErrors: number;
-  audit: { written: number; failed: number; pending: number; dropped: number };
+  /** Audit rows written, failed attempts, waiting, lost, and set aside in the dead-letter file. */
+  audit: { written: number; failed: number; pending: number; dropped: number; deadLettered: number };
   stream: HubStats;
 }

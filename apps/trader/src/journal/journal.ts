@@ -78,6 +78,24 @@ export function parseJournal(text: string, path = 'journal'): { entries: Journal
   return { entries, validBytes };
 }
 
+/** Why the last append failed, and since when appends fail (cleared by the next successful append). */
+export interface JournalFailure {
+  /** Epoch ms of the first failed append of this run of failures. */
+  since: number;
+  /** The error, e.g. `ENOSPC: no space left on device, write`. */
+  reason: string;
+  /** The errno code when there is one (`ENOSPC`, `EIO`, ...). */
+  errno: string | undefined;
+}
+
+/**
+ * True for the error {@link Journal.append} throws when the file refused the entry (disk full, I/O error). The
+ * journal is left at its last complete entry, so the same append can be retried.
+ */
+export function isJournalWriteError(e: unknown): boolean {
+  return isTraderError(e) && e.code === 'E_TRADER_JOURNAL' && e.field === 'journal.append';
+}
+
 /**
  * The error `Journal.open` throws for a journal it cannot replay. This is what a failed start prints, so it says
  * how to get out: verify shows the first broken entry, repair cuts the journal there and keeps a backup.
@@ -98,6 +116,9 @@ function damaged(path: string, e: TraderError): TraderError {
 export class Journal {
   private fd: number;
   private seq: number;
+  /** Bytes of complete entries: a failed append truncates the file back to this. */
+  private size: number;
+  private failed: JournalFailure | undefined;
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -111,10 +132,12 @@ export class Journal {
     readonly path: string,
     fd: number,
     lastSeq: number,
+    size: number,
     options: JournalOptions,
   ) {
     this.fd = fd;
     this.seq = lastSeq;
+    this.size = size;
     this.policy = options.fsync ?? 'interval';
     if (!['always', 'interval', 'never'].includes(this.policy)) {
       throw new TraderError('E_TRADER_INVALID_OPTION', `fsync must be always, interval or never`, { field: 'fsync' });
@@ -136,11 +159,12 @@ export class Journal {
       const size = fstatSync(fd).size;
       const truncatedBytes = size - validBytes;
       if (truncatedBytes > 0) {
+        // Shrinking a file needs no free space: this works on a full disk too.
         ftruncateSync(fd, validBytes);
         fdatasyncSync(fd);
       }
       const lastSeq = entries.length === 0 ? 0 : (entries[entries.length - 1] as JournalEntry).seq;
-      return { journal: new Journal(path, fd, lastSeq, options), recovery: { entries, truncatedBytes } };
+      return { journal: new Journal(path, fd, lastSeq, validBytes, options), recovery: { entries, truncatedBytes } };
     } catch (e) {
       closeSync(fd);
       throw isTraderError(e) && e.code === 'E_TRADER_JOURNAL' ? damaged(path, e) : e;
@@ -164,21 +188,50 @@ export class Journal {
     return this.seq;
   }
 
-  /** Appends an entry and returns it; with `fsync: 'always'` it is on disk when this returns. */
+  /** Why appends fail right now (disk full, I/O error), or `undefined` when the last append succeeded. */
+  get failure(): JournalFailure | undefined {
+    return this.failed;
+  }
+
+  /**
+   * Appends an entry and returns it; with `fsync: 'always'` it is on disk when this returns. When the file refuses
+   * the entry (ENOSPC, EIO, a short write) the bytes written are cut off again, so the file still ends with the last
+   * complete entry, and the error is thrown ({@link isJournalWriteError}); the same append may be retried later.
+   */
   append<T>(type: string, data: T, ts = Date.now()): JournalEntry<T> {
     if (this.closed) throw new TraderError('E_TRADER_JOURNAL', 'journal is closed', { field: 'journal' });
     const entry: JournalEntry<T> = { seq: this.seq + 1, ts, type, data };
-    const line = `${JSON.stringify(entry)}\n`;
+    const bytes = Buffer.from(`${JSON.stringify(entry)}\n`);
     try {
-      writeSync(this.fd, line);
+      const written = writeSync(this.fd, bytes);
+      if (written !== bytes.length)
+        throw Object.assign(new Error(`short write: ${written} of ${bytes.length} bytes`), { code: 'EIO' });
+      if (this.policy === 'always') this.fsyncNow();
     } catch (cause) {
-      throw new TraderError('E_TRADER_JOURNAL', `cannot append to ${this.path}`, { cause });
+      this.cutBack(cause as NodeJS.ErrnoException);
+      throw new TraderError('E_TRADER_JOURNAL', `cannot append to ${this.path}: ${(cause as Error).message}`, {
+        field: 'journal.append',
+        cause,
+      });
     }
+    this.size += bytes.length;
+    this.failed = undefined;
     this.seq++;
     this.appended++;
-    if (this.policy === 'always') this.fsyncNow();
-    else this.dirty = true;
+    if (this.policy !== 'always') this.dirty = true;
     return entry;
+  }
+
+  /** Removes what a failed append left (a torn line) and remembers the failure. */
+  private cutBack(cause: NodeJS.ErrnoException): void {
+    this.failed ??= { since: Date.now(), reason: cause.message, errno: cause.code };
+    this.failed.reason = cause.message;
+    this.failed.errno = cause.code;
+    try {
+      if (fstatSync(this.fd).size !== this.size) ftruncateSync(this.fd, this.size);
+    } catch {
+      // The next open cuts a torn last line anyway; the failure is already being reported.
+    }
   }
 
   private fsyncNow(): void {

@@ -19,6 +19,11 @@ export interface JournalEvents {
   'order.cancelled': { clientOrderId: string; reason: string };
   fill: Fill;
   'risk.state': { from: TradingState; to: TradingState; reason: string; by: 'rule' | 'operator' };
+  /**
+   * The journal accepts appends again after refusing them (disk full): when it began, why, and how many held-back
+   * entries (cancels and execution events that happened meanwhile) follow this one.
+   */
+  'journal.recovered': { downSince: string; reason: string; held: number };
 }
 
 /** Names of the journal entry types. */

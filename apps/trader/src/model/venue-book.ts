@@ -1,8 +1,11 @@
 import { OrderBook } from './order-book.js';
 import type { BookEvent, BookSnapshot } from './types.js';
 
-/** Outcome of {@link VenueBook.applyDiff}. */
-export type DiffResult = 'applied' | 'stale' | 'unsynced';
+/**
+ * Outcome of {@link VenueBook.applyDiff}. `backwards`: a diff older than the book arrived after the book had
+ * applied newer diffs, so the venue's sequence went back (a restarted feed): the book no longer follows the venue.
+ */
+export type DiffResult = 'applied' | 'stale' | 'unsynced' | 'backwards';
 
 /**
  * One symbol's {@link OrderBook} and whether it may be traded on. It applies what the venue's data client delivers,
@@ -14,6 +17,8 @@ export type DiffResult = 'applied' | 'stale' | 'unsynced';
 export class VenueBook {
   readonly book: OrderBook;
   private synced = false;
+  /** Diffs applied since the last snapshot: before the first, an old diff is the snapshot/stream race. */
+  private appliedSinceSnapshot = 0;
   /** Diffs applied, stale diffs dropped, diffs ignored while unsynced, snapshots applied, invalidations. */
   readonly counters = { applied: 0, stale: 0, unsynced: 0, snapshots: 0, invalidations: 0 };
 
@@ -31,6 +36,7 @@ export class VenueBook {
     this.book.applySnapshot(snapshot.bids, snapshot.asks, snapshot.lastUpdateId);
     this.book.exchTs = exchTs;
     this.synced = true;
+    this.appliedSinceSnapshot = 0;
     this.counters.snapshots++;
   }
 
@@ -39,12 +45,15 @@ export class VenueBook {
     this.book.applySnapshot(ev.bids, ev.asks, ev.lastSeq);
     this.book.exchTs = ev.exchTs;
     this.synced = true;
+    this.appliedSinceSnapshot = 0;
     this.counters.snapshots++;
   }
 
   /**
    * Applies one diff. A diff whose `lastSeq` the book already covers is `stale` and dropped: a REST snapshot and
-   * the live stream race, so diffs older than the snapshot can still arrive after it. This is not gap detection.
+   * the live stream race, so diffs older than the snapshot can still arrive after it. Once a newer diff has been
+   * applied, the stream is in order (the data client guarantees it), so an older one means the venue's sequence
+   * went back: `backwards`, and the caller resyncs.
    */
   applyDiff(ev: BookEvent): DiffResult {
     if (!this.synced) {
@@ -54,8 +63,9 @@ export class VenueBook {
     const book = this.book;
     if (ev.lastSeq <= book.lastUpdateId) {
       this.counters.stale++;
-      return 'stale';
+      return this.appliedSinceSnapshot > 0 && ev.lastSeq < book.lastUpdateId ? 'backwards' : 'stale';
     }
+    this.appliedSinceSnapshot++;
     book.applyLevels(ev.bids, ev.asks);
     book.lastUpdateId = ev.lastSeq;
     book.exchTs = ev.exchTs;

@@ -1,4 +1,5 @@
 import { createPartitionedTable, maintainPartitions, type TimePartitionSpec } from '@cryptoscalp/db-pool';
+import { TraderError } from '../errors.js';
 import { Journal, type JournalEntry } from '../journal/journal.js';
 import type { JournalEvents } from '../model/journal-events.js';
 import type { Fill } from '../model/types.js';
@@ -27,7 +28,29 @@ export interface JournalWriterOptions {
   retryMs?: number;
   /** Queued entries beyond this are dropped from memory (the journal still has them; catch-up reads the file). @default 50000 */
   maxQueue?: number;
+  /**
+   * A batch's transaction must have its first statement running within this long, or the attempt fails (and is
+   * retried after `retryMs`): a database that is away shows as failures at once instead of a wait inside the
+   * pool's failover. @default 2000
+   */
+  connectWaitMs?: number;
+  /** Deadline of one attempt: a batch's whole transaction, or the start's schema work. @default 10000 */
+  attemptTimeoutMs?: number;
+  /** Writes failing for this long turn health from `warn` to `fail`. @default 30000 */
+  failAfterMs?: number;
+  /** Called once when the database turns out to hold another journal's history (the writer stops writing). */
+  onHistoryMismatch?: (error: Error) => void;
 }
+
+/**
+ * True for the error the writer throws when the database holds journal history for this instance that the journal
+ * does not have (a fresh or another data dir): writing would skip entries, and the engine would reuse order ids.
+ */
+export function isHistoryMismatch(e: unknown): boolean {
+  return e instanceof TraderError && e.code === 'E_TRADER_PERSISTENCE' && e.field === 'journal.history';
+}
+
+const noop = () => {};
 
 /** Counters of the writer. */
 export interface JournalWriterStats {
@@ -40,6 +63,8 @@ export interface JournalWriterStats {
   failures: number;
   catchUps: number;
   degraded: boolean;
+  /** How long writes have been failing (0 when they succeed). */
+  failingMs: number;
   lastError: string | undefined;
 }
 
@@ -62,10 +87,19 @@ export class JournalWriter {
   private readonly partitionDays = new Set<string>();
   private closed = false;
   private nextAttemptAt = 0;
+  /** Date.now() of the first failure of the current run of failures. */
+  private failingSince: number | undefined;
+  /** Set when the database's history is not this journal's: the writer writes nothing more. */
+  private mismatch: TraderError | undefined;
+  /** Identity of the journal (its first entry), stored with the cursor. */
+  private origin: string | undefined;
   private readonly counters = { batches: 0, entriesWritten: 0, failures: 0, catchUps: 0 };
   private lastError: string | undefined;
   private readonly o: Required<
-    Omit<JournalWriterOptions, 'db' | 'schema' | 'instanceId' | 'journalPath' | 'currentSeq' | 'name'>
+    Omit<
+      JournalWriterOptions,
+      'db' | 'schema' | 'instanceId' | 'journalPath' | 'currentSeq' | 'name' | 'onHistoryMismatch'
+    >
   >;
   /** Health indicator name. */
   readonly name: string;
@@ -79,12 +113,25 @@ export class JournalWriter {
       flushIntervalMs: options.flushIntervalMs ?? 50,
       retryMs: options.retryMs ?? 1000,
       maxQueue: options.maxQueue ?? 50_000,
+      connectWaitMs: options.connectWaitMs ?? 2_000,
+      attemptTimeoutMs: options.attemptTimeoutMs ?? 10_000,
+      failAfterMs: options.failAfterMs ?? 30_000,
     };
   }
 
-  /** Creates the schema, reads the cursor and starts the flush loop (catching up first). Throws if PostgreSQL is down. */
-  async start(): Promise<void> {
-    await this.prepare();
+  /**
+   * Creates the schema, reads the cursor, checks that the database's history for this instance is this journal's,
+   * and starts the flush loop (catching up first). Throws if PostgreSQL does not answer within `attemptTimeoutMs`,
+   * and, for a database holding history the journal lacks, an error for which {@link isHistoryMismatch} is true.
+   */
+  async start(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.mismatch !== undefined) throw this.mismatch;
+    try {
+      await this.bounded(options.timeoutMs ?? this.o.attemptTimeoutMs, (signal) => this.prepare(signal));
+    } catch (e) {
+      this.failed(e);
+      throw e;
+    }
     this.timer = setInterval(() => void this.flush(), this.o.flushIntervalMs);
     this.timer.unref();
     this.partitionTimer = setInterval(() => void this.maintain(), 3_600_000);
@@ -92,20 +139,97 @@ export class JournalWriter {
     await this.flush();
   }
 
-  private async prepare(): Promise<void> {
+  /** Runs `work` with an abort signal, failing with a timeout error after `ms` (the work is aborted then). */
+  private async bounded<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    const wait = deadline(ms, ac);
+    const running = work(ac.signal);
+    running.catch(noop); // it may still settle after the deadline won the race
+    try {
+      return await Promise.race([running, wait.expired]);
+    } finally {
+      wait.clear();
+    }
+  }
+
+  private failed(e: unknown): void {
+    this.counters.failures++;
+    this.lastError = (e as Error).message;
+    this.failingSince ??= Date.now();
+    if (isHistoryMismatch(e) && this.mismatch === undefined) {
+      this.mismatch = e as TraderError;
+      this.options.onHistoryMismatch?.(this.mismatch);
+    }
+  }
+
+  private async prepare(signal: AbortSignal): Promise<void> {
     const db = this.options.db;
-    await ensureSchema(db, this.schema);
+    const s = this.schema;
+    await ensureSchema(db, s);
+    signal.throwIfAborted();
     await createPartitionedTable(db, this.spec, FILLS_COLUMNS);
     await this.maintain();
+    signal.throwIfAborted();
     await db.query(
-      `insert into ${this.schema}.writer_cursor (instance_id, last_seq, updated_at) values ($1, 0, now()) on conflict (instance_id) do nothing`,
+      `insert into ${s}.writer_cursor (instance_id, last_seq, updated_at) values ($1, 0, now()) on conflict (instance_id) do nothing`,
       [this.options.instanceId],
     );
-    const { rows } = await db.query(`select last_seq from ${this.schema}.writer_cursor where instance_id = $1`, [
+    const { rows } = await db.query(`select last_seq, journal_origin from ${s}.writer_cursor where instance_id = $1`, [
       this.options.instanceId,
     ]);
+    // Ids are `<instanceId>-<zero-padded counter>`: the range scan on the key finds this instance's highest.
+    const prefix = `${this.options.instanceId}-`;
+    const ids = await db.query(
+      `select max(client_order_id) as id from ${s}.orders where client_order_id >= $1 and client_order_id < $2`,
+      [prefix, `${this.options.instanceId}.`],
+    );
+    signal.throwIfAborted();
+    const entries = Journal.read(this.options.journalPath);
+    this.checkHistory(
+      Number(rows[0]?.last_seq ?? 0),
+      (rows[0]?.journal_origin as string | null | undefined) ?? undefined,
+      (ids.rows[0]?.id as string | null | undefined) ?? undefined,
+      entries,
+    );
     this.persisted = Number(rows[0]?.last_seq ?? 0);
-    this.rebuildShadow();
+    this.origin = originOf(entries[0]);
+    this.rebuildShadow(entries);
+  }
+
+  /**
+   * Refuses a database whose history for this instance is not this journal's: its cursor counts in another
+   * journal, or beyond this one's end, or it holds an order id this journal never submitted.
+   */
+  private checkHistory(
+    cursor: number,
+    cursorOrigin: string | undefined,
+    maxOrderId: string | undefined,
+    entries: readonly JournalEntry[],
+  ): void {
+    const origin = originOf(entries[0]);
+    const lastSeq = entries.length === 0 ? 0 : (entries[entries.length - 1] as JournalEntry).seq;
+    let why: string | undefined;
+    if (cursor > 0 && cursorOrigin !== undefined && cursorOrigin !== origin) {
+      why = `its writer cursor (at ${cursor}) counts in the journal that began ${cursorOrigin}, this one ${origin === undefined ? 'is empty' : `began ${origin}`}`;
+    } else if (cursor > lastSeq) {
+      why = `its writer cursor is at entry ${cursor}, this journal ends at ${lastSeq}`;
+    } else if (
+      maxOrderId !== undefined &&
+      !entries.some(
+        (e) => e.type === 'order.submitted' && (e.data as { clientOrderId: string }).clientOrderId === maxOrderId,
+      )
+    ) {
+      why = `it holds order ${maxOrderId}, which this journal never submitted`;
+    }
+    if (why === undefined) return;
+    const id = this.options.instanceId;
+    throw new TraderError(
+      'E_TRADER_PERSISTENCE',
+      `the database already holds history for instance ${id} that the journal ${this.options.journalPath} does not have: ${why}. ` +
+        `Starting would reuse its client order ids and skip writing the journal. Fix: start with the data dir that holds ${id}'s journal (--data-dir DIR), ` +
+        `or give this data dir its own instance id (TRADER_INSTANCE_ID=<a new id>, e.g. ${id}-b)`,
+      { field: 'journal.history' },
+    );
   }
 
   private async maintain(): Promise<void> {
@@ -117,13 +241,21 @@ export class JournalWriter {
   }
 
   /** Rebuilds the positions as of the persisted cursor from the journal file. */
-  private rebuildShadow(): void {
+  private rebuildShadow(entries?: readonly JournalEntry[]): void {
+    this.shadow = this.positionsAt(this.persisted, entries);
+  }
+
+  /** The positions after the journal's entry `seq`. */
+  private positionsAt(
+    seq: number,
+    entries: readonly JournalEntry[] = Journal.read(this.options.journalPath),
+  ): Portfolio {
     const fresh = new Portfolio();
-    for (const e of Journal.read(this.options.journalPath)) {
-      if (e.seq > this.persisted) break;
+    for (const e of entries) {
+      if (e.seq > seq) break;
       if (e.type === 'fill') fresh.applyFill(e.data as Fill);
     }
-    this.shadow = fresh;
+    return fresh;
   }
 
   /** Queues an applied journal entry (called by the engine's entry listener; never blocks). */
@@ -148,7 +280,7 @@ export class JournalWriter {
 
   private async doFlush(): Promise<void> {
     if (this.closed && this.queue.length === 0 && !this.needsCatchUp) return;
-    if (Date.now() < this.nextAttemptAt) return;
+    if (Date.now() < this.nextAttemptAt || this.mismatch !== undefined) return;
     try {
       if (this.needsCatchUp) {
         // Entries written while catching up are in the file too: read everything past the cursor.
@@ -164,9 +296,9 @@ export class JournalWriter {
         await this.writeBatch(batch);
       }
       this.lastError = undefined;
+      this.failingSince = undefined;
     } catch (e) {
-      this.counters.failures++;
-      this.lastError = (e as Error).message;
+      this.failed(e);
       this.queue = [];
       this.needsCatchUp = true;
       this.nextAttemptAt = Date.now() + this.o.retryMs;
@@ -177,45 +309,89 @@ export class JournalWriter {
   private async writeBatch(batch: JournalEntry[]): Promise<void> {
     const fresh = batch.filter((e) => e.seq > this.persisted);
     if (fresh.length === 0) return;
-    const s = this.schema;
     for (const e of fresh) {
-      if (e.type === 'fill') await this.ensurePartition((e.data as Fill).ts);
+      if (e.type === 'fill')
+        await this.bounded(this.o.attemptTimeoutMs, () => this.ensurePartition((e.data as Fill).ts));
     }
+    this.origin ??= originOf(Journal.read(this.options.journalPath)[0]);
     let shadow = this.shadow;
-    const last = await this.options.db.transaction(async (tx) => {
-      // The callback may be re-run (serialization retry): work on a copy of the positions each time.
-      shadow = this.shadow.clone();
-      const touched = new Set<string>();
-      const { rows } = await tx.query(`select last_seq from ${s}.writer_cursor where instance_id = $1 for update`, [
-        this.options.instanceId,
-      ]);
-      const cursor = Number(rows[0]?.last_seq ?? 0);
-      let lastSeq = cursor;
-      for (const e of fresh) {
-        if (e.seq <= cursor) continue; // another writer instance got there first
-        await this.apply(tx, e, touched, shadow);
-        lastSeq = e.seq;
-      }
-      for (const symbol of touched) {
-        const p = shadow.snapshot(symbol);
-        await tx.query(
-          `insert into ${s}.positions (symbol, qty, avg_price, realized, fees, volume, fills, updated_at, journal_seq)
-           values ($1, $2, $3, $4, $5, $6, $7, now(), $8)
-           on conflict (symbol) do update set qty = excluded.qty, avg_price = excluded.avg_price, realized = excluded.realized,
-             fees = excluded.fees, volume = excluded.volume, fills = excluded.fills, updated_at = now(), journal_seq = excluded.journal_seq`,
-          [symbol, p.qty, p.avgPrice, p.realized, p.fees, p.volume, p.fills, lastSeq],
-        );
-      }
-      await tx.query(`update ${s}.writer_cursor set last_seq = $2, updated_at = now() where instance_id = $1`, [
-        this.options.instanceId,
-        lastSeq,
-      ]);
-      return lastSeq;
+    // The short deadline covers getting the transaction going (a database that is away, a wait in the pool's
+    // failover); once its callback runs, the transaction's own deadline (`timeoutMs`) bounds it.
+    const ac = new AbortController();
+    const wait = deadline(this.o.connectWaitMs, ac);
+    let begun: () => void = noop;
+    const begins = new Promise<void>((resolve) => {
+      begun = resolve;
     });
+    const running = this.options.db.transaction(
+      async (tx) => {
+        wait.clear();
+        begun();
+        return this.writeInTransaction(tx, fresh, (s) => {
+          shadow = s;
+        });
+      },
+      { signal: ac.signal, timeoutMs: this.o.attemptTimeoutMs },
+    );
+    running.catch(noop); // it may still settle after the deadline won the race
+    try {
+      await Promise.race([begins, running, wait.expired]);
+    } finally {
+      wait.clear();
+    }
+    const last = await running;
     this.persisted = last;
     this.shadow = shadow;
     this.counters.batches++;
     this.counters.entriesWritten += fresh.length;
+  }
+
+  /** One batch inside its transaction (the callback may be re-run on a serialization retry). */
+  private async writeInTransaction(
+    tx: SqlRunner,
+    fresh: readonly JournalEntry[],
+    keep: (shadow: Portfolio) => void,
+  ): Promise<number> {
+    const s = this.schema;
+    const touched = new Set<string>();
+    const { rows } = await tx.query(
+      `select last_seq, journal_origin from ${s}.writer_cursor where instance_id = $1 for update`,
+      [this.options.instanceId],
+    );
+    const cursor = Number(rows[0]?.last_seq ?? 0);
+    const cursorOrigin = (rows[0]?.journal_origin as string | null | undefined) ?? undefined;
+    if (cursorOrigin !== undefined && cursorOrigin !== this.origin) {
+      throw new TraderError(
+        'E_TRADER_PERSISTENCE',
+        `the writer cursor of ${this.options.instanceId} now counts in the journal that began ${cursorOrigin}, not this one (${this.origin}): another data dir writes as this instance`,
+        { field: 'journal.history' },
+      );
+    }
+    // Work on a copy of the positions each time; positions as of the cursor when an attempt that timed out here
+    // committed after all.
+    const shadow = cursor > this.persisted ? this.positionsAt(cursor) : this.shadow.clone();
+    keep(shadow);
+    let lastSeq = cursor;
+    for (const e of fresh) {
+      if (e.seq <= cursor) continue; // another writer instance got there first
+      await this.apply(tx, e, touched, shadow);
+      lastSeq = e.seq;
+    }
+    for (const symbol of touched) {
+      const p = shadow.snapshot(symbol);
+      await tx.query(
+        `insert into ${s}.positions (symbol, qty, avg_price, realized, fees, volume, fills, updated_at, journal_seq)
+         values ($1, $2, $3, $4, $5, $6, $7, now(), $8)
+         on conflict (symbol) do update set qty = excluded.qty, avg_price = excluded.avg_price, realized = excluded.realized,
+           fees = excluded.fees, volume = excluded.volume, fills = excluded.fills, updated_at = now(), journal_seq = excluded.journal_seq`,
+        [symbol, p.qty, p.avgPrice, p.realized, p.fees, p.volume, p.fills, lastSeq],
+      );
+    }
+    await tx.query(
+      `update ${s}.writer_cursor set last_seq = $2, journal_origin = coalesce(journal_origin, $3), updated_at = now() where instance_id = $1`,
+      [this.options.instanceId, lastSeq, this.origin ?? null],
+    );
+    return lastSeq;
   }
 
   private async ensurePartition(ts: number): Promise<void> {
@@ -299,6 +475,7 @@ export class JournalWriter {
       queued: this.queue.length,
       ...this.counters,
       degraded: this.needsCatchUp && this.counters.failures > 0,
+      failingMs: this.failingFor(),
       lastError: this.lastError,
     };
   }
@@ -308,20 +485,27 @@ export class JournalWriter {
    * journal), `pass` otherwise. `observedValue` is the number of journal entries not yet in PostgreSQL.
    */
   async healthCheck(): Promise<{
-    status: 'pass' | 'warn';
+    status: 'pass' | 'warn' | 'fail';
     observedValue: number;
     observedUnit: string;
     output?: string;
   }> {
     const journalSeq = this.options.currentSeq?.();
     const lag = journalSeq === undefined ? this.queue.length : Math.max(0, journalSeq - this.persisted);
-    const degraded = this.lastError !== undefined;
+    const base = { observedValue: lag, observedUnit: 'journal entries behind' };
+    if (this.mismatch !== undefined) return { status: 'fail', ...base, output: this.mismatch.message };
+    if (this.lastError === undefined) return { status: 'pass', ...base };
+    const failingMs = this.failingFor();
     return {
-      status: degraded ? 'warn' : 'pass',
-      observedValue: lag,
-      observedUnit: 'journal entries behind',
-      ...(degraded ? { output: 'PostgreSQL writes failing; trading continues on the journal and will catch up' } : {}),
+      status: failingMs >= this.o.failAfterMs ? 'fail' : 'warn',
+      ...base,
+      output: `PostgreSQL writes failing for ${Math.round(failingMs / 1000)} s (${this.lastError}); trading continues on the journal and will catch up`,
     };
+  }
+
+  /** Milliseconds the writes have been failing (0 when they succeed). */
+  failingFor(): number {
+    return this.failingSince === undefined ? 0 : Date.now() - this.failingSince;
   }
 
   /** Writes what is queued (best effort) and stops. Idempotent. */
@@ -332,4 +516,23 @@ export class JournalWriter {
     await this.flush();
     this.closed = true;
   }
+}
+
+/** A journal's identity: its first entry's sequence, time and type. */
+function originOf(first: JournalEntry | undefined): string | undefined {
+  return first === undefined ? undefined : `${first.seq}@${new Date(first.ts).toISOString()} (${first.type})`;
+}
+
+/** A timer that rejects `expired` with a timeout error and aborts `ac` after `ms`, unless `clear()` comes first. */
+function deadline(ms: number, ac: AbortController): { expired: Promise<never>; clear: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const e = new TraderError('E_TRADER_PERSISTENCE', `PostgreSQL did not answer within ${ms} ms`);
+      ac.abort(e);
+      reject(e);
+    }, ms);
+  });
+  expired.catch(noop);
+  return { expired, clear: () => clearTimeout(timer) };
 }

@@ -41,6 +41,8 @@ export function schemaStatements(schema: string): string[] {
       reason text not null, actor text not null)`,
     `create table if not exists ${s}.writer_cursor (
       instance_id text primary key, last_seq bigint not null, updated_at timestamptz not null)`,
+    // Which journal the cursor counts in (its first entry): another journal's numbers mean nothing against it.
+    `alter table ${s}.writer_cursor add column if not exists journal_origin text`,
   ];
 }
 

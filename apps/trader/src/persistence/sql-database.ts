@@ -5,5 +5,6 @@ export interface SqlRunner {
 
 /** A database that also runs a function in a transaction (PoolManager's shape). */
 export interface SqlDatabase extends SqlRunner {
-  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  /** `options`: a deadline for the whole transaction and an abort signal (PoolManager's `TransactionOptions`). */
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<T>;
 }

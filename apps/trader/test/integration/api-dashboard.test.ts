@@ -51,9 +51,9 @@ describe('dashboard in headless Chromium', () => {
         external.push(r.url());
     });
 
-    await page.goto(`${h.api.url}/?token=${h.tokens.viewer}`);
+    await page.goto(`${h.api.url}/#token=${h.tokens.viewer}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-    // The token left the address bar for sessionStorage.
+    // The token left the address bar (it came in the fragment, never sent to the server) for sessionStorage.
     expect(page.url()).not.toContain('token=');
     expect(await page.evaluate("sessionStorage.getItem('cryptoscalp.trader.token')")).toBe(h.tokens.viewer);
     expect(await page.textContent('#user')).toBe('vera (viewer)');

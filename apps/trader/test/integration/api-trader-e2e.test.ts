@@ -63,7 +63,7 @@ describe('dashboard over the running trader', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${endpoints.http}/?token=${token}`);
+    await page.goto(`${endpoints.http}/#token=${token}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
     await page.waitForSelector('#fills tbody tr', { timeout: 30_000 });
     await page.waitForSelector('#positions tbody tr', { timeout: 30_000 });

@@ -33,7 +33,7 @@ describe('TokenVerifier', () => {
       undefined,
       '',
       'abc.def.ghi',
-      await issueToken({ sub: 'a', role: 'admin', secret: 'x'.repeat(40) }),
+      await issueToken({ sub: 'a', role: 'admin', secret: 'another-secret-0123456789abcdef-xyz' }),
       await issueToken({ sub: 'a', role: 'admin', secret: SECRET, ttl: -1 }),
       await issueToken({ sub: 'a', role: 'admin', secret: SECRET, audience: 'other' }),
       await issueToken({ sub: 'a', role: 'admin', secret: SECRET, issuer: 'other' }),

@@ -17,7 +17,7 @@ export interface BusMessage {
 /** Callbacks of {@link InvalidationBus}. */
 export interface BusHandlers {
   message(message: BusMessage): void;
-  /** The bus became trustworthy (own heartbeat came back). */
+  /** The bus became trustworthy (SUBSCRIBE acknowledged, or own heartbeat came back). */
   up(): void;
   /** The bus may have lost messages (connection closed or heartbeat late). */
   down(): void;
@@ -25,11 +25,15 @@ export interface BusHandlers {
 }
 
 /**
- * Redis pub/sub on its own connection. The bus is `up` only while this instance's own
- * heartbeat, published every `heartbeatMs` through the main connection, comes back within
- * `3 * heartbeatMs`; a closed subscriber connection marks it `down` at once. The manager
- * bumps the L1 epoch on every down/up transition, so entries written before a possible
- * message loss are revalidated against Redis instead of being served from L1.
+ * Redis pub/sub on its own connection. The bus goes `up` when Redis acknowledges SUBSCRIBE:
+ * from that reply on, Redis pushes every later PUBLISH on the channel to this connection, so
+ * no invalidation can be missed while the connection lives. It stays up while this instance's
+ * own heartbeat, published every `heartbeatMs` through the main connection, comes back within
+ * `3 * heartbeatMs` (a silently dead subscriber); a closed subscriber connection marks it
+ * `down` at once. The manager bumps the L1 epoch on every down/up transition, so entries
+ * written before a possible message loss are revalidated against Redis instead of being
+ * served from L1. (Waiting for the first heartbeat instead of the SUBSCRIBE reply added up to
+ * a heartbeat interval of L1 bypass after start, and proved nothing more.)
  *
  * Wire format: `h|<id>` (heartbeat) or `i|<id>|<json BusMessage>`.
  */
@@ -43,6 +47,8 @@ export class InvalidationBus {
   private readonly heartbeat: string;
   private readonly prefix: string;
   private closed = false;
+  private started: Promise<void> | undefined;
+  private endStart: (() => void) | undefined;
 
   constructor(
     private readonly main: RedisClient,
@@ -54,6 +60,11 @@ export class InvalidationBus {
   ) {
     this.heartbeat = `h|${id}`;
     this.prefix = `i|${id}|`;
+    this.started = new Promise<void>((resolve) => {
+      this.endStart = resolve;
+    });
+    // Bounded like the heartbeat: a Redis that never answers must not hold writes for long.
+    setTimeout(this.finishStart, 3 * heartbeatMs).unref();
     sub.on('error', (error: unknown) => handlers.error(error));
     sub.on('close', this.onClose);
     // (Re)subscribe on every ready: idempotent, and it also covers a first SUBSCRIBE that failed.
@@ -66,6 +77,21 @@ export class InvalidationBus {
     this.timer.unref();
   }
 
+  /**
+   * Until the first SUBSCRIBE is acknowledged (or fails, or `3 * heartbeatMs` pass): a promise
+   * that settles then; `undefined` after. A write awaits it so that its L1 entry is written under
+   * a live subscription: any later invalidation from another instance then reaches this one.
+   */
+  get starting(): Promise<void> | undefined {
+    return this.started;
+  }
+
+  private readonly finishStart = () => {
+    this.started = undefined;
+    this.endStart?.();
+    this.endStart = undefined;
+  };
+
   /** Publishes an invalidation to the other instances. */
   encode(message: BusMessage): string {
     return this.prefix + JSON.stringify(message);
@@ -73,7 +99,18 @@ export class InvalidationBus {
 
   private readonly subscribe = () => {
     if (this.closed) return;
-    this.sub.subscribe(this.channel).then(this.beat, (error: unknown) => this.handlers.error(error));
+    this.sub.subscribe(this.channel).then(this.subscribed, (error: unknown) => {
+      this.finishStart();
+      this.handlers.error(error);
+    });
+  };
+
+  private readonly subscribed = () => {
+    if (this.closed || this.sub.status !== 'ready') return;
+    this.lastHeartbeat = Date.now();
+    this.markUp();
+    this.finishStart();
+    this.beat();
   };
 
   private readonly beat = () => {
@@ -92,6 +129,7 @@ export class InvalidationBus {
   };
 
   private readonly onClose = () => {
+    this.finishStart();
     if (!this.closed) this.markDown();
   };
 
@@ -100,10 +138,7 @@ export class InvalidationBus {
     if (text.startsWith('h|')) {
       if (text === this.heartbeat) {
         this.lastHeartbeat = Date.now();
-        if (this.state === 'down' && !this.closed) {
-          this.state = 'up';
-          this.handlers.up();
-        }
+        this.markUp();
       }
       return;
     }
@@ -121,6 +156,12 @@ export class InvalidationBus {
     this.handlers.message(message);
   };
 
+  private markUp(): void {
+    if (this.state === 'up' || this.closed) return;
+    this.state = 'up';
+    this.handlers.up();
+  }
+
   private markDown(): void {
     if (this.state === 'down') return;
     this.state = 'down';
@@ -132,6 +173,7 @@ export class InvalidationBus {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.finishStart();
     clearInterval(this.timer);
     this.sub.disconnect();
   }

@@ -359,6 +359,10 @@ export class CacheCore {
     const { ttl, grace } = this.ttlOf(options);
     const tags = this.checkTags(options?.tags);
     const encoded = this.encode(value, operation, key, ns);
+    // Only right after start: written once the bus is subscribed, the L1 entry is valid at once and
+    // stays correct (an invalidation published before the subscription was for an older write).
+    const starting = this.bus?.starting;
+    if (starting !== undefined) await starting;
     const freshUntil = Date.now() + ttl;
     const staleUntil = freshUntil + grace;
     if (ns.part !== undefined) {

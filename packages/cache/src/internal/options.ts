@@ -1,6 +1,7 @@
 import { DEFAULT_OPTIONS } from '../defaults.js';
-import { CacheError } from '../errors.js';
+import { invalidOption as invalid } from '../errors.js';
 import type { CacheManagerOptions, RedisSettings, Serializer } from '../types.js';
+import { checkKnownKeys } from './known-keys.js';
 
 /** Namespace and tag names: no `:`, `#`, glob characters or spaces, so key patterns stay unambiguous. */
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -33,9 +34,25 @@ export interface ResolvedOptions {
   healthWarnLatencyMs: number;
 }
 
-function invalid(field: string, message: string): CacheError {
-  return new CacheError('E_CACHE_INVALID_OPTION', `Invalid option ${field}: ${message}`, { field });
-}
+const OPTION_KEYS: readonly (keyof CacheManagerOptions)[] = [
+  'name',
+  'redis',
+  'namespace',
+  'l1',
+  'ttl',
+  'grace',
+  'timeout',
+  'hardTimeout',
+  'commandTimeout',
+  'failOpen',
+  'serializer',
+  'compression',
+  'breaker',
+  'bus',
+  'lease',
+  'maxKeyLength',
+  'healthWarnLatencyMs',
+];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -70,11 +87,15 @@ export function checkName(field: string, value: unknown, fallback: string): stri
   return value;
 }
 
-function checkObject(field: string, value: unknown): Record<string, unknown> {
+/** Validates an optional nested options object, rejecting keys not in `known`. */
+function checkObject(field: string, value: unknown, known: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isObject(value)) throw invalid(field, 'must be an object');
+  checkKnownKeys(value, known, `${field}.`);
   return value;
 }
+
+const BUS_KEYS = ['heartbeatMs', 'channel'];
 
 const ONE_YEAR = 365 * 24 * 3600 * 1000;
 
@@ -90,6 +111,7 @@ function checkRedis(value: unknown): RedisSettings | undefined {
     nodes.length > 0 &&
     nodes.every((n) => isObject(n) && typeof n.host === 'string' && typeof n.port === 'number');
   if ('url' in value) {
+    checkKnownKeys(value, ['url', 'options'], 'redis.');
     if (typeof value.url !== 'string') throw invalid('redis.url', 'must be a string');
     try {
       const parsed = new URL(value.url);
@@ -98,10 +120,12 @@ function checkRedis(value: unknown): RedisSettings | undefined {
       throw invalid('redis.url', 'must be a redis:// or rediss:// URL');
     }
   } else if ('sentinels' in value) {
+    checkKnownKeys(value, ['sentinels', 'name', 'options'], 'redis.');
     if (!nodesOk(value.sentinels)) throw invalid('redis.sentinels', 'must be a non-empty array of { host, port }');
     if (typeof value.name !== 'string' || value.name.length === 0)
       throw invalid('redis.name', 'must be the master name');
   } else if ('cluster' in value) {
+    checkKnownKeys(value, ['cluster', 'options'], 'redis.');
     if (!nodesOk(value.cluster)) throw invalid('redis.cluster', 'must be a non-empty array of { host, port }');
   } else {
     throw invalid('redis', 'must be { url }, { sentinels, name }, { cluster } or an ioredis instance');
@@ -114,6 +138,7 @@ function checkRedis(value: unknown): RedisSettings | undefined {
 export function resolveOptions(input: CacheManagerOptions | undefined): ResolvedOptions {
   if (input !== undefined && !isObject(input)) throw invalid('options', 'must be an object');
   const o = (input ?? {}) as Record<string, unknown>;
+  checkKnownKeys(o, OPTION_KEYS);
   const d = DEFAULT_OPTIONS;
 
   const name = o.name === undefined ? d.name : o.name;
@@ -123,7 +148,7 @@ export function resolveOptions(input: CacheManagerOptions | undefined): Resolved
   if (o.l1 === false) {
     l1 = false;
   } else {
-    const l = checkObject('l1', o.l1);
+    const l = checkObject('l1', o.l1, ['maxEntries', 'maxBytes', 'policy', 'sweepIntervalMs', 'sweepBatch']);
     const policy = l.policy === undefined ? d.l1.policy : l.policy;
     if (policy !== 'lru' && policy !== 'lfu') throw invalid('l1.policy', "must be 'lru' or 'lfu'");
     l1 = {
@@ -140,7 +165,7 @@ export function resolveOptions(input: CacheManagerOptions | undefined): Resolved
 
   let compression: ResolvedOptions['compression'] = false;
   if (o.compression !== undefined && o.compression !== false) {
-    const c = checkObject('compression', o.compression);
+    const c = checkObject('compression', o.compression, ['threshold', 'level']);
     compression = {
       threshold: checkNumber('compression.threshold', c.threshold, d.compression.threshold),
       level: checkNumber('compression.level', c.level, d.compression.level, { min: 1, max: 9 }),
@@ -157,12 +182,17 @@ export function resolveOptions(input: CacheManagerOptions | undefined): Resolved
     throw invalid('serializer', 'must have serialize() and deserialize() functions');
   }
 
-  const b = checkObject('breaker', o.breaker);
+  const b = checkObject('breaker', o.breaker, [
+    'errorThresholdPercentage',
+    'resetTimeoutMs',
+    'volumeThreshold',
+    'rollingWindowMs',
+  ]);
   const namespace = checkName('namespace', o.namespace, d.namespace);
 
   let bus: ResolvedOptions['bus'] = false;
   if (o.bus !== false && redis !== undefined && l1 !== false) {
-    const bo = checkObject('bus', o.bus);
+    const bo = checkObject('bus', o.bus, BUS_KEYS);
     if (bo.channel !== undefined && (typeof bo.channel !== 'string' || bo.channel.length === 0)) {
       throw invalid('bus.channel', 'must be a non-empty string');
     }
@@ -171,10 +201,10 @@ export function resolveOptions(input: CacheManagerOptions | undefined): Resolved
       channel: (bo.channel as string | undefined) ?? `${namespace}:#bus`,
     };
   } else if (o.bus !== undefined && o.bus !== false) {
-    checkObject('bus', o.bus);
+    checkObject('bus', o.bus, BUS_KEYS);
   }
 
-  const le = checkObject('lease', o.lease);
+  const le = checkObject('lease', o.lease, ['ttlMs', 'waitTimeoutMs']);
 
   return {
     name,

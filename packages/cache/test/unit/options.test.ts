@@ -66,6 +66,15 @@ describe('options validation', () => {
     [{ lease: { ttlMs: 1 } }, 'lease.ttlMs'],
     [{ maxKeyLength: 0 }, 'maxKeyLength'],
     [{ healthWarnLatencyMs: 0 }, 'healthWarnLatencyMs'],
+    // Unknown keys: a misspelt option must not silently keep its default.
+    [{ ttll: 1_000 }, 'ttll'],
+    [{ l1: { maxEntrys: 10 } }, 'l1.maxEntrys'],
+    [{ compression: { treshold: 10 } }, 'compression.treshold'],
+    [{ breaker: { resetTimeout: 10 } }, 'breaker.resetTimeout'],
+    [{ lease: { ttl: 10 } }, 'lease.ttl'],
+    [{ redis: { url: 'redis://127.0.0.1:1' }, bus: { heartbeat: 10 } }, 'bus.heartbeat'],
+    [{ redis: { url: 'redis://127.0.0.1:1', option: {} } }, 'redis.option'],
+    [{ redis: { cluster: [{ host: 'h', port: 1 }], nodes: [] } }, 'redis.nodes'],
   ])('rejects %j naming %s', (options, field) => {
     expect(fieldOf(() => new CacheManager(options as never))).toBe(field);
   });

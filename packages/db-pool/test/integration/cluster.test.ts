@@ -64,7 +64,7 @@ describe('primary + synchronous streaming replica', () => {
         hosts: Record<string, { role: string; routable?: boolean }>;
       };
       expect(stats.readsOnReplica).toBeGreaterThan(0);
-      expect(stats.hosts[rLabel]).toMatchObject({ role: 'replica', routable: true });
+      expect(stats.hosts['replicas[0]']).toMatchObject({ role: 'replica', routable: true });
     } finally {
       await db.close();
     }
@@ -94,7 +94,7 @@ describe('primary + synchronous streaming replica', () => {
       expect(hosts.filter((h) => h === rLabel)).toHaveLength(5);
       expect(hosts.filter((h) => h === `localhost:${replica.port}`)).toHaveLength(5);
       const stats = db.stats() as { hosts: Record<string, { routable: boolean }> };
-      expect(stats.hosts[`127.0.0.1:${dead}`]?.routable).toBe(false);
+      expect(stats.hosts['replicas[0]']?.routable).toBe(false);
       const health = await db.healthCheck();
       expect(health.status).toBe('warn');
       expect(health.output).toContain(`127.0.0.1:${dead}`);
@@ -144,8 +144,8 @@ describe('primary + synchronous streaming replica', () => {
           { timeoutMs: 20_000, intervalMs: 100, what: 'reads moved to the primary' },
         );
         const stats = db.stats() as { hosts: Record<string, { routable: boolean; lagMs: number }> };
-        expect(stats.hosts[rLabel]?.routable).toBe(false);
-        expect(stats.hosts[rLabel]?.lagMs).toBeGreaterThan(500);
+        expect(stats.hosts['replicas[0]']?.routable).toBe(false);
+        expect(stats.hosts['replicas[0]']?.lagMs).toBeGreaterThan(500);
         expect((await db.healthCheck()).status).toBe('warn');
       } finally {
         await replica.psql('select pg_wal_replay_resume()');

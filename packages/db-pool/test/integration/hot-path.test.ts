@@ -4,7 +4,7 @@ import { isQueryTimeoutError, type PoolManager } from '../../src/index.js';
 import { backends, withSchema } from './helpers.js';
 
 type HostStats = Record<string, number | string>;
-const hostStats = (db: PoolManager) => (db.stats() as { hosts: Record<string, HostStats> }).hosts['127.0.0.1:5432']!;
+const hostStats = (db: PoolManager) => (db.stats() as { hosts: Record<string, HostStats> }).hosts['primary[0]']!;
 
 // The hot path: an idle stack in front of generic-pool, and the manager's own wait queue
 // (handoff on release, one shared expiry timer) once every connection is borrowed.

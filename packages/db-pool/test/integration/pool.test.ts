@@ -10,7 +10,7 @@ import {
 import { admin, backends, withSchema } from './helpers.js';
 
 type HostStats = Record<string, number | string>;
-const hostStats = (db: PoolManager) => (db.stats() as { hosts: Record<string, HostStats> }).hosts['127.0.0.1:5432']!;
+const hostStats = (db: PoolManager) => (db.stats() as { hosts: Record<string, HostStats> }).hosts['primary[0]']!;
 
 describe('host pool behaviour', () => {
   it('fails fast when the wait queue is full and leaks nothing', async () => {
@@ -241,7 +241,7 @@ describe('host pool behaviour', () => {
       for (let i = 0; i < 12; i++) errors.push(await db.query('select 1').catch((e) => e));
       expect(errors[0].code).toBe('E_DB_CONNECTION');
       expect(errors.some((e) => isCircuitOpenError(e))).toBe(true);
-      const s = (db.stats() as { hosts: Record<string, HostStats> }).hosts[`127.0.0.1:${port}`]!;
+      const s = (db.stats() as { hosts: Record<string, HostStats> }).hosts['primary[0]']!;
       expect(s.breaker).toBe('open');
       expect(Number(s.breakerRejected)).toBeGreaterThan(0);
       const health = await db.healthCheck();
@@ -264,7 +264,7 @@ describe('host pool behaviour', () => {
       }
       // Failures are fed to opossum asynchronously: it opens within a few microtasks.
       await waitFor(
-        () => (db.stats() as { hosts: Record<string, HostStats> }).hosts['127.0.0.1:5432']?.breaker === 'open',
+        () => (db.stats() as { hosts: Record<string, HostStats> }).hosts['primary[0]']?.breaker === 'open',
       );
       const error = await db.query('select 1').catch((e) => e);
       expect(isCircuitOpenError(error)).toBe(true);

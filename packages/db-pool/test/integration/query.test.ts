@@ -179,7 +179,7 @@ describe('PoolManager against the local PostgreSQL', () => {
     const stats = db.stats() as { primary: string; queries: number; hosts: Record<string, Record<string, unknown>> };
     expect(stats.primary).toBe('127.0.0.1:5432');
     expect(stats.queries).toBe(2); // create table + select
-    expect(stats.hosts['127.0.0.1:5432']).toMatchObject({
+    expect(stats.hosts['primary[0]']).toMatchObject({
       role: 'primary',
       breaker: 'closed',
       waiting: 0,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, InvalidOptionError, isDbPoolError, PoolManager } from '../../src/index.js';
-import { hostLabel, resolveOptions } from '../../src/options.js';
+import { checkQueryOptions, hostLabel, resolveOptions } from '../../src/options.js';
 
 const primary = { connectionString: 'postgres://postgres@127.0.0.1:5432/test' };
 
@@ -55,8 +55,44 @@ describe('options', () => {
     [{ primary, onSlowQuery: 'log' }, 'onSlowQuery'],
     [{ primary, prepare: 1 }, 'prepare'],
     [{ primary, maxTrackedStatements: 0 }, 'maxTrackedStatements'],
+    [{ primary, onConnectWait: 'log' }, 'onConnectWait'],
+    [{ primary, failover: { progressIntervalMs: 1 } }, 'failover.progressIntervalMs'],
+    // Unknown keys: a misspelt option must not silently keep its default.
+    [{ primary, poolSize: 5 }, 'poolSize'],
+    [{ primary, pool: { maxSize: 5 } }, 'pool.maxSize'],
+    [{ primary, retry: { attempts: 2 } }, 'retry.attempts'],
+    [{ primary, breaker: { threshold: 2 } }, 'breaker.threshold'],
+    [{ primary, replica: { maxLagMs: 2 } }, 'replica.maxLagMs'],
+    [{ primary, failover: { timeout: 2 } }, 'failover.timeout'],
   ])('rejects %j naming %s', (options, field) => {
     expect(fieldOf(() => new PoolManager(options as never))).toBe(field);
+  });
+
+  it.each([
+    [{ role: 'reader' }, 'role'],
+    [{ timeoutMs: -5 }, 'timeoutMs'],
+    [{ timeoutMs: Number.NaN }, 'timeoutMs'],
+    [{ timeoutMs: '100' }, 'timeoutMs'],
+    [{ priority: 0.5 }, 'priority'],
+    [{ timeout: 100 }, 'timeout'],
+  ])('rejects query options %j naming %s', (options, field) => {
+    expect(fieldOf(() => checkQueryOptions(options as never))).toBe(field);
+  });
+
+  it('accepts every documented query option', () => {
+    expect(
+      fieldOf(() =>
+        checkQueryOptions({
+          role: 'read',
+          timeoutMs: 0,
+          signal: new AbortController().signal,
+          name: 'q',
+          idempotent: true,
+          priority: 2,
+          prepare: false,
+        }),
+      ),
+    ).toBeUndefined();
   });
 
   it('rejects a non-object', () => {

@@ -15,6 +15,7 @@ import type {
   Severity,
 } from '../types.js';
 import { parseDuration } from './duration.js';
+import { checkKnownKeys } from './known-keys.js';
 import { validateMatchers } from './label-matchers.js';
 import { LABEL_NAME_RE, METRIC_NAME_RE } from './text-format.js';
 
@@ -86,6 +87,18 @@ export interface ResolvedAlerting {
   clock: Clock;
 }
 
+const CONDITION_KEYS: Readonly<Record<AlertCondition['type'], readonly string[]>> = {
+  threshold: ['type', 'metric', 'matchers', 'op', 'value'],
+  rate: ['type', 'metric', 'matchers', 'window', 'op', 'value'],
+  quantile: ['type', 'metric', 'matchers', 'quantile', 'window', 'op', 'value'],
+  anomaly: ['type', 'metric', 'matchers', 'source', 'detector'],
+  custom: ['type', 'read', 'op', 'value'],
+};
+const DETECTOR_KEYS = {
+  ewma: ['kind', 'alpha', 'threshold', 'warmup', 'minDeviation', 'direction'],
+  mad: ['kind', 'window', 'threshold', 'warmup', 'minDeviation', 'direction'],
+} as const;
+
 const OPS: readonly string[] = ['>', '>=', '<', '<=', '==', '!='];
 const SEVERITIES: readonly string[] = ['info', 'warning', 'critical'];
 
@@ -132,6 +145,7 @@ function names(value: unknown, field: string, known: Set<string> | undefined, no
 
 function detector(value: unknown, field: string): DetectorSpec {
   const d = obj(value, field);
+  if (d.kind === 'ewma' || d.kind === 'mad') checkKnownKeys(d, DETECTOR_KEYS[d.kind], `${field}.`);
   // Construct once to validate every field, naming it on error.
   if (d.kind === 'ewma') new EwmaDetector(d as object, field);
   else if (d.kind === 'mad') new MadDetector(d as object, field);
@@ -141,6 +155,8 @@ function detector(value: unknown, field: string): DetectorSpec {
 
 function condition(value: unknown, field: string): ResolvedCondition {
   const c = obj(value, field) as Partial<AlertCondition> & Record<string, unknown>;
+  if (typeof c.type === 'string' && Object.hasOwn(CONDITION_KEYS, c.type))
+    checkKnownKeys(c, CONDITION_KEYS[c.type as AlertCondition['type']], `${field}.`);
   const matchers = c.type === 'custom' ? undefined : validateMatchers(c.matchers, `${field}.matchers`);
   switch (c.type) {
     case 'threshold':
@@ -202,6 +218,7 @@ function condition(value: unknown, field: string): ResolvedCondition {
 
 function delivery(value: unknown, field: string): ResolvedDelivery {
   const d = value === undefined ? {} : obj(value, field);
+  checkKnownKeys(d, ['queueSize', 'maxAttempts', 'backoffMs', 'maxBackoffMs', 'timeoutMs'], `${field}.`);
   const D = ALERTING_DEFAULTS.delivery;
   const int = (v: unknown, f: string, fallback: number, min: number) => {
     if (v === undefined) return fallback;
@@ -221,6 +238,11 @@ function delivery(value: unknown, field: string): ResolvedDelivery {
 /** Validates {@link AlertingOptions}, naming the bad field (e.g. `alerting.rules[2].for`). */
 export function resolveAlertingOptions(options: AlertingOptions | undefined): ResolvedAlerting {
   const o = options === undefined ? {} : (obj(options, 'alerting') as AlertingOptions);
+  checkKnownKeys(
+    o,
+    ['rules', 'routes', 'notifiers', 'inhibitRules', 'evaluationInterval', 'historySize', 'maxSeriesPerRule', 'clock'],
+    'alerting.',
+  );
   const notifiers = new Map<string, { notifier: Notifier; delivery: ResolvedDelivery }>();
   if (o.notifiers !== undefined && !Array.isArray(o.notifiers))
     throw invalidOption('alerting.notifiers', 'must be an array');
@@ -240,6 +262,7 @@ export function resolveAlertingOptions(options: AlertingOptions | undefined): Re
   const rules = (o.rules ?? []).map((r, i): ResolvedRule => {
     const field = `alerting.rules[${i}]`;
     obj(r, field);
+    checkKnownKeys(r, ['name', 'condition', 'for', 'keepFiringFor', 'severity', 'labels', 'annotations'], `${field}.`);
     if (typeof r.name !== 'string' || !LABEL_NAME_RE.test(r.name))
       throw invalidOption(`${field}.name`, 'must be a name ([a-zA-Z_][a-zA-Z0-9_]*)');
     if (ruleNames.has(r.name)) throw invalidOption(`${field}.name`, `duplicate rule name ${r.name}`);
@@ -263,9 +286,25 @@ export function resolveAlertingOptions(options: AlertingOptions | undefined): Re
   const routes = (o.routes ?? []).map((r, i): ResolvedRoute => {
     const field = `alerting.routes[${i}]`;
     obj(r, field);
+    checkKnownKeys(
+      r,
+      [
+        'matchers',
+        'notifiers',
+        'groupBy',
+        'groupWait',
+        'groupInterval',
+        'repeatInterval',
+        'sendResolved',
+        'continue',
+        'escalation',
+      ],
+      `${field}.`,
+    );
     const escalation = (r.escalation ?? []).map((s, j) => {
       const f = `${field}.escalation[${j}]`;
       obj(s, f);
+      checkKnownKeys(s, ['after', 'notifiers'], `${f}.`);
       return {
         afterMs: parseDuration(s.after, `${f}.after`),
         notifiers: names(s.notifiers, `${f}.notifiers`, known, true),
@@ -317,6 +356,7 @@ export function resolveAlertingOptions(options: AlertingOptions | undefined): Re
   const inhibitRules = (o.inhibitRules ?? []).map((r, i) => {
     const field = `alerting.inhibitRules[${i}]`;
     obj(r, field);
+    checkKnownKeys(r, ['sourceMatchers', 'targetMatchers', 'equal'], `${field}.`);
     return {
       sourceMatchers: validateMatchers(r.sourceMatchers, `${field}.sourceMatchers`, true) as LabelMatchers,
       targetMatchers: validateMatchers(r.targetMatchers, `${field}.targetMatchers`, true) as LabelMatchers,

@@ -1,5 +1,6 @@
 import { DEFAULT_CONNECTION_OPTIONS, DEFAULT_EXCHANGE_LIMITS, DEFAULT_HUB_OPTIONS } from '../defaults.js';
 import { invalidOption } from '../errors.js';
+import { checkKnownKeys } from './known-keys.js';
 import type {
   Codec,
   ConnectionOptions,
@@ -41,6 +42,54 @@ export interface ResolvedConnectionOptions {
 
 /** Limits with defaults applied. */
 export type ResolvedLimits = Required<ExchangeLimits>;
+
+const CONNECTION_KEYS: readonly (keyof ConnectionOptions)[] = [
+  'codec',
+  'maxFrameBytes',
+  'maxPayloadBytes',
+  'heartbeat',
+  'backoff',
+  'connectTimeoutMs',
+  'stream',
+  'sequence',
+  'resetSequenceOnReconnect',
+  'id',
+  'timestamp',
+  'resync',
+  'shutdownNotice',
+  'maxConnectionLifetimeMs',
+  'rotationOverlapMs',
+  'idleTimeoutMs',
+  'reorderWindow',
+  'reorderTimeoutMs',
+  'maxBufferedDeltas',
+  'dedupWindow',
+  'maxResyncAttempts',
+  'queue',
+];
+
+const HUB_KEYS: readonly (keyof StreamHubOptions)[] = [
+  'name',
+  'server',
+  'port',
+  'host',
+  'path',
+  'authenticate',
+  'authorize',
+  'maxBufferedBytes',
+  'slowConsumer',
+  'slowConsumerCloseCode',
+  'heartbeatIntervalMs',
+  'maxMessageBytes',
+  'inboundRatePerSecond',
+  'inboundBurst',
+  'maxTopicsPerClient',
+  'maxTopics',
+  'history',
+  'epoch',
+  'broker',
+  'flushIntervalMs',
+];
 
 const POLICIES: readonly QueuePolicy[] = ['drop-oldest', 'conflate-latest', 'error'];
 
@@ -90,6 +139,7 @@ export function resolveConnectionOptions(
   const raw = { ...obj(prefix, base), ...obj(prefix, input) } as ConnectionOptions;
   const d = DEFAULT_CONNECTION_OPTIONS;
   const f = (name: string) => `${prefix}.${name}`;
+  checkKnownKeys(raw, CONNECTION_KEYS, `${prefix}.`);
   let codec = d.codec as Codec;
   if (raw.codec !== undefined) {
     if (!isObject(raw.codec) || typeof raw.codec.decode !== 'function' || typeof raw.codec.encode !== 'function') {
@@ -100,12 +150,14 @@ export function resolveConnectionOptions(
   let heartbeat: ResolvedConnectionOptions['heartbeat'] = false;
   if (raw.heartbeat !== false) {
     const h = obj(f('heartbeat'), raw.heartbeat);
+    checkKnownKeys(h, ['intervalMs', 'timeoutMs'], f('heartbeat.'));
     heartbeat = {
       intervalMs: num(f('heartbeat.intervalMs'), h.intervalMs, d.heartbeat.intervalMs, 1),
       timeoutMs: num(f('heartbeat.timeoutMs'), h.timeoutMs, d.heartbeat.timeoutMs, 1),
     };
   }
   const b = obj(f('backoff'), raw.backoff);
+  checkKnownKeys(b, ['initialDelayMs', 'maxDelayMs', 'multiplier', 'stableAfterMs'], f('backoff.'));
   const backoff = {
     initialDelayMs: num(f('backoff.initialDelayMs'), b.initialDelayMs, d.backoff.initialDelayMs, 0),
     maxDelayMs: num(f('backoff.maxDelayMs'), b.maxDelayMs, d.backoff.maxDelayMs, 0),
@@ -115,6 +167,7 @@ export function resolveConnectionOptions(
   if (backoff.maxDelayMs < backoff.initialDelayMs)
     throw invalidOption(f('backoff.maxDelayMs'), 'must be >= initialDelayMs');
   const q = obj(f('queue'), raw.queue);
+  checkKnownKeys(q, ['maxSize', 'policy'], f('queue.'));
   const policy = q.policy === undefined ? d.queue.policy : (q.policy as QueuePolicy);
   if (!POLICIES.includes(policy)) throw invalidOption(f('queue.policy'), `expected one of ${POLICIES.join(', ')}`);
   const maxFrameBytes = num(f('maxFrameBytes'), raw.maxFrameBytes, d.maxFrameBytes, 1, true);
@@ -174,6 +227,7 @@ export function resolveBreakerOptions(prefix: string, input: unknown): ResolvedB
   const d = DEFAULT_CONNECTION_OPTIONS;
   const f = (name: string) => `${prefix}.${name}`;
   const br = obj(prefix, input);
+  checkKnownKeys(br, ['errorThresholdPercentage', 'volumeThreshold', 'resetTimeoutMs', 'rollingCountTimeoutMs'], f(''));
   const breaker = {
     errorThresholdPercentage: num(
       f('errorThresholdPercentage'),
@@ -206,6 +260,7 @@ export interface ResolvedManagerOptions {
 /** Validates the manager options; throws `E_WS_INVALID_OPTION` naming the field. */
 export function resolveManagerOptions(input: WebSocketManagerOptions, defaultName: string): ResolvedManagerOptions {
   if (!isObject(input)) throw invalidOption('options', 'expected an object');
+  checkKnownKeys(input, ['name', 'exchanges']);
   const name = input.name ?? defaultName;
   if (typeof name !== 'string' || name.length === 0) throw invalidOption('name', 'expected a non-empty string');
   if (!isObject(input.exchanges) || Object.keys(input.exchanges).length === 0) {
@@ -215,6 +270,7 @@ export function resolveManagerOptions(input: WebSocketManagerOptions, defaultNam
   for (const [exchange, value] of Object.entries(input.exchanges)) {
     const prefix = `exchanges.${exchange}`;
     if (!isObject(value)) throw invalidOption(prefix, 'expected an object');
+    checkKnownKeys(value, ['endpoints', 'limits', 'breaker', 'connection'], `${prefix}.`);
     const endpoints = value.endpoints;
     if (!Array.isArray(endpoints) || endpoints.length === 0) {
       throw invalidOption(`${prefix}.endpoints`, 'expected a non-empty array of ws:// or wss:// URLs');
@@ -231,6 +287,7 @@ export function resolveManagerOptions(input: WebSocketManagerOptions, defaultNam
       }
     });
     const l = obj(`${prefix}.limits`, value.limits);
+    checkKnownKeys(l, ['connectsPerSecond', 'connectBurst', 'messagesPerSecond', 'messageBurst'], `${prefix}.limits.`);
     const dl = DEFAULT_EXCHANGE_LIMITS;
     const limits: ResolvedLimits = {
       connectsPerSecond: num(`${prefix}.limits.connectsPerSecond`, l.connectsPerSecond, dl.connectsPerSecond, 0.001),
@@ -274,6 +331,7 @@ export interface ResolvedHubOptions {
 /** Validates the hub options; throws `E_WS_INVALID_OPTION` naming the field. */
 export function resolveHubOptions(input: StreamHubOptions): ResolvedHubOptions {
   if (!isObject(input)) throw invalidOption('options', 'expected an object');
+  checkKnownKeys(input, HUB_KEYS);
   const d = DEFAULT_HUB_OPTIONS;
   if (input.server !== undefined && input.port !== undefined)
     throw invalidOption('port', 'give either server or port, not both');
@@ -295,14 +353,11 @@ export function resolveHubOptions(input: StreamHubOptions): ResolvedHubOptions {
   }
   let historyMaxMessages: number = d.historyMaxMessages;
   if (input.history === false) historyMaxMessages = 0;
-  else
-    historyMaxMessages = num(
-      'history.maxMessages',
-      obj('history', input.history).maxMessages,
-      d.historyMaxMessages,
-      1,
-      true,
-    );
+  else {
+    const history = obj('history', input.history);
+    checkKnownKeys(history, ['maxMessages'], 'history.');
+    historyMaxMessages = num('history.maxMessages', history.maxMessages, d.historyMaxMessages, 1, true);
+  }
   const epoch = input.epoch as unknown;
   if (epoch !== undefined && (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 256)) {
     throw invalidOption('epoch', 'expected a string of 1-256 characters');

@@ -65,6 +65,9 @@ export class BinanceDataClient extends VenueDataClient {
         const message: SnapshotMessage = { symbol, snapshot };
         return { sequence: snapshot.lastUpdateId, message };
       },
+      // Binance's procedure restarts the local book from a snapshot after a reconnect; it also makes a venue that
+      // came back with its update ids reset resync at once instead of its diffs being dropped as duplicates.
+      resetSequenceOnReconnect: true,
       heartbeat: { intervalMs: 5_000, timeoutMs: 5_000 },
       backoff: { initialDelayMs: 50, maxDelayMs: 2_000 },
       reorderTimeoutMs: 100,

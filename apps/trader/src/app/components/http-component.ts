@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { TraderConfig } from '../../config/config-types.js';
 import { TraderError } from '../../errors.js';
@@ -17,6 +19,8 @@ export interface HttpComponentOptions {
   config: TraderConfig;
   /** HS256 secret of the API's tokens; empty makes a random one for this run and issues a local admin token. */
   secret: string;
+  /** Bearer token accepted by `/metrics` only (Prometheus); empty: none. */
+  metricsToken?: string;
   /** The stream epoch (the event stream's), so every gateway numbers live events alike. */
   epoch: () => string;
   port: () => ReadModelPort;
@@ -36,7 +40,7 @@ export class HttpComponent implements Component {
   #server: RunningHttpServer | undefined;
   #redis: Redis | undefined;
   #redisErrors = 0;
-  /** An admin token for this run's dashboard, when no secret was configured. */
+  /** An admin token for this run's dashboard (15 minutes), when no secret was configured. */
   localAdminToken: string | undefined;
 
   constructor(private readonly options: HttpComponentOptions) {}
@@ -44,6 +48,8 @@ export class HttpComponent implements Component {
   async start(): Promise<void> {
     const { config } = this.options;
     const secret = this.options.secret || randomBytes(32).toString('hex');
+    // Audit rows the database cannot take are kept beside the journal (`audit.deadLetterPath`).
+    mkdirSync(config.dataDir, { recursive: true });
     if (config.cache.redisUrl) {
       this.#redis = new Redis(config.cache.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
       // Counted, never thrown: rate limits fall back per the API's policy while Redis is away.
@@ -56,7 +62,12 @@ export class HttpComponent implements Component {
       host: config.http.host,
       port: config.http.port,
       auth: { secret },
-      audit: { pool: this.options.postgres.pool(), schema: config.database.schema },
+      audit: {
+        pool: this.options.postgres.pool(),
+        schema: config.database.schema,
+        deadLetterPath: resolve(config.dataDir, 'audit-dead-letter.jsonl'),
+      },
+      ...(this.options.metricsToken ? { metricsToken: this.options.metricsToken } : {}),
       ...(this.#redis === undefined ? {} : { redis: this.#redis }),
       health: { registry: this.options.health.registry, alerts: () => this.options.observability.activeAlerts() },
       metrics: () => this.options.observability.metrics(),
@@ -64,7 +75,7 @@ export class HttpComponent implements Component {
       cache: this.options.cache.cache(),
     });
     if (!this.options.secret)
-      this.localAdminToken = await issueToken({ sub: 'local', role: 'admin', secret, ttl: '12h' });
+      this.localAdminToken = await issueToken({ sub: 'local', role: 'admin', secret, ttl: '15m' });
   }
 
   /** The base URL. */

@@ -60,6 +60,16 @@ export class JournalComponent implements Component {
   async healthCheck(): Promise<ComponentHealth> {
     const j = this.#journal;
     if (j === undefined) return { status: 'fail', output: 'journal is not open' };
+    const f = j.failure;
+    if (f !== undefined) {
+      // Critical: readiness turns 503. The engine opens no positions until appends succeed again (it retries).
+      return {
+        status: 'fail',
+        observedValue: j.lastSeq,
+        observedUnit: 'last sequence',
+        output: `appends fail since ${new Date(f.since).toISOString()}: ${f.reason}; no new orders, cancels still go out, retrying`,
+      };
+    }
     return { status: 'pass', observedValue: j.lastSeq, observedUnit: 'last sequence' };
   }
 

@@ -87,11 +87,22 @@ export class MarketDataComponent implements Component {
     const symbols = this.config.symbols;
     const synced = symbols.filter((s) => engine.isSynced(s)).length;
     const ws = await this.#manager.healthCheck(signal);
+    const out = symbols.filter((s) => !engine.isSynced(s));
+    const why = engine.outOfSync();
+    const outputs = [
+      ...(out.length === 0
+        ? []
+        : [
+            `out of sync (no new orders on them): ${out.map((s) => (why.has(s) ? `${s} (${why.get(s)?.reason})` : s)).join(', ')}`,
+          ]),
+      ...(ws.status !== 'pass' && ws.output !== undefined ? [`ws-manager: ${ws.output}`] : []),
+    ];
     return {
       status: synced === symbols.length ? (ws.status === 'fail' ? 'warn' : 'pass') : synced > 0 ? 'warn' : 'fail',
       observedValue: synced,
       observedUnit: 'books in sync',
-      ...(ws.status !== 'pass' && ws.output !== undefined ? { output: `ws-manager: ${ws.output}` } : {}),
+      ...(outputs.length === 0 ? {} : { output: outputs.join('; ') }),
+      ...(out.length === 0 ? {} : { details: { outOfSync: out } }),
     };
   }
 

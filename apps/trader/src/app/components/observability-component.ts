@@ -1,4 +1,5 @@
 import { Monitoring } from '@cryptoscalp/monitoring';
+import type { Metric } from 'prom-client';
 import type { TraderConfig } from '../../config/config-types.js';
 import { TraderError } from '../../errors.js';
 import type { AlertsSource } from '../../http/alert-manager-port.js';
@@ -29,6 +30,8 @@ export class ObservabilityComponent implements Component {
     private readonly config: TraderConfig,
     private readonly engine: EngineComponent | undefined,
     private readonly marketDataErrors: () => number,
+    /** prom-client metrics made before monitoring starts (the log counter), registered in its registry at start. */
+    private readonly extraMetrics: readonly Metric[] = [],
   ) {}
 
   start(): void {
@@ -47,6 +50,7 @@ export class ObservabilityComponent implements Component {
       this.#monitoring = monitoring;
       this.#close = () => monitoring.close();
     }
+    for (const m of this.extraMetrics) this.#monitoring.registry.registerMetric(m);
     for (const w of this.#watched) this.#monitoring.watch(typeof w === 'function' ? w() : w);
   }
 

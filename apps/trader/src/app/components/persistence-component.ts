@@ -1,14 +1,19 @@
 import type { TraderConfig } from '../../config/config-types.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
-import { JournalWriter, type JournalWriterStats } from '../../persistence/journal-writer.js';
+import { isHistoryMismatch, JournalWriter, type JournalWriterStats } from '../../persistence/journal-writer.js';
 import type { EngineComponent } from './engine-component.js';
 import type { JournalComponent } from './journal-component.js';
 import type { PostgresComponent } from './postgres-component.js';
 
+/** How long the start waits for PostgreSQL to check its history against the journal before going on without it. */
+const START_CHECK_MS = 5_000;
+
 /**
  * The journal writer: every journal entry into PostgreSQL, each batch in one transaction with the journal cursor.
- * Trading never waits for PostgreSQL: when it is down at start the writer retries every second in the background
- * and catches up from the journal file.
+ * At start it checks that the database's history for this instance is this journal's, and refuses to start when it
+ * is not (a fresh data dir against a used database would reuse order ids and skip writes). Trading never waits for
+ * PostgreSQL otherwise: when it is down at start the writer retries every second in the background, catches up
+ * from the journal file, and halts trading if the check fails then.
  */
 export class PersistenceComponent implements Component {
   readonly name = 'persistence';
@@ -24,39 +29,50 @@ export class PersistenceComponent implements Component {
     private readonly log: (line: string) => void,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
     const journal = this.journal.journal();
+    const engine = this.engine.engine();
     const writer = new JournalWriter({
       db: this.postgres.pool(),
       schema: this.config.database.schema,
       instanceId: this.config.instanceId,
       journalPath: this.journal.path,
       currentSeq: () => journal.lastSeq,
+      onHistoryMismatch: (e) => {
+        this.log(`trader: ${e.message}`);
+        engine.setTradingState('HALTED', 'the database holds history this journal does not have (see persistence)');
+      },
     });
     this.#writer = writer;
-    this.engine.engine().onEntry((e) => writer.enqueue(e));
+    engine.onEntry((e) => writer.enqueue(e));
+    try {
+      await writer.start({ timeoutMs: START_CHECK_MS });
+      this.#deferred = false;
+      return;
+    } catch (e) {
+      // Refuse to start: nothing has traded yet, and trading now would reuse ids the database holds.
+      if (isHistoryMismatch(e)) throw e;
+      this.log(
+        `trader: postgres unavailable (${(e as Error).message}); trading on the journal, the writer will catch up`,
+      );
+    }
     // Trading never waits for PostgreSQL: the writer starts (and catches up from the journal) in the background,
     // retrying every second while the database is away.
     void this.run(writer);
   }
 
   private async run(writer: JournalWriter): Promise<void> {
-    let logged = false;
     while (!this.#stopped) {
+      await new Promise((r) => setTimeout(r, 1000).unref());
+      if (this.#stopped) return;
       try {
         await writer.start();
         this.#deferred = false;
-        if (logged) this.log('trader: postgres reachable: journal writer caught up');
+        this.log('trader: postgres reachable: journal writer caught up');
         return;
       } catch (e) {
-        if (!logged) {
-          logged = true;
-          this.log(
-            `trader: postgres unavailable (${(e as Error).message}); trading on the journal, the writer will catch up`,
-          );
-        }
+        if (isHistoryMismatch(e)) return; // halted by onHistoryMismatch; health says why
       }
-      await new Promise((r) => setTimeout(r, 1000).unref());
     }
   }
 

@@ -22,9 +22,10 @@ export class PostgresComponent implements Component {
     const c = this.config;
     let url = c.database.url;
     if (!url) {
-      this.#embedded = await startEmbeddedPostgres(
-        c.database.embedded === 'disk' ? { dataDir: resolve(c.dataDir, 'pglite') } : {},
-      );
+      this.#embedded = await startEmbeddedPostgres({
+        schema: c.database.schema,
+        ...(c.database.embedded === 'disk' ? { dataDir: resolve(c.dataDir, 'pglite') } : {}),
+      });
       url = this.#embedded.url;
     }
     this.#url = url;

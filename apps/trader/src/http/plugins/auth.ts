@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { bearerToken } from '../auth.js';
@@ -13,10 +14,14 @@ import type { Authenticate, PluginOptions } from './context.js';
  * the {@link TokenVerifier} (a verified token is remembered until it expires, so a polling client pays one signature
  * check). Audited: the first use of a token on this instance (`auth.login`), every refused token (`auth.failure`, at
  * most one row per IP and reason per 10 s), and every 403 (the route's action, or `auth.forbidden`).
- * `app.authenticate` is the same check for the stream upgrades.
+ * `app.authenticate` is the same check for the stream upgrades. Routes with `config.scrape` (`/metrics`) also take the
+ * scrape token `metricsToken`, compared in constant time (digests of equal length), with no principal.
  */
-async function auth(app: FastifyInstance, { verifier, counters }: PluginOptions): Promise<void> {
+async function auth(app: FastifyInstance, { verifier, counters, options }: PluginOptions): Promise<void> {
   const failures = new AuthFailureThrottle();
+  const scrapeDigest = options.metricsToken === undefined ? undefined : sha256(options.metricsToken);
+  const isScrapeToken = (token: string | undefined): boolean =>
+    scrapeDigest !== undefined && token !== undefined && timingSafeEqual(sha256(token), scrapeDigest);
 
   const authenticate = async (
     token: string | undefined,
@@ -107,6 +112,7 @@ async function auth(app: FastifyInstance, { verifier, counters }: PluginOptions)
    */
   const check = (req: FastifyRequest, reply: FastifyReply, done: Done): void => {
     const token = bearerToken(req.headers.authorization);
+    if (req.routeOptions.config.scrape === true && isScrapeToken(token)) return done();
     let cached: Principal | undefined;
     try {
       cached = verifier.verifyCached(token);
@@ -131,6 +137,10 @@ async function auth(app: FastifyInstance, { verifier, counters }: PluginOptions)
       check as onRequestHookHandler,
     ];
   });
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
 }
 
 function pathOf(url: string): string {

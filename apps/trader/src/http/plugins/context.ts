@@ -87,6 +87,8 @@ declare module 'fastify' {
     access?: Access;
     /** Health probes: never shed, never rate limited. */
     probe?: boolean;
+    /** `/metrics`: the scrape token (`metricsToken`) is accepted besides the role's tokens. */
+    scrape?: boolean;
     /** A document (the dashboard): gets the document security headers. */
     document?: boolean;
   }

@@ -10,12 +10,15 @@ import type { PluginOptions } from './context.js';
  *   response). Its `healthPlugin` serves the same routes, but every path alike; here each path gets its own access:
  *   the `publicPaths` (liveness, readiness, startup, `/health`) are probes — no token, never rate limited, never
  *   shed — and the rest (`status`, `components`, `alerts`, `metrics`) need a viewer token, like the API.
- * - `GET /metrics` answers the `metrics` source's body with its content type, for a viewer token (Prometheus:
- *   `authorization: { credentials: <jwt> }`).
+ * - `GET /metrics` answers the `metrics` source's body with its content type, for a token of any role or the scrape
+ *   token `metricsToken` (`config.scrape`, checked by `auth`; Prometheus: `authorization: { credentials: <token> }`).
+ *
+ * Renderings of `metrics` are shared ({@link coalesce}): a flood of scrapes renders at most once per
+ * `metricsMaxAgeMs`, so scraping cannot keep the event loop (the trading loop, in one process) busy.
  */
 async function health(app: FastifyInstance, { options }: PluginOptions): Promise<void> {
   const h = options.health;
-  const metrics = options.metrics;
+  const metrics = options.metrics === undefined ? undefined : coalesce(options.metrics, options.metricsMaxAgeMs);
   if (h !== undefined) {
     const handler = createHealthHandler(h.registry, {
       basePath: '/health',
@@ -36,10 +39,34 @@ async function health(app: FastifyInstance, { options }: PluginOptions): Promise
     app.get('/health/*', { config: { access: 'viewer' } }, serve);
   }
   if (metrics !== undefined)
-    app.get('/metrics', { config: { access: 'viewer' } }, async (_req, reply) => {
+    app.get('/metrics', { config: { access: 'viewer', scrape: true } }, async (_req, reply) => {
       const m = await metrics();
       return reply.type(m.contentType).send(m.body);
     });
+}
+
+/**
+ * `source` shared: callers while a rendering is in flight get that one, and a rendering younger than `maxAgeMs` is
+ * served again. A failed rendering is not kept.
+ */
+export function coalesce<T>(source: () => Promise<T>, maxAgeMs: number): () => Promise<T> {
+  let last: { at: number; value: T } | undefined;
+  let inFlight: Promise<T> | undefined;
+  return () => {
+    if (last !== undefined && performance.now() - last.at < maxAgeMs) return Promise.resolve(last.value);
+    inFlight ??= source().then(
+      (value) => {
+        last = { at: performance.now(), value };
+        inFlight = undefined;
+        return value;
+      },
+      (e: unknown) => {
+        inFlight = undefined;
+        throw e;
+      },
+    );
+    return inFlight;
+  };
 }
 
 export default fp(health, {

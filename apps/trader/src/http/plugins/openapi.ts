@@ -16,7 +16,7 @@ async function openapi(app: FastifyInstance, { options }: PluginOptions): Promis
       url: options.stream.path,
       summary: 'Live stream (WebSocket upgrade)',
       description:
-        'Authenticate with `Sec-WebSocket-Protocol: bearer, <jwt>` or `?token=<jwt>`. Topics: prices.<SYM>, book.<SYM>, fills, positions, pnl, alerts. See API.md for the protocol.',
+        'Authenticate with `Sec-WebSocket-Protocol: bearer, <jwt>` (browsers) or `Authorization: Bearer <jwt>`; never in the query string. Browsers must come from the same origin (or `stream.allowedOrigins`). Topics: prices.<SYM>, book.<SYM>, fills, positions, pnl, alerts (every role); audit, admin (admin only). See API.md for the protocol.',
       tag: 'streams',
       public: false,
     },

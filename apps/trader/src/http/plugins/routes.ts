@@ -24,6 +24,7 @@ async function routes(
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const s = schema as Record<string, unknown>;
     const fn = (httpPart === 'body' ? ajvBody : ajvQuery).compile(s);
+    if (httpPart === 'querystring') return canonicalIntegers(s, fn);
     if (httpPart !== 'body' || s.$comment !== 'optional-body') return fn;
     const optional = ((data: unknown) => {
       if (data === undefined || data === null) return true;
@@ -110,6 +111,43 @@ async function routes(
       },
     });
   }
+}
+
+const DECIMAL_INTEGER = /^(?:0|-?[1-9][0-9]*)$/;
+
+/**
+ * Query integers must be written one way: plain decimal digits, a safe integer. Ajv's coercion (`Number(x)`) would
+ * also take `Infinity`, `0x10`, ` 5`, `1e3` or `''`, and `Infinity` passes `maximum` checks only by accident of
+ * comparison; those are refused here before Ajv sees them, naming the parameter. Bounds stay the schema's.
+ */
+function canonicalIntegers(schema: Record<string, unknown>, fn: ValidateFunction): ValidateFunction {
+  const properties = (schema.properties ?? {}) as Record<string, { type?: unknown }>;
+  const keys = Object.keys(properties).filter((k) => properties[k]?.type === 'integer');
+  if (keys.length === 0) return fn;
+  const validate = ((data: unknown) => {
+    const query = data as Record<string, unknown> | null | undefined;
+    for (const key of keys) {
+      const raw = query?.[key];
+      const values = Array.isArray(raw) ? raw : [raw];
+      for (const v of values) {
+        if (typeof v !== 'string' || (DECIMAL_INTEGER.test(v) && Number.isSafeInteger(Number(v)))) continue;
+        validate.errors = [
+          {
+            instancePath: `/${key}`,
+            schemaPath: `#/properties/${key}/type`,
+            keyword: 'type',
+            params: { type: 'integer' },
+            message: 'must be a decimal integer: digits only, no spaces, hex, exponent or Infinity',
+          },
+        ];
+        return false;
+      }
+    }
+    const ok = fn(data);
+    validate.errors = fn.errors;
+    return ok;
+  }) as ValidateFunction;
+  return validate;
 }
 
 export default fp(routes, { name: 'trader-routes', fastify: '5.x', dependencies: ['trader-audit', 'trader-auth'] });

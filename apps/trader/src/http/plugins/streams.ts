@@ -12,7 +12,10 @@ import type { PluginOptions } from './context.js';
 /**
  * Live streams: `@cryptoscalp/ws-manager`'s `StreamHub` on the same server at `stream.path`, fed by the trader's
  * events (`bridgeTraderEvents`). Every upgrade is checked like a request: load shedding (503 + `Retry-After`), the
- * per-IP limit (429 + `Retry-After`), the token (401, audited), the per-token limit (429). Upgrades to any other path
+ * per-IP limit (429 + `Retry-After`), the `Origin` (403 unless same-origin or in `stream.allowedOrigins`; clients that
+ * send none, i.e. not browsers, pass), the token (401, audited) from `Sec-WebSocket-Protocol: bearer, <jwt>` (what
+ * browsers can send) or `Authorization: Bearer` — never from the query string, which lands in proxy logs — and the
+ * per-token limit (429). Subscriptions are authorized by role (`topicAllowed`). Upgrades to any other path
  * (or once the hub is closed) are answered 404 (503) and their socket destroyed, never left hanging. On close
  * (`preClose`, before the server stops accepting) the bridge is unsubscribed and every client gets 1001.
  */
@@ -33,14 +36,21 @@ async function streams(app: FastifyInstance, { options, trader, counters }: Plug
     const ip = clientIp(req);
     const ipWait = await app.rateLimits.ip(ip);
     if (ipWait !== undefined) return { ok: false, status: 429, headers: { 'Retry-After': ipWait } };
+    if (!originAllowed(req, o.stream.allowedOrigins)) {
+      void app.audit.append({
+        actor: 'anonymous',
+        action: 'auth.failure',
+        outcome: 'denied',
+        requestId: randomUUID(),
+        ip,
+        detail: { reason: 'origin not allowed', origin: String(req.headers.origin).slice(0, 200), target: `UPGRADE ${o.stream.path}` },
+      });
+      return { ok: false, status: 403 };
+    }
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((p) => p.trim());
-    const token =
-      protocols[0] === 'bearer' && protocols[1]
-        ? protocols[1]
-        : (new URL(req.url ?? '/', 'http://localhost').searchParams.get('token') ??
-          bearerToken(req.headers.authorization));
+    const token = protocols[0] === 'bearer' && protocols[1] ? protocols[1] : bearerToken(req.headers.authorization);
     let principal: Awaited<ReturnType<typeof app.authenticate>>;
     try {
       principal = await app.authenticate(token ?? undefined, ip, randomUUID(), `UPGRADE ${o.stream.path}`);
@@ -65,6 +75,22 @@ async function streams(app: FastifyInstance, { options, trader, counters }: Plug
     bridge.stop();
     await hub.close();
   });
+}
+
+/**
+ * Cross-site WebSocket hijacking guard: a browser always sends `Origin`; it must be this server's own (same host as the
+ * `Host` header, http or https) or one of `allowed`. Requests without `Origin` come from non-browser clients.
+ */
+function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    const u = new URL(origin);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.host === req.headers.host;
+  } catch {
+    return false;
+  }
 }
 
 /** Answers an upgrade with an empty HTTP error and destroys the socket once it is flushed. */

@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { exited, spawnServer, waitFor } from '@cryptoscalp/testkit';
+
+const traderDir = fileURLToPath(new URL('../../apps/trader/', import.meta.url));
+/** The built trader: `npm run build -w @cryptoscalp/trader` makes it. */
+export const traderMain = `${traderDir}dist/main.js`;
+
+/** A trader process of one role, started from the build. */
+export interface TraderRole {
+  readonly pid: number;
+  /** Its HTTP base URL (`http://127.0.0.1:<port>`). */
+  readonly url: string;
+  output(): string;
+  /** SIGTERM (the trader drains: readiness 503 for http.shutdownDelayMs, then stops), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/**
+ * Starts `node apps/trader/dist/main.js --role <role> --port <port>` with exactly `env` (plus PATH and HOME) and
+ * waits for `trader: running`. Every process it starts is also in `started`, so a `finally` can stop them by PID.
+ */
+export async function startTraderRole(
+  role: 'engine' | 'gateway' | 'all',
+  port: number,
+  env: Record<string, string>,
+  started: Set<TraderRole>,
+  extraArgs: readonly string[] = [],
+): Promise<TraderRole> {
+  if (!existsSync(traderMain)) throw new Error(`${traderMain} is missing: run npm run build -w @cryptoscalp/trader`);
+  const server = spawnServer(process.execPath, [traderMain, '--role', role, '--port', String(port), ...extraArgs], {
+    cwd: traderDir,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+  });
+  const { child } = server;
+  const stop = async (graceMs = 20_000): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill('SIGTERM');
+    try {
+      await exited(child, graceMs);
+    } catch {
+      child.kill('SIGKILL');
+      await exited(child, 5_000);
+    }
+    return child.exitCode;
+  };
+  const proc: TraderRole = { pid: child.pid as number, url: `http://127.0.0.1:${port}`, output: server.output, stop };
+  started.add(proc);
+  await waitFor(() => server.output().includes('trader: running') || child.exitCode !== null, {
+    timeoutMs: 90_000,
+    intervalMs: 50,
+    what: `trader ${role} on port ${port}: running`,
+  });
+  if (!server.output().includes('trader: running'))
+    throw new Error(`trader ${role} exited before running:\n${server.output()}`);
+  return proc;
+}

@@ -1,0 +1,12 @@
+import { InvalidOptionError } from '../errors.js';
+
+/**
+ * Throws `E_DB_INVALID_OPTION` naming the first key of `options` not in `known`
+ * (`prefix` + key, e.g. `pool.maxSize`), so a misspelt option fails at construction
+ * instead of silently keeping its default. Same shape in every package of the suite.
+ */
+export function checkKnownKeys(options: object, known: readonly string[], prefix = ''): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new InvalidOptionError(prefix + key, 'unknown option');
+  }
+}
