@@ -10,34 +10,45 @@
 ARG BASE_IMAGE=localhost/cryptoscalp/base:bookworm-node20.20.2
 ARG BUILD_IMAGE=localhost/cryptoscalp/base:bookworm-node20.20.2-npm11.19.1
 
-# Every workspace's package.json at its path, and the lockfile: `npm ci` below re-runs only when these change.
+# The manifests of the workspaces the trader is made of, and the lockfile: the `npm ci` steps below re-run only
+# when these change. The other workspaces (examples, tools, deploy) leave the root manifest: npm ci installs the
+# dependencies of every listed workspace whatever its --workspace filter, and the examples would bring tsx.
+# (One COPY per manifest: buildah caches a COPY from the context by content, not a COPY --from another stage.)
 FROM ${BUILD_IMAGE} AS manifests
-WORKDIR /src
-COPY . .
-RUN mkdir /manifests && find . -name package.json -o -name package-lock.json | xargs cp --parents -t /manifests
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages/cache/package.json packages/cache/
+COPY packages/db-pool/package.json packages/db-pool/
+COPY packages/health/package.json packages/health/
+COPY packages/monitoring/package.json packages/monitoring/
+COPY packages/ws-manager/package.json packages/ws-manager/
+COPY apps/trader/package.json apps/trader/
+RUN node -e 'const fs = require("node:fs"); const p = JSON.parse(fs.readFileSync("package.json", "utf8")); \
+      p.workspaces = ["packages/*", "apps/trader"]; fs.writeFileSync("package.json", JSON.stringify(p, null, 2));'
 
-# Compiles the packages and the trader. The `ca` secret is the host's CA bundle: outbound TLS may go through
-# a proxy whose CA only the host trusts. It is mounted for the one step, never stored in a layer.
-FROM ${BUILD_IMAGE} AS build
-WORKDIR /src
-COPY --from=manifests /manifests/ ./
+# Compiles the packages, then the trader (a change to the trader alone rebuilds only the trader). The `ca` secret
+# is the host's CA bundle: outbound TLS may go through a proxy whose CA only the host trusts. It is mounted for
+# the one step, never stored in a layer.
+FROM manifests AS build
 RUN --mount=type=secret,id=ca --mount=type=cache,target=/root/.npm,sharing=locked \
     NODE_EXTRA_CA_CERTS=/run/secrets/ca npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
-COPY . .
-RUN npm run build --silent \
+COPY tsconfig.base.json LICENSE ./
+COPY packages/ packages/
+# No type declarations: nothing in the image type-checks against the packages.
+RUN npm run build --silent --workspace packages -- --no-dts
+COPY apps/trader/ apps/trader/
+COPY deploy/image/entrypoint.mjs deploy/image/healthcheck.mjs deploy/image/
+RUN npm run build --silent --workspace apps/trader \
  && mkdir /out \
  && cp -a --parents packages/*/package.json packages/*/LICENSE packages/*/dist apps/trader/package.json apps/trader/dist /out/ \
- && find /out -name '*.d.ts' -o -name '*.d.cts' | xargs rm -f \
  && cp LICENSE deploy/image/entrypoint.mjs deploy/image/healthcheck.mjs /out/
 
-# The trader's production dependencies only; the workspace packages are links to packages/*, which the runtime
-# stage fills with their package.json and built dist.
-FROM ${BUILD_IMAGE} AS prod-deps
-WORKDIR /app
-COPY --from=manifests /manifests/ ./
+# The trader's production dependencies only; type declarations and source maps of dependencies are not read at
+# run time. The workspace packages are links to packages/*, which the runtime stage fills with package.json and dist.
+FROM manifests AS prod-deps
 RUN --mount=type=secret,id=ca --mount=type=cache,target=/root/.npm,sharing=locked \
-    NODE_EXTRA_CA_CERTS=/run/secrets/ca npm ci --omit=dev --workspace @cryptoscalp/trader --ignore-scripts \
-      --no-audit --no-fund --loglevel=error
+    NODE_EXTRA_CA_CERTS=/run/secrets/ca npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 FROM ${BASE_IMAGE} AS runtime
 ARG VERSION=0.1.0

@@ -6,13 +6,13 @@
 # manager or the event journal; podman's default nofile limit is above this machine's hard limit, so containers
 # would not start; the CNI config of the Debian package names plugins that are not installed (netavark is).
 # Storage and state stay out of /etc and /var/lib/containers, so nothing of the machine's is changed.
-#   CRYPTOSCALP_PODMAN_DIR  storage, configuration, network configs (default /var/tmp/cryptoscalp-podman)
+#   CRYPTOSCALP_PODMAN_DIR  storage, configuration, network configs, build cache (default /var/tmp/cryptoscalp-podman)
 #   CRYPTOSCALP_PODMAN_RUN  runtime state, on a tmpfs so a reboot clears it (default /run/cryptoscalp-podman)
 set -euo pipefail
 dir="${CRYPTOSCALP_PODMAN_DIR:-/var/tmp/cryptoscalp-podman}"
 run="${CRYPTOSCALP_PODMAN_RUN:-/run/cryptoscalp-podman}"
 case "$dir$run" in *[[:space:]]*) echo "podman-env: paths with spaces are not supported: $dir $run" >&2; exit 2 ;; esac
-mkdir -p "$dir/storage" "$dir/networks" "$dir/volumes" "$run/storage" "$run/libpod"
+mkdir -p "$dir/storage" "$dir/networks" "$dir/volumes" "$dir/tmp" "$run/storage" "$run/libpod"
 nofile="$(ulimit -Hn)"
 [[ "$nofile" == unlimited ]] && nofile=1048576
 
@@ -47,3 +47,5 @@ runroot = "$run/storage"
 CONF
 echo "CONTAINERS_CONF=$dir/containers.conf"
 echo "CONTAINERS_STORAGE_CONF=$dir/storage.conf"
+# Build scratch space and RUN --mount=type=cache directories (buildah keeps them under TMPDIR).
+echo "TMPDIR=$dir/tmp"

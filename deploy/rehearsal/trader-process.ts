@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exited, spawnServer, waitFor } from '@cryptoscalp/testkit';
+import pg from 'pg';
 
 const traderDir = fileURLToPath(new URL('../../apps/trader/', import.meta.url));
 /** The built trader: `npm run build -w @cryptoscalp/trader` makes it. */
@@ -54,4 +55,16 @@ export async function startTraderRole(
   if (!server.output().includes('trader: running'))
     throw new Error(`trader ${role} exited before running:\n${server.output()}`);
   return proc;
+}
+
+/** Drops a trader's PostgreSQL schema (its tables and audit log) after a run on a shared server. */
+export async function dropTraderSchema(databaseUrl: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`not a plain schema name: ${schema}`);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists ${schema} cascade`);
+  } finally {
+    await client.end();
+  }
 }

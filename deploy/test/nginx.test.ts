@@ -5,20 +5,21 @@ import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { freePort, waitFor } from '@cryptoscalp/testkit';
+import { freePort, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { issueToken } from '../../apps/trader/src/http/tokens.js';
 import { NginxConfigError, type NginxSettings, renderNginxConfig } from '../nginx/render-config.js';
 import { NginxServer } from '../rehearsal/nginx-server.js';
 import { selfSignedCert } from '../rehearsal/tls.js';
-import { startTraderRole, type TraderRole } from '../rehearsal/trader-process.js';
+import { dropTraderSchema, startTraderRole, type TraderRole } from '../rehearsal/trader-process.js';
 
 // deploy/nginx for real: rendered, checked by `nginx -t`, then run (its own prefix, ports and PID) in front of a
-// real trader process (role all on embedded defaults), and probed over TLS, HTTP/2 and WebSocket.
+// real trader process (role all: simulator, in-process cache, the local PostgreSQL in its own schema), and probed over TLS, HTTP/2 and WebSocket.
 
 const secret = 'nginx-test-secret-0123456789abcdef0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'nginx-test-'));
+const schema = uniqueName('nginx_test');
 const started = new Set<TraderRole>();
 let nginx: NginxServer | undefined;
 let settings: NginxSettings;
@@ -92,6 +93,8 @@ beforeAll(async () => {
     traderPort,
     {
       TRADER_ENV: 'test',
+      DATABASE_URL: serviceUrls.postgres,
+      TRADER_DATABASE_SCHEMA: schema,
       TRADER_DATA_DIR: join(dir, 'data'),
       TRADER_JWT_SECRET: secret,
       TRADER_HTTP_SHUTDOWN_DELAY_MS: '0',
@@ -123,6 +126,7 @@ afterAll(async () => {
     await nginx?.stop();
   } finally {
     for (const p of started) await p.stop();
+    await dropTraderSchema(serviceUrls.postgres, schema);
     rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);

@@ -30,8 +30,25 @@ const execFileAsync = promisify(execFile);
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const scripts = join(repo, 'deploy/backup');
 const traderMain = join(repo, 'apps/trader/dist/main.js');
-/** Short for the test (production: 60 s, postgresql.backup.conf): bounds the RPO measured below. */
-const ARCHIVE_TIMEOUT_S = 2;
+/**
+ * The drill's knobs (`npm run dr-drill -w @cryptoscalp/deploy` sets production-like values): archive_timeout (the
+ * test's 2 s bounds the RPO measured below; production's is 30 s, postgresql.backup.conf), WAL segment size (the
+ * test's 1 MiB keeps a forced switch every 2 s from writing 16 MiB; with small segments they fill before the
+ * timeout, so the drill uses PostgreSQL's default 16) and how long to trade between T and the loss of the disk.
+ */
+const drill = {
+  archiveTimeoutS: envNumber('DR_ARCHIVE_TIMEOUT_S', 2),
+  walSegmentMiB: envNumber('DR_WAL_SEGMENT_MIB', 1),
+  tradeAfterTargetS: envNumber('DR_TRADE_AFTER_T_S', 0),
+};
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number of seconds or MiB, got ${raw}`);
+  return n;
+}
 const INSTANCE = 'pitr';
 
 /** Cleanup registered as things start, run in reverse by afterAll even when the test failed. */
@@ -198,7 +215,9 @@ async function expectDatabaseEqualsJournal(port: number, journal: JournalEntry[]
     expect(Number(filled)).toBeCloseTo(o?.filled ?? Number.NaN, 9);
   }
 
-  const risk = rows(await psqlAt(port, 'select journal_seq from trader.risk_events order by 1')).map(([s]) => Number(s));
+  const risk = rows(await psqlAt(port, 'select journal_seq from trader.risk_events order by 1')).map(([s]) =>
+    Number(s),
+  );
   expect(risk, `${what}: risk events`).toEqual(expected.riskSeqs);
 
   for (const [symbol, qty] of rows(await psqlAt(port, 'select symbol, qty from trader.positions'))) {
@@ -240,11 +259,11 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     const fillCount = () => Journal.read(journalPath).filter((e) => e.type === 'fill').length;
 
     const primary: PostgresCluster = await startPostgresCluster({
-      initdbArgs: ['--wal-segsize=1'], // 1 MiB segments: a forced switch every 2 s archives 1 MiB, not 16
+      initdbArgs: [`--wal-segsize=${drill.walSegmentMiB}`],
       settings: {
         archive_mode: 'on',
         archive_command: `${join(scripts, 'archive-wal.sh')} "%p" "%f" ${archive}`,
-        archive_timeout: ARCHIVE_TIMEOUT_S,
+        archive_timeout: drill.archiveTimeoutS,
         track_commit_timestamp: 'on',
       },
     });
@@ -262,9 +281,11 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     // Poll the primary's writer cursor until it is lost: the last value seen is committed data.
     let observedCursor = 0;
     let polling = true;
+    let maxWriterLag = 0;
     const poller = (async () => {
       while (polling) {
         observedCursor = await cursorAt(primary.port).catch(() => observedCursor);
+        maxWriterLag = Math.max(maxWriterLag, Journal.read(journalPath).length - observedCursor);
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
@@ -292,6 +313,8 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
       intervalMs: 100,
       what: 'fills committed after T',
     });
+    // The drill trades on for a while: the loss then falls anywhere in an archive_timeout cycle.
+    await new Promise((r) => setTimeout(r, drill.tradeAfterTargetS * 1000));
 
     // A journal backup while the trader appends.
     const journalOut = await runScript('journal-backup.sh', ['--journal', journalPath, '--dest', join(dataDir, 'jb')]);
@@ -317,7 +340,9 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     const seqAtLoss = Journal.read(journalPath).length;
     const newestArchived = Math.max(
       ...(await Promise.all(
-        archiveBeforeLoss.filter((n) => /^[0-9A-F]{24}$/.test(n)).map(async (n) => (await stat(join(archive, n))).mtimeMs),
+        archiveBeforeLoss
+          .filter((n) => /^[0-9A-F]{24}$/.test(n))
+          .map(async (n) => (await stat(join(archive, n))).mtimeMs),
       )),
     );
     await primary.kill();
@@ -338,9 +363,12 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     const journalAtLoss = Journal.read(journalPath).slice(0, seqAtLoss);
     const latestCursor = await expectDatabaseEqualsJournal(latest.port, journalAtLoss, 'restore to latest');
     await stopPostmaster(latest.pid);
-    const lost = journalAtLoss.filter((e) => e.seq > latestCursor);
-    const firstLost = lost[0];
-    const rpoSeconds = firstLost === undefined ? 0 : (lossAt - firstLost.ts) / 1000;
+    // Committed data lost: batches seen committed on the primary that the archive did not have. Their span runs
+    // from the journal time of the first such entry (at or before its commit) to the loss.
+    const committedLost = Math.max(0, observedCursor - latestCursor);
+    const firstLost = journalAtLoss[latestCursor];
+    const rpoSeconds = committedLost === 0 || firstLost === undefined ? 0 : (lossAt - firstLost.ts) / 1000;
+    const archiveAgeSeconds = (lossAt - newestArchived) / 1000;
 
     // RTO: restore to the end of the archive as a new server, then restart the trader against it: its writer reads
     // the restored cursor and catches up from the journal. (The running trader is not pointed at it: its writer
@@ -379,8 +407,10 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     const journaledNotCommitted = journal.filter((e) => e.ts <= targetMs && e.seq > cursorAtT).length;
     expect(latestCursor).toBeGreaterThanOrEqual(cursorAtT);
 
-    // The goals (issue 15): RPO <= 60 s, RTO <= 10 min; with a 2 s archive_timeout the RPO must stay near it.
-    expect(rpoSeconds).toBeLessThanOrEqual(ARCHIVE_TIMEOUT_S + 13);
+    // The archiver keeps up to archive_timeout (plus a loaded machine's delay); the goals of issue 15: RPO <= 60 s,
+    // RTO <= 10 min.
+    expect(archiveAgeSeconds).toBeLessThanOrEqual(drill.archiveTimeoutS + 10);
+    expect(rpoSeconds).toBeLessThanOrEqual(60);
     expect(rtoSeconds).toBeLessThanOrEqual(600);
 
     const size = await psqlAt(replacement.port, "select pg_size_pretty(pg_database_size('postgres'))");
@@ -388,10 +418,10 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     const archived = await dirBytes(archive);
     console.log(
       [
-        `disaster-recovery drill (archive_timeout ${ARCHIVE_TIMEOUT_S} s, 1 MiB WAL segments):`,
+        `disaster-recovery drill (archive_timeout ${drill.archiveTimeoutS} s, ${drill.walSegmentMiB} MiB WAL segments):`,
         `  data: ${journal.length} journal entries (${fillsIn(journal).length} fills, ${mib((await stat(journalPath)).size)}), database ${size}, base backup ${mib(backupSize.bytes)}, WAL archive ${archived.files} files ${mib(archived.bytes)}`,
         `  PITR to ${targetTime}: cursor ${cursorAtT}; ${journaledNotCommitted} entries journaled by T but committed after it (writer lag), absent as they must be`,
-        `  RPO: disk lost at journal seq ${seqAtLoss}; restore to latest has ${latestCursor} (last seen committed ${observedCursor}); ${lost.length} entries missing, spanning ${rpoSeconds.toFixed(1)} s; newest archived WAL was ${((lossAt - newestArchived) / 1000).toFixed(1)} s old`,
+        `  RPO: ${rpoSeconds.toFixed(1)} s (${committedLost} committed entries lost: last seen committed ${observedCursor}, restore to latest has ${latestCursor}); newest archived WAL was ${archiveAgeSeconds.toFixed(1)} s old; the journal had ${seqAtLoss} (writer lag at most ${maxWriterLag} entries while polled), all back after the catch-up`,
         `  RTO: ${rtoSeconds.toFixed(1)} s from restore start to the restarted trader's writer caught up (restore ${replacement.seconds.toFixed(1)} s, accepted queries after ${((acceptedAt - rtoStart) / 1000).toFixed(1)} s)`,
       ].join('\n'),
     );

@@ -19,8 +19,8 @@ import {
   VariableRefresh,
   VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DataqueryBuilder as LokiQuery } from '@grafana/grafana-foundation-sdk/loki';
 import { PanelBuilder as LogsPanel } from '@grafana/grafana-foundation-sdk/logs';
+import { DataqueryBuilder as LokiQuery } from '@grafana/grafana-foundation-sdk/loki';
 import { DataqueryBuilder as PromQuery } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
@@ -74,7 +74,9 @@ function timeseries(title: string, series: readonly Series[], o: PanelOptions = 
     .thresholds(thresholds(o.thresholds));
   if (o.description !== undefined) p.description(o.description);
   if (o.min !== undefined) p.min(o.min);
-  series.forEach(([expr, legend], i) => p.withTarget(promTarget(expr, legend, String.fromCharCode(65 + i))));
+  series.forEach(([expr, legend], i) => {
+    p.withTarget(promTarget(expr, legend, String.fromCharCode(65 + i)));
+  });
   return p;
 }
 
@@ -165,7 +167,12 @@ function tradingPerformance(): DashboardBuilder {
     .withPanel(
       timeseries(
         'Fills per second',
-        [[`sum by (symbol, side) (rate(cryptoscalp_trading_trades_total{${I}}[$__rate_interval]))`, '{{symbol}} {{side}}']],
+        [
+          [
+            `sum by (symbol, side) (rate(cryptoscalp_trading_trades_total{${I}}[$__rate_interval]))`,
+            '{{symbol}} {{side}}',
+          ],
+        ],
         { unit: 'ops', min: 0 },
       ),
     )
@@ -256,7 +263,10 @@ function systemHealth(): DashboardBuilder {
             'max by (instance) (instance:cryptoscalp_persistence_lagging:ratio_avg1h)',
             'time > 1000 entries behind {{instance}} (0.5%)',
           ],
-          ['max by (instance) (instance:cryptoscalp_feed_stale:ratio_avg1h)', 'time with a stale feed {{instance}} (0.1%)'],
+          [
+            'max by (instance) (instance:cryptoscalp_feed_stale:ratio_avg1h)',
+            'time with a stale feed {{instance}} (0.1%)',
+          ],
         ],
         { unit: 'percentunit', width: 24, min: 0 },
       ),
@@ -299,21 +309,16 @@ function systemHealth(): DashboardBuilder {
       ),
     )
     .withPanel(
-      timeseries(
-        'Journal and PostgreSQL',
-        [
-          [`max(cryptoscalp_stats_journal_seq{${T}})`, 'journal sequence'],
-          [`max(cryptoscalp_stats_persistence_persisted_seq{${T}})`, 'in PostgreSQL'],
-        ],
-      ),
+      timeseries('Journal and PostgreSQL', [
+        [`max(cryptoscalp_stats_journal_seq{${T}})`, 'journal sequence'],
+        [`max(cryptoscalp_stats_persistence_persisted_seq{${T}})`, 'in PostgreSQL'],
+      ]),
     )
     .withRow(new RowBuilder('Dependencies'))
     .withPanel(
-      timeseries(
-        'PostgreSQL query latency',
-        quantiles('db_client_operation_duration_seconds', I, 'role', '{{role}}'),
-        { unit: 's' },
-      ),
+      timeseries('PostgreSQL query latency', quantiles('db_client_operation_duration_seconds', I, 'role', '{{role}}'), {
+        unit: 's',
+      }),
     )
     .withPanel(
       timeseries(
@@ -460,18 +465,14 @@ function riskExposure(): DashboardBuilder {
       ),
     )
     .withPanel(
-      timeseries(
-        'Kill switch state',
-        [[`max by (instance) (cryptoscalp_stats_trading_state{${T}})`, '{{instance}}']],
-        {
-          min: 0,
-          thresholds: [
-            [1, 'orange'],
-            [2, 'red'],
-          ],
-          description: '0 RUNNING, 1 REDUCING, 2 HALTED.',
-        },
-      ),
+      timeseries('Kill switch state', [[`max by (instance) (cryptoscalp_stats_trading_state{${T}})`, '{{instance}}']], {
+        min: 0,
+        thresholds: [
+          [1, 'orange'],
+          [2, 'red'],
+        ],
+        description: '0 RUNNING, 1 REDUCING, 2 HALTED.',
+      }),
     );
 }
 
@@ -492,9 +493,13 @@ function modelPerformance(): DashboardBuilder {
     )
     .withPanel(stat('Win ratio', `avg(cryptoscalp_trading_win_ratio{${I}})`, { unit: 'percentunit' }))
     .withPanel(
-      stat('Inference p99 (5m)', `max(histogram_quantile(0.99, sum by (le, instance) (rate(cryptoscalp_model_inference_duration_seconds_bucket{${I}}[5m]))))`, {
-        unit: 's',
-      }),
+      stat(
+        'Inference p99 (5m)',
+        `max(histogram_quantile(0.99, sum by (le, instance) (rate(cryptoscalp_model_inference_duration_seconds_bucket{${I}}[5m]))))`,
+        {
+          unit: 's',
+        },
+      ),
     )
     .withPanel(
       timeseries(

@@ -3,14 +3,14 @@ import { InvalidOptionError } from './errors.js';
 import { checkKnownKeys } from './internal/known-keys.js';
 import type {
   BreakerOptions,
+  ConnectWaitEvent,
   FailoverOptions,
   HostConfig,
   PoolManagerOptions,
   PoolOptions,
+  QueryOptions,
   ReplicaOptions,
   RetryOptions,
-  ConnectWaitEvent,
-  QueryOptions,
   SlowQueryEvent,
 } from './types.js';
 
@@ -234,7 +234,10 @@ export function checkQueryOptions(options: QueryOptions): void {
   if (role !== undefined && role !== 'read' && role !== 'write')
     throw new InvalidOptionError('role', `must be 'read' or 'write', got ${JSON.stringify(role)}`);
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs === Infinity))
-    throw new InvalidOptionError('timeoutMs', `must be a finite number >= 0 (0: no deadline), got ${String(timeoutMs)}`);
+    throw new InvalidOptionError(
+      'timeoutMs',
+      `must be a finite number >= 0 (0: no deadline), got ${String(timeoutMs)}`,
+    );
   if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0))
     throw new InvalidOptionError('priority', `must be an integer >= 0, got ${String(priority)}`);
 }

@@ -407,6 +407,10 @@ export class PoolManager implements SessionHost {
           if (host.kind === 'primary') this.primary.failover(host, reasonOf(mapped)).catch(noop);
           throw new CommitUnknownError({ host: host.label, cause: mapped });
         }
+        if (mapped instanceof ConnectionError && mapped.permanent) {
+          this.counters.errors++;
+          throw mapped;
+        }
         const sqlState = isQueryError(mapped) ? mapped.sqlState : undefined;
         const notPrimary = isNotPrimarySqlState(sqlState);
         const connectionLost = mapped instanceof ConnectionError;

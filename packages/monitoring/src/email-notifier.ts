@@ -1,8 +1,8 @@
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { invalidOption, MonitoringError } from './errors.js';
-import { importOptionalPeer } from './internal/optional-peer.js';
 import { checkKnownKeys } from './internal/known-keys.js';
 import { notificationHtml, notificationText, notificationTitle } from './internal/notification-format.js';
+import { importOptionalPeer } from './internal/optional-peer.js';
 import type { DeliveryOptions, Notification, Notifier } from './types.js';
 
 /** SMTP settings passed to `nodemailer.createTransport` (a subset of nodemailer's SMTP options). */

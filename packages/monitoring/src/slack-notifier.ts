@@ -1,8 +1,8 @@
 import type { LogLevel } from '@slack/web-api';
 import { invalidOption, MonitoringError } from './errors.js';
-import { importOptionalPeer } from './internal/optional-peer.js';
 import { checkKnownKeys } from './internal/known-keys.js';
 import { alertLine, notificationTitle } from './internal/notification-format.js';
+import { importOptionalPeer } from './internal/optional-peer.js';
 import type { DeliveryOptions, Notification, Notifier } from './types.js';
 
 /**
@@ -11,7 +11,11 @@ import type { DeliveryOptions, Notification, Notifier } from './types.js';
  */
 export interface SlackClientLike {
   chat: {
-    postMessage(args: { channel: string; text: string; blocks: { type: string; [key: string]: unknown }[] }): Promise<unknown>;
+    postMessage(args: {
+      channel: string;
+      text: string;
+      blocks: { type: string; [key: string]: unknown }[];
+    }): Promise<unknown>;
   };
 }
 

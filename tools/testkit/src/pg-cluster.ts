@@ -101,7 +101,9 @@ export async function startPostgresCluster(options: PostgresClusterOptions = {})
   } else {
     await execFileAsync(
       `${bin}/initdb`,
-      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C', ...(options.initdbArgs ?? [])],
+      ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'].concat(
+        options.initdbArgs ?? [],
+      ),
       { ...asUser, cwd: root },
     );
   }

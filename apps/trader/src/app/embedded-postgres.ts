@@ -9,7 +9,7 @@ export const EMBEDDED_APP_ROLE = 'trader_app';
 
 /** A running embedded PostgreSQL: PGlite behind a wire-protocol Unix socket, so `pg` connects as usual. */
 export interface EmbeddedPostgres {
-  /** `postgres://trader_app@/postgres?host=<socket dir>` */
+  /** `postgres://trader_app@localhost/postgres?host=<socket dir>` (`pg` takes the `host` parameter: the socket). */
   readonly url: string;
   /** The directory of the socket (`.s.PGSQL.5432`), mode 0700: only the trader's OS user can connect. */
   readonly socketDir: string;
@@ -81,7 +81,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   worker.unref();
   let stopped: Promise<void> | undefined;
   return {
-    url: `postgres://${EMBEDDED_APP_ROLE}@/postgres?host=${encodeURIComponent(socketDir)}`,
+    url: `postgres://${EMBEDDED_APP_ROLE}@localhost/postgres?host=${encodeURIComponent(socketDir)}`,
     socketDir,
     storage: options.dataDir ?? 'memory',
     stop() {

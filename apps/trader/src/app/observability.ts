@@ -29,8 +29,6 @@ export const STAGES = {
 export interface ObservabilityInputs {
   /** Market-data errors so far (malformed frames + gaps), for the error-rate rule. */
   marketDataErrors: () => number;
-  /** How long the journal writer's PostgreSQL writes have been failing, ms (0 when they succeed). @default none */
-  persistenceFailingMs?: () => number;
 }
 
 /**
@@ -110,21 +108,6 @@ export function createObservability(config: TraderConfig, engine: TradingEngine,
       severity: 'critical',
       annotations: { summary: 'journal appends fail (disk full?): no new orders until they succeed' },
     },
-    ...(inputs.persistenceFailingMs === undefined
-      ? []
-      : [
-          {
-            name: 'PersistenceFailing',
-            condition: {
-              type: 'custom' as const,
-              read: inputs.persistenceFailingMs,
-              op: '>' as const,
-              value: 10_000,
-            },
-            severity: 'warning' as const,
-            annotations: { summary: 'PostgreSQL writes of the journal failing for {{value}} ms' },
-          },
-        ]),
     {
       name: 'KillSwitchEngaged',
       condition: { type: 'custom', read: () => (engine.state === 'RUNNING' ? 0 : 1), op: '==', value: 1 },

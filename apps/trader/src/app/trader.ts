@@ -217,6 +217,8 @@ export function createTrader(options: TraderOptions): Trader {
       const t = e.portfolio.totals();
       Object.assign(out, {
         counters: { ...e.counters },
+        booksInSync: config.symbols.filter((s) => e.isSynced(s)).length,
+        journalDown: e.journalDown === undefined ? 0 : 1,
         tradingState: e.state === 'RUNNING' ? 0 : e.state === 'REDUCING' ? 1 : 2,
         journalSeq: journal?.journal().lastSeq,
         persistence: persistence?.stats(),

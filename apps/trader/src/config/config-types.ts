@@ -135,6 +135,13 @@ export interface TraderConfig {
     port: number;
     /** On shutdown, readiness answers 503 this long before the server closes (load balancers drain). @default 500 */
     shutdownDelayMs: number;
+    /**
+     * API requests per client address per 10 s window; 0 disables. Behind a proxy every client has the proxy's
+     * address: disable it there and let the proxy limit per client (deploy/nginx). @default 1000
+     */
+    rateLimitPerIp: number;
+    /** API requests per token per 10 s window; 0 disables. @default 500 */
+    rateLimitPerToken: number;
   };
   alerts: {
     /** A symbol without market data for this long raises `feed-stale`. @default 5000 */

@@ -1,3 +1,4 @@
+import { API_DEFAULTS } from '../http/defaults.js';
 import type { TraderConfig } from './config-types.js';
 
 /** Embedded defaults: simulator, in-process cache, embedded PostgreSQL. Nothing to install. */
@@ -39,7 +40,13 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
     snapshotIntervalMs: 5000,
     marketIntervalMs: 250,
   },
-  http: { host: '127.0.0.1', port: 9464, shutdownDelayMs: 500 },
+  http: {
+    host: '127.0.0.1',
+    port: 9464,
+    shutdownDelayMs: 500,
+    rateLimitPerIp: API_DEFAULTS.rateLimit.perIp,
+    rateLimitPerToken: API_DEFAULTS.rateLimit.perToken,
+  },
   alerts: { feedStaleMs: 5000, decisionLatencyBudgetMs: 1, slackToken: '', slackChannel: '', webhookUrl: '' },
 } satisfies TraderConfig);
 

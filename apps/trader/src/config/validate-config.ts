@@ -102,6 +102,8 @@ const RULES: Readonly<Record<string, Check>> = {
   'http.host': nonEmpty,
   'http.port': int(0, 65535),
   'http.shutdownDelayMs': int(0, 60_000),
+  'http.rateLimitPerIp': int(0),
+  'http.rateLimitPerToken': int(0),
   'alerts.feedStaleMs': int(100),
   'alerts.decisionLatencyBudgetMs': num(0, 10_000, true),
   'alerts.slackToken': str,

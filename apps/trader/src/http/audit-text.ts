@@ -5,8 +5,8 @@
  */
 
 // Built from strings: a NUL and lone surrogates written literally in a regex are easy to misread.
-const SUSPECT = new RegExp('[\\u0000\\uD800-\\uDFFF]');
-const UNSTORABLE = new RegExp('\\u0000|[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]', 'g');
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** `s` with NUL and lone surrogates replaced by their `\uXXXX` escape text; `s` itself when it has none. */
 export function auditText(s: string): string {

@@ -73,12 +73,12 @@ const UNIT_SEC: Record<string, number> = { '': 1, s: 1, m: 60, h: 3_600, d: 86_4
 export function ttlSeconds(ttl: number | string, max: number): number {
   const m = typeof ttl === 'string' ? SPAN.exec(ttl) : null;
   const sec = typeof ttl === 'number' ? ttl : m === null ? Number.NaN : Number(m[1]) * (UNIT_SEC[m[2] ?? ''] as number);
-  if (!Number.isSafeInteger(sec))
-    throw new ApiError('E_API_INVALID_OPTION', 'ttl must be whole seconds or a span like 15m, 1h, 7d', {
+  if (Number.isInteger(sec) && sec > max)
+    throw new ApiError('E_API_INVALID_OPTION', `ttl ${sec} s exceeds the maximum token lifetime of ${max} s`, {
       field: 'ttl',
     });
-  if (sec > max)
-    throw new ApiError('E_API_INVALID_OPTION', `ttl ${sec} s exceeds the maximum token lifetime of ${max} s`, {
+  if (!Number.isSafeInteger(sec))
+    throw new ApiError('E_API_INVALID_OPTION', 'ttl must be whole seconds or a span like 15m, 1h, 7d', {
       field: 'ttl',
     });
   return sec;

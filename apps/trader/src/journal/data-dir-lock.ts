@@ -207,9 +207,13 @@ function writeTemp(path: string, content: string): string {
   try {
     writeSync(fd, content);
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // A full disk: leave nothing behind.
     closeSync(fd);
+    unlinkQuietly(tmp);
+    throw e;
   }
+  closeSync(fd);
   return tmp;
 }
 

@@ -203,9 +203,12 @@ export class Journal {
     const entry: JournalEntry<T> = { seq: this.seq + 1, ts, type, data };
     const bytes = Buffer.from(`${JSON.stringify(entry)}\n`);
     try {
-      const written = writeSync(this.fd, bytes);
-      if (written !== bytes.length)
-        throw Object.assign(new Error(`short write: ${written} of ${bytes.length} bytes`), { code: 'EIO' });
+      // A short write is retried for the rest, which then fails with the real reason (ENOSPC on a full disk).
+      for (let off = 0; off < bytes.length; ) {
+        const n = writeSync(this.fd, bytes, off);
+        if (n === 0) throw Object.assign(new Error(`short write: ${off} of ${bytes.length} bytes`), { code: 'EIO' });
+        off += n;
+      }
       if (this.policy === 'always') this.fsyncNow();
     } catch (cause) {
       this.cutBack(cause as NodeJS.ErrnoException);

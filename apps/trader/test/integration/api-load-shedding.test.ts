@@ -34,7 +34,9 @@ describe('load shedding (@fastify/under-pressure)', () => {
     expect((await h.call('GET', '/api/me')).status).toBe(503);
     for (const probe of ['/health/liveness', '/health/readiness', '/health/startup', '/health'])
       expect((await h.call('GET', probe)).status, probe).toBe(200);
-    expect(await upgradeRequest(`${h.api.url}/api/stream?token=${h.tokens.viewer}`)).toEqual({
+    expect(
+      await upgradeRequest(`${h.api.url}/api/stream`, { 'sec-websocket-protocol': `bearer, ${h.tokens.viewer}` }),
+    ).toEqual({
       status: 503,
       retryAfter: '7',
     });

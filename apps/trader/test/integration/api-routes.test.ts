@@ -374,7 +374,7 @@ describe('route behaviour', () => {
     }
     const page = await fetch(`${h.api.url}/`);
     expect(page.headers.get('content-security-policy')).toBe(
-      "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self' ws: wss:;frame-ancestors 'none'",
+      "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';frame-ancestors 'none'",
     );
     expect(page.headers.get('referrer-policy')).toBe('no-referrer');
     expect(page.headers.get('x-frame-options')).toBe('DENY');

@@ -22,8 +22,8 @@ class Client {
   readonly messages: Json[] = [];
   readonly ws: WebSocket;
   readonly opened: Promise<void>;
-  constructor(url: string, protocols?: string[]) {
-    this.ws = new WebSocket(url, protocols);
+  constructor(url: string, protocols?: string[], headers?: Record<string, string>) {
+    this.ws = new WebSocket(url, protocols, headers === undefined ? {} : { headers });
     this.ws.on('message', (raw) => this.messages.push(JSON.parse(raw.toString())));
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
@@ -72,15 +72,17 @@ function rawUpgrade(base: string, path: string): Promise<string> {
 
 describe('live streams', () => {
   it('refuses upgrades without a valid token (401) and on other paths (404)', async () => {
+    const bearer = (token: string) => ({ 'sec-websocket-protocol': `bearer, ${token}` });
     expect(await upgradeStatus('/api/stream')).toBe(401);
-    expect(await upgradeStatus('/api/stream?token=not-a-jwt')).toBe(401);
+    expect(await upgradeStatus('/api/stream', bearer('not-a-jwt'))).toBe(401);
     const expired = await issueToken({ sub: 'x', role: 'viewer', secret: SECRET, ttl: -60 });
-    expect(await upgradeStatus(`/api/stream?token=${expired}`)).toBe(401);
-    expect(await upgradeStatus(`/elsewhere?token=${h.tokens.viewer}`)).toBe(404);
+    expect(await upgradeStatus('/api/stream', bearer(expired))).toBe(401);
+    expect(await upgradeStatus('/elsewhere', bearer(h.tokens.viewer))).toBe(404);
     // Refused, and the connection closed by the server (not left hanging).
     expect(await rawUpgrade(h.api.url, '/api/me')).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
     expect(await rawUpgrade(h.api.url, '/api/stream')).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
-    expect(await upgradeStatus(`/api/stream?token=${h.tokens.viewer}`)).toBe(101);
+    expect(await upgradeStatus('/api/stream', bearer(h.tokens.viewer))).toBe(101);
+    expect(await upgradeStatus('/api/stream', { authorization: `Bearer ${h.tokens.viewer}` })).toBe(101);
     const { rows } = await h.pool.query(
       `SELECT detail FROM "${h.schema}".audit_log WHERE action = 'auth.failure' AND detail->>'target' LIKE 'UPGRADE%'`,
     );
@@ -138,8 +140,8 @@ describe('live streams', () => {
     c.close();
   });
 
-  it('accepts the token as a query parameter, answers bad requests and resumes from an offset', async () => {
-    const c = new Client(wsUrl(`/api/stream?token=${h.tokens.viewer}`));
+  it('accepts the token in an Authorization header, answers bad requests and resumes from an offset', async () => {
+    const c = new Client(wsUrl(), undefined, { authorization: `Bearer ${h.tokens.viewer}` });
     await c.opened;
     c.send({ op: 'dance' });
     c.ws.send('not json');

@@ -136,4 +136,13 @@ describe('loadConfig', () => {
     expect(new Set(paths.map(envNameFor)).size).toBe(paths.length);
     expect(loadConfig({ env: {}, argv: ['--env=test'] }).http.port).toBe(0);
   });
+
+  it('takes the API rate limits from the configuration, 0 turning one off, and rejects a negative one', () => {
+    const c = loadConfig({ env: { TRADER_HTTP_RATE_LIMIT_PER_IP: '0', TRADER_HTTP_RATE_LIMIT_PER_TOKEN: '2000' } });
+    expect(c.http).toMatchObject({ rateLimitPerIp: 0, rateLimitPerToken: 2000 });
+    expect(loadConfig({ env: {} }).http).toMatchObject({ rateLimitPerIp: 1000, rateLimitPerToken: 500 });
+    expect(fails(() => loadConfig({ env: { TRADER_HTTP_RATE_LIMIT_PER_TOKEN: '-1' } })).field).toBe(
+      'http.rateLimitPerToken',
+    );
+  });
 });

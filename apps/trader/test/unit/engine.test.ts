@@ -174,11 +174,14 @@ describe('TradingEngine', () => {
     expect(a.engine.counters.unsynced).toBe(1); // the client buffers until the snapshot, not the engine
     expect(a.engine.onSnapshot('BTCUSDT', { lastUpdateId: 100, bids: [[100, 1]], asks: [[101, 1]] })).toBe(true);
     expect(a.engine.books.get('BTCUSDT')?.book.top(5).bids).toEqual([[100, 1]]);
-    a.engine.onMarketEvent(diff([], []));
-    expect(a.strategy.seen).toHaveLength(1);
+    // Diffs the snapshot already covers (the REST snapshot raced the stream) are dropped before the first applied.
     const stale = { ...diff([], []), firstSeq: 50, lastSeq: 60, prevSeq: 49 };
+    u--;
     a.engine.onMarketEvent(stale);
     expect(a.engine.counters.stale).toBe(1);
+    expect(a.engine.isSynced('BTCUSDT')).toBe(true);
+    a.engine.onMarketEvent(diff([], []));
+    expect(a.strategy.seen).toHaveLength(1);
     // Continuity is the data client's: a jump is applied as delivered, no snapshot is asked for.
     u += 5;
     a.engine.onMarketEvent(diff([], []));
@@ -260,8 +263,9 @@ describe('TradingEngine', () => {
     const engine = new TradingEngine({ config, journal, strategy, execution: venue });
     engine.replay(recovery.entries);
     syncBook(engine);
+    engine.onMarketEvent({ ...diff([], []), firstSeq: 1, lastSeq: 1 }); // older than the snapshot: not applied, not seen
+    u--;
     engine.onMarketEvent(diff([[100, 2]], []));
-    engine.onMarketEvent({ ...diff([], []), firstSeq: 1, lastSeq: 1 }); // stale: not applied, not seen
     engine.onMarketEvent({
       kind: 'trade',
       venue: 'binance',

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheStats } from '../../src/index.js';
 
 const script = fileURLToPath(new URL('./fixtures/cache-worker.ts', import.meta.url));
+const selectIoredis = fileURLToPath(new URL('./fixtures/select-ioredis.mjs', import.meta.url));
 
 interface Worker {
   child: ChildProcess;
@@ -14,7 +15,7 @@ interface Worker {
 
 async function startWorker(url: string, ns: string, name: string): Promise<Worker> {
   const child = fork(script, [url, ns, name], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', '--import', selectIoredis],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();

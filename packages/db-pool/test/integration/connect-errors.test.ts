@@ -9,16 +9,19 @@ function localUrl(change: (url: URL) => void): string {
   return url.toString();
 }
 
+/** The fields of a rejected query these tests look at. */
+type Failure = { code?: string; permanent?: boolean; cause?: unknown };
+
 /** Runs the first query of a fresh manager and returns its error and how long it took. */
-async function firstQueryError(options: Omit<PoolManagerOptions, 'name'>): Promise<{ error: any; ms: number }> {
+async function firstQueryError(options: Omit<PoolManagerOptions, 'name'>): Promise<{ error: Failure; ms: number }> {
   const db = new PoolManager({ name: uniqueName('dbce'), ...options });
   try {
     const started = performance.now();
     const error = await db.query('select 1').then(
       () => undefined,
-      (e: unknown) => e,
+      (e: unknown) => e as Failure,
     );
-    return { error, ms: performance.now() - started };
+    return { error: error ?? {}, ms: performance.now() - started };
   } finally {
     await db.close();
   }
@@ -43,6 +46,21 @@ describe('connect errors', () => {
     expect(error.code).toBe('E_DB_CONNECTION');
     expect(error.permanent).toBe(true);
     expect((error.cause as { code?: string }).code).toBe('ENOTFOUND');
+  });
+
+  it('fails a transaction fast on an unknown database', async () => {
+    const db = new PoolManager({
+      name: uniqueName('dbce'),
+      primary: { connectionString: localUrl((u) => (u.pathname = `/${uniqueName('nodb')}`)) },
+    });
+    try {
+      const started = performance.now();
+      const error = await db.transaction(async (tx) => tx.query('select 1')).catch((e: unknown) => e as Failure);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(error).toMatchObject({ code: 'E_DB_CONNECTION', permanent: true });
+    } finally {
+      await db.close();
+    }
   });
 
   it('fails every query fast, not only the first', async () => {

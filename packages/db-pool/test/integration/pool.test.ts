@@ -263,9 +263,7 @@ describe('host pool behaviour', () => {
         expect(r.rows[0]?.v).toBe(1); // the caller still gets its result
       }
       // Failures are fed to opossum asynchronously: it opens within a few microtasks.
-      await waitFor(
-        () => (db.stats() as { hosts: Record<string, HostStats> }).hosts['primary[0]']?.breaker === 'open',
-      );
+      await waitFor(() => (db.stats() as { hosts: Record<string, HostStats> }).hosts['primary[0]']?.breaker === 'open');
       const error = await db.query('select 1').catch((e) => e);
       expect(isCircuitOpenError(error)).toBe(true);
     } finally {

@@ -56,6 +56,11 @@ describe('options validation names the field', () => {
     [{ tracing: {} }, 'tracing'],
     [{ durationBuckets: [1, 1] }, 'durationBuckets'],
     [{ durationBuckets: [] }, 'durationBuckets'],
+    // Unknown keys: a misspelt option must not silently keep its default.
+    [{ defaultMetric: false }, 'defaultMetric'],
+    [{ scrape: { maxSeries: 10 } }, 'scrape.maxSeries'],
+    [{ systemMetrics: { disks: ['/'] } }, 'systemMetrics.disks'],
+    [{ alerting: { rule: [] } }, 'alerting.rule'],
   ])('%j -> %s', (bad, field) => {
     expect(fieldOf(() => new Monitoring({ ...quiet, ...(bad as object) }))).toBe(field);
   });
@@ -68,6 +73,19 @@ describe('options validation names the field', () => {
     [{ rules: [{ ...rule, for: '5 minutes' }] }, 'alerting.rules[0].for'],
     [{ rules: [{ ...rule, keepFiringFor: -5 }] }, 'alerting.rules[0].keepFiringFor'],
     [{ rules: [{ ...rule, severity: 'page' }] }, 'alerting.rules[0].severity'],
+    [{ rules: [{ ...rule, labelz: {} }] }, 'alerting.rules[0].labelz'],
+    [{ rules: [{ ...rule, condition: { ...rule.condition, window: '5m' } }] }, 'alerting.rules[0].condition.window'],
+    [
+      {
+        rules: [{ ...rule, condition: { type: 'anomaly', metric: 'm', detector: { kind: 'ewma', window: 5 } } }],
+      },
+      'alerting.rules[0].condition.detector.window',
+    ],
+    [{ routes: [{ notifiers: [], groupWaitMs: 5 }] }, 'alerting.routes[0].groupWaitMs'],
+    [
+      { inhibitRules: [{ sourceMatchers: { a: 'b' }, targetMatchers: { a: 'c' }, equals: [] }] },
+      'alerting.inhibitRules[0].equals',
+    ],
     [{ rules: [{ ...rule, labels: { team: 1 } }] }, 'alerting.rules[0].labels.team'],
     [{ rules: [{ ...rule, labels: { 'bad-name': 'x' } }] }, 'alerting.rules[0].labels.bad-name'],
     [{ rules: [{ name: 'r', condition: { type: 'nope' } }] }, 'alerting.rules[0].condition.type'],
@@ -170,5 +188,16 @@ describe('options validation names the field', () => {
     expect(fieldOf(() => new EmailNotifier({ transport: null as never, from: 'a@b.c', to: 'x@y.z' }))).toBe(
       'email.transport',
     );
+    expect(fieldOf(() => new WebhookNotifier({ url: 'http://127.0.0.1/', header: {} } as never))).toBe(
+      'webhook.header',
+    );
+    expect(fieldOf(() => new SlackNotifier({ token: 'xoxb-1', channel: '#a', chanel: '#b' } as never))).toBe(
+      'slack.chanel',
+    );
+    expect(
+      fieldOf(
+        () => new EmailNotifier({ transport: { host: '127.0.0.1' }, from: 'a@b.c', to: 'x@y.z', cc: 'x' } as never),
+      ),
+    ).toBe('email.cc');
   });
 });

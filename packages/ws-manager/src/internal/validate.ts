@@ -1,6 +1,5 @@
 import { DEFAULT_CONNECTION_OPTIONS, DEFAULT_EXCHANGE_LIMITS, DEFAULT_HUB_OPTIONS } from '../defaults.js';
 import { invalidOption } from '../errors.js';
-import { checkKnownKeys } from './known-keys.js';
 import type {
   Codec,
   ConnectionOptions,
@@ -13,6 +12,7 @@ import type {
   StreamHubOptions,
   WebSocketManagerOptions,
 } from '../types.js';
+import { checkKnownKeys } from './known-keys.js';
 
 /** Connection options with every default applied. */
 export interface ResolvedConnectionOptions {

@@ -48,6 +48,25 @@ describe('WebSocketManager options', () => {
       { exchanges: { bin: { endpoints: ['ws://a'], connection: { maxFrameBytes: 0 } } } },
       'exchanges.bin.connection.maxFrameBytes',
     ],
+    // Unknown keys: a misspelt option must not silently keep its default.
+    [{ ...ok, exchange: {} }, 'exchange'],
+    [{ exchanges: { bin: { endpoints: ['ws://a'], limit: {} } } }, 'exchanges.bin.limit'],
+    [
+      { exchanges: { bin: { endpoints: ['ws://a'], limits: { connectsPerSec: 1 } } } },
+      'exchanges.bin.limits.connectsPerSec',
+    ],
+    [
+      { exchanges: { bin: { endpoints: ['ws://a'], breaker: { resetTimeout: 1 } } } },
+      'exchanges.bin.breaker.resetTimeout',
+    ],
+    [
+      { exchanges: { bin: { endpoints: ['ws://a'], connection: { heartbeat: { interval: 1 } } } } },
+      'exchanges.bin.connection.heartbeat.interval',
+    ],
+    [
+      { exchanges: { bin: { endpoints: ['ws://a'], connection: { queue: { size: 1 } } } } },
+      'exchanges.bin.connection.queue.size',
+    ],
   ])('rejects %j naming %s', (options, field) => {
     expect(fieldOf(() => new WebSocketManager(options as unknown as WebSocketManagerOptions))).toBe(field);
   });
@@ -69,6 +88,10 @@ describe('WebSocketManager options', () => {
       'connection.maxPayloadBytes',
     );
     expect(fieldOf(() => manager.connect('bin', { reorderWindow: 1.5 }))).toBe('connection.reorderWindow');
+    expect(fieldOf(() => manager.connect('bin', { reconnect: true } as never))).toBe('connection.reconnect');
+    expect(fieldOf(() => manager.connect('bin', { backoff: { maxDelay: 1 } } as never))).toBe(
+      'connection.backoff.maxDelay',
+    );
     expect(fieldOf(() => manager.connect('bin', { resetSequenceOnReconnect: 'yes' as never }))).toBe(
       'connection.resetSequenceOnReconnect',
     );
@@ -98,6 +121,8 @@ describe('StreamHub options', () => {
     [{ server: { nope: 1 } }, 'server'],
     [{ port: -1 }, 'port'],
     [{ port: 0, slowConsumer: 'drop' }, 'slowConsumer'],
+    [{ port: 0, maxClients: 5 }, 'maxClients'],
+    [{ port: 0, history: { max: 5 } }, 'history.max'],
     [{ port: 0, slowConsumerCloseCode: 2000 }, 'slowConsumerCloseCode'],
     [{ port: 0, maxBufferedBytes: 0 }, 'maxBufferedBytes'],
     [{ port: 0, history: { maxMessages: 0 } }, 'history.maxMessages'],

@@ -72,6 +72,7 @@ export class HttpComponent implements Component {
       health: { registry: this.options.health.registry, alerts: () => this.options.observability.activeAlerts() },
       metrics: () => this.options.observability.metrics(),
       stream: { epoch: this.options.epoch() },
+      rateLimit: { perIp: config.http.rateLimitPerIp, perToken: config.http.rateLimitPerToken },
       cache: this.options.cache.cache(),
     });
     if (!this.options.secret)

@@ -31,7 +31,17 @@ export class JournalComponent implements Component {
 
   start(): void {
     mkdirSync(this.dataDir, { recursive: true });
-    this.#lock = acquireDataDirLock(this.dataDir);
+    try {
+      this.#lock = acquireDataDirLock(this.dataDir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw e;
+      throw new TraderError(
+        'E_TRADER_JOURNAL',
+        `cannot start: the data dir ${this.dataDir} is full (${(e as Error).message}); the journal was not touched. Free space on its filesystem and start again`,
+        { field: 'dataDir', cause: e },
+      );
+    }
     if (this.#lock.takenOver !== undefined)
       this.#log(`trader: took over a stale lock of ${this.dataDir} (${this.#lock.takenOver.reason})`);
     const { journal, recovery } = Journal.open(this.path, this.#options);

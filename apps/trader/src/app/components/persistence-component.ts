@@ -81,6 +81,11 @@ export class PersistenceComponent implements Component {
     return this.#writer?.persistedSeq ?? 0;
   }
 
+  /** How long PostgreSQL writes have been failing, ms (0 when they succeed). */
+  failingMs(): number {
+    return this.#writer?.failingFor() ?? 0;
+  }
+
   /** True until the writer has started against PostgreSQL (it was unreachable, or the first start is running). */
   get deferred(): boolean {
     return this.#deferred;

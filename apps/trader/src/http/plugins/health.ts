@@ -18,11 +18,19 @@ import type { PluginOptions } from './context.js';
  */
 async function health(app: FastifyInstance, { options }: PluginOptions): Promise<void> {
   const h = options.health;
-  const metrics = options.metrics === undefined ? undefined : coalesce(options.metrics, options.metricsMaxAgeMs);
+  const source = options.metrics;
+  // Encoded once per rendering: every scrape that shares it sends the same bytes.
+  const metrics =
+    source === undefined
+      ? undefined
+      : coalesce(async () => {
+          const m = await source();
+          return { contentType: m.contentType, text: m.body, body: Buffer.from(m.body) };
+        }, options.metricsMaxAgeMs);
   if (h !== undefined) {
     const handler = createHealthHandler(h.registry, {
       basePath: '/health',
-      ...(metrics === undefined ? {} : { metrics: async () => (await metrics()).body }),
+      ...(metrics === undefined ? {} : { metrics: async () => (await metrics()).text }),
       ...(h.alerts === undefined ? {} : { alerts: h.alerts }),
     });
     const security = Object.entries(app.securityHeaders.api);

@@ -43,7 +43,11 @@ async function streams(app: FastifyInstance, { options, trader, counters }: Plug
         outcome: 'denied',
         requestId: randomUUID(),
         ip,
-        detail: { reason: 'origin not allowed', origin: String(req.headers.origin).slice(0, 200), target: `UPGRADE ${o.stream.path}` },
+        detail: {
+          reason: 'origin not allowed',
+          origin: String(req.headers.origin).slice(0, 200),
+          target: `UPGRADE ${o.stream.path}`,
+        },
       });
       return { ok: false, status: 403 };
     }

@@ -1,0 +1,97 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { percentiles } from '@cryptoscalp/testkit';
+import { decodeJwt } from 'jose';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTrader, type Trader } from '../../src/app/trader.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { tempDirs } from '../temp-dir.js';
+
+/**
+ * The whole trader (role all, embedded defaults) with no JWT secret (development) and a scrape token: probe findings 3
+ * (a `/metrics` flood slowed the trading loop) and 5 (a 12-hour admin token on stdout).
+ */
+const METRICS_TOKEN = 'scrape-4f9c2e71b8d05a36c1e7f2094ab8d6e3';
+const tempDir = tempDirs('security-trader-');
+const autocannon = fileURLToPath(new URL('../../../../node_modules/.bin/autocannon', import.meta.url));
+const run = promisify(execFile);
+let trader: Trader | undefined;
+
+afterAll(async () => {
+  await trader?.stop('test end');
+}, 60_000);
+
+/** Liveness latencies (ms) of sequential requests until `until` settles (or `count` requests when it is absent). */
+async function liveness(url: string, until: Promise<unknown> | undefined, count = 200): Promise<number[]> {
+  let done = false;
+  void until?.finally(() => {
+    done = true;
+  });
+  const out: number[] = [];
+  while (until === undefined ? out.length < count : !done) {
+    const t0 = performance.now();
+    const r = await fetch(url);
+    await r.arrayBuffer();
+    out.push(performance.now() - t0);
+    expect(r.status).toBe(200);
+  }
+  return out;
+}
+
+describe('the trader without a JWT secret, with a scrape token', () => {
+  it('prints a 15-minute token in the link fragment; /metrics floods do not stall liveness', async () => {
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        dataDir: tempDir(),
+        http: { port: 0, shutdownDelayMs: 0 },
+        journal: { fsync: 'never' },
+        database: { embedded: 'memory' },
+      },
+    });
+    trader = createTrader({ config, metricsToken: METRICS_TOKEN, log: () => {} });
+    const ep = await trader.start();
+
+    // Finding 5: the link holds the token in its fragment (never sent to a server or logged), valid 15 minutes.
+    expect(ep.dashboard).toBe(`${ep.http}/#token=${ep.localAdminToken}`);
+    const claims = decodeJwt(ep.localAdminToken as string);
+    expect((claims.exp as number) - (claims.iat as number)).toBe(900);
+
+    // Finding 3: the scrape token reads /metrics and nothing else.
+    const scrape = { authorization: `Bearer ${METRICS_TOKEN}` };
+    const metrics = await fetch(ep.metrics, { headers: scrape });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^# HELP /m);
+    expect((await fetch(`${ep.http}/api/me`, { headers: scrape })).status).toBe(401);
+    expect((await fetch(`${ep.http}/health/status`, { headers: scrape })).status).toBe(401);
+
+    // 50 connections (autocannon, in its own process) on the cheapest route, then on /metrics, while liveness is
+    // probed in sequence: the baseline is the same flood of requests that cost nothing, measured in the same run.
+    const live = `${ep.http}/health/liveness`;
+    const flood = async (url: string) => {
+      const load = run(autocannon, ['-c', '50', '-d', '5', '-j', '-H', `authorization=Bearer ${METRICS_TOKEN}`, url], {
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      const latencies = await liveness(live, load);
+      const result = JSON.parse((await load).stdout) as { requests: { total: number }; non2xx: number };
+      expect(result.requests.total).toBeGreaterThan(0);
+      expect(result.non2xx).toBe(0);
+      return { ...percentiles(latencies, [50, 99]), probes: latencies.length, requests: result.requests.total };
+    };
+    const idle = { ...percentiles(await liveness(live, undefined), [50, 99]), probes: 200, requests: 0 };
+    const cheap = await flood(live);
+    const scrapes = await flood(ep.metrics);
+    // Reported, not asserted: a timed bound would be flaky on a shared machine.
+    const line = (name: string, f: typeof idle) =>
+      `${name}: liveness p50 ${f.p50?.toFixed(1)} ms p99 ${f.p99?.toFixed(1)} ms (${f.probes} probes, ${f.requests} flood requests)`;
+    console.log(
+      [
+        line('idle', idle),
+        line('50-connection liveness flood', cheap),
+        line('50-connection /metrics flood', scrapes),
+        `/metrics flood vs liveness flood: p99 x${((scrapes.p99 ?? 0) / (cheap.p99 ?? 1)).toFixed(2)}`,
+      ].join('\n'),
+    );
+  }, 180_000);
+});

@@ -1,0 +1,340 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exited, spawnServer, waitFor } from '@cryptoscalp/testkit';
+import WebSocket from 'ws';
+
+/** What one wrk run measured. `failed` counts requests sent without a response plus responses other than 2xx. */
+export interface WrkResult {
+  sent: number;
+  answered: number;
+  non2xx: number;
+  failed: number;
+  seconds: number;
+  requestsPerSecond: number;
+  p99Ms: number;
+  /** wrk's own socket error counters (an idle keep-alive connection closed by a reloading nginx counts as a read error). */
+  socketErrors: { connect: number; read: number; write: number; timeout: number };
+}
+
+// The script counts in each thread what it sent (request) and what came back (response). Once the stop file exists
+// a thread sends nothing more and writes "sent answered" to its own file after each answer, so the caller can wait
+// until every thread is drained: then sent - answered is exactly the requests that got no answer. delay() paces each
+// connection (it waits WRK_PACE_MS between requests), which sets the rate.
+const WRK_SCRIPT = `
+local tokens = {}
+for t in string.gmatch(os.getenv("WRK_TOKENS"), "[^,]+") do tokens[#tokens + 1] = t end
+local stopfile = os.getenv("WRK_STOP_FILE")
+local pace = tonumber(os.getenv("WRK_PACE_MS"))
+local threads = {}
+sent, answered, non2xx, stopped, n = 0, 0, 0, false, 0
+
+function setup(thread)
+  threads[#threads + 1] = thread
+  thread:set("id", #threads)
+end
+
+local function report()
+  local f = io.open(stopfile .. "." .. id, "w")
+  f:write(sent .. " " .. answered .. "\\n")
+  f:close()
+end
+
+function request()
+  sent = sent + 1
+  return wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. tokens[(sent % #tokens) + 1] })
+end
+
+function response(status, headers, body)
+  answered = answered + 1
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+  if stopped then report() end
+end
+
+function delay()
+  n = n + 1
+  if not stopped and n % 16 == 0 then
+    local f = io.open(stopfile, "r")
+    if f then f:close(); stopped = true; report() end
+  end
+  if stopped then return 3600000 end
+  return pace
+end
+
+function done(summary, latency, requests)
+  local s, a, x = 0, 0, 0
+  for _, t in ipairs(threads) do s = s + t:get("sent"); a = a + t:get("answered"); x = x + t:get("non2xx") end
+  local e = summary.errors
+  io.write(string.format("WRK_RESULT %d %d %d %d %d %d %d %d %d\\n", s, a, x, summary.duration,
+    latency:percentile(99), e.connect, e.read, e.write, e.timeout))
+end
+`;
+
+/** Options of {@link startWrk}. */
+export interface WrkOptions {
+  url: string;
+  tokens: readonly string[];
+  /** Working directory for the script and the stop file. */
+  dir: string;
+  connections: number;
+  threads: number;
+  /** Pause of each connection between requests, ms. */
+  paceMs: number;
+}
+
+/** A running wrk; {@link stop} ends sending, lets answers arrive, interrupts wrk and reads its result. */
+export interface WrkRun {
+  readonly pid: number;
+  stop(): Promise<WrkResult>;
+  /** Kills wrk by its PID (cleanup). */
+  kill(): Promise<void>;
+}
+
+let runs = 0;
+/** wrk's request timeout: a request unanswered this long counts as failed. */
+const timeoutSec = 10;
+
+/** Starts wrk (Debian's) against `url` with a bearer token per request, paced; runs until {@link WrkRun.stop}. */
+export function startWrk(options: WrkOptions): WrkRun {
+  const id = ++runs;
+  const script = join(options.dir, 'load.lua');
+  if (!existsSync(script)) writeFileSync(script, WRK_SCRIPT);
+  const stopFile = join(options.dir, `wrk-stop-${id}`);
+  const { child, output } = spawnServer(
+    'wrk',
+    [`-t${options.threads}`, `-c${options.connections}`, '-d3600s', '--timeout', '10s', '-s', script, options.url],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        WRK_TOKENS: options.tokens.join(','),
+        WRK_STOP_FILE: stopFile,
+        WRK_PACE_MS: String(options.paceMs),
+      },
+    },
+  );
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await exited(child, 5_000);
+  };
+  return {
+    pid: child.pid as number,
+    kill,
+    async stop() {
+      writeFileSync(stopFile, '');
+      // Drained: every thread saw the stop file and has an answer (or wrk's timeout) for each request it sent.
+      const drained = () =>
+        Array.from({ length: options.threads }, (_, i) => `${stopFile}.${i + 1}`).every((f) => {
+          if (!existsSync(f)) return false;
+          const [sent, answered] = readFileSync(f, 'utf8').trim().split(' ').map(Number);
+          return sent === answered;
+        });
+      await waitFor(drained, { timeoutMs: timeoutSec * 1000 + 5_000, intervalMs: 50, what: 'wrk drained' }).catch(
+        () => {}, // what is still unanswered now counts as failed
+      );
+      child.kill('SIGINT');
+      await exited(child, 15_000);
+      const m = /WRK_RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(output());
+      if (m === null) throw new Error(`wrk printed no result:\n${output()}`);
+      const [sent, answered, non2xx, durationUs, p99Us, connect, read, write, timeout] = m.slice(1).map(Number) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const seconds = durationUs / 1e6;
+      return {
+        sent,
+        answered,
+        non2xx,
+        failed: sent - answered + non2xx,
+        seconds,
+        requestsPerSecond: answered / seconds,
+        p99Ms: p99Us / 1000,
+        socketErrors: { connect, read, write, timeout },
+      };
+    },
+  };
+}
+
+interface StreamMessage {
+  type: string;
+  topic?: string;
+  epoch?: string;
+  offset?: number;
+}
+
+/**
+ * A live-stream client through nginx that follows one topic, remembers every offset it received, and reconnects
+ * after a close, resuming from its last offset and epoch. It counts resumes and explicit resnapshots; offsets
+ * missed across a reconnect without a resnapshot are found by {@link StreamClients.report}.
+ */
+class StreamClient {
+  readonly offsets: number[] = [];
+  /** Indexes into `offsets` after which a resnapshot was received (a gap there is announced). */
+  readonly resnapshotAt = new Set<number>();
+  epoch: string | undefined;
+  reconnects = 0;
+  /** Reconnects answered by `subscribed` (a resnapshot, only ever sent to a resuming client, may come with it). */
+  resubscribed = 0;
+  resnapshots = 0;
+  outOfOrder = 0;
+  /** Set while a reconnect has not been answered by `subscribed`: since when. */
+  waitingSince: number | undefined;
+  lost = false;
+  private ws: WebSocket | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly token: string,
+    private readonly topic: string,
+    private readonly ca: string,
+  ) {}
+
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url, ['bearer', this.token], { ca: this.ca, servername: 'localhost' });
+      this.ws = ws;
+      const last = this.offsets.at(-1);
+      ws.once('open', () => {
+        ws.send(
+          JSON.stringify({
+            op: 'subscribe',
+            topic: this.topic,
+            ...(last === undefined ? {} : { offset: last, epoch: this.epoch }),
+          }),
+        );
+        resolve();
+      });
+      ws.on('message', (raw) => this.onMessage(JSON.parse(String(raw)) as StreamMessage, last !== undefined));
+      ws.once('error', (e) => reject(e));
+      ws.once('close', () => this.onClose());
+    });
+  }
+
+  private onMessage(m: StreamMessage, resuming: boolean): void {
+    if (m.type === 'resnapshot') {
+      this.resnapshots++;
+      this.resnapshotAt.add(this.offsets.length);
+    } else if (m.type === 'subscribed') {
+      this.epoch = m.epoch;
+      if (resuming && this.waitingSince !== undefined) this.resubscribed++;
+      this.waitingSince = undefined;
+    } else if (m.type === 'message' && m.topic === this.topic && typeof m.offset === 'number') {
+      const last = this.offsets.at(-1);
+      if (last !== undefined && m.offset <= last) this.outOfOrder++;
+      else this.offsets.push(m.offset);
+    }
+  }
+
+  private onClose(): void {
+    if (this.closing) return;
+    this.reconnects++;
+    this.waitingSince ??= Date.now();
+    const retry = (attempt: number) => {
+      if (this.closing) return;
+      if (Date.now() - (this.waitingSince ?? Date.now()) > 15_000) {
+        this.lost = true;
+        return;
+      }
+      // Spread the reconnects of a closed gateway's clients a little, as real clients do.
+      setTimeout(
+        () => this.open().catch(() => retry(attempt + 1)),
+        Math.min(1_000, 50 * 2 ** attempt) * (0.5 + Math.random()),
+      );
+    };
+    retry(0);
+  }
+
+  close(): void {
+    this.closing = true;
+    this.ws?.terminate();
+  }
+}
+
+/** What the stream clients saw over a phase, or a whole run. */
+export interface StreamReport {
+  clients: number;
+  reconnects: number;
+  /** Reconnects that resumed from their offset: every missed message replayed, no resnapshot. */
+  resumed: number;
+  resnapshots: number;
+  /** Clients that lost messages without a resnapshot, got one out of order, or never got back. */
+  lost: number;
+  /** Messages received, all clients. */
+  messages: number;
+}
+
+/** Many {@link StreamClient}s on one topic. */
+export class StreamClients {
+  private readonly clients: StreamClient[] = [];
+
+  /** Opens `count` clients (tokens round robin) and waits until each has received a message. */
+  static async open(
+    url: string,
+    tokens: readonly string[],
+    count: number,
+    topic: string,
+    ca: string,
+  ): Promise<StreamClients> {
+    const set = new StreamClients();
+    for (let i = 0; i < count; i++) {
+      const c = new StreamClient(url, tokens[i % tokens.length] as string, topic, ca);
+      set.clients.push(c);
+      await c.open();
+    }
+    await waitFor(() => set.clients.every((c) => c.offsets.length > 0), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      what: `a message on ${topic} for each of ${count} stream clients`,
+    });
+    return set;
+  }
+
+  /** Waits until no client is between a close and its next `subscribed` (or is lost), at most `timeoutMs`. */
+  async settled(timeoutMs = 20_000): Promise<void> {
+    await waitFor(() => this.clients.every((c) => c.waitingSince === undefined || c.lost), {
+      timeoutMs,
+      intervalMs: 50,
+      what: 'every stream client subscribed again',
+    });
+  }
+
+  /**
+   * Counters, and losses: a client lost messages when an offset some other client received lies between two
+   * offsets it received in a row, with no resnapshot announced between them.
+   */
+  report(): StreamReport {
+    const seen = [...new Set(this.clients.flatMap((c) => c.offsets))].sort((a, b) => a - b);
+    let lost = 0;
+    for (const c of this.clients) {
+      let gap = false;
+      let j = 0;
+      for (let i = 1; i < c.offsets.length && !gap; i++) {
+        const [a, b] = [c.offsets[i - 1] as number, c.offsets[i] as number];
+        if (c.resnapshotAt.has(i)) continue;
+        while (j < seen.length && (seen[j] as number) <= a) j++;
+        if (j < seen.length && (seen[j] as number) < b) gap = true;
+      }
+      if (gap || c.lost || c.outOfOrder > 0) lost++;
+    }
+    const sum = (f: (c: StreamClient) => number) => this.clients.reduce((s, c) => s + f(c), 0);
+    return {
+      clients: this.clients.length,
+      reconnects: sum((c) => c.reconnects),
+      resumed: sum((c) => c.resubscribed) - sum((c) => c.resnapshots),
+      resnapshots: sum((c) => c.resnapshots),
+      lost,
+      messages: sum((c) => c.offsets.length),
+    };
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+}

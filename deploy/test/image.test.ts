@@ -1,0 +1,162 @@
+// The trader's image, built and run for real with podman: read-only root filesystem, a data volume, non-root,
+// a published port, the JWT secret from a file as production needs it; probes from outside, the HEALTHCHECK,
+// the labels, and a graceful stop on SIGTERM. Prints the image size and the time from `podman run` to ready.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, systemProgramTestRuns, uniqueName, waitFor } from '@cryptoscalp/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BuiltImage,
+  buildTraderImage,
+  inspect,
+  podman,
+  removeContainers,
+  removeVolumes,
+  repoRoot,
+  TRADER_UID,
+} from './podman.js';
+
+const SIZE_GOAL_MB = 250;
+const READY_GOAL_S = 10;
+const STOP_TIMEOUT_S = 30;
+
+describe.runIf(systemProgramTestRuns('podman'))('trader image', () => {
+  let built: BuiltImage;
+
+  beforeAll(async () => {
+    built = await buildTraderImage();
+    console.log(
+      `image: base images ${built.baseImages.join(', ')} in ${built.baseSeconds.toFixed(1)} s, ` +
+        `${built.image} built in ${built.buildSeconds.toFixed(1)} s`,
+    );
+  });
+
+  it('copies the manifest of every workspace the trader is made of before `npm ci`', () => {
+    // The build's dependency layers are keyed on these COPY lines: a package added to packages/ without its line
+    // would be missing from the image's npm ci.
+    const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+    const manifests = [
+      ...readdirSync(join(repoRoot, 'packages')).map((p) => `packages/${p}`),
+      'apps/trader',
+    ];
+    for (const dir of manifests) expect(dockerfile).toContain(`COPY ${dir}/package.json ${dir}/\n`);
+  });
+
+  it('is small, labelled, non-root, with a HEALTHCHECK on liveness', async () => {
+    const image = await inspect('image', built.image);
+    const sizeMb = (image.Size as number) / 1e6;
+    console.log(`image: ${built.image} is ${sizeMb.toFixed(1)} MB (goal <= ${SIZE_GOAL_MB} MB)`);
+    expect(sizeMb).toBeLessThanOrEqual(SIZE_GOAL_MB);
+    const config = image.Config as {
+      User: string;
+      Labels: Record<string, string>;
+      Healthcheck?: { Test: string[] };
+      Entrypoint: string[];
+      ExposedPorts: Record<string, unknown>;
+      Volumes: Record<string, unknown>;
+    };
+    expect(config.User).toBe(`${TRADER_UID}:${TRADER_UID}`);
+    expect(config.Healthcheck?.Test).toEqual(['CMD', 'node', '/app/healthcheck.mjs']);
+    expect(config.Entrypoint).toEqual(['node', '/app/entrypoint.mjs']);
+    expect(Object.keys(config.ExposedPorts)).toEqual(['9464/tcp']);
+    expect(Object.keys(config.Volumes)).toEqual(['/data']);
+    const version = JSON.parse(readFileSync(join(repoRoot, 'apps/trader/package.json'), 'utf8')).version;
+    expect(config.Labels).toMatchObject({
+      'org.opencontainers.image.title': 'cryptoscalp-trader',
+      'org.opencontainers.image.version': version,
+      'org.opencontainers.image.licenses': 'MIT',
+    });
+    expect(config.Labels['org.opencontainers.image.revision']).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('runs read-only as non-root, is ready from outside, healthy, and stops gracefully on SIGTERM', async () => {
+    const name = uniqueName('cs_image');
+    const volume = `${name}_data`;
+    const secrets = mkdtempSync(join(tmpdir(), 'cs-image-'));
+    try {
+      // Production reads the API's token secret from a file (compose and Kubernetes secrets), never the image.
+      const secretFile = join(secrets, 'jwt_secret');
+      writeFileSync(secretFile, `${uniqueName('secret')}${uniqueName('x')}\n`, { mode: 0o444 });
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const started = Date.now();
+      await podman([
+        'run',
+        '--detach',
+        '--name',
+        name,
+        '--read-only',
+        '--volume',
+        `${volume}:/data`,
+        '--volume',
+        `${secretFile}:/run/secrets/jwt_secret:ro`,
+        '--env',
+        'TRADER_JWT_SECRET_FILE=/run/secrets/jwt_secret',
+        // netavark's bridge needs iptables, absent here; slirp4netns gives the container its own network
+        // namespace and publishes the port.
+        '--network',
+        'slirp4netns',
+        '--publish',
+        `127.0.0.1:${port}:9464`,
+        '--stop-timeout',
+        String(STOP_TIMEOUT_S),
+        built.image,
+      ]);
+      await waitFor(async () => (await fetch(`${base}/health/readiness`)).status === 200, {
+        timeoutMs: 90_000,
+        intervalMs: 50,
+        what: `readiness of ${name} on ${base}`,
+      }).catch(async (e: unknown) => {
+        const logs = await podman(['logs', name], { allowFailure: true });
+        throw new Error(`${e instanceof Error ? e.message : e}\n${logs.stdout}${logs.stderr}`);
+      });
+      const readySeconds = (Date.now() - started) / 1000;
+      console.log(`image: ready ${readySeconds.toFixed(1)} s after podman run (goal <= ${READY_GOAL_S} s)`);
+
+      expect((await fetch(`${base}/health/readiness`)).status).toBe(200);
+      expect((await fetch(`${base}/health/liveness`)).status).toBe(200);
+      // The details need a token signed with the secret from the file: the trader took it (no random secret).
+      expect((await fetch(`${base}/health/status`)).status).toBe(401);
+      const logs = await podman(['logs', name]);
+      expect(logs.stdout).not.toContain('no TRADER_JWT_SECRET set');
+      expect(logs.stdout).toContain('starting role all (production)');
+
+      // PID 1 is node running the trader, as the image's user.
+      const status = await podman(['exec', name, 'cat', '/proc/1/status', '/proc/1/cmdline']);
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status.stdout)?.[1]);
+      expect(uid).toBe(TRADER_UID);
+      expect(status.stdout).toContain('node\0/app/entrypoint.mjs');
+
+      // The root filesystem refuses writes; the data volume takes the journal and the embedded database.
+      const write = await podman(['exec', name, 'node', '-e', 'require("fs").writeFileSync("/app/probe", "")'], {
+        allowFailure: true,
+      });
+      expect(write.code).not.toBe(0);
+      expect(write.stderr).toContain('EROFS');
+      const data = await podman(['exec', name, 'ls', '/data']);
+      expect(data.stdout.split('\n')).toEqual(expect.arrayContaining(['journal.jsonl', 'pglite']));
+
+      // No systemd here: podman runs the image's HEALTHCHECK only when asked.
+      const health = await podman(['healthcheck', 'run', name], { allowFailure: true });
+      expect(health.code, health.stdout + health.stderr).toBe(0);
+      const state = (await inspect('container', name)).State as { Health?: { Status: string } };
+      expect(state.Health?.Status).toBe('healthy');
+
+      const stopStart = Date.now();
+      await podman(['stop', '--time', String(STOP_TIMEOUT_S), name], { timeoutMs: (STOP_TIMEOUT_S + 30) * 1000 });
+      const stopSeconds = (Date.now() - stopStart) / 1000;
+      console.log(`image: stopped ${stopSeconds.toFixed(1)} s after SIGTERM (stop timeout ${STOP_TIMEOUT_S} s)`);
+      const stopped = (await inspect('container', name)).State as { ExitCode: number; OOMKilled: boolean };
+      expect(stopped.ExitCode).toBe(0);
+      expect(stopSeconds).toBeLessThan(STOP_TIMEOUT_S / 2);
+      const after = await podman(['logs', name]);
+      expect(after.stdout).toContain('trader: stopping (SIGTERM)');
+      expect(after.stdout).toContain('trader: summary {');
+    } finally {
+      await removeContainers(name);
+      await removeVolumes(volume);
+      rmSync(secrets, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,164 @@
+// Podman for the deployment tests: the machine's known-good configuration (deploy/image/podman-env.sh), the
+// trader's image built once per machine state (base images, then `podman build` with its layer cache, serialised
+// across test processes by a lock), and small command wrappers. Containers and volumes a test makes are its own
+// to remove, by name, in `finally`.
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's root directory. */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The trader's image as the tests build it (`Dockerfile` at the repository root). */
+export const TRADER_IMAGE = 'localhost/cryptoscalp/trader:test';
+
+/** The image's non-root user, as the Dockerfile sets it. */
+export const TRADER_UID = 10001;
+
+/** The host's CA bundle: the build's outbound TLS (npm) may go through a proxy only it trusts. */
+const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+let cachedEnv: NodeJS.ProcessEnv | undefined;
+
+/**
+ * The environment for podman commands: this process's environment plus `CONTAINERS_CONF`,
+ * `CONTAINERS_STORAGE_CONF` and `TMPDIR` from `deploy/image/podman-env.sh` (written on first use).
+ */
+export function podmanEnv(): NodeJS.ProcessEnv {
+  if (cachedEnv === undefined) {
+    const out = execFileSync('bash', [`${repoRoot}deploy/image/podman-env.sh`], { encoding: 'utf8' });
+    const vars: Record<string, string> = {};
+    for (const line of out.split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) vars[line.slice(0, eq)] = line.slice(eq + 1);
+    }
+    cachedEnv = { ...process.env, ...vars };
+  }
+  return cachedEnv;
+}
+
+/** What a finished command printed, and its exit code. */
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Options of {@link run}. */
+export interface RunOptions {
+  /** Kill the command after this long. @default 120_000 */
+  timeoutMs?: number;
+  /** Resolve with a non-zero exit code instead of rejecting. @default false */
+  allowFailure?: boolean;
+  /** Working directory. @default the repository root */
+  cwd?: string;
+}
+
+/** Runs `command args` with the podman environment; rejects on a non-zero exit unless `allowFailure`. */
+export async function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  const { timeoutMs = 120_000, allowFailure = false, cwd = repoRoot } = options;
+  return await new Promise<CommandResult>((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { env: podmanEnv(), cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        if (code !== 0 && !allowFailure) {
+          const tail = `${stdout}\n${stderr}`.trim().split('\n').slice(-40).join('\n');
+          reject(new Error(`${command} ${args.join(' ')} exited ${error?.code ?? error?.signal}:\n${tail}`));
+          return;
+        }
+        resolve({ stdout, stderr, code });
+      },
+    );
+  });
+}
+
+/** `podman args`: see {@link run}. */
+export async function podman(args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  return await run('podman', args, options);
+}
+
+/** The work dir lock that serialises image builds between test processes (vitest runs files in parallel forks). */
+function withBuildLock(command: string, args: readonly string[]): [string, string[]] {
+  const dir = podmanEnv().CONTAINERS_CONF?.replace(/\/[^/]*$/, '') ?? '/var/tmp';
+  return ['flock', [`${dir}/build.lock`, command, ...args]];
+}
+
+/** How the image came to be: names and seconds spent. */
+export interface BuiltImage {
+  image: string;
+  baseImages: string[];
+  baseSeconds: number;
+  buildSeconds: number;
+}
+
+let built: Promise<BuiltImage> | undefined;
+
+/**
+ * Builds the base images (`deploy/image/build-base.sh`, skipped when they exist) and the trader's image
+ * ({@link TRADER_IMAGE}) from the repository's `Dockerfile`. Layers are cached, so an unchanged tree rebuilds in
+ * seconds; one build at a time on the machine. Labels carry the commit (stable between runs, so cache-friendly).
+ */
+export function buildTraderImage(): Promise<BuiltImage> {
+  built ??= (async () => {
+    const t0 = Date.now();
+    const base = await run(...withBuildLock('bash', [`${repoRoot}deploy/image/build-base.sh`]), { timeoutMs: 600_000 });
+    const baseImages = base.stdout.trim().split('\n').slice(-2);
+    const [runtimeBase, buildBase] = baseImages;
+    const t1 = Date.now();
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const version = JSON.parse(readFileSync(`${repoRoot}apps/trader/package.json`, 'utf8')).version as string;
+    await run(
+      ...withBuildLock('podman', [
+        'build',
+        '--format',
+        'docker',
+        // netavark's bridge needs iptables, which these machines do not have; RUN steps use the host's network.
+        '--network',
+        'host',
+        '--secret',
+        `id=ca,src=${CA_BUNDLE}`,
+        '--build-arg',
+        `BASE_IMAGE=${runtimeBase}`,
+        '--build-arg',
+        `BUILD_IMAGE=${buildBase}`,
+        '--build-arg',
+        `VERSION=${version}`,
+        '--build-arg',
+        `REVISION=${git('rev-parse', 'HEAD')}`,
+        '--build-arg',
+        `CREATED=${git('log', '-1', '--format=%cI')}`,
+        '--tag',
+        TRADER_IMAGE,
+        repoRoot,
+      ]),
+      { timeoutMs: 600_000 },
+    );
+    return {
+      image: TRADER_IMAGE,
+      baseImages,
+      baseSeconds: (t1 - t0) / 1000,
+      buildSeconds: (Date.now() - t1) / 1000,
+    };
+  })();
+  return built;
+}
+
+/** `podman inspect` of one container or image, parsed. */
+export async function inspect(kind: 'container' | 'image', name: string): Promise<Record<string, unknown>> {
+  const { stdout } = await podman([kind, 'inspect', name]);
+  return (JSON.parse(stdout) as Record<string, unknown>[])[0] as Record<string, unknown>;
+}
+
+/** Removes containers by name or id, ignoring those already gone (for `finally`). */
+export async function removeContainers(...names: string[]): Promise<void> {
+  if (names.length > 0) await podman(['rm', '--force', '--time', '5', ...names], { allowFailure: true });
+}
+
+/** Removes volumes by name, ignoring those already gone (for `finally`). */
+export async function removeVolumes(...names: string[]): Promise<void> {
+  if (names.length > 0) await podman(['volume', 'rm', '--force', ...names], { allowFailure: true });
+}
