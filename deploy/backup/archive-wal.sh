@@ -7,7 +7,7 @@
 # The copy goes to a temporary name, is fsynced, then linked to its final name (atomic, and fails if the name
 # exists), and the directory is fsynced: a crash never leaves a partial file under a WAL name.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 usage() {

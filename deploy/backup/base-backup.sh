@@ -3,7 +3,7 @@
 # it consistent (-X stream), checked against its manifest with pg_verifybackup, written under a partial name and
 # renamed to its timestamp only once verified (so retention and restores never see a half-written backup).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 run_as_db_user "$@"
 

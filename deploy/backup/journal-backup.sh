@@ -3,7 +3,7 @@
 # entry), so a copy of the file's first SIZE bytes is a valid journal except perhaps for a last line still being
 # written: that torn tail is cut, and the copy is checked with the trader's own `journal verify` before it is kept.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 usage() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the backup scripts (sourced, not run). Exit codes used by every script:
 #   0 success, 1 the operation failed, 2 bad usage (unknown option, missing or malformed value).
 

@@ -3,7 +3,7 @@
 # from the WAL archive (archive-wal.sh) to a timestamp or to the end of the archive, starts the server and waits
 # until recovery has finished and it has been promoted (accepts writes).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 run_as_db_user "$@"
 

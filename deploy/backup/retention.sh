@@ -3,7 +3,7 @@
 # every backup needed to restore to any moment of the last D days), deletes the others, then deletes the archived
 # WAL older than the first segment the oldest kept backup needs (pg_archivecleanup).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 run_as_db_user "$@"
 

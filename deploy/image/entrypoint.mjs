@@ -1,26 +1,37 @@
-// The image's entrypoint: secrets from files, then the trader in this same process, so node stays PID 1 and
-// the trader's own SIGTERM handling (drain, stop in reverse order, summary) is what a `stop` gets.
+// The image's entrypoint: connection strings and notifier credentials from files, then the trader in this same
+// process, so node stays PID 1 and the trader's own SIGTERM handling (drain, stop in reverse order, summary) is
+// what a `stop` gets.
 //
-// For every `<NAME>_FILE` variable, `<NAME>` is set to that file's content (one trailing newline dropped) and
-// `<NAME>_FILE` is removed: compose and Kubernetes mount secrets as files (`/run/secrets/...`), while the trader
-// reads `TRADER_JWT_SECRET`, `DATABASE_URL`, `REDIS_URL`... from its environment, and refuses unknown
-// `TRADER_*` variables. Both `<NAME>` and `<NAME>_FILE`, or an unreadable file, stop the start (exit code 2).
+// Compose and Kubernetes mount secrets as files (`/run/secrets/...`). The trader reads its own secrets from files
+// (`TRADER_JWT_SECRET_FILE`, `TRADER_METRICS_TOKEN_FILE`); the variables below carry passwords inside URLs or
+// tokens and are read from the environment only, so for each `<NAME>_FILE` set here `<NAME>` becomes that file's
+// content (one trailing line break dropped) and `<NAME>_FILE` is removed (the trader refuses unknown `TRADER_*`
+// variables). Both `<NAME>` and `<NAME>_FILE`, or an unreadable file, stop the start with exit code 2.
 import { readFileSync } from 'node:fs';
 
-for (const [key, path] of Object.entries(process.env)) {
-  if (!key.endsWith('_FILE') || key === '_FILE' || path === undefined) continue;
-  const name = key.slice(0, -'_FILE'.length);
+const FROM_FILE = [
+  'DATABASE_URL',
+  'DATABASE_REPLICA_URLS',
+  'REDIS_URL',
+  'TRADER_BUS_REDIS_URL',
+  'TRADER_ALERTS_SLACK_TOKEN',
+  'TRADER_ALERTS_WEBHOOK_URL',
+];
+
+for (const name of FROM_FILE) {
+  const path = process.env[`${name}_FILE`];
+  if (path === undefined) continue;
   if (process.env[name] !== undefined) {
-    console.error(`entrypoint: both ${name} and ${key} are set; keep one`);
+    console.error(`entrypoint: both ${name} and ${name}_FILE are set; keep one`);
     process.exit(2);
   }
   try {
     process.env[name] = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
   } catch (e) {
-    console.error(`entrypoint: ${key}: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`entrypoint: ${name}_FILE: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
     process.exit(2);
   }
-  delete process.env[key];
+  delete process.env[`${name}_FILE`];
 }
 
 await import('./apps/trader/dist/main.js');

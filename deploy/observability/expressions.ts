@@ -53,22 +53,27 @@ export function ruleExpressions(): SourcedExpression[] {
   }));
 }
 
-/** The Prometheus queries of every panel and the `label_values(metric, label)` variable queries, per dashboard. */
-export function dashboardExpressions(dashboards: Record<string, Dashboard>): SourcedExpression[] {
+/** The queries (`expr`) of every panel on the data source `uid`, per dashboard. */
+export function panelQueries(dashboards: Record<string, Dashboard>, uid: string): SourcedExpression[] {
   const out: SourcedExpression[] = [];
-  for (const [name, d] of Object.entries(dashboards)) {
+  for (const [name, d] of Object.entries(dashboards))
     for (const panel of d.panels ?? []) {
-      if (!('targets' in panel) || panel.targets === undefined) continue;
-      if (panel.datasource?.uid !== DATASOURCES.prometheus.uid) continue;
+      if (!('targets' in panel) || panel.targets === undefined || panel.datasource?.uid !== uid) continue;
       for (const t of panel.targets as { expr?: string }[])
         if (t.expr !== undefined) out.push({ source: `${name}.json: ${panel.title}`, expr: t.expr });
     }
+  return out;
+}
+
+/** The Prometheus queries of every panel and the `label_values(metric, label)` variable queries, per dashboard. */
+export function dashboardExpressions(dashboards: Record<string, Dashboard>): SourcedExpression[] {
+  const out = panelQueries(dashboards, DATASOURCES.prometheus.uid);
+  for (const [name, d] of Object.entries(dashboards))
     for (const v of d.templating?.list ?? []) {
       if (typeof v.query !== 'string') continue;
       const m = /^label_values\(\s*([^,)]+)/.exec(v.query);
       out.push({ source: `${name}.json: variable ${v.name}`, expr: m === null ? v.query : (m[1] as string) });
     }
-  }
   return out;
 }
 

@@ -20,13 +20,18 @@ export interface WrkResult {
 // a thread sends nothing more and writes "sent answered" to its own file after each answer, so the caller can wait
 // until every thread is drained: then sent - answered is exactly the requests that got no answer. delay() paces each
 // connection (it waits WRK_PACE_MS between requests), which sets the rate.
+//
+// Every request is on a new connection (Connection: close). On a kept-alive connection, a reloading nginx closes the
+// connection after its current response, and wrk, unlike browsers and HTTP libraries, does not retry the idempotent
+// request it had just written on it: it would count the reload itself as failed requests. With one request per
+// connection, a lost request is one the server side really dropped.
 const WRK_SCRIPT = `
 local tokens = {}
 for t in string.gmatch(os.getenv("WRK_TOKENS"), "[^,]+") do tokens[#tokens + 1] = t end
 local stopfile = os.getenv("WRK_STOP_FILE")
 local pace = tonumber(os.getenv("WRK_PACE_MS"))
 local threads = {}
-sent, answered, non2xx, stopped, n = 0, 0, 0, false, 0
+sent, answered, non2xx, stopped, armed, n = 0, 0, 0, false, false, 0
 
 function setup(thread)
   threads[#threads + 1] = thread
@@ -39,9 +44,13 @@ local function report()
   f:close()
 end
 
+-- wrk calls request() once before the run to check it; only calls after the first delay() are real sends.
 function request()
-  sent = sent + 1
-  return wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. tokens[(sent % #tokens) + 1] })
+  if armed then sent = sent + 1 end
+  return wrk.format("GET", nil, {
+    ["Authorization"] = "Bearer " .. tokens[(sent % #tokens) + 1],
+    ["Connection"] = "close",
+  })
 end
 
 function response(status, headers, body)
@@ -51,6 +60,7 @@ function response(status, headers, body)
 end
 
 function delay()
+  armed = true
   n = n + 1
   if not stopped and n % 16 == 0 then
     local f = io.open(stopfile, "r")

@@ -87,8 +87,10 @@ export class NginxServer {
   }
 
   /**
-   * Points the `gateways` upstream at `gateways` and reloads: `nginx -t` first, then SIGHUP to the master, then waits
-   * until new workers run (old ones finish their requests and keep open streams until those close).
+   * Points the `gateways` upstream at `gateways` and reloads: `nginx -t` first, then SIGHUP to the master. Returns once
+   * the new workers run and every old worker has stopped accepting (its title says "is shutting down", or it is gone):
+   * from then on no new connection or request reaches the old upstream. Old workers finish their requests and keep
+   * their open streams until those close.
    */
   async setGateways(gateways: readonly string[]): Promise<void> {
     const settings = { ...this.settings, gateways };
@@ -97,11 +99,24 @@ export class NginxServer {
     const before = childrenOf(this.pid);
     process.kill(this.pid, 'SIGHUP');
     const workers = this.settings.workerProcesses === 'auto' ? 1 : Number(this.settings.workerProcesses);
-    await waitFor(() => [...childrenOf(this.pid)].filter((p) => !before.has(p)).length >= workers, {
-      timeoutMs: 10_000,
-      intervalMs: 10,
-      what: 'new nginx workers after the reload',
-    });
+    const title = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        return undefined; // gone
+      }
+    };
+    await waitFor(
+      () => {
+        const now = childrenOf(this.pid);
+        const fresh = [...now].filter((p) => !before.has(p) && title(p)?.startsWith('nginx: worker process'));
+        const oldAccepting = [...before].filter(
+          (p) => now.has(p) && title(p)?.includes('worker process') && !title(p)?.includes('shutting down'),
+        );
+        return fresh.length >= workers && oldAccepting.length === 0;
+      },
+      { timeoutMs: 10_000, intervalMs: 10, what: 'nginx reloaded: new workers up, old ones shutting down' },
+    );
   }
 
   /** Stops the master by its PID (SIGTERM: fast shutdown); if it lingers, SIGKILL to it and to its workers by PID. */

@@ -20,7 +20,7 @@ export interface RehearsalOptions {
   streamClients?: number;
   /** Seconds of steady load before and after each action. @default 3 */
   holdSeconds?: number;
-  /** wrk connections; with `paceMs` they set the request rate (about connections x 1000 / paceMs). @default 48 */
+  /** wrk connections; with `paceMs` they set the request rate (about connections x 1000 / paceMs). @default 64 */
   connections?: number;
   /** Pause of each wrk connection between requests, ms. @default 20 */
   paceMs?: number;
@@ -62,7 +62,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
     gateways: 2,
     streamClients: 100,
     holdSeconds: 3,
-    connections: 48,
+    connections: 64,
     paceMs: 20,
     redisUrl: serviceUrls.redis,
     databaseUrl: serviceUrls.postgres,
@@ -264,7 +264,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
       gateways: { type: 'string', default: '3' },
       clients: { type: 'string', default: '100' },
       hold: { type: 'string', default: '10' },
-      connections: { type: 'string', default: '48' },
+      connections: { type: 'string', default: '64' },
       pace: { type: 'string', default: '20' },
     },
     strict: true,

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { exited, freePort, spawnServer, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadRules, metricNames, RULES_DIR } from '../observability/expressions.js';
+import { loadRules, metricNames, panelQueries, RULES_DIR } from '../observability/expressions.js';
 import { buildDashboards, DASHBOARDS_DIR, DATASOURCES } from '../observability/grafana/dashboards.js';
 
 const run = promisify(execFile);
@@ -336,13 +336,7 @@ describe('Loki and Promtail', () => {
     expect(promtail.clients).toEqual([{ url: `http://loki:${loki.server.http_listen_port}/loki/api/v1/push` }]);
     const jobs = promtail.scrape_configs;
     expect(jobs.length).toBeGreaterThanOrEqual(1);
-    const lokiQueries = Object.values(buildDashboards()).flatMap((d) =>
-      (d.panels ?? []).flatMap((p) =>
-        'targets' in p && p.datasource?.uid === DATASOURCES.loki.uid
-          ? (p.targets as { expr: string }[]).map((t) => t.expr)
-          : [],
-      ),
-    );
+    const lokiQueries = panelQueries(buildDashboards(), DATASOURCES.loki.uid).map((q) => q.expr);
     expect(lokiQueries.length).toBeGreaterThan(0);
     const errorLogRate = alerts.find(({ rule }) => rule.alert === 'ErrorLogRate')?.rule.annotations?.description;
     for (const job of jobs) {

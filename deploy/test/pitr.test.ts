@@ -61,8 +61,8 @@ afterAll(async () => {
 async function dbUserDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   if (process.getuid?.() === 0) {
-    const { stdout } = await execFileAsync('id', ['-u', 'postgres']);
-    await chown(dir, Number(stdout.trim()), Number(stdout.trim()));
+    const id = async (flag: string) => Number((await execFileAsync('id', [flag, 'postgres'])).stdout.trim());
+    await chown(dir, await id('-u'), await id('-g'));
   }
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return dir;

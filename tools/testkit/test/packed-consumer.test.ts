@@ -34,7 +34,7 @@ const QUICK_USAGE_PRINTS: Record<string, string> = {
   cache: 'bid: 64000',
   'db-pool': 'answer: 42',
   'ws-manager': 'price: 64000',
-  monitoring: 'name="orders"',
+  monitoring: 'component="orders"} 4',
   health: "200 { status: 'pass'",
 };
 /** Node's own types, as in any Node TypeScript project (the published types use node:http, Buffer...). */

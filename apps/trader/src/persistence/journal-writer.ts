@@ -309,9 +309,9 @@ export class JournalWriter {
   private async writeBatch(batch: JournalEntry[]): Promise<void> {
     const fresh = batch.filter((e) => e.seq > this.persisted);
     if (fresh.length === 0) return;
+    // Usually the partition exists already (premade): one quick catalog query, bounded like getting a transaction.
     for (const e of fresh) {
-      if (e.type === 'fill')
-        await this.bounded(this.o.attemptTimeoutMs, () => this.ensurePartition((e.data as Fill).ts));
+      if (e.type === 'fill') await this.bounded(this.o.connectWaitMs, () => this.ensurePartition((e.data as Fill).ts));
     }
     this.origin ??= originOf(Journal.read(this.options.journalPath)[0]);
     let shadow = this.shadow;
@@ -331,7 +331,8 @@ export class JournalWriter {
           shadow = s;
         });
       },
-      { signal: ac.signal, timeoutMs: this.o.attemptTimeoutMs },
+      // No retry inside the pool: a retry there waits for the pool's failover; the writer retries from the journal.
+      { signal: ac.signal, timeoutMs: this.o.attemptTimeoutMs, retries: 0 },
     );
     running.catch(noop); // it may still settle after the deadline won the race
     try {

@@ -5,6 +5,9 @@ export interface SqlRunner {
 
 /** A database that also runs a function in a transaction (PoolManager's shape). */
 export interface SqlDatabase extends SqlRunner {
-  /** `options`: a deadline for the whole transaction and an abort signal (PoolManager's `TransactionOptions`). */
-  transaction<T>(fn: (tx: SqlRunner) => Promise<T>, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<T>;
+  /** `options`: a deadline, an abort signal and re-runs on transient failures (PoolManager's `TransactionOptions`). */
+  transaction<T>(
+    fn: (tx: SqlRunner) => Promise<T>,
+    options?: { timeoutMs?: number; signal?: AbortSignal; retries?: number },
+  ): Promise<T>;
 }

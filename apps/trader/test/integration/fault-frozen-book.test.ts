@@ -78,7 +78,12 @@ describe('fault: the venue restarts with its sequence ids reset', () => {
       if (e.type !== 'order.submitted') return;
       const symbol = (e.data as { symbol: string }).symbol;
       const vb = eng.books.get(symbol);
-      placed.push({ symbol, synced: vb?.isSynced() ?? false, lastUpdateId: vb?.book.lastUpdateId ?? 0, at: Date.now() });
+      placed.push({
+        symbol,
+        synced: vb?.isSynced() ?? false,
+        lastUpdateId: vb?.book.lastUpdateId ?? 0,
+        at: Date.now(),
+      });
     });
     eng.start();
     await feed.start();

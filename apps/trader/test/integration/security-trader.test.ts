@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { percentiles } from '@cryptoscalp/testkit';
@@ -22,7 +23,25 @@ afterAll(async () => {
   await trader?.stop('test end');
 }, 60_000);
 
-/** Liveness latencies (ms) of sequential requests until `until` settles (or `count` requests when it is absent). */
+interface AutocannonResult {
+  requests: { total: number };
+  non2xx: number;
+}
+
+/** Liveness latency percentiles (ms), event-loop delay p99 (ms), and what the flood sent. */
+interface Figures {
+  p50: number;
+  p99: number;
+  loopP99: number;
+  probes: number;
+  requests: number;
+  non2xx: number;
+}
+
+/**
+ * Liveness latencies (ms) of sequential requests until `until` settles (or `count` requests when it is absent). The
+ * status is not checked: liveness may answer 503 when the event-loop delay check of `@cryptoscalp/health` trips.
+ */
 async function liveness(url: string, until: Promise<unknown> | undefined, count = 200): Promise<number[]> {
   let done = false;
   void until?.finally(() => {
@@ -34,7 +53,6 @@ async function liveness(url: string, until: Promise<unknown> | undefined, count 
     const r = await fetch(url);
     await r.arrayBuffer();
     out.push(performance.now() - t0);
-    expect(r.status).toBe(200);
   }
   return out;
 }
@@ -66,31 +84,45 @@ describe('the trader without a JWT secret, with a scrape token', () => {
     expect((await fetch(`${ep.http}/api/me`, { headers: scrape })).status).toBe(401);
     expect((await fetch(`${ep.http}/health/status`, { headers: scrape })).status).toBe(401);
 
-    // 50 connections (autocannon, in its own process) on the cheapest route, then on /metrics, while liveness is
-    // probed in sequence: the baseline is the same flood of requests that cost nothing, measured in the same run.
+    // 50 connections (autocannon, in its own process) on /metrics, then on liveness itself (the cheapest route: the
+    // baseline, same run), while liveness is probed in sequence and this process's event-loop delay is recorded.
     const live = `${ep.http}/health/liveness`;
-    const flood = async (url: string) => {
-      const load = run(autocannon, ['-c', '50', '-d', '5', '-j', '-H', `authorization=Bearer ${METRICS_TOKEN}`, url], {
-        maxBuffer: 16 * 1024 * 1024,
-      });
+    const measure = async (flood: string | undefined): Promise<Figures> => {
+      const loop = monitorEventLoopDelay({ resolution: 5 });
+      loop.enable();
+      const load =
+        flood === undefined
+          ? undefined
+          : run(autocannon, ['-c', '50', '-d', '2', '-j', '-H', `authorization=Bearer ${METRICS_TOKEN}`, flood], {
+              maxBuffer: 16 * 1024 * 1024,
+            });
       const latencies = await liveness(live, load);
-      const result = JSON.parse((await load).stdout) as { requests: { total: number }; non2xx: number };
-      expect(result.requests.total).toBeGreaterThan(0);
-      expect(result.non2xx).toBe(0);
-      return { ...percentiles(latencies, [50, 99]), probes: latencies.length, requests: result.requests.total };
+      loop.disable();
+      const result = load === undefined ? undefined : (JSON.parse((await load).stdout) as AutocannonResult);
+      const { p50 = Number.NaN, p99 = Number.NaN } = percentiles(latencies, [50, 99]);
+      return {
+        p50,
+        p99,
+        loopP99: loop.percentile(99) / 1e6,
+        probes: latencies.length,
+        requests: result?.requests.total ?? 0,
+        non2xx: result?.non2xx ?? 0,
+      };
     };
-    const idle = { ...percentiles(await liveness(live, undefined), [50, 99]), probes: 200, requests: 0 };
-    const cheap = await flood(live);
-    const scrapes = await flood(ep.metrics);
+    const idle = await measure(undefined);
+    // /metrics first: 2 s stay under the per-IP limit (1,000 per 10 s) here; probes are never rate limited.
+    const scrapes = await measure(ep.metrics);
+    const cheap = await measure(live);
+    expect(scrapes.requests).toBeGreaterThan(0);
     // Reported, not asserted: a timed bound would be flaky on a shared machine.
-    const line = (name: string, f: typeof idle) =>
-      `${name}: liveness p50 ${f.p50?.toFixed(1)} ms p99 ${f.p99?.toFixed(1)} ms (${f.probes} probes, ${f.requests} flood requests)`;
+    const line = (name: string, f: Figures) =>
+      `${name}: liveness p50 ${f.p50.toFixed(1)} ms p99 ${f.p99.toFixed(1)} ms, event-loop delay p99 ${f.loopP99.toFixed(1)} ms (${f.probes} probes; ${f.requests} flood requests, ${f.non2xx} not 2xx)`;
     console.log(
       [
         line('idle', idle),
         line('50-connection liveness flood', cheap),
         line('50-connection /metrics flood', scrapes),
-        `/metrics flood vs liveness flood: p99 x${((scrapes.p99 ?? 0) / (cheap.p99 ?? 1)).toFixed(2)}`,
+        `/metrics flood vs liveness flood: liveness p99 x${(scrapes.p99 / cheap.p99).toFixed(2)}, loop delay p99 x${(scrapes.loopP99 / cheap.loopP99).toFixed(2)}`,
       ].join('\n'),
     );
   }, 180_000);

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { formatTable, type PhaseResult, rehearse } from '../rehearsal/rehearse.js';
+
+// The zero-downtime rehearsal, short: real nginx (TLS) in front of two gateway processes and one engine on the local
+// Redis and PostgreSQL, wrk load through nginx and 100 live-stream clients, through a rolling restart of every
+// gateway, a blue-green switch and a rollback. The long run: `npm run rehearsal -w @cryptoscalp/deploy`.
+
+describe('zero-downtime rehearsal', () => {
+  it('rolls, switches blue-green and rolls back under load with no failed request and no stream client lost', async () => {
+    const results = await rehearse({ gateways: 2, streamClients: 100, holdSeconds: 2 });
+    console.log(formatTable(results));
+    expect(results.map((r) => r.phase)).toEqual(['rolling restart', 'blue-green', 'rollback']);
+    const by = (phase: PhaseResult['phase']) => results.find((r) => r.phase === phase) as PhaseResult;
+    for (const r of results) {
+      expect(r.load.sent, `${r.phase}: load ran`).toBeGreaterThan(0);
+      expect(r.load.failed, `${r.phase}: requests without a 2xx answer`).toBe(0);
+      expect(r.load.answered).toBe(r.load.sent);
+      expect(r.load.requestsPerSecond, `${r.phase}: steady load`).toBeGreaterThanOrEqual(1000);
+      expect(r.streams.clients).toBe(100);
+      expect(r.streams.lost, `${r.phase}: stream clients that lost messages or never came back`).toBe(0);
+      // Every reconnect was answered explicitly: resumed from its offset, or told to resnapshot.
+      expect(r.streams.resumed + r.streams.resnapshots, r.phase).toBe(r.streams.reconnects);
+      expect(r.streams.messages, `${r.phase}: streams kept flowing`).toBeGreaterThan(0);
+    }
+    // The old gateways really went away: every stream client was moved at least once.
+    expect(by('rolling restart').streams.reconnects).toBeGreaterThanOrEqual(100);
+    expect(by('blue-green').streams.reconnects).toBeGreaterThanOrEqual(100);
+    expect(by('rollback').streams.reconnects).toBeGreaterThanOrEqual(100);
+  }, 180_000);
+});
