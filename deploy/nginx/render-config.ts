@@ -92,12 +92,15 @@ function checkSettings(settings: NginxSettings): void {
     if (!/^[A-Za-z0-9.[\]:-]+:[0-9]{1,5}$/.test(g)) throw new NginxConfigError('gateways', `${g} is not host:port`);
 }
 
-/** Fills one template; a line holding `${NGINX_GATEWAY}` is repeated per gateway. */
+/** The placeholder of one gateway: its line is repeated per gateway. */
+const GATEWAY_LINE = '$' + '{NGINX_GATEWAY}';
+
+/** Fills one template; a line holding the gateway placeholder is repeated per gateway. */
 function fill(template: string, settings: NginxSettings, file: string): string {
   const lines = template
     .split('\n')
     .flatMap((line) =>
-      line.includes('${NGINX_GATEWAY}') ? settings.gateways.map((g) => line.replaceAll('${NGINX_GATEWAY}', g)) : [line],
+      line.includes(GATEWAY_LINE) ? settings.gateways.map((g) => line.replaceAll(GATEWAY_LINE, g)) : [line],
     );
   const byPlaceholder = new Map(FIELDS.map((f) => [placeholderOf(f), f]));
   return lines.join('\n').replace(/\$\{(NGINX_[A-Z0-9_]+)\}/g, (_, name: string) => {

@@ -208,7 +208,7 @@ class StreamClient {
 
   open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, ['bearer', this.token], { ca: this.ca, servername: 'localhost' });
+      const ws = new WebSocket(this.url, ['bearer', this.token], { ca: this.ca });
       this.ws = ws;
       const last = this.offsets.at(-1);
       ws.once('open', () => {

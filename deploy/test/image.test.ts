@@ -1,21 +1,25 @@
 // The trader's image, built and run for real with podman: read-only root filesystem, a data volume, non-root,
-// a published port, the JWT secret from a file as production needs it; probes from outside, the HEALTHCHECK,
+// a published port, the JWT secret from a file and PostgreSQL as production needs them (the host's server,
+// reached through slirp4netns, in a schema of the test's own); probes from outside, the HEALTHCHECK,
 // the labels, and a graceful stop on SIGTERM. Prints the image size and the time from `podman run` to ready.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, systemProgramTestRuns, uniqueName, waitFor } from '@cryptoscalp/testkit';
+import { freePort, serviceUrls, systemProgramTestRuns, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { issueToken } from '../../apps/trader/src/http/tokens.js';
+import { dropTraderSchema } from '../rehearsal/trader-process.js';
 import {
   type BuiltImage,
   buildTraderImage,
+  fromSlirp,
   inspect,
   podman,
   removeContainers,
   removeVolumes,
   repoRoot,
+  SLIRP_NETWORK,
   TRADER_UID,
 } from './podman.js';
 
@@ -76,6 +80,7 @@ describe.runIf(systemProgramTestRuns('podman'))('trader image', () => {
   it('runs read-only as non-root, is ready from outside, healthy, and stops gracefully on SIGTERM', async () => {
     const name = uniqueName('cs_image');
     const volume = `${name}_data`;
+    const schema = uniqueName('image');
     const secrets = mkdtempSync(join(tmpdir(), 'cs-image-'));
     try {
       // Production reads the API's token secret from a file (compose and Kubernetes secrets), never the image.
@@ -97,10 +102,14 @@ describe.runIf(systemProgramTestRuns('podman'))('trader image', () => {
         `${secretFile}:/run/secrets/jwt_secret:ro`,
         '--env',
         'TRADER_JWT_SECRET_FILE=/run/secrets/jwt_secret',
-        // netavark's bridge needs iptables, absent here; slirp4netns gives the container its own network
-        // namespace and publishes the port.
+        // Production runs on PostgreSQL (the embedded PGlite's first start, an initdb in WASM, is what a
+        // container must not wait for): the host's, in a schema of the test's own.
+        '--env',
+        `DATABASE_URL=${fromSlirp(serviceUrls.postgres)}`,
+        '--env',
+        `TRADER_DATABASE_SCHEMA=${schema}`,
         '--network',
-        'slirp4netns',
+        SLIRP_NETWORK,
         '--publish',
         `127.0.0.1:${port}:9464`,
         '--stop-timeout',
@@ -133,14 +142,14 @@ describe.runIf(systemProgramTestRuns('podman'))('trader image', () => {
       expect(uid).toBe(TRADER_UID);
       expect(status.stdout).toContain('node\0/app/entrypoint.mjs');
 
-      // The root filesystem refuses writes; the data volume takes the journal and the embedded database.
+      // The root filesystem refuses writes; the data volume takes the journal.
       const write = await podman(['exec', name, 'node', '-e', 'require("fs").writeFileSync("/app/probe", "")'], {
         allowFailure: true,
       });
       expect(write.code).not.toBe(0);
       expect(write.stderr).toContain('EROFS');
       const data = await podman(['exec', name, 'ls', '/data']);
-      expect(data.stdout.split('\n')).toEqual(expect.arrayContaining(['journal.jsonl', 'pglite']));
+      expect(data.stdout.split('\n')).toContain('journal.jsonl');
 
       // No systemd here: podman runs the image's HEALTHCHECK only when asked.
       const health = await podman(['healthcheck', 'run', name], { allowFailure: true });
@@ -161,6 +170,7 @@ describe.runIf(systemProgramTestRuns('podman'))('trader image', () => {
     } finally {
       await removeContainers(name);
       await removeVolumes(volume);
+      await dropTraderSchema(serviceUrls.postgres, schema);
       rmSync(secrets, { recursive: true, force: true });
     }
   });

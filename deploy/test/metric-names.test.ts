@@ -3,6 +3,7 @@
 // and rules against that trader evaluates every rule without error, fills every SLI, and has no alert pending or
 // firing during an ordinary run.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,7 +60,7 @@ function gauge(text: string, name: string): number {
 }
 
 beforeAll(async () => {
-  const secret = (await run('openssl', ['rand', '-hex', '32'])).stdout.trim();
+  const secret = randomBytes(32).toString('hex');
   trader = await startTraderRole(
     'all',
     await freePort(),
@@ -134,8 +135,10 @@ describe('a real Prometheus with the committed config and rules, scraping the tr
   };
 
   beforeAll(async () => {
-    // The committed config, pointed at this trader: its token file, the committed rule files, 1 s intervals,
-    // no Alertmanager, and only the gateway job (the trader runs `--role all`, which serves the gateway's /metrics).
+    // The committed config, pointed at this trader: its token file, the committed rule files, short intervals, no
+    // Alertmanager, and only the gateway job (the trader runs `--role all`, which serves the gateway's /metrics).
+    // The scrape interval stays above the trader's metricsMaxAgeMs (1 s): two scrapes within one rendering would
+    // see the same counts, which is what a stale feed looks like.
     const config = parse(readFileSync(promConfig, 'utf8')) as {
       global: Record<string, unknown>;
       rule_files: string[];
@@ -155,7 +158,7 @@ describe('a real Prometheus with the committed config and rules, scraping the tr
     gateway.authorization.credentials_file = tokenFile;
     gateway.static_configs = [{ targets: [new URL(trader.url).host] }];
     config.scrape_configs = [gateway];
-    config.global = { ...config.global, scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' };
+    config.global = { ...config.global, scrape_interval: '2s', scrape_timeout: '2s', evaluation_interval: '1s' };
     config.rule_files = config.rule_files.map((f) => join(RULES_DIR, f.replace(/^rules\//, '')));
     delete config.alerting;
     const file = join(tmp, 'prometheus.yml');
@@ -172,13 +175,13 @@ describe('a real Prometheus with the committed config and rules, scraping the tr
       timeoutMs: 30_000,
       what: `prometheus ready\n${server.output()}`,
     });
-    // About 15 s of scrapes of a healthy target, and the rule groups evaluated on them.
+    // About 16 s of scrapes of a healthy target, and the rule groups evaluated on them.
     await waitFor(
       async () => {
         const up = await query('count_over_time(up{job="cryptoscalp-gateway"}[1m]) and min_over_time(up[1m]) == 1');
-        return Number(up[0]?.value[1] ?? 0) >= 15;
+        return Number(up[0]?.value[1] ?? 0) >= 8;
       },
-      { timeoutMs: 60_000, intervalMs: 500, what: `15 successful scrapes\n${server.output()}` },
+      { timeoutMs: 60_000, intervalMs: 500, what: `8 successful scrapes\n${server.output()}` },
     );
     await waitFor(async () => (await query('instance:cryptoscalp_feed_stale:ratio_avg5m')).length > 0, {
       timeoutMs: 15_000,

@@ -209,10 +209,7 @@ describe('nginx in front of a trader', () => {
   });
 
   it('upgrades /api/stream to a WebSocket and delivers live messages through it', async () => {
-    const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/api/stream`, ['bearer', token], {
-      ca,
-      servername: 'localhost',
-    });
+    const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/api/stream`, ['bearer', token], { ca });
     const seen: { type: string; topic?: string }[] = [];
     ws.on('message', (raw) => seen.push(JSON.parse(String(raw))));
     try {
@@ -237,10 +234,7 @@ describe('nginx in front of a trader', () => {
     try {
       // Spaced below the request rate, so only the connection limit can refuse them.
       for (let i = 0; i < 8; i++) {
-        const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/api/stream`, ['bearer', token], {
-          ca,
-          servername: 'localhost',
-        });
+        const ws = new WebSocket(`wss://127.0.0.1:${httpsPort}/api/stream`, ['bearer', token], { ca });
         sockets.push(ws);
         outcomes.push(
           await new Promise<number | 'open'>((resolve) => {

@@ -147,6 +147,22 @@ export function buildTraderImage(): Promise<BuiltImage> {
   return built;
 }
 
+/**
+ * The network of a test container: its own namespace through slirp4netns (netavark's bridge needs iptables, which
+ * these machines do not have), with the host's loopback reachable as {@link SLIRP_HOST_LOOPBACK}.
+ */
+export const SLIRP_NETWORK = 'slirp4netns:allow_host_loopback=true';
+
+/** The address of the host's loopback inside a {@link SLIRP_NETWORK} container. */
+export const SLIRP_HOST_LOOPBACK = '10.0.2.2';
+
+/** `url` (a service on the host's loopback) as a {@link SLIRP_NETWORK} container reaches it. */
+export function fromSlirp(url: string): string {
+  const parsed = new URL(url);
+  if (['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname)) parsed.hostname = SLIRP_HOST_LOOPBACK;
+  return parsed.toString();
+}
+
 /** `podman inspect` of one container or image, parsed. */
 export async function inspect(kind: 'container' | 'image', name: string): Promise<Record<string, unknown>> {
   const { stdout } = await podman([kind, 'inspect', name]);

@@ -235,6 +235,16 @@ describe.each(PACKAGES)('@cryptoscalp/%s installed alone from its tarball', (nam
 });
 
 describe('the five consumer projects', () => {
+  // opossum 10 requires Node 22+; the packages accept 9 and 10, and npm picks by the running Node's version.
+  it('get the opossum major that supports the running Node', async () => {
+    const major = Number(process.versions.node.split('.')[0]);
+    for (const name of ['cache', 'db-pool', 'ws-manager']) {
+      const manifest = join(projects.get(name) ?? '', 'node_modules', 'opossum', 'package.json');
+      const { version } = JSON.parse(await readFile(manifest, 'utf8')) as { version: string };
+      expect(version.split('.')[0], name).toBe(major >= 22 ? '10' : '9');
+    }
+  });
+
   it.each(Object.keys(TYPESCRIPTS))(
     'type-check their quick usage (ESM) and every export (CommonJS) strictly, skipLibCheck off, under TypeScript %s',
     async (version) => {

@@ -177,7 +177,7 @@ export function createTrader(options: TraderOptions): Trader {
       components: () => health.statuses(),
     });
   if (role === 'engine') {
-    ops = kernel.add(new OpsHttpComponent(config, health, observability));
+    ops = kernel.add(new OpsHttpComponent(config, health, observability, options.metricsToken));
   } else {
     http = kernel.add(
       new HttpComponent({

@@ -4,8 +4,9 @@
  * row always reaches the table and still shows what was sent.
  */
 
-// Built from strings: a NUL and lone surrogates written literally in a regex are easy to misread.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what these look for.
 const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what these look for.
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** `s` with NUL and lone surrogates replaced by their `\uXXXX` escape text; `s` itself when it has none. */

@@ -38,7 +38,10 @@ export interface JournalWriterOptions {
   attemptTimeoutMs?: number;
   /** Writes failing for this long turn health from `warn` to `fail`. @default 30000 */
   failAfterMs?: number;
-  /** Called once when the database turns out to hold another journal's history (the writer stops writing). */
+  /**
+   * Called when a running writer finds the database holding another journal's history (the writer stops writing);
+   * `start` throws instead.
+   */
   onHistoryMismatch?: (error: Error) => void;
 }
 
@@ -156,10 +159,7 @@ export class JournalWriter {
     this.counters.failures++;
     this.lastError = (e as Error).message;
     this.failingSince ??= Date.now();
-    if (isHistoryMismatch(e) && this.mismatch === undefined) {
-      this.mismatch = e as TraderError;
-      this.options.onHistoryMismatch?.(this.mismatch);
-    }
+    if (isHistoryMismatch(e)) this.mismatch = e as TraderError;
   }
 
   private async prepare(signal: AbortSignal): Promise<void> {
@@ -299,6 +299,7 @@ export class JournalWriter {
       this.failingSince = undefined;
     } catch (e) {
       this.failed(e);
+      if (this.mismatch !== undefined) this.options.onHistoryMismatch?.(this.mismatch);
       this.queue = [];
       this.needsCatchUp = true;
       this.nextAttemptAt = Date.now() + this.o.retryMs;

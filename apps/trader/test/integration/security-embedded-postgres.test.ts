@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';

@@ -80,7 +80,8 @@ describe('the trader without a JWT secret, with a scrape token', () => {
     const scrape = { authorization: `Bearer ${METRICS_TOKEN}` };
     const metrics = await fetch(ep.metrics, { headers: scrape });
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toMatch(/^# HELP /m);
+    // The audit log's dead-letter count is a metric (finding 1).
+    expect(await metrics.text()).toMatch(/^cryptoscalp_stats_http_audit_dead_lettered\{[^}]*\} 0$/m);
     expect((await fetch(`${ep.http}/api/me`, { headers: scrape })).status).toBe(401);
     expect((await fetch(`${ep.http}/health/status`, { headers: scrape })).status).toBe(401);
 

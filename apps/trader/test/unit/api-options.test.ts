@@ -28,7 +28,11 @@ const trader = {
 const pool = { query: () => Promise.reject(new Error('not used')) };
 const registry = new HealthRegistry({ eventLoopDelay: false, heap: false });
 afterAll(() => registry.close());
-const valid: HttpServerOptions = { trader, auth: { secret: 'x'.repeat(32) }, audit: { pool } };
+const valid: HttpServerOptions = {
+  trader,
+  auth: { secret: 'options-secret-0123456789abcdef-0123456789' },
+  audit: { pool },
+};
 
 async function fieldOf(options: unknown): Promise<string> {
   try {
@@ -65,13 +69,20 @@ describe('createHttpServer option validation', () => {
     [{ ...valid, health: { registry, publicPaths: ['/live'] } }, 'health.publicPaths'],
     [{ ...valid, health: { registry, alerts: 1 } }, 'health.alerts'],
     [{ ...valid, metrics: 'text' }, 'metrics'],
+    [{ ...valid, metricsToken: 'x'.repeat(40) }, 'metricsToken'],
+    [{ ...valid, metricsToken: 42 }, 'metricsToken'],
+    [{ ...valid, metricsMaxAgeMs: -1 }, 'metricsMaxAgeMs'],
+    [{ ...valid, stream: { allowedOrigins: ['https://ops.example.com/path'] } }, 'stream.allowedOrigins'],
+    [{ ...valid, stream: { allowedOrigins: 'https://ops.example.com' } }, 'stream.allowedOrigins'],
+    [{ ...valid, audit: { pool, deadLetterPath: '' } }, 'audit.deadLetterPath'],
+    [{ ...valid, auth: { ...valid.auth, maxLifetimeSec: -1 } }, 'auth.maxLifetimeSec'],
     [{ ...valid, dashboard: 'yes' }, 'dashboard'],
     [{ ...valid, trustProxy: 1 }, 'trustProxy'],
     [{ ...valid, trustProxy: ['10.0.0.0/8', ''] }, 'trustProxy'],
     [{ ...valid, drainTimeoutMs: -1 }, 'drainTimeoutMs'],
     [{ ...valid, auth: undefined }, 'auth'],
     [{ ...valid, auth: {} }, 'auth.secret'],
-    [{ ...valid, auth: { secret: 'x'.repeat(32), algorithm: 'none' } }, 'auth.algorithm'],
+    [{ ...valid, auth: { ...valid.auth, algorithm: 'none' } }, 'auth.algorithm'],
     [{ ...valid, audit: pool }, 'audit.query'],
     [{ ...valid, audit: {} }, 'audit.pool'],
     [{ ...valid, audit: { pool, schema: 'Bad-Name' } }, 'audit.schema'],

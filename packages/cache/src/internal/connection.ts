@@ -29,6 +29,14 @@ function baseOptions(commandTimeout: number): RedisOptions {
   };
 }
 
+/**
+ * A second connection to the same Redis (the bus subscriber). Narrowed first: ioredis 6 declares
+ * `duplicate()` with incompatible generic signatures on `Redis` and `Cluster`, so the union's is not callable.
+ */
+export function duplicateClient(connection: Connection): RedisClient {
+  return connection.isCluster ? (connection.client as Cluster).duplicate() : (connection.client as Redis).duplicate();
+}
+
 /** Is this an ioredis client instance (from any copy of ioredis)? */
 export function isClient(value: unknown): value is RedisClient {
   return (

@@ -7,7 +7,7 @@ import type { CacheStats, GetOrSetOptions, HealthCheckResult, Loader, MsetEntry,
 import { type BreakerState, L2Breaker } from './breaker.js';
 import { type BusMessage, InvalidationBus } from './bus.js';
 import { Codec, type DecodedRecord, type EncodedValue } from './codec.js';
-import { closeClient, connect } from './connection.js';
+import { closeClient, connect, duplicateClient } from './connection.js';
 import { Flight } from './flight.js';
 import { dataKey, dataPattern, fenceKey, leaseKey, tagKey, tagPattern } from './keys.js';
 import { L1Store } from './l1-store.js';
@@ -77,7 +77,7 @@ export class CacheCore {
       if (opts.bus !== false && this.store !== undefined) {
         this.writeEpoch = 1;
         this.validEpoch = Number.NaN;
-        const sub = connection.client.duplicate();
+        const sub = duplicateClient(connection);
         this.bus = new InvalidationBus(connection.client, sub, opts.bus.channel, this.id, opts.bus.heartbeatMs, {
           message: (message) => this.onBusMessage(message),
           up: () => this.onBusState('up'),

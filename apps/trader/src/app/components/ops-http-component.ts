@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { createHealthHandler } from '@cryptoscalp/health';
 import type { TraderConfig } from '../../config/config-types.js';
 import { TraderError } from '../../errors.js';
+import { bearerToken } from '../../http/auth.js';
+import { scrapeTokenMatcher } from '../../http/scrape-token.js';
 import type { Component } from '../../kernel/component.js';
 import type { HealthComponent } from './health-component.js';
 import type { ObservabilityComponent } from './observability-component.js';
@@ -10,7 +12,8 @@ import type { ObservabilityComponent } from './observability-component.js';
 /**
  * The engine role's HTTP server: `/health/*` and `/metrics` only (the API, streams and dashboard live on the
  * gateways). Liveness and readiness are public; the details need nothing more than loopback in this role, and the
- * deployment keeps the port private.
+ * deployment keeps the port private. With a scrape token (`TRADER_METRICS_TOKEN`), `/metrics` requires it, as on the
+ * gateways.
  */
 export class OpsHttpComponent implements Component {
   readonly name = 'ops-http';
@@ -20,13 +23,20 @@ export class OpsHttpComponent implements Component {
     private readonly config: TraderConfig,
     private readonly health: HealthComponent,
     private readonly observability: ObservabilityComponent,
+    /** The scrape token `/metrics` requires; empty: none required. */
+    private readonly metricsToken = '',
   ) {}
 
   async start(): Promise<void> {
     const handler = createHealthHandler(this.health.registry, { protectMetrics: false });
+    const scrapeToken = this.metricsToken === '' ? undefined : scrapeTokenMatcher(this.metricsToken);
     const server = createServer((req, res) =>
       handler(req, res, () => {
         if (req.url === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+          if (scrapeToken !== undefined && !scrapeToken(bearerToken(req.headers.authorization))) {
+            res.writeHead(401, { 'www-authenticate': 'Bearer realm="cryptoscalp-trader"' }).end();
+            return;
+          }
           this.observability.metrics().then(
             ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
             () => res.writeHead(500).end(),

@@ -38,10 +38,7 @@ export class PersistenceComponent implements Component {
       instanceId: this.config.instanceId,
       journalPath: this.journal.path,
       currentSeq: () => journal.lastSeq,
-      onHistoryMismatch: (e) => {
-        this.log(`trader: ${e.message}`);
-        engine.setTradingState('HALTED', 'the database holds history this journal does not have (see persistence)');
-      },
+      onHistoryMismatch: (e) => this.halt(e),
     });
     this.#writer = writer;
     engine.onEntry((e) => writer.enqueue(e));
@@ -71,7 +68,10 @@ export class PersistenceComponent implements Component {
         this.log('trader: postgres reachable: journal writer caught up');
         return;
       } catch (e) {
-        if (isHistoryMismatch(e)) return; // halted by onHistoryMismatch; health says why
+        if (isHistoryMismatch(e)) {
+          this.halt(e as Error);
+          return;
+        }
       }
     }
   }
@@ -79,6 +79,14 @@ export class PersistenceComponent implements Component {
   /** Sequence number of the last journal entry in PostgreSQL. */
   persistedSeq(): number {
     return this.#writer?.persistedSeq ?? 0;
+  }
+
+  /** Trading already runs when the history check fails (PostgreSQL was away at start): stop it, say why. */
+  private halt(e: Error): void {
+    this.log(`trader: ${e.message}`);
+    this.engine
+      .engine()
+      .setTradingState('HALTED', 'the database holds history this journal does not have (see persistence)');
   }
 
   /** How long PostgreSQL writes have been failing, ms (0 when they succeed). */

@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { bearerToken } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { roleAtLeast } from '../roles.js';
+import { scrapeTokenMatcher } from '../scrape-token.js';
 import type { Principal, Role } from '../types.js';
 import type { Authenticate, PluginOptions } from './context.js';
 
@@ -19,9 +19,7 @@ import type { Authenticate, PluginOptions } from './context.js';
  */
 async function auth(app: FastifyInstance, { verifier, counters, options }: PluginOptions): Promise<void> {
   const failures = new AuthFailureThrottle();
-  const scrapeDigest = options.metricsToken === undefined ? undefined : sha256(options.metricsToken);
-  const isScrapeToken = (token: string | undefined): boolean =>
-    scrapeDigest !== undefined && token !== undefined && timingSafeEqual(sha256(token), scrapeDigest);
+  const isScrapeToken = options.metricsToken === undefined ? () => false : scrapeTokenMatcher(options.metricsToken);
 
   const authenticate = async (
     token: string | undefined,
@@ -112,7 +110,10 @@ async function auth(app: FastifyInstance, { verifier, counters, options }: Plugi
    */
   const check = (req: FastifyRequest, reply: FastifyReply, done: Done): void => {
     const token = bearerToken(req.headers.authorization);
-    if (req.routeOptions.config.scrape === true && isScrapeToken(token)) return done();
+    if (req.routeOptions.config.scrape === true && isScrapeToken(token)) {
+      done();
+      return;
+    }
     let cached: Principal | undefined;
     try {
       cached = verifier.verifyCached(token);
@@ -137,10 +138,6 @@ async function auth(app: FastifyInstance, { verifier, counters, options }: Plugi
       check as onRequestHookHandler,
     ];
   });
-}
-
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
 }
 
 function pathOf(url: string): string {

@@ -1,0 +1,90 @@
+import type { TraderConfig } from '../../config/config-types.js';
+import { type ReplayReport, TradingEngine } from '../../engine/trading-engine.js';
+import { TraderError } from '../../errors.js';
+import type { JournalEntry } from '../../journal/journal.js';
+import type { Component, ComponentHealth } from '../../kernel/component.js';
+import type { Strategy } from '../../strategy/strategy.js';
+import type { JournalComponent } from './journal-component.js';
+
+/** What the engine's start replayed, with the torn bytes the journal cut. */
+export type EngineReplay = ReplayReport & { truncatedBytes: number };
+
+/**
+ * The trading engine: built over the open journal and brought to the journal's state by replay (with restart
+ * reconciliation) when it starts. It does not trade yet: {@link TradingComponent}, declared last, starts and
+ * quiesces the trading itself, so market data and every sink are up before the first decision.
+ */
+export class EngineComponent implements Component {
+  readonly name = 'engine';
+  #engine: TradingEngine | undefined;
+  #replay: EngineReplay | undefined;
+  #startEntries: JournalEntry[] | undefined;
+  /** Set by the market-data component, which owns the feed the engine asks for snapshots. */
+  #requestSnapshot: (symbol: string) => void = () => {};
+
+  constructor(
+    private readonly config: TraderConfig,
+    private readonly journal: JournalComponent,
+    private readonly options: { strategy?: Strategy } = {},
+  ) {}
+
+  start(): void {
+    const engine = new TradingEngine({
+      config: this.config,
+      journal: this.journal.journal(),
+      requestSnapshot: (s) => this.#requestSnapshot(s),
+      ...(this.options.strategy === undefined ? {} : { strategy: this.options.strategy }),
+    });
+    const recovery = this.journal.takeRecovery();
+    // Entries the replay itself journals (restart reconciliation) reach listeners; keep them with the recovered
+    // ones, so the event stream gets the whole journal without reading the file again.
+    const reconciled: JournalEntry[] = [];
+    let replaying = true;
+    engine.onEntry((e) => {
+      if (replaying) reconciled.push(e);
+    });
+    this.#replay = { ...engine.replay(recovery.entries), truncatedBytes: recovery.truncatedBytes };
+    replaying = false;
+    this.#startEntries = recovery.entries.concat(reconciled);
+    this.#engine = engine;
+  }
+
+  /**
+   * Every journal entry as of the end of start (the recovered ones and the reconciliation's), handed over once to
+   * the event publisher, which publishes what the stream lacks.
+   */
+  takeStartEntries(): readonly JournalEntry[] {
+    const entries = this.#startEntries;
+    if (entries === undefined)
+      throw new TraderError('E_TRADER_INVALID_OPTION', 'engine is not started, or its entries were taken');
+    this.#startEntries = undefined;
+    return entries;
+  }
+
+  /** The engine (after start). */
+  engine(): TradingEngine {
+    if (this.#engine === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'engine is not started');
+    return this.#engine;
+  }
+
+  /** What replay found. */
+  replay(): EngineReplay {
+    if (this.#replay === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'engine is not started');
+    return this.#replay;
+  }
+
+  /** Routes the engine's snapshot requests to the market-data feed. */
+  setSnapshotRequester(fn: (symbol: string) => void): void {
+    this.#requestSnapshot = fn;
+  }
+
+  async healthCheck(): Promise<ComponentHealth> {
+    const e = this.#engine;
+    if (e === undefined) return { status: 'fail', output: 'not started' };
+    return { status: e.state === 'RUNNING' ? 'pass' : 'warn', output: `${e.state}: ${e.killSwitch.reason}` };
+  }
+
+  async stop(): Promise<void> {
+    await this.#engine?.close();
+  }
+}

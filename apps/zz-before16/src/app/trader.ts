@@ -1,0 +1,282 @@
+import { Redis } from 'ioredis';
+import { MemoryCommandBus } from '../bus/memory-command-bus.js';
+import { MemoryEventLog } from '../bus/memory-event-log.js';
+import { RedisCommandBus } from '../bus/redis-command-bus.js';
+import { RedisEventLog } from '../bus/redis-event-log.js';
+import type { CommandBus, EventLog } from '../bus/types.js';
+import type { TraderConfig } from '../config/config-types.js';
+import type { TradingEngine } from '../engine/trading-engine.js';
+import { TraderError } from '../errors.js';
+import type { Component } from '../kernel/component.js';
+import { Kernel } from '../kernel/kernel.js';
+import type { ReadModel } from '../read-model/read-model.js';
+import type { TraderRecord } from '../read-model/trader-record.js';
+import { createCommandHandler } from './command-handler.js';
+import { CacheComponent } from './components/cache-component.js';
+import { CommandsComponent } from './components/commands-component.js';
+import { EngineComponent, type EngineReplay } from './components/engine-component.js';
+import { EventConsumer } from './components/event-consumer.js';
+import { EventPublisher } from './components/event-publisher.js';
+import { HealthComponent } from './components/health-component.js';
+import { HttpComponent } from './components/http-component.js';
+import { JournalComponent } from './components/journal-component.js';
+import { MarketDataComponent } from './components/market-data-component.js';
+import { ObservabilityComponent } from './components/observability-component.js';
+import { OpsHttpComponent } from './components/ops-http-component.js';
+import { PersistenceComponent } from './components/persistence-component.js';
+import { PostgresComponent, redact } from './components/postgres-component.js';
+import { TradingComponent } from './components/trading-component.js';
+import { buildEngineStatus } from './engine-status.js';
+import { createReadModelPort, type ReadModelPort } from './read-model-port.js';
+import { engineSummary, round } from './summary.js';
+
+/** Options of {@link createTrader}. */
+export interface TraderOptions {
+  config: TraderConfig;
+  /** Log lines. @default console.log */
+  log?: (line: string) => void;
+  /** HS256 secret of the API's tokens (`TRADER_JWT_SECRET`); empty makes a random one and a local admin token. */
+  jwtSecret?: string;
+}
+
+/** Where the running trader can be reached (what applies to its role). */
+export interface TraderEndpoints {
+  role: TraderConfig['role'];
+  http: string;
+  health: string;
+  readiness: string;
+  metrics: string;
+  /** Dashboard URL (with a local admin token when no secret was configured). */
+  dashboard?: string;
+  localAdminToken?: string;
+  market?: { ws: string; rest: string };
+  database?: string;
+  cache?: string;
+  journal?: string;
+  bus: string;
+}
+
+/** A running (or stopped) trader process of one role. */
+export interface Trader {
+  readonly role: TraderConfig['role'];
+  /** Starts every component in order; on failure stops what started and rethrows. */
+  start(): Promise<TraderEndpoints>;
+  /** Two-phase shutdown (stop trading first, then release everything in reverse order). Idempotent. */
+  stop(reason: string): Promise<void>;
+  /** A summary of the run (call after stop for the final state). */
+  summary(): Record<string, unknown>;
+  /** The engine (engine roles), for tests and tools. */
+  engine(): TradingEngine;
+  /** What replay found at start (engine roles). */
+  replay(): EngineReplay;
+  /** The read model the API reads. */
+  readModel(): ReadModel;
+  /** The components, in start order. */
+  components(): readonly Component[];
+  /** One component by name (tests and tools; production code hands components to each other explicitly). */
+  component<C extends Component>(name: string): C;
+}
+
+/**
+ * Builds the trader for its role as a {@link Kernel} of components:
+ *
+ * - `all`: journal, postgres, cache, event stream (in process), engine, persistence, publisher, monitoring,
+ *   commands (in process), health, HTTP (API, streams, dashboard), market data, trading;
+ * - `engine`: the same with the event stream and commands on Redis and an ops HTTP server (health, metrics);
+ * - `gateway`: postgres (audit), cache, event stream consumer, commands (sender), monitoring, health, HTTP.
+ */
+export function createTrader(options: TraderOptions): Trader {
+  const { config } = options;
+  const log = options.log ?? ((l: string) => console.log(l));
+  const kernel = new Kernel({ log });
+  const role = config.role;
+  const busUrl = config.bus.redisUrl || config.cache.redisUrl;
+  const startedAt = Date.now();
+  let busRedis: Redis | undefined;
+  let busRedisErrors = 0;
+  const redis = () => {
+    if (busRedis === undefined) {
+      busRedis = new Redis(busUrl, { maxRetriesPerRequest: null });
+      busRedis.on('error', () => {
+        busRedisErrors++;
+      });
+    }
+    return busRedis;
+  };
+  const key = config.bus.key;
+  const log_: EventLog<TraderRecord> =
+    role === 'all'
+      ? new MemoryEventLog<TraderRecord>({ name: 'event-stream' })
+      : new RedisEventLog<TraderRecord>({ name: 'event-stream', redis: redis(), key: `${key}:events` });
+  const bus: CommandBus =
+    role === 'all'
+      ? new MemoryCommandBus({ name: 'commands' })
+      : // Each process gets its own random reply origin: gateways started from one configuration never share replies.
+        new RedisCommandBus({ name: 'commands', redis: redis(), key: `${key}:commands` });
+
+  let journal: JournalComponent | undefined;
+  let engineC: EngineComponent | undefined;
+  let persistence: PersistenceComponent | undefined;
+  let publisher: EventPublisher | undefined;
+  let consumer: EventConsumer | undefined;
+  let market: MarketDataComponent | undefined;
+  let trading: TradingComponent | undefined;
+  let http: HttpComponent | undefined;
+  let ops: OpsHttpComponent | undefined;
+  let port: ReadModelPort | undefined;
+
+  if (role !== 'gateway') journal = kernel.add(new JournalComponent(config, log));
+  const postgres = kernel.add(new PostgresComponent(config));
+  const cache = kernel.add(new CacheComponent(config));
+  if (role !== 'gateway') {
+    engineC = kernel.add(new EngineComponent(config, journal as JournalComponent));
+    persistence = kernel.add(new PersistenceComponent(config, journal as JournalComponent, postgres, engineC, log));
+  }
+  const observability = new ObservabilityComponent(config, engineC, () => market?.errors() ?? 0);
+  const health = new HealthComponent(config, () => kernel.list());
+  if (engineC !== undefined) {
+    const ec = engineC;
+    publisher = kernel.add(
+      new EventPublisher(config, journal as JournalComponent, ec, log_, async () =>
+        buildEngineStatus(config, ec.engine(), {
+          // In one process the API lists the same registry itself.
+          components: role === 'all' ? [] : await health.statuses(),
+          alerts: (await observability.alerts()?.list()) ?? [],
+        }),
+      ),
+    );
+  } else {
+    consumer = kernel.add(new EventConsumer(log_));
+  }
+  kernel.add(observability);
+  const model = (): ReadModel => (publisher ?? (consumer as EventConsumer)).model;
+  const pub = publisher;
+  kernel.add(
+    new CommandsComponent(
+      bus,
+      engineC === undefined || pub === undefined
+        ? undefined
+        : () => createCommandHandler((engineC as EngineComponent).engine(), pub, observability.alerts()),
+    ),
+  );
+  kernel.add(health);
+  if (role !== 'engine')
+    // Made now, before the event stream starts, so it retains the records a starting gateway replays for the
+    // stream history (a port made later would miss them).
+    port = createReadModelPort({
+      model: model(),
+      commands: bus,
+      waitFor: (offset, ms) =>
+        consumer !== undefined ? consumer.waitFor(offset, ms) : Promise.resolve(model().offset >= offset),
+      commandTimeoutMs: config.bus.commandTimeoutMs,
+      components: () => health.statuses(),
+    });
+  if (role === 'engine') {
+    ops = kernel.add(new OpsHttpComponent(config, health, observability));
+  } else {
+    http = kernel.add(
+      new HttpComponent({
+        config,
+        secret: options.jwtSecret ?? '',
+        epoch: () => log_.epoch,
+        port: () => port as ReadModelPort,
+        postgres,
+        cache,
+        health,
+        observability,
+      }),
+    );
+  }
+  if (engineC !== undefined) {
+    const ec = engineC;
+    market = kernel.add(new MarketDataComponent(config, ec, (m) => observability.watch(m)));
+    trading = kernel.add(new TradingComponent(ec));
+  }
+  observability.watch(() => postgres.pool());
+  observability.watch(() => cache.cache());
+  observability.watch({ name: 'trader', stats: () => traderStats() });
+
+  const traderStats = (): Record<string, unknown> => {
+    // The event stream's own figures include its read model's (`eventStream.model.*`).
+    const out: Record<string, unknown> = {
+      eventStream: (publisher ?? (consumer as EventConsumer)).stats(),
+      busRedisErrors,
+    };
+    if (engineC !== undefined) {
+      const e = engineC.engine();
+      const t = e.portfolio.totals();
+      Object.assign(out, {
+        counters: { ...e.counters },
+        tradingState: e.state === 'RUNNING' ? 0 : e.state === 'REDUCING' ? 1 : 2,
+        journalSeq: journal?.journal().lastSeq,
+        persistence: persistence?.stats(),
+        pnl: { net: t.net, realized: t.realized, unrealized: t.unrealized, fees: t.fees, drawdown: t.drawdown },
+        feed: market?.stats(),
+      });
+    }
+    return out;
+  };
+
+  const engineOf = (): EngineComponent => {
+    if (engineC === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', `role ${role} has no engine`);
+    return engineC;
+  };
+
+  return {
+    role,
+    async start() {
+      try {
+        await kernel.start();
+      } catch (e) {
+        port?.close();
+        busRedis?.disconnect();
+        throw e;
+      }
+      const base = http?.url() ?? ops?.url() ?? '';
+      const token = http?.localAdminToken;
+      return {
+        role,
+        http: base,
+        health: `${base}/health/status`,
+        readiness: `${base}/health/readiness`,
+        metrics: `${base}/metrics`,
+        ...(http === undefined ? {} : { dashboard: `${base}/${token ? `?token=${token}` : ''}` }),
+        ...(token === undefined ? {} : { localAdminToken: token }),
+        ...(market === undefined ? {} : { market: { ws: market.urls().wsUrl, rest: market.urls().restUrl } }),
+        database: postgres.describe(),
+        cache: cache.describe(),
+        ...(journal === undefined ? {} : { journal: journal.path }),
+        bus: role === 'all' ? 'in process' : `Redis stream ${key}:events at ${redact(busUrl)}`,
+      };
+    },
+    async stop(reason) {
+      await kernel.stop(reason);
+      port?.close();
+      busRedis?.disconnect();
+    },
+    summary() {
+      const runSeconds = round((Date.now() - startedAt) / 1000);
+      if (engineC === undefined) return { role, runSeconds, readModel: model().stats() };
+      return {
+        role,
+        runSeconds,
+        ...engineSummary(engineC.engine(), {
+          replay: engineC.replay(),
+          persistence: persistence?.stats(),
+          feed: market?.stats(),
+          journal: { path: journal?.path, lastSeq: journal?.journal().lastSeq },
+          leftOpenAtExit: trading?.leftOpen,
+        }),
+      };
+    },
+    engine: () => engineOf().engine(),
+    replay: () => engineOf().replay(),
+    readModel: model,
+    components: () => kernel.list(),
+    component<C extends Component>(name: string): C {
+      const c = kernel.list().find((x) => x.name === name);
+      if (c === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', `no component ${name} in role ${role}`);
+      return c as C;
+    },
+  };
+}

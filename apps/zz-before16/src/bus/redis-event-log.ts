@@ -1,0 +1,614 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { TraderError } from '../errors.js';
+import { withTimeout } from '../internal/with-timeout.js';
+import { BlockingReadLoop, countingHooks } from './internal/blocking-read-loop.js';
+import { preciseNow } from './internal/clock.js';
+import { EVENT_LOG_DEFAULTS } from './internal/defaults.js';
+import { type EventLogKeys, eventLogKeys } from './internal/event-log-keys.js';
+import { EVENT_LOG_CHECKS, REDIS_TARGET_CHECKS } from './internal/option-checks.js';
+import { checkOffset, checkOptions, checkReadArgs, checkSnapshotArgs, integerAtLeast } from './internal/options.js';
+import { closeClient, entryField, type OwnedClient, openClient, pingRoundTrip } from './internal/redis-connection.js';
+import { TailDelivery } from './internal/tail-delivery.js';
+import { BACKOFF_MIN_MS, BLOCK_GRACE_MS, nextBackoff } from './internal/timing.js';
+import type { BusHealth, EventLog, LogRecord, RedisEventLogOptions, TailHandle } from './types.js';
+
+/** One write attempt (one Lua call) that has not answered in this time is treated as failed and retried. */
+const WRITE_TIMEOUT_MS = 5_000;
+/** A gap, lost records or an epoch change keep health at `warn` for this long. */
+const RECENT_MS = 60_000;
+
+/**
+ * Appends one batch atomically. A Lua script rather than a plain pipeline of XADDs, because the outcome of a write
+ * whose reply was lost (connection dropped after Redis applied it) is unknown to the writer, and its retry must
+ * neither duplicate nor refuse our own records, while a second writer's records must stop us (fencing):
+ *  - the stream's top offset `last` is compared with `prev` (the offset the writer knows is durable);
+ *  - `last > prev`: the entries after `prev` carry a writer id `w`; if all are ours, they are the lost-reply write
+ *    and are skipped, if any is not, another writer appended and nothing is written (`fenced`);
+ *  - `last < prev`: Redis lost acknowledged records (restart without persistence); we write on and report it;
+ *  - the XADDs use explicit ids `<offset>-0`, so Redis itself would refuse an out-of-order id as well.
+ * KEYS[1] stream; ARGV: maxlen, '<prev+1>-0', prev, writer, then (offset, ts, json) per record.
+ */
+const APPEND_LUA = `
+local stream = KEYS[1]
+local prev = tonumber(ARGV[3])
+local writer = ARGV[4]
+local n = (#ARGV - 4) / 3
+local top = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+local last = 0
+if top[1] then last = tonumber(string.match(top[1][1], '^%d+')) end
+local skip = 0
+if last > prev then
+  local rows = redis.call('XRANGE', stream, ARGV[2], '+', 'COUNT', n)
+  for _, row in ipairs(rows) do
+    local fields = row[2]
+    local owner = nil
+    for i = 1, #fields - 1, 2 do
+      if fields[i] == 'w' then owner = fields[i + 1] end
+    end
+    if owner ~= writer then return {'fenced', tonumber(string.match(row[1], '^%d+')), last} end
+  end
+  skip = math.min(last - prev, n)
+end
+for i = skip + 1, n do
+  local b = 4 + (i - 1) * 3
+  redis.call('XADD', stream, 'MAXLEN', '~', ARGV[1], ARGV[b + 1] .. '-0', 't', ARGV[b + 2], 'w', writer, 'd', ARGV[b + 3])
+end
+return {'ok', last, skip}
+`;
+const APPEND_SHA = createHash('sha1').update(APPEND_LUA).digest('hex');
+
+interface Pending {
+  readonly offset: number;
+  readonly ts: number;
+  readonly json: string;
+}
+
+interface FlushWaiter {
+  readonly offset: number;
+  resolve(): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * An {@link EventLog} on a Redis stream `<key>:log` whose entry ids are `<offset>-0`. One writer appends through
+ * an in-order write loop (one batch in flight, retried on failure, fenced by a second writer); readers tail with
+ * blocking XREAD on a connection of their own. Beside the stream: `<key>:epoch` (the offset space's identity,
+ * SET NX) and `<key>:snapshot` (a hash: offset, json, epoch).
+ *
+ * Durability is Redis's: a record is durable when `flush()` resolves only if the server persists writes before
+ * answering (`appendonly yes`, `appendfsync always`); without persistence a Redis restart loses the log (readers
+ * then see a new epoch and a gap).
+ */
+export class RedisEventLog<T> implements EventLog<T> {
+  /** Health indicator name. */
+  readonly name: string;
+  private readonly target: RedisEventLogOptions['redis'];
+  private readonly conn: OwnedClient;
+  private readonly keys: EventLogKeys;
+  private readonly maxLength: number;
+  private readonly maxPending: number;
+  private readonly batchSize: number;
+  private readonly flushTimeoutMs: number;
+  /** Stamped on every entry, so a retry recognises its own records and a second writer is told apart. */
+  private readonly writerId = randomBytes(8).toString('hex');
+  private currentEpoch = '';
+  private starting: Promise<void> | undefined;
+  private started = false;
+  private closing: Promise<void> | undefined;
+  private closed = false;
+  /** Last offset handed out by `append`. */
+  private assigned = 0;
+  /** Last offset known durable in Redis. */
+  private durable = 0;
+  /** Appended and not yet acknowledged, in offset order; the head is always `durable + 1`. */
+  private queue: Pending[] = [];
+  private writing = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoffMs = BACKOFF_MIN_MS;
+  private waiters: FlushWaiter[] = [];
+  private lastWriteError: Error | undefined;
+  /** Offset another writer appended (we stopped writing), or undefined. */
+  private fencedBy: number | undefined;
+  private lastAnomalyAt = 0;
+  private lastAnomaly = '';
+  private readonly tails = new Set<RedisTail<T>>();
+  private readonly counts = {
+    appended: 0,
+    written: 0,
+    writeBatches: 0,
+    writeErrors: 0,
+    retriedDuplicates: 0,
+    lost: 0,
+    epochChanges: 0,
+    connectionErrors: 0,
+    reconnects: 0,
+    readErrors: 0,
+    malformed: 0,
+  };
+  /** The counters the main connection and the tails' read loops feed. */
+  private readonly readHooks = countingHooks(this.counts);
+  private readonly delivery = new TailDelivery((expected, got) =>
+    this.anomaly(`gap: offsets ${expected}..${got - 1} were not in the log when read`),
+  );
+
+  /** @throws TraderError `E_TRADER_INVALID_OPTION` naming the field. */
+  constructor(options: RedisEventLogOptions) {
+    checkOptions(
+      options,
+      {
+        ...REDIS_TARGET_CHECKS,
+        ...EVENT_LOG_CHECKS,
+        maxPending: integerAtLeast(1),
+        flushTimeoutMs: integerAtLeast(1),
+      },
+      ['redis', 'key'],
+    );
+    this.name = options.name ?? EVENT_LOG_DEFAULTS.name;
+    this.target = options.redis;
+    this.keys = eventLogKeys(options.key);
+    this.maxLength = options.maxLength ?? EVENT_LOG_DEFAULTS.maxLength;
+    this.maxPending = options.maxPending ?? EVENT_LOG_DEFAULTS.maxPending;
+    this.batchSize = options.batchSize ?? EVENT_LOG_DEFAULTS.batchSize;
+    this.flushTimeoutMs = options.flushTimeoutMs ?? EVENT_LOG_DEFAULTS.flushTimeoutMs;
+    this.conn = openClient(this.target, this.readHooks.onConnectionError);
+  }
+
+  /** The offset space's identity; valid after `start()`, renewed when the log is found recreated. */
+  get epoch(): string {
+    return this.currentEpoch;
+  }
+
+  /** Connects, learns (or creates) the epoch and the last offset. Idempotent. @throws TraderError `E_TRADER_BUS`. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      try {
+        this.currentEpoch = await this.claimEpoch(this.conn.client);
+        const last = await this.lastOffset();
+        this.assigned = last;
+        this.durable = last;
+        this.started = true;
+        // Every reconnection may be to a server that lost the log (restart without persistence): look again.
+        this.conn.client.on('ready', this.onReady);
+      } catch (e) {
+        this.starting = undefined;
+        throw new TraderError('E_TRADER_BUS', `event log ${this.keys.log} could not start: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+    })();
+    return this.starting;
+  }
+
+  private readonly onReady = () => {
+    if (!this.closed) void this.refreshEpoch(this.conn.client).catch(() => undefined);
+  };
+
+  /** Claims the epoch in force and takes it up, counting a change (the log was recreated). */
+  private async refreshEpoch(client: Redis): Promise<string> {
+    const epoch = await this.claimEpoch(client);
+    if (epoch !== this.currentEpoch) {
+      this.counts.epochChanges++;
+      this.anomaly(`log recreated: epoch ${this.currentEpoch} -> ${epoch}`);
+      this.currentEpoch = epoch;
+    }
+    return epoch;
+  }
+
+  /** SET NX a fresh epoch and read back the one in force (ours, or the one someone set first). */
+  private async claimEpoch(client: Redis): Promise<string> {
+    const [, got] = (await client.multi().set(this.keys.epoch, randomUUID(), 'NX').get(this.keys.epoch).exec()) as [
+      [Error | null, unknown],
+      [Error | null, string | null],
+    ];
+    if (got[0] !== null) throw got[0];
+    if (got[1] === null) throw new Error('epoch key vanished');
+    return got[1];
+  }
+
+  /**
+   * Assigns the next offset and queues the record for the write loop.
+   * @throws TraderError `E_TRADER_BUS` before `start()`, after `close()`, when fenced, or when the buffer is full;
+   * `E_TRADER_MALFORMED` when `data` is not JSON-serialisable.
+   */
+  append(data: T): number {
+    if (!this.started) throw new TraderError('E_TRADER_BUS', 'append before start()');
+    if (this.closed || this.closing !== undefined) throw new TraderError('E_TRADER_BUS', 'event log is closed');
+    if (this.fencedBy !== undefined)
+      throw new TraderError('E_TRADER_BUS', `another writer appended offset ${this.fencedBy}; this writer is fenced`);
+    if (this.queue.length >= this.maxPending)
+      throw new TraderError('E_TRADER_BUS', `write buffer full: ${this.queue.length} records not yet written`, {
+        cause: this.lastWriteError,
+      });
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(data);
+    } catch (e) {
+      throw new TraderError('E_TRADER_MALFORMED', 'event data is not JSON-serialisable', { cause: e });
+    }
+    if (json === undefined) throw new TraderError('E_TRADER_MALFORMED', 'event data is not JSON-serialisable');
+    const offset = ++this.assigned;
+    this.queue.push({ offset, ts: preciseNow(), json });
+    this.counts.appended++;
+    this.schedule();
+    return offset;
+  }
+
+  /** Starts the write loop on the next turn, so appends of the same tick go out as one batch. */
+  private schedule(): void {
+    if (this.closed || this.writing || this.retryTimer !== undefined || this.queue.length === 0) return;
+    if (this.fencedBy !== undefined) return;
+    this.writing = true;
+    setImmediate(() => void this.writeBatch());
+  }
+
+  private async writeBatch(): Promise<void> {
+    const batch = this.queue.slice(0, this.batchSize);
+    const prev = this.durable;
+    const args: (string | number)[] = [this.maxLength, `${prev + 1}-0`, prev, this.writerId];
+    for (const r of batch) args.push(r.offset, r.ts, r.json);
+    let retry = false;
+    try {
+      const reply = (await withTimeout(this.evalAppend(args), WRITE_TIMEOUT_MS, 'event log write')) as [
+        string,
+        number,
+        number,
+      ];
+      this.counts.writeBatches++;
+      if (reply[0] === 'fenced') {
+        this.fence(reply[1]);
+        return;
+      }
+      const [, last, skipped] = reply;
+      this.counts.retriedDuplicates += skipped;
+      if (last < prev) await this.onLost(prev, last);
+      this.acknowledge(batch.length);
+    } catch (e) {
+      this.counts.writeErrors++;
+      this.lastWriteError = e as Error;
+      retry = true;
+    } finally {
+      this.writing = false;
+    }
+    if (retry && !this.closed) {
+      // In order: the same head of the queue is written again after the backoff, nothing behind it goes first.
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.schedule();
+      }, this.backoffMs);
+      this.backoffMs = nextBackoff(this.backoffMs);
+      return;
+    }
+    this.schedule();
+  }
+
+  /** EVALSHA, falling back to EVAL when the server does not know the script (first use, or after a restart). */
+  private async evalAppend(args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.conn.client.evalsha(APPEND_SHA, 1, this.keys.log, ...args);
+    } catch (e) {
+      if (!String((e as Error).message).startsWith('NOSCRIPT')) throw e;
+      return await this.conn.client.eval(APPEND_LUA, 1, this.keys.log, ...args);
+    }
+  }
+
+  private acknowledge(count: number): void {
+    const done = this.queue.splice(0, count);
+    this.durable = done[done.length - 1]?.offset ?? this.durable;
+    this.counts.written += done.length;
+    this.backoffMs = BACKOFF_MIN_MS;
+    this.lastWriteError = undefined;
+    if (this.waiters.length === 0) return;
+    const still: FlushWaiter[] = [];
+    for (const w of this.waiters) {
+      if (w.offset <= this.durable) {
+        clearTimeout(w.timer);
+        w.resolve();
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** Redis no longer has records it acknowledged: count them and take up the (possibly new) epoch. */
+  private async onLost(prev: number, last: number): Promise<void> {
+    this.counts.lost += prev - last;
+    try {
+      await this.refreshEpoch(this.conn.client);
+    } catch (e) {
+      this.lastWriteError = e as Error;
+    }
+    // After the epoch note, so health shows the loss (the more important of the two).
+    this.anomaly(`Redis lost ${prev - last} acknowledged records (offsets ${last + 1}..${prev})`);
+  }
+
+  private fence(foreignOffset: number): void {
+    this.fencedBy = foreignOffset;
+    const error = new TraderError(
+      'E_TRADER_BUS',
+      `another writer appended offset ${foreignOffset}; this writer is fenced (${this.queue.length} records unwritten)`,
+    );
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(error);
+    }
+    this.waiters = [];
+  }
+
+  private anomaly(text: string): void {
+    this.lastAnomaly = text;
+    this.lastAnomalyAt = Date.now();
+  }
+
+  /**
+   * Resolves when every record appended so far is durable in Redis.
+   * @throws TraderError `E_TRADER_BUS` when fenced, or when not durable within `flushTimeoutMs` (cause: the last
+   * write error); the write loop keeps retrying.
+   */
+  flush(): Promise<void> {
+    const target = this.assigned;
+    if (this.durable >= target) return Promise.resolve();
+    if (this.fencedBy !== undefined)
+      return Promise.reject(
+        new TraderError('E_TRADER_BUS', `another writer appended offset ${this.fencedBy}; this writer is fenced`),
+      );
+    return new Promise<void>((resolve, reject) => {
+      const waiter: FlushWaiter = {
+        offset: target,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(
+            new TraderError(
+              'E_TRADER_BUS',
+              `records up to offset ${target} not durable after ${this.flushTimeoutMs} ms (${this.queue.length} pending)`,
+              { cause: this.lastWriteError },
+            ),
+          );
+        }, this.flushTimeoutMs),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Highest offset in the stream (0 when empty or absent). */
+  async lastOffset(): Promise<number> {
+    const top = await this.conn.client.xrevrange(this.keys.log, '+', '-', 'COUNT', 1);
+    return top[0] === undefined ? 0 : offsetOf(top[0][0]);
+  }
+
+  /** Records with offset > afterOffset, at most `limit`, in order. */
+  async read(afterOffset: number, limit: number): Promise<LogRecord<T>[]> {
+    checkReadArgs(afterOffset, limit);
+    const rows = await this.conn.client.xrange(this.keys.log, `${afterOffset + 1}-0`, '+', 'COUNT', limit);
+    return rows.map(([id, fields]) => decode<T>(id, fields));
+  }
+
+  /**
+   * Follows the log from `afterOffset` on a connection of its own. After a gap (records trimmed or lost before it
+   * read them) it counts the gap and goes on with the next record; after an epoch change (the log was recreated) it
+   * starts over at offset 0 of the new epoch. `onRecords` throwing is counted, the records count as delivered.
+   */
+  tail(afterOffset: number, onRecords: (records: LogRecord<T>[]) => void): TailHandle {
+    checkOffset(afterOffset, 'afterOffset');
+    if (this.closed || this.closing !== undefined) throw new TraderError('E_TRADER_BUS', 'event log is closed');
+    const tail = new RedisTail<T>(this, afterOffset, onRecords);
+    this.tails.add(tail);
+    tail.done.finally(() => this.tails.delete(tail));
+    return { stop: () => tail.stop() };
+  }
+
+  /** @internal Used by {@link RedisTail}. */
+  tailContext() {
+    return {
+      target: this.target,
+      logKey: this.keys.log,
+      batchSize: this.batchSize,
+      epoch: () => this.currentEpoch,
+      claimEpoch: (client: Redis) => this.refreshEpoch(client),
+      delivery: this.delivery,
+      hooks: this.readHooks,
+      onMalformed: () => {
+        this.counts.malformed++;
+      },
+    };
+  }
+
+  /** Stores `{ offset, json }` (tagged with the epoch) in `<key>:snapshot`. */
+  async saveSnapshot(offset: number, json: string): Promise<void> {
+    checkSnapshotArgs(offset, json);
+    await this.conn.client.hset(this.keys.snapshot, {
+      offset: String(offset),
+      json,
+      epoch: this.currentEpoch,
+    });
+  }
+
+  /** The snapshot of this epoch, or undefined (none, or one taken in an earlier incarnation of the log). */
+  async loadSnapshot(): Promise<{ offset: number; json: string } | undefined> {
+    const [offset, json, epoch] = await this.conn.client.hmget(this.keys.snapshot, 'offset', 'json', 'epoch');
+    if (offset == null || json == null || epoch !== this.currentEpoch) return undefined;
+    return { offset: Number(offset), json };
+  }
+
+  /**
+   * `fail`: fenced by another writer, Redis unreachable, or the write buffer full. `warn`: records waiting after a
+   * write error, a tail reconnecting, or a gap / lost records / new epoch in the last minute. Observed value: the
+   * PING round trip in ms.
+   */
+  async healthCheck(signal?: AbortSignal): Promise<BusHealth> {
+    const details = this.stats();
+    const { rttMs, error: pingError } = await pingRoundTrip(this.conn.client, signal);
+    const base = { observedValue: rttMs, observedUnit: 'ms', details };
+    if (this.fencedBy !== undefined)
+      return { status: 'fail', ...base, output: `another writer appended offset ${this.fencedBy}` };
+    if (pingError !== undefined) return { status: 'fail', ...base, output: `redis unreachable: ${pingError.message}` };
+    if (this.queue.length >= this.maxPending)
+      return { status: 'fail', ...base, output: `write buffer full (${this.queue.length} records)` };
+    if (this.lastWriteError !== undefined && this.queue.length > 0)
+      return {
+        status: 'warn',
+        ...base,
+        output: `${this.queue.length} records waiting, last write error: ${this.lastWriteError.message}`,
+      };
+    const reconnecting = [...this.tails].filter((t) => t.failing).length;
+    if (reconnecting > 0) return { status: 'warn', ...base, output: `${reconnecting} tail(s) reconnecting` };
+    if (Date.now() - this.lastAnomalyAt < RECENT_MS) return { status: 'warn', ...base, output: this.lastAnomaly };
+    return { status: 'pass', ...base };
+  }
+
+  /** Counters and gauges, all plain numbers. */
+  stats(): Record<string, number> {
+    return {
+      ...this.counts,
+      ...this.delivery.stats(),
+      pending: this.queue.length,
+      lastOffset: this.assigned,
+      durableOffset: this.durable,
+      fenced: this.fencedBy === undefined ? 0 : 1,
+      fencedByOffset: this.fencedBy ?? 0,
+      tails: this.tails.size,
+    };
+  }
+
+  /**
+   * Flushes pending writes (at most `flushTimeoutMs`), stops the tails, closes the connections it owns. Idempotent.
+   * @throws TraderError `E_TRADER_BUS` (after closing) when records were left unwritten.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      let flushError: unknown;
+      if (this.queue.length > 0 && this.fencedBy === undefined) {
+        try {
+          await this.flush();
+        } catch (e) {
+          flushError = e;
+        }
+      }
+      this.closed = true;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      await Promise.all([...this.tails].map((t) => t.stop()));
+      // A write still in flight settles (or times out) before the connection goes.
+      while (this.writing) await new Promise((r) => setTimeout(r, 10));
+      for (const w of this.waiters) {
+        clearTimeout(w.timer);
+        w.reject(new TraderError('E_TRADER_BUS', 'event log closed'));
+      }
+      this.waiters = [];
+      this.conn.client.off('ready', this.onReady);
+      this.conn.detach();
+      if (this.conn.owned) await closeClient(this.conn.client);
+      if (this.queue.length > 0)
+        throw new TraderError('E_TRADER_BUS', `event log closed with ${this.queue.length} records unwritten`, {
+          cause: flushError,
+        });
+    })();
+    return this.closing;
+  }
+}
+
+type TailContext<T> = ReturnType<RedisEventLog<T>['tailContext']>;
+
+/** One running tail: a read loop on its own blocking connection, resuming after the last delivered offset. */
+class RedisTail<T> {
+  readonly done: Promise<void>;
+  /** Offset of the last record delivered (or skipped as malformed): the next read starts after it. */
+  after: number;
+  private readonly ctx: TailContext<T>;
+  private readonly loop: BlockingReadLoop;
+  private epoch: string;
+  /** Bumped on every 'ready' of the tail's connection: a reply may come from a server other than the last one. */
+  private generation = 0;
+  private checkedGeneration = 0;
+
+  constructor(
+    log: RedisEventLog<T>,
+    after: number,
+    private readonly onRecords: (records: LogRecord<T>[]) => void,
+  ) {
+    this.after = after;
+    this.ctx = log.tailContext();
+    this.epoch = this.ctx.epoch();
+    // A tail started before start() learnt the epoch checks it on its first read.
+    if (this.epoch === '') this.checkedGeneration = -1;
+    this.loop = new BlockingReadLoop(this.ctx.target, {
+      ...this.ctx.hooks,
+      onOpen: (client) =>
+        client.on('ready', () => {
+          this.generation++;
+        }),
+    });
+    this.done = this.loop.run(() => this.step());
+  }
+
+  /** True between a read error and the next successful read. */
+  get failing(): boolean {
+    return this.loop.failing;
+  }
+
+  /**
+   * Claims the epoch on the tail's connection. When it changed (the log was recreated), the tail starts over at
+   * offset 0 of the new offset space and tells the caller to drop what it just read.
+   */
+  private async checkEpoch(): Promise<boolean> {
+    const generation = this.generation;
+    const epoch = await withTimeout(this.ctx.claimEpoch(this.loop.client), BLOCK_GRACE_MS, 'epoch check');
+    this.checkedGeneration = generation;
+    const changed = this.epoch !== '' && epoch !== this.epoch;
+    if (changed) this.after = 0;
+    this.epoch = epoch;
+    return changed;
+  }
+
+  private async step(): Promise<void> {
+    if (this.generation !== this.checkedGeneration) await this.checkEpoch();
+    const reply = (await this.loop.read(
+      (client, blockMs) =>
+        client.xread('COUNT', this.ctx.batchSize, 'BLOCK', blockMs, 'STREAMS', this.ctx.logKey, `${this.after}-0`),
+      'XREAD',
+    )) as [string, [string, string[]][]][] | null;
+    if (this.loop.isStopped) return;
+    // The connection came back while the read waited (ioredis resends or queues it): the answer may be from a
+    // restarted server that lost the log, where offsets mean something else. Check before delivering.
+    if (this.generation !== this.checkedGeneration && (await this.checkEpoch())) return;
+    const rows = reply?.[0]?.[1];
+    if (rows === undefined || rows.length === 0) return;
+    const records = this.decodeRows(rows);
+    if (records.length > 0) this.ctx.delivery.deliver(this, records, this.onRecords);
+    // Past skipped malformed entries too, so they are not read again.
+    this.after = Math.max(this.after, offsetOf((rows[rows.length - 1] as [string, string[]])[0]));
+  }
+
+  /** Decodes a batch; an entry that is not ours (no JSON data) is skipped and counted, not retried forever. */
+  private decodeRows(rows: [string, string[]][]): LogRecord<T>[] {
+    const records: LogRecord<T>[] = [];
+    for (const [id, fields] of rows) {
+      try {
+        records.push(decode<T>(id, fields));
+      } catch {
+        this.ctx.onMalformed();
+      }
+    }
+    return records;
+  }
+
+  stop(): Promise<void> {
+    this.loop.stop();
+    return this.done;
+  }
+}
+
+function offsetOf(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}
+
+function decode<T>(id: string, fields: string[]): LogRecord<T> {
+  // The writer puts t, w, d in this order; look the fields up anyway in case another tool wrote the entry.
+  const ts = fields[0] === 't' ? fields[1] : entryField(fields, 't');
+  const json = fields[4] === 'd' ? fields[5] : entryField(fields, 'd');
+  if (json === undefined)
+    throw new TraderError('E_TRADER_MALFORMED', `stream entry ${id} has no data field`, { field: 'd' });
+  return { offset: offsetOf(id), ts: Number(ts), data: JSON.parse(json) as T };
+}

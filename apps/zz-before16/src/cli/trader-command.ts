@@ -1,0 +1,123 @@
+// The trader's command line as a function (`src/main.ts` runs it with the process's streams and environment):
+//   trader [--role all|engine|gateway] [--duration <s>] [--data-dir <dir>] [--port <n>] [--config <file>] [--env <name>]
+//   trader journal verify|repair [--data-dir <dir> | --journal <file>] [--json] [--yes]
+import { createTrader, type TraderEndpoints } from '../app/trader.js';
+import type { TraderConfig } from '../config/config-types.js';
+import { loadConfig } from '../config/load-config.js';
+import { isTraderError } from '../errors.js';
+import { watchParent } from '../internal/parent-watch.js';
+import { runJournalCommand } from './journal-command.js';
+
+/** Where the command writes, and what it reads from the environment (tests pass their own). */
+export interface TraderCommandIo {
+  out(line: string): void;
+  err(line: string): void;
+  env: NodeJS.ProcessEnv;
+}
+
+const PROCESS_IO: TraderCommandIo = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+  env: process.env,
+};
+
+/**
+ * Runs the trader's command line and resolves with the exit code: `journal ...` subcommands, or a trader of the
+ * configured role until a signal (SIGINT, SIGTERM, SIGHUP; a second one exits at once), the end of `--duration`,
+ * or the loss of the supervisor named by `TRADER_SUPERVISOR_PID`. Exit codes: 0 after a clean stop, 1 when the
+ * start failed, 2 for a configuration error.
+ */
+export async function runTraderCommand(argv: string[], io: TraderCommandIo = PROCESS_IO): Promise<number> {
+  if (argv[0] === 'journal') return runJournalCommand(argv.slice(1), { out: io.out, err: io.err });
+  let config: TraderConfig;
+  try {
+    config = loadConfig({ argv, env: io.env });
+  } catch (e) {
+    if (isTraderError(e)) {
+      io.err(`trader: configuration error${e.field ? ` in ${e.field}` : ''}: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+
+  // Stop requests are taken from the first moment, so a signal during start still shuts down in order.
+  let requestStop: (reason: string) => void = () => {};
+  const stopRequested = new Promise<string>((resolve) => {
+    requestStop = resolve;
+  });
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      io.err(`trader: ${signal} again while stopping: exiting now`);
+      process.exit(1);
+    }
+    requestStop(signal);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const s of signals) process.on(s, onSignal);
+  const release = () => {
+    for (const s of signals) process.off(s, onSignal);
+  };
+  const supervisor = Number(io.env.TRADER_SUPERVISOR_PID);
+  const parentWatch =
+    Number.isInteger(supervisor) && supervisor > 0
+      ? watchParent({ pid: supervisor, onGone: () => requestStop('supervisor gone') })
+      : undefined;
+
+  const trader = createTrader({ config, jwtSecret: io.env.TRADER_JWT_SECRET ?? '', log: io.out });
+  io.out(
+    `trader: starting role ${config.role} (${config.env}), pid ${process.pid}, symbols ${config.symbols.join(', ')}`,
+  );
+  let endpoints: TraderEndpoints;
+  try {
+    endpoints = await trader.start();
+  } catch (e) {
+    parentWatch?.stop();
+    release();
+    io.err(`trader: failed to start: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  printEndpoints(trader, endpoints, config, io.out);
+
+  const duration =
+    config.durationSec > 0 ? setTimeout(() => requestStop('duration elapsed'), config.durationSec * 1000) : undefined;
+  const reason = await stopRequested;
+  stopping = true;
+  io.out(`trader: stopping (${reason})`);
+  clearTimeout(duration);
+  await trader.stop(reason);
+  parentWatch?.stop();
+  release();
+  io.out(`trader: summary ${JSON.stringify(trader.summary(), null, 2)}`);
+  return 0;
+}
+
+function printEndpoints(
+  trader: ReturnType<typeof createTrader>,
+  ep: TraderEndpoints,
+  config: TraderConfig,
+  out: (line: string) => void,
+): void {
+  if (trader.role !== 'gateway') {
+    const r = trader.replay();
+    out(
+      `trader: replayed ${r.entries} journal entries (${r.orders} orders, ${r.fills} fills, ${r.reconciledCancelled} open orders reconciled as cancelled)`,
+    );
+  }
+  out(`trader: health    ${ep.health}  (readiness ${ep.readiness}, liveness ${ep.http}/health/liveness)`);
+  out(`trader: metrics   ${ep.metrics}`);
+  if (ep.dashboard !== undefined)
+    out(
+      `trader: dashboard ${ep.dashboard}  (API ${ep.http}/api, OpenAPI ${ep.http}/api/openapi.json, streams ${ep.http.replace(/^http/, 'ws')}/api/stream)`,
+    );
+  if (ep.localAdminToken !== undefined)
+    out(
+      'trader: no TRADER_JWT_SECRET set: the API uses a random secret for this run, and the link above holds an admin token',
+    );
+  if (ep.market !== undefined) out(`trader: market    ${ep.market.ws} (snapshots ${ep.market.rest})`);
+  if (ep.database !== undefined) out(`trader: database  ${ep.database}`);
+  if (ep.cache !== undefined) out(`trader: cache     ${ep.cache}`);
+  if (ep.journal !== undefined) out(`trader: journal   ${ep.journal}`);
+  out(`trader: bus       ${ep.bus}`);
+  out(`trader: running${config.durationSec > 0 ? ` for ${config.durationSec} s` : ' (Ctrl-C to stop)'}`);
+}

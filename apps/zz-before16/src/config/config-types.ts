@@ -1,0 +1,160 @@
+import type { Venue } from '../model/types.js';
+
+/** The trader's configuration. Every field has a default in {@link DEFAULT_CONFIG}. */
+export interface TraderConfig {
+  /**
+   * Process role: `all` runs everything in one process (what `npm start` runs); `engine` runs market data,
+   * strategy, risk, execution, the journal and persistence, and publishes to the event bus; `gateway` serves the
+   * API, the streams and the dashboard from the event bus and sends commands to the engine. Also `--role` and
+   * `TRADER_ROLE`. @default 'all'
+   */
+  role: 'all' | 'engine' | 'gateway';
+  /** Environment name; selects the `environments.<env>` section of the config file. @default 'development' */
+  env: string;
+  /** Instance id: prefix of client order ids and of cache keys. @default 'trader-1' */
+  instanceId: string;
+  /**
+   * Symbols to trade, in Binance's spelling for every venue (upper case, no separator: `BTCUSD` is Coinbase's
+   * `BTC-USD` and Kraken's `XBT/USD`). @default ['BTCUSDT','ETHUSDT','SOLUSDT']
+   */
+  symbols: string[];
+  /** Directory for the journal and the embedded database. @default '.trader-data' */
+  dataDir: string;
+  /** Run for this many seconds, print a summary and exit; 0 runs until a signal. @default 0 */
+  durationSec: number;
+  simulator: {
+    /** Start the built-in exchange simulator (used when `market.wsUrl` is empty). @default true */
+    enabled: boolean;
+    /** Port of the simulator's WebSocket and REST server; 0 picks a free port. @default 0 */
+    port: number;
+    /** Generator tick: order-flow events are generated and a depth diff sent every `tickMs`. @default 10 */
+    tickMs: number;
+    /** Mean order-flow events per second per symbol in the calm regime. @default 200 */
+    eventsPerSecond: number;
+    /** PRNG seed, so a run can be repeated. @default 42 */
+    seed: number;
+  };
+  market: {
+    /**
+     * The venue whose market data the trader reads: `binance` (combined streams + REST depth snapshots),
+     * `coinbase` (Advanced Trade WebSocket) or `kraken` (WebSocket v1). The simulator speaks Binance, so the other
+     * venues need `market.wsUrl`. @default 'binance'
+     */
+    venue: Venue;
+    /** The venue's WebSocket URL (Binance: the combined-stream URL `.../stream`); empty uses the simulator. @default '' */
+    wsUrl: string;
+    /** Binance's REST base URL for depth snapshots (required with a Binance `wsUrl`); empty uses the simulator. @default '' */
+    restUrl: string;
+    /** Depth snapshot size (the simulator keeps at most 200 levels a side, so 1000 is the whole book). @default 1000 */
+    depthLimit: number;
+  };
+  strategy: {
+    /** Size of one order in quote currency (the quantity is this over the mid price). @default 500 */
+    orderNotional: number;
+    /** Largest position the strategy aims for, in orders of `orderNotional`. @default 2 */
+    maxLots: number;
+    /** Entries are limit orders at the touch; unfilled ones are cancelled after this long. @default 1000 */
+    limitOrderTtlMs: number;
+    /** Prediction horizon for labelling the online model. @default 500 */
+    horizonMs: number;
+    /** Trade when the predicted up-probability is beyond 0.5 ± threshold. @default 0.08 */
+    threshold: number;
+    /** SGD learning rate. @default 0.05 */
+    learningRate: number;
+    /** L2 regularization. @default 0.0001 */
+    l2: number;
+    /** Labelled samples needed before trading. @default 200 */
+    warmupSamples: number;
+    /** Minimum time between decisions per symbol. @default 50 */
+    cooldownMs: number;
+  };
+  risk: {
+    /** Maximum absolute position per symbol in quote currency (notional at the order price). @default 5000 */
+    maxPositionNotional: number;
+    /** Maximum notional per order. @default 2000 */
+    maxNotionalPerOrder: number;
+    /** Maximum new orders per second (all symbols). @default 20 */
+    maxOrdersPerSecond: number;
+    /** Daily loss (realized + unrealized, after fees) that halts new risk. @default 500 */
+    dailyLossLimit: number;
+    /** Drawdown from the equity peak that switches to REDUCING. @default 300 */
+    maxDrawdown: number;
+  };
+  execution: {
+    /** Simulated order latency. @default 2 */
+    latencyMs: number;
+    /** Maker fee, basis points. @default 1 */
+    makerFeeBps: number;
+    /** Taker fee, basis points. @default 4 */
+    takerFeeBps: number;
+  };
+  journal: {
+    /** Journal file; empty means `<dataDir>/journal.jsonl`. @default '' */
+    path: string;
+    /** fsync policy: every write, every `fsyncIntervalMs`, or never (the OS decides). @default 'interval' */
+    fsync: 'always' | 'interval' | 'never';
+    /** Interval for `fsync: 'interval'`. @default 100 */
+    fsyncIntervalMs: number;
+  };
+  database: {
+    /** PostgreSQL URL (`DATABASE_URL`); empty starts the embedded PGlite. @default '' */
+    url: string;
+    /** Read replica URLs (`DATABASE_REPLICA_URLS`, comma separated). @default [] */
+    replicaUrls: string[];
+    /** Embedded PGlite storage: `memory` or `disk` (under `dataDir/pglite`). @default 'disk' */
+    embedded: 'memory' | 'disk';
+    /** Schema for the trader's tables. @default 'trader' */
+    schema: string;
+  };
+  cache: {
+    /** Redis URL (`REDIS_URL`); empty runs the in-process tier only. @default '' */
+    redisUrl: string;
+    /** Cache namespace (`[A-Za-z0-9_.-]`). @default 'cryptoscalp.trader' */
+    prefix: string;
+  };
+  bus: {
+    /**
+     * Redis URL of the event bus between the engine and its gateways (`TRADER_BUS_REDIS_URL`); empty uses
+     * `cache.redisUrl`. Required for the `engine` and `gateway` roles; the `all` role keeps the bus in process.
+     * @default ''
+     */
+    redisUrl: string;
+    /** Key prefix of the event stream, its snapshot and the command streams (`[A-Za-z0-9_.:-]`). @default 'cryptoscalp:trader' */
+    key: string;
+    /** A gateway's command (kill switch, cancel) fails with 504 when the engine has not answered within this. @default 5000 */
+    commandTimeoutMs: number;
+    /** How often the engine saves a read-model snapshot beside the stream (new gateways start from it). @default 5000 */
+    snapshotIntervalMs: number;
+    /** How often book tops, marks and the engine's status are published. @default 250 */
+    marketIntervalMs: number;
+  };
+  http: {
+    /** Host for the health and metrics server. @default '127.0.0.1' */
+    host: string;
+    /** Port for the health and metrics server; 0 picks a free port. @default 9464 */
+    port: number;
+    /** On shutdown, readiness answers 503 this long before the server closes (load balancers drain). @default 500 */
+    shutdownDelayMs: number;
+  };
+  alerts: {
+    /** A symbol without market data for this long raises `feed-stale`. @default 5000 */
+    feedStaleMs: number;
+    /** Tick-to-decision p99 budget. @default 1 */
+    decisionLatencyBudgetMs: number;
+    /** Slack bot token for notifications; empty disables. @default '' */
+    slackToken: string;
+    /** Slack channel. @default '' */
+    slackChannel: string;
+    /** Webhook URL for notifications; empty disables. @default '' */
+    webhookUrl: string;
+  };
+}
+
+/** Deep partial of the configuration, as a config file or an override holds it. */
+export type PartialConfig = {
+  [K in keyof TraderConfig]?: TraderConfig[K] extends unknown[]
+    ? TraderConfig[K]
+    : TraderConfig[K] extends object
+      ? Partial<TraderConfig[K]>
+      : TraderConfig[K];
+};

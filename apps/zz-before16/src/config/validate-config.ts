@@ -1,0 +1,192 @@
+import { TraderError } from '../errors.js';
+import { splitSymbol } from '../model/symbols.js';
+import { VENUES } from '../model/types.js';
+import type { TraderConfig } from './config-types.js';
+
+type Check = (v: unknown) => string | undefined;
+
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
+  (v) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
+      ? undefined
+      : `must be an integer in [${min}, ${max}]`;
+const num =
+  (min: number, max = Number.POSITIVE_INFINITY, exclusiveMin = false): Check =>
+  (v) =>
+    typeof v === 'number' && Number.isFinite(v) && (exclusiveMin ? v > min : v >= min) && v <= max
+      ? undefined
+      : `must be a number ${exclusiveMin ? '>' : '>='} ${min}${max === Number.POSITIVE_INFINITY ? '' : ` and <= ${max}`}`;
+const str: Check = (v) => (typeof v === 'string' ? undefined : 'must be a string');
+const nonEmpty: Check = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string');
+const bool: Check = (v) => (typeof v === 'boolean' ? undefined : 'must be a boolean');
+const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v) ? undefined : `must be one of ${values.join(', ')}`;
+const url =
+  (...protocols: string[]): Check =>
+  (v) => {
+    if (v === '') return undefined;
+    if (typeof v !== 'string') return 'must be a URL string';
+    try {
+      const u = new URL(v);
+      return protocols.includes(u.protocol) ? undefined : `must use ${protocols.join(' or ')}`;
+    } catch {
+      return 'must be a valid URL';
+    }
+  };
+const urls =
+  (...protocols: string[]): Check =>
+  (v) =>
+    Array.isArray(v) ? v.map(url(...protocols)).find((e) => e !== undefined) : 'must be a list of URLs';
+const symbols: Check = (v) =>
+  Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string' && /^[A-Z0-9]{2,20}$/.test(s))
+    ? new Set(v).size === v.length
+      ? undefined
+      : 'must not repeat a symbol'
+    : 'must be a non-empty list of upper-case symbols like BTCUSDT';
+const identifier: Check = (v) =>
+  typeof v === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(v) ? undefined : 'must be a lower-case SQL identifier';
+
+const RULES: Readonly<Record<string, Check>> = {
+  role: oneOf('all', 'engine', 'gateway'),
+  env: nonEmpty,
+  instanceId: (v) =>
+    typeof v === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(v) ? undefined : 'must match [A-Za-z0-9_-]{1,32}',
+  symbols,
+  dataDir: nonEmpty,
+  durationSec: num(0),
+  'simulator.enabled': bool,
+  'simulator.port': int(0, 65535),
+  'simulator.tickMs': int(1, 1000),
+  'simulator.eventsPerSecond': num(0, 1_000_000, true),
+  'simulator.seed': int(0, 2 ** 32 - 1),
+  'market.venue': oneOf(...VENUES),
+  'market.wsUrl': url('ws:', 'wss:'),
+  'market.restUrl': url('http:', 'https:'),
+  'market.depthLimit': int(5, 5000),
+  'strategy.orderNotional': num(0, Number.POSITIVE_INFINITY, true),
+  'strategy.maxLots': int(1, 100),
+  'strategy.limitOrderTtlMs': int(1, 3_600_000),
+  'strategy.horizonMs': int(1, 600_000),
+  'strategy.threshold': num(0, 0.5),
+  'strategy.learningRate': num(0, 10, true),
+  'strategy.l2': num(0, 1),
+  'strategy.warmupSamples': int(0),
+  'strategy.cooldownMs': int(0),
+  'risk.maxPositionNotional': num(0, Number.POSITIVE_INFINITY, true),
+  'risk.maxNotionalPerOrder': num(0, Number.POSITIVE_INFINITY, true),
+  'risk.maxOrdersPerSecond': int(1),
+  'risk.dailyLossLimit': num(0, Number.POSITIVE_INFINITY, true),
+  'risk.maxDrawdown': num(0, Number.POSITIVE_INFINITY, true),
+  'execution.latencyMs': num(0, 60_000),
+  'execution.makerFeeBps': num(-100, 100),
+  'execution.takerFeeBps': num(0, 100),
+  'journal.path': str,
+  'journal.fsync': oneOf('always', 'interval', 'never'),
+  'journal.fsyncIntervalMs': int(1, 60_000),
+  'database.url': url('postgres:', 'postgresql:'),
+  'database.replicaUrls': urls('postgres:', 'postgresql:'),
+  'database.embedded': oneOf('memory', 'disk'),
+  'database.schema': identifier,
+  'cache.redisUrl': url('redis:', 'rediss:'),
+  'cache.prefix': (v) =>
+    typeof v === 'string' && /^[A-Za-z0-9_.-]{1,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.-]{1,128}',
+  'bus.redisUrl': url('redis:', 'rediss:'),
+  'bus.key': (v) =>
+    typeof v === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.:-]{1,128}',
+  'bus.commandTimeoutMs': int(10, 600_000),
+  'bus.snapshotIntervalMs': int(100, 3_600_000),
+  'bus.marketIntervalMs': int(10, 60_000),
+  'http.host': nonEmpty,
+  'http.port': int(0, 65535),
+  'http.shutdownDelayMs': int(0, 60_000),
+  'alerts.feedStaleMs': int(100),
+  'alerts.decisionLatencyBudgetMs': num(0, 10_000, true),
+  'alerts.slackToken': str,
+  'alerts.slackChannel': str,
+  'alerts.webhookUrl': url('http:', 'https:'),
+};
+
+/** Checks every field; throws a `TraderError` naming the first bad one. Returns the config frozen. */
+export function validateConfig(config: TraderConfig): TraderConfig {
+  for (const [path, check] of Object.entries(RULES)) {
+    let value: unknown = config;
+    for (const part of path.split('.')) value = (value as Record<string, unknown>)[part];
+    const problem = check(value);
+    if (problem !== undefined) {
+      throw new TraderError(
+        'E_TRADER_INVALID_CONFIG',
+        `invalid configuration: ${path} ${problem} (got ${JSON.stringify(value)})`,
+        {
+          field: path,
+        },
+      );
+    }
+  }
+  if (config.risk.maxNotionalPerOrder > config.risk.maxPositionNotional) {
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      'invalid configuration: risk.maxNotionalPerOrder must not exceed risk.maxPositionNotional',
+      { field: 'risk.maxNotionalPerOrder' },
+    );
+  }
+  if (!config.simulator.enabled && config.market.wsUrl === '') {
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      'invalid configuration: market.wsUrl is required when simulator.enabled is false',
+      {
+        field: 'market.wsUrl',
+      },
+    );
+  }
+  if (config.market.venue !== 'binance') {
+    // The simulator speaks Binance's format only; other venues are real endpoints.
+    if (config.market.wsUrl === '') {
+      throw new TraderError(
+        'E_TRADER_INVALID_CONFIG',
+        `invalid configuration: market.wsUrl is required when market.venue is ${config.market.venue} (the simulator speaks Binance)`,
+        { field: 'market.wsUrl' },
+      );
+    }
+    // Coinbase and Kraken separate base and quote, so the quote must be recognizable.
+    const unsplittable = config.symbols.find((s) => splitSymbol(s) === undefined);
+    if (unsplittable !== undefined) {
+      throw new TraderError(
+        'E_TRADER_INVALID_CONFIG',
+        `invalid configuration: symbols ${unsplittable} has no known quote currency (needed for ${config.market.venue}, e.g. BTCUSD)`,
+        { field: 'symbols' },
+      );
+    }
+  } else if (config.market.wsUrl !== '' && config.market.restUrl === '') {
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      'invalid configuration: market.restUrl is required with a Binance market.wsUrl (depth snapshots come from REST)',
+      { field: 'market.restUrl' },
+    );
+  }
+  if (config.role !== 'all' && config.bus.redisUrl === '' && config.cache.redisUrl === '') {
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      `invalid configuration: bus.redisUrl (or REDIS_URL) is required for role ${config.role}: the engine and its gateways meet on a Redis stream`,
+      { field: 'bus.redisUrl' },
+    );
+  }
+  if (config.role === 'gateway' && config.database.url === '') {
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      'invalid configuration: database.url (DATABASE_URL) is required for role gateway: the audit log lives in the shared PostgreSQL, not in an embedded one',
+      { field: 'database.url' },
+    );
+  }
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,583 @@
+import { performance } from 'node:perf_hooks';
+import { PaperExecution } from '../adapters/sim/paper-execution.js';
+import type { TraderConfig } from '../config/config-types.js';
+import { isTraderError } from '../errors.js';
+import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
+import { canTransition, OrderBookkeeper } from '../execution/order-state-machine.js';
+import { LatencyRecorder } from '../internal/latency-recorder.js';
+import type { Journal, JournalEntry } from '../journal/journal.js';
+import type { DataSink } from '../model/data-client.js';
+import type { ExecutionClient, ExecutionEvent } from '../model/execution-client.js';
+import type { JournalEvents, JournalEventType } from '../model/journal-events.js';
+import type { BookSnapshot, Fill, GapEvent, MarketEvent, Order, OrderIntent } from '../model/types.js';
+import { VenueBook } from '../model/venue-book.js';
+import { Portfolio } from '../portfolio/portfolio.js';
+import { KillSwitch, type TradingState } from '../risk/kill-switch.js';
+import { RiskEngine } from '../risk/risk-engine.js';
+import { ScalpingStrategy } from '../strategy/scalping-strategy.js';
+import type { Strategy } from '../strategy/strategy.js';
+
+/** Options of {@link TradingEngine}. */
+export interface TradingEngineOptions {
+  config: TraderConfig;
+  journal: Journal;
+  /** @default a ScalpingStrategy from `config.strategy` */
+  strategy?: Strategy;
+  /** @default PaperExecution against the engine's books, from `config.execution` */
+  execution?: ExecutionClient;
+  /**
+   * Called for each book a {@link GapEvent} invalidates: the data client's `requestSnapshot`, which fetches (or
+   * resubscribes for) a snapshot and hands it back through {@link TradingEngine.onSnapshot} or the event stream.
+   * Data clients recover from the gaps they detect by themselves, so this is idempotent there; it matters for
+   * sources that only report gaps.
+   */
+  requestSnapshot?: (symbol: string) => void;
+}
+
+/** What {@link TradingEngine.replay} found and did. */
+export interface ReplayReport {
+  entries: number;
+  orders: number;
+  fills: number;
+  lastSeq: number;
+  /**
+   * Orders open at the crash journaled as cancelled, because the execution client's venue died with the process
+   * (`venueStateSurvivesRestart === false`, the paper venue).
+   */
+  reconciledCancelled: number;
+  /** Orders open at the crash handed to the execution client's `reconcile` (a venue that survives restarts). */
+  reconciledByVenue: number;
+  /** Entries that did not apply (should be 0). */
+  skipped: number;
+}
+
+/** The engine's stage latency recorders (milliseconds). */
+export interface EngineLatencies {
+  /** Exchange event time to receipt (clock offset included; ms resolution). */
+  exchangeToReceive: LatencyRecorder;
+  /** Frame parse/normalize. */
+  decode: LatencyRecorder;
+  /** Book update. */
+  book: LatencyRecorder;
+  /** Strategy evaluation. */
+  strategy: LatencyRecorder;
+  /** Risk check. */
+  risk: LatencyRecorder;
+  /** Journal append of a new order. */
+  journal: LatencyRecorder;
+  /** Receipt of the frame to the decision (strategy + risk done). */
+  tickToDecision: LatencyRecorder;
+  /** Receipt of the frame to the order journaled. */
+  tickToJournaled: LatencyRecorder;
+  /** Order submitted to its first fill (paper latency included). */
+  orderToFill: LatencyRecorder;
+}
+
+/**
+ * The trading core: books from market events, the strategy's decisions through risk into orders, execution
+ * events into orders, positions and PnL. Every state change is journaled before it is applied, and the same
+ * apply code replays the journal on start. Listeners ({@link onEntry}) see each applied entry (persistence, cache).
+ * Its {@link sink} is where the venue's data client delivers: events arrive in order with gaps already detected
+ * there, so a book only applies, and stops being traded on from a {@link GapEvent} until its next snapshot.
+ */
+export class TradingEngine {
+  readonly config: TraderConfig;
+  /** The engine as a data client's {@link DataSink}: {@link onMarketEvent} and {@link onSnapshot}. */
+  readonly sink: DataSink = {
+    onEvent: (ev, recvTs) => this.onMarketEvent(ev, recvTs),
+    onSnapshot: (symbol, snapshot, force) => this.onSnapshot(symbol, snapshot, force),
+  };
+  /** One book per configured symbol. */
+  readonly books: ReadonlyMap<string, VenueBook>;
+  readonly orders = new OrderBookkeeper();
+  readonly portfolio = new Portfolio();
+  readonly killSwitch: KillSwitch;
+  readonly risk: RiskEngine;
+  readonly strategy: Strategy;
+  readonly execution: ExecutionClient;
+  readonly ids: ClientOrderIdGenerator;
+  readonly latency: EngineLatencies;
+  readonly counters = {
+    bookEvents: 0,
+    tradeEvents: 0,
+    stale: 0,
+    /** Book diffs that arrived while their book waited for a snapshot (ignored). */
+    unsynced: 0,
+    gaps: 0,
+    snapshots: 0,
+    decisions: 0,
+    intents: 0,
+    ordersSubmitted: 0,
+    riskRejected: 0,
+    venueRejected: 0,
+    cancelled: 0,
+    fills: 0,
+    invalidEvents: 0,
+    malformed: 0,
+  };
+  /** Wall-clock time of the last market event per symbol. */
+  readonly lastEventAt = new Map<string, number>();
+  private readonly journal: Journal;
+  private readonly requestSnapshot: (symbol: string) => void;
+  private readonly listeners: ((entry: JournalEntry) => void)[] = [];
+  private readonly pendingCancel = new Set<string>();
+  private readonly submittedAt = new Map<string, number>();
+  private timers: NodeJS.Timeout[] = [];
+  private replaying = false;
+  private decisionsStopped = false;
+  private closed = false;
+
+  constructor(options: TradingEngineOptions) {
+    const { config } = options;
+    this.config = config;
+    this.journal = options.journal;
+    this.requestSnapshot = options.requestSnapshot ?? (() => {});
+    this.books = new Map(config.symbols.map((s) => [s, new VenueBook(s)]));
+    this.killSwitch = new KillSwitch((change) => {
+      if (this.replaying) return;
+      this.record('risk.state', { from: change.from, to: change.to, reason: change.reason, by: change.by });
+    });
+    this.killSwitch.onChange((change) => {
+      if (!this.replaying && change.to !== 'RUNNING') this.cancelAll(`kill switch ${change.to}: ${change.reason}`);
+    });
+    this.risk = new RiskEngine(
+      {
+        maxPositionNotional: config.risk.maxPositionNotional,
+        maxNotionalPerOrder: config.risk.maxNotionalPerOrder,
+        maxOrdersPerSecond: config.risk.maxOrdersPerSecond,
+        dailyLossLimit: config.risk.dailyLossLimit,
+        maxDrawdown: config.risk.maxDrawdown,
+      },
+      this.killSwitch,
+    );
+    this.strategy =
+      options.strategy ??
+      new ScalpingStrategy({
+        orderNotional: config.strategy.orderNotional,
+        maxLots: config.strategy.maxLots,
+        horizonMs: config.strategy.horizonMs,
+        threshold: config.strategy.threshold,
+        learningRate: config.strategy.learningRate,
+        l2: config.strategy.l2,
+        warmupSamples: config.strategy.warmupSamples,
+        cooldownMs: config.strategy.cooldownMs,
+      });
+    this.execution =
+      options.execution ??
+      new PaperExecution({
+        book: (symbol) => {
+          const vb = this.books.get(symbol);
+          return vb?.isSynced() ? vb.book : undefined;
+        },
+        latencyMs: config.execution.latencyMs,
+        makerFeeBps: config.execution.makerFeeBps,
+        takerFeeBps: config.execution.takerFeeBps,
+      });
+    this.execution.onEvent((e) => this.onExecutionEvent(e));
+    this.ids = new ClientOrderIdGenerator(config.instanceId);
+    const rec = () => new LatencyRecorder(16_384);
+    this.latency = {
+      exchangeToReceive: rec(),
+      decode: rec(),
+      book: rec(),
+      strategy: rec(),
+      risk: rec(),
+      journal: rec(),
+      tickToDecision: rec(),
+      tickToJournaled: rec(),
+      orderToFill: rec(),
+    };
+  }
+
+  /** Registers a listener for every applied journal entry (live only, not replay). */
+  onEntry(listener: (entry: JournalEntry) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The current trading state. */
+  get state(): TradingState {
+    return this.killSwitch.state;
+  }
+
+  // ---------------------------------------------------------------- journal: write, then apply
+
+  private record<K extends JournalEventType>(type: K, data: JournalEvents[K]): JournalEntry<JournalEvents[K]> {
+    const entry = this.journal.append(type, data);
+    this.apply(entry);
+    for (const l of this.listeners) l(entry);
+    return entry;
+  }
+
+  /** Applies one entry to the in-memory state (live and replay). */
+  private apply(entry: JournalEntry): void {
+    const now = entry.ts;
+    switch (entry.type as JournalEventType) {
+      case 'order.submitted': {
+        const d = entry.data as JournalEvents['order.submitted'];
+        const intent: OrderIntent = {
+          symbol: d.symbol,
+          side: d.side,
+          type: d.type,
+          qty: d.qty,
+          ...(d.price === undefined ? {} : { price: d.price }),
+        };
+        this.orders.create(d.clientOrderId, intent, now);
+        this.ids.advancePast(d.clientOrderId);
+        break;
+      }
+      case 'order.accepted':
+        this.orders.transition((entry.data as JournalEvents['order.accepted']).clientOrderId, 'accepted', now);
+        break;
+      case 'order.rejected': {
+        const d = entry.data as JournalEvents['order.rejected'];
+        this.orders.transition(d.clientOrderId, 'rejected', now, d.reason);
+        break;
+      }
+      case 'order.cancel_requested':
+        this.pendingCancel.add((entry.data as JournalEvents['order.cancel_requested']).clientOrderId);
+        break;
+      case 'order.cancelled': {
+        const d = entry.data as JournalEvents['order.cancelled'];
+        this.orders.transition(d.clientOrderId, 'cancelled', now);
+        this.pendingCancel.delete(d.clientOrderId);
+        break;
+      }
+      case 'fill': {
+        const fill = entry.data as Fill;
+        if (this.orders.applyFill(fill)) this.portfolio.applyFill(fill);
+        break;
+      }
+      case 'risk.state': {
+        const d = entry.data as JournalEvents['risk.state'];
+        if (this.replaying) this.killSwitch.restore(d.to, d.reason);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /**
+   * Replays journal entries (from {@link Journal.open}) and reconciles the orders still open when the process died,
+   * as the execution client's venue requires: journaled as cancelled when its state died with the process
+   * (`venueStateSurvivesRestart === false`, the paper venue), else handed to its `reconcile`, whose events are
+   * journaled as they come. `reconcile: false` only rebuilds the state (audits, tests). Call before {@link start}.
+   */
+  replay(entries: readonly JournalEntry[], options: { reconcile?: boolean } = {}): ReplayReport {
+    this.replaying = true;
+    let skipped = 0;
+    const today = new Date().toISOString().slice(0, 10);
+    const midnight = Date.parse(`${today}T00:00:00Z`);
+    let baseline: number | undefined;
+    try {
+      for (const e of entries) {
+        if (baseline === undefined && e.ts >= midnight) baseline = this.portfolio.totals().net;
+        try {
+          this.apply(e);
+        } catch (err) {
+          if (!isTraderError(err)) throw err;
+          skipped++;
+        }
+      }
+    } finally {
+      this.replaying = false;
+    }
+    // The daily loss limit counts from the PnL at UTC midnight, also across restarts.
+    this.risk.setDayBaseline(baseline ?? this.portfolio.totals().net, today);
+    let reconciledCancelled = 0;
+    let reconciledByVenue = 0;
+    const open = options.reconcile === false ? [] : [...this.orders.openOrders()];
+    if (open.length > 0 && !this.execution.venueStateSurvivesRestart) {
+      for (const o of open) {
+        this.record('order.cancelled', {
+          clientOrderId: o.clientOrderId,
+          reason: 'reconciled on restart: venue state lost',
+        });
+        reconciledCancelled++;
+      }
+    } else if (open.length > 0 && this.execution.reconcile !== undefined) {
+      this.execution.reconcile(open);
+      reconciledByVenue = open.length;
+    }
+    return {
+      entries: entries.length,
+      orders: this.orders.size,
+      fills: this.portfolio.totals().fills,
+      lastSeq: this.journal.lastSeq,
+      reconciledCancelled,
+      reconciledByVenue,
+      skipped,
+    };
+  }
+
+  /** Starts the periodic work: risk rules, limit-order expiry. Journals a session start. */
+  start(): void {
+    this.record('session.start', {
+      instanceId: this.config.instanceId,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+    });
+    const t1 = setInterval(() => this.evaluateRisk(), 100);
+    const t2 = setInterval(() => this.expireOrders(), 100);
+    t1.unref();
+    t2.unref();
+    this.timers = [t1, t2];
+  }
+
+  private evaluateRisk(): void {
+    for (const [symbol, vb] of this.books) if (vb.isSynced()) this.portfolio.mark(symbol, vb.book.mid());
+    const t = this.portfolio.totals();
+    this.risk.evaluate(t.net, t.drawdown);
+  }
+
+  private expireOrders(): void {
+    const now = Date.now();
+    const ttl = this.config.strategy.limitOrderTtlMs;
+    for (const o of [...this.orders.openOrders()]) {
+      if (o.type === 'limit' && now - o.createdAt >= ttl && !this.pendingCancel.has(o.clientOrderId)) {
+        this.cancel(o.clientOrderId, 'expired');
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- market data
+
+  /**
+   * Feeds a normalized market event received at `recvTs` (`performance.now()`): a diff or in-stream snapshot is
+   * applied to its book (and the strategy decides on an applied diff), a trade goes to the strategy and the
+   * execution client, a gap invalidates books until their next snapshot.
+   */
+  onMarketEvent(ev: MarketEvent, recvTs = performance.now()): void {
+    if (ev.kind === 'gap') {
+      this.onGap(ev);
+      return;
+    }
+    const vb = this.books.get(ev.symbol);
+    if (vb === undefined) return;
+    this.lastEventAt.set(ev.symbol, Date.now());
+    if (ev.kind === 'trade') {
+      this.counters.tradeEvents++;
+      if (!this.decisionsStopped) this.strategy.onTrade?.(ev);
+      this.execution.onMarketEvent?.(ev);
+      return;
+    }
+    this.counters.bookEvents++;
+    this.latency.exchangeToReceive.record(Math.max(0, Date.now() - ev.exchTs));
+    const t0 = performance.now();
+    if (ev.snapshot) {
+      vb.applySnapshotEvent(ev);
+      this.latency.book.record(performance.now() - t0);
+      this.counters.snapshots++;
+      this.execution.onMarketEvent?.(ev);
+      return;
+    }
+    const result = vb.applyDiff(ev);
+    this.latency.book.record(performance.now() - t0);
+    if (result === 'stale') {
+      this.counters.stale++;
+      return;
+    }
+    if (result === 'unsynced') {
+      this.counters.unsynced++;
+      return;
+    }
+    this.execution.onMarketEvent?.(ev);
+    this.decide(ev.symbol, vb, recvTs);
+  }
+
+  private onGap(ev: GapEvent): void {
+    for (const [symbol, vb] of this.books) {
+      if (ev.symbol !== undefined && ev.symbol !== symbol) continue;
+      vb.invalidate();
+      this.counters.gaps++;
+      this.requestSnapshot(symbol);
+    }
+  }
+
+  /**
+   * Applies a snapshot the data client fetched. A snapshot for a book already in sync is ignored (it would only
+   * move it back in time) unless `force` (the client resynced because it saw a gap). Returns true: the book never
+   * needs another one to connect, since the client hands over diffs only after their snapshot.
+   */
+  onSnapshot(symbol: string, snapshot: BookSnapshot, force = false): boolean {
+    const vb = this.books.get(symbol);
+    if (vb === undefined || (vb.isSynced() && !force)) return true;
+    vb.applySnapshot(snapshot);
+    this.counters.snapshots++;
+    return true;
+  }
+
+  /** True when a symbol's book is in sync. */
+  isSynced(symbol: string): boolean {
+    return this.books.get(symbol)?.isSynced() ?? false;
+  }
+
+  /**
+   * Stops consulting the strategy (no more decisions, no more trades fed to it) and refuses new orders, for
+   * shutdown: stop deciding, then {@link cancelAll}, then drain. Cancels, books and execution events still work.
+   * Irreversible.
+   */
+  stopDecisions(): void {
+    this.decisionsStopped = true;
+  }
+
+  private decide(symbol: string, vb: VenueBook, recvTs: number): void {
+    if (this.closed || this.decisionsStopped) return;
+    const t0 = performance.now();
+    const intent = this.strategy.onBook({
+      symbol,
+      book: vb.book,
+      position: this.portfolio.position(symbol),
+      openQty: this.orders.openQty(symbol),
+      now: t0,
+    });
+    const t1 = performance.now();
+    this.latency.strategy.record(t1 - t0);
+    this.counters.decisions++;
+    if (intent === undefined) {
+      this.latency.tickToDecision.record(t1 - recvTs);
+      return;
+    }
+    this.submit(intent, recvTs);
+  }
+
+  /**
+   * Submits an intent through risk (strategy or operator). Returns the order, or the rejection reason; after
+   * {@link stopDecisions} every intent is rejected.
+   */
+  submit(intent: OrderIntent, recvTs = performance.now()): Order | { rejected: string } {
+    if (this.decisionsStopped) return { rejected: 'stopped: the engine is shutting down' };
+    this.counters.intents++;
+    const t1 = performance.now();
+    const vb = this.books.get(intent.symbol);
+    const price = intent.price ?? (intent.side === 'buy' ? vb?.book.bestAsk() : vb?.book.bestBid()) ?? Number.NaN;
+    const verdict = this.risk.check(intent, {
+      position: this.portfolio.position(intent.symbol),
+      openQty: this.orders.openQty(intent.symbol),
+      price,
+      now: Date.now(),
+    });
+    const t2 = performance.now();
+    this.latency.risk.record(t2 - t1);
+    this.latency.tickToDecision.record(t2 - recvTs);
+    if (!verdict.ok) {
+      this.counters.riskRejected++;
+      return { rejected: `${verdict.code}: ${verdict.reason}` };
+    }
+    const clientOrderId = this.ids.next();
+    this.record('order.submitted', {
+      clientOrderId,
+      symbol: intent.symbol,
+      side: intent.side,
+      type: intent.type,
+      qty: intent.qty,
+      ...(intent.price === undefined ? {} : { price: intent.price }),
+      ...(intent.reason === undefined ? {} : { reason: intent.reason }),
+    });
+    const t3 = performance.now();
+    this.latency.journal.record(t3 - t2);
+    this.latency.tickToJournaled.record(t3 - recvTs);
+    this.counters.ordersSubmitted++;
+    this.submittedAt.set(clientOrderId, t3);
+    const order = this.orders.get(clientOrderId) as Order;
+    this.execution.submit(order);
+    return order;
+  }
+
+  /** Requests a cancel (journaled); ignored for unknown or finished orders. */
+  cancel(clientOrderId: string, reason: string): boolean {
+    const o = this.orders.get(clientOrderId);
+    if (!o || !canTransition(o.status, 'cancelled') || this.pendingCancel.has(clientOrderId)) return false;
+    this.record('order.cancel_requested', { clientOrderId, reason });
+    this.execution.cancel(clientOrderId);
+    return true;
+  }
+
+  /** Cancels every open order. */
+  cancelAll(reason: string): number {
+    let n = 0;
+    for (const o of [...this.orders.openOrders()]) if (this.cancel(o.clientOrderId, reason)) n++;
+    return n;
+  }
+
+  /** Operator: sets the kill switch (RUNNING releases it). */
+  setTradingState(state: TradingState, reason: string): void {
+    this.killSwitch.set(state, reason);
+  }
+
+  private onExecutionEvent(e: ExecutionEvent): void {
+    if (this.closed) return;
+    const id = e.type === 'fill' ? e.fill.clientOrderId : e.clientOrderId;
+    const o = this.orders.get(id);
+    if (!o) {
+      this.counters.invalidEvents++;
+      return;
+    }
+    switch (e.type) {
+      case 'accepted':
+        if (!canTransition(o.status, 'accepted')) break;
+        this.record('order.accepted', { clientOrderId: id });
+        return;
+      case 'rejected':
+        if (!canTransition(o.status, 'rejected')) break;
+        this.counters.venueRejected++;
+        this.record('order.rejected', { clientOrderId: id, reason: e.reason });
+        this.submittedAt.delete(id);
+        return;
+      case 'cancelled':
+        if (!canTransition(o.status, 'cancelled')) break;
+        this.counters.cancelled++;
+        this.record('order.cancelled', { clientOrderId: id, reason: e.reason });
+        this.submittedAt.delete(id);
+        return;
+      case 'fill': {
+        if (this.orders.hasFill(e.fill.fillId) || o.filledQty + e.fill.qty > o.qty + 1e-9) break;
+        if (o.status !== 'accepted' && o.status !== 'partially_filled') break;
+        const sentAt = this.submittedAt.get(id);
+        if (sentAt !== undefined && o.filledQty === 0) this.latency.orderToFill.record(performance.now() - sentAt);
+        this.counters.fills++;
+        this.record('fill', e.fill);
+        if (this.orders.get(id)?.status === 'filled') this.submittedAt.delete(id);
+        return;
+      }
+    }
+    this.counters.invalidEvents++;
+  }
+
+  // ---------------------------------------------------------------- reporting
+
+  /** Engine counters, trading state, PnL totals and stage latency percentiles (ms). */
+  stats(): Record<string, unknown> {
+    const lat: Record<string, Record<string, number>> = {};
+    for (const [k, r] of Object.entries(this.latency)) lat[k] = (r as LatencyRecorder).percentiles([50, 99, 99.9]);
+    const books: Record<string, unknown> = {};
+    for (const [s, vb] of this.books) {
+      books[s] = {
+        synced: vb.isSynced(),
+        lastUpdateId: vb.book.lastUpdateId,
+        mid: vb.book.mid(),
+        ...vb.counters,
+      };
+    }
+    return {
+      state: this.killSwitch.state,
+      stateReason: this.killSwitch.reason,
+      counters: { ...this.counters },
+      orders: this.orders.size,
+      journalSeq: this.journal.lastSeq,
+      pnl: this.portfolio.totals(),
+      books,
+      latencyMs: lat,
+      strategy: this.strategy.stats(),
+      risk: this.risk.stats(),
+    };
+  }
+
+  /** Stops timers and the execution client; idempotent. Does not close the journal (the owner does). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.execution.close();
+  }
+}

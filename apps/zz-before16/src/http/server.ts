@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { fastify } from 'fastify';
+import { AuditLog } from './audit-log.js';
+import { TokenVerifier } from './auth.js';
+import { ApiError } from './errors.js';
+import { validateOptions } from './options.js';
+import audit from './plugins/audit.js';
+import auth from './plugins/auth.js';
+import { createCounters, type PluginOptions } from './plugins/context.js';
+import errors from './plugins/errors.js';
+import health from './plugins/health.js';
+import loadShedding from './plugins/load-shedding.js';
+import openapi from './plugins/openapi.js';
+import rateLimit from './plugins/rate-limit.js';
+import requestStats from './plugins/request-stats.js';
+import routes from './plugins/routes.js';
+import securityHeaders from './plugins/security-headers.js';
+import staticAssets from './plugins/static-assets.js';
+import streams from './plugins/streams.js';
+import type { HealthCheckResult, HttpServerOptions, HttpStats, RunningHttpServer } from './types.js';
+
+/**
+ * Starts the trader's one HTTP server (Fastify, listening itself): `/api/*`, the live streams on `stream.path`, the
+ * dashboard, `/health/*` and `/metrics`. It depends on the trader only through `options.trader` (a `TraderPort`).
+ *
+ * The server is a stack of plugins, one concept each (`src/http/plugins/`), registered in this order:
+ * request stats, load shedding, security headers, audit, rate limit, auth, errors, routes, OpenAPI, static
+ * assets, health + metrics, streams. Per request: shedding (503), per-IP limit (429), token (401), per-token limit
+ * (429), role (403), body size (413), schema (400), handler; sensitive operations write an audit row for every attempt.
+ *
+ * @throws ApiError `E_API_INVALID_OPTION` naming the bad field (unknown keys too), or `port` when it cannot listen.
+ */
+export async function createHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const o = validateOptions(options);
+  // Built before the server so their own option checks (auth.*, audit.*) throw here, naming the field.
+  const verifier = new TokenVerifier(options.auth);
+  const auditLog = new AuditLog(options.audit);
+  const counters = createCounters();
+
+  const app = fastify({
+    logger: false,
+    bodyLimit: o.bodyLimit,
+    trustProxy: o.trustProxy,
+    keepAliveTimeout: o.keepAliveTimeoutMs,
+    requestTimeout: 30_000,
+    // In-flight requests finish on close (bounded by `drainTimeoutMs`); idle keep-alive sockets close at once.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+  });
+
+  const stats = (): HttpStats => ({
+    ...counters,
+    responses: { ...counters.responses },
+    rateLimitStoreErrors: app.hasDecorator('rateLimits') ? app.rateLimits.storeErrors() : 0,
+    audit: { written: auditLog.written, failed: auditLog.failed, pending: auditLog.pending, dropped: auditLog.dropped },
+    stream: app.hasDecorator('hub')
+      ? app.hub.stats()
+      : { clients: 0, topics: 0, published: 0, delivered: 0, conflated: 0, authRejected: 0 },
+  });
+  const base: PluginOptions = { options: o, trader: options.trader, counters, auditLog, verifier };
+  try {
+    await app.register(requestStats, base);
+    await app.register(loadShedding, base);
+    await app.register(securityHeaders, base);
+    await app.register(audit, base);
+    await app.register(rateLimit, { ...base, redis: options.redis });
+    await app.register(auth, base);
+    await app.register(errors, base);
+    await app.register(routes, { ...base, cache: options.cache, stats });
+    await app.register(openapi, base);
+    await app.register(staticAssets, base);
+    await app.register(health, base);
+    await app.register(streams, base);
+  } catch (e) {
+    await app.close().catch(() => {});
+    throw e;
+  }
+
+  try {
+    await app.listen({ port: o.port, host: o.host });
+  } catch (cause) {
+    // Port taken, host not local: release what was set up (hub, audit), then report it as an option error.
+    await app.close().catch(() => {});
+    throw new ApiError('E_API_INVALID_OPTION', `cannot listen on ${o.host}:${o.port}: ${(cause as Error).message}`, {
+      field: 'port',
+      cause,
+    });
+  }
+  const address = app.server.address();
+  const host =
+    typeof address === 'object' && address !== null && address.address !== '::' && address.address !== '0.0.0.0'
+      ? address.address
+      : o.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address !== null ? address.port : o.port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'http',
+    url,
+    server: app.server,
+    stats,
+    publish: (topic, data, publishOptions) => app.hub.publish(topic, data, publishOptions),
+    async healthCheck(): Promise<HealthCheckResult> {
+      const time = new Date().toISOString();
+      const hubHealth = await app.hub.healthCheck();
+      const problems: string[] = [];
+      if (!auditLog.ready) problems.push('audit table not initialised');
+      if (auditLog.pending > 0) problems.push(`${auditLog.pending} audit rows waiting for the database`);
+      if (auditLog.dropped > 0) problems.push(`${auditLog.dropped} audit rows dropped`);
+      if (o.loadShedding !== false && app.isUnderPressure()) problems.push('shedding load');
+      if (hubHealth.status !== 'pass' && hubHealth.output !== undefined) problems.push(hubHealth.output);
+      return {
+        status: closing !== undefined ? 'fail' : problems.length > 0 ? 'warn' : 'pass',
+        observedValue: app.hub.stats().clients,
+        observedUnit: 'stream clients',
+        time,
+        ...(problems.length > 0 ? { output: problems.join('; ') } : {}),
+        details: { requests: counters.requests, rateLimited: counters.rateLimited, shed: counters.shed },
+      };
+    },
+    close() {
+      closing ??= (async () => {
+        // preClose closes the streams (1001); then the server stops accepting and requests in flight finish.
+        const drained = app.close();
+        const timer = setTimeout(() => app.server.closeAllConnections(), o.drainTimeoutMs);
+        timer.unref();
+        try {
+          await drained;
+        } finally {
+          clearTimeout(timer);
+        }
+      })();
+      return closing;
+    },
+  };
+}
