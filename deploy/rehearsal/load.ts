@@ -100,7 +100,7 @@ export interface WrkRun {
 }
 
 let runs = 0;
-/** wrk's request timeout: a request unanswered this long counts as failed. */
+/** wrk's request timeout (its latency statistics), and how long a stopped run waits for the last answers. */
 const timeoutSec = 10;
 
 /** Starts wrk (Debian's) against `url` with a bearer token per request, paced; runs until {@link WrkRun.stop}. */
@@ -111,7 +111,16 @@ export function startWrk(options: WrkOptions): WrkRun {
   const stopFile = join(options.dir, `wrk-stop-${id}`);
   const { child, output } = spawnServer(
     'wrk',
-    [`-t${options.threads}`, `-c${options.connections}`, '-d3600s', '--timeout', '10s', '-s', script, options.url],
+    [
+      `-t${options.threads}`,
+      `-c${options.connections}`,
+      '-d3600s',
+      '--timeout',
+      `${timeoutSec}s`,
+      '-s',
+      script,
+      options.url,
+    ],
     {
       env: {
         PATH: process.env.PATH ?? '',
@@ -131,7 +140,8 @@ export function startWrk(options: WrkOptions): WrkRun {
     kill,
     async stop() {
       writeFileSync(stopFile, '');
-      // Drained: every thread saw the stop file and has an answer (or wrk's timeout) for each request it sent.
+      // Drained: every thread saw the stop file and has an answer for each request it sent. A request still
+      // unanswered after wrk's timeout (plus a margin) will not be answered: it counts as failed.
       const drained = () =>
         Array.from({ length: options.threads }, (_, i) => `${stopFile}.${i + 1}`).every((f) => {
           if (!existsSync(f)) return false;

@@ -34,7 +34,8 @@ export interface RehearsalOptions {
 
 /** One phase under load: what wrk and the stream clients saw, and how long the switch took. */
 export interface PhaseResult {
-  phase: 'rolling restart' | 'blue-green' | 'rollback';
+  /** `steady`: the same load with nothing changed, the baseline measured in the same run. */
+  phase: 'steady' | 'rolling restart' | 'blue-green' | 'rollback';
   load: WrkResult;
   streams: StreamReport;
   /** Rolling restart: all gateways drained, replaced and back; blue-green and rollback: upstream swap until nginx's new workers serve it. */
@@ -174,6 +175,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
       results.push(result);
     };
 
+    await phase('steady', async () => ({ switchMs: 0, drainMs: 0, standbyMs: 0 }));
     await phase('rolling restart', async () => {
       const t0 = performance.now();
       for (let i = 0; i < blue.length; i++) {

@@ -32,10 +32,6 @@ describe.runIf(systemProgramTestRuns('podman'))('trader image', () => {
 
   beforeAll(async () => {
     built = await buildTraderImage();
-    console.log(
-      `image: base images ${built.baseImages.join(', ')} in ${built.baseSeconds.toFixed(1)} s, ` +
-        `${built.image} built in ${built.buildSeconds.toFixed(1)} s`,
-    );
   });
 
   it('copies the manifest of every workspace the trader is made of before `npm ci`', () => {

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig } from '../../apps/trader/src/config/index.js';
+import { loadConfig, loadSecrets } from '../../apps/trader/src/config/index.js';
 
 // The Kubernetes manifests (deploy/k8s): every overlay rendered by the real `kubectl kustomize`, every object checked
 // against the Kubernetes (and Prometheus Operator) schemas of the kubernetes-models packages, and the deployment
@@ -81,11 +82,15 @@ function traderConfigOf(overlay: (typeof overlays)[number], pod: Obj, container:
   const placeholders: Record<string, string> = {
     DATABASE_URL: 'postgres://trader@db:5432/trader',
     REDIS_URL: 'redis://redis:6379',
-    TRADER_JWT_SECRET: 'x'.repeat(32),
+    TRADER_JWT_SECRET: randomBytes(32).toString('hex'),
+    TRADER_METRICS_TOKEN: randomBytes(32).toString('hex'),
   };
   for (const e of container.env ?? []) {
-    // The image's entrypoint (deploy/image/entrypoint.mjs) turns NAME_FILE into NAME before the trader starts.
-    if (e.name.endsWith('_FILE')) env[e.name.slice(0, -'_FILE'.length)] = placeholders[e.name.slice(0, -5)] ?? 'x';
+    // The image's entrypoint (deploy/image/entrypoint.mjs) turns NAME_FILE into NAME before the trader starts;
+    // the value is the rendered Secret's (dev), else a placeholder of the right shape.
+    if (e.name.endsWith('_FILE'))
+      env[e.name.slice(0, -'_FILE'.length)] =
+        secretFileValue(overlay, pod, container, e.value) ?? placeholders[e.name.slice(0, -5)] ?? 'x';
     else if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.secretKeyRef !== undefined) env[e.name] = placeholders[e.name] ?? 'x';
   }
@@ -96,7 +101,26 @@ function traderConfigOf(overlay: (typeof overlays)[number], pod: Obj, container:
   const path = join(tmp, `${overlay}-${file}`);
   writeFileSync(path, configMap?.data?.[file] ?? '');
   const { TRADER_CONFIG: _mounted, ...rest } = env;
-  return loadConfig({ env: rest, argv: container.args, file: path });
+  const config = loadConfig({ env: rest, argv: container.args, file: path });
+  // What the trader checks next at startup: required and strong secrets.
+  loadSecrets(rest, config);
+  return config;
+}
+
+/** The content a rendered Secret volume gives `path` (dev generates its Secrets), undefined when not rendered. */
+function secretFileValue(
+  overlay: (typeof overlays)[number],
+  pod: Obj,
+  container: Obj,
+  path: string,
+): string | undefined {
+  const mount = (container.volumeMounts as Obj[]).find((m) => path.startsWith(`${m.mountPath}/`));
+  const volume = (pod.volumes as Obj[]).find((v) => v.name === mount?.name);
+  const secret = of(overlay, 'Secret').find((x) => x.metadata.name === volume?.secret?.secretName);
+  const file = path.slice((mount?.mountPath.length ?? 0) + 1);
+  const key = (volume?.secret?.items as Obj[] | undefined)?.find((i) => i.path === file)?.key ?? file;
+  const data = secret?.data?.[key];
+  return data === undefined ? undefined : Buffer.from(String(data).replace(/\n/g, ''), 'base64').toString('utf8');
 }
 
 describe('kubernetes manifests (kubectl kustomize + kubernetes-models + policy)', () => {
@@ -297,7 +321,10 @@ describe('kubernetes manifests (kubectl kustomize + kubernetes-models + policy)'
       it('configuration and secrets: both mounted as files, secrets never committed outside dev', () => {
         const secrets = of(o, 'Secret');
         if (o === 'dev')
-          expect(secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, ''))).toEqual(['trader-secrets']);
+          expect(secrets.map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort()).toEqual([
+            'trader-metrics-token',
+            'trader-secrets',
+          ]);
         else expect(secrets, 'staging and production take their secrets from the cluster').toEqual([]);
         for (const w of workloadsOf(o)) {
           const pod = w.spec.template.spec;
@@ -328,8 +355,13 @@ describe('kubernetes manifests (kubectl kustomize + kubernetes-models + policy)'
           }
         }
         for (const sm of of(o, 'ServiceMonitor'))
-          for (const ep of sm.spec.endpoints)
-            if (ep.authorization) expect(clusterSecrets).toContain(ep.authorization.credentials.name);
+          for (const ep of sm.spec.endpoints) {
+            if (ep.authorization === undefined) continue;
+            const { name, key } = ep.authorization.credentials;
+            const secret = secrets.find((x) => x.metadata.name === name);
+            if (o === 'dev') expect(Object.keys(secret?.data ?? {}), `${sm.metadata.name} ${name}`).toContain(key);
+            else expect(clusterSecrets).toContain(name);
+          }
         for (const t of of(o, 'Ingress')[0]?.spec.tls ?? []) expect(clusterSecrets).toContain(t.secretName);
       });
 

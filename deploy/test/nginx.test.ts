@@ -202,7 +202,8 @@ describe('nginx in front of a trader', () => {
   it('refuses /metrics and /health details from outside, which the trader itself serves', async () => {
     const auth = { authorization: `Bearer ${token}` };
     expect((await get(`${trader.url}/metrics`, { headers: auth })).status).toBe(200);
-    expect((await get(`${trader.url}/health/status`, { headers: auth })).status).toBe(200);
+    // Its health status answers 200 or 503 by the components' state; either way the trader serves it.
+    expect([200, 503]).toContain((await get(`${trader.url}/health/status`, { headers: auth })).status);
     for (const path of ['/metrics', '/health/status', '/health/readiness'])
       expect((await get(`https://127.0.0.1:${httpsPort}${path}`, { headers: auth })).status, path).toBe(403);
     expect((await get(`https://127.0.0.1:${httpsPort}/api/status`, { headers: auth })).status).toBe(200);
@@ -256,6 +257,7 @@ describe('nginx in front of a trader', () => {
     await new Promise((r) => setTimeout(r, 1_500)); // the leaky bucket drains from the previous tests
     const keepAlive = agent();
     try {
+      const started = performance.now();
       const replies = await Promise.all(
         Array.from({ length: 40 }, () =>
           get(`https://127.0.0.1:${httpsPort}/api/status`, {
@@ -264,11 +266,18 @@ describe('nginx in front of a trader', () => {
           }),
         ),
       );
+      const seconds = (performance.now() - started) / 1000;
       const statuses = replies.map((r) => r.status);
-      expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(Number(settings.apiBurst));
-      const refused = replies.filter((r) => r.status === 429);
-      expect(refused.length).toBeGreaterThan(20);
       expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+      // The leaky bucket admits the burst at once, then the rate: however slowly the burst went through (a busy
+      // machine), no more than that was let through, and the rest was refused.
+      const admitted = statuses.filter((s) => s === 200).length;
+      expect(admitted).toBeGreaterThanOrEqual(Number(settings.apiBurst));
+      const perSecond = Number.parseInt(settings.apiRate, 10);
+      expect(admitted).toBeLessThanOrEqual(Number(settings.apiBurst) + 1 + Math.ceil(seconds * perSecond));
+      const refused = replies.filter((r) => r.status === 429);
+      expect(refused.length).toBe(40 - admitted);
+      expect(refused.length).toBeGreaterThan(0);
       // nginx's own page, not the trader's JSON E_API_RATE_LIMITED (whose per-IP limit is 1,000 per 10 s).
       for (const r of refused) expect(r.body).toMatch(/<html>/);
     } finally {

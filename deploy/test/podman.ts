@@ -100,6 +100,7 @@ let built: Promise<BuiltImage> | undefined;
  * Builds the base images (`deploy/image/build-base.sh`, skipped when they exist) and the trader's image
  * ({@link TRADER_IMAGE}) from the repository's `Dockerfile`. Layers are cached, so an unchanged tree rebuilds in
  * seconds; one build at a time on the machine. Labels carry the commit (stable between runs, so cache-friendly).
+ * Prints the seconds each part took.
  */
 export function buildTraderImage(): Promise<BuiltImage> {
   built ??= (async () => {
@@ -137,12 +138,17 @@ export function buildTraderImage(): Promise<BuiltImage> {
       ]),
       { timeoutMs: 600_000 },
     );
-    return {
+    const result = {
       image: TRADER_IMAGE,
       baseImages,
       baseSeconds: (t1 - t0) / 1000,
       buildSeconds: (Date.now() - t1) / 1000,
     };
+    console.log(
+      `image: base images ${baseImages.join(', ')} in ${result.baseSeconds.toFixed(1)} s, ` +
+        `${TRADER_IMAGE} built in ${result.buildSeconds.toFixed(1)} s`,
+    );
+    return result;
   })();
   return built;
 }

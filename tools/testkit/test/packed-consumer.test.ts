@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -235,6 +235,15 @@ describe.each(PACKAGES)('@cryptoscalp/%s installed alone from its tarball', (nam
 });
 
 describe('the five consumer projects', () => {
+  it('cover every published package', async () => {
+    const published: string[] = [];
+    for (const dir of await readdir(join(root, 'packages'))) {
+      const manifest = await readFile(join(root, 'packages', dir, 'package.json'), 'utf8').catch(() => undefined);
+      if (manifest !== undefined && !(JSON.parse(manifest) as { private?: boolean }).private) published.push(dir);
+    }
+    expect(PACKAGES.toSorted()).toEqual(published.toSorted());
+  });
+
   // opossum 10 requires Node 22+; the packages accept 9 and 10, and npm picks by the running Node's version.
   it('get the opossum major that supports the running Node', async () => {
     const major = Number(process.versions.node.split('.')[0]);
@@ -264,7 +273,7 @@ describe('the five consumer projects', () => {
         expect(checked.stdout).toContain(`${name}/node_modules/@cryptoscalp/${name}/dist/index.d.cts`);
       }
     },
-    90_000,
+    150_000,
   );
 });
 

@@ -9,6 +9,7 @@ export const API_DEFAULTS = Object.freeze({
   keepAliveTimeoutMs: 72_000,
   drainTimeoutMs: 10_000,
   metricsMaxAgeMs: 1_000,
+  metricsMaxPerSecond: 10,
   auth: Object.freeze({
     issuer: 'cryptoscalp-trader',
     audience: 'cryptoscalp-api',

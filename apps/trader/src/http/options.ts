@@ -30,6 +30,7 @@ export interface ResolvedOptions {
   /** The scrape token, when set. */
   metricsToken: string | undefined;
   metricsMaxAgeMs: number;
+  metricsMaxPerSecond: number;
 }
 
 /** The stream options that are integers (checked in one loop, and part of the known keys). */
@@ -57,6 +58,7 @@ const KEYS = {
     'metrics',
     'metricsToken',
     'metricsMaxAgeMs',
+    'metricsMaxPerSecond',
     'stream',
     'cache',
     'cacheTtlMs',
@@ -220,6 +222,7 @@ export function validateOptions(o: HttpServerOptions): ResolvedOptions {
     metrics: o.metrics,
     metricsToken: o.metricsToken,
     metricsMaxAgeMs: int(o.metricsMaxAgeMs ?? d.metricsMaxAgeMs, 'metricsMaxAgeMs', 0, 3_600_000),
+    metricsMaxPerSecond: int(o.metricsMaxPerSecond ?? d.metricsMaxPerSecond, 'metricsMaxPerSecond', 0),
   };
 }
 

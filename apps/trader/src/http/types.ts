@@ -191,6 +191,8 @@ export interface HttpServerOptions {
    * @default 1000
    */
   metricsMaxAgeMs?: number;
+  /** `/metrics` scrapes answered per second, all callers together; the rest get 429 + `Retry-After: 1`. `0`: no limit. @default 10 */
+  metricsMaxPerSecond?: number;
   /** Live streams. */
   stream?: StreamOptions;
   /** Response cache for read endpoints. @default none */

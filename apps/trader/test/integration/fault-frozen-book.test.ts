@@ -107,8 +107,7 @@ describe('fault: the venue restarts with its sequence ids reset', () => {
       const vb = eng.books.get(s);
       const truth = b.trueBook(s);
       return (
-        vb !== undefined &&
-        vb.isSynced() &&
+        vb?.isSynced() &&
         vb.book.lastUpdateId < (lastIdOfA.get(s) as number) &&
         vb.book.lastUpdateId > truth.lastUpdateId - 200
       );

@@ -1,6 +1,7 @@
 import { createHealthHandler } from '@cryptoscalp/health';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { ApiError } from '../errors.js';
 import type { PluginOptions } from './context.js';
 
 /**
@@ -13,10 +14,12 @@ import type { PluginOptions } from './context.js';
  * - `GET /metrics` answers the `metrics` source's body with its content type, for a token of any role or the scrape
  *   token `metricsToken` (`config.scrape`, checked by `auth`; Prometheus: `authorization: { credentials: <token> }`).
  *
- * Renderings of `metrics` are shared ({@link coalesce}): a flood of scrapes renders at most once per
- * `metricsMaxAgeMs`, so scraping cannot keep the event loop (the trading loop, in one process) busy.
+ * Scraping cannot keep the event loop (the trading loop, in one process) busy: renderings of `metrics` are shared
+ * ({@link coalesce}, at most one per `metricsMaxAgeMs`), and `/metrics` answers at most `metricsMaxPerSecond` scrapes a
+ * second (all callers together; Prometheus needs one per target per interval), the rest get a cheap 429 with
+ * `Retry-After: 1`.
  */
-async function health(app: FastifyInstance, { options }: PluginOptions): Promise<void> {
+async function health(app: FastifyInstance, { options, counters }: PluginOptions): Promise<void> {
   const h = options.health;
   const source = options.metrics;
   // Encoded once per rendering: every scrape that shares it sends the same bytes.
@@ -46,11 +49,25 @@ async function health(app: FastifyInstance, { options }: PluginOptions): Promise
     if (!publicPaths.has('/health')) app.get('/health', { config: { access: 'viewer' } }, serve);
     app.get('/health/*', { config: { access: 'viewer' } }, serve);
   }
-  if (metrics !== undefined)
+  if (metrics !== undefined) {
+    const max = options.metricsMaxPerSecond;
+    let second = 0;
+    let served = 0;
     app.get('/metrics', { config: { access: 'viewer', scrape: true } }, async (_req, reply) => {
+      const now = Math.floor(performance.now() / 1000);
+      if (now !== second) {
+        second = now;
+        served = 0;
+      }
+      if (max > 0 && ++served > max) {
+        counters.rateLimited++;
+        reply.header('retry-after', 1);
+        throw new ApiError('E_API_RATE_LIMITED', `at most ${max} /metrics scrapes per second`);
+      }
       const m = await metrics();
       return reply.type(m.contentType).send(m.body);
     });
+  }
 }
 
 /**
