@@ -55,6 +55,17 @@ export function isHistoryMismatch(e: unknown): boolean {
 
 const noop = () => {};
 
+/**
+ * Thrown inside a batch's transaction (which then rolls back) when the database's cursor is behind what this writer
+ * wrote: the database was restored to an earlier point (or its last commits were lost in a failover). The writer
+ * moves its cursor back to the database's and catches up from the journal, so the lost entries are written again.
+ */
+class CursorRegressed extends Error {
+  constructor(readonly cursor: number) {
+    super(`the database's writer cursor went back to ${cursor}`);
+  }
+}
+
 /** Counters of the writer. */
 export interface JournalWriterStats {
   persistedSeq: number;
@@ -65,6 +76,8 @@ export interface JournalWriterStats {
   entriesWritten: number;
   failures: number;
   catchUps: number;
+  /** Times the database's cursor was found behind the writer's (a restore or a lost commit): rewritten from the journal. */
+  cursorRegressions: number;
   degraded: boolean;
   /** How long writes have been failing (0 when they succeed). */
   failingMs: number;
@@ -96,7 +109,7 @@ export class JournalWriter {
   private mismatch: TraderError | undefined;
   /** Identity of the journal (its first entry), stored with the cursor. */
   private origin: string | undefined;
-  private readonly counters = { batches: 0, entriesWritten: 0, failures: 0, catchUps: 0 };
+  private readonly counters = { batches: 0, entriesWritten: 0, failures: 0, catchUps: 0, cursorRegressions: 0 };
   private lastError: string | undefined;
   private readonly o: Required<
     Omit<
@@ -298,6 +311,14 @@ export class JournalWriter {
       this.lastError = undefined;
       this.failingSince = undefined;
     } catch (e) {
+      if (e instanceof CursorRegressed) {
+        this.counters.cursorRegressions++;
+        this.persisted = e.cursor;
+        this.queue = [];
+        this.needsCatchUp = true;
+        this.rebuildShadow();
+        return;
+      }
       this.failed(e);
       if (this.mismatch !== undefined) this.options.onHistoryMismatch?.(this.mismatch);
       this.queue = [];
@@ -369,6 +390,7 @@ export class JournalWriter {
         { field: 'journal.history' },
       );
     }
+    if (cursor < this.persisted) throw new CursorRegressed(cursor);
     // Work on a copy of the positions each time; positions as of the cursor when an attempt that timed out here
     // committed after all.
     const shadow = cursor > this.persisted ? this.positionsAt(cursor) : this.shadow.clone();

@@ -131,6 +131,45 @@ describe('JournalWriter (PostgreSQL through @cryptoscalp/db-pool)', () => {
     journal.close();
   });
 
+  it('writes again what a database restored to an earlier point lost, under a running writer', async () => {
+    const schema = uniqueName('trader_w');
+    schemas.push(schema);
+    const db = new PoolManager({ primary: { connectionString: serviceUrls.postgres }, pool: { max: 2 } });
+    dbs.push(db);
+    const path = tmpJournal();
+    const { journal } = Journal.open(path, { fsync: 'never' });
+    trade(journal, 'BTCUSDT', 'buy', 2, 100);
+    const w = new JournalWriter({ db, schema, instanceId: 'w', journalPath: path, currentSeq: () => journal.lastSeq });
+    await w.start();
+    // A backup of every table at this point (what a point-in-time restore brings back).
+    const tables = ['orders', 'fills', 'positions', 'risk_events', 'writer_cursor'];
+    for (const t of tables) await db.query(`create table ${schema}.bak_${t} as select * from ${schema}.${t}`);
+    const backupSeq = journal.lastSeq;
+    trade(journal, 'ETHUSDT', 'sell', 1, 50);
+    trade(journal, 'BTCUSDT', 'sell', 1, 120);
+    for (const e of Journal.read(path, backupSeq)) w.enqueue(e);
+    await w.flush();
+    expect(w.persistedSeq).toBe(journal.lastSeq);
+    // The restore: every table back to the backup, while the writer runs on.
+    await db.transaction(async (tx) => {
+      for (const t of tables) {
+        await tx.query(`delete from ${schema}.${t}`);
+        await tx.query(`insert into ${schema}.${t} select * from ${schema}.bak_${t}`);
+      }
+    });
+    const before = journal.lastSeq;
+    trade(journal, 'SOLUSDT', 'buy', 3, 20);
+    for (const e of Journal.read(path, before)) w.enqueue(e);
+    await waitFor(async () => {
+      await w.flush();
+      return w.persistedSeq === journal.lastSeq;
+    }, { what: 'the writer caught up after the restore' });
+    await expectDbEqualsJournal(db, schema, path);
+    expect(w.stats().cursorRegressions).toBe(1);
+    await w.close();
+    journal.close();
+  });
+
   it('keeps going while PostgreSQL is down and catches up from the journal when it returns', async () => {
     const cluster = await startPostgresCluster();
     clusters.push(cluster);
