@@ -254,8 +254,11 @@ class StreamClient {
 
   private onClose(): void {
     if (this.closing) return;
-    this.reconnects++;
-    this.waitingSince ??= Date.now();
+    // One reconnect per disruption: a retry that closes again before `subscribed` is part of the same one.
+    if (this.waitingSince === undefined) {
+      this.reconnects++;
+      this.waitingSince = Date.now();
+    }
     const retry = (attempt: number) => {
       if (this.closing) return;
       if (Date.now() - (this.waitingSince ?? Date.now()) > 15_000) {
@@ -264,7 +267,9 @@ class StreamClient {
       }
       // Spread the reconnects of a closed gateway's clients a little, as real clients do.
       setTimeout(
-        () => this.open().catch(() => retry(attempt + 1)),
+        () => {
+          if (!this.closing) this.open().catch(() => retry(attempt + 1));
+        },
         Math.min(1_000, 50 * 2 ** attempt) * (0.5 + Math.random()),
       );
     };

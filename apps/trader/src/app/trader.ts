@@ -131,7 +131,7 @@ export function createTrader(options: TraderOptions): Trader {
   let port: ReadModelPort | undefined;
 
   if (role !== 'gateway') journal = kernel.add(new JournalComponent(config, log));
-  const postgres = kernel.add(new PostgresComponent(config));
+  const postgres = kernel.add(new PostgresComponent(config, log));
   const cache = kernel.add(new CacheComponent(config));
   if (role !== 'gateway') {
     engineC = kernel.add(new EngineComponent(config, journal as JournalComponent));

@@ -16,7 +16,10 @@ export class PostgresComponent implements Component {
   #embedded: EmbeddedPostgres | undefined;
   #url = '';
 
-  constructor(private readonly config: TraderConfig) {}
+  constructor(
+    private readonly config: TraderConfig,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
 
   async start(): Promise<void> {
     const c = this.config;
@@ -38,6 +41,11 @@ export class PostgresComponent implements Component {
       pool: { max: this.#embedded ? 1 : 5, acquireTimeoutMs: 2000, connectTimeoutMs: 2000 },
       ...(this.#embedded ? { prepare: false } : {}),
       queryTimeoutMs: 5000,
+      // A primary that is away (refused, starting up) is waited for: say so in the trader's log, not as a warning.
+      onConnectWait: (e) =>
+        this.log(
+          `trader: postgres   waiting for a primary (${e.hosts.join(', ')}): ${e.attempts} attempts in ${Math.round(e.elapsedMs / 1000)} s of ${Math.round(e.timeoutMs / 1000)} s; last: ${e.lastError}`,
+        ),
     });
   }
 
