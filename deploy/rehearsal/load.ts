@@ -222,6 +222,8 @@ class StreamClient {
       this.ws = ws;
       const last = this.offsets.at(-1);
       ws.once('open', () => {
+        // Only an opened socket's close starts a reconnect; a failed open is retried by the caller's catch.
+        ws.once('close', () => this.onClose());
         ws.send(
           JSON.stringify({
             op: 'subscribe',
@@ -232,8 +234,8 @@ class StreamClient {
         resolve();
       });
       ws.on('message', (raw) => this.onMessage(JSON.parse(String(raw)) as StreamMessage, last !== undefined));
-      ws.once('error', (e) => reject(e));
-      ws.once('close', () => this.onClose());
+      // After the open, an error is followed by close (handled there); reject is then a no-op.
+      ws.on('error', (e) => reject(e));
     });
   }
 

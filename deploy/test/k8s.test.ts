@@ -240,6 +240,8 @@ describe('kubernetes manifests (kubectl kustomize + kubernetes-models + policy)'
           );
           // Probes reach the pod IP: the server must not listen on loopback only.
           expect(config.http.host, what).toBe('0.0.0.0');
+          // Behind the Ingress every client has a controller's address: the Ingress limits per client instead.
+          expect(config.http.rateLimitPerIp, what).toBe(0);
           expect(config.http.port, what).toBe(c.ports[0].containerPort);
         }
       });

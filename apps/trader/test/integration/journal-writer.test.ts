@@ -160,10 +160,13 @@ describe('JournalWriter (PostgreSQL through @cryptoscalp/db-pool)', () => {
     const before = journal.lastSeq;
     trade(journal, 'SOLUSDT', 'buy', 3, 20);
     for (const e of Journal.read(path, before)) w.enqueue(e);
-    await waitFor(async () => {
-      await w.flush();
-      return w.persistedSeq === journal.lastSeq;
-    }, { what: 'the writer caught up after the restore' });
+    await waitFor(
+      async () => {
+        await w.flush();
+        return w.persistedSeq === journal.lastSeq;
+      },
+      { what: 'the writer caught up after the restore' },
+    );
     await expectDbEqualsJournal(db, schema, path);
     expect(w.stats().cursorRegressions).toBe(1);
     await w.close();

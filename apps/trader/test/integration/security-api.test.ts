@@ -20,6 +20,7 @@ beforeAll(async () => {
     metricsToken: METRICS_TOKEN,
     // Long enough that every scrape of the flood below shares one rendering, however slow the machine.
     metricsMaxAgeMs: 60_000,
+    metricsMaxPerSecond: 20,
   });
 });
 
@@ -83,13 +84,21 @@ describe('/metrics and the scrape token (probe finding 3)', () => {
       expect((await h.call('GET', path, { token: METRICS_TOKEN })).status, path).toBe(401);
   });
 
-  it('renders once for a flood of 50 concurrent scrapes', async () => {
+  it('renders once for a flood of 50 concurrent scrapes, and answers the scrapes beyond the cap with a cheap 429', async () => {
     const before = renders;
     const all = await Promise.all(
       Array.from({ length: 50 }, () => h.call('GET', '/metrics', { token: METRICS_TOKEN })),
     );
-    expect(all.every((r) => r.status === 200)).toBe(true);
     expect(renders - before).toBeLessThanOrEqual(1);
+    const served = all.filter((r) => r.status === 200);
+    // 20 a second: the flood may straddle one second boundary.
+    expect(served.length).toBeGreaterThanOrEqual(1);
+    expect(served.length).toBeLessThanOrEqual(40);
+    for (const r of all.filter((x) => x.status !== 200)) {
+      expect(r.status).toBe(429);
+      expect(r.headers.get('retry-after')).toBe('1');
+      expect(r.body.message).toBe('at most 20 /metrics scrapes per second');
+    }
   });
 });
 

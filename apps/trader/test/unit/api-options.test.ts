@@ -72,6 +72,7 @@ describe('createHttpServer option validation', () => {
     [{ ...valid, metricsToken: 'x'.repeat(40) }, 'metricsToken'],
     [{ ...valid, metricsToken: 42 }, 'metricsToken'],
     [{ ...valid, metricsMaxAgeMs: -1 }, 'metricsMaxAgeMs'],
+    [{ ...valid, metricsMaxPerSecond: 1.5 }, 'metricsMaxPerSecond'],
     [{ ...valid, stream: { allowedOrigins: ['https://ops.example.com/path'] } }, 'stream.allowedOrigins'],
     [{ ...valid, stream: { allowedOrigins: 'https://ops.example.com' } }, 'stream.allowedOrigins'],
     [{ ...valid, audit: { pool, deadLetterPath: '' } }, 'audit.deadLetterPath'],
