@@ -14,6 +14,8 @@ export interface WrkResult {
   p99Ms: number;
   /** wrk's own socket error counters (an idle keep-alive connection closed by a reloading nginx counts as a read error). */
   socketErrors: { connect: number; read: number; write: number; timeout: number };
+  /** Answers by status among the non-2xx ones that a proxy or an overloaded gateway gives. */
+  statuses: { 429: number; 502: number; 503: number; 504: number };
 }
 
 // The script counts in each thread what it sent (request) and what came back (response). Once the stop file exists
@@ -32,6 +34,7 @@ local stopfile = os.getenv("WRK_STOP_FILE")
 local pace = tonumber(os.getenv("WRK_PACE_MS"))
 local threads = {}
 sent, answered, non2xx, stopped, armed, n = 0, 0, 0, false, false, 0
+s429, s502, s503, s504 = 0, 0, 0, 0
 
 function setup(thread)
   threads[#threads + 1] = thread
@@ -56,6 +59,8 @@ end
 function response(status, headers, body)
   answered = answered + 1
   if status < 200 or status > 299 then non2xx = non2xx + 1 end
+  if status == 429 then s429 = s429 + 1 elseif status == 502 then s502 = s502 + 1
+  elseif status == 503 then s503 = s503 + 1 elseif status == 504 then s504 = s504 + 1 end
   if stopped then report() end
 end
 
@@ -71,11 +76,14 @@ function delay()
 end
 
 function done(summary, latency, requests)
-  local s, a, x = 0, 0, 0
-  for _, t in ipairs(threads) do s = s + t:get("sent"); a = a + t:get("answered"); x = x + t:get("non2xx") end
+  local s, a, x, c = 0, 0, 0, { 0, 0, 0, 0 }
+  for _, t in ipairs(threads) do
+    s = s + t:get("sent"); a = a + t:get("answered"); x = x + t:get("non2xx")
+    for i, name in ipairs({ "s429", "s502", "s503", "s504" }) do c[i] = c[i] + t:get(name) end
+  end
   local e = summary.errors
-  io.write(string.format("WRK_RESULT %d %d %d %d %d %d %d %d %d\\n", s, a, x, summary.duration,
-    latency:percentile(99), e.connect, e.read, e.write, e.timeout))
+  io.write(string.format("WRK_RESULT %d %d %d %d %d %d %d %d %d %d %d %d %d\\n", s, a, x, summary.duration,
+    latency:percentile(99), e.connect, e.read, e.write, e.timeout, c[1], c[2], c[3], c[4]))
 end
 `;
 
@@ -153,19 +161,13 @@ export function startWrk(options: WrkOptions): WrkRun {
       );
       child.kill('SIGINT');
       await exited(child, 15_000);
-      const m = /WRK_RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(output());
+      const m = /WRK_RESULT ((?:\d+ ?){13})/.exec(output());
       if (m === null) throw new Error(`wrk printed no result:\n${output()}`);
-      const [sent, answered, non2xx, durationUs, p99Us, connect, read, write, timeout] = m.slice(1).map(Number) as [
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-      ];
+      const n = (m[1] as string).trim().split(' ').map(Number);
+      const at = (i: number) => n[i] as number;
+      const [sent, answered, non2xx, durationUs, p99Us] = [at(0), at(1), at(2), at(3), at(4)];
+      const [connect, read, write, timeout] = [at(5), at(6), at(7), at(8)];
+      const [s429, s502, s503, s504] = [at(9), at(10), at(11), at(12)];
       const seconds = durationUs / 1e6;
       return {
         sent,
@@ -176,6 +178,7 @@ export function startWrk(options: WrkOptions): WrkRun {
         requestsPerSecond: answered / seconds,
         p99Ms: p99Us / 1000,
         socketErrors: { connect, read, write, timeout },
+        statuses: { 429: s429, 502: s502, 503: s503, 504: s504 },
       };
     },
   };

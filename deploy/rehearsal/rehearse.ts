@@ -239,7 +239,11 @@ export function formatTable(results: readonly PhaseResult[]): string {
       r.phase,
       r.load.answered,
       Math.round(r.load.requestsPerSecond),
-      r.load.failed,
+      r.load.failed === 0
+        ? 0
+        : `${r.load.failed} (unanswered ${r.load.sent - r.load.answered}, ${Object.entries(r.load.statuses)
+            .map(([code, n]) => `${code}: ${n}`)
+            .join(', ')})`,
       r.load.p99Ms.toFixed(1),
       r.streams.clients,
       r.streams.reconnects,

@@ -93,7 +93,6 @@ export function createTrader(options: TraderOptions): Trader {
   const logCounter = new LogCounter();
   // The trader's lines carry no level yet: every one counts as info.
   const log = logCounter.wrap('info', options.log ?? ((l: string) => console.log(l)));
-  const kernel = new Kernel({ log });
   const role = config.role;
   const busUrl = config.bus.redisUrl || config.cache.redisUrl;
   const startedAt = Date.now();
@@ -109,10 +108,169 @@ export function createTrader(options: TraderOptions): Trader {
     return busRedis;
   };
   const key = config.bus.key;
+  const context: ComposeContext = {
+    options,
+    log,
+    logCounter,
+    redis,
+    busRedisErrors: () => busRedisErrors,
+  };
+  // With active/standby the engine's composition is made at takeover (it needs the lease's epoch and the port the
+  // standby's server took); until then the process is a standby.
+  const ha: HaEngine | undefined =
+    role === 'engine' && config.ha.enabled
+      ? new HaEngine({
+          config,
+          log,
+          redis,
+          extraMetrics: [logCounter.metric],
+          metricsToken: options.metricsToken ?? '',
+          activate: (leader, port) => {
+            parts = compose({ ...config, http: { ...config.http, port } }, context, leader);
+            return parts.kernel;
+          },
+          onFatal: (reason) => options.onFatal?.(reason),
+        })
+      : undefined;
+  let parts: Composition | undefined = ha === undefined ? compose(config, context) : undefined;
+  const running = (): Composition => {
+    if (parts === undefined)
+      throw new TraderError('E_TRADER_INVALID_OPTION', 'this engine is a standby: it has no engine until it takes over');
+    return parts;
+  };
+  const engineOf = (): EngineComponent => {
+    const engineC = running().engineC;
+    if (engineC === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', `role ${role} has no engine`);
+    return engineC;
+  };
+  const endpoints = (p: Composition): TraderEndpoints => {
+    const { http, ops, market, journal } = p;
+    const base = http?.url() ?? ops?.url() ?? '';
+    const token = http?.localAdminToken;
+    return {
+      role,
+      http: base,
+      health: `${base}/health/status`,
+      readiness: `${base}/health/readiness`,
+      metrics: `${base}/metrics`,
+      // In the fragment: browsers never send it, so it stays out of request lines and proxy logs.
+      ...(http === undefined ? {} : { dashboard: `${base}/${token ? `#token=${token}` : ''}` }),
+      ...(token === undefined ? {} : { localAdminToken: token }),
+      ...(market === undefined ? {} : { market: { ws: market.urls().wsUrl, rest: market.urls().restUrl } }),
+      database: p.postgres.describe(),
+      cache: p.cache.describe(),
+      ...(journal === undefined ? {} : { journal: journal.path }),
+      bus: role === 'all' ? 'in process' : `Redis stream ${key}:events at ${redact(busUrl)}`,
+    };
+  };
+
+  return {
+    role,
+    async start() {
+      if (ha !== undefined) {
+        try {
+          const url = await ha.start();
+          return {
+            role,
+            http: url,
+            health: `${url}/health/status`,
+            readiness: `${url}/health/readiness`,
+            metrics: `${url}/metrics`,
+            bus: `Redis stream ${key}:events at ${redact(busUrl)}`,
+            ha: { role: 'standby' },
+          };
+        } catch (e) {
+          busRedis?.disconnect();
+          throw e;
+        }
+      }
+      const p = running();
+      try {
+        await p.kernel.start();
+      } catch (e) {
+        p.port?.close();
+        busRedis?.disconnect();
+        throw e;
+      }
+      return endpoints(p);
+    },
+    async stop(reason) {
+      if (ha !== undefined) await ha.stop(reason);
+      else await parts?.kernel.stop(reason);
+      parts?.port?.close();
+      busRedis?.disconnect();
+    },
+    summary() {
+      const runSeconds = round((Date.now() - startedAt) / 1000);
+      const p = parts;
+      if (p === undefined) return { role, runSeconds, ha: ha?.summary() };
+      const { engineC, persistence, market, journal, trading } = p;
+      if (engineC === undefined) return { role, runSeconds, readModel: p.model().stats() };
+      return {
+        role,
+        runSeconds,
+        ...(ha === undefined ? {} : { ha: ha.summary() }),
+        ...engineSummary(engineC.engine(), {
+          replay: engineC.replay(),
+          persistence: persistence?.stats(),
+          feed: market?.stats(),
+          journal: { path: journal?.path, lastSeq: journal?.journal().lastSeq },
+          leftOpenAtExit: trading?.leftOpen,
+        }),
+      };
+    },
+    engine: () => engineOf().engine(),
+    replay: () => engineOf().replay(),
+    readModel: () => running().model(),
+    components: () => parts?.kernel.list() ?? ha?.components() ?? [],
+    component<C extends Component>(name: string): C {
+      const c = (parts?.kernel.list() ?? ha?.components() ?? []).find((x) => x.name === name);
+      if (c === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', `no component ${name} in role ${role}`);
+      return c as C;
+    },
+  };
+}
+
+/** What every composition shares: the options, the log, the bus's Redis connection. */
+interface ComposeContext {
+  options: TraderOptions;
+  log: (line: string) => void;
+  logCounter: LogCounter;
+  redis: () => Redis;
+  busRedisErrors: () => number;
+}
+
+/** One role's kernel of components and the handles the trader's methods read. */
+interface Composition {
+  kernel: Kernel;
+  postgres: PostgresComponent;
+  cache: CacheComponent;
+  journal?: JournalComponent;
+  engineC?: EngineComponent;
+  persistence?: PersistenceComponent;
+  market?: MarketDataComponent;
+  trading?: TradingComponent;
+  http?: HttpComponent;
+  ops?: OpsHttpComponent;
+  port?: ReadModelPort;
+  model: () => ReadModel;
+}
+
+/** Builds the kernel of the configuration's role; `leader`: the active engine of an active/standby group. */
+function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks): Composition {
+  const { options, log, logCounter, redis } = ctx;
+  const kernel = new Kernel({ log });
+  const role = config.role;
+  const key = config.bus.key;
   const log_: EventLog<TraderRecord> =
     role === 'all'
       ? new MemoryEventLog<TraderRecord>({ name: 'event-stream' })
-      : new RedisEventLog<TraderRecord>({ name: 'event-stream', redis: redis(), key: `${key}:events` });
+      : new RedisEventLog<TraderRecord>({
+          name: 'event-stream',
+          redis: redis(),
+          key: `${key}:events`,
+          ...(leader === undefined ? {} : { fenceEpoch: leader.epoch }),
+        });
   const bus: CommandBus =
     role === 'all'
       ? new MemoryCommandBus({ name: 'commands' })
@@ -130,14 +288,29 @@ export function createTrader(options: TraderOptions): Trader {
   let ops: OpsHttpComponent | undefined;
   let port: ReadModelPort | undefined;
 
+  // First, so it stops last: the lease is released once the stream and the writer flushed.
+  if (leader !== undefined) kernel.add(leader.component);
   if (role !== 'gateway') journal = kernel.add(new JournalComponent(config, log));
   const postgres = kernel.add(new PostgresComponent(config, log));
   const cache = kernel.add(new CacheComponent(config));
   if (role !== 'gateway') {
-    engineC = kernel.add(new EngineComponent(config, journal as JournalComponent));
-    persistence = kernel.add(new PersistenceComponent(config, journal as JournalComponent, postgres, engineC, log));
+    engineC = kernel.add(
+      new EngineComponent(
+        config,
+        journal as JournalComponent,
+        leader === undefined
+          ? {}
+          : { wrapExecution: (venue) => leader.wrapExecution(venue, () => (publisher as EventPublisher).flush()) },
+      ),
+    );
+    persistence = kernel.add(
+      new PersistenceComponent(config, journal as JournalComponent, postgres, engineC, log, leader?.fence),
+    );
   }
-  const observability = new ObservabilityComponent(config, engineC, () => market?.errors() ?? 0, [logCounter.metric]);
+  const observability = new ObservabilityComponent(config, engineC, () => market?.errors() ?? 0, [
+    logCounter.metric,
+    ...(leader === undefined ? [] : [leader.activeMetric]),
+  ]);
   const health = new HealthComponent(config, () => kernel.list());
   if (engineC !== undefined) {
     const ec = engineC;
@@ -206,7 +379,7 @@ export function createTrader(options: TraderOptions): Trader {
     // The event stream's own figures include its read model's (`eventStream.model.*`).
     const out: Record<string, unknown> = {
       eventStream: (publisher ?? (consumer as EventConsumer)).stats(),
-      busRedisErrors,
+      busRedisErrors: ctx.busRedisErrors(),
       // For the deployment's alerts and SLOs: readiness (0 pass, 1 warn, 2 fail, 3 starting, 4 draining) and the
       // API's request counts by status class (roles all and gateway).
       readiness: health.registry.readinessState(),
@@ -229,67 +402,18 @@ export function createTrader(options: TraderOptions): Trader {
     return out;
   };
 
-  const engineOf = (): EngineComponent => {
-    if (engineC === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', `role ${role} has no engine`);
-    return engineC;
-  };
-
   return {
-    role,
-    async start() {
-      try {
-        await kernel.start();
-      } catch (e) {
-        port?.close();
-        busRedis?.disconnect();
-        throw e;
-      }
-      const base = http?.url() ?? ops?.url() ?? '';
-      const token = http?.localAdminToken;
-      return {
-        role,
-        http: base,
-        health: `${base}/health/status`,
-        readiness: `${base}/health/readiness`,
-        metrics: `${base}/metrics`,
-        // In the fragment: browsers never send it, so it stays out of request lines and proxy logs.
-        ...(http === undefined ? {} : { dashboard: `${base}/${token ? `#token=${token}` : ''}` }),
-        ...(token === undefined ? {} : { localAdminToken: token }),
-        ...(market === undefined ? {} : { market: { ws: market.urls().wsUrl, rest: market.urls().restUrl } }),
-        database: postgres.describe(),
-        cache: cache.describe(),
-        ...(journal === undefined ? {} : { journal: journal.path }),
-        bus: role === 'all' ? 'in process' : `Redis stream ${key}:events at ${redact(busUrl)}`,
-      };
-    },
-    async stop(reason) {
-      await kernel.stop(reason);
-      port?.close();
-      busRedis?.disconnect();
-    },
-    summary() {
-      const runSeconds = round((Date.now() - startedAt) / 1000);
-      if (engineC === undefined) return { role, runSeconds, readModel: model().stats() };
-      return {
-        role,
-        runSeconds,
-        ...engineSummary(engineC.engine(), {
-          replay: engineC.replay(),
-          persistence: persistence?.stats(),
-          feed: market?.stats(),
-          journal: { path: journal?.path, lastSeq: journal?.journal().lastSeq },
-          leftOpenAtExit: trading?.leftOpen,
-        }),
-      };
-    },
-    engine: () => engineOf().engine(),
-    replay: () => engineOf().replay(),
-    readModel: model,
-    components: () => kernel.list(),
-    component<C extends Component>(name: string): C {
-      const c = kernel.list().find((x) => x.name === name);
-      if (c === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', `no component ${name} in role ${role}`);
-      return c as C;
-    },
+    kernel,
+    postgres,
+    cache,
+    model,
+    ...(journal === undefined ? {} : { journal }),
+    ...(engineC === undefined ? {} : { engineC }),
+    ...(persistence === undefined ? {} : { persistence }),
+    ...(market === undefined ? {} : { market }),
+    ...(trading === undefined ? {} : { trading }),
+    ...(http === undefined ? {} : { http }),
+    ...(ops === undefined ? {} : { ops }),
+    ...(port === undefined ? {} : { port }),
   };
 }

@@ -26,14 +26,22 @@ const RECENT_MS = 60_000;
  *  - `last > prev`: the entries after `prev` carry a writer id `w`; if all are ours, they are the lost-reply write
  *    and are skipped, if any is not, another writer appended and nothing is written (`fenced`);
  *  - `last < prev`: Redis lost acknowledged records (restart without persistence); we write on and report it;
- *  - the XADDs use explicit ids `<offset>-0`, so Redis itself would refuse an out-of-order id as well.
- * KEYS[1] stream; ARGV: maxlen, '<prev+1>-0', prev, writer, then (offset, ts, json) per record.
+ *  - the XADDs use explicit ids `<offset>-0`, so Redis itself would refuse an out-of-order id as well;
+ *  - with a leader epoch (engine active/standby), nothing is written unless the fence key `<key>:fence` holds exactly
+ *    that epoch: a new leader raises it before its first write, so an old leader that resumes writes nothing, even
+ *    before the new leader appended anything (which the writer-id check alone would miss).
+ * KEYS[1] stream, KEYS[2] fence; ARGV: maxlen, '<prev+1>-0', prev, writer, epoch ('' = unfenced), then
+ * (offset, ts, json) per record.
  */
 const APPEND_LUA = `
 local stream = KEYS[1]
 local prev = tonumber(ARGV[3])
 local writer = ARGV[4]
-local n = (#ARGV - 4) / 3
+if ARGV[5] ~= '' then
+  local current = redis.call('GET', KEYS[2])
+  if current ~= ARGV[5] then return {'epoch', tonumber(current) or 0, 0} end
+end
+local n = (#ARGV - 5) / 3
 local top = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
 local last = 0
 if top[1] then last = tonumber(string.match(top[1][1], '^%d+')) end
@@ -51,12 +59,35 @@ if last > prev then
   skip = math.min(last - prev, n)
 end
 for i = skip + 1, n do
-  local b = 4 + (i - 1) * 3
+  local b = 5 + (i - 1) * 3
   redis.call('XADD', stream, 'MAXLEN', '~', ARGV[1], ARGV[b + 1] .. '-0', 't', ARGV[b + 2], 'w', writer, 'd', ARGV[b + 3])
 end
 return {'ok', last, skip}
 `;
 const APPEND_SHA = createHash('sha1').update(APPEND_LUA).digest('hex');
+
+/**
+ * Raises the fence key to a new leader's epoch: only upwards, so a stale leader can never lower it again.
+ * KEYS[1] fence; ARGV[1] epoch. Returns the epoch in force afterwards.
+ */
+const RAISE_FENCE_LUA = `
+local current = tonumber(redis.call('GET', KEYS[1])) or 0
+local epoch = tonumber(ARGV[1])
+if epoch > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return epoch
+end
+return current
+`;
+
+/**
+ * Raises the event log's fence (`<key>:fence`) to `epoch`, the fencing token of a new leader, before it writes: from
+ * then on, appends of a log made with a lower `fenceEpoch` are refused by Redis.
+ * @returns the epoch in force afterwards (greater than `epoch` when a newer leader got there first).
+ */
+export async function raiseEventLogFence(redis: Redis, key: string, epoch: number): Promise<number> {
+  return Number(await redis.eval(RAISE_FENCE_LUA, 1, eventLogKeys(key).fence, epoch));
+}
 
 interface Pending {
   readonly offset: number;
@@ -91,6 +122,8 @@ export class RedisEventLog<T> implements EventLog<T> {
   private readonly maxPending: number;
   private readonly batchSize: number;
   private readonly flushTimeoutMs: number;
+  /** Leader epoch every write is fenced with ('' = unfenced). */
+  private readonly fenceEpoch: string;
   /** Stamped on every entry, so a retry recognises its own records and a second writer is told apart. */
   private readonly writerId = randomBytes(8).toString('hex');
   private currentEpoch = '';
@@ -111,6 +144,7 @@ export class RedisEventLog<T> implements EventLog<T> {
   private lastWriteError: Error | undefined;
   /** Offset another writer appended (we stopped writing), or undefined. */
   private fencedBy: number | undefined;
+  private fencedWhy = '';
   private lastAnomalyAt = 0;
   private lastAnomaly = '';
   private readonly tails = new Set<RedisTail<T>>();
@@ -142,6 +176,7 @@ export class RedisEventLog<T> implements EventLog<T> {
         ...EVENT_LOG_CHECKS,
         maxPending: integerAtLeast(1),
         flushTimeoutMs: integerAtLeast(1),
+        fenceEpoch: integerAtLeast(1),
       },
       ['redis', 'key'],
     );
@@ -152,6 +187,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     this.maxPending = options.maxPending ?? EVENT_LOG_DEFAULTS.maxPending;
     this.batchSize = options.batchSize ?? EVENT_LOG_DEFAULTS.batchSize;
     this.flushTimeoutMs = options.flushTimeoutMs ?? EVENT_LOG_DEFAULTS.flushTimeoutMs;
+    this.fenceEpoch = options.fenceEpoch === undefined ? '' : String(options.fenceEpoch);
     this.conn = openClient(this.target, this.readHooks.onConnectionError);
   }
 
@@ -216,7 +252,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     if (!this.started) throw new TraderError('E_TRADER_BUS', 'append before start()');
     if (this.closed || this.closing !== undefined) throw new TraderError('E_TRADER_BUS', 'event log is closed');
     if (this.fencedBy !== undefined)
-      throw new TraderError('E_TRADER_BUS', `another writer appended offset ${this.fencedBy}; this writer is fenced`);
+      throw new TraderError('E_TRADER_BUS', `${this.fencedWhy}; this writer is fenced`);
     if (this.queue.length >= this.maxPending)
       throw new TraderError('E_TRADER_BUS', `write buffer full: ${this.queue.length} records not yet written`, {
         cause: this.lastWriteError,
@@ -246,7 +282,7 @@ export class RedisEventLog<T> implements EventLog<T> {
   private async writeBatch(): Promise<void> {
     const batch = this.queue.slice(0, this.batchSize);
     const prev = this.durable;
-    const args: (string | number)[] = [this.maxLength, `${prev + 1}-0`, prev, this.writerId];
+    const args: (string | number)[] = [this.maxLength, `${prev + 1}-0`, prev, this.writerId, this.fenceEpoch];
     for (const r of batch) args.push(r.offset, r.ts, r.json);
     let retry = false;
     try {
@@ -257,7 +293,11 @@ export class RedisEventLog<T> implements EventLog<T> {
       ];
       this.counts.writeBatches++;
       if (reply[0] === 'fenced') {
-        this.fence(reply[1]);
+        this.fence(`another writer appended offset ${reply[1]}`, reply[1]);
+        return;
+      }
+      if (reply[0] === 'epoch') {
+        this.fence(`leader epoch ${reply[1]} holds the fence, this writer has ${this.fenceEpoch}`, prev + 1);
         return;
       }
       const [, last, skipped] = reply;
@@ -286,10 +326,10 @@ export class RedisEventLog<T> implements EventLog<T> {
   /** EVALSHA, falling back to EVAL when the server does not know the script (first use, or after a restart). */
   private async evalAppend(args: (string | number)[]): Promise<unknown> {
     try {
-      return await this.conn.client.evalsha(APPEND_SHA, 1, this.keys.log, ...args);
+      return await this.conn.client.evalsha(APPEND_SHA, 2, this.keys.log, this.keys.fence, ...args);
     } catch (e) {
       if (!String((e as Error).message).startsWith('NOSCRIPT')) throw e;
-      return await this.conn.client.eval(APPEND_LUA, 1, this.keys.log, ...args);
+      return await this.conn.client.eval(APPEND_LUA, 2, this.keys.log, this.keys.fence, ...args);
     }
   }
 
@@ -322,12 +362,10 @@ export class RedisEventLog<T> implements EventLog<T> {
     this.anomaly(`Redis lost ${prev - last} acknowledged records (offsets ${last + 1}..${prev})`);
   }
 
-  private fence(foreignOffset: number): void {
+  private fence(why: string, foreignOffset: number): void {
     this.fencedBy = foreignOffset;
-    const error = new TraderError(
-      'E_TRADER_BUS',
-      `another writer appended offset ${foreignOffset}; this writer is fenced (${this.queue.length} records unwritten)`,
-    );
+    this.fencedWhy = why;
+    const error = new TraderError('E_TRADER_BUS', `${why}; this writer is fenced (${this.queue.length} records unwritten)`);
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.reject(error);
@@ -350,7 +388,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     if (this.durable >= target) return Promise.resolve();
     if (this.fencedBy !== undefined)
       return Promise.reject(
-        new TraderError('E_TRADER_BUS', `another writer appended offset ${this.fencedBy}; this writer is fenced`),
+        new TraderError('E_TRADER_BUS', `${this.fencedWhy}; this writer is fenced`),
       );
     return new Promise<void>((resolve, reject) => {
       const waiter: FlushWaiter = {
@@ -442,7 +480,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     const { rttMs, error: pingError } = await pingRoundTrip(this.conn.client, signal);
     const base = { observedValue: rttMs, observedUnit: 'ms', details };
     if (this.fencedBy !== undefined)
-      return { status: 'fail', ...base, output: `another writer appended offset ${this.fencedBy}` };
+      return { status: 'fail', ...base, output: this.fencedWhy };
     if (pingError !== undefined) return { status: 'fail', ...base, output: `redis unreachable: ${pingError.message}` };
     if (this.queue.length >= this.maxPending)
       return { status: 'fail', ...base, output: `write buffer full (${this.queue.length} records)` };

@@ -141,6 +141,11 @@ export interface RedisEventLogOptions {
   batchSize?: number;
   /** How long `flush()` (and `close()`) wait for pending records to become durable. @default 5000 */
   flushTimeoutMs?: number;
+  /**
+   * Fencing token of the engine that writes (active/standby): every write is refused unless `<key>:fence` holds this
+   * epoch (see `raiseEventLogFence`); the log then stops writing, like when another writer appended. @default unfenced
+   */
+  fenceEpoch?: number;
 }
 
 /** Options of {@link MemoryEventLog}. */

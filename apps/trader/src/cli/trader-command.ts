@@ -1,12 +1,16 @@
 // The trader's command line as a function (`src/main.ts` runs it with the process's streams and environment):
 //   trader [--role all|engine|gateway] [--duration <s>] [--data-dir <dir>] [--port <n>] [--config <file>] [--env <name>]
 //   trader journal verify|repair [--data-dir <dir> | --journal <file>] [--json] [--yes]
+//   trader record --out <dir> [--minutes <n>] [--seed <n>]      (the simulator's market in simulated time)
+//   trader backtest --data <dir> [--from <iso>] [--to <iso>] [--config <file>] [--seed <n>] [--out <dir>] [--latency-ms <n>]
 import { createTrader, type TraderEndpoints } from '../app/trader.js';
 import type { TraderConfig } from '../config/config-types.js';
 import { loadConfig } from '../config/load-config.js';
 import { loadSecrets, type TraderSecrets } from '../config/secrets.js';
 import { isTraderError } from '../errors.js';
+import { runBacktestCommand } from '../backtest/backtest-command.js';
 import { watchParent } from '../internal/parent-watch.js';
+import { runRecordCommand } from '../recording/record-command.js';
 import { runJournalCommand } from './journal-command.js';
 
 /** Where the command writes, and what it reads from the environment (tests pass their own). */
@@ -30,6 +34,8 @@ const PROCESS_IO: TraderCommandIo = {
  */
 export async function runTraderCommand(argv: string[], io: TraderCommandIo = PROCESS_IO): Promise<number> {
   if (argv[0] === 'journal') return runJournalCommand(argv.slice(1), { out: io.out, err: io.err });
+  if (argv[0] === 'record') return runRecordCommand(argv.slice(1), io);
+  if (argv[0] === 'backtest') return runBacktestCommand(argv.slice(1), io);
   let config: TraderConfig;
   let secrets: TraderSecrets;
   try {

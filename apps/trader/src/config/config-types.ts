@@ -128,6 +128,20 @@ export interface TraderConfig {
     /** How often book tops, marks and the engine's status are published. @default 250 */
     marketIntervalMs: number;
   };
+  ha: {
+    /**
+     * Engine active/standby (`TRADER_HA_ENABLED`, role `engine` only): every engine process competes for a lease in
+     * PostgreSQL; one is active, the others follow the event stream into their journals and take over when the
+     * lease expires. Needs `database.url`. @default false
+     */
+    enabled: boolean;
+    /** Lease lifetime: a standby takes over this long after the active engine's last renewal. @default 2500 */
+    leaseTtlMs: number;
+    /** How often the active engine renews (and a standby tries to acquire); at most a third of the TTL. @default 800 */
+    renewIntervalMs: number;
+    /** This process in the lease row; empty: `<host>-<pid>-<random>`. @default '' */
+    holderId: string;
+  };
   http: {
     /** Host for the health and metrics server. @default '127.0.0.1' */
     host: string;

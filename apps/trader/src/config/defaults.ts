@@ -40,6 +40,7 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
     snapshotIntervalMs: 5000,
     marketIntervalMs: 250,
   },
+  ha: { enabled: false, leaseTtlMs: 2500, renewIntervalMs: 800, holderId: '' },
   http: {
     host: '127.0.0.1',
     port: 9464,

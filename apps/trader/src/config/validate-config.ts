@@ -99,6 +99,11 @@ const RULES: Readonly<Record<string, Check>> = {
   'bus.commandTimeoutMs': int(10, 600_000),
   'bus.snapshotIntervalMs': int(100, 3_600_000),
   'bus.marketIntervalMs': int(10, 60_000),
+  'ha.enabled': bool,
+  'ha.leaseTtlMs': int(300, 600_000),
+  'ha.renewIntervalMs': int(50, 200_000),
+  'ha.holderId': (v) =>
+    typeof v === 'string' && /^[A-Za-z0-9_.:-]{0,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.:-]{0,128}',
   'http.host': nonEmpty,
   'http.port': int(0, 65535),
   'http.shutdownDelayMs': int(0, 60_000),
@@ -182,7 +187,20 @@ export function validateConfig(config: TraderConfig): TraderConfig {
       { field: 'database.url' },
     );
   }
+  checkHa(config);
   return deepFreeze(config);
+}
+
+/** Active/standby needs engines that share PostgreSQL (the lease) and renew well within the lease's lifetime. */
+function checkHa(config: TraderConfig): void {
+  if (!config.ha.enabled) return;
+  const bad = (field: string, why: string) =>
+    new TraderError('E_TRADER_INVALID_CONFIG', `invalid configuration: ${field} ${why}`, { field });
+  if (config.role !== 'engine') throw bad('ha.enabled', `is for role engine only (got role ${config.role})`);
+  if (config.database.url === '')
+    throw bad('database.url', '(DATABASE_URL) is required with ha.enabled: the lease lives in the shared PostgreSQL');
+  if (config.ha.renewIntervalMs * 3 > config.ha.leaseTtlMs)
+    throw bad('ha.renewIntervalMs', `must be at most a third of ha.leaseTtlMs (${config.ha.leaseTtlMs})`);
 }
 
 function deepFreeze<T>(o: T): T {

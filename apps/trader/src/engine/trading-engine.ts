@@ -1,8 +1,8 @@
-import { performance } from 'node:perf_hooks';
 import { PaperExecution } from '../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../config/config-types.js';
 import { isTraderError } from '../errors.js';
 import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
+import { type CancelTimer, type Clock, SYSTEM_CLOCK } from '../internal/clock.js';
 import { canTransition, OrderBookkeeper } from '../execution/order-state-machine.js';
 import { LatencyRecorder } from '../internal/latency-recorder.js';
 import { isJournalWriteError, type Journal, type JournalEntry } from '../journal/journal.js';
@@ -38,6 +38,13 @@ export interface TradingEngineOptions {
    * @default 2000
    */
   bookStaleMs?: number;
+  /**
+   * Time and timers of the decision path (journal timestamps, strategy time, risk windows, order expiry, the paper
+   * venue's latency). A backtest passes a simulated clock. @default the system clock
+   */
+  clock?: Clock;
+  /** The process id journaled in `session.start` (a backtest journals 0, so its journal is reproducible). @default process.pid */
+  pid?: number;
 }
 
 /** Trades in a row printing outside the book (beyond {@link OUTSIDE_BOOK_MARGIN}) that make it resync. */
@@ -58,7 +65,7 @@ export interface BookDesync {
 
 /** Per-symbol freshness the book watchdog reads. */
 interface BookWatch {
-  /** Date.now() of the last diff or snapshot applied. */
+  /** `clock.now()` of the last diff or snapshot applied. */
   depthAt: number;
   /** Trades received since then. */
   tradesSinceDepth: number;
@@ -162,7 +169,9 @@ export class TradingEngine {
   private readonly listeners: ((entry: JournalEntry) => void)[] = [];
   private readonly pendingCancel = new Set<string>();
   private readonly submittedAt = new Map<string, number>();
-  private timers: NodeJS.Timeout[] = [];
+  private timers: CancelTimer[] = [];
+  private readonly clock: Clock;
+  private readonly pid: number;
   private replaying = false;
   private decisionsStopped = false;
   private closed = false;
@@ -178,6 +187,8 @@ export class TradingEngine {
     const { config } = options;
     this.config = config;
     this.journal = options.journal;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
+    this.pid = options.pid ?? process.pid;
     this.requestSnapshot = options.requestSnapshot ?? (() => {});
     this.books = new Map(config.symbols.map((s) => [s, new VenueBook(s)]));
     this.bookStaleMs = options.bookStaleMs ?? 2_000;
@@ -222,6 +233,7 @@ export class TradingEngine {
           return vb?.isSynced() ? vb.book : undefined;
         },
         latencyMs: config.execution.latencyMs,
+        clock: this.clock,
         makerFeeBps: config.execution.makerFeeBps,
         takerFeeBps: config.execution.takerFeeBps,
       });
@@ -311,7 +323,7 @@ export class TradingEngine {
   get journalDown(): { since: number; reason: string; held: number } | undefined {
     const f = this.journal.failure;
     if (f === undefined && this.held.length === 0) return undefined;
-    return { since: f?.since ?? Date.now(), reason: f?.reason ?? 'writing held entries', held: this.held.length };
+    return { since: f?.since ?? this.clock.now(), reason: f?.reason ?? 'writing held entries', held: this.held.length };
   }
 
   /** Registers a listener for every applied journal entry (live only, not replay). */
@@ -327,7 +339,7 @@ export class TradingEngine {
   // ---------------------------------------------------------------- journal: write, then apply
 
   private record<K extends JournalEventType>(type: K, data: JournalEvents[K]): JournalEntry<JournalEvents[K]> {
-    const entry = this.journal.append(type, data);
+    const entry = this.journal.append(type, data, this.clock.now());
     this.apply(entry);
     for (const l of this.listeners) l(entry);
     return entry;
@@ -391,7 +403,7 @@ export class TradingEngine {
   replay(entries: readonly JournalEntry[], options: { reconcile?: boolean } = {}): ReplayReport {
     this.replaying = true;
     let skipped = 0;
-    const today = new Date().toISOString().slice(0, 10);
+    const today = new Date(this.clock.now()).toISOString().slice(0, 10);
     const midnight = Date.parse(`${today}T00:00:00Z`);
     let baseline: number | undefined;
     try {
@@ -439,18 +451,16 @@ export class TradingEngine {
 
   /** Starts the periodic work: risk rules, limit-order expiry. Journals a session start. */
   start(): void {
-    const startedAt = new Date().toISOString();
+    const startedAt = new Date(this.clock.now()).toISOString();
     // On a full disk the engine starts refusing orders (health says why) instead of failing to start.
     this.durably(() =>
-      this.record('session.start', { instanceId: this.config.instanceId, pid: process.pid, startedAt }),
+      this.record('session.start', { instanceId: this.config.instanceId, pid: this.pid, startedAt }),
     );
-    const t1 = setInterval(() => this.evaluateRisk(), 100);
-    const t2 = setInterval(() => this.expireOrders(), 100);
-    const t3 = setInterval(() => this.watchBooks(), Math.max(50, Math.min(250, this.bookStaleMs / 4)));
-    t1.unref();
-    t2.unref();
-    t3.unref();
-    this.timers = [t1, t2, t3];
+    this.timers = [
+      this.clock.setInterval(() => this.evaluateRisk(), 100),
+      this.clock.setInterval(() => this.expireOrders(), 100),
+      this.clock.setInterval(() => this.watchBooks(), Math.max(50, Math.min(250, this.bookStaleMs / 4))),
+    ];
   }
 
   /**
@@ -458,7 +468,7 @@ export class TradingEngine {
    * and resynced; a desynced book whose snapshot has not come is asked again.
    */
   private watchBooks(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [symbol, vb] of this.books) {
       const w = this.watch.get(symbol) as BookWatch;
       if (vb.isSynced()) {
@@ -484,7 +494,7 @@ export class TradingEngine {
     if (vb === undefined || !vb.isSynced()) return;
     vb.invalidate();
     this.counters.desyncs++;
-    const now = Date.now();
+    const now = this.clock.now();
     this.desynced.set(symbol, { since: now, reason });
     const w = this.watch.get(symbol) as BookWatch;
     w.requestedAt = now;
@@ -505,7 +515,7 @@ export class TradingEngine {
     this.desynced.delete(symbol);
     const w = this.watch.get(symbol);
     if (w !== undefined) {
-      w.depthAt = Date.now();
+      w.depthAt = this.clock.now();
       w.tradesSinceDepth = 0;
       w.outside = 0;
     }
@@ -514,11 +524,11 @@ export class TradingEngine {
   private evaluateRisk(): void {
     for (const [symbol, vb] of this.books) if (vb.isSynced()) this.portfolio.mark(symbol, vb.book.mid());
     const t = this.portfolio.totals();
-    this.risk.evaluate(t.net, t.drawdown);
+    this.risk.evaluate(t.net, t.drawdown, this.clock.now());
   }
 
   private expireOrders(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     const ttl = this.config.strategy.limitOrderTtlMs;
     for (const o of [...this.orders.openOrders()]) {
       if (o.type === 'limit' && now - o.createdAt >= ttl && !this.pendingCancel.has(o.clientOrderId)) {
@@ -530,18 +540,18 @@ export class TradingEngine {
   // ---------------------------------------------------------------- market data
 
   /**
-   * Feeds a normalized market event received at `recvTs` (`performance.now()`): a diff or in-stream snapshot is
-   * applied to its book (and the strategy decides on an applied diff), a trade goes to the strategy and the
-   * execution client, a gap invalidates books until their next snapshot.
+   * Feeds a normalized market event received at `recvTs` (the clock's monotonic time: `performance.now()` live): a
+   * diff or in-stream snapshot is applied to its book (and the strategy decides on an applied diff), a trade goes to
+   * the strategy and the execution client, a gap invalidates books until their next snapshot.
    */
-  onMarketEvent(ev: MarketEvent, recvTs = performance.now()): void {
+  onMarketEvent(ev: MarketEvent, recvTs = this.clock.monotonic()): void {
     if (ev.kind === 'gap') {
       this.onGap(ev);
       return;
     }
     const vb = this.books.get(ev.symbol);
     if (vb === undefined) return;
-    this.lastEventAt.set(ev.symbol, Date.now());
+    this.lastEventAt.set(ev.symbol, this.clock.now());
     const w = this.watch.get(ev.symbol) as BookWatch;
     if (ev.kind === 'trade') {
       this.counters.tradeEvents++;
@@ -566,18 +576,18 @@ export class TradingEngine {
       return;
     }
     this.counters.bookEvents++;
-    this.latency.exchangeToReceive.record(Math.max(0, Date.now() - ev.exchTs));
-    const t0 = performance.now();
+    this.latency.exchangeToReceive.record(Math.max(0, this.clock.now() - ev.exchTs));
+    const t0 = this.clock.monotonic();
     if (ev.snapshot) {
       vb.applySnapshotEvent(ev);
       this.resynced(ev.symbol);
-      this.latency.book.record(performance.now() - t0);
+      this.latency.book.record(this.clock.monotonic() - t0);
       this.counters.snapshots++;
       this.execution.onMarketEvent?.(ev);
       return;
     }
     const result = vb.applyDiff(ev);
-    this.latency.book.record(performance.now() - t0);
+    this.latency.book.record(this.clock.monotonic() - t0);
     if (result === 'stale') {
       this.counters.stale++;
       return;
@@ -591,7 +601,7 @@ export class TradingEngine {
       this.desync(ev.symbol, `sequence went backwards: update ${ev.lastSeq} after ${vb.book.lastUpdateId}`);
       return;
     }
-    w.depthAt = Date.now();
+    w.depthAt = this.clock.now();
     w.tradesSinceDepth = 0;
     this.execution.onMarketEvent?.(ev);
     this.decide(ev.symbol, vb, recvTs);
@@ -636,7 +646,7 @@ export class TradingEngine {
 
   private decide(symbol: string, vb: VenueBook, recvTs: number): void {
     if (this.closed || this.decisionsStopped || this.held.length > 0 || this.journal.failure !== undefined) return;
-    const t0 = performance.now();
+    const t0 = this.clock.monotonic();
     const intent = this.strategy.onBook({
       symbol,
       book: vb.book,
@@ -644,7 +654,7 @@ export class TradingEngine {
       openQty: this.orders.openQty(symbol),
       now: t0,
     });
-    const t1 = performance.now();
+    const t1 = this.clock.monotonic();
     this.latency.strategy.record(t1 - t0);
     this.counters.decisions++;
     if (intent === undefined) {
@@ -658,7 +668,7 @@ export class TradingEngine {
    * Submits an intent through risk (strategy or operator). Returns the order, or the rejection reason; after
    * {@link stopDecisions} every intent is rejected.
    */
-  submit(intent: OrderIntent, recvTs = performance.now()): Order | { rejected: string } {
+  submit(intent: OrderIntent, recvTs = this.clock.monotonic()): Order | { rejected: string } {
     if (this.decisionsStopped) return { rejected: 'stopped: the engine is shutting down' };
     const down = this.journalDown;
     if (down !== undefined) {
@@ -671,15 +681,15 @@ export class TradingEngine {
       return { rejected: `book: ${intent.symbol} is out of sync with its venue; no new orders on it until it resyncs` };
     }
     this.counters.intents++;
-    const t1 = performance.now();
+    const t1 = this.clock.monotonic();
     const price = intent.price ?? (intent.side === 'buy' ? vb?.book.bestAsk() : vb?.book.bestBid()) ?? Number.NaN;
     const verdict = this.risk.check(intent, {
       position: this.portfolio.position(intent.symbol),
       openQty: this.orders.openQty(intent.symbol),
       price,
-      now: Date.now(),
+      now: this.clock.now(),
     });
-    const t2 = performance.now();
+    const t2 = this.clock.monotonic();
     this.latency.risk.record(t2 - t1);
     this.latency.tickToDecision.record(t2 - recvTs);
     if (!verdict.ok) {
@@ -703,7 +713,7 @@ export class TradingEngine {
       this.counters.journalRejected++;
       return { rejected: `journal: ${(e as Error).message}` };
     }
-    const t3 = performance.now();
+    const t3 = this.clock.monotonic();
     this.latency.journal.record(t3 - t2);
     this.latency.tickToJournaled.record(t3 - recvTs);
     this.counters.ordersSubmitted++;
@@ -745,7 +755,7 @@ export class TradingEngine {
 
   /** Operator: sets the kill switch (RUNNING releases it). */
   setTradingState(state: TradingState, reason: string): void {
-    this.killSwitch.set(state, reason);
+    this.killSwitch.set(state, reason, this.clock.now());
   }
 
   /** Execution events are journaled in the order they came, also when some had to wait for the journal. */
@@ -784,7 +794,7 @@ export class TradingEngine {
         const sentAt = this.submittedAt.get(id);
         const firstFill = o.filledQty === 0;
         this.record('fill', e.fill);
-        if (sentAt !== undefined && firstFill) this.latency.orderToFill.record(performance.now() - sentAt);
+        if (sentAt !== undefined && firstFill) this.latency.orderToFill.record(this.clock.monotonic() - sentAt);
         this.counters.fills++;
         if (this.orders.get(id)?.status === 'filled') this.submittedAt.delete(id);
         return;
@@ -828,7 +838,7 @@ export class TradingEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const cancel of this.timers) cancel();
     if (this.journalRetry !== undefined) clearTimeout(this.journalRetry);
     await this.execution.close();
   }

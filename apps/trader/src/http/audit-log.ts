@@ -186,7 +186,12 @@ export class AuditLog {
     const entry = storable(raw);
     const initializing = this.#initializing;
     if (initializing !== undefined && !this.#closed) return this.#afterInit(initializing, entry, timeoutMs);
-    if (this.#closed || !this.#ready || this.#pending.length > 0) {
+    if (this.#closed) {
+      // Nothing will flush the queue any more.
+      this.#deadLetter(entry, 'appended after close');
+      return Promise.resolve(false);
+    }
+    if (!this.#ready || this.#pending.length > 0) {
       this.#enqueue(entry);
       return Promise.resolve(false);
     }

@@ -43,6 +43,11 @@ export interface JournalWriterOptions {
    * `start` throws instead.
    */
   onHistoryMismatch?: (error: Error) => void;
+  /**
+   * Run first in every batch's transaction; throwing rolls the batch back (engine active/standby: the lease epoch
+   * check, so an engine that lost its lease writes nothing). @default none
+   */
+  fence?: (tx: SqlRunner) => Promise<void>;
 }
 
 /**
@@ -114,7 +119,7 @@ export class JournalWriter {
   private readonly o: Required<
     Omit<
       JournalWriterOptions,
-      'db' | 'schema' | 'instanceId' | 'journalPath' | 'currentSeq' | 'name' | 'onHistoryMismatch'
+      'db' | 'schema' | 'instanceId' | 'journalPath' | 'currentSeq' | 'name' | 'onHistoryMismatch' | 'fence'
     >
   >;
   /** Health indicator name. */
@@ -377,6 +382,7 @@ export class JournalWriter {
   ): Promise<number> {
     const s = this.schema;
     const touched = new Set<string>();
+    await this.options.fence?.(tx);
     const { rows } = await tx.query(
       `select last_seq, journal_origin from ${s}.writer_cursor where instance_id = $1 for update`,
       [this.options.instanceId],

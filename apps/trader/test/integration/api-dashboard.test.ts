@@ -46,7 +46,10 @@ describe('dashboard in headless Chromium', () => {
       if (m.type() === 'error') errors.push(m.text());
     });
     const external: string[] = [];
+    const carryingToken: string[] = [];
     page.on('request', (r) => {
+      // The token reaches the server in headers and the stream's subprotocol only, never in a URL (proxy logs).
+      if (r.url().includes(h.tokens.viewer)) carryingToken.push(r.url());
       if (!r.url().startsWith(h.api.url) && !r.url().startsWith(h.api.url.replace('http', 'ws')))
         external.push(r.url());
     });
@@ -132,6 +135,7 @@ describe('dashboard in headless Chromium', () => {
     expect(statSync(screenshot).size).toBeGreaterThan(10_000);
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
+    expect(carryingToken).toEqual([]);
     await page.close();
   });
 

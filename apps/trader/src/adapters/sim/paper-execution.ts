@@ -1,4 +1,5 @@
 import { TraderError } from '../../errors.js';
+import { type CancelTimer, type Clock, SYSTEM_CLOCK } from '../../internal/clock.js';
 import type { ExecutionClient, ExecutionEvent } from '../../model/execution-client.js';
 import type { OrderBook } from '../../model/order-book.js';
 import type { Fill, MarketEvent, Order } from '../../model/types.js';
@@ -13,8 +14,12 @@ export interface PaperExecutionOptions {
   makerFeeBps?: number;
   /** Taker fee in basis points. @default 4 */
   takerFeeBps?: number;
-  /** Clock for fill timestamps. @default Date.now */
+  /** Clock for fill timestamps. @default `clock.now` */
   now?: () => number;
+  /** Time source of the latency timers (a backtest's simulated clock). @default the system clock */
+  clock?: Clock;
+  /** Draws the latency of each order and cancel (a backtest's seeded latency model). @default always `latencyMs` */
+  latency?: () => number;
 }
 
 interface Resting {
@@ -38,18 +43,22 @@ export class PaperExecution implements ExecutionClient {
   readonly venueStateSurvivesRestart = false;
   private readonly listeners: ((e: ExecutionEvent) => void)[] = [];
   private readonly resting = new Map<string, Resting>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<CancelTimer>();
   private readonly latencyMs: number;
   private readonly makerFee: number;
   private readonly takerFee: number;
   private readonly now: () => number;
+  private readonly clock: Clock;
+  private readonly latency: () => number;
   private closed = false;
 
   constructor(private readonly options: PaperExecutionOptions) {
     this.latencyMs = options.latencyMs ?? 2;
     this.makerFee = (options.makerFeeBps ?? 1) / 1e4;
     this.takerFee = (options.takerFeeBps ?? 4) / 1e4;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
+    this.now = options.now ?? (() => this.clock.now());
+    this.latency = options.latency ?? (() => this.latencyMs);
     if (!(this.latencyMs >= 0))
       throw new TraderError('E_TRADER_INVALID_OPTION', 'latencyMs must be >= 0', { field: 'latencyMs' });
     if (!(this.takerFee >= 0))
@@ -66,10 +75,10 @@ export class PaperExecution implements ExecutionClient {
 
   private later(fn: () => void): void {
     if (this.closed) return;
-    const t = setTimeout(() => {
+    const t = this.clock.setTimeout(() => {
       this.timers.delete(t);
       if (!this.closed) fn();
-    }, this.latencyMs);
+    }, this.latency());
     this.timers.add(t);
   }
 
@@ -174,7 +183,7 @@ export class PaperExecution implements ExecutionClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const cancel of this.timers) cancel();
     this.timers.clear();
     this.resting.clear();
   }

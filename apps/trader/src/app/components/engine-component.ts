@@ -1,8 +1,10 @@
+import { PaperExecution } from '../../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../../config/config-types.js';
 import { type ReplayReport, TradingEngine } from '../../engine/trading-engine.js';
 import { TraderError } from '../../errors.js';
 import type { JournalEntry } from '../../journal/journal.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
+import type { ExecutionClient } from '../../model/execution-client.js';
 import type { Strategy } from '../../strategy/strategy.js';
 import type { JournalComponent } from './journal-component.js';
 
@@ -25,15 +27,21 @@ export class EngineComponent implements Component {
   constructor(
     private readonly config: TraderConfig,
     private readonly journal: JournalComponent,
-    private readonly options: { strategy?: Strategy } = {},
+    private readonly options: {
+      strategy?: Strategy;
+      /** Wraps the paper venue (engine active/standby: the durability rule and the lease check before each action). */
+      wrapExecution?: (venue: ExecutionClient) => ExecutionClient;
+    } = {},
   ) {}
 
   start(): void {
-    const engine = new TradingEngine({
+    const wrap = this.options.wrapExecution;
+    const engine: TradingEngine = new TradingEngine({
       config: this.config,
       journal: this.journal.journal(),
       requestSnapshot: (s) => this.#requestSnapshot(s),
       ...(this.options.strategy === undefined ? {} : { strategy: this.options.strategy }),
+      ...(wrap === undefined ? {} : { execution: wrap(this.paperVenue(() => engine)) }),
     });
     const recovery = this.journal.takeRecovery();
     // Entries the replay itself journals (restart reconciliation) reach listeners; keep them with the recovered
@@ -71,6 +79,20 @@ export class EngineComponent implements Component {
   replay(): EngineReplay {
     if (this.#replay === undefined) throw new TraderError('E_TRADER_INVALID_OPTION', 'engine is not started');
     return this.#replay;
+  }
+
+  /** The paper venue as the engine makes it by default, matching against the engine's synced books. */
+  private paperVenue(engine: () => TradingEngine): ExecutionClient {
+    const { latencyMs, makerFeeBps, takerFeeBps } = this.config.execution;
+    return new PaperExecution({
+      book: (symbol) => {
+        const vb = engine().books.get(symbol);
+        return vb?.isSynced() ? vb.book : undefined;
+      },
+      latencyMs,
+      makerFeeBps,
+      takerFeeBps,
+    });
   }
 
   /** Routes the engine's snapshot requests to the market-data feed. */

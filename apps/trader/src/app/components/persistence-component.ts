@@ -1,6 +1,7 @@
 import type { TraderConfig } from '../../config/config-types.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import { isHistoryMismatch, JournalWriter, type JournalWriterStats } from '../../persistence/journal-writer.js';
+import type { SqlRunner } from '../../persistence/sql-database.js';
 import type { EngineComponent } from './engine-component.js';
 import type { JournalComponent } from './journal-component.js';
 import type { PostgresComponent } from './postgres-component.js';
@@ -27,6 +28,8 @@ export class PersistenceComponent implements Component {
     private readonly postgres: PostgresComponent,
     private readonly engine: EngineComponent,
     private readonly log: (line: string) => void,
+    /** Engine active/standby: the lease check run first in every batch's transaction. */
+    private readonly fence?: (tx: SqlRunner) => Promise<void>,
   ) {}
 
   async start(): Promise<void> {
@@ -39,6 +42,7 @@ export class PersistenceComponent implements Component {
       journalPath: this.journal.path,
       currentSeq: () => journal.lastSeq,
       onHistoryMismatch: (e) => this.halt(e),
+      ...(this.fence === undefined ? {} : { fence: this.fence }),
     });
     this.#writer = writer;
     engine.onEntry((e) => writer.enqueue(e));

@@ -6,9 +6,11 @@ export interface EventLogKeys {
   readonly epoch: string;
   /** The snapshot hash: offset, json, epoch. */
   readonly snapshot: string;
+  /** The leader epoch appends are fenced with (engine active/standby). */
+  readonly fence: string;
 }
 
 /** The keys of the event log with key prefix `prefix`. */
 export function eventLogKeys(prefix: string): EventLogKeys {
-  return { log: `${prefix}:log`, epoch: `${prefix}:epoch`, snapshot: `${prefix}:snapshot` };
+  return { log: `${prefix}:log`, epoch: `${prefix}:epoch`, snapshot: `${prefix}:snapshot`, fence: `${prefix}:fence` };
 }

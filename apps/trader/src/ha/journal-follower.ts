@@ -1,0 +1,145 @@
+import { closeSync, openSync, readFileSync, ftruncateSync, fdatasyncSync } from 'node:fs';
+import type { EventLog, LogRecord, TailHandle } from '../bus/types.js';
+import { TraderError } from '../errors.js';
+import { Journal, type JournalEntry, type JournalOptions } from '../journal/journal.js';
+import type { TraderRecord } from '../read-model/trader-record.js';
+
+/** Records per read while catching up. */
+const READ_BATCH = 1_000;
+
+/**
+ * A standby engine's copy of the journal: every `entry` record of the event stream appended to the local journal
+ * with the same sequence number, time, type and data, so at takeover the local journal equals the stream and a
+ * replay gives the state the active engine had committed.
+ *
+ * At start the local journal is checked against the stream: entries both hold must be identical (another group's
+ * journal is refused), and entries beyond the stream's last one (journaled by this data dir as a leader but never
+ * committed) are cut off, because the stream is the committed history the next leader continues.
+ */
+export class JournalFollower {
+  #journal: Journal | undefined;
+  #local: JournalEntry[] = [];
+  #after = 0;
+  #streamSeq = 0;
+  #tail: TailHandle | undefined;
+  #failure: string | undefined;
+  /** Entries appended from the stream since start; entries cut from the local tail at start. */
+  readonly counts = { followed: 0, truncated: 0 };
+
+  constructor(
+    private readonly log: EventLog<TraderRecord>,
+    private readonly path: string,
+    private readonly journalOptions: JournalOptions,
+  ) {}
+
+  /** Sequence number of the last local entry. */
+  get lastSeq(): number {
+    return this.#journal?.lastSeq ?? 0;
+  }
+
+  /** Offset of the last stream record read. */
+  get offset(): number {
+    return this.#after;
+  }
+
+  /** Why following stopped (the stream and the journal disagree), or undefined. */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
+  /** Opens the journal, reads the whole stream into it, cuts an uncommitted local tail, then follows live. */
+  async start(): Promise<void> {
+    this.#open();
+    await this.catchUp();
+    if (this.#failure !== undefined) throw new TraderError('E_TRADER_JOURNAL', this.#failure, { field: 'journal' });
+    const journal = this.#journal as Journal;
+    if (journal.lastSeq > this.#streamSeq) {
+      this.counts.truncated = journal.lastSeq - this.#streamSeq;
+      journal.close();
+      cutJournal(this.path, this.#streamSeq);
+      this.#open();
+    }
+    this.#local = [];
+    this.#tail = this.log.tail(this.#after, (records) => this.#apply(records));
+  }
+
+  /** Reads every record after the last one applied, to the stream's current end. */
+  async catchUp(): Promise<void> {
+    for (;;) {
+      const records = await this.log.read(this.#after, READ_BATCH);
+      // A live tail may have applied some of these meanwhile: #apply skips what it has.
+      this.#apply(records);
+      if (records.length < READ_BATCH) return;
+    }
+  }
+
+  /**
+   * At takeover, after the fence was raised (nothing more can be appended by the old leader): stops the tail, reads
+   * the rest of the stream and closes the journal, which then equals the stream.
+   * @throws TraderError `E_TRADER_JOURNAL` when the journal could not follow the stream.
+   */
+  async finish(): Promise<void> {
+    await this.#tail?.stop();
+    this.#tail = undefined;
+    await this.catchUp();
+    this.#journal?.close();
+    this.#journal = undefined;
+    if (this.#failure !== undefined) throw new TraderError('E_TRADER_JOURNAL', this.#failure, { field: 'journal' });
+  }
+
+  /** Stops following and closes the journal. Idempotent. */
+  async close(): Promise<void> {
+    await this.#tail?.stop();
+    this.#tail = undefined;
+    this.#journal?.close();
+    this.#journal = undefined;
+  }
+
+  #open(): void {
+    const { journal, recovery } = Journal.open(this.path, this.journalOptions);
+    this.#journal = journal;
+    this.#local = recovery.entries;
+  }
+
+  #apply(records: readonly LogRecord<TraderRecord>[]): void {
+    const journal = this.#journal;
+    if (journal === undefined) return;
+    for (const r of records) {
+      if (r.offset <= this.#after || this.#failure !== undefined) continue;
+      this.#after = r.offset;
+      if (r.data.k !== 'entry') continue;
+      const e = r.data.entry;
+      this.#streamSeq = Math.max(this.#streamSeq, e.seq);
+      if (e.seq <= journal.lastSeq) {
+        const mine = this.#local[e.seq - (this.#local[0]?.seq ?? 1)];
+        if (mine !== undefined && JSON.stringify(mine) !== JSON.stringify(e))
+          this.#failure = `the event stream's entry ${e.seq} differs from this journal's (${this.path}): this data dir did not follow this stream`;
+        continue;
+      }
+      if (e.seq !== journal.lastSeq + 1) {
+        this.#failure = `the event stream jumps from entry ${journal.lastSeq} to ${e.seq} (trimmed, or another stream): this journal cannot follow it`;
+        continue;
+      }
+      journal.append(e.type, e.data, e.ts);
+      this.counts.followed++;
+    }
+  }
+}
+
+/** Cuts a journal file after the entry with sequence `keepSeq` (its first entries are 1, 2, ...). */
+function cutJournal(path: string, keepSeq: number): void {
+  const text = readFileSync(path);
+  let bytes = 0;
+  for (let kept = 0; kept < keepSeq; kept++) {
+    const nl = text.indexOf(10, bytes);
+    if (nl < 0) break;
+    bytes = nl + 1;
+  }
+  const fd = openSync(path, 'r+');
+  try {
+    ftruncateSync(fd, bytes);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,221 @@
+import { appendFile, type FileHandle, mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { TraderError } from '../errors.js';
+import type { DataSink } from '../model/data-client.js';
+import type { Venue } from '../model/types.js';
+import {
+  encodeLine,
+  isSnapshotLine,
+  type RecordedLine,
+  receiveTime,
+  recordingPath,
+  utcDay,
+} from './recording-format.js';
+
+const gzipAsync = promisify(gzip);
+
+/** Options of {@link MarketRecorder}. */
+export interface MarketRecorderOptions {
+  /** Root directory: files go to `<dir>/<venue>/<symbol>/<YYYY-MM-DD>.jsonl.gz`. */
+  dir: string;
+  /** The symbols recorded: a gap naming no symbol is written into each of their files. */
+  symbols: readonly string[];
+  /** Buffered events are compressed and appended this often. @default 1000 */
+  flushIntervalMs?: number;
+  /** Events buffered at most; beyond, events are dropped (counted) rather than growing without bound. @default 500000 */
+  maxBuffered?: number;
+}
+
+/** What a {@link MarketRecorder} has done. */
+export interface MarketRecorderStats {
+  /** Lines taken from the data path. */
+  recorded: number;
+  /** Lines written (compressed and appended). */
+  written: number;
+  /** Lines dropped because the buffer was full (the disk could not keep up). */
+  dropped: number;
+  /** Compressed bytes appended. */
+  bytes: number;
+  /** Flushes done. */
+  flushes: number;
+  /** Files opened (one per symbol and UTC day). */
+  files: number;
+  /** The last write error, if the last flush failed. */
+  lastError: string | undefined;
+}
+
+/** One open day file of one symbol. */
+interface DayFile {
+  day: string;
+  path: string;
+  handle: FileHandle;
+}
+
+/**
+ * Records normalized market events to gzip files partitioned by venue, symbol and UTC day. The data path only
+ * pushes a reference into a buffer ({@link tap}); serialization, compression (zlib's thread pool) and the append
+ * happen on the flush timer, one gzip member per file per flush, so a crash loses at most the unflushed interval and
+ * leaves at most a cut last member, which {@link readRecording} tolerates. A new day closes the old file.
+ */
+export class MarketRecorder {
+  private buffer: RecordedLine[] = [];
+  private readonly files = new Map<string, DayFile>();
+  private readonly flushIntervalMs: number;
+  private readonly maxBuffered: number;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly counters: MarketRecorderStats = {
+    recorded: 0,
+    written: 0,
+    dropped: 0,
+    bytes: 0,
+    flushes: 0,
+    files: 0,
+    lastError: undefined,
+  };
+
+  constructor(private readonly options: MarketRecorderOptions) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 1000;
+    this.maxBuffered = options.maxBuffered ?? 500_000;
+    if (!(Number.isInteger(this.flushIntervalMs) && this.flushIntervalMs >= 10)) {
+      throw new TraderError('E_TRADER_INVALID_OPTION', 'flushIntervalMs must be an integer >= 10', {
+        field: 'flushIntervalMs',
+      });
+    }
+    if (!(Number.isInteger(this.maxBuffered) && this.maxBuffered > 0)) {
+      throw new TraderError('E_TRADER_INVALID_OPTION', 'maxBuffered must be an integer > 0', { field: 'maxBuffered' });
+    }
+  }
+
+  /** Starts the flush timer. */
+  start(): void {
+    if (this.timer !== undefined || this.closed) return;
+    this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /**
+   * A sink that records what `venue`'s data client delivers, then passes it on to `sink` unchanged. The receive
+   * stamp (`performance.now()`) becomes an epoch time with `performance.timeOrigin`.
+   */
+  tap(sink: DataSink, venue: Venue): DataSink {
+    const origin = performance.timeOrigin;
+    return {
+      onEvent: (ev, recvTs) => {
+        this.push(ev.kind === 'gap' ? { t: receiveTime(origin + recvTs), ev } : { t: receiveTime(origin + recvTs), x: ev.exchTs, ev });
+        sink.onEvent(ev, recvTs);
+      },
+      onSnapshot: (symbol, snap, force) => {
+        this.push({ t: receiveTime(origin + performance.now()), venue, symbol, snap, force });
+        return sink.onSnapshot(symbol, snap, force);
+      },
+    };
+  }
+
+  /** Buffers one line (the events are immutable once delivered, so the reference is kept, not a copy). */
+  push(line: RecordedLine): void {
+    if (this.closed) return;
+    if (this.buffer.length >= this.maxBuffered) {
+      this.counters.dropped++;
+      return;
+    }
+    this.buffer.push(line);
+    this.counters.recorded++;
+  }
+
+  /** Writes what is buffered; resolves when it (and every earlier flush) is on its way to disk. */
+  flush(): Promise<void> {
+    const lines = this.buffer;
+    this.buffer = [];
+    this.writing = this.writing.then(() => this.write(lines));
+    return this.writing;
+  }
+
+  private async write(lines: RecordedLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    const groups = new Map<string, { venue: Venue; symbol: string; day: string; text: string[] }>();
+    const add = (venue: Venue, symbol: string, t: number, text: string) => {
+      const day = utcDay(t);
+      const key = `${venue}/${symbol}/${day}`;
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = { venue, symbol, day, text: [] };
+        groups.set(key, g);
+      }
+      g.text.push(text);
+    };
+    for (const line of lines) {
+      if (isSnapshotLine(line)) add(line.venue, line.symbol, line.t, encodeLine(line));
+      else if (line.ev.kind !== 'gap' || line.ev.symbol !== undefined) {
+        add(line.ev.venue, line.ev.symbol as string, line.t, encodeLine(line));
+      } else {
+        // A venue-wide gap invalidates every book: each symbol's file gets it, naming the symbol, so each replays alone.
+        for (const symbol of this.options.symbols) {
+          add(line.ev.venue, symbol, line.t, encodeLine({ t: line.t, ev: { ...line.ev, symbol } }));
+        }
+      }
+    }
+    try {
+      for (const g of groups.values()) {
+        const member = await gzipAsync(`${g.text.join('\n')}\n`);
+        await this.append(g.venue, g.symbol, g.day, member);
+        this.counters.bytes += member.length;
+        this.counters.written += g.text.length;
+      }
+      this.counters.flushes++;
+      this.counters.lastError = undefined;
+    } catch (e) {
+      this.counters.lastError = (e as Error).message;
+    }
+  }
+
+  /**
+   * Appends one member to a symbol's day file. The newest day's file stays open; a new day closes the previous one.
+   * A line older than the open day (the clock stepped back) is appended to its day's file without reopening it for
+   * good.
+   */
+  private async append(venue: Venue, symbol: string, day: string, member: Buffer): Promise<void> {
+    const key = `${venue}/${symbol}`;
+    const path = recordingPath(this.options.dir, venue, symbol, day);
+    let current = this.files.get(key);
+    if (current !== undefined && current.day > day) {
+      await appendFile(path, member);
+      return;
+    }
+    if (current?.day !== day) {
+      if (current !== undefined) {
+        this.files.delete(key);
+        await current.handle.close();
+      }
+      await mkdir(dirname(path), { recursive: true });
+      current = { day, path, handle: await open(path, 'a') };
+      this.files.set(key, current);
+      this.counters.files++;
+    }
+    await current.handle.write(member);
+  }
+
+  /** Counters. */
+  stats(): MarketRecorderStats {
+    return { ...this.counters };
+  }
+
+  /** Files currently open (one per symbol). */
+  openFiles(): string[] {
+    return [...this.files.values()].map((f) => f.path);
+  }
+
+  /** Stops the timer, writes what is buffered and closes the files; idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return this.writing;
+    clearInterval(this.timer);
+    await this.flush();
+    this.closed = true;
+    for (const f of this.files.values()) await f.handle.close();
+    this.files.clear();
+  }
+}
