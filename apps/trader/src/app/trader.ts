@@ -7,6 +7,7 @@ import type { CommandBus, EventLog } from '../bus/types.js';
 import type { TraderConfig } from '../config/config-types.js';
 import type { TradingEngine } from '../engine/trading-engine.js';
 import { TraderError } from '../errors.js';
+import { HaEngine, type LeaderHooks } from '../ha/ha-engine.js';
 import type { Component } from '../kernel/component.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { ReadModel } from '../read-model/read-model.js';
@@ -25,6 +26,7 @@ import { ObservabilityComponent } from './components/observability-component.js'
 import { OpsHttpComponent } from './components/ops-http-component.js';
 import { PersistenceComponent } from './components/persistence-component.js';
 import { PostgresComponent, redact } from './components/postgres-component.js';
+import { RecordingComponent } from './components/recording-component.js';
 import { TradingComponent } from './components/trading-component.js';
 import { buildEngineStatus } from './engine-status.js';
 import { LogCounter } from './log-metrics.js';
@@ -40,6 +42,8 @@ export interface TraderOptions {
   jwtSecret?: string;
   /** Bearer token accepted by `/metrics` only (`TRADER_METRICS_TOKEN`); empty: none. */
   metricsToken?: string;
+  /** The process must end non-zero (engine active/standby: lease lost or takeover failed). @default none */
+  onFatal?: (reason: string) => void;
 }
 
 /** Where the running trader can be reached (what applies to its role). */
@@ -57,6 +61,8 @@ export interface TraderEndpoints {
   cache?: string;
   journal?: string;
   bus: string;
+  /** Engine active/standby: the role the process started in (a standby takes over later). */
+  ha?: { role: 'standby' };
 }
 
 /** A running (or stopped) trader process of one role. */
@@ -135,7 +141,10 @@ export function createTrader(options: TraderOptions): Trader {
   let parts: Composition | undefined = ha === undefined ? compose(config, context) : undefined;
   const running = (): Composition => {
     if (parts === undefined)
-      throw new TraderError('E_TRADER_INVALID_OPTION', 'this engine is a standby: it has no engine until it takes over');
+      throw new TraderError(
+        'E_TRADER_INVALID_OPTION',
+        'this engine is a standby: it has no engine until it takes over',
+      );
     return parts;
   };
   const engineOf = (): EngineComponent => {
@@ -368,7 +377,15 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
   }
   if (engineC !== undefined) {
     const ec = engineC;
-    market = kernel.add(new MarketDataComponent(config, ec, (m) => observability.watch(m)));
+    const recording = kernel.add(new RecordingComponent(config));
+    market = kernel.add(
+      new MarketDataComponent(
+        config,
+        ec,
+        (m) => observability.watch(m),
+        (s) => recording.tap(s),
+      ),
+    );
     trading = kernel.add(new TradingComponent(ec));
   }
   observability.watch(() => postgres.pool());

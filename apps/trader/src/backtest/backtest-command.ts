@@ -70,7 +70,8 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     const int = (min: number): number => {
       const v = value();
       const n = Number(v);
-      if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min} (got ${JSON.stringify(v)})`);
+      if (!Number.isInteger(n) || n < min)
+        throw new UsageError(`${flag} must be an integer >= ${min} (got ${JSON.stringify(v)})`);
       return n;
     };
     if (flag === '--help' || flag === '-h') return 'help';
@@ -100,13 +101,23 @@ export interface BacktestReport {
   /** How the risk-adjusted ratios are computed. */
   returns: string;
   strategy: TraderConfig['strategy'];
-  runs: { name: string; journal: string; wallMs: number; lines: number; metrics: BacktestMetrics; curve: { t: string; net: number }[] }[];
+  runs: {
+    name: string;
+    journal: string;
+    wallMs: number;
+    lines: number;
+    metrics: BacktestMetrics;
+    curve: { t: string; net: number }[];
+  }[];
   truncatedFiles: { path: string; droppedBytes: number }[];
 }
 
 /** The symbols a recording holds (its `<venue>/<symbol>` directories). */
 function recordedSymbols(dir: string, o: Options): string[] {
-  const groups = listRecording(dir, { ...(o.from === undefined ? {} : { from: o.from }), ...(o.to === undefined ? {} : { to: o.to }) });
+  const groups = listRecording(dir, {
+    ...(o.from === undefined ? {} : { from: o.from }),
+    ...(o.to === undefined ? {} : { to: o.to }),
+  });
   return [...new Set(groups.map((g) => (g[0] as string).split(/[\\/]/).at(-2) as string))];
 }
 
@@ -136,7 +147,9 @@ export function formatReport(report: BacktestReport): string[] {
     ['wall time', ...report.runs.map((r) => `${(r.wallMs / 1000).toFixed(2)} s`)],
   ];
   const widths = header.map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  '));
+  return rows.map((r) =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  '),
+  );
 }
 
 /**
@@ -210,11 +223,16 @@ export async function runBacktestCommand(argv: readonly string[], io: BacktestCo
   };
   writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   for (const t of first.read.truncated) {
-    io.err(`trader backtest: ${t.path}: cut short (a crash mid-flush?); read up to its last complete line, ${t.droppedBytes} bytes dropped`);
+    io.err(
+      `trader backtest: ${t.path}: cut short (a crash mid-flush?); read up to its last complete line, ${t.droppedBytes} bytes dropped`,
+    );
   }
   if (o.json) io.out(JSON.stringify(report, null, 2));
   else {
-    const span = first.read.lines === 0 ? 'no events' : `${first.read.lines} events, ${new Date(first.read.firstT).toISOString()} to ${new Date(first.read.lastT).toISOString()}`;
+    const span =
+      first.read.lines === 0
+        ? 'no events'
+        : `${first.read.lines} events, ${new Date(first.read.firstT).toISOString()} to ${new Date(first.read.lastT).toISOString()}`;
     io.out(`trader backtest: ${report.symbols.join(', ')}: ${span}; seed ${o.seed}`);
     for (const line of formatReport(report)) io.out(line);
     io.out(`trader backtest: journals and report.json in ${out}`);

@@ -5,6 +5,7 @@ import { PaperExecution } from '../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../config/config-types.js';
 import { TradingEngine } from '../engine/trading-engine.js';
 import { Journal } from '../journal/journal.js';
+import type { OrderBook } from '../model/order-book.js';
 import { isSnapshotLine } from '../recording/recording-format.js';
 import { type RecordingReadReport, replayRecording } from '../recording/recording-reader.js';
 import { type BacktestMetrics, computeMetrics, type EquityPoint } from './metrics.js';
@@ -53,7 +54,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const { journal } = Journal.open(options.journalPath, { fsync: 'never' });
   const clock = new SimulatedClock(0);
   const execution = new PaperExecution({
-    book: (symbol) => {
+    book: (symbol): OrderBook | undefined => {
       const vb = engine.books.get(symbol);
       return vb?.isSynced() ? vb.book : undefined;
     },
@@ -63,7 +64,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     takerFeeBps: config.execution.takerFeeBps,
     clock,
   });
-  const engine = new TradingEngine({ config, journal, clock, execution, pid: 0 });
+  const engine: TradingEngine = new TradingEngine({ config, journal, clock, execution, pid: 0 });
   let submitted = 0;
   const filledOrders = new Set<string>();
   engine.onEntry((e) => {

@@ -63,7 +63,7 @@ export function minuteChanges(curve: readonly EquityPoint[]): number[] {
   let boundary = t0 + RETURN_PERIOD_MS;
   let last = prev;
   for (const p of curve) {
-    while (p.t >= boundary) {
+    while (p.t > boundary) {
       out.push(last - prev);
       prev = last;
       boundary += RETURN_PERIOD_MS;

@@ -251,8 +251,7 @@ export class RedisEventLog<T> implements EventLog<T> {
   append(data: T): number {
     if (!this.started) throw new TraderError('E_TRADER_BUS', 'append before start()');
     if (this.closed || this.closing !== undefined) throw new TraderError('E_TRADER_BUS', 'event log is closed');
-    if (this.fencedBy !== undefined)
-      throw new TraderError('E_TRADER_BUS', `${this.fencedWhy}; this writer is fenced`);
+    if (this.fencedBy !== undefined) throw new TraderError('E_TRADER_BUS', `${this.fencedWhy}; this writer is fenced`);
     if (this.queue.length >= this.maxPending)
       throw new TraderError('E_TRADER_BUS', `write buffer full: ${this.queue.length} records not yet written`, {
         cause: this.lastWriteError,
@@ -365,7 +364,10 @@ export class RedisEventLog<T> implements EventLog<T> {
   private fence(why: string, foreignOffset: number): void {
     this.fencedBy = foreignOffset;
     this.fencedWhy = why;
-    const error = new TraderError('E_TRADER_BUS', `${why}; this writer is fenced (${this.queue.length} records unwritten)`);
+    const error = new TraderError(
+      'E_TRADER_BUS',
+      `${why}; this writer is fenced (${this.queue.length} records unwritten)`,
+    );
     for (const w of this.waiters) {
       clearTimeout(w.timer);
       w.reject(error);
@@ -387,9 +389,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     const target = this.assigned;
     if (this.durable >= target) return Promise.resolve();
     if (this.fencedBy !== undefined)
-      return Promise.reject(
-        new TraderError('E_TRADER_BUS', `${this.fencedWhy}; this writer is fenced`),
-      );
+      return Promise.reject(new TraderError('E_TRADER_BUS', `${this.fencedWhy}; this writer is fenced`));
     return new Promise<void>((resolve, reject) => {
       const waiter: FlushWaiter = {
         offset: target,
@@ -479,8 +479,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     const details = this.stats();
     const { rttMs, error: pingError } = await pingRoundTrip(this.conn.client, signal);
     const base = { observedValue: rttMs, observedUnit: 'ms', details };
-    if (this.fencedBy !== undefined)
-      return { status: 'fail', ...base, output: this.fencedWhy };
+    if (this.fencedBy !== undefined) return { status: 'fail', ...base, output: this.fencedWhy };
     if (pingError !== undefined) return { status: 'fail', ...base, output: `redis unreachable: ${pingError.message}` };
     if (this.queue.length >= this.maxPending)
       return { status: 'fail', ...base, output: `write buffer full (${this.queue.length} records)` };

@@ -4,11 +4,11 @@
 //   trader record --out <dir> [--minutes <n>] [--seed <n>]      (the simulator's market in simulated time)
 //   trader backtest --data <dir> [--from <iso>] [--to <iso>] [--config <file>] [--seed <n>] [--out <dir>] [--latency-ms <n>]
 import { createTrader, type TraderEndpoints } from '../app/trader.js';
+import { runBacktestCommand } from '../backtest/backtest-command.js';
 import type { TraderConfig } from '../config/config-types.js';
 import { loadConfig } from '../config/load-config.js';
 import { loadSecrets, type TraderSecrets } from '../config/secrets.js';
 import { isTraderError } from '../errors.js';
-import { runBacktestCommand } from '../backtest/backtest-command.js';
 import { watchParent } from '../internal/parent-watch.js';
 import { runRecordCommand } from '../recording/record-command.js';
 import { runJournalCommand } from './journal-command.js';
@@ -26,12 +26,16 @@ const PROCESS_IO: TraderCommandIo = {
   env: process.env,
 };
 
+/** Exit code of an engine that lost its lease (EX_TEMPFAIL): restart it, it comes back as a standby. */
+export const EXIT_DEMOTED = 75;
+
 /**
  * Runs the trader's command line and resolves with the exit code: `journal ...` subcommands, or a trader of the
  * configured role until a signal (SIGINT, SIGTERM, SIGHUP; a second one exits at once), the end of `--duration`,
  * or the loss of the supervisor named by `TRADER_SUPERVISOR_PID`. Exit codes: 0 after a clean stop, 1 when the
- * start failed, 2 for a configuration error.
+ * start failed, 2 for a configuration error, 75 ({@link EXIT_DEMOTED}) for an engine that lost its lease.
  */
+
 export async function runTraderCommand(argv: string[], io: TraderCommandIo = PROCESS_IO): Promise<number> {
   if (argv[0] === 'journal') return runJournalCommand(argv.slice(1), { out: io.out, err: io.err });
   if (argv[0] === 'record') return runRecordCommand(argv.slice(1), io);
@@ -73,7 +77,17 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
       ? watchParent({ pid: supervisor, onGone: () => requestStop('supervisor gone') })
       : undefined;
 
-  const trader = createTrader({ config, ...secrets, log: io.out });
+  // Engine active/standby: a demoted engine stops in order and exits non-zero, for its supervisor to restart it.
+  let fatal: string | undefined;
+  const trader = createTrader({
+    config,
+    ...secrets,
+    log: io.out,
+    onFatal: (reason) => {
+      fatal ??= reason;
+      requestStop(reason);
+    },
+  });
   io.out(
     `trader: starting role ${config.role} (${config.env}), pid ${process.pid}, symbols ${config.symbols.join(', ')}`,
   );
@@ -98,7 +112,7 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
   parentWatch?.stop();
   release();
   io.out(`trader: summary ${JSON.stringify(trader.summary(), null, 2)}`);
-  return 0;
+  return fatal === undefined ? 0 : EXIT_DEMOTED;
 }
 
 function printEndpoints(
@@ -107,7 +121,9 @@ function printEndpoints(
   config: TraderConfig,
   out: (line: string) => void,
 ): void {
-  if (trader.role !== 'gateway') {
+  if (ep.ha?.role === 'standby')
+    out('trader: standby: the journal follows the event stream; this engine takes over when the lease expires');
+  else if (trader.role !== 'gateway') {
     const r = trader.replay();
     out(
       `trader: replayed ${r.entries} journal entries (${r.orders} orders, ${r.fills} fills, ${r.reconciledCancelled} open orders reconciled as cancelled)`,

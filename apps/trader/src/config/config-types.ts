@@ -135,9 +135,9 @@ export interface TraderConfig {
      * lease expires. Needs `database.url`. @default false
      */
     enabled: boolean;
-    /** Lease lifetime: a standby takes over this long after the active engine's last renewal. @default 2500 */
+    /** Lease lifetime: a standby takes over this long after the active engine's last renewal. @default 2000 */
     leaseTtlMs: number;
-    /** How often the active engine renews (and a standby tries to acquire); at most a third of the TTL. @default 800 */
+    /** How often the active engine renews (and a standby tries to acquire); at most a third of the TTL. @default 500 */
     renewIntervalMs: number;
     /** This process in the lease row; empty: `<host>-<pid>-<random>`. @default '' */
     holderId: string;
@@ -168,6 +168,17 @@ export interface TraderConfig {
     slackChannel: string;
     /** Webhook URL for notifications; empty disables. @default '' */
     webhookUrl: string;
+  };
+  recording: {
+    /**
+     * Record every normalized market event the data client delivers (diffs, snapshots, trades, gaps) for
+     * `trader backtest`, off the tick path. @default false
+     */
+    enabled: boolean;
+    /** Directory of the recording (`<dir>/<venue>/<symbol>/<YYYY-MM-DD>.jsonl.gz`); empty: `<dataDir>/recordings`. @default '' */
+    dir: string;
+    /** Buffered events are compressed and appended this often (at most this much is lost in a crash). @default 1000 */
+    flushIntervalMs: number;
   };
 }
 

@@ -40,7 +40,7 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
     snapshotIntervalMs: 5000,
     marketIntervalMs: 250,
   },
-  ha: { enabled: false, leaseTtlMs: 2500, renewIntervalMs: 800, holderId: '' },
+  ha: { enabled: false, leaseTtlMs: 2000, renewIntervalMs: 500, holderId: '' },
   http: {
     host: '127.0.0.1',
     port: 9464,
@@ -49,6 +49,7 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
     rateLimitPerToken: API_DEFAULTS.rateLimit.perToken,
   },
   alerts: { feedStaleMs: 5000, decisionLatencyBudgetMs: 1, slackToken: '', slackChannel: '', webhookUrl: '' },
+  recording: { enabled: false, dir: '', flushIntervalMs: 1000 },
 } satisfies TraderConfig);
 
 /** Per-environment defaults, applied over {@link DEFAULT_CONFIG} and under the file and the environment variables. */

@@ -114,6 +114,9 @@ const RULES: Readonly<Record<string, Check>> = {
   'alerts.slackToken': str,
   'alerts.slackChannel': str,
   'alerts.webhookUrl': url('http:', 'https:'),
+  'recording.enabled': bool,
+  'recording.dir': str,
+  'recording.flushIntervalMs': int(10, 60_000),
 };
 
 /** Checks every field; throws a `TraderError` naming the first bad one. Returns the config frozen. */

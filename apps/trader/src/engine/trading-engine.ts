@@ -2,8 +2,8 @@ import { PaperExecution } from '../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../config/config-types.js';
 import { isTraderError } from '../errors.js';
 import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
-import { type CancelTimer, type Clock, SYSTEM_CLOCK } from '../internal/clock.js';
 import { canTransition, OrderBookkeeper } from '../execution/order-state-machine.js';
+import { type CancelTimer, type Clock, SYSTEM_CLOCK } from '../internal/clock.js';
 import { LatencyRecorder } from '../internal/latency-recorder.js';
 import { isJournalWriteError, type Journal, type JournalEntry } from '../journal/journal.js';
 import type { DataSink } from '../model/data-client.js';
@@ -453,9 +453,7 @@ export class TradingEngine {
   start(): void {
     const startedAt = new Date(this.clock.now()).toISOString();
     // On a full disk the engine starts refusing orders (health says why) instead of failing to start.
-    this.durably(() =>
-      this.record('session.start', { instanceId: this.config.instanceId, pid: this.pid, startedAt }),
-    );
+    this.durably(() => this.record('session.start', { instanceId: this.config.instanceId, pid: this.pid, startedAt }));
     this.timers = [
       this.clock.setInterval(() => this.evaluateRisk(), 100),
       this.clock.setInterval(() => this.expireOrders(), 100),

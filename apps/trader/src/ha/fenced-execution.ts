@@ -49,7 +49,10 @@ export class FencedExecution implements ExecutionClient {
       try {
         await this.options.commit();
       } catch (e) {
-        this.#refuse(order.clientOrderId, `its journal entry is not committed to the event stream: ${(e as Error).message}`);
+        this.#refuse(
+          order.clientOrderId,
+          `its journal entry is not committed to the event stream: ${(e as Error).message}`,
+        );
         return;
       }
       if (!this.options.leaseValid()) {

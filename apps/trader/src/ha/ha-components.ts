@@ -53,62 +53,43 @@ export class StandbyComponent implements Component {
 }
 
 /**
- * `ha` in the active engine, declared first (so it stops last, after the stream and the writer flushed): renews the
- * lease every `renewIntervalMs` and reports its loss, which the process answers by demoting itself.
+ * `ha` in the active engine, declared first so it stops last: the lease is released (expired now, so a standby
+ * takes over at its next attempt) only after the stream and the writer flushed. The process's lease loop renews it;
+ * this component shows the role and the epoch, and fails once the lease is lost.
  */
 export class LeaderComponent implements Component {
   readonly name = 'ha';
   readonly critical = true;
-  #timer: NodeJS.Timeout | undefined;
-  #renewing = false;
 
   constructor(
     private readonly lease: EngineLease,
-    private readonly renewIntervalMs: number,
     private readonly active: Gauge,
-    private readonly onLost: (reason: string) => void,
   ) {}
 
   start(): void {
     this.active.set(1);
-    this.#timer = setInterval(() => void this.renew(), this.renewIntervalMs);
-  }
-
-  private async renew(): Promise<void> {
-    if (this.#renewing) return;
-    this.#renewing = true;
-    try {
-      if ((await this.lease.tick()) === 'lost') {
-        this.stopRenewing();
-        this.onLost(`the engine lease (epoch ${this.lease.epoch}) was not renewed in time`);
-      }
-    } finally {
-      this.#renewing = false;
-    }
-  }
-
-  private stopRenewing(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    this.active.set(0);
   }
 
   async healthCheck(): Promise<ComponentHealth> {
-    const details = { role: this.lease.state === 'active' ? 'active' : 'demoted', epoch: this.lease.epoch };
-    if (this.lease.state !== 'active')
-      return { status: 'fail', output: `lease lost (epoch ${this.lease.epoch}): demoting, writes nothing`, details };
+    const lease = this.lease;
+    if (lease.state !== 'active')
+      return {
+        status: 'fail',
+        output: `lease lost (epoch ${lease.epoch}): demoted, writes nothing more`,
+        details: { role: 'demoted', epoch: lease.epoch },
+      };
+    const validMs = Math.round(lease.remainingMs());
     return {
       status: 'pass',
-      observedValue: this.lease.epoch,
+      observedValue: lease.epoch,
       observedUnit: 'lease epoch',
-      output: `active: lease epoch ${this.lease.epoch}, valid for ${Math.round(this.lease.remainingMs())} ms`,
-      details: { ...details, validMs: Math.round(this.lease.remainingMs()), leaseErrors: this.lease.failures },
+      output: `active: lease epoch ${lease.epoch}, valid for ${validMs} ms`,
+      details: { role: 'active', epoch: lease.epoch, validMs, leaseErrors: lease.failures },
     };
   }
 
   async stop(): Promise<void> {
-    this.stopRenewing();
-    // Released only after every other component stopped (declared first): the next leader sees every entry.
+    this.active.set(0);
     await this.lease.release();
   }
 }

@@ -100,17 +100,26 @@ export class MarketRecorder {
 
   /**
    * A sink that records what `venue`'s data client delivers, then passes it on to `sink` unchanged. The receive
-   * stamp (`performance.now()`) becomes an epoch time with `performance.timeOrigin`.
+   * stamp (`performance.now()`) becomes an epoch time with `performance.timeOrigin`, held non-decreasing in delivery
+   * order: what a client held back (diffs buffered until their REST snapshot) keeps its place after what it waited
+   * for, so a replay in time order delivers in the same order.
    */
   tap(sink: DataSink, venue: Venue): DataSink {
     const origin = performance.timeOrigin;
+    let last = 0;
+    const stamp = (mono: number): number => {
+      const t = receiveTime(origin + mono);
+      if (t > last) last = t;
+      return last;
+    };
     return {
       onEvent: (ev, recvTs) => {
-        this.push(ev.kind === 'gap' ? { t: receiveTime(origin + recvTs), ev } : { t: receiveTime(origin + recvTs), x: ev.exchTs, ev });
+        const t = stamp(recvTs);
+        this.push(ev.kind === 'gap' ? { t, ev } : { t, x: ev.exchTs, ev });
         sink.onEvent(ev, recvTs);
       },
       onSnapshot: (symbol, snap, force) => {
-        this.push({ t: receiveTime(origin + performance.now()), venue, symbol, snap, force });
+        this.push({ t: stamp(performance.now()), venue, symbol, snap, force });
         return sink.onSnapshot(symbol, snap, force);
       },
     };

@@ -51,7 +51,8 @@ export async function runRecordCommand(argv: readonly string[], io: RecordComman
       else if (flag === '--symbols') {
         symbols = value().split(',');
         const badSymbol = symbols.find((s) => !/^[A-Z0-9]{2,20}$/.test(s));
-        if (badSymbol !== undefined) throw new Error(`--symbols: ${JSON.stringify(badSymbol)} is not a symbol like BTCUSDT`);
+        if (badSymbol !== undefined)
+          throw new Error(`--symbols: ${JSON.stringify(badSymbol)} is not a symbol like BTCUSDT`);
       } else if (flag === '--start') {
         start = Date.parse(value());
         if (!Number.isFinite(start)) throw new Error('--start must be an ISO 8601 time');

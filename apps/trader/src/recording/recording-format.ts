@@ -8,7 +8,10 @@ import { VENUES } from '../model/types.js';
 
 /** A normalized market event as the data client delivered it. */
 export interface RecordedEvent {
-  /** Local receive time, epoch milliseconds with microsecond precision (the frame's arrival stamp). */
+  /**
+   * Local receive time, epoch milliseconds with microsecond precision (the frame's arrival stamp), non-decreasing in
+   * the order the data client delivered: an event the client held back carries the time it was delivered.
+   */
   readonly t: number;
   /** The venue's event time, epoch milliseconds (absent for gaps). */
   readonly x?: number;

@@ -59,7 +59,11 @@ export function listRecording(dir: string, options: ReplayRecordingOptions = {})
       const days = readdirSync(symbolDir)
         .map((f) => DAY_FILE.exec(f)?.[1])
         .filter((d): d is string => d !== undefined)
-        .filter((d) => (options.to === undefined || dayStart(d) < options.to) && (options.from === undefined || dayStart(d) + 86_400_000 > options.from))
+        .filter(
+          (d) =>
+            (options.to === undefined || dayStart(d) < options.to) &&
+            (options.from === undefined || dayStart(d) + 86_400_000 > options.from),
+        )
         .sort();
       if (days.length > 0) groups.push(days.map((d) => join(symbolDir, `${d}.jsonl.gz`)));
     }

@@ -3,7 +3,7 @@ import { createDataClient } from '../../adapters/index.js';
 import { ExchangeSimulator } from '../../adapters/sim/exchange-simulator.js';
 import type { TraderConfig } from '../../config/config-types.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
-import type { DataClient } from '../../model/data-client.js';
+import type { DataClient, DataSink } from '../../model/data-client.js';
 import type { EngineComponent } from './engine-component.js';
 
 /**
@@ -22,6 +22,8 @@ export class MarketDataComponent implements Component {
     private readonly config: TraderConfig,
     private readonly engine: EngineComponent,
     private readonly watch: (source: WebSocketManager) => void,
+    /** Wraps the engine's sink before the data client gets it (market-data recording). @default none */
+    private readonly tapSink: (sink: DataSink) => DataSink = (sink) => sink,
   ) {}
 
   async start(): Promise<void> {
@@ -52,7 +54,7 @@ export class MarketDataComponent implements Component {
       restUrl,
       symbols: c.symbols,
       depthLimit: c.market.depthLimit,
-      sink: engine.sink,
+      sink: this.tapSink(engine.sink),
     });
     feed.onDecode = (ms) => engine.latency.decode.record(ms);
     this.#feed = feed;
