@@ -20,6 +20,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@cryptoscalp/cache': src('./packages/cache/src/index.ts'),
+      '@cryptoscalp/contracts': src('./packages/contracts/src/index.ts'),
       '@cryptoscalp/db-pool': src('./packages/db-pool/src/index.ts'),
       '@cryptoscalp/ws-manager': src('./packages/ws-manager/src/index.ts'),
       '@cryptoscalp/monitoring': src('./packages/monitoring/src/index.ts'),

@@ -1,12 +1,13 @@
 import { defineConfig } from 'tsup';
+import { inlineContracts } from '../contracts/tsup.inline.js';
 
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
   sourcemap: true,
   clean: true,
   target: 'node20',
   platform: 'node',
   splitting: false,
+  ...inlineContracts,
 });

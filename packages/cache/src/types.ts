@@ -1,20 +1,7 @@
+import type { BreakerState } from '@cryptoscalp/contracts';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
-/** Health result in the IETF draft-inadarei-api-health-check vocabulary (see DESIGN.md). */
-export interface HealthCheckResult {
-  /** `pass`: healthy; `warn`: degraded (slow PING, breaker half-open, bus down); `fail`: L2 unreachable or breaker open. */
-  status: 'pass' | 'warn' | 'fail';
-  /** PING round trip. */
-  observedValue?: number;
-  /** Unit of `observedValue` (`ms`). */
-  observedUnit?: string;
-  /** Human-readable reason; never contains credentials. */
-  output?: string;
-  /** ISO-8601 time of the check. */
-  time?: string;
-  /** Breaker and bus state, L1 size. */
-  details?: Record<string, unknown>;
-}
+export type { HealthCheckResult } from '@cryptoscalp/contracts';
 
 /** Pluggable value serializer (e.g. msgpack). Buffers bypass it and are stored as raw bytes. */
 export interface Serializer {
@@ -225,8 +212,8 @@ export type CacheStats = {
   l1Bytes: number;
   /** Errors by kind (`l2`, `loader`, `serialize`, `bus`, `timeout`). */
   errors: { l2: number; loader: number; serialize: number; bus: number; timeout: number };
-  /** Circuit breaker state: `closed`, `open`, `halfOpen`, or `none` without L2. */
-  breaker: 'closed' | 'open' | 'halfOpen' | 'none';
+  /** Circuit breaker state: `closed`, `open`, `half-open`, or `none` without L2. */
+  breaker: BreakerState | 'none';
   /** Bus state and message counts. */
   bus: { state: 'up' | 'down' | 'off'; published: number; received: number; drops: number; epoch: number };
   /** Latency per tier (`l1` is sampled 1 in 64 hits). */

@@ -1,69 +1,26 @@
+import type { ChannelName, QueryTraceContext } from '@cryptoscalp/contracts';
 import diagnosticsChannel from 'node:diagnostics_channel';
 
 /** Tracing channel for every query and transaction. Context: {@link QueryTraceContext}. */
-export const QUERY_CHANNEL = 'cryptoscalp:db:query';
+export const QUERY_CHANNEL = 'cryptoscalp:db:query' satisfies ChannelName;
 /** Plain channel: a primary failover happened. Payload: {@link FailoverEvent}. */
-export const FAILOVER_CHANNEL = 'cryptoscalp:db:failover';
+export const FAILOVER_CHANNEL = 'cryptoscalp:db:failover' satisfies ChannelName;
 /** Plain channel: a host's breaker changed state. Payload: {@link BreakerEvent}. */
-export const BREAKER_CHANNEL = 'cryptoscalp:db:breaker';
+export const BREAKER_CHANNEL = 'cryptoscalp:db:breaker' satisfies ChannelName;
 /** Plain channel: a query ran longer than `slowQueryMs`. Payload: {@link SlowQueryEvent}. */
-export const SLOW_QUERY_CHANNEL = 'cryptoscalp:db:slow-query';
+export const SLOW_QUERY_CHANNEL = 'cryptoscalp:db:slow-query' satisfies ChannelName;
 /** Plain channel: a pooled connection failed (idle connection killed, network drop). Payload: {@link ConnectionErrorEvent}. */
-export const CONNECTION_ERROR_CHANNEL = 'cryptoscalp:db:connection-error';
+export const CONNECTION_ERROR_CHANNEL = 'cryptoscalp:db:connection-error' satisfies ChannelName;
 /** Plain channel: a replica entered or left the routable set. Payload: {@link ReplicaStateEvent}. */
-export const REPLICA_CHANNEL = 'cryptoscalp:db:replica';
+export const REPLICA_CHANNEL = 'cryptoscalp:db:replica' satisfies ChannelName;
 
-/** Context object of the `cryptoscalp:db:query` tracing channel. */
-export interface QueryTraceContext {
-  component: string;
-  operation: 'query' | 'transaction';
-  /** Normalized SQL (for a transaction: `transaction`). */
-  statement: string;
-  name?: string | undefined;
-  role: 'read' | 'write';
-  /** `host:port`. */
-  host: string;
-  /** Set before the end event on success. */
-  rowCount?: number;
-  /** Set by the tracing channel on failure. */
-  error?: unknown;
-  result?: unknown;
-}
-
-/** Payload of `cryptoscalp:db:failover`. */
-export interface FailoverEvent {
-  component: string;
-  /** The old primary `host:port`. */
-  from: string;
-  /** The new primary `host:port`, or undefined if none was found. */
-  to: string | undefined;
-  durationMs: number;
-  reason: string;
-}
-
-/** Payload of `cryptoscalp:db:breaker`. */
-export interface BreakerEvent {
-  component: string;
-  host: string;
-  state: 'open' | 'half-open' | 'closed';
-}
-
-/** Payload of `cryptoscalp:db:connection-error`. */
-export interface ConnectionErrorEvent {
-  component: string;
-  host: string;
-  message: string;
-  code: string | undefined;
-}
-
-/** Payload of `cryptoscalp:db:replica`. */
-export interface ReplicaStateEvent {
-  component: string;
-  host: string;
-  routable: boolean;
-  lagMs: number | undefined;
-  reason: string;
-}
+export type {
+  BreakerEvent,
+  ConnectionErrorEvent,
+  FailoverEvent,
+  QueryTraceContext,
+  ReplicaStateEvent,
+} from '@cryptoscalp/contracts';
 
 /** @internal channel objects, created once. */
 export const channels = {

@@ -1,3 +1,4 @@
+import type { SlowQueryEvent } from '@cryptoscalp/contracts';
 import type { ClientConfig, FieldDef } from 'pg';
 
 /** Which kind of host a query is for: `write` goes to the primary, `read` to a healthy replica (or the primary). */
@@ -119,16 +120,7 @@ export interface ConnectWaitEvent {
   lastError: string;
 }
 
-/** A slow query, as logged and published on `cryptoscalp:db:slow-query`. */
-export interface SlowQueryEvent {
-  component: string;
-  /** Normalized statement. */
-  statement: string;
-  name: string | undefined;
-  durationMs: number;
-  host: string;
-  role: QueryRole;
-}
+export type { SlowQueryEvent } from '@cryptoscalp/contracts';
 
 /** Options of {@link PoolManager}. */
 export interface PoolManagerOptions {
@@ -233,15 +225,7 @@ export interface StatementStats {
   maxMs: number;
 }
 
-/** Result of a health check (the `@cryptoscalp/health` contract). */
-export interface HealthCheckResult {
-  status: 'pass' | 'warn' | 'fail';
-  observedValue?: number;
-  observedUnit?: string;
-  output?: string;
-  time?: string;
-  details?: Record<string, unknown>;
-}
+export type { HealthCheckResult } from '@cryptoscalp/contracts';
 
 /** Health of one host inside {@link HealthCheckResult.details}. */
 export interface HostHealth {

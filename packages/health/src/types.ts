@@ -1,38 +1,11 @@
+import type { HealthStatus } from '@cryptoscalp/contracts';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 
 /** A node:http or node:https server that `HealthRegistry.attach` can close gracefully. */
 export type AttachableServer = HttpServer | HttpsServer;
 
-/** Health status words of the IETF draft `draft-inadarei-api-health-check`. */
-export type HealthStatus = 'pass' | 'warn' | 'fail';
-
-/**
- * What an indicator's `healthCheck()` resolves to (the suite-wide structural contract).
- * `output` must never contain secrets; the registry sanitizes it again anyway.
- */
-export interface HealthCheckResult {
-  /** `pass`, `warn` or `fail`. */
-  status: HealthStatus;
-  /** A measured value, e.g. a round-trip time. When absent the registry reports the check's duration in ms. */
-  observedValue?: number;
-  /** Unit of `observedValue`, e.g. `ms`, `percent`. */
-  observedUnit?: string;
-  /** A short human-readable explanation, typically for `warn` and `fail`. */
-  output?: string;
-  /** ISO-8601 time the value was observed. When absent the registry fills in the time the check finished. */
-  time?: string;
-  /** Component-specific details, shown only on `/health/components/:name`. */
-  details?: Record<string, unknown>;
-}
-
-/** Anything with a name and a `healthCheck()` can be registered (structural, no import needed). */
-export interface HealthIndicator {
-  /** Unique name within one registry, e.g. `cache`, `postgres`. */
-  readonly name: string;
-  /** Runs one check. Must honour `signal`: the registry aborts it at the check's timeout. */
-  healthCheck(signal?: AbortSignal): Promise<HealthCheckResult>;
-}
+export type { HealthCheckResult, HealthIndicator, HealthStatus } from '@cryptoscalp/contracts';
 
 /** Options of {@link HealthRegistry.register} and {@link HealthRegistry.registerLiveness}. */
 export interface RegisterOptions {

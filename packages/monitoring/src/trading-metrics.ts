@@ -189,6 +189,19 @@ export class TradingMetrics {
     this.exposureChildren.get2(strategy, symbol).set(checkNumber(notional, 'notional'));
   }
 
+  /**
+   * Sets the drawdown and max drawdown ratios as the caller's risk engine measures them, for a caller that keeps
+   * the equity peak itself (one source of truth: the gauges then say what the risk rules see, also across
+   * restarts). Call after {@link setEquity}, which would otherwise derive them from the equities it saw.
+   */
+  setDrawdown(strategy: string, ratio: number, maxRatio: number): void {
+    if (!(checkNumber(ratio, 'ratio') >= 0)) throw invalidOption('ratio', 'must be >= 0');
+    if (!(checkNumber(maxRatio, 'maxRatio') >= ratio)) throw invalidOption('maxRatio', 'must be >= ratio');
+    const s = this.strategy(strategy);
+    s.dd.set(ratio);
+    s.maxDd.set(maxRatio);
+  }
+
   /** Sets equity; drawdown and max drawdown follow from the highest equity seen. */
   setEquity(strategy: string, equity: number): void {
     checkNumber(equity, 'equity');

@@ -11,15 +11,7 @@ export interface WatchableComponent {
   stats?(): Record<string, unknown>;
 }
 
-/** Structural contract of `@cryptoscalp/health`. */
-export interface HealthCheckResult {
-  status: 'pass' | 'warn' | 'fail';
-  observedValue?: number;
-  observedUnit?: string;
-  output?: string;
-  time?: string;
-  details?: Record<string, unknown>;
-}
+export type { HealthCheckResult } from '@cryptoscalp/contracts';
 
 /** The minimal tracer this package needs (the `Tracer` of `@opentelemetry/api` satisfies it). */
 export interface TracerLike {

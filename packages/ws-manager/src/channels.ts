@@ -1,15 +1,16 @@
+import type { ChannelName } from '@cryptoscalp/contracts';
 import diagnostics from 'node:diagnostics_channel';
 
 /** `cryptoscalp:ws:state`: payload {@link StateChange} `{ component, exchange, endpoint, from, to }`. */
-export const STATE_CHANNEL = 'cryptoscalp:ws:state';
+export const STATE_CHANNEL = 'cryptoscalp:ws:state' satisfies ChannelName;
 /** `cryptoscalp:ws:gap`: payload {@link GapInfo} `{ component, exchange, stream, expected, received, resync }`. */
-export const GAP_CHANNEL = 'cryptoscalp:ws:gap';
+export const GAP_CHANNEL = 'cryptoscalp:ws:gap' satisfies ChannelName;
 /** `cryptoscalp:ws:resync`: payload {@link ResyncInfo} `{ component, exchange, stream, phase, sequence?, durationMs?, error? }`. */
-export const RESYNC_CHANNEL = 'cryptoscalp:ws:resync';
+export const RESYNC_CHANNEL = 'cryptoscalp:ws:resync' satisfies ChannelName;
 /** `cryptoscalp:ws:malformed`: payload {@link MalformedInfo} `{ component, exchange, endpoint, reason, bytes }`. */
-export const MALFORMED_CHANNEL = 'cryptoscalp:ws:malformed';
+export const MALFORMED_CHANNEL = 'cryptoscalp:ws:malformed' satisfies ChannelName;
 /** `cryptoscalp:ws:hub`: payload `{ component, event, clientId?, topic?, status?, reason? }` (see the README "Events"). */
-export const HUB_CHANNEL = 'cryptoscalp:ws:hub';
+export const HUB_CHANNEL = 'cryptoscalp:ws:hub' satisfies ChannelName;
 
 /** @internal the channel objects, created once. */
 export const channels = {

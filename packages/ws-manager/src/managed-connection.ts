@@ -419,6 +419,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     const change: StateChange = {
       component: this.component,
       exchange: this.exchange,
+      connection: this.id,
       endpoint: this.primary?.endpoint.url,
       from,
       to,

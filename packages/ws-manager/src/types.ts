@@ -1,20 +1,7 @@
+import type { GapInfo, MalformedInfo, ResyncInfo, StateChange } from '@cryptoscalp/contracts';
 import type { IncomingMessage, Server } from 'node:http';
 
-/** Result of a health check, in the shape `@cryptoscalp/health` consumes (IETF draft-inadarei-api-health-check words). */
-export interface HealthCheckResult {
-  /** `pass` healthy, `warn` degraded but serving, `fail` not serving. */
-  status: 'pass' | 'warn' | 'fail';
-  /** The main observed figure (open connections for the manager, connected clients for the hub). */
-  observedValue?: number;
-  /** Unit of `observedValue`. */
-  observedUnit?: string;
-  /** Human-readable explanation; never contains secrets. */
-  output?: string;
-  /** ISO 8601 time of the check. */
-  time?: string;
-  /** Extra plain data. */
-  details?: Record<string, unknown>;
-}
+export type { HealthCheckResult } from '@cryptoscalp/contracts';
 
 /**
  * A decoded message as handed to the user's extractors (whatever the codec returned).
@@ -87,53 +74,7 @@ export interface StreamMessage<T = unknown> {
   receivedAtMono: number;
 }
 
-/** Logical connection state. */
-export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-/** Payload of the `state` event and of `cryptoscalp:ws:state`. */
-export interface StateChange {
-  component: string;
-  exchange: string;
-  endpoint: string | undefined;
-  from: ConnectionState;
-  to: ConnectionState;
-}
-
-/** Payload of the `gap` event and of `cryptoscalp:ws:gap`. */
-export interface GapInfo {
-  component: string;
-  exchange: string;
-  stream: string;
-  /** The sequence expected next. */
-  expected: number;
-  /** The first sequence actually available. */
-  received: number;
-  /** Whether a resync was started for it. */
-  resync: boolean;
-}
-
-/** Payload of `cryptoscalp:ws:resync` and of the `resync` event. */
-export interface ResyncInfo {
-  component: string;
-  exchange: string;
-  stream: string;
-  phase: 'start' | 'done' | 'error';
-  /** Snapshot sequence (phase `done`). */
-  sequence?: number;
-  /** Duration in ms (phases `done`, `error`). */
-  durationMs?: number;
-  /** Error message (phase `error`). */
-  error?: string;
-}
-
-/** Payload of `cryptoscalp:ws:malformed`. */
-export interface MalformedInfo {
-  component: string;
-  exchange: string;
-  endpoint: string | undefined;
-  reason: 'decode' | 'oversize';
-  bytes: number;
-}
+export type { ConnectionState, GapInfo, MalformedInfo, ResyncInfo, StateChange } from '@cryptoscalp/contracts';
 
 /** Rate limits shared by all connections of one exchange. */
 export interface ExchangeLimits {

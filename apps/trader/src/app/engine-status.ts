@@ -26,7 +26,31 @@ export function buildEngineStatus(
     strategyParams: scalars(config.strategy),
     alerts: extra.alerts,
     counters: { ...engine.counters },
+    model: modelStats(engine.strategy.stats()),
+    ...releaseHold(engine),
   };
+}
+
+/** The kill-switch release hold, while one holds. */
+function releaseHold(engine: TradingEngine): { releaseHold?: NonNullable<EngineStatus['releaseHold']> } {
+  const hold = engine.risk.releaseHoldState();
+  return hold === undefined ? {} : { releaseHold: hold };
+}
+
+/** The strategy's model figures the dashboard shows: the finite numbers among its stats, latency percentiles in ms. */
+function modelStats(stats: Record<string, unknown>): NonNullable<EngineStatus['model']> {
+  const out: NonNullable<EngineStatus['model']> = {};
+  for (const key of ['samples', 'confidentPredictions', 'hits', 'hitRate', 'decisions'] as const) {
+    const v = stats[key];
+    if (typeof v === 'number' && Number.isFinite(v)) out[key] = v;
+  }
+  const latency = stats.inferenceLatencyMs;
+  if (typeof latency === 'object' && latency !== null) {
+    const p = latency as Record<string, unknown>;
+    if (typeof p.p50 === 'number' && Number.isFinite(p.p50) && typeof p.p99 === 'number' && Number.isFinite(p.p99))
+      out.inferenceLatencyMs = { p50: p.p50, p99: p.p99 };
+  }
+  return out;
 }
 
 function numbers(o: object): Record<string, number> {

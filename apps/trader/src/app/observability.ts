@@ -6,9 +6,10 @@ import {
   type TradingMetrics,
   WebhookNotifier,
 } from '@cryptoscalp/monitoring';
-import { Histogram } from 'prom-client';
+import { Gauge, Histogram } from 'prom-client';
 import type { TraderConfig } from '../config/config-types.js';
 import type { TradingEngine } from '../engine/trading-engine.js';
+import type { LatencyRecorder } from '../internal/latency-recorder.js';
 import type { Fill } from '../model/types.js';
 import type { ScalpingStrategy } from '../strategy/scalping-strategy.js';
 
@@ -25,6 +26,69 @@ export const STAGES = {
   orderToFill: 'order_to_fill',
 } as const;
 
+/** Decisions the learned budget needs before it is set: a p99 of fewer says little. */
+const MIN_CALIBRATION_SAMPLES = 500;
+
+/** How {@link DecisionLatencyBudget} gets its budget. */
+export interface DecisionLatencyBudgetOptions {
+  /** A fixed budget in ms; 0 learns it from the first `calibrationMs` of decisions. */
+  budgetMs: number;
+  /** The learned budget is the p99 at the end of calibration times this. */
+  margin: number;
+  /** How long the trader decides before the budget is learned, ms. */
+  calibrationMs: number;
+  /** When the trader started deciding (ms, same clock as the `now` given to the methods). */
+  startedAt: number;
+}
+
+/**
+ * The tick-to-decision budget of the `DecisionLatencyBudget` alert: configured, or learned from this machine, as
+ * the p99 of the trader's own decisions over its first minute times a margin (the p99 of an ordinary run depends
+ * on the host and its load far more than on the code, so a fixed default fires on a busy host and says nothing on
+ * an idle one). Until it is learned there is no budget and the rule has no data.
+ */
+export class DecisionLatencyBudget {
+  #learned: number | undefined;
+
+  constructor(
+    private readonly recorder: LatencyRecorder,
+    private readonly options: DecisionLatencyBudgetOptions,
+  ) {}
+
+  /** True when the budget comes from the configuration. */
+  get configured(): boolean {
+    return this.options.budgetMs > 0;
+  }
+
+  /** The budget in ms, or undefined while it is still being learned. */
+  budgetMs(now: number): number | undefined {
+    if (this.options.budgetMs > 0) return this.options.budgetMs;
+    if (
+      this.#learned === undefined &&
+      now - this.options.startedAt >= this.options.calibrationMs &&
+      this.recorder.count >= MIN_CALIBRATION_SAMPLES
+    ) {
+      const p99 = this.p99();
+      if (p99 !== undefined) this.#learned = p99 * this.options.margin;
+    }
+    return this.#learned;
+  }
+
+  /** The p99 (ms, two decimals) while it is over the budget, 0 while within it, undefined while there is no budget. */
+  overBudget(now: number): number | undefined {
+    const budget = this.budgetMs(now);
+    const p99 = this.p99();
+    if (budget === undefined || p99 === undefined) return undefined;
+    return p99 > budget ? Math.round(p99 * 100) / 100 : 0;
+  }
+
+  /** The p99 over the recorder's window (its most recent decisions), ms. */
+  private p99(): number | undefined {
+    const p99 = this.recorder.percentiles([99]).p99;
+    return p99 !== undefined && Number.isFinite(p99) ? p99 : undefined;
+  }
+}
+
 /** Extra inputs of the alert rules. */
 export interface ObservabilityInputs {
   /** Market-data errors so far (malformed frames + gaps), for the error-rate rule. */
@@ -37,6 +101,15 @@ export interface ObservabilityInputs {
  * budget, kill switch engaged) with notifiers from the configuration.
  */
 export function createObservability(config: TraderConfig, engine: TradingEngine, inputs: ObservabilityInputs) {
+  const budget = new DecisionLatencyBudget(engine.latency.tickToDecision, {
+    budgetMs: config.alerts.decisionLatencyBudgetMs,
+    margin: config.alerts.decisionLatencyMargin,
+    calibrationMs: config.alerts.decisionLatencyCalibrationMs,
+    startedAt: Date.now(),
+  });
+  const budgetText = budget.configured
+    ? `the ${config.alerts.decisionLatencyBudgetMs.toFixed(2)} ms budget`
+    : `the budget learned at start (cryptoscalp_trader_decision_budget_seconds: first minute's p99 × ${config.alerts.decisionLatencyMargin})`;
   const rules: AlertRule[] = [
     {
       name: 'FeedStale',
@@ -61,12 +134,12 @@ export function createObservability(config: TraderConfig, engine: TradingEngine,
       name: 'Drawdown',
       condition: {
         type: 'custom',
-        read: () => engine.portfolio.totals().drawdown,
+        read: () => Math.round(engine.portfolio.totals().drawdown * 100) / 100,
         op: '>',
         value: config.risk.maxDrawdown * 0.8,
       },
       severity: 'warning',
-      annotations: { summary: 'drawdown {{value}} is above 80% of the limit' },
+      annotations: { summary: `drawdown {{value}} is above 80% of the ${config.risk.maxDrawdown.toFixed(2)} limit` },
     },
     {
       name: 'MarketDataErrors',
@@ -77,18 +150,10 @@ export function createObservability(config: TraderConfig, engine: TradingEngine,
     },
     {
       name: 'DecisionLatencyBudget',
-      condition: {
-        type: 'quantile',
-        metric: 'cryptoscalp_trader_stage_latency_seconds',
-        matchers: { stage: STAGES.tickToDecision },
-        quantile: 0.99,
-        window: '1m',
-        op: '>',
-        value: config.alerts.decisionLatencyBudgetMs / 1000,
-      },
+      condition: { type: 'custom', read: () => budget.overBudget(Date.now()), op: '>', value: 0 },
       for: '30s',
       severity: 'warning',
-      annotations: { summary: 'tick-to-decision p99 {{value}} s over budget' },
+      annotations: { summary: `tick-to-decision p99 {{value}} ms over ${budgetText}` },
     },
     {
       name: 'BookOutOfSync',
@@ -134,6 +199,16 @@ export function createObservability(config: TraderConfig, engine: TradingEngine,
     ],
     registers: [monitoring.registry],
   });
+  new Gauge({
+    name: 'cryptoscalp_trader_decision_budget_seconds',
+    help: 'Tick-to-decision p99 budget of the DecisionLatencyBudget alert (source: configured, or learned at start); absent while learning.',
+    labelNames: ['source'],
+    registers: [monitoring.registry],
+    collect() {
+      const ms = budget.budgetMs(Date.now());
+      if (ms !== undefined) this.set({ source: budget.configured ? 'configured' : 'learned' }, ms / 1000);
+    },
+  });
   for (const [key, label] of Object.entries(STAGES)) {
     const child = stage.labels(label);
     const recorder = engine.latency[key as keyof typeof STAGES];
@@ -167,7 +242,12 @@ export function createObservability(config: TraderConfig, engine: TradingEngine,
       trading.setUnrealizedPnl(strategyName, p.symbol, p.unrealized);
       trading.setExposure(strategyName, p.symbol, p.qty * p.mark);
     }
-    trading.setEquity(strategyName, engine.portfolio.totals().net);
+    const t = engine.portfolio.totals();
+    trading.setEquity(strategyName, t.net);
+    // The trader's equity is PnL from 0, not an account balance, so a fraction of its peak means nothing; the ratio
+    // is the risk engine's own drawdown over its limit (1 = the drawdown rule engages), from the same figures.
+    const ratio = t.drawdown / config.risk.maxDrawdown;
+    trading.setDrawdown(strategyName, ratio, Math.max(ratio, t.maxDrawdown / config.risk.maxDrawdown));
   };
   lastRealized = new Map(engine.portfolio.snapshots().map((p) => [p.symbol, p.realized]));
   return {

@@ -215,7 +215,14 @@ export function createReadModelPort(options: ReadModelPortOptions): ReadModelPor
         : components.some((c) => c.status === 'warn')
           ? 'warn'
           : 'pass';
-      return { status: worst, components, latency: engine?.latency ?? {}, uptimeSec: Math.round(process.uptime()) };
+      return {
+        status: worst,
+        components,
+        latency: engine?.latency ?? {},
+        uptimeSec: Math.round(process.uptime()),
+        symbols: model.bookTops().map((b) => b.symbol),
+        ...(engine?.model === undefined ? {} : { model: engine.model }),
+      };
     },
     subscribe(listener) {
       // A new subscriber (the stream bridge of a gateway that just started) gets the retained events first, so the

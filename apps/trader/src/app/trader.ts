@@ -313,7 +313,16 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
       ),
     );
     persistence = kernel.add(
-      new PersistenceComponent(config, journal as JournalComponent, postgres, engineC, log, leader?.fence),
+      new PersistenceComponent(
+        config,
+        journal as JournalComponent,
+        postgres,
+        engineC,
+        log,
+        leader === undefined
+          ? undefined
+          : { fence: leader.fence, writableSeq: () => publisher?.committedEntrySeq() ?? 0 },
+      ),
     );
   }
   const observability = new ObservabilityComponent(config, engineC, () => market?.errors() ?? 0, [

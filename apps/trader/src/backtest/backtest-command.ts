@@ -7,7 +7,7 @@ import { loadConfig } from '../config/load-config.js';
 import { isTraderError } from '../errors.js';
 import { Prng } from '../internal/prng.js';
 import { listRecording } from '../recording/recording-reader.js';
-import { type BacktestResult, runBacktest } from './backtest.js';
+import { runBacktest } from './backtest.js';
 import { type BacktestMetrics, downsample, RETURN_PERIOD_MS } from './metrics.js';
 
 /** Usage text of `trader backtest`. */
@@ -101,11 +101,12 @@ export interface BacktestReport {
   /** How the risk-adjusted ratios are computed. */
   returns: string;
   strategy: TraderConfig['strategy'];
+  /** Wall time of the whole backtest (the recording is read once for both runs) and the lines replayed. */
+  wallMs: number;
+  lines: number;
   runs: {
     name: string;
     journal: string;
-    wallMs: number;
-    lines: number;
     metrics: BacktestMetrics;
     curve: { t: string; net: number }[];
   }[];
@@ -141,11 +142,7 @@ const FIGURES: readonly [string, (m: BacktestMetrics) => string][] = [
 /** The report as a table: one row per figure, one column per run. */
 export function formatReport(report: BacktestReport): string[] {
   const header = ['', ...report.runs.map((r) => r.name)];
-  const rows = [
-    header,
-    ...FIGURES.map(([label, f]) => [label, ...report.runs.map((r) => f(r.metrics))]),
-    ['wall time', ...report.runs.map((r) => `${(r.wallMs / 1000).toFixed(2)} s`)],
-  ];
+  const rows = [header, ...FIGURES.map(([label, f]) => [label, ...report.runs.map((r) => f(r.metrics))])];
   const widths = header.map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length)));
   return rows.map((r) =>
     r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  '),
@@ -187,19 +184,13 @@ export async function runBacktestCommand(argv: readonly string[], io: BacktestCo
     { name: 'latency-free', dir: 'latency-free', latency: () => 0 },
     { name: `latency ${latencyMs} ms`, dir: `latency-${latencyMs}ms`, latency: () => latencyMs * (0.5 + prng.next()) },
   ];
-  const results: BacktestResult[] = [];
-  for (const v of variants) {
-    results.push(
-      await runBacktest({
-        data: o.data,
-        config,
-        journalPath: join(out, v.dir, 'journal.jsonl'),
-        latency: v.latency,
-        ...window,
-      }),
-    );
-  }
-  const first = results[0] as BacktestResult;
+  const outcome = await runBacktest({
+    data: o.data,
+    config,
+    runs: variants.map((v) => ({ journalPath: join(out, v.dir, 'journal.jsonl'), latency: v.latency })),
+    ...window,
+  });
+  const { read } = outcome;
   const report: BacktestReport = {
     data: resolve(o.data),
     window: {
@@ -211,18 +202,18 @@ export async function runBacktestCommand(argv: readonly string[], io: BacktestCo
     latencyMs,
     returns: `PnL change per ${RETURN_PERIOD_MS / 60_000} minute of simulated time, annualized by sqrt(525600)`,
     strategy: config.strategy,
-    runs: results.map((r, i) => ({
+    wallMs: Math.round(outcome.wallMs),
+    lines: read.lines,
+    runs: outcome.results.map((r, i) => ({
       name: (variants[i] as { name: string }).name,
       journal: r.journalPath,
-      wallMs: Math.round(r.wallMs),
-      lines: r.read.lines,
       metrics: r.metrics,
       curve: downsample(r.curve, 200).map((p) => ({ t: new Date(p.t).toISOString(), net: Number(p.net.toFixed(4)) })),
     })),
-    truncatedFiles: first.read.truncated,
+    truncatedFiles: read.truncated,
   };
   writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  for (const t of first.read.truncated) {
+  for (const t of read.truncated) {
     io.err(
       `trader backtest: ${t.path}: cut short (a crash mid-flush?); read up to its last complete line, ${t.droppedBytes} bytes dropped`,
     );
@@ -230,12 +221,12 @@ export async function runBacktestCommand(argv: readonly string[], io: BacktestCo
   if (o.json) io.out(JSON.stringify(report, null, 2));
   else {
     const span =
-      first.read.lines === 0
+      read.lines === 0
         ? 'no events'
-        : `${first.read.lines} events, ${new Date(first.read.firstT).toISOString()} to ${new Date(first.read.lastT).toISOString()}`;
+        : `${read.lines} events, ${new Date(read.firstT).toISOString()} to ${new Date(read.lastT).toISOString()}`;
     io.out(`trader backtest: ${report.symbols.join(', ')}: ${span}; seed ${o.seed}`);
     for (const line of formatReport(report)) io.out(line);
-    io.out(`trader backtest: journals and report.json in ${out}`);
+    io.out(`trader backtest: ${(outcome.wallMs / 1000).toFixed(2)} s; journals and report.json in ${out}`);
   }
   return 0;
 }

@@ -6,113 +6,155 @@ import type { TraderConfig } from '../config/config-types.js';
 import { TradingEngine } from '../engine/trading-engine.js';
 import { Journal } from '../journal/journal.js';
 import type { OrderBook } from '../model/order-book.js';
-import { isSnapshotLine } from '../recording/recording-format.js';
+import { isSnapshotLine, type RecordedLine } from '../recording/recording-format.js';
 import { type RecordingReadReport, replayRecording } from '../recording/recording-reader.js';
 import { type BacktestMetrics, computeMetrics, type EquityPoint } from './metrics.js';
 import { SimulatedClock } from './simulated-clock.js';
+
+/** One engine run of a backtest. */
+export interface BacktestRunOptions {
+  /** Where the run's journal goes (replaced if it exists). */
+  journalPath: string;
+  /** The latency of each order placement and cancel at the paper venue, drawn per action (ms). */
+  latency: () => number;
+}
 
 /** Options of {@link runBacktest}. */
 export interface BacktestOptions {
   /** The recording's directory. */
   data: string;
-  /** The configuration: strategy, risk, execution fees, instance id (`symbols` must list the recorded ones traded). */
+  /** The configuration: strategy, risk, execution fees, instance id (`symbols`: the recorded ones to trade). */
   config: TraderConfig;
-  /** Where the run's journal goes (replaced if it exists). */
-  journalPath: string;
+  /** The runs, each its own engine fed the same lines in the same order (the recording is read once for all). */
+  runs: readonly BacktestRunOptions[];
   /** Receive-time window, epoch ms: `[from, to)`. */
   from?: number;
   to?: number;
-  /** The latency of each order placement and cancel at the paper venue, drawn per action (ms). */
-  latency: () => number;
   /** Simulated interval of the equity curve's samples. @default 1000 */
   sampleMs?: number;
 }
 
-/** What one backtest run produced. */
+/** What one run produced. */
 export interface BacktestResult {
   journalPath: string;
-  read: RecordingReadReport;
   metrics: BacktestMetrics;
   /** Equity (net PnL, marked to the books) every `sampleMs` of simulated time, and at the end. */
   curve: EquityPoint[];
-  /** Wall-clock time of the run (not part of the journal). */
+}
+
+/** What a backtest produced: what was read, each run's result, and the wall time (not part of any journal). */
+export interface BacktestOutcome {
+  read: RecordingReadReport;
+  results: BacktestResult[];
   wallMs: number;
 }
 
+/** One engine on its own simulated clock, fed the recording's lines. */
+class Session {
+  readonly clock = new SimulatedClock(0);
+  readonly engine: TradingEngine;
+  readonly curve: EquityPoint[] = [];
+  private readonly journal: Journal;
+  private submitted = 0;
+  private readonly filledOrders = new Set<string>();
+  private started = false;
+
+  constructor(
+    config: TraderConfig,
+    private readonly run: BacktestRunOptions,
+    private readonly sampleMs: number,
+  ) {
+    rmSync(run.journalPath, { force: true });
+    mkdirSync(dirname(run.journalPath), { recursive: true });
+    this.journal = Journal.open(run.journalPath, { fsync: 'never' }).journal;
+    const execution = new PaperExecution({
+      book: (symbol): OrderBook | undefined => {
+        const vb = this.engine.books.get(symbol);
+        return vb?.isSynced() ? vb.book : undefined;
+      },
+      latencyMs: config.execution.latencyMs,
+      latency: run.latency,
+      makerFeeBps: config.execution.makerFeeBps,
+      takerFeeBps: config.execution.takerFeeBps,
+      clock: this.clock,
+    });
+    this.engine = new TradingEngine({ config, journal: this.journal, clock: this.clock, execution, pid: 0 });
+    this.engine.onEntry((e) => {
+      if (e.type === 'order.submitted') this.submitted++;
+      else if (e.type === 'fill') this.filledOrders.add((e.data as { clientOrderId: string }).clientOrderId);
+    });
+  }
+
+  private sample(): void {
+    this.curve.push({ t: this.clock.now(), net: this.engine.portfolio.totals().net });
+  }
+
+  /** Moves the clock to the line's receive time (running the timers due), then hands the line to the engine. */
+  deliver(line: RecordedLine): void {
+    if (!this.started) {
+      this.started = true;
+      this.clock.advanceTo(line.t);
+      this.engine.start();
+      this.clock.setInterval(() => this.sample(), this.sampleMs);
+    }
+    this.clock.advanceTo(line.t);
+    if (isSnapshotLine(line)) this.engine.onSnapshot(line.symbol, line.snap, line.force);
+    else this.engine.onMarketEvent(line.ev, this.clock.monotonic());
+  }
+
+  /** Marks the books one last time, as the risk timer would, so the final equity is the last one seen. */
+  finish(): void {
+    if (!this.started) return;
+    for (const [symbol, vb] of this.engine.books) if (vb.isSynced()) this.engine.portfolio.mark(symbol, vb.book.mid());
+    this.sample();
+  }
+
+  async close(): Promise<BacktestResult> {
+    await this.engine.close();
+    this.journal.close();
+    return {
+      journalPath: this.run.journalPath,
+      metrics: computeMetrics({
+        curve: this.curve,
+        totals: this.engine.portfolio.totals(),
+        submitted: this.submitted,
+        filledOrders: this.filledOrders.size,
+        riskRejected: this.engine.counters.riskRejected,
+        finalState: this.engine.state,
+      }),
+      curve: this.curve,
+    };
+  }
+}
+
 /**
- * Replays a recording through the live trading code: the {@link TradingEngine} with its strategy, risk engine and
- * the paper venue ({@link PaperExecution}), on a {@link SimulatedClock} that jumps to each line's receive time and
+ * Replays a recording through the live trading code: per run, a {@link TradingEngine} with its strategy, risk engine
+ * and the paper venue ({@link PaperExecution}), on a {@link SimulatedClock} that jumps to each line's receive time and
  * runs the timers due on the way (order latency, risk rules, order expiry, the book watchdog). Nothing on the
  * decision path reads the wall clock and the session's pid is journaled as 0, so the same recording, configuration
- * and latency draws give a byte-identical journal.
+ * and latency draws give a byte-identical journal. The recording is decompressed and parsed once for all runs.
  */
-export async function runBacktest(options: BacktestOptions): Promise<BacktestResult> {
+export async function runBacktest(options: BacktestOptions): Promise<BacktestOutcome> {
   const wall0 = performance.now();
-  const { config } = options;
-  rmSync(options.journalPath, { force: true });
-  mkdirSync(dirname(options.journalPath), { recursive: true });
-  const { journal } = Journal.open(options.journalPath, { fsync: 'never' });
-  const clock = new SimulatedClock(0);
-  const execution = new PaperExecution({
-    book: (symbol): OrderBook | undefined => {
-      const vb = engine.books.get(symbol);
-      return vb?.isSynced() ? vb.book : undefined;
-    },
-    latencyMs: config.execution.latencyMs,
-    latency: options.latency,
-    makerFeeBps: config.execution.makerFeeBps,
-    takerFeeBps: config.execution.takerFeeBps,
-    clock,
-  });
-  const engine: TradingEngine = new TradingEngine({ config, journal, clock, execution, pid: 0 });
-  let submitted = 0;
-  const filledOrders = new Set<string>();
-  engine.onEntry((e) => {
-    if (e.type === 'order.submitted') submitted++;
-    else if (e.type === 'fill') filledOrders.add((e.data as { clientOrderId: string }).clientOrderId);
-  });
-  const curve: EquityPoint[] = [];
-  const sample = () => curve.push({ t: clock.now(), net: engine.portfolio.totals().net });
-  let started = false;
+  const sessions = options.runs.map((r) => new Session(options.config, r, options.sampleMs ?? 1000));
   let read: RecordingReadReport;
+  let results: BacktestResult[] = [];
   try {
     read = await replayRecording(
       options.data,
       (line) => {
-        if (!started) {
-          started = true;
-          clock.advanceTo(line.t);
-          engine.start();
-          clock.setInterval(sample, options.sampleMs ?? 1000);
-        }
-        clock.advanceTo(line.t);
-        if (isSnapshotLine(line)) engine.onSnapshot(line.symbol, line.snap, line.force);
-        else engine.onMarketEvent(line.ev, clock.monotonic());
+        for (const s of sessions) s.deliver(line);
       },
-      { from: options.from, to: options.to, symbols: config.symbols },
+      {
+        ...(options.from === undefined ? {} : { from: options.from }),
+        ...(options.to === undefined ? {} : { to: options.to }),
+        symbols: options.config.symbols,
+      },
     );
-    if (started) {
-      // Marks the books one last time, as the risk timer would, so the final equity is the last one seen.
-      for (const [symbol, vb] of engine.books) if (vb.isSynced()) engine.portfolio.mark(symbol, vb.book.mid());
-      sample();
-    }
+    for (const s of sessions) s.finish();
   } finally {
-    await engine.close();
-    journal.close();
+    // Every engine and journal is closed, also when reading failed.
+    results = await Promise.all(sessions.map((s) => s.close()));
   }
-  const totals = engine.portfolio.totals();
-  return {
-    journalPath: options.journalPath,
-    read,
-    metrics: computeMetrics({
-      curve,
-      totals,
-      submitted,
-      filledOrders: filledOrders.size,
-      riskRejected: engine.counters.riskRejected,
-      finalState: engine.state,
-    }),
-    curve,
-    wallMs: performance.now() - wall0,
-  };
+  return { read, results, wallMs: performance.now() - wall0 };
 }

@@ -1,6 +1,7 @@
 // The trader's command line as a function (`src/main.ts` runs it with the process's streams and environment):
 //   trader [--role all|engine|gateway] [--duration <s>] [--data-dir <dir>] [--port <n>] [--config <file>] [--env <name>]
 //   trader journal verify|repair [--data-dir <dir> | --journal <file>] [--json] [--yes]
+//   trader users add --username <u> --role <r> --password-file <f>   |   trader audit verify [--json]
 //   trader record --out <dir> [--minutes <n>] [--seed <n>]      (the simulator's market in simulated time)
 //   trader backtest --data <dir> [--from <iso>] [--to <iso>] [--config <file>] [--seed <n>] [--out <dir>] [--latency-ms <n>]
 import { createTrader, type TraderEndpoints } from '../app/trader.js';
@@ -11,7 +12,9 @@ import { loadSecrets, type TraderSecrets } from '../config/secrets.js';
 import { isTraderError } from '../errors.js';
 import { watchParent } from '../internal/parent-watch.js';
 import { runRecordCommand } from '../recording/record-command.js';
+import { runAuditCommand } from './audit-command.js';
 import { runJournalCommand } from './journal-command.js';
+import { runUsersCommand } from './users-command.js';
 
 /** Where the command writes, and what it reads from the environment (tests pass their own). */
 export interface TraderCommandIo {
@@ -38,6 +41,8 @@ export const EXIT_DEMOTED = 75;
 
 export async function runTraderCommand(argv: string[], io: TraderCommandIo = PROCESS_IO): Promise<number> {
   if (argv[0] === 'journal') return runJournalCommand(argv.slice(1), { out: io.out, err: io.err });
+  if (argv[0] === 'users') return runUsersCommand(argv.slice(1), io);
+  if (argv[0] === 'audit') return runAuditCommand(argv.slice(1), io);
   if (argv[0] === 'record') return runRecordCommand(argv.slice(1), io);
   if (argv[0] === 'backtest') return runBacktestCommand(argv.slice(1), io);
   let config: TraderConfig;

@@ -79,6 +79,14 @@ export interface TraderConfig {
     dailyLossLimit: number;
     /** Drawdown from the equity peak that switches to REDUCING. @default 300 */
     maxDrawdown: number;
+    /**
+     * After an operator releases the kill switch, the rule that engaged it stays quiet for at most this long unless
+     * its figure grows by `releaseStep` beyond its level at the release (or resets: new equity peak, new UTC day).
+     * @default 300000 (5 minutes)
+     */
+    releaseGraceMs: number;
+    /** How far drawdown or the day's loss must grow past its level at a release to re-engage. @default 50 */
+    releaseStep: number;
   };
   execution: {
     /** Simulated order latency. @default 2 */
@@ -156,12 +164,35 @@ export interface TraderConfig {
     rateLimitPerIp: number;
     /** API requests per token per 10 s window; 0 disables. @default 500 */
     rateLimitPerToken: number;
+    /**
+     * Addresses or CIDRs of the TLS-terminating proxies in front of the server (`TRADER_HTTP_TRUST_PROXY`, comma
+     * separated; also proxy-addr's names `loopback`, `linklocal`, `uniquelocal`): their `X-Forwarded-*` headers are
+     * believed. In production the API roles need either this or `http.tls`. @default [] (no proxy trusted)
+     */
+    trustProxy: string[];
+    /**
+     * HTTPS and WSS (`src/http/tls.ts`): PEM file paths, both or neither; reloaded when the files change. Also
+     * `TRADER_HTTP_TLS_CERT` / `TRADER_HTTP_TLS_KEY`. @default both '' (plain HTTP)
+     */
+    tls: {
+      /** Certificate chain, PEM (leaf first). */
+      certFile: string;
+      /** Private key of the leaf certificate, PEM. */
+      keyFile: string;
+    };
   };
   alerts: {
     /** A symbol without market data for this long raises `feed-stale`. @default 5000 */
     feedStaleMs: number;
-    /** Tick-to-decision p99 budget. @default 1 */
+    /**
+     * Tick-to-decision p99 budget of `DecisionLatencyBudget`, ms; 0 learns it on this machine: the p99 of the
+     * decisions over the first `decisionLatencyCalibrationMs` times `decisionLatencyMargin`. @default 0
+     */
     decisionLatencyBudgetMs: number;
+    /** The learned budget is the calibration p99 times this. @default 4 */
+    decisionLatencyMargin: number;
+    /** How long the trader decides before the budget is learned. @default 60000 */
+    decisionLatencyCalibrationMs: number;
     /** Slack bot token for notifications; empty disables. @default '' */
     slackToken: string;
     /** Slack channel. @default '' */

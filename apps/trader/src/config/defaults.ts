@@ -28,6 +28,8 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
     maxOrdersPerSecond: 20,
     dailyLossLimit: 500,
     maxDrawdown: 300,
+    releaseGraceMs: 300_000,
+    releaseStep: 50,
   },
   execution: { latencyMs: 2, makerFeeBps: 1, takerFeeBps: 4 },
   journal: { path: '', fsync: 'interval', fsyncIntervalMs: 100 },
@@ -47,8 +49,18 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
     shutdownDelayMs: 500,
     rateLimitPerIp: API_DEFAULTS.rateLimit.perIp,
     rateLimitPerToken: API_DEFAULTS.rateLimit.perToken,
+    trustProxy: [],
+    tls: { certFile: '', keyFile: '' },
   },
-  alerts: { feedStaleMs: 5000, decisionLatencyBudgetMs: 1, slackToken: '', slackChannel: '', webhookUrl: '' },
+  alerts: {
+    feedStaleMs: 5000,
+    decisionLatencyBudgetMs: 0,
+    decisionLatencyMargin: 4,
+    decisionLatencyCalibrationMs: 60_000,
+    slackToken: '',
+    slackChannel: '',
+    webhookUrl: '',
+  },
   recording: { enabled: false, dir: '', flushIntervalMs: 1000 },
 } satisfies TraderConfig);
 

@@ -22,6 +22,9 @@ const ALIASES: Readonly<Record<string, string>> = {
   REDIS_URL: 'cache.redisUrl',
   DATABASE_URL: 'database.url',
   DATABASE_REPLICA_URLS: 'database.replicaUrls',
+  // The names issue 16 and the deployment docs use; `TRADER_HTTP_TLS_CERT_FILE` / `_KEY_FILE` work too.
+  TRADER_HTTP_TLS_CERT: 'http.tls.certFile',
+  TRADER_HTTP_TLS_KEY: 'http.tls.keyFile',
 };
 // The secrets (TRADER_JWT_SECRET, TRADER_METRICS_TOKEN and their _FILE forms) are read by `loadSecrets`
 // (./secrets.ts), kept out of the config. TRADER_SUPERVISOR_PID is set by `npm start` (scripts/start.mjs) so the trader

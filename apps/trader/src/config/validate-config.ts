@@ -80,6 +80,8 @@ const RULES: Readonly<Record<string, Check>> = {
   'risk.maxOrdersPerSecond': int(1),
   'risk.dailyLossLimit': num(0, Number.POSITIVE_INFINITY, true),
   'risk.maxDrawdown': num(0, Number.POSITIVE_INFINITY, true),
+  'risk.releaseGraceMs': int(1),
+  'risk.releaseStep': num(0, Number.POSITIVE_INFINITY, true),
   'execution.latencyMs': num(0, 60_000),
   'execution.makerFeeBps': num(-100, 100),
   'execution.takerFeeBps': num(0, 100),
@@ -109,8 +111,16 @@ const RULES: Readonly<Record<string, Check>> = {
   'http.shutdownDelayMs': int(0, 60_000),
   'http.rateLimitPerIp': int(0),
   'http.rateLimitPerToken': int(0),
+  'http.trustProxy': (v) =>
+    Array.isArray(v) && v.every((a) => typeof a === 'string' && /^[0-9A-Za-z.:/]{1,64}$/.test(a))
+      ? undefined
+      : 'must be a list of addresses, CIDRs or loopback/linklocal/uniquelocal',
+  'http.tls.certFile': str,
+  'http.tls.keyFile': str,
   'alerts.feedStaleMs': int(100),
-  'alerts.decisionLatencyBudgetMs': num(0, 10_000, true),
+  'alerts.decisionLatencyBudgetMs': num(0, 10_000),
+  'alerts.decisionLatencyMargin': num(1, 1_000),
+  'alerts.decisionLatencyCalibrationMs': int(1_000),
   'alerts.slackToken': str,
   'alerts.slackChannel': str,
   'alerts.webhookUrl': url('http:', 'https:'),
@@ -191,6 +201,7 @@ export function validateConfig(config: TraderConfig): TraderConfig {
     );
   }
   checkHa(config);
+  checkTls(config);
   return deepFreeze(config);
 }
 
@@ -204,6 +215,26 @@ function checkHa(config: TraderConfig): void {
     throw bad('database.url', '(DATABASE_URL) is required with ha.enabled: the lease lives in the shared PostgreSQL');
   if (config.ha.renewIntervalMs * 3 > config.ha.leaseTtlMs)
     throw bad('ha.renewIntervalMs', `must be at most a third of ha.leaseTtlMs (${config.ha.leaseTtlMs})`);
+}
+
+/**
+ * TLS files come in pairs, and production API roles (`all`, `gateway`) serve HTTPS themselves or sit behind a trusted
+ * TLS-terminating proxy: tokens and passwords never cross a network in clear. The engine's health/metrics port is
+ * private to the deployment and may stay plain.
+ */
+function checkTls(config: TraderConfig): void {
+  const { certFile, keyFile } = config.http.tls;
+  const bad = (field: string, why: string) =>
+    new TraderError('E_TRADER_INVALID_CONFIG', `invalid configuration: ${field} ${why}`, { field });
+  if (certFile !== '' && keyFile === '')
+    throw bad('http.tls.keyFile', '(TRADER_HTTP_TLS_KEY) is required with http.tls.certFile');
+  if (keyFile !== '' && certFile === '')
+    throw bad('http.tls.certFile', '(TRADER_HTTP_TLS_CERT) is required with http.tls.keyFile');
+  if (config.env === 'production' && config.role !== 'engine' && certFile === '' && config.http.trustProxy.length === 0)
+    throw bad(
+      'http.tls.certFile',
+      '(TRADER_HTTP_TLS_CERT and TRADER_HTTP_TLS_KEY) is required in production unless a TLS-terminating proxy is trusted (http.trustProxy, TRADER_HTTP_TRUST_PROXY): the API would carry tokens in clear',
+    );
 }
 
 function deepFreeze<T>(o: T): T {

@@ -1,23 +1,110 @@
-// CryptoScalp trader dashboard: plain ES module, no dependencies, no CDN.
-// Data: REST for the initial state, then the live stream (WebSocket) for pnl, positions, fills and alerts.
+// CryptoScalp trader dashboard: a plain ES module, no build step, no CDN. Charts are TradingView Lightweight Charts,
+// vendored and loaded before this module as the global `LightweightCharts` (the CSP allows only 'self').
+// Data: REST for the initial state and a 2 s poll of status, risk and orders; the live stream (WebSocket) for prices,
+// books, PnL, positions, fills and alerts.
 
 const TOKEN_KEY = 'cryptoscalp.trader.token';
-const MAX_POINTS = 900;
+const MAX_POINTS = 3_600;
 const MAX_FILLS = 25;
+const MAX_MARKERS = 200;
+const DEPTH_LEVELS = 10;
+const POLL_MS = 2_000;
+const OPEN_STATUSES = new Set(['submitted', 'accepted', 'partially_filled']);
+const ROLE_RANK = { viewer: 0, trader: 1, admin: 2 };
+const BASE_TOPICS = ['pnl', 'positions', 'fills', 'alerts'];
+const CHART_COLORS = { up: '#3fb950', down: '#f85149', line: '#58a6ff', grid: '#222b35', text: '#8b97a3' };
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
   token: '',
-  pnl: [],
+  role: 'viewer',
+  symbols: [],
+  selected: '',
+  /** symbol -> [{ time, value }] (one point a second, ascending). */
+  prices: new Map(),
+  /** symbol -> fill markers on the price chart. */
+  markers: new Map(),
+  books: new Map(),
+  pnlPoints: [],
   positions: new Map(),
   fills: [],
   alerts: new Map(),
+  risk: undefined,
   offsets: {},
   ws: null,
   retryMs: 500,
-  statusTimer: 0,
+  pollTimer: 0,
+  charts: undefined,
 };
+
+// ---- formatting: the viewer's locale, fixed decimals, units ----
+
+const formatters = new Map();
+function numberFormat(digits, options = {}) {
+  const key = `${digits}|${JSON.stringify(options)}`;
+  let f = formatters.get(key);
+  if (f === undefined) {
+    f = new Intl.NumberFormat(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits, ...options });
+    formatters.set(key, f);
+  }
+  return f;
+}
+
+const isNum = (n) => typeof n === 'number' && Number.isFinite(n);
+
+/** A number with fixed decimals, or '-' when there is none. */
+function num(n, digits = 2) {
+  return isNum(n) ? numberFormat(digits).format(n) : '-';
+}
+
+/** Decimals for a price: enough to see a tick move at its magnitude. */
+function priceDigits(p) {
+  const a = Math.abs(p);
+  return a >= 1_000 ? 2 : a >= 1 ? 4 : 6;
+}
+
+function price(p) {
+  return isNum(p) ? num(p, priceDigits(p)) : '-';
+}
+
+function percent(ratio, digits = 1) {
+  return isNum(ratio) ? numberFormat(digits, { style: 'percent' }).format(ratio) : '-';
+}
+
+/** A duration given in milliseconds, in the unit that reads best: µs below 1 ms, ms below 1 s, else s. */
+function duration(ms) {
+  if (!isNum(ms)) return '-';
+  if (ms < 1) return `${num(ms * 1_000, 0)} µs`;
+  if (ms < 1_000) return `${num(ms, ms < 10 ? 2 : ms < 100 ? 1 : 0)} ms`;
+  return `${num(ms / 1_000, 2)} s`;
+}
+
+function signed(el, n, digits = 2) {
+  el.textContent = num(n, digits);
+  el.classList.toggle('pos', n > 0);
+  el.classList.toggle('neg', n < 0);
+}
+
+function cell(row, text, cls) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (cls) td.className = cls;
+  row.appendChild(td);
+  return td;
+}
+
+function item(list, text, cls) {
+  const li = document.createElement('li');
+  li.textContent = text;
+  if (cls) li.className = cls;
+  list.appendChild(li);
+  return li;
+}
+
+const can = (role) => ROLE_RANK[state.role] >= ROLE_RANK[role];
+
+// ---- API ----
 
 function takeToken() {
   // A link may carry the token in its fragment (`/#token=...`): browsers never send the fragment, so the token stays
@@ -33,89 +120,214 @@ function takeToken() {
   return sessionStorage.getItem(TOKEN_KEY) || '';
 }
 
-async function api(path) {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${state.token}` } });
+async function api(path, body) {
+  const init = { headers: { authorization: `Bearer ${state.token}` } };
+  if (body !== undefined) {
+    init.method = 'POST';
+    init.headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
   if (res.status === 401) {
     signOut('Your token was refused or has expired.');
     throw new Error('unauthorized');
   }
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!res.ok) {
+    const err = await res.json().catch(() => ({}));
+    throw new Error(err.message || `${path}: HTTP ${res.status}`);
+  }
   return await res.json();
 }
 
-function fmt(n, digits = 2) {
-  return typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '-';
+// ---- charts ----
+
+function chartOptions(el) {
+  return {
+    width: el.clientWidth,
+    height: el.clientHeight,
+    // The library's logo injects a <style> element, which the CSP refuses: the page footer carries the attribution
+    // notice and the link to tradingview.com that the licence's NOTICE asks for instead.
+    layout: { background: { color: 'transparent' }, textColor: CHART_COLORS.text, attributionLogo: false },
+    grid: { vertLines: { color: CHART_COLORS.grid }, horzLines: { color: CHART_COLORS.grid } },
+    rightPriceScale: { borderColor: CHART_COLORS.grid, scaleMargins: { top: 0.1, bottom: 0.1 } },
+    timeScale: { borderColor: CHART_COLORS.grid, timeVisible: true, secondsVisible: true },
+    localization: { locale: navigator.language },
+  };
 }
 
-function signed(el, n, digits = 2) {
-  el.textContent = fmt(n, digits);
-  el.classList.toggle('pos', n > 0);
-  el.classList.toggle('neg', n < 0);
+function createCharts() {
+  const LC = window.LightweightCharts;
+  const priceEl = $('price-chart');
+  const pnlEl = $('pnl-chart');
+  const priceChart = LC.createChart(priceEl, chartOptions(priceEl));
+  const priceSeries = priceChart.addSeries(LC.LineSeries, {
+    color: CHART_COLORS.line,
+    lineWidth: 2,
+    priceFormat: { type: 'custom', formatter: price, minMove: 0.000001 },
+  });
+  const fillMarkers = LC.createSeriesMarkers(priceSeries, []);
+  const pnlChart = LC.createChart(pnlEl, chartOptions(pnlEl));
+  // A baseline at 0: green above, red below; the price scale fits the curve (not from 0), so small moves show.
+  const pnlSeries = pnlChart.addSeries(LC.BaselineSeries, {
+    baseValue: { type: 'price', price: 0 },
+    topLineColor: CHART_COLORS.up,
+    bottomLineColor: CHART_COLORS.down,
+    topFillColor1: 'rgba(63, 185, 80, 0.25)',
+    topFillColor2: 'rgba(63, 185, 80, 0.02)',
+    bottomFillColor1: 'rgba(248, 81, 73, 0.02)',
+    bottomFillColor2: 'rgba(248, 81, 73, 0.25)',
+    lineWidth: 2,
+    priceFormat: { type: 'custom', formatter: (v) => num(v, 2), minMove: 0.01 },
+  });
+  const resize = new ResizeObserver(() => {
+    priceChart.resize(priceEl.clientWidth, priceEl.clientHeight);
+    pnlChart.resize(pnlEl.clientWidth, pnlEl.clientHeight);
+  });
+  resize.observe(priceEl);
+  resize.observe(pnlEl);
+  return { priceChart, priceSeries, fillMarkers, pnlChart, pnlSeries, resize };
 }
 
-function cell(row, text, cls) {
-  const td = document.createElement('td');
-  td.textContent = text;
-  if (cls) td.className = cls;
-  row.appendChild(td);
-  return td;
+/** Shows the whole series while it is shorter than the chart is wide; after that the chart scrolls with new points. */
+function follow(chart, points) {
+  if (points.length * 6 < chart.timeScale().width()) chart.timeScale().fitContent();
+}
+
+/** Appends `value` at epoch-ms `ts` to a one-point-a-second series: a later point in the same second replaces it. */
+function pushPoint(points, ts, value) {
+  const time = Math.floor(ts / 1_000);
+  const last = points[points.length - 1];
+  if (last !== undefined && time < last.time) return undefined;
+  const point = { time, value };
+  if (last !== undefined && last.time === time) points[points.length - 1] = point;
+  else points.push(point);
+  if (points.length > MAX_POINTS) points.shift();
+  return point;
+}
+
+function pricesOf(symbol) {
+  let points = state.prices.get(symbol);
+  if (points === undefined) {
+    points = [];
+    state.prices.set(symbol, points);
+  }
+  return points;
+}
+
+function onPrice(p) {
+  const point = pushPoint(pricesOf(p.symbol), p.ts, p.price);
+  if (point === undefined || p.symbol !== state.selected || !state.charts) return;
+  state.charts.priceSeries.update(point);
+  follow(state.charts.priceChart, pricesOf(p.symbol));
+  $('price-last').textContent = price(p.price);
+  $('price-chart').dataset.points = String(pricesOf(p.symbol).length);
+}
+
+function fillMarker(f) {
+  const buy = f.side === 'buy';
+  return {
+    time: Math.floor(f.ts / 1_000),
+    position: buy ? 'belowBar' : 'aboveBar',
+    color: buy ? CHART_COLORS.up : CHART_COLORS.down,
+    shape: buy ? 'arrowUp' : 'arrowDown',
+  };
+}
+
+/** Marks a fill on its symbol's price chart; a fill before the first price point adds its own point. */
+function markFill(f) {
+  const points = pricesOf(f.symbol);
+  const time = Math.floor(f.ts / 1_000);
+  if (points.length === 0 || time < points[0].time) {
+    const at = points.findIndex((p) => p.time >= time);
+    if (at === -1) points.push({ time, value: f.price });
+    else if (points[at].time !== time) points.splice(at, 0, { time, value: f.price });
+  }
+  let list = state.markers.get(f.symbol);
+  if (list === undefined) {
+    list = [];
+    state.markers.set(f.symbol, list);
+  }
+  list.push(fillMarker(f));
+  list.sort((a, b) => a.time - b.time);
+  if (list.length > MAX_MARKERS) list.shift();
+}
+
+function showSymbol(symbol) {
+  state.selected = symbol;
+  for (const tab of $('price-symbols').children) tab.setAttribute('aria-selected', String(tab.dataset.symbol === symbol));
+  $('depth-symbol').textContent = symbol;
+  renderDepth();
+  if (!state.charts) return;
+  const points = pricesOf(symbol);
+  state.charts.priceSeries.setData(points);
+  state.charts.fillMarkers.setMarkers(state.markers.get(symbol) ?? []);
+  state.charts.priceChart.timeScale().fitContent();
+  const chart = $('price-chart');
+  chart.dataset.points = String(points.length);
+  chart.dataset.markers = String((state.markers.get(symbol) ?? []).length);
+  $('price-last').textContent = points.length ? price(points[points.length - 1].value) : '';
+}
+
+function renderSymbolTabs() {
+  const tabs = $('price-symbols');
+  tabs.replaceChildren();
+  for (const symbol of state.symbols) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.role = 'tab';
+    b.dataset.symbol = symbol;
+    b.textContent = symbol;
+    b.addEventListener('click', () => showSymbol(symbol));
+    tabs.appendChild(b);
+  }
+}
+
+// ---- panels ----
+
+function renderDepth() {
+  const body = $('depth').tBodies[0];
+  body.replaceChildren();
+  const book = state.books.get(state.selected);
+  if (book === undefined) return;
+  const bids = book.bids.slice(0, DEPTH_LEVELS);
+  const asks = book.asks.slice(0, DEPTH_LEVELS);
+  let most = 0;
+  for (const [, q] of [...bids, ...asks]) most = Math.max(most, q);
+  for (let i = 0; i < Math.max(bids.length, asks.length); i++) {
+    const tr = document.createElement('tr');
+    const [bp, bq] = bids[i] ?? [];
+    const [ap, aq] = asks[i] ?? [];
+    depthCell(tr, bq, most, 'bid');
+    cell(tr, price(bp), 'pos');
+    cell(tr, price(ap), 'neg');
+    depthCell(tr, aq, most, 'ask');
+    body.appendChild(tr);
+  }
+}
+
+/** A quantity cell with a bar behind it, its length the share of the largest level shown. */
+function depthCell(tr, qty, most, side) {
+  const td = cell(tr, num(qty, 4), `depth ${side}`);
+  const bar = document.createElement('span');
+  bar.className = 'depth-bar';
+  // CSSOM, not a style attribute: the CSP allows no inline styles.
+  bar.style.width = isNum(qty) && most > 0 ? `${(qty / most) * 100}%` : '0';
+  td.appendChild(bar);
 }
 
 function showPnl(p) {
   signed($('pnl-total'), p.total);
   signed($('pnl-realized'), p.realized);
   signed($('pnl-unrealized'), p.unrealized);
-  $('pnl-fees').textContent = fmt(p.fees);
-  $('pnl-drawdown').textContent = fmt(p.drawdown);
+  $('pnl-fees').textContent = num(p.fees);
+  $('pnl-drawdown').textContent = num(p.drawdown);
   $('pnl-winloss').textContent = `${p.wins}/${p.losses}`;
-  const ts = typeof p.ts === 'number' && p.ts > 1e12 ? p.ts : Date.now();
-  state.pnl.push({ ts, total: p.total });
-  if (state.pnl.length > MAX_POINTS) state.pnl.shift();
-  drawChart();
-}
-
-function drawChart() {
-  const canvas = $('pnl-chart');
-  const ratio = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth || 900;
-  const h = canvas.clientHeight || 220;
-  if (canvas.width !== Math.round(w * ratio)) {
-    canvas.width = Math.round(w * ratio);
-    canvas.height = Math.round(h * ratio);
-  }
-  const ctx = canvas.getContext('2d');
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.clearRect(0, 0, w, h);
-  const pts = state.pnl;
-  if (pts.length === 0) return;
-  let min = 0;
-  let max = 0;
-  for (const p of pts) {
-    if (p.total < min) min = p.total;
-    if (p.total > max) max = p.total;
-  }
-  if (max - min < 1e-9) max = min + 1;
-  const pad = 8;
-  const x = (i) => pad + (pts.length === 1 ? 0 : (i / (pts.length - 1)) * (w - 2 * pad));
-  const y = (v) => h - pad - ((v - min) / (max - min)) * (h - 2 * pad);
-  ctx.strokeStyle = '#2d3742';
-  ctx.beginPath();
-  ctx.moveTo(0, y(0));
-  ctx.lineTo(w, y(0));
-  ctx.stroke();
-  const last = pts[pts.length - 1].total;
-  ctx.strokeStyle = last >= 0 ? '#3fb950' : '#f85149';
-  ctx.lineWidth = 2;
-  ctx.beginPath();
-  for (let i = 0; i < pts.length; i++) {
-    if (i === 0) ctx.moveTo(x(i), y(pts[i].total));
-    else ctx.lineTo(x(i), y(pts[i].total));
-  }
-  ctx.stroke();
-  ctx.fillStyle = '#8b97a3';
-  ctx.font = '11px system-ui';
-  ctx.fillText(fmt(max), 4, 12);
-  ctx.fillText(fmt(min), 4, h - 4);
+  const ts = isNum(p.ts) && p.ts > 1e12 ? p.ts : Date.now();
+  const point = pushPoint(state.pnlPoints, ts, p.total);
+  if (point === undefined || !state.charts) return;
+  state.charts.pnlSeries.update(point);
+  follow(state.charts.pnlChart, state.pnlPoints);
+  $('pnl-chart').dataset.points = String(state.pnlPoints.length);
 }
 
 function renderPositions() {
@@ -126,12 +338,36 @@ function renderPositions() {
     const tr = document.createElement('tr');
     tr.dataset.symbol = p.symbol;
     cell(tr, p.symbol);
-    cell(tr, fmt(p.qty, 4));
-    cell(tr, fmt(p.avgPrice));
-    cell(tr, fmt(p.markPrice));
-    cell(tr, fmt(p.unrealizedPnl), p.unrealizedPnl >= 0 ? 'pos' : 'neg');
-    cell(tr, fmt(p.realizedPnl), p.realizedPnl >= 0 ? 'pos' : 'neg');
+    cell(tr, num(p.qty, 4), p.qty > 0 ? 'pos' : p.qty < 0 ? 'neg' : '');
+    cell(tr, p.qty === 0 ? '-' : price(p.avgPrice));
+    cell(tr, price(p.markPrice));
+    cell(tr, num(p.unrealizedPnl), p.unrealizedPnl >= 0 ? 'pos' : 'neg');
+    cell(tr, num(p.realizedPnl), p.realizedPnl >= 0 ? 'pos' : 'neg');
     body.appendChild(tr);
+  }
+  renderExposure();
+}
+
+/** Each position's notional against `risk.maxPositionNotional`, and the total against the symbols' combined limit. */
+function renderExposure() {
+  const list = $('exposure');
+  list.replaceChildren();
+  const limit = state.risk?.limits?.maxPositionNotional;
+  if (!isNum(limit) || limit <= 0) return;
+  for (const p of [...state.positions.values()].sort((a, b) => a.symbol.localeCompare(b.symbol))) {
+    const ratio = Math.abs(p.notional) / limit;
+    const li = item(list, '', ratio >= 0.9 ? 'hot' : ratio >= 0.6 ? 'warm' : '');
+    li.dataset.symbol = p.symbol;
+    const label = document.createElement('span');
+    label.className = 'bar-label';
+    label.textContent = `${p.symbol} ${num(Math.abs(p.notional), 0)} / ${num(limit, 0)} (${percent(ratio, 0)})`;
+    const track = document.createElement('span');
+    track.className = 'bar-track';
+    const fill = document.createElement('span');
+    fill.className = 'bar-fill';
+    fill.style.width = `${Math.min(1, ratio) * 100}%`;
+    track.appendChild(fill);
+    li.append(label, track);
   }
 }
 
@@ -144,9 +380,9 @@ function renderFills() {
     cell(tr, new Date(f.ts).toLocaleTimeString());
     cell(tr, f.symbol);
     cell(tr, f.side, f.side === 'buy' ? 'pos' : 'neg');
-    cell(tr, fmt(f.qty, 4));
-    cell(tr, fmt(f.price));
-    cell(tr, fmt(f.fee, 4));
+    cell(tr, num(f.qty, 4));
+    cell(tr, price(f.price));
+    cell(tr, num(f.fee, 4));
     body.appendChild(tr);
   }
 }
@@ -156,25 +392,88 @@ function addFill(f) {
   state.fills.unshift(f);
   state.fills.length = Math.min(state.fills.length, MAX_FILLS);
   renderFills();
+  markFill(f);
+  if (f.symbol === state.selected) showSymbol(f.symbol);
+}
+
+function renderOrders(orders) {
+  const body = $('orders').tBodies[0];
+  body.replaceChildren();
+  const open = orders.filter((o) => OPEN_STATUSES.has(o.status));
+  $('orders-empty').hidden = open.length > 0;
+  for (const o of open) {
+    const tr = document.createElement('tr');
+    tr.dataset.orderId = o.clientOrderId;
+    cell(tr, o.symbol);
+    cell(tr, o.side, o.side === 'buy' ? 'pos' : 'neg');
+    cell(tr, num(o.qty - (o.filledQty ?? 0), 4));
+    cell(tr, o.price === undefined ? o.type : price(o.price));
+    cell(tr, o.status.replace('_', ' '));
+    const td = cell(tr, '');
+    if (can('trader')) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'small cancel';
+      b.textContent = 'Cancel';
+      b.addEventListener('click', () => act(b, `/api/orders/${encodeURIComponent(o.clientOrderId)}/cancel`, {}));
+      td.appendChild(b);
+    }
+    body.appendChild(tr);
+  }
 }
 
 function renderAlerts() {
   const list = $('alerts');
   list.replaceChildren();
   const active = [...state.alerts.values()].filter((a) => a.state !== 'resolved');
-  if (active.length === 0) {
-    const li = document.createElement('li');
-    li.textContent = 'No active alerts';
-    list.appendChild(li);
-  }
+  if (active.length === 0) item(list, 'No active alerts', 'muted');
   for (const a of active) {
-    const li = document.createElement('li');
+    const li = item(list, '', a.severity);
     li.dataset.alertId = a.id;
-    li.className = a.severity;
-    li.textContent = `[${a.severity}] ${a.name}: ${a.summary ?? ''}${a.acknowledged ? ' (acknowledged)' : ''}${
-      a.silenced ? ' (silenced)' : ''
-    }`;
-    list.appendChild(li);
+    const text = document.createElement('span');
+    text.textContent = `[${a.severity}] ${a.name}: ${a.summary ?? ''}${a.silenced ? ' (silenced)' : ''}`;
+    li.appendChild(text);
+    if (a.acknowledged) {
+      const tag = document.createElement('span');
+      tag.className = 'tag';
+      tag.textContent = 'acknowledged';
+      li.appendChild(tag);
+    } else if (can('trader')) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'small ack';
+      b.textContent = 'Acknowledge';
+      b.addEventListener('click', async () => {
+        if (await act(b, `/api/alerts/${encodeURIComponent(a.id)}/ack`, {})) {
+          state.alerts.set(a.id, { ...a, acknowledged: true });
+          renderAlerts();
+        }
+      });
+      li.appendChild(b);
+    }
+  }
+}
+
+function renderModel(m) {
+  const dl = $('model');
+  dl.replaceChildren();
+  const rows = m
+    ? [
+        ['Hit rate', percent(m.hitRate, 1), 'hitRate'],
+        ['Confident predictions', num(m.confidentPredictions, 0), 'confident'],
+        ['Samples', num(m.samples, 0), 'samples'],
+        ['Decisions', num(m.decisions, 0), 'decisions'],
+        ['Inference p50', duration(m.inferenceLatencyMs?.p50), 'inferenceP50'],
+        ['Inference p99', duration(m.inferenceLatencyMs?.p99), 'inferenceP99'],
+      ]
+    : [['Model', 'not reported by this trader', 'none']];
+  for (const [label, value, key] of rows) {
+    const dt = document.createElement('dt');
+    dt.textContent = label;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    dd.dataset.key = key;
+    dl.append(dt, dd);
   }
 }
 
@@ -185,42 +484,126 @@ function renderStatus(s) {
     const tr = document.createElement('tr');
     tr.dataset.stage = stage;
     cell(tr, stage);
-    cell(tr, fmt(p.p50, 3));
-    cell(tr, fmt(p.p99, 3));
-    cell(tr, fmt(p.p999, 3));
+    cell(tr, duration(p.p50));
+    cell(tr, duration(p.p99));
+    cell(tr, duration(p.p999));
     body.appendChild(tr);
   }
   const list = $('health');
   list.replaceChildren();
   for (const c of s.components ?? []) {
-    const li = document.createElement('li');
-    li.className = c.status;
+    const li = item(list, '', c.status);
     li.dataset.component = c.name;
     const st = document.createElement('span');
     st.className = 'status';
     st.textContent = c.status;
     li.append(st, ` ${c.name}${c.output ? `: ${c.output}` : ''}`);
-    list.appendChild(li);
   }
+  renderModel(s.model);
+  const symbols = s.symbols ?? [];
+  if (symbols.length > 0 && symbols.join() !== state.symbols.join()) setSymbols(symbols);
 }
 
 function renderRisk(r) {
+  state.risk = r;
   const el = $('risk-mode');
   el.textContent = r.mode;
   el.className = `badge ${r.mode}`;
+  const since = isNum(r.since) && r.since > 0 ? ` since ${new Date(r.since).toLocaleTimeString()}` : '';
+  $('risk-reason').textContent = r.mode === 'RUNNING' ? '' : `${r.mode}${since}: ${r.reason ?? ''}`;
+  for (const b of $('kill-controls').querySelectorAll('button')) b.disabled = b.dataset.mode === r.mode;
+  renderExposure();
 }
 
-async function refreshStatus() {
+// ---- commands ----
+
+/** Runs a command from a button; the button is disabled meanwhile and the error, if any, shown on it. */
+async function act(button, path, body) {
+  button.disabled = true;
+  button.title = '';
   try {
-    const [status, risk] = await Promise.all([api('/api/status'), api('/api/risk')]);
-    renderStatus(status);
+    await api(path, body);
+    return true;
+  } catch (e) {
+    button.title = String(e.message || e);
+    button.classList.add('failed');
+    return false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Asks for confirmation and a reason in a modal dialog; resolves the reason, or `undefined` when cancelled. */
+function confirmWithReason(text) {
+  const dialog = $('confirm');
+  $('confirm-text').textContent = text;
+  $('confirm-reason').value = '';
+  dialog.returnValue = '';
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      'close',
+      () => resolve(dialog.returnValue === 'ok' ? $('confirm-reason').value.trim() || undefined : undefined),
+      { once: true },
+    );
+  });
+}
+
+const KILL_TEXT = {
+  REDUCING: 'Engage the kill switch in REDUCING mode? Only risk-reducing orders will be sent.',
+  HALTED: 'HALT trading? No new orders will be sent; open orders can only be cancelled.',
+  RUNNING: 'Release the kill switch and resume normal trading?',
+};
+
+async function changeKillSwitch(button) {
+  const mode = button.dataset.mode;
+  const reason = await confirmWithReason(KILL_TEXT[mode]);
+  if (reason === undefined) return;
+  const ok =
+    mode === 'RUNNING'
+      ? await act(button, '/api/kill-switch/release', { reason })
+      : await act(button, '/api/kill-switch', { mode, reason });
+  if (ok) await refresh();
+}
+
+// ---- data flow ----
+
+async function refresh() {
+  try {
+    const [status, risk, orders] = await Promise.all([
+      api('/api/status'),
+      api('/api/risk'),
+      api('/api/orders?limit=200'),
+    ]);
     renderRisk(risk);
+    renderStatus(status);
+    renderOrders(orders);
   } catch {
     // Shown as stale; the next poll retries.
   }
 }
 
-const TOPICS = ['pnl', 'positions', 'fills', 'alerts'];
+function setSymbols(symbols) {
+  const fresh = symbols.filter((s) => !state.symbols.includes(s));
+  state.symbols = [...symbols];
+  renderSymbolTabs();
+  showSymbol(state.symbols.includes(state.selected) ? state.selected : state.symbols[0]);
+  if (state.ws?.readyState === WebSocket.OPEN) for (const s of fresh) subscribeSymbol(state.ws, s);
+}
+
+function subscribe(ws, topic) {
+  const seen = state.offsets[topic];
+  ws.send(
+    JSON.stringify(
+      seen ? { op: 'subscribe', topic, offset: seen.offset, epoch: seen.epoch } : { op: 'subscribe', topic },
+    ),
+  );
+}
+
+function subscribeSymbol(ws, symbol) {
+  subscribe(ws, `prices.${symbol}`);
+  subscribe(ws, `book.${symbol}`);
+}
 
 /** Reloads a topic's state over REST: after a resnapshot notice (the stream could not replay what we missed). */
 async function reload(topic) {
@@ -230,12 +613,29 @@ async function reload(topic) {
     for (const p of await api('/api/positions')) state.positions.set(p.symbol, p);
     renderPositions();
   } else if (topic === 'fills') {
-    state.fills = (await api(`/api/fills?limit=${MAX_FILLS}`)).slice(0, MAX_FILLS);
-    renderFills();
+    for (const f of (await api(`/api/fills?limit=${MAX_FILLS}`)).reverse()) addFill(f);
   } else if (topic === 'alerts') {
     state.alerts.clear();
     for (const a of await api('/api/alerts')) state.alerts.set(a.id, a);
     renderAlerts();
+  }
+  // Prices and books are live views: the next message replaces what was missed.
+}
+
+function onMessage(msg) {
+  const { topic, data } = msg;
+  if (topic === 'pnl') showPnl(data);
+  else if (topic === 'positions') {
+    state.positions.set(data.symbol, data);
+    renderPositions();
+  } else if (topic === 'fills') addFill(data);
+  else if (topic === 'alerts') {
+    state.alerts.set(data.id, data);
+    renderAlerts();
+  } else if (topic.startsWith('prices.')) onPrice(data);
+  else if (topic.startsWith('book.')) {
+    state.books.set(data.symbol, data);
+    if (data.symbol === state.selected) renderDepth();
   }
 }
 
@@ -250,14 +650,8 @@ function connect() {
     conn.textContent = 'live';
     conn.className = 'badge on';
     // Resume each topic from the last offset seen (same epoch), so nothing is missed across reconnects.
-    for (const topic of TOPICS) {
-      const seen = state.offsets[topic];
-      ws.send(
-        JSON.stringify(
-          seen ? { op: 'subscribe', topic, offset: seen.offset, epoch: seen.epoch } : { op: 'subscribe', topic },
-        ),
-      );
-    }
+    for (const topic of BASE_TOPICS) subscribe(ws, topic);
+    for (const symbol of state.symbols) subscribeSymbol(ws, symbol);
   };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
@@ -272,15 +666,7 @@ function connect() {
     }
     if (msg.type !== 'message') return;
     state.offsets[msg.topic] = { epoch: msg.epoch, offset: msg.offset };
-    if (msg.topic === 'pnl') showPnl(msg.data);
-    else if (msg.topic === 'positions') {
-      state.positions.set(msg.data.symbol, msg.data);
-      renderPositions();
-    } else if (msg.topic === 'fills') addFill(msg.data);
-    else if (msg.topic === 'alerts') {
-      state.alerts.set(msg.data.id, msg.data);
-      renderAlerts();
-    }
+    onMessage(msg);
   };
   ws.onclose = () => {
     conn.textContent = 'reconnecting';
@@ -296,22 +682,25 @@ async function start() {
   $('app').hidden = false;
   $('logout').hidden = false;
   const me = await api('/api/me');
+  state.role = me.role in ROLE_RANK ? me.role : 'viewer';
   $('user').textContent = `${me.sub} (${me.role})`;
+  // Controls the role cannot use are not shown at all (the API refuses them anyway).
+  $('kill-controls').hidden = !can('admin');
+  state.charts ??= createCharts();
   const [positions, fills, pnl, alerts] = await Promise.all([
     api('/api/positions'),
-    api('/api/fills?limit=25'),
+    api(`/api/fills?limit=${MAX_FILLS}`),
     api('/api/pnl'),
     api('/api/alerts'),
   ]);
   for (const p of positions) state.positions.set(p.symbol, p);
-  renderPositions();
-  state.fills = fills.slice(0, MAX_FILLS);
-  renderFills();
+  for (const f of [...fills].reverse()) addFill(f);
   showPnl(pnl);
   for (const a of alerts) state.alerts.set(a.id, a);
   renderAlerts();
-  await refreshStatus();
-  state.statusTimer = setInterval(refreshStatus, 2_000);
+  await refresh();
+  renderPositions();
+  state.pollTimer = setInterval(refresh, POLL_MS);
   connect();
   document.body.dataset.ready = 'true';
 }
@@ -319,10 +708,11 @@ async function start() {
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = '';
-  clearInterval(state.statusTimer);
+  clearInterval(state.pollTimer);
   if (state.ws) state.ws.close();
   $('app').hidden = true;
   $('logout').hidden = true;
+  $('kill-controls').hidden = true;
   $('login').hidden = false;
   $('login-error').textContent = message || '';
 }
@@ -334,7 +724,7 @@ $('login-form').addEventListener('submit', (ev) => {
   start().catch((e) => signOut(String(e.message || e)));
 });
 $('logout').addEventListener('click', () => signOut(''));
-window.addEventListener('resize', drawChart);
+for (const b of $('kill-controls').querySelectorAll('button')) b.addEventListener('click', () => changeKillSwitch(b));
 
 state.token = takeToken();
 if (state.token) start().catch((e) => signOut(String(e.message || e)));

@@ -212,6 +212,7 @@ export class TradingEngine {
         maxDrawdown: config.risk.maxDrawdown,
       },
       this.killSwitch,
+      { graceMs: config.risk.releaseGraceMs, step: config.risk.releaseStep },
     );
     this.strategy =
       options.strategy ??
@@ -421,6 +422,7 @@ export class TradingEngine {
     }
     // The daily loss limit counts from the PnL at UTC midnight, also across restarts.
     this.risk.setDayBaseline(baseline ?? this.portfolio.totals().net, today);
+    if (!this.execution.venueStateSurvivesRestart) this.portfolio.excludeRestartJumps();
     let reconciledCancelled = 0;
     let reconciledByVenue = 0;
     const open = options.reconcile === false ? [] : [...this.orders.openOrders()];

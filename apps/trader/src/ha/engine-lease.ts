@@ -81,8 +81,21 @@ export class EngineLease {
     return this.#table;
   }
 
-  /** Creates the table and the group's row (expired, epoch 0) if missing. Idempotent. */
+  /**
+   * Creates the table and the group's row (expired, epoch 0) if missing. Idempotent; engines starting together may
+   * race on `create ... if not exists` (a unique violation in the catalog), so that is tried once more.
+   */
   async prepare(): Promise<void> {
+    try {
+      await this.#create();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== '23505' && code !== '42P07') throw e;
+      await this.#create();
+    }
+  }
+
+  async #create(): Promise<void> {
     const { db, schema, group } = this.options;
     await db.query(`create schema if not exists ${checkSchemaName(schema)}`);
     await db.query(

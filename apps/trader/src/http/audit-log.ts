@@ -29,8 +29,23 @@ export interface AuditRow extends Required<Omit<AuditEntry, 'detail'>> {
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** The `prev_hash` of the first chained row. */
+export const AUDIT_CHAIN_GENESIS = '0'.repeat(64);
+
 /**
- * The DDL of the audit table in `schema`: table `audit_log` with triggers that refuse UPDATE, DELETE and TRUNCATE.
+ * The canonical serialization of an audit row `r` that its hash covers (after the previous row's hash): a JSON array
+ * of every column, the time as integer microseconds since the epoch (independent of `DateStyle` and `TimeZone`),
+ * `detail` in jsonb's normalised text. The insert trigger and `trader audit verify` use this same expression.
+ */
+export function auditCanonicalSql(r: string): string {
+  return `jsonb_build_array(${r}.id::text, (extract(epoch FROM ${r}.at) * 1000000)::bigint::text, ${r}.actor, ${r}.role, ${r}.action, ${r}.request_id, ${r}.ip, ${r}.outcome, ${r}.detail)::text`;
+}
+
+/**
+ * The DDL of the audit table in `schema`: table `audit_log` with triggers that refuse UPDATE, DELETE and TRUNCATE, and
+ * an insert trigger that chains the rows: each carries `prev_hash` (the previous row's `hash`) and
+ * `hash = sha256(prev_hash || canonical row)` ({@link auditCanonicalSql}); a table from before the chain gets the
+ * columns and the trigger (its older rows stay unchained).
  * Idempotent (it takes a transaction-scoped advisory lock) and a no-op once the table and its trigger exist, so a role
  * that may only insert runs it safely; the embedded database runs it as its owner before handing the session to the
  * application's role.
@@ -45,7 +60,7 @@ export function auditLogDdl(schema: string): string {
   return `DO $audit$
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('cryptoscalp.audit_log'));
-  IF to_regclass('${table}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only'
+  IF to_regclass('${table}') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_chain'
                  AND tgrelid = to_regclass('${table}')) THEN
     RETURN;
   END IF;
@@ -62,15 +77,29 @@ BEGIN
     detail jsonb NOT NULL DEFAULT '{}'::jsonb
   );
   CREATE INDEX IF NOT EXISTS audit_log_at_idx ON ${table} (at);
+  ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS prev_hash text, ADD COLUMN IF NOT EXISTS hash text;
   CREATE OR REPLACE FUNCTION ${s}.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
   BEGIN
     RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP USING ERRCODE = '42501';
   END
   $fn$;
-  CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON ${table}
+  -- The hash chain, computed in the database so every writer (each gateway, any tool) extends one chain: the lock
+  -- (held to commit) orders the inserts, and the id is drawn under it so id order is chain order.
+  CREATE OR REPLACE FUNCTION ${s}.audit_log_chain() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('cryptoscalp.audit_log.chain.' || TG_TABLE_SCHEMA));
+    NEW.id := nextval(pg_get_serial_sequence(format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'id'));
+    SELECT coalesce((SELECT hash FROM ${table} ORDER BY id DESC LIMIT 1), '${AUDIT_CHAIN_GENESIS}') INTO NEW.prev_hash;
+    NEW.hash := encode(sha256(convert_to(NEW.prev_hash || ${auditCanonicalSql('NEW')}, 'UTF8')), 'hex');
+    RETURN NEW;
+  END
+  $fn$;
+  CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON ${table}
     FOR EACH ROW EXECUTE FUNCTION ${s}.audit_log_append_only();
-  CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON ${table}
+  CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON ${table}
     FOR EACH STATEMENT EXECUTE FUNCTION ${s}.audit_log_append_only();
+  CREATE OR REPLACE TRIGGER audit_log_chain BEFORE INSERT ON ${table}
+    FOR EACH ROW EXECUTE FUNCTION ${s}.audit_log_chain();
 END
 $audit$`;
 }
@@ -137,6 +166,16 @@ export class AuditLog {
     this.#pool = o.pool;
     this.#schema = schema;
     this.#table = `"${schema}".audit_log`;
+  }
+
+  /** The pool rows are written through (the people-login tables live beside the audit log). */
+  get pool(): Queryable {
+    return this.#pool;
+  }
+
+  /** The schema of the audit table. */
+  get schema(): string {
+    return this.#schema;
   }
 
   /** The qualified table name. */

@@ -123,6 +123,7 @@ export class TokenVerifier {
       role,
       exp,
       tokenId: createHash('sha256').update(token).digest('hex').slice(0, 16),
+      ...(typeof payload.sid === 'string' ? { sid: payload.sid } : {}),
     });
     if (this.#cacheSize > 0) {
       if (this.#cache.size >= this.#cacheSize) {

@@ -31,6 +31,8 @@ export interface ResolvedOptions {
   metricsToken: string | undefined;
   metricsMaxAgeMs: number;
   metricsMaxPerSecond: number;
+  /** Served over TLS: every response carries HSTS. */
+  hsts: boolean;
 }
 
 /** The stream options that are integers (checked in one loop, and part of the known keys). */
@@ -52,6 +54,7 @@ const KEYS = {
     'auth',
     'audit',
     'redis',
+    'sessions',
     'rateLimit',
     'loadShedding',
     'health',
@@ -67,6 +70,7 @@ const KEYS = {
     'bodyLimit',
     'keepAliveTimeoutMs',
     'drainTimeoutMs',
+    'tls',
   ],
   auth: ['secret', 'publicKey', 'issuer', 'audience', 'clockToleranceSec', 'cacheSize', 'maxLifetimeSec'],
   audit: ['pool', 'schema', 'maxPending', 'retryIntervalMs', 'deadLetterPath', 'log'],
@@ -223,6 +227,7 @@ export function validateOptions(o: HttpServerOptions): ResolvedOptions {
     metricsToken: o.metricsToken,
     metricsMaxAgeMs: int(o.metricsMaxAgeMs ?? d.metricsMaxAgeMs, 'metricsMaxAgeMs', 0, 3_600_000),
     metricsMaxPerSecond: int(o.metricsMaxPerSecond ?? d.metricsMaxPerSecond, 'metricsMaxPerSecond', 0),
+    hsts: o.tls !== undefined,
   };
 }
 

@@ -133,6 +133,8 @@ export const statusSchema: JsonSchema = {
     latency: { type: 'object', additionalProperties: { type: 'object' } },
     uptimeSec: num,
     api: { type: 'object' },
+    symbols: { type: 'array', items: str },
+    model: { type: 'object' },
   },
 };
 

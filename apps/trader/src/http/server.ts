@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { fastify } from 'fastify';
+import type { Server } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
+import { type FastifyHttpOptions, fastify } from 'fastify';
 import { AuditLog } from './audit-log.js';
 import { TokenVerifier } from './auth.js';
 import { ApiError } from './errors.js';
 import { validateOptions } from './options.js';
 import audit from './plugins/audit.js';
 import auth from './plugins/auth.js';
+import authRoutes from './plugins/auth-routes.js';
 import { createCounters, type PluginOptions } from './plugins/context.js';
 import errors from './plugins/errors.js';
 import health from './plugins/health.js';
@@ -17,27 +20,33 @@ import routes from './plugins/routes.js';
 import securityHeaders from './plugins/security-headers.js';
 import staticAssets from './plugins/static-assets.js';
 import streams from './plugins/streams.js';
+import { TlsFiles } from './tls.js';
 import type { HealthCheckResult, HttpServerOptions, HttpStats, RunningHttpServer } from './types.js';
 
 /**
  * Starts the trader's one HTTP server (Fastify, listening itself): `/api/*`, the live streams on `stream.path`, the
- * dashboard, `/health/*` and `/metrics`. It depends on the trader only through `options.trader` (a `TraderPort`).
+ * dashboard, `/health/*` and `/metrics`, over HTTPS and WSS with `tls` (`src/http/tls.ts`). It depends on the trader
+ * only through `options.trader` (a `TraderPort`).
  *
  * The server is a stack of plugins, one concept each (`src/http/plugins/`), registered in this order:
  * request stats, load shedding, security headers, audit, rate limit, auth, errors, routes, OpenAPI, static
  * assets, health + metrics, streams. Per request: shedding (503), per-IP limit (429), token (401), per-token limit
  * (429), role (403), body size (413), schema (400), handler; sensitive operations write an audit row for every attempt.
  *
- * @throws ApiError `E_API_INVALID_OPTION` naming the bad field (unknown keys too), or `port` when it cannot listen.
+ * @throws ApiError `E_API_INVALID_OPTION` naming the bad field (unknown keys too, unreadable or mismatched `tls`
+ * files), or `port` when it cannot listen.
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const o = validateOptions(options);
+  const tls = options.tls === undefined ? undefined : new TlsFiles(options.tls);
   // Built before the server so their own option checks (auth.*, audit.*) throw here, naming the field.
   const verifier = new TokenVerifier(options.auth);
   const auditLog = new AuditLog(options.audit);
   const counters = createCounters();
 
+  // With `https`, Fastify builds a node:https server; the plugins only use what node:http and node:https share.
   const app = fastify({
+    ...(tls === undefined ? {} : { https: tls.serverOptions() }),
     logger: false,
     bodyLimit: o.bodyLimit,
     trustProxy: o.trustProxy,
@@ -51,7 +60,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
     },
-  });
+  } as FastifyHttpOptions<Server>);
 
   const stats = (): HttpStats => ({
     ...counters,
@@ -67,6 +76,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
     stream: app.hasDecorator('hub')
       ? app.hub.stats()
       : { clients: 0, topics: 0, published: 0, delivered: 0, conflated: 0, authRejected: 0 },
+    ...(tls === undefined ? {} : { tls: tls.stats() }),
   });
   const base: PluginOptions = { options: o, trader: options.trader, counters, auditLog, verifier };
   try {
@@ -78,6 +88,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
     await app.register(auth, base);
     await app.register(errors, base);
     await app.register(routes, { ...base, cache: options.cache, stats });
+    await app.register(authRoutes, { ...base, sessions: options.sessions, secret: options.auth.secret, redis: options.redis });
     await app.register(openapi, base);
     await app.register(staticAssets, base);
     await app.register(health, base);
@@ -102,7 +113,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
     typeof address === 'object' && address !== null && address.address !== '::' && address.address !== '0.0.0.0'
       ? address.address
       : o.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address !== null ? address.port : o.port}`;
+  tls?.watch(app.server as unknown as TlsServer);
+  const url = `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address !== null ? address.port : o.port}`;
 
   let closing: Promise<void> | undefined;
   return {
@@ -132,6 +144,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
     },
     close() {
       closing ??= (async () => {
+        tls?.close();
         // preClose closes the streams (1001); then the server stops accepting and requests in flight finish.
         const drained = app.close();
         const timer = setTimeout(() => app.server.closeAllConnections(), o.drainTimeoutMs);

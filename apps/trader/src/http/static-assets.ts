@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** One servable file. */
@@ -21,16 +22,37 @@ const TYPES: Record<string, string> = {
 const SOURCES = ['app.js', 'style.css'] as const;
 
 /**
- * Loads the dashboard from `src/dashboard/` once: `index.html` (revalidated on every load: `no-cache` +
- * ETag), each asset under a content-hashed name (`/assets/app.3f2a1b9c.js`, cached a year, `immutable`)
+ * Libraries served from `node_modules` (no CDN: the dashboard's CSP is `script-src 'self'`), by served name. Resolved
+ * through the package's `package.json` (which its `exports` allow) because the standalone build is not exported.
+ */
+const VENDORED: Record<string, { pkg: string; file: string }> = {
+  // TradingView Lightweight Charts (Apache-2.0; the page links to tradingview.com as its NOTICE asks).
+  'lightweight-charts.js': {
+    pkg: 'lightweight-charts',
+    file: 'dist/lightweight-charts.standalone.production.js',
+  },
+};
+
+function vendoredUrl({ pkg, file }: { pkg: string; file: string }): URL {
+  const manifest = createRequire(import.meta.url).resolve(`${pkg}/package.json`);
+  return new URL(file, pathToFileURL(manifest));
+}
+
+/**
+ * Loads the dashboard from `src/dashboard/` once (plus the {@link VENDORED} libraries): `index.html` (revalidated on
+ * every load: `no-cache` + ETag), each asset under a content-hashed name (`/assets/app.3f2a1b9c.js`, cached a year, `immutable`)
  * and under its plain name (`max-age=60, must-revalidate`). The HTML references the hashed names, so a CDN
  * can cache everything and a deploy is visible at the next page load.
  */
 export function loadDashboardAssets(dir: URL = new URL('../dashboard/', import.meta.url)): Map<string, StaticAsset> {
   const assets = new Map<string, StaticAsset>();
   let html = readFileSync(fileURLToPath(new URL('index.html', dir)), 'utf8');
-  for (const name of SOURCES) {
-    const body = readFileSync(fileURLToPath(new URL(name, dir)));
+  const files: [string, URL][] = [
+    ...SOURCES.map((name): [string, URL] => [name, new URL(name, dir)]),
+    ...Object.entries(VENDORED).map(([name, source]): [string, URL] => [name, vendoredUrl(source)]),
+  ];
+  for (const [name, url] of files) {
+    const body = readFileSync(fileURLToPath(url));
     const hash = digest(body).slice(0, 10);
     const dot = name.lastIndexOf('.');
     const ext = name.slice(dot + 1);

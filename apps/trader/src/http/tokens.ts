@@ -23,6 +23,8 @@ export interface IssueTokenOptions {
   issuer?: string;
   /** `aud` claim. @default 'cryptoscalp-api' */
   audience?: string;
+  /** `sid` claim: the login session of a person's access token (checked for revocation on every request). */
+  sid?: string;
 }
 
 const ALG_BY_KEY: Record<string, string> = { rsa: 'RS256', ec: 'ES256', ed25519: 'EdDSA' };
@@ -52,7 +54,9 @@ export async function issueToken(options: IssueTokenOptions): Promise<string> {
     throw new ApiError('E_API_INVALID_OPTION', 'give exactly one of secret or privateKey', { field: 'secret' });
   }
   const ttl = ttlSeconds(options.ttl ?? '1h', options.maxTtlSec ?? API_DEFAULTS.auth.maxLifetimeSec);
-  return await new SignJWT({ role: options.role })
+  return await new SignJWT(
+    options.sid === undefined ? { role: options.role } : { role: options.role, sid: options.sid },
+  )
     .setProtectedHeader({ alg, typ: 'JWT' })
     .setSubject(options.sub)
     .setIssuer(options.issuer ?? API_DEFAULTS.auth.issuer)

@@ -180,6 +180,17 @@ export interface StatusView {
   latency: Record<string, { p50: number; p99: number; p999?: number; count?: number }>;
   /** Seconds since start. */
   uptimeSec?: number;
+  /** Symbols the trader watches (the dashboard subscribes to their `prices.*` and `book.*` topics). */
+  symbols?: readonly string[];
+  /** The strategy model's performance: hit rate (0..1) and inference latency percentiles (ms). */
+  model?: {
+    samples?: number;
+    confidentPredictions?: number;
+    hits?: number;
+    hitRate?: number;
+    decisions?: number;
+    inferenceLatencyMs?: { p50: number; p99: number };
+  };
 }
 
 /** A top-of-book price update. */

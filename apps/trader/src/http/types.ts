@@ -5,6 +5,7 @@ import type { HubBroker } from '@cryptoscalp/ws-manager';
 import type { Cluster, Redis } from 'ioredis';
 import type { HealthCheckResult } from '../model/health.js';
 import type { HubStats } from './streams.js';
+import type { TlsOptions, TlsStats } from './tls.js';
 import type { TraderPort } from './trader-port.js';
 
 /** Roles, from least to most privileged: `viewer` reads, `trader` changes orders and parameters, `admin` steers risk. */
@@ -19,6 +20,8 @@ export interface Principal {
   readonly exp: number;
   /** A short, non-secret id of the token (first 16 hex chars of its SHA-256), the per-token rate-limit key. */
   readonly tokenId: string;
+  /** The session of a person's access token (`sid` claim): checked against the revocation list on every request. */
+  readonly sid?: string;
 }
 
 /** Anything with a pg-compatible `query` (a `pg.Pool`, a `pg.Client`, `@cryptoscalp/db-pool`'s `PoolManager`). */
@@ -172,6 +175,11 @@ export interface HttpServerOptions {
   audit: AuditOptions;
   /** ioredis client: rate-limit counters shared across gateway instances. Not closed by the server. @default none (in memory) */
   redis?: Redis | Cluster;
+  /**
+   * People login (`/api/auth/*`, `/api/users`): users, sessions and refresh tokens in the audit schema; revocations
+   * shared through `redis` when given, else PostgreSQL. @default none (the routes answer 404)
+   */
+  sessions?: import('./users/options.js').SessionOptions;
   /** Rate limits. */
   rateLimit?: RateLimitOptions;
   /** Load shedding; `false` turns it off. */
@@ -212,6 +220,11 @@ export interface HttpServerOptions {
   keepAliveTimeoutMs?: number;
   /** `close()` waits this long for requests in flight, then destroys their connections. @default 10000 */
   drainTimeoutMs?: number;
+  /**
+   * HTTPS and WSS from PEM files, reloaded when they change (`TlsFiles`): TLS 1.2/1.3, forward-secret AEAD ciphers,
+   * and `Strict-Transport-Security` on every response. @default none (plain HTTP)
+   */
+  tls?: TlsOptions;
 }
 
 /** Health result, in the suite's structural contract shape. */
@@ -221,9 +234,9 @@ export type { HealthCheckResult } from '../model/health.js';
 export interface RunningHttpServer {
   /** Health indicator name. */
   readonly name: 'http';
-  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Base URL, e.g. `http://127.0.0.1:8080` (`https://` with `tls`). */
   readonly url: string;
-  /** The underlying node:http server (Fastify's), e.g. for `HealthRegistry.attach`. */
+  /** The underlying node:http server (Fastify's; a node:https one with `tls`), e.g. for `HealthRegistry.attach`. */
   readonly server: Server;
   /** Counters: requests by status class, 401/403/429/503, audit writes, stream clients. */
   stats(): HttpStats;
@@ -252,4 +265,6 @@ export interface HttpStats {
   /** Audit rows written, failed attempts, waiting, lost, and set aside in the dead-letter file. */
   audit: { written: number; failed: number; pending: number; dropped: number; deadLettered: number };
   stream: HubStats;
+  /** Certificate reloads and expiry, with `tls`. */
+  tls?: TlsStats;
 }

@@ -48,6 +48,11 @@ export interface JournalWriterOptions {
    * check, so an engine that lost its lease writes nothing). @default none
    */
   fence?: (tx: SqlRunner) => Promise<void>;
+  /**
+   * The highest journal sequence the writer may write (engine active/standby: the last entry committed to the event
+   * stream, so PostgreSQL never holds an entry the next leader's journal lacks); later entries wait. @default all
+   */
+  writableSeq?: () => number;
 }
 
 /**
@@ -119,7 +124,15 @@ export class JournalWriter {
   private readonly o: Required<
     Omit<
       JournalWriterOptions,
-      'db' | 'schema' | 'instanceId' | 'journalPath' | 'currentSeq' | 'name' | 'onHistoryMismatch' | 'fence'
+      | 'db'
+      | 'schema'
+      | 'instanceId'
+      | 'journalPath'
+      | 'currentSeq'
+      | 'name'
+      | 'onHistoryMismatch'
+      | 'fence'
+      | 'writableSeq'
     >
   >;
   /** Health indicator name. */
@@ -300,18 +313,23 @@ export class JournalWriter {
     if (this.closed && this.queue.length === 0 && !this.needsCatchUp) return;
     if (Date.now() < this.nextAttemptAt || this.mismatch !== undefined) return;
     try {
+      const limit = this.options.writableSeq?.() ?? Number.POSITIVE_INFINITY;
       if (this.needsCatchUp) {
         // Entries written while catching up are in the file too: read everything past the cursor.
         this.queue = [];
         this.needsCatchUp = false;
-        const pending = Journal.read(this.options.journalPath, this.persisted);
+        const all = Journal.read(this.options.journalPath, this.persisted);
+        const pending = all.filter((e) => e.seq <= limit);
+        // Entries past the limit are neither written nor queued: catch up from the file again next time.
+        if (pending.length < all.length) this.needsCatchUp = true;
         if (pending.length > 0) this.counters.catchUps++;
         for (let i = 0; i < pending.length; i += this.o.batchSize)
           await this.writeBatch(pending.slice(i, i + this.o.batchSize));
       }
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.o.batchSize);
-        await this.writeBatch(batch);
+      while (this.queue.length > 0 && (this.queue[0] as JournalEntry).seq <= limit) {
+        let n = 1;
+        while (n < this.o.batchSize && n < this.queue.length && (this.queue[n] as JournalEntry).seq <= limit) n++;
+        await this.writeBatch(this.queue.splice(0, n));
       }
       this.lastError = undefined;
       this.failingSince = undefined;

@@ -75,6 +75,8 @@ export class Portfolio {
   private losses = 0;
   private peakEquity = 0;
   private maxDrawdown = 0;
+  /** Symbols whose restored position waits for its first live mark (see {@link excludeRestartJumps}). */
+  private readonly awaitingMark = new Set<string>();
 
   private pos(symbol: string): PositionState {
     let p = this.positions.get(symbol);
@@ -160,11 +162,27 @@ export class Portfolio {
     this.updateEquity();
   }
 
+  /**
+   * After a restart whose venue did not keep its state (the paper venue, a fresh simulator): the positions restored
+   * from the journal are marked at old prices, and the first live price of a symbol may be far from them. That
+   * first mark moves the equity peak by as much as it moves the equity, so the jump counts in PnL but not as
+   * drawdown; from the second mark on, moves count as usual.
+   */
+  excludeRestartJumps(): void {
+    for (const [symbol, p] of this.positions) if (p.qty !== 0) this.awaitingMark.add(symbol);
+  }
+
   /** Marks a symbol to a price (mid) for unrealized PnL and drawdown. */
   mark(symbol: string, price: number): void {
     if (!Number.isFinite(price)) return;
     const p = this.positions.get(symbol);
     if (!p) return;
+    if (this.awaitingMark.delete(symbol) && p.qty !== 0) {
+      const before = this.totals(false).net;
+      p.mark = price;
+      this.peakEquity += this.totals(false).net - before;
+      return;
+    }
     p.mark = price;
     if (p.qty !== 0) this.updateEquity();
   }

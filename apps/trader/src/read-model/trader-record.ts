@@ -1,3 +1,4 @@
+import type { ReleaseHold } from '../risk/risk-engine.js';
 import type { JournalEntry } from '../journal/journal.js';
 
 /** Top of one book as the engine saw it. */
@@ -22,6 +23,21 @@ export interface EngineStatus {
   readonly strategyParams: Record<string, number | string | boolean>;
   readonly alerts: readonly unknown[];
   readonly counters: Record<string, number>;
+  /** The strategy's model performance (absent from records of older engines). */
+  readonly model?: ModelStats;
+  /** While an operator's kill-switch release holds against the rules: the levels that re-engage them, and until when. */
+  readonly releaseHold?: ReleaseHold;
+}
+
+/** A strategy model's performance: hit rate of its confident predictions and inference latency (ms). */
+export interface ModelStats {
+  samples?: number;
+  confidentPredictions?: number;
+  hits?: number;
+  /** Share of confident predictions whose direction was right, 0..1. */
+  hitRate?: number;
+  decisions?: number;
+  inferenceLatencyMs?: { p50: number; p99: number };
 }
 
 /**

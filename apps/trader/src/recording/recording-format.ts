@@ -62,12 +62,18 @@ function bad(where: string, why: string): never {
 
 /** Decodes one line, checking the fields replay relies on; `where` names the file and line in errors. */
 export function decodeLine(text: string, where: string): RecordedLine {
-  let o: Record<string, unknown>;
+  let o: unknown;
   try {
-    o = JSON.parse(text) as Record<string, unknown>;
+    o = JSON.parse(text);
   } catch {
     return bad(where, 'not JSON');
   }
+  return checkLine(o, where);
+}
+
+/** Checks a parsed line for the fields replay relies on (throws naming `where`). */
+export function checkLine(value: unknown, where: string): RecordedLine {
+  const o = value as Record<string, unknown>;
   if (typeof o !== 'object' || o === null || typeof o.t !== 'number' || !Number.isFinite(o.t)) {
     return bad(where, 'no receive time t');
   }

@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { TraderError } from '../errors.js';
 import { VENUES } from '../model/types.js';
-import { decodeLine, type RecordedLine } from './recording-format.js';
+import { checkLine, decodeLine, type RecordedLine } from './recording-format.js';
 
 /** A recording file whose tail was cut (a crash mid-flush): the complete lines before it were read. */
 export interface TruncatedFile {
@@ -87,8 +87,9 @@ export async function* readRecordingFile(
   path: string,
   onTruncated: (t: TruncatedFile) => void,
 ): AsyncGenerator<RecordedLine[]> {
-  const gunzip = createGunzip();
-  const input = createReadStream(path);
+  // Large chunks: fewer batches, fewer awaits, and one JSON.parse per batch.
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  const input = createReadStream(path, { highWaterMark: 1 << 20 });
   input.on('error', (e) => gunzip.destroy(e));
   input.pipe(gunzip);
   const decoder = new StringDecoder('utf8');
@@ -97,14 +98,10 @@ export async function* readRecordingFile(
   try {
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       const text = rest + decoder.write(chunk);
-      const batch: RecordedLine[] = [];
-      let start = 0;
-      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-        lineNo++;
-        if (nl > start) batch.push(decodeLine(text.slice(start, nl), `${path}:${lineNo}`));
-        start = nl + 1;
-      }
-      rest = text.slice(start);
+      const end = text.lastIndexOf('\n') + 1;
+      rest = text.slice(end);
+      const batch = decodeBatch(text.slice(0, end), path, lineNo);
+      lineNo += countLines(text, end);
       if (batch.length > 0) yield batch;
     }
   } catch (e) {
@@ -119,6 +116,32 @@ export async function* readRecordingFile(
     input.destroy();
   }
   if (rest !== '') onTruncated({ path, droppedBytes: Buffer.byteLength(rest) });
+}
+
+function countLines(text: string, end: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < end; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * Decodes complete lines (`text` ends with a newline). They are parsed as one JSON array, several times faster than
+ * a parse per line; a batch that does not parse or check that way is decoded line by line, to name the bad line.
+ */
+function decodeBatch(text: string, path: string, firstLine: number): RecordedLine[] {
+  if (text === '') return [];
+  try {
+    const lines = JSON.parse(`[${text.slice(0, -1).replaceAll('\n', ',')}]`) as unknown[];
+    for (const l of lines) checkLine(l, path);
+    return lines as RecordedLine[];
+  } catch {
+    const out: RecordedLine[] = [];
+    const parts = text.slice(0, -1).split('\n');
+    parts.forEach((line, i) => {
+      if (line !== '') out.push(decodeLine(line, `${path}:${firstLine + i + 1}`));
+    });
+    return out;
+  }
 }
 
 /** One symbol's lines across its day files, read a batch ahead. */

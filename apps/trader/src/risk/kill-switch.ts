@@ -11,7 +11,8 @@ export interface KillSwitchChange {
   at: number;
 }
 
-const SEVERITY: Record<TradingState, number> = { RUNNING: 0, REDUCING: 1, HALTED: 2 };
+/** How severe each state is: rules only move up, an operator's move down is a release. */
+export const SEVERITY: Readonly<Record<TradingState, number>> = { RUNNING: 0, REDUCING: 1, HALTED: 2 };
 
 /**
  * The kill switch. Rules can only escalate (RUNNING -> REDUCING -> HALTED); the operator can set any state,

@@ -1,6 +1,6 @@
 import { TraderError } from '../errors.js';
 import type { OrderIntent } from '../model/types.js';
-import { KillSwitch } from './kill-switch.js';
+import { KillSwitch, SEVERITY } from './kill-switch.js';
 
 /** Pre-trade limits. */
 export interface RiskLimits {
@@ -14,6 +14,35 @@ export interface RiskLimits {
   dailyLossLimit: number;
   /** Drawdown from the equity peak that switches to REDUCING. */
   maxDrawdown: number;
+}
+
+/** How an operator's release of the kill switch holds against the rule that engaged it. */
+export interface ReleaseHoldOptions {
+  /**
+   * How long a release holds at most: after it the rules apply as before (and re-engage if their condition still
+   * holds). Milliseconds, > 0.
+   */
+  graceMs: number;
+  /**
+   * How much further the drawdown (or the day's loss) must grow beyond its level at the release before the rule
+   * engages again within the grace. Quote currency, > 0.
+   */
+  step: number;
+}
+
+/**
+ * The hold after an operator's release: the levels the rules saw at the release and when the hold ends. The drawdown
+ * hold also ends at a new equity peak (drawdown back to 0), the daily-loss hold at the next UTC day.
+ */
+export interface ReleaseHold {
+  /** When the operator released (ms). */
+  releasedAt: number;
+  /** The hold ends at this time (ms) at the latest. */
+  until: number;
+  /** The drawdown rule re-engages within the grace only at or above this drawdown (level at release + step). */
+  drawdownResumesAt: number;
+  /** The daily-loss rule re-engages within the grace only at or above this loss (level at release + step). */
+  dailyLossResumesAt: number;
 }
 
 /** What the pre-trade check needs to know about the symbol. */
@@ -57,16 +86,39 @@ export class RiskEngine {
     bad_order: 0,
   };
 
+  /** The hold after the last operator release, until its condition changes or its grace ends. */
+  private hold: ReleaseHold | undefined;
+  /** The figures of the last {@link evaluate}: what a release is measured against. */
+  private last = { drawdown: 0, dailyLoss: 0 };
+
+  /**
+   * @param releaseHold how an operator's release holds; without it a rule whose condition still holds re-engages
+   *   at the next evaluation. @default undefined
+   */
   constructor(
     readonly limits: RiskLimits,
     killSwitch: KillSwitch = new KillSwitch(),
+    readonly releaseHold?: ReleaseHoldOptions,
   ) {
     for (const [field, v] of Object.entries(limits)) {
       if (!(typeof v === 'number' && v > 0)) {
         throw new TraderError('E_TRADER_INVALID_OPTION', `risk limit ${field} must be a number > 0`, { field });
       }
     }
+    if (releaseHold !== undefined) {
+      for (const [field, v] of Object.entries(releaseHold)) {
+        if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
+          throw new TraderError('E_TRADER_INVALID_OPTION', `release hold ${field} must be a finite number > 0`, {
+            field,
+          });
+        }
+      }
+    }
     this.killSwitch = killSwitch;
+    killSwitch.onChange((change) => {
+      if (change.by === 'operator' && SEVERITY[change.to] < SEVERITY[change.from]) this.startHold(change.at);
+      else if (change.by === 'operator') this.hold = undefined;
+    });
     this.window = new Float64Array(Math.ceil(limits.maxOrdersPerSecond)).fill(Number.NEGATIVE_INFINITY);
   }
 
@@ -117,19 +169,46 @@ export class RiskEngine {
   /**
    * Runs the rules on the current PnL: a daily loss beyond the limit halts, a drawdown beyond the limit
    * switches to REDUCING. `totalPnl` is cumulative (after fees); the day's baseline resets at UTC midnight.
+   * After an operator's release a rule engages again only once its figure grew a step beyond its level at the
+   * release, its condition reset (new equity peak, new day) or the grace ended: the operator's decision holds
+   * against the very figure they released on, not against a worse one.
    */
   evaluate(totalPnl: number, drawdown: number, now = Date.now()): void {
     const day = new Date(now).toISOString().slice(0, 10);
+    const hold = this.hold;
     if (day !== this.dayKey) {
       this.dayKey = day;
       this.dayStartPnl = totalPnl;
+      if (hold !== undefined) hold.dailyLossResumesAt = 0;
     }
-    const daily = totalPnl - this.dayStartPnl;
-    if (daily <= -this.limits.dailyLossLimit) {
-      this.killSwitch.trip('HALTED', `daily loss ${(-daily).toFixed(2)} >= limit ${this.limits.dailyLossLimit}`, now);
-    } else if (drawdown >= this.limits.maxDrawdown) {
+    const dailyLoss = -(totalPnl - this.dayStartPnl);
+    this.last = { drawdown, dailyLoss };
+    if (hold !== undefined) {
+      if (now >= hold.until) this.hold = undefined;
+      else if (drawdown <= 0) hold.drawdownResumesAt = 0;
+    }
+    const h = this.hold;
+    if (dailyLoss >= this.limits.dailyLossLimit && (h === undefined || dailyLoss >= h.dailyLossResumesAt)) {
+      this.killSwitch.trip('HALTED', `daily loss ${dailyLoss.toFixed(2)} >= limit ${this.limits.dailyLossLimit}`, now);
+    } else if (drawdown >= this.limits.maxDrawdown && (h === undefined || drawdown >= h.drawdownResumesAt)) {
       this.killSwitch.trip('REDUCING', `drawdown ${drawdown.toFixed(2)} >= limit ${this.limits.maxDrawdown}`, now);
     }
+  }
+
+  /** The hold after the last operator release, while it holds (a copy). */
+  releaseHoldState(): ReleaseHold | undefined {
+    return this.hold === undefined ? undefined : { ...this.hold };
+  }
+
+  private startHold(at: number): void {
+    const opts = this.releaseHold;
+    if (opts === undefined) return;
+    this.hold = {
+      releasedAt: at,
+      until: at + opts.graceMs,
+      drawdownResumesAt: this.last.drawdown + opts.step,
+      dailyLossResumesAt: this.last.dailyLoss + opts.step,
+    };
   }
 
   /** Sets the daily-loss baseline: the cumulative PnL at the start of the UTC day `day` (after a replay). */
@@ -145,6 +224,11 @@ export class RiskEngine {
 
   /** Counters and state. */
   stats(): Record<string, unknown> {
-    return { state: this.killSwitch.state, reason: this.killSwitch.reason, rejections: { ...this.rejections } };
+    return {
+      state: this.killSwitch.state,
+      reason: this.killSwitch.reason,
+      rejections: { ...this.rejections },
+      ...(this.hold === undefined ? {} : { releaseHold: { ...this.hold } }),
+    };
   }
 }

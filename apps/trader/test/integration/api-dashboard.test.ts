@@ -39,7 +39,7 @@ afterAll(async () => {
 
 describe('dashboard in headless Chromium', () => {
   it('renders REST state, then live data pushed through the stream, and saves a screenshot', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, locale: 'en-US' });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => {
@@ -61,7 +61,10 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.evaluate("sessionStorage.getItem('cryptoscalp.trader.token')")).toBe(h.tokens.viewer);
     expect(await page.textContent('#user')).toBe('vera (viewer)');
     expect(await page.textContent('#positions tbody tr[data-symbol="BTCUSDT"] td:nth-child(2)')).toBe('0.0500');
-    expect(await page.textContent('#latency tbody tr[data-stage="decision"] td:nth-child(3)')).toBe('0.610');
+    // Latencies in the unit that reads best (the API gives milliseconds): 0.61 ms is 610 µs, 2.4 ms stays ms.
+    expect(await page.textContent('#latency tbody tr[data-stage="decision"] td:nth-child(3)')).toBe('610 µs');
+    expect(await page.textContent('#latency tbody tr[data-stage="journal"] td:nth-child(3)')).toBe('2.40 ms');
+    expect(await page.textContent('#latency tbody tr[data-stage="journal"] td:nth-child(4)')).toBe('-');
     expect(await page.textContent('#health li[data-component="ws-manager"]')).toContain('warn');
     expect(await page.textContent('#alerts')).toContain('feed-stale');
     await page.waitForSelector('#conn-state:text-is("live")', {
@@ -69,12 +72,13 @@ describe('dashboard in headless Chromium', () => {
     });
     await waitFor(() => h.api.stats().stream.clients === 1, { timeoutMs: 10_000, what: 'stream client' });
 
-    // Push a PnL curve, a new position, a fill and an alert through the live stream.
+    // Push a PnL curve (a point a second), a new position, a fill and an alert through the live stream.
+    const t0 = Date.now();
     const push = async () => {
       for (let i = 1; i <= 40; i++)
         h.trader.emit({
           type: 'pnl',
-          pnl: { ...h.trader.pnlNow, total: Math.round(Math.sin(i / 5) * 4000 + i * 100) / 100, ts: Date.now() + i },
+          pnl: { ...h.trader.pnlNow, total: Math.round(Math.sin(i / 5) * 4000 + i * 100) / 100, ts: t0 + i * 1_000 },
         });
       h.trader.emit({
         type: 'position',
@@ -120,12 +124,14 @@ describe('dashboard in headless Chromium', () => {
     const total = await page.textContent('#pnl-total');
     expect(Number(total)).toBeCloseTo(Math.round(Math.sin(40 / 5) * 4000 + 4000) / 100, 2);
     expect(await page.textContent('#positions tbody tr[data-symbol="SOLUSDT"] td:nth-child(2)')).toBe('-12.5000');
-    // The curve was drawn: the canvas is not blank.
+    // The curve was drawn: a point a second in the series, and the chart's canvases are not blank.
+    expect(Number(await page.getAttribute('#pnl-chart', 'data-points'))).toBeGreaterThanOrEqual(40);
     const inked = await page.evaluate<number>(`(() => {
-      const c = document.getElementById('pnl-chart');
-      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0;
-      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+      for (const c of document.querySelectorAll('#pnl-chart canvas')) {
+        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+      }
       return n;
     })()`);
     expect(inked).toBeGreaterThan(200);
@@ -136,6 +142,39 @@ describe('dashboard in headless Chromium', () => {
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
     expect(carryingToken).toEqual([]);
+    await page.close();
+  });
+
+  it('gives a trader cancel and acknowledge buttons that act through the API, and a viewer none', async () => {
+    const viewer = await browser.newPage({ locale: 'en-US' });
+    await viewer.goto(`${h.api.url}/#token=${h.tokens.viewer}`);
+    await viewer.waitForSelector('#orders tbody tr[data-order-id="trader-1-000002"]', { timeout: 20_000 });
+    await viewer.waitForSelector('#alerts li[data-alert-id="a-1"]');
+    expect(await viewer.locator('button.cancel').count()).toBe(0);
+    expect(await viewer.locator('button.ack').count()).toBe(0);
+    expect(await viewer.isVisible('#kill-controls')).toBe(false);
+    await viewer.close();
+
+    const page = await browser.newPage({ locale: 'en-US' });
+    await page.goto(`${h.api.url}/#token=${h.tokens.trader}`);
+    const row = '#orders tbody tr[data-order-id="trader-1-000002"]';
+    await page.waitForSelector(row, { timeout: 20_000 });
+    // The filled order is not listed as open.
+    expect(await page.locator('#orders tbody tr[data-order-id="trader-1-000001"]').count()).toBe(0);
+    expect(await page.isVisible('#kill-controls')).toBe(false); // the kill switch is the admin's
+    await page.click(`${row} button.cancel`);
+    await page.waitForSelector(row, { state: 'detached', timeout: 10_000 }); // gone at the next poll
+    const order = await (
+      await fetch(`${h.api.url}/api/orders/trader-1-000002`, { headers: { authorization: `Bearer ${h.tokens.trader}` } })
+    ).json();
+    expect(order.order.status).toBe('cancelled');
+
+    await page.click('#alerts li[data-alert-id="a-1"] button.ack');
+    await page.waitForSelector('#alerts li[data-alert-id="a-1"] .tag:text-is("acknowledged")', { timeout: 10_000 });
+    const alerts = await (
+      await fetch(`${h.api.url}/api/alerts`, { headers: { authorization: `Bearer ${h.tokens.trader}` } })
+    ).json();
+    expect(alerts.find((a: { id: string }) => a.id === 'a-1').acknowledged).toBe(true);
     await page.close();
   });
 

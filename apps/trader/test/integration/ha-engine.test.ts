@@ -258,6 +258,13 @@ describe('engine active/standby', () => {
       expect(r.fees).toBeCloseTo(p.fees, 9);
     }
     await reference.close();
+    // What the resumed leader did locally: journaled (its own file) but never committed, so nowhere else.
+    const lastCommitted = Math.max(...all.filter((s) => s.writer === pausedWriter).map((s) => s.entry.seq));
+    const pausedJournal = Journal.read(join(root, aActive ? 'b' : 'a', 'journal.jsonl'));
+    expect(pausedJournal.filter((e) => e.seq <= lastCommitted)).toEqual(entries.slice(0, lastCommitted));
+    console.log(
+      `HA_RESULT SIGSTOP: the resumed leader had ${pausedJournal.length - lastCommitted} uncommitted local entries; ${/trader: demoted: [^\n]*/.exec(standby.output())?.[0]}`,
+    );
     // Orders open at each takeover were reconciled (cancelled) by the new leader from the journal.
     const cancelled = entries.filter(
       (e) => e.type === 'order.cancelled' && /reconciled/.test((e.data as JournalEvents['order.cancelled']).reason),

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { DataSink } from '../../src/model/data-client.js';
-import type { BookSnapshot, MarketEvent } from '../../src/model/types.js';
+import type { BookEvent, BookSnapshot, MarketEvent } from '../../src/model/types.js';
 import { MarketRecorder } from '../../src/recording/market-recorder.js';
 import { type RecordedLine, recordingPath } from '../../src/recording/recording-format.js';
 import { readRecordingFile, replayRecording, type TruncatedFile } from '../../src/recording/recording-reader.js';
@@ -12,7 +12,7 @@ import { tempDirs } from '../temp-dir.js';
 const tempDir = tempDirs('recording-');
 const DAY1 = Date.parse('2026-01-05T23:59:59Z');
 
-function book(symbol: string, seq: number, exchTs: number): MarketEvent {
+function book(symbol: string, seq: number, exchTs: number): BookEvent {
   return {
     kind: 'book',
     venue: 'binance',
@@ -170,6 +170,18 @@ describe('MarketRecorder and the recording reader', () => {
     expect(() => new MarketRecorder({ dir, symbols: [], maxBuffered: 0 })).toThrow(
       expect.objectContaining({ field: 'maxBuffered' }),
     );
+  });
+
+  it('names the file and line of a bad line', async () => {
+    const dir = tempDir();
+    const path = recordingPath(dir, 'binance', 'BTCUSDT', '2026-01-05');
+    mkdirSync(dirname(path), { recursive: true });
+    const good = JSON.stringify({ t: DAY1, x: DAY1, ev: trade('BTCUSDT', 1, DAY1) });
+    writeFileSync(path, gzipSync(`${good}\n${good}\n{"t":1,"ev":{"kind":"trade"}}\n`));
+    await expect(replayRecording(dir, () => {})).rejects.toMatchObject({
+      field: 'recording',
+      message: `${path}:3: trade event without symbol`,
+    });
   });
 
   it('drops (and counts) events beyond the buffer bound instead of growing without limit', async () => {

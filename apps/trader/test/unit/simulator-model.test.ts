@@ -74,7 +74,7 @@ describe('MarketModel', () => {
         }
       }
     }
-  });
+  }, 30_000); // CPU-bound: about 3 s alone, several times that on a loaded 2-core machine
 
   it('has specs for known symbols and a generic one otherwise', () => {
     expect(instrumentFor('BTCUSDT').tick).toBe(0.1);

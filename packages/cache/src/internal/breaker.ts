@@ -1,8 +1,8 @@
+import type { BreakerState } from '@cryptoscalp/contracts';
 import CircuitBreaker from 'opossum';
 import { CacheError } from '../errors.js';
 
-/** Breaker states as reported in stats and events. */
-export type BreakerState = 'closed' | 'open' | 'halfOpen';
+export type { BreakerState } from '@cryptoscalp/contracts';
 
 /** Settings of {@link L2Breaker}. */
 export interface L2BreakerOptions {
@@ -42,7 +42,8 @@ export class L2Breaker {
       enableSnapshots: false,
     });
     this.breaker.on('open', () => this.transition('open'));
-    this.breaker.on('halfOpen', () => this.transition('halfOpen'));
+    // opossum names it `halfOpen`; the suite's word (contracts' BreakerState) is `half-open`.
+    this.breaker.on('halfOpen', () => this.transition('half-open'));
     this.breaker.on('close', () => this.transition('closed'));
   }
 

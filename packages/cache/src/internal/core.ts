@@ -833,10 +833,10 @@ export class CacheCore {
   private onBreaker(state: BreakerState): void {
     if (breakerChannel.hasSubscribers) breakerChannel.publish({ component: this.name, state });
     // Recover without waiting for traffic: the half-open trial call is a PING of our own.
-    if (state === 'halfOpen' && !this.closed && this.tier !== undefined) {
+    if (state === 'half-open' && !this.closed && this.tier !== undefined) {
       const tier = this.tier;
       setImmediate(() => {
-        if (this.closed || tier.breaker.state !== 'halfOpen') return;
+        if (this.closed || tier.breaker.state !== 'half-open') return;
         tier.breaker.run(() => tier.ping()).catch((error: unknown) => this.report('l2', 'probe', error));
       });
     }
@@ -915,7 +915,7 @@ export class CacheCore {
     const base = { observedValue: ms, observedUnit: 'ms', time, details };
     const breaker = this.tier.breaker.state;
     if (breaker === 'open') return { status: 'fail', output: 'circuit breaker open', ...base };
-    if (breaker === 'halfOpen') return { status: 'warn', output: 'circuit breaker half-open', ...base };
+    if (breaker === 'half-open') return { status: 'warn', output: 'circuit breaker half-open', ...base };
     if (ms > this.opts.healthWarnLatencyMs) return { status: 'warn', output: `slow PING (${ms} ms)`, ...base };
     if (this.bus !== undefined && this.bus.state === 'down') {
       return { status: 'warn', output: 'invalidation bus down (L1 bypassed)', ...base };

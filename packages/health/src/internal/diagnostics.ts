@@ -1,3 +1,4 @@
+import type { CheckTraceContext } from '@cryptoscalp/contracts';
 import diagnostics from 'node:diagnostics_channel';
 import { HEALTH_CHECK_CHANNEL, HEALTH_SHUTDOWN_CHANNEL, HEALTH_STATUS_CHANNEL } from '../channels.js';
 
@@ -8,13 +9,4 @@ export const statusChannel = diagnostics.channel(HEALTH_STATUS_CHANNEL);
 /** Shutdown phase changes. */
 export const shutdownChannel = diagnostics.channel(HEALTH_SHUTDOWN_CHANNEL);
 
-/** Context object of {@link checkChannel}. */
-export interface CheckTraceContext {
-  component: string;
-  operation: 'check';
-  check: string;
-  kind: 'readiness' | 'liveness';
-  critical: boolean;
-  status?: string;
-  timedOut?: boolean;
-}
+export type { CheckTraceContext } from '@cryptoscalp/contracts';

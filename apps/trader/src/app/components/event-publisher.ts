@@ -31,6 +31,9 @@ export class EventPublisher implements Component {
   #snapshotting = false;
   #stopped = false;
   #statusInFlight = false;
+  /** Entry records appended and not yet known durable, in offset order (their journal sequence). */
+  #uncommitted: { offset: number; seq: number }[] = [];
+  #committedSeq = 0;
 
   constructor(
     private readonly config: TraderConfig,
@@ -60,6 +63,7 @@ export class EventPublisher implements Component {
         `event stream ${this.config.bus.key} holds journal entries up to seq ${this.model.lastEntrySeq}, but the journal ${this.journal.path} ends at seq ${journalSeq}: this data dir did not feed that stream. Start with the data dir that did, or with another bus.key`,
         { field: 'bus.key' },
       );
+    this.#committedSeq = this.model.lastEntrySeq;
     for (const entry of this.engine.takeStartEntries())
       if (entry.seq > this.model.lastEntrySeq) this.publish({ k: 'entry', entry });
     this.engine.engine().onEntry((entry: JournalEntry) => this.publish({ k: 'entry', entry }));
@@ -86,6 +90,22 @@ export class EventPublisher implements Component {
       return;
     }
     this.model.apply(offset, record);
+    if (record.k === 'entry') this.#uncommitted.push({ offset, seq: record.entry.seq });
+  }
+
+  /**
+   * The journal sequence of the last entry durable in the event stream (engine active/standby: the commit point the
+   * journal writer may not pass). 0 before start.
+   */
+  committedEntrySeq(): number {
+    const durable = Number(this.log.stats().durableOffset ?? Number.POSITIVE_INFINITY);
+    let done = 0;
+    while (done < this.#uncommitted.length && (this.#uncommitted[done] as { offset: number }).offset <= durable) done++;
+    if (done > 0) {
+      this.#committedSeq = (this.#uncommitted[done - 1] as { seq: number }).seq;
+      this.#uncommitted.splice(0, done);
+    }
+    return this.#committedSeq;
   }
 
   private publishMarket(): void {

@@ -73,6 +73,8 @@ export class HttpComponent implements Component {
       metrics: () => this.options.observability.metrics(),
       stream: { epoch: this.options.epoch() },
       rateLimit: { perIp: config.http.rateLimitPerIp, perToken: config.http.rateLimitPerToken },
+      ...(config.http.trustProxy.length > 0 ? { trustProxy: [...config.http.trustProxy] } : {}),
+      ...(config.http.tls.certFile === '' ? {} : { tls: { ...config.http.tls } }),
       cache: this.options.cache.cache(),
     });
     if (!this.options.secret)

@@ -28,8 +28,11 @@ export class PersistenceComponent implements Component {
     private readonly postgres: PostgresComponent,
     private readonly engine: EngineComponent,
     private readonly log: (line: string) => void,
-    /** Engine active/standby: the lease check run first in every batch's transaction. */
-    private readonly fence?: (tx: SqlRunner) => Promise<void>,
+    /**
+     * Engine active/standby: the lease check run first in every batch's transaction, and the last journal sequence
+     * committed to the event stream (nothing past it is written).
+     */
+    private readonly ha?: { fence: (tx: SqlRunner) => Promise<void>; writableSeq: () => number },
   ) {}
 
   async start(): Promise<void> {
@@ -42,7 +45,7 @@ export class PersistenceComponent implements Component {
       journalPath: this.journal.path,
       currentSeq: () => journal.lastSeq,
       onHistoryMismatch: (e) => this.halt(e),
-      ...(this.fence === undefined ? {} : { fence: this.fence }),
+      ...(this.ha === undefined ? {} : { fence: this.ha.fence, writableSeq: this.ha.writableSeq }),
     });
     this.#writer = writer;
     engine.onEntry((e) => writer.enqueue(e));

@@ -16,10 +16,17 @@ import type { Authenticate, PluginOptions } from './context.js';
  * most one row per IP and reason per 10 s), and every 403 (the route's action, or `auth.forbidden`).
  * `app.authenticate` is the same check for the stream upgrades. Routes with `config.scrape` (`/metrics`) also take the
  * scrape token `metricsToken`, compared in constant time (digests of equal length), with no principal.
+ * A token with a session (`sid`, a person's login) is checked against the shared revocation list on every request,
+ * never from a cache, so a logout takes effect at once on every gateway.
  */
 async function auth(app: FastifyInstance, { verifier, counters, options }: PluginOptions): Promise<void> {
   const failures = new AuthFailureThrottle();
   const isScrapeToken = options.metricsToken === undefined ? () => false : scrapeTokenMatcher(options.metricsToken);
+  // Sessions are set up by `auth-routes`, registered after this plugin; without them a session token cannot be checked.
+  const sessionActive = async (sid: string): Promise<void> => {
+    if (!app.hasDecorator('sessions')) throw new ApiError('E_API_UNAUTHORIZED', 'sessions are not enabled');
+    await app.sessions.assertActive(sid);
+  };
 
   const authenticate = async (
     token: string | undefined,
@@ -30,19 +37,21 @@ async function auth(app: FastifyInstance, { verifier, counters, options }: Plugi
   ): Promise<Principal> => {
     try {
       if (known !== undefined) throw known;
-      const cached = verifier.verifyCached(token);
-      if (cached !== undefined) return cached;
-      const principal = await verifier.verify(token);
-      // First use of a token on this instance: the API's "login" (tokens are issued elsewhere).
-      void app.audit.append({
-        actor: principal.sub,
-        role: principal.role,
-        action: 'auth.login',
-        outcome: 'success',
-        requestId,
-        ip,
-        detail: { tokenId: principal.tokenId, expires: new Date(principal.exp * 1000).toISOString(), target: what },
-      });
+      let principal = verifier.verifyCached(token);
+      if (principal === undefined) {
+        principal = await verifier.verify(token);
+        // First use of a token on this instance: the API's "login" (tokens are issued elsewhere).
+        void app.audit.append({
+          actor: principal.sub,
+          role: principal.role,
+          action: 'auth.login',
+          outcome: 'success',
+          requestId,
+          ip,
+          detail: { tokenId: principal.tokenId, expires: new Date(principal.exp * 1000).toISOString(), target: what },
+        });
+      }
+      if (principal.sid !== undefined) await sessionActive(principal.sid);
       return principal;
     } catch (e) {
       counters.unauthorized++;
@@ -122,7 +131,8 @@ async function auth(app: FastifyInstance, { verifier, counters, options }: Plugi
       slow(req, reply, done, token, e);
       return;
     }
-    if (cached === undefined) slow(req, reply, done, token);
+    // A person's token (with a session) is checked against the shared revocation list on every request.
+    if (cached === undefined || cached.sid !== undefined) slow(req, reply, done, token);
     else admit(req, reply, done, cached);
   };
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import helmet, { type HelmetOptions } from 'helmet';
+import { HSTS_HEADER } from '../tls.js';
 import type { PluginOptions } from './context.js';
 
 /** The dashboard page's Content-Security-Policy: same-origin scripts, styles and WebSocket, no framing. */
@@ -14,7 +15,7 @@ export const DASHBOARD_CSP_DIRECTIVES = {
   frameAncestors: ["'none'"],
 };
 
-/** Helmet's options this server never wants: HSTS is the TLS proxy's; the rest only legacy clients read. */
+/** Helmet's options this server never wants: HSTS is added by the plugin when it serves TLS; the rest only legacy clients read. */
 const COMMON: HelmetOptions = {
   frameguard: { action: 'deny' },
   strictTransportSecurity: false,
@@ -75,8 +76,13 @@ export function helmetHeaders(options: HelmetOptions): Readonly<Record<string, s
  * `@fastify/helmet`, 41-52 µs with `helmet()` built once and called per request, 36-42 µs with precomputed headers
  * (10.6-11.7k vs 14-16.5k req/s). Same headers, same values, a third of the API's CPU at the time.
  */
-async function securityHeaders(app: FastifyInstance, _opts: PluginOptions): Promise<void> {
-  const sets = { api: helmetHeaders(API_HELMET_OPTIONS), document: helmetHeaders(DOCUMENT_HELMET_OPTIONS) };
+async function securityHeaders(app: FastifyInstance, opts: PluginOptions): Promise<void> {
+  // HSTS only where this server terminates TLS itself: behind a proxy, the proxy sends it (deploy/nginx).
+  const hsts: Record<string, string> = opts.options.hsts ? { 'strict-transport-security': HSTS_HEADER } : {};
+  const sets = {
+    api: Object.freeze({ ...helmetHeaders(API_HELMET_OPTIONS), ...hsts }),
+    document: Object.freeze({ ...helmetHeaders(DOCUMENT_HELMET_OPTIONS), ...hsts }),
+  };
   app.decorate('securityHeaders', sets);
   app.addHook('onSend', (req, reply, payload, done) => {
     reply.headers(req.routeOptions.config.document === true ? sets.document : sets.api);
