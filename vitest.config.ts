@@ -25,6 +25,8 @@ export default defineConfig({
       '@cryptoscalp/ws-manager': src('./packages/ws-manager/src/index.ts'),
       '@cryptoscalp/monitoring': src('./packages/monitoring/src/index.ts'),
       '@cryptoscalp/health': src('./packages/health/src/index.ts'),
+      // Before '@cryptoscalp/testkit': an alias also matches the names under it.
+      '@cryptoscalp/testkit/conformance': src('./tools/testkit/src/conformance/index.ts'),
       '@cryptoscalp/testkit': src('./tools/testkit/src/index.ts'),
       // CRYPTOSCALP_IOREDIS=6 runs the suites against ioredis 6 (the `ioredis6` alias devDependency): npm run test:ioredis6.
       ...(process.env.CRYPTOSCALP_IOREDIS === '6' ? { ioredis: 'ioredis6' } : {}),

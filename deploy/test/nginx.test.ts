@@ -5,13 +5,23 @@ import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { freePort, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
+import {
+  freePort,
+  runTestssl,
+  SELF_SIGNED_CERT_FINDINGS,
+  selfSignedCert,
+  serviceUrls,
+  TESTSSL_FULL_CHECKS,
+  TESTSSL_POLICY_CHECKS,
+  testsslFinding,
+  uniqueName,
+  waitFor,
+} from '@cryptoscalp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { issueToken } from '../../apps/trader/src/http/tokens.js';
 import { NginxConfigError, type NginxSettings, renderNginxConfig } from '../nginx/render-config.js';
 import { NginxServer } from '../rehearsal/nginx-server.js';
-import { selfSignedCert } from '../rehearsal/tls.js';
 import { dropTraderSchema, startTraderRole, type TraderRole } from '../rehearsal/trader-process.js';
 
 // deploy/nginx for real: rendered, checked by `nginx -t`, then run (its own prefix, ports and PID) in front of a
@@ -84,7 +94,8 @@ function handshake(options: {
 }
 
 beforeAll(async () => {
-  const cert = await selfSignedCert(dir);
+  // A year of validity: testssl.sh rates a certificate that expires within 60 days MEDIUM.
+  const cert = await selfSignedCert(dir, 'tls', 365);
   ca = readFileSync(cert.cert, 'utf8');
   [httpPort, httpsPort] = [await freePort(), await freePort()];
   const traderPort = await freePort();
@@ -284,4 +295,20 @@ describe('nginx in front of a trader', () => {
       keepAlive.destroy();
     }
   });
+  it('passes testssl.sh: no finding of MEDIUM or worse but the self-signed certificate, HSTS present', async () => {
+    // TESTSSL_FULL=1 (`npm run test:tls`) adds server defaults, cipher preference and the vulnerability checks.
+    const full = process.env.TESTSSL_FULL === '1';
+    const report = await runTestssl(httpsPort, {
+      checks: full ? TESTSSL_FULL_CHECKS : TESTSSL_POLICY_CHECKS,
+      exclude: SELF_SIGNED_CERT_FINDINGS,
+    });
+    console.log(
+      `testssl (${full ? 'full' : 'policy'} checks) against nginx: ${report.findings.length} findings in ${Math.round(report.durationMs / 1000)} s`,
+    );
+    expect(report.failing).toEqual([]);
+    expect(testsslFinding(report, 'TLS1')?.finding).toMatch(/not offered/);
+    expect(testsslFinding(report, 'TLS1_1')?.finding).toMatch(/not offered/);
+    expect(testsslFinding(report, 'TLS1_3')?.finding).toMatch(/offered/);
+    expect(testsslFinding(report, 'HSTS_time')).toMatchObject({ severity: 'OK' });
+  }, 420_000);
 });

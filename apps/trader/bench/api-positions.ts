@@ -9,23 +9,33 @@
 // of a shared machine falls on all alike; req/s, p50 and p99 are the medians over the rounds. The audit pool is a stub
 // (the only audit write on this path is the token's first use), so no database is needed.
 //
+// With BENCH_SESSIONS=1, two more servers on the local PostgreSQL and Redis (own schema, own key prefix) compare a
+// person's session token (revocation list checked on every request, no cache) with a service token on the same server:
+// `redis` (revocation keys in Redis; its rate limits in Redis too) and `pg` (no Redis: the sessions table).
+//
 //   npx tsx apps/trader/bench/api-positions.ts
+//   BENCH_SESSIONS=1 BENCH_ROUNDS=4 npx tsx apps/trader/bench/api-positions.ts
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { combineLoadRuns, type LoadFigures, reportBench } from '@cryptoscalp/testkit';
+import { combineLoadRuns, type LoadFigures, reportBench, serviceUrls } from '@cryptoscalp/testkit';
+import { Redis } from 'ioredis';
+import { generate } from 'otplib';
+import pg from 'pg';
 import { API_HELMET_OPTIONS, helmetHeaders } from '../src/http/plugins/security-headers.js';
 import { createHttpServer } from '../src/http/server.js';
 import { issueToken } from '../src/http/tokens.js';
 import type { PositionView, TraderPort } from '../src/http/trader-port.js';
+import { createUser } from '../src/http/users/users.js';
 
 const SECRET = 'bench-secret-0123456789abcdef-0123456789';
 const CONNECTIONS = 50;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const ROUND_SECONDS = 2;
 const TARGET = 0.8;
+const SESSIONS = process.env.BENCH_SESSIONS === '1';
 
 const POSITIONS: PositionView[] = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'].map((symbol, i) => ({
   symbol,
@@ -111,13 +121,63 @@ async function serve(): Promise<void> {
     dashboard: false,
   });
   const portOf = (server: typeof raw) => (server.address() as { port: number }).port;
+  const sessions = SESSIONS ? await sessionServers() : undefined;
   console.log(
-    `PORTS ${JSON.stringify({ raw: portOf(raw), headed: portOf(headed), api: Number(new URL(api.url).port) })}`,
+    `PORTS ${JSON.stringify({ raw: portOf(raw), headed: portOf(headed), api: Number(new URL(api.url).port), ...sessions?.ports })}`,
   );
+  if (sessions !== undefined) console.log(`SESSION_TOKENS ${JSON.stringify(sessions.tokens)}`);
   process.stdin.resume();
   process.stdin.on('end', () => {
-    void api.close().then(() => process.exit(0));
+    void api
+      .close()
+      .then(() => sessions?.close())
+      .then(() => process.exit(0));
   });
+}
+
+/** The session servers of BENCH_SESSIONS: one with Redis, one without; a user logged in on each. */
+async function sessionServers() {
+  const pool = new pg.Pool({ connectionString: serviceUrls.postgres, max: 8 });
+  const redis = new Redis(serviceUrls.redis);
+  const schema = `bench_sessions_${process.pid}`;
+  const prefix = `bench:${process.pid}:revoked:`;
+  const common = {
+    trader: benchTrader(),
+    auth: { secret: SECRET },
+    audit: { pool, schema },
+    rateLimit: { perIp: 1_000_000_000, perToken: 1_000_000_000, keyPrefix: `bench:${process.pid}:rl:` },
+    dashboard: false,
+  };
+  const withRedis = await createHttpServer({ ...common, redis, sessions: { revokedKeyPrefix: prefix } });
+  const withPg = await createHttpServer({ ...common, sessions: {} });
+  const tokens: Record<string, string> = {};
+  for (const [name, server] of [
+    ['redis', withRedis],
+    ['pg', withPg],
+  ] as const) {
+    const password = 'bench password 0123456789';
+    const user = await createUser(pool, schema, { username: `bench-${name}`, role: 'viewer', password }, 'Bench');
+    const secret = new URL(user.otpauthUri).searchParams.get('secret') as string;
+    const res = await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: `bench-${name}`, password, totp: await generate({ secret }) }),
+    });
+    tokens[`${name}Session`] = ((await res.json()) as { accessToken: string }).accessToken;
+  }
+  return {
+    ports: { redis: Number(new URL(withRedis.url).port), pg: Number(new URL(withPg.url).port) },
+    tokens,
+    async close() {
+      await withRedis.close();
+      await withPg.close();
+      const keys = await redis.keys(`bench:${process.pid}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end();
+    },
+  };
 }
 
 async function load(url: string, token: string, seconds: number): Promise<LoadFigures> {
@@ -137,7 +197,7 @@ async function load(url: string, token: string, seconds: number): Promise<LoadFi
   };
 }
 
-type Kind = 'raw' | 'headed' | 'api';
+type Kind = 'raw' | 'headed' | 'api' | 'redisService' | 'redisSession' | 'pgService' | 'pgSession';
 
 async function runBench(): Promise<void> {
   const token = await issueToken({ sub: 'bench', role: 'viewer', secret: SECRET, ttl: '10m' });
@@ -145,25 +205,52 @@ async function runBench(): Promise<void> {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   try {
-    const ports = await new Promise<Record<Kind, number>>((resolve, reject) => {
+    const { ports, sessionTokens } = await new Promise<{
+      ports: Record<string, number>;
+      sessionTokens: Record<string, string>;
+    }>((resolve, reject) => {
       let out = '';
       child.stdout?.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /PORTS (.*)\n/.exec(out);
-        if (m?.[1] !== undefined) resolve(JSON.parse(m[1]));
+        const t = /SESSION_TOKENS (.*)\n/.exec(out);
+        if (m?.[1] !== undefined && (!SESSIONS || t?.[1] !== undefined))
+          resolve({ ports: JSON.parse(m[1]), sessionTokens: t?.[1] === undefined ? {} : JSON.parse(t[1]) });
       });
       child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
     });
-    const url = (kind: Kind) => `http://127.0.0.1:${ports[kind]}/api/positions`;
-    const kinds: Kind[] = ['raw', 'api', 'headed'];
-    for (const kind of kinds) await load(url(kind), token, 1);
-    const runs: Record<Kind, LoadFigures[]> = { raw: [], headed: [], api: [] };
+    const target: Record<Kind, { port: number; token: string }> = {
+      raw: { port: ports.raw as number, token },
+      headed: { port: ports.headed as number, token },
+      api: { port: ports.api as number, token },
+      redisService: { port: ports.redis as number, token },
+      redisSession: { port: ports.redis as number, token: sessionTokens.redisSession as string },
+      pgService: { port: ports.pg as number, token },
+      pgSession: { port: ports.pg as number, token: sessionTokens.pgSession as string },
+    };
+    const url = (kind: Kind) => `http://127.0.0.1:${target[kind].port}/api/positions`;
+    const kinds: Kind[] = [
+      'raw',
+      'api',
+      'headed',
+      ...(SESSIONS ? (['redisService', 'redisSession', 'pgService', 'pgSession'] as const) : []),
+    ];
+    for (const kind of kinds) await load(url(kind), target[kind].token, 1);
+    const runs: Record<Kind, LoadFigures[]> = {
+      raw: [],
+      headed: [],
+      api: [],
+      redisService: [],
+      redisSession: [],
+      pgService: [],
+      pgSession: [],
+    };
     const pairRatios: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const round: Partial<Record<Kind, LoadFigures>> = {};
       for (let j = 0; j < kinds.length; j++) {
         const kind = kinds[(i + j) % kinds.length] as Kind;
-        round[kind] = await load(url(kind), token, ROUND_SECONDS);
+        round[kind] = await load(url(kind), target[kind].token, ROUND_SECONDS);
         runs[kind].push(round[kind]);
       }
       pairRatios.push(Math.round(((round.api as LoadFigures).rps / (round.raw as LoadFigures).rps) * 100) / 100);
@@ -205,9 +292,29 @@ async function runBench(): Promise<void> {
         },
       ],
     });
+    if (SESSIONS) reportSessions(runs, method);
     if (a.errors + a.non2xx + b.errors + b.non2xx + h.errors + h.non2xx > 0) process.exitCode = 1;
   } finally {
     child.stdin?.end();
     setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
   }
+}
+
+/** BENCH_SESSIONS: a session token (revocation checked per request) against a service token on the same server. */
+function reportSessions(runs: Record<Kind, LoadFigures[]>, method: string): void {
+  const figures = (['redis', 'pg'] as const).map((store) => {
+    const session = combineLoadRuns(runs[`${store}Session`]);
+    const service = combineLoadRuns(runs[`${store}Service`]);
+    if (session.errors + session.non2xx + service.errors + service.non2xx > 0) process.exitCode = 1;
+    return {
+      name: `GET /api/positions throughput with a session token, revocation list in ${store === 'redis' ? 'Redis' : 'PostgreSQL'}, ${CONNECTIONS} connections`,
+      value: session.rps,
+      unit: 'req/s',
+      baseline: { name: 'the same server, a service token (no session check)', value: service.rps },
+      higherIsBetter: true,
+      method: `${method}. Both on a server with sessions enabled on the local ${store === 'redis' ? 'Redis (rate limits in Redis too)' : 'PostgreSQL (no Redis)'}; the session check runs on every request, uncached`,
+      extra: { p50Ms: session.p50, p99Ms: session.p99, baselineP50Ms: service.p50, baselineP99Ms: service.p99 },
+    };
+  });
+  reportBench({ package: '@cryptoscalp/trader', bench: 'api-positions-sessions', figures });
 }

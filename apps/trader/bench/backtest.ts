@@ -4,7 +4,8 @@
 // from one read of the recording, each the whole engine, strategy, risk and paper venue on the simulated clock,
 // journals included). Baseline, same run, same
 // files: reading the recording alone (gunzip + JSON.parse + the merge across symbols, no engine), the floor of any
-// replay of this format.
+// replay of this format. The CPU time of the process (user + system) is kept beside each wall time: on a shared
+// machine it says what a free core would take.
 // Run: npx tsx apps/trader/bench/backtest.ts   (BENCH_MINUTES: simulated minutes, default 60)
 import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -30,12 +31,19 @@ async function main(): Promise<void> {
     console.log(
       `generated ${minutes} simulated min of ${symbols.join(', ')}: ${rec.written} events, ${(rec.bytes / 2 ** 20).toFixed(1)} MiB in ${(genMs / 1000).toFixed(1)} s`,
     );
+    const cpu = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    };
     const r0 = performance.now();
+    const c0 = cpu();
     let n = 0;
     await replayRecording(dir, () => {
       n++;
     });
     const readMs = performance.now() - r0;
+    const readCpu = cpu() - c0;
+    const c1 = cpu();
     const config = loadConfig({ env: {}, overrides: { symbols } });
     const prng = new Prng(1);
     const runs = [
@@ -47,6 +55,7 @@ async function main(): Promise<void> {
       config,
       runs: runs.map((r) => ({ journalPath: join(dir, 'out', r.name, 'journal.jsonl'), latency: r.latency })),
     });
+    const backtestCpu = cpu() - c1;
     res.results.forEach((r, i) => {
       console.log(
         `${runs[i]?.name}: ${r.metrics.orders} orders, ${r.metrics.trades} fills, net PnL ${r.metrics.netPnl.toFixed(2)}`,
@@ -61,6 +70,9 @@ async function main(): Promise<void> {
         higherIsBetter: false,
         method: `${res.read.lines} events (${n} read by the baseline), seed 42, default strategy/risk config; wall time of runBacktest with the command's two runs fed from one read, journals included (fsync never)`,
         extra: {
+          cpuSeconds: Number(backtestCpu.toFixed(1)),
+          baselineCpuSeconds: Number(readCpu.toFixed(1)),
+          cpuRatio: Number((backtestCpu / readCpu).toFixed(2)),
           eventsPerSecond: Math.round(res.read.lines / (res.wallMs / 1000)),
           underThirtySeconds: res.wallMs < 30_000 ? 'yes' : 'no',
         },

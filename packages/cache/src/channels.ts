@@ -1,5 +1,5 @@
-import type { CacheOperationContext, ChannelName } from '@cryptoscalp/contracts';
 import diagnostics from 'node:diagnostics_channel';
+import type { CacheOperationContext, ChannelName } from '@cryptoscalp/contracts';
 
 /** Tracing channel of every cache operation (context: {@link CacheOperationContext}). */
 export const OPERATION_CHANNEL = 'cryptoscalp:cache:operation' satisfies ChannelName;

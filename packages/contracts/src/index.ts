@@ -1,13 +1,13 @@
 export type { BreakerState } from './breaker.js';
 export {
-  CHANNEL_NAMES,
-  CHANNEL_PREFIXES,
-  CHANNELS,
+  type BreakerEvent,
   type CacheBreakerEvent,
   type CacheBusEvent,
   type CacheErrorEvent,
   type CacheOperationContext,
-  type BreakerEvent,
+  CHANNEL_NAMES,
+  CHANNEL_PREFIXES,
+  CHANNELS,
   type ChannelInfo,
   type ChannelKind,
   type ChannelName,

@@ -1,5 +1,5 @@
-import type { ChannelName, QueryTraceContext } from '@cryptoscalp/contracts';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { ChannelName, QueryTraceContext } from '@cryptoscalp/contracts';
 
 /** Tracing channel for every query and transaction. Context: {@link QueryTraceContext}. */
 export const QUERY_CHANNEL = 'cryptoscalp:db:query' satisfies ChannelName;

@@ -1,3 +1,4 @@
+import type { BreakerState } from '@cryptoscalp/contracts';
 import { performance } from 'node:perf_hooks';
 import CircuitBreaker from 'opossum';
 import { type BreakerEvent, channels } from './channels.js';
@@ -5,8 +6,7 @@ import { CircuitOpenError, isDbPoolError, isQueryError } from './errors.js';
 import { isTransientSqlState } from './sqlstate.js';
 import type { BreakerOptions } from './types.js';
 
-/** Breaker states as reported in stats and events. */
-export type BreakerState = 'open' | 'half-open' | 'closed';
+export type { BreakerState } from '@cryptoscalp/contracts';
 
 /** Carries a slow call's result through opossum as a "failure" so the caller still gets it. */
 class SlowCall {

@@ -1,6 +1,6 @@
-import type { HealthStatus } from '@cryptoscalp/contracts';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { HealthStatus } from '@cryptoscalp/contracts';
 
 /** A node:http or node:https server that `HealthRegistry.attach` can close gracefully. */
 export type AttachableServer = HttpServer | HttpsServer;

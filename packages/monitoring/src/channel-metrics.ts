@@ -6,11 +6,12 @@ import {
   CACHE_OPERATION_CHANNEL,
   DB_QUERY_CHANNEL,
   STATE_CHANNELS,
+  TRACED_EVENT_CHANNELS,
   WS_STATE_CHANNEL,
 } from './channels.js';
 import { ChildCache } from './internal/child-cache.js';
 import { type CounterChild, FastCounter } from './internal/fast-counter.js';
-import { FastGauge, type GaugeChild } from './internal/fast-gauge.js';
+import { FastGauge } from './internal/fast-gauge.js';
 import { FastHistogram, type HistogramChild } from './internal/fast-histogram.js';
 import type { FastChild, FastMetric } from './internal/fast-metric.js';
 import { boolLabel, completedAtEnd, errorType, guard, type OperationContext, str } from './internal/trace-context.js';
@@ -30,8 +31,13 @@ export interface ChannelMetricsSetup {
 }
 
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+/** The `ConnectionState` words of `@cryptoscalp/contracts`: every label set of the ws state gauge carries all of them. */
+const WS_STATES = ['idle', 'connecting', 'open', 'reconnecting', 'closed'] as const;
 
-/** Normalizes breaker state words (`halfOpen`, `half_open`, `HALF-OPEN`) to `closed`/`open`/`half-open`. */
+/**
+ * Normalizes breaker state words to `closed`/`open`/`half-open`. `halfOpen` is what `@cryptoscalp/cache` 0.1
+ * published (deprecated, accepted until the next minor); `half_open` and upper case come from other breakers.
+ */
 export function normalizeBreakerState(state: unknown): string {
   if (typeof state !== 'string') return '';
   const s = state.toLowerCase().replace(/[_\s]/g, '-');
@@ -44,9 +50,11 @@ export function normalizeBreakerState(state: unknown): string {
  * - `db_client_operation_duration_seconds{component,db_operation,role,host,error_type}` and
  *   `db_client_response_returned_rows{component,db_operation,role}` from `cryptoscalp:db:query`;
  * - `cache_operation_duration_seconds{component,operation,tier,hit,error_type}` from `cryptoscalp:cache:operation`;
- * - `cryptoscalp_events_total{channel,component}` from every plain state channel;
+ * - `cryptoscalp_events_total{channel,component}` from every plain channel of the `@cryptoscalp/contracts` registry
+ *   and the start of every other tracing channel (`cryptoscalp:health:check`);
  * - `cryptoscalp_breaker_state{channel,component,state}` (1 for the current state, 0 otherwise);
- * - `cryptoscalp_ws_connection_state{component,exchange,endpoint,state}` from `cryptoscalp:ws:state`.
+ * - `cryptoscalp_ws_connection_state{component,exchange,endpoint,state}` from `cryptoscalp:ws:state`: one label set
+ *   per connection, with exactly one state at 1 (the set of a connection's previous endpoint is removed).
  *
  * Label children are cached in nested maps; an observation allocates nothing.
  */
@@ -63,10 +71,12 @@ export class ChannelMetrics {
   private readonly dbRowsChildren: ChildCache<HistogramChild>;
   private readonly cacheChildren: ChildCache<HistogramChild>;
   private readonly eventChildren: ChildCache<CounterChild>;
-  private readonly wsChildren: ChildCache<GaugeChild>;
+  /** The `[component, exchange, endpoint]` label values each connection (`component`, `connection`) was last exported under. */
+  private readonly wsLabels = new Map<string, [string, string, string]>();
   private readonly dbChannel = diagnostics_channel.tracingChannel(DB_QUERY_CHANNEL);
   private readonly cacheChannel = diagnostics_channel.tracingChannel(CACHE_OPERATION_CHANNEL);
   private readonly stateHandlers = new Map<string, (message: unknown, name: string | symbol) => void>();
+  private readonly tracedEventHandlers = new Map<string, { start: (ctx: OperationContext) => void }>();
   private readonly isWatched: (component: unknown) => boolean;
   private readonly dbHandlers;
   private readonly cacheHandlers;
@@ -112,7 +122,6 @@ export class ChannelMetrics {
     this.dbRowsChildren = new ChildCache((v) => this.dbRows.labels(...v));
     this.cacheChildren = new ChildCache((v) => this.cacheDuration.labels(...v));
     this.eventChildren = new ChildCache((v) => this.events.labels(...v));
-    this.wsChildren = new ChildCache((v) => this.wsState.labels(...v));
 
     const isWatched = setup.isWatched;
     this.isWatched = isWatched;
@@ -166,6 +175,13 @@ export class ChannelMetrics {
         }
       });
     }
+    for (const channel of TRACED_EVENT_CHANNELS) {
+      this.tracedEventHandlers.set(channel, { start: guard((ctx) => this.onTracedEvent(channel, ctx)) });
+    }
+  }
+
+  private onTracedEvent(channel: string, ctx: OperationContext): void {
+    if (this.isWatched(ctx.component)) this.eventChildren.get2(channel, ctx.component as string).inc();
   }
 
   private onState(channel: string, isBreaker: boolean, isWs: boolean, payload: Record<string, unknown> | null): void {
@@ -173,13 +189,40 @@ export class ChannelMetrics {
     if (!this.isWatched(component)) return;
     this.eventChildren.get2(channel, component as string).inc();
     if (isBreaker) this.setBreaker(channel, component as string, normalizeBreakerState(payload?.state));
-    if (isWs) {
-      const exchange = str(payload?.exchange);
-      const endpoint = str(payload?.endpoint);
-      const from = str(payload?.from);
-      if (from !== '') this.wsChildren.get4(component as string, exchange, endpoint, from).set(0);
-      this.wsChildren.get4(component as string, exchange, endpoint, str(payload?.to)).set(1);
+    if (isWs) this.setWsState(component as string, payload);
+  }
+
+  /**
+   * A connection has one label set at a time: when its endpoint label changes (unknown while first connecting,
+   * then the endpoint that opened, then another after a failover) the old set is removed rather than left at its
+   * last state, and every state of the current set is written (1 for the current one, 0 for the others).
+   * Publishers without a `connection` id (ws-manager 0.1) are keyed by exchange and endpoint as before.
+   */
+  private setWsState(component: string, payload: Record<string, unknown> | null): void {
+    const exchange = str(payload?.exchange);
+    const endpoint = str(payload?.endpoint);
+    const to = str(payload?.to);
+    if (!(WS_STATES as readonly string[]).includes(to)) return;
+    const connection = payload?.connection;
+    const key =
+      typeof connection === 'string' ? `${component}\0${connection}` : `${component}\0${exchange}\0${endpoint}`;
+    const previous = this.wsLabels.get(key);
+    this.wsLabels.set(key, [component, exchange, endpoint]);
+    if (
+      previous !== undefined &&
+      (previous[1] !== exchange || previous[2] !== endpoint) &&
+      !this.wsLabelsUsed(previous)
+    ) {
+      for (const state of WS_STATES) this.wsState.remove(...previous, state);
     }
+    for (const state of WS_STATES) this.wsState.labels(component, exchange, endpoint, state).set(state === to ? 1 : 0);
+  }
+
+  /** Whether another connection is still exported under these label values (state changes are rare: a scan is fine). */
+  private wsLabelsUsed(labels: [string, string, string]): boolean {
+    for (const l of this.wsLabels.values())
+      if (l[0] === labels[0] && l[1] === labels[1] && l[2] === labels[2]) return true;
+    return false;
   }
 
   private setBreaker(channel: string, component: string, state: string): void {
@@ -195,6 +238,9 @@ export class ChannelMetrics {
     this.dbChannel.subscribe(this.dbHandlers as unknown as Subscribers);
     this.cacheChannel.subscribe(this.cacheHandlers as unknown as Subscribers);
     for (const [channel, handler] of this.stateHandlers) diagnostics_channel.subscribe(channel, handler);
+    for (const [channel, handlers] of this.tracedEventHandlers) {
+      diagnostics_channel.tracingChannel(channel).subscribe(handlers as unknown as Subscribers);
+    }
   }
 
   /** Unsubscribes from every channel (idempotent). */
@@ -204,6 +250,9 @@ export class ChannelMetrics {
     this.dbChannel.unsubscribe(this.dbHandlers as unknown as Subscribers);
     this.cacheChannel.unsubscribe(this.cacheHandlers as unknown as Subscribers);
     for (const [channel, handler] of this.stateHandlers) diagnostics_channel.unsubscribe(channel, handler);
+    for (const [channel, handlers] of this.tracedEventHandlers) {
+      diagnostics_channel.tracingChannel(channel).unsubscribe(handlers as unknown as Subscribers);
+    }
   }
 
   /** True while subscribed. */

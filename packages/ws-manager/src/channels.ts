@@ -1,5 +1,5 @@
-import type { ChannelName } from '@cryptoscalp/contracts';
 import diagnostics from 'node:diagnostics_channel';
+import type { ChannelName } from '@cryptoscalp/contracts';
 
 /** `cryptoscalp:ws:state`: payload {@link StateChange} `{ component, exchange, endpoint, from, to }`. */
 export const STATE_CHANNEL = 'cryptoscalp:ws:state' satisfies ChannelName;

@@ -67,6 +67,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   private rotating: Socket | undefined;
   private connecting = false;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly pipelines = new Map<string, StreamPipeline>();
@@ -751,9 +752,16 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     };
   }
 
-  /** Closes the sockets (code 1000), stops every timer and ends the async iterators. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Closes the sockets (code 1000), stops every timer and ends the async iterators. Idempotent: every caller gets
+   * the same promise, which resolves once the close has finished.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed = true;
     this.abort.abort();
     for (const timer of [this.retryTimer, this.stableTimer, this.lifetimeTimer, this.rotationTimer]) {

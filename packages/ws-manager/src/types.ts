@@ -1,5 +1,5 @@
-import type { GapInfo, MalformedInfo, ResyncInfo, StateChange } from '@cryptoscalp/contracts';
 import type { IncomingMessage, Server } from 'node:http';
+import type { GapInfo, MalformedInfo, ResyncInfo, StateChange } from '@cryptoscalp/contracts';
 
 export type { HealthCheckResult } from '@cryptoscalp/contracts';
 

@@ -17,6 +17,7 @@ export class WebSocketManager {
   private readonly live = new Set<ManagedConnection>();
   private counter = 0;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   /** Validates `options` (throws `E_WS_INVALID_OPTION` naming the field); opens nothing until `connect()`. */
   constructor(options: WebSocketManagerOptions) {
@@ -63,12 +64,13 @@ export class WebSocketManager {
     const exchanges: Record<string, unknown> = {};
     for (const [name, runtime] of this.runtimes) {
       exchanges[name] = {
-        endpoints: runtime.endpoints.map((e) => ({
-          url: e.url,
-          breaker: ExchangeRuntime.breakerState(e),
-          successes: e.successes,
-          failures: e.failures,
-        })),
+        // Keyed by URL (not an array): stats() is plain data that monitoring can walk into gauges.
+        endpoints: Object.fromEntries(
+          runtime.endpoints.map((e) => [
+            e.url,
+            { breaker: ExchangeRuntime.breakerState(e), successes: e.successes, failures: e.failures },
+          ]),
+        ),
         connectTokens: runtime.connectBucket.available(),
         connectWaits: runtime.connectBucket.waited,
         messageTokens: runtime.messageBucket.available(),
@@ -81,7 +83,7 @@ export class WebSocketManager {
       connections: connections.length,
       open: connections.filter((c) => c.state === 'open').length,
       exchanges,
-      connectionStats: connections,
+      connectionStats: Object.fromEntries(connections.map((c) => [c.id, c])),
     };
   }
 
@@ -109,9 +111,16 @@ export class WebSocketManager {
     };
   }
 
-  /** Closes every connection and stops the breakers. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Closes every connection and stops the breakers. Idempotent: every caller gets the same promise, which resolves
+   * once the close has finished.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.live].map((c) => c.close()));
     const error = new WsManagerError(WsManagerErrorCode.Closed, 'manager is closed');

@@ -27,4 +27,14 @@ export {
   startRedisServer,
 } from './redis-server.js';
 export { reachable, serviceUrls, systemProgramTestRuns, waitFor } from './services.js';
+export {
+  runTestssl,
+  SELF_SIGNED_CERT_FINDINGS,
+  TESTSSL_FULL_CHECKS,
+  TESTSSL_POLICY_CHECKS,
+  type TestsslFinding,
+  type TestsslReport,
+  testsslFinding,
+} from './testssl.js';
+export { type CertFiles, makeTestCa, selfSignedCert, type TestCa } from './tls-certs.js';
 export { uniqueName } from './unique.js';

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { chown, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
@@ -19,6 +19,12 @@ export interface PostgresClusterOptions {
   replicaOf?: PostgresCluster;
   /** Extra `initdb` arguments, e.g. `['--wal-segsize=1']` (ignored for a replica). */
   initdbArgs?: string[];
+  /**
+   * `ssl=on` with this certificate and key (PEM files; copied into the cluster's directory, owned by the server's
+   * user, key mode 0600, as PostgreSQL requires). Plaintext connections stay allowed, so a test can tell a client
+   * that refuses them from a server that does. @default none (no TLS)
+   */
+  tls?: { cert: string; key: string };
 }
 
 /** A disposable PostgreSQL cluster in a temporary directory, run as a child process. */
@@ -108,6 +114,20 @@ export async function startPostgresCluster(options: PostgresClusterOptions = {})
     );
   }
 
+  const tlsSettings: Record<string, string> = {};
+  if (options.tls !== undefined) {
+    for (const [kind, from] of [
+      ['cert', options.tls.cert],
+      ['key', options.tls.key],
+    ] as const) {
+      const to = join(root, `server.${kind}`);
+      await copyFile(from, to);
+      await chmod(to, 0o600);
+      if (user) await chown(to, user.uid, user.gid);
+      tlsSettings[`ssl_${kind}_file`] = to;
+    }
+    tlsSettings.ssl = 'on';
+  }
   const settings: Record<string, string | number> = {
     listen_addresses: '127.0.0.1',
     port,
@@ -118,6 +138,7 @@ export async function startPostgresCluster(options: PostgresClusterOptions = {})
     wal_level: 'replica',
     max_wal_senders: 10,
     hot_standby: 'on',
+    ...tlsSettings,
     ...options.settings,
   };
   const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];

@@ -14,13 +14,18 @@ export interface RedisServerOptions {
   args?: string[];
   /** Binary to run. @default 'redis-server' */
   binary?: string;
+  /**
+   * TLS only: the port is a `--tls-port` and there is no plaintext port (`--port 0`); clients are not asked for
+   * certificates. The URL becomes `rediss://localhost:<port>` (the name the test certificates carry).
+   */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 /** A disposable `redis-server` child process on 127.0.0.1 that a test can kill and restart. */
 export interface RedisServer {
   readonly host: '127.0.0.1';
   readonly port: number;
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://127.0.0.1:<port>`, or `rediss://localhost:<port>` with `tls` */
   readonly url: string;
   /** Process id of the running server, or undefined while stopped. */
   readonly pid: number | undefined;
@@ -44,6 +49,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const port = options.port ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'cs-redis-'));
   const binary = options.binary ?? 'redis-server';
+  const tls = options.tls;
   let child: ChildProcess | undefined;
   let output = () => '';
   let stopped = false;
@@ -60,6 +66,22 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       'no',
       '--dir',
       dir,
+      ...(tls === undefined
+        ? []
+        : [
+            '--port',
+            '0',
+            '--tls-port',
+            String(port),
+            '--tls-cert-file',
+            tls.cert,
+            '--tls-key-file',
+            tls.key,
+            '--tls-ca-cert-file',
+            tls.ca,
+            '--tls-auth-clients',
+            'no',
+          ]),
       ...(options.args ?? []),
     ]);
     child = spawned.child;
@@ -68,7 +90,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       await waitFor(
         async () => {
           if (child?.exitCode !== null) throw new Error('exited');
-          const { stdout } = await execFileAsync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING']);
+          const { stdout } = await execFileAsync('redis-cli', [
+            ...(tls === undefined ? [] : ['--tls', '--cacert', tls.ca]),
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(port),
+            'PING',
+          ]);
           return stdout.trim() === 'PONG';
         },
         { timeoutMs: 10_000, what: `redis-server on port ${port}` },
@@ -92,7 +121,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   return {
     host: '127.0.0.1',
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: tls === undefined ? `redis://127.0.0.1:${port}` : `rediss://localhost:${port}`,
     get pid() {
       return child?.pid;
     },

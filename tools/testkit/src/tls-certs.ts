@@ -71,15 +71,18 @@ export async function makeTestCa(dir: string, name = 'ca'): Promise<TestCa> {
   };
 }
 
-/** Makes a self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1, valid one day, in `dir`. */
-export async function selfSignedCert(dir: string, name = 'tls'): Promise<CertFiles> {
+/**
+ * Makes a self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1 in `dir`, valid `days` (testssl.sh rates
+ * a certificate that expires within 60 days MEDIUM, within 30 HIGH).
+ */
+export async function selfSignedCert(dir: string, name = 'tls', days = 1): Promise<CertFiles> {
   const out = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
   await execFileAsync('openssl', [
     'req',
     '-x509',
     ...EC,
     '-days',
-    '1',
+    String(days),
     '-subj',
     '/CN=localhost',
     '-addext',

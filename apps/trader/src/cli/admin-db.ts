@@ -27,8 +27,12 @@ export function parseAdminArgs<T extends Record<string, { type: 'string' | 'bool
   options: T,
 ) {
   try {
-    return parseArgs({ args: [...argv], options: { ...DATABASE_OPTIONS, ...options }, strict: true, allowPositionals: false })
-      .values;
+    return parseArgs({
+      args: [...argv],
+      options: { ...DATABASE_OPTIONS, ...options },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (e) {
     throw new AdminUsageError((e as Error).message);
   }
@@ -50,6 +54,8 @@ export function openDatabase(
   const config = loadConfig({ env, argv });
   const url = values['database-url'] ?? config.database.url;
   if (url === '')
-    throw new AdminUsageError('needs a PostgreSQL URL (--database-url or DATABASE_URL); the embedded database is reachable only inside the running trader');
+    throw new AdminUsageError(
+      'needs a PostgreSQL URL (--database-url or DATABASE_URL); the embedded database is reachable only inside the running trader',
+    );
   return { pool: new pg.Pool({ connectionString: url, max: 2 }), schema: values.schema ?? config.database.schema };
 }

@@ -24,7 +24,8 @@ export async function runAuditCommand(
   }
   let db: ReturnType<typeof openDatabase> | undefined;
   try {
-    if (command !== 'verify') throw new AdminUsageError(command === undefined ? 'missing command' : `unknown command "${command}"`);
+    if (command !== 'verify')
+      throw new AdminUsageError(command === undefined ? 'missing command' : `unknown command "${command}"`);
     const v = parseAdminArgs(rest, { json: { type: 'boolean' } });
     db = openDatabase(v, io.env);
     const report = await verifyAuditChain(db.pool, db.schema);
@@ -34,7 +35,10 @@ export async function runAuditCommand(
         `audit: chain intact: ${report.rows} rows${report.unchained > 0 ? ` (${report.unchained} older unchained rows)` : ''}` +
           (report.head === undefined ? '' : `; head ${report.head.id} ${report.head.hash}`),
       );
-    else io.out(`audit: chain BROKEN at row ${report.broken?.id}: ${report.broken?.reason} (${report.rows} rows intact before it)`);
+    else
+      io.out(
+        `audit: chain BROKEN at row ${report.broken?.id}: ${report.broken?.reason} (${report.rows} rows intact before it)`,
+      );
     return report.ok ? 0 : 1;
   } catch (e) {
     if (e instanceof AdminUsageError) {

@@ -28,7 +28,8 @@ export async function runUsersCommand(
   }
   let db: ReturnType<typeof openDatabase> | undefined;
   try {
-    if (command !== 'add') throw new AdminUsageError(command === undefined ? 'missing command' : `unknown command "${command}"`);
+    if (command !== 'add')
+      throw new AdminUsageError(command === undefined ? 'missing command' : `unknown command "${command}"`);
     const v = parseAdminArgs(rest, {
       username: { type: 'string' },
       role: { type: 'string' },

@@ -254,7 +254,8 @@ function markFill(f) {
 
 function showSymbol(symbol) {
   state.selected = symbol;
-  for (const tab of $('price-symbols').children) tab.setAttribute('aria-selected', String(tab.dataset.symbol === symbol));
+  for (const tab of $('price-symbols').children)
+    tab.setAttribute('aria-selected', String(tab.dataset.symbol === symbol));
   $('depth-symbol').textContent = symbol;
   renderDepth();
   if (!state.charts) return;

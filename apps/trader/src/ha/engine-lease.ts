@@ -176,9 +176,9 @@ export class EngineLease {
   }
 
   /**
-   * The check the journal writer runs first in each of its transactions: it takes the lease row `for share`, so a
-   * takeover (an UPDATE of that row) waits for a running batch and every batch after it sees the new epoch and is
-   * refused. @throws TraderError `E_TRADER_PERSISTENCE` (field `ha.lease`) when this process's epoch is no longer
+   * The check the journal writer runs last in each of its transactions: it takes the lease row `for share`, so a
+   * takeover (an UPDATE of that row) waits for that commit and every batch after it sees the new epoch and is
+   * refused. Taken last, the lock is held for the commit only, so renewals hardly ever wait for it. @throws TraderError `E_TRADER_PERSISTENCE` (field `ha.lease`) when this process's epoch is no longer
    * the lease's.
    */
   fence(): (tx: SqlRunner) => Promise<void> {

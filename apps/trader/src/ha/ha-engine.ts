@@ -85,8 +85,9 @@ export class HaEngine {
     this.#pool = new pg.Pool({
       connectionString: config.database.url,
       max: 2,
-      connectionTimeoutMillis: config.ha.renewIntervalMs,
-      query_timeout: config.ha.renewIntervalMs,
+      // A slow answer still counts (validity runs from when the statement was sent), so wait up to the TTL.
+      connectionTimeoutMillis: config.ha.leaseTtlMs,
+      query_timeout: config.ha.leaseTtlMs,
     });
     this.#pool.on('error', () => undefined);
     this.#lease = new EngineLease({
@@ -153,21 +154,27 @@ export class HaEngine {
     };
   }
 
-  #schedule(): void {
+  /** The next attempt `renewIntervalMs` after the start of the last one (a slow statement does not stretch it). */
+  #schedule(tookMs = 0): void {
     if (this.#stopped || this.#demoted !== undefined) return;
-    this.#timer = setTimeout(() => void this.#tick(), this.#o.config.ha.renewIntervalMs);
+    this.#timer = setTimeout(() => void this.#tick(), Math.max(0, this.#o.config.ha.renewIntervalMs - tookMs));
   }
 
   async #tick(): Promise<void> {
     const wasActive = this.#lease.state === 'active';
+    const t0 = performance.now();
     const state = await this.#lease.tick();
+    const took = performance.now() - t0;
+    // A slow lease statement eats into the lease's lifetime: say so, it is the warning before a demotion.
+    if (wasActive && took > this.#o.config.ha.renewIntervalMs)
+      this.#o.log(`trader: lease renewal took ${Math.round(took)} ms (lease ${this.#o.config.ha.leaseTtlMs} ms)`);
     if (this.#stopped) return;
     if (state === 'lost') {
       this.#demote(`the engine lease (epoch ${this.#lease.epoch}) was not renewed in time`);
       return;
     }
     // Renewals go on through the takeover, so a slow start does not let the lease lapse.
-    this.#schedule();
+    this.#schedule(took);
     if (state === 'active' && !wasActive) await this.#takeOver();
   }
 
@@ -228,6 +235,9 @@ export class HaEngine {
   /** Once: acts on nothing more (the lease is marked lost, so the venue wrapper refuses) and asks to end. */
   #demote(reason: string): void {
     if (this.#demoted !== undefined || this.#stopped) return;
+    const lease = this.#lease;
+    if (lease.lastError !== undefined)
+      reason += ` (last lease error: ${lease.lastError}, ${lease.failures} failed statements)`;
     this.#demoted = reason;
     this.#lease.markLost();
     this.#gauge.set(0);

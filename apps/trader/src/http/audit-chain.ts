@@ -29,7 +29,7 @@ export async function verifyAuditChain(pool: Queryable, schema: string, pageSize
   if (!IDENT.test(schema))
     throw new ApiError('E_API_INVALID_OPTION', 'schema must be a lowercase SQL identifier', { field: 'schema' });
   const sql = `SELECT id::text AS id, prev_hash, hash, ${auditCanonicalSql('r')} AS canonical
-                 FROM "${schema}".audit_log r WHERE id > $1 ORDER BY id LIMIT $2`;
+                 FROM "${schema}".audit_log r WHERE r.id > $1::bigint ORDER BY r.id LIMIT $2`;
   let after = '0';
   let prev: string | undefined;
   let rows = 0;
@@ -56,7 +56,9 @@ export async function verifyAuditChain(pool: Queryable, schema: string, pageSize
       if (r.hash === null || r.prev_hash === null) return broken('row has no hash');
       if (r.prev_hash !== (prev ?? AUDIT_CHAIN_GENESIS))
         return broken('prev_hash is not the hash of the row before (a row was removed or inserted)');
-      const hash = createHash('sha256').update(r.prev_hash + r.canonical, 'utf8').digest('hex');
+      const hash = createHash('sha256')
+        .update(r.prev_hash + r.canonical, 'utf8')
+        .digest('hex');
       if (hash !== r.hash) return broken('hash does not match the row (the row was modified)');
       prev = r.hash;
       rows++;

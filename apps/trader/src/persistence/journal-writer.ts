@@ -44,8 +44,8 @@ export interface JournalWriterOptions {
    */
   onHistoryMismatch?: (error: Error) => void;
   /**
-   * Run first in every batch's transaction; throwing rolls the batch back (engine active/standby: the lease epoch
-   * check, so an engine that lost its lease writes nothing). @default none
+   * Run last in every batch's transaction, just before the commit; throwing rolls the batch back (engine
+   * active/standby: the lease epoch check, so an engine that lost its lease writes nothing). @default none
    */
   fence?: (tx: SqlRunner) => Promise<void>;
   /**
@@ -400,7 +400,6 @@ export class JournalWriter {
   ): Promise<number> {
     const s = this.schema;
     const touched = new Set<string>();
-    await this.options.fence?.(tx);
     const { rows } = await tx.query(
       `select last_seq, journal_origin from ${s}.writer_cursor where instance_id = $1 for update`,
       [this.options.instanceId],
@@ -439,6 +438,8 @@ export class JournalWriter {
       `update ${s}.writer_cursor set last_seq = $2, journal_origin = coalesce(journal_origin, $3), updated_at = now() where instance_id = $1`,
       [this.options.instanceId, lastSeq, this.origin ?? null],
     );
+    // Last, just before the commit: a lock the fence takes is then held for the commit only.
+    await this.options.fence?.(tx);
     return lastSeq;
   }
 

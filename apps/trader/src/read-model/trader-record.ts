@@ -1,5 +1,5 @@
-import type { ReleaseHold } from '../risk/risk-engine.js';
 import type { JournalEntry } from '../journal/journal.js';
+import type { ReleaseHold } from '../risk/risk-engine.js';
 
 /** Top of one book as the engine saw it. */
 export interface BookTop {

@@ -1,6 +1,7 @@
 import { appendFile, type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { TraderError } from '../errors.js';
@@ -16,6 +17,8 @@ import {
 } from './recording-format.js';
 
 const gzipAsync = promisify(gzip);
+/** Lines encoded between two yields to the event loop. */
+const ENCODE_SLICE = 256;
 
 /** Options of {@link MarketRecorder}. */
 export interface MarketRecorderOptions {
@@ -157,7 +160,11 @@ export class MarketRecorder {
       }
       g.text.push(text);
     };
-    for (const line of lines) {
+    for (let i = 0; i < lines.length; i++) {
+      // Encoding is main-thread work: yield to the event loop every slice, so a tick arriving meanwhile waits for one
+      // slice, not the whole flush.
+      if (i > 0 && i % ENCODE_SLICE === 0) await yieldToLoop();
+      const line = lines[i] as RecordedLine;
       if (isSnapshotLine(line)) add(line.venue, line.symbol, line.t, encodeLine(line));
       else if (line.ev.kind !== 'gap' || line.ev.symbol !== undefined) {
         add(line.ev.venue, line.ev.symbol as string, line.t, encodeLine(line));

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '@cryptoscalp/testkit';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './api-harness.js';
+import { type Harness, type Json, startHarness } from './api-harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
@@ -67,6 +67,15 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.textContent('#latency tbody tr[data-stage="journal"] td:nth-child(4)')).toBe('-');
     expect(await page.textContent('#health li[data-component="ws-manager"]')).toContain('warn');
     expect(await page.textContent('#alerts')).toContain('feed-stale');
+    expect(await page.textContent('#model dd[data-key="hitRate"]')).toBe('58.5%');
+    expect(await page.textContent('#model dd[data-key="samples"]')).toBe('1,234');
+    expect(await page.textContent('#model dd[data-key="inferenceP50"]')).toBe('4 µs');
+    expect(await page.textContent('#model dd[data-key="inferenceP99"]')).toBe('31 µs');
+    // Exposure against risk.maxPositionNotional (5,000): the fake's BTCUSDT position is 3,005 at the mark.
+    expect(await page.textContent('#exposure li[data-symbol="BTCUSDT"]')).toBe('BTCUSDT 3,005 / 5,000 (60%)');
+    // The REST fill is marked on the price chart at its own price, before any live price.
+    expect(await page.getAttribute('#price-chart', 'data-markers')).toBe('1');
+    expect(await page.locator('#price-symbols button').allTextContents()).toEqual(['BTCUSDT', 'ETHUSDT']);
     await page.waitForSelector('#conn-state:text-is("live")', {
       timeout: 20_000,
     });
@@ -107,6 +116,40 @@ describe('dashboard in headless Chromium', () => {
           ts: Date.now(),
         },
       });
+      for (let i = 0; i < 5; i++) {
+        h.trader.emit({
+          type: 'price',
+          symbol: 'BTCUSDT',
+          price: 60_000 + i,
+          bid: 59_999 + i,
+          ask: 60_001 + i,
+          ts: t0 + i * 1_000,
+        });
+        h.trader.emit({
+          type: 'book',
+          symbol: 'BTCUSDT',
+          bids: [
+            [59_999.5 + i, 0.25],
+            [59_999 + i, 1.5],
+          ],
+          asks: [[60_000.5 + i, 0.5]],
+          ts: t0 + i * 1_000,
+        });
+      }
+      h.trader.emit({
+        type: 'fill',
+        fill: {
+          fillId: 'live-fill-2',
+          clientOrderId: 'trader-1-000098',
+          symbol: 'BTCUSDT',
+          side: 'buy',
+          price: 60_002,
+          qty: 0.01,
+          fee: 0.24,
+          liquidity: 'taker',
+          ts: t0 + 2_000,
+        },
+      });
       h.trader.emit({
         type: 'alert',
         alert: { id: 'a-9', name: 'drawdown', severity: 'critical', state: 'firing', summary: 'drawdown 310 > 300' },
@@ -121,6 +164,17 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForSelector('#alerts:has-text("drawdown 310")', {
       timeout: 10_000,
     });
+    // Price points a second (after the REST fill's point) and both fills marked; the book's top levels.
+    await page.waitForSelector('#price-chart[data-points="6"][data-markers="2"]', { timeout: 10_000 });
+    await page.waitForSelector('#depth tbody tr:nth-child(2)', { timeout: 10_000 });
+    expect(await page.locator('#depth tbody tr:first-child td').allTextContents()).toEqual([
+      '0.2500',
+      '60,003.50',
+      '60,004.50',
+      '0.5000',
+    ]);
+    expect(await page.textContent('#depth tbody tr:nth-child(2) td:nth-child(3)')).toBe('-');
+    expect(await page.textContent('#price-last')).toBe('60,004.00');
     const total = await page.textContent('#pnl-total');
     expect(Number(total)).toBeCloseTo(Math.round(Math.sin(40 / 5) * 4000 + 4000) / 100, 2);
     expect(await page.textContent('#positions tbody tr[data-symbol="SOLUSDT"] td:nth-child(2)')).toBe('-12.5000');
@@ -164,17 +218,14 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.isVisible('#kill-controls')).toBe(false); // the kill switch is the admin's
     await page.click(`${row} button.cancel`);
     await page.waitForSelector(row, { state: 'detached', timeout: 10_000 }); // gone at the next poll
-    const order = await (
-      await fetch(`${h.api.url}/api/orders/trader-1-000002`, { headers: { authorization: `Bearer ${h.tokens.trader}` } })
-    ).json();
+    const auth = { headers: { authorization: `Bearer ${h.tokens.trader}` } };
+    const order: Json = await (await fetch(`${h.api.url}/api/orders/trader-1-000002`, auth)).json();
     expect(order.order.status).toBe('cancelled');
 
     await page.click('#alerts li[data-alert-id="a-1"] button.ack');
     await page.waitForSelector('#alerts li[data-alert-id="a-1"] .tag:text-is("acknowledged")', { timeout: 10_000 });
-    const alerts = await (
-      await fetch(`${h.api.url}/api/alerts`, { headers: { authorization: `Bearer ${h.tokens.trader}` } })
-    ).json();
-    expect(alerts.find((a: { id: string }) => a.id === 'a-1').acknowledged).toBe(true);
+    const alerts: Json = await (await fetch(`${h.api.url}/api/alerts`, auth)).json();
+    expect(alerts.find((a: Json) => a.id === 'a-1').acknowledged).toBe(true);
     await page.close();
   });
 

@@ -169,6 +169,14 @@ export class FakeTrader implements TraderPort {
       ],
       latency: { decision: { p50: 0.12, p99: 0.61, p999: 0.9 }, journal: { p50: 0.8, p99: 2.4 } },
       uptimeSec: 42,
+      symbols: ['BTCUSDT', 'ETHUSDT'],
+      model: {
+        samples: 1234,
+        confidentPredictions: 200,
+        hits: 117,
+        hitRate: 0.585,
+        inferenceLatencyMs: { p50: 0.004, p99: 0.0312 },
+      },
     };
   }
   subscribe(listener: (e: TraderEvent) => void): () => void {

@@ -80,7 +80,7 @@ describe('dashboard over the running trader', () => {
       what: 'a new fill',
     });
     await page.waitForSelector(`#fills tbody tr:nth-child(${Math.min(25, before + 1)})`, { timeout: 30_000 });
-    expect(await page.textContent('#pnl-total')).toMatch(/^-?\d+\.\d{2}$/);
+    expect(await page.textContent('#pnl-total')).toMatch(/^-?[\d,]+\.\d{2}$/);
     expect(await page.textContent('#risk-mode')).toBe('RUNNING');
     mkdirSync(resultsDir, { recursive: true });
     await page.screenshot({ path: `${resultsDir}dashboard-trader.png`, fullPage: true });

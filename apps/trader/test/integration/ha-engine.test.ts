@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PoolManager } from '@cryptoscalp/db-pool';
 import { type RedisServer, serviceUrls, startRedisServer, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { TradingEngine } from '../../src/engine/trading-engine.js';
 import { Journal, type JournalEntry } from '../../src/journal/journal.js';
@@ -111,6 +111,14 @@ describe('engine active/standby', () => {
     const gateway = startTraderProcess(['--role', 'gateway', '--port', '0'], env({ TRADER_INSTANCE_ID: 'gw' }));
     const [urlA, urlB] = await Promise.all([a.ready(), b.ready()]);
     await gateway.ready();
+    // On a failure, what the engines said is the first thing to read.
+    onTestFailed(() => {
+      for (const [name, p] of [
+        ['a', a],
+        ['b', b],
+      ] as const)
+        console.log(`engine ${name}:\n${p.output().slice(-4_000)}`);
+    });
 
     // Exactly one active: the gauges and /health/status agree.
     await waitFor(async () => ((await activeGauge(urlA)) ?? 0) + ((await activeGauge(urlB)) ?? 0) === 1, {
@@ -143,6 +151,9 @@ describe('engine active/standby', () => {
         what: 'fills from the first leader',
       },
     );
+    // Still the same leadership: the active engine runs and the standby never took over.
+    expect(active.child.exitCode).toBeNull();
+    expect(standby.output()).not.toMatch(/active engine: lease epoch/);
     const killedAt = Date.now();
     active.child.kill('SIGKILL');
     await active.exited;
@@ -169,7 +180,9 @@ describe('engine active/standby', () => {
         return fresh.length > 0;
       },
       { timeoutMs: 15_000, intervalMs: 50, what: 'an order from the new leader' },
-    );
+    ).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; the new leader said:\n${standby.output().slice(-3_000)}`);
+    });
     const detectMs = (acquiredAt as number) - killedAt;
     const tradingMs = firstOrderAt - killedAt;
     console.log(

@@ -56,7 +56,7 @@ export function startTraderProcess(args: string[], env: Record<string, string>):
         what: 'trader: running',
       });
       if (!out.includes('trader: running')) throw new Error(`trader exited before running:\n${out}`);
-      const m = /trader: health\s+(http:\/\/[^/\s]+)/.exec(out);
+      const m = /trader: health\s+(https?:\/\/[^/\s]+)/.exec(out);
       if (m === null) throw new Error(`no health URL in:\n${out}`);
       return m[1] as string;
     },

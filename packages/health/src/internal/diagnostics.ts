@@ -1,5 +1,5 @@
-import type { CheckTraceContext } from '@cryptoscalp/contracts';
 import diagnostics from 'node:diagnostics_channel';
+import type { CheckTraceContext } from '@cryptoscalp/contracts';
 import { HEALTH_CHECK_CHANNEL, HEALTH_SHUTDOWN_CHANNEL, HEALTH_STATUS_CHANNEL } from '../channels.js';
 
 /** Tracing channel of check runs. */

@@ -65,6 +65,13 @@ describe('trading and model metrics', () => {
       expect.objectContaining({ field: 'trade.side' }),
     );
     expect(() => t.setEquity('s', Number.NaN)).toThrow(expect.objectContaining({ field: 'equity' }));
+    // A caller whose risk engine keeps the peak sets the ratios itself; they replace the ones setEquity derived.
+    t.setDrawdown('scalp', 1.11, 1.5);
+    const after = await m.metrics();
+    expect(sample(after, 'x_cryptoscalp_trading_drawdown_ratio', s)).toBe(1.11);
+    expect(sample(after, 'x_cryptoscalp_trading_max_drawdown_ratio', s)).toBe(1.5);
+    expect(() => t.setDrawdown('s', -0.1, 0)).toThrow(expect.objectContaining({ field: 'ratio' }));
+    expect(() => t.setDrawdown('s', 0.5, 0.4)).toThrow(expect.objectContaining({ field: 'maxRatio' }));
   });
 
   it('records model inference latency and hit rate', async () => {

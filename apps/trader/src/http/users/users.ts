@@ -30,7 +30,10 @@ export async function createUser(
   fieldPrefix = '',
 ): Promise<{ username: string; role: Role; otpauthUri: string }> {
   if (typeof user.username !== 'string' || !USERNAME.test(user.username))
-    bad(`${fieldPrefix}username`, 'must be 1-64 characters: letters, digits, ".", "_", "@", "-", starting with a letter or digit');
+    bad(
+      `${fieldPrefix}username`,
+      'must be 1-64 characters: letters, digits, ".", "_", "@", "-", starting with a letter or digit',
+    );
   if (!isRole(user.role)) bad(`${fieldPrefix}role`, 'must be viewer, trader or admin');
   if (typeof user.password !== 'string' || user.password.length < PASSWORD_MIN || user.password.length > PASSWORD_MAX)
     bad(`${fieldPrefix}password`, `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`);
@@ -42,7 +45,10 @@ export async function createUser(
     [user.username, user.role, hash, totp.secret],
   );
   if (rows.length === 0)
-    throw new ApiError('E_API_BAD_REQUEST', `username ${user.username} exists`, { status: 409, field: `${fieldPrefix}username` });
+    throw new ApiError('E_API_BAD_REQUEST', `username ${user.username} exists`, {
+      status: 409,
+      field: `${fieldPrefix}username`,
+    });
   return { username: user.username, role: user.role, otpauthUri: totp.uri };
 }
 

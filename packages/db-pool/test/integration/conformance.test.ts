@@ -1,0 +1,53 @@
+import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
+import { conformanceSuite } from '@cryptoscalp/testkit/conformance';
+import {
+  BREAKER_CHANNEL,
+  CONNECTION_ERROR_CHANNEL,
+  DbPoolError,
+  FAILOVER_CHANNEL,
+  isDbPoolError,
+  PoolManager,
+  QUERY_CHANNEL,
+  REPLICA_CHANNEL,
+  SLOW_QUERY_CHANNEL,
+} from '../../src/index.js';
+import { backends } from './helpers.js';
+
+/** The manager's name is its application_name: the server shows which backends are still its own. */
+const names = new WeakMap<PoolManager, string>();
+
+conformanceSuite<PoolManager>({
+  package: 'db-pool',
+  async create() {
+    const name = uniqueName('conformance');
+    const db = new PoolManager({ name, primary: { connectionString: serviceUrls.postgres } });
+    names.set(db, name);
+    await db.query('select 1');
+    return db;
+  },
+  healthCheck: (db) => db.healthCheck(),
+  stats: (db) => db.stats(),
+  released: async (db) => (await backends(names.get(db) ?? '')).length === 0,
+  channels: [
+    QUERY_CHANNEL,
+    FAILOVER_CHANNEL,
+    BREAKER_CHANNEL,
+    SLOW_QUERY_CHANNEL,
+    CONNECTION_ERROR_CHANNEL,
+    REPLICA_CHANNEL,
+  ],
+  invalidOption: {
+    field: 'pool.max',
+    construct: () => new PoolManager({ primary: { connectionString: serviceUrls.postgres }, pool: { max: 0 } }),
+  },
+  codePrefix: 'E_DB',
+  guard: {
+    is: isDbPoolError,
+    localClass: DbPoolError,
+    // A second instance of the errors module, as a duplicate install would load it.
+    foreignError: async () => {
+      const copy = (await import('../../src/errors.js?copy')) as typeof import('../../src/errors.js');
+      return new copy.InvalidOptionError('pool.max', 'from another copy');
+    },
+  },
+});
