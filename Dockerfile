@@ -63,11 +63,14 @@ LABEL org.opencontainers.image.title="cryptoscalp-trader" \
       org.opencontainers.image.source="https://github.com/cryptoscalp/cryptoscalp-suite" \
       org.opencontainers.image.vendor="CryptoScalp"
 # Production defaults; every one can be overridden at run time. The data dir is the only writable path the
-# trader needs, so the root filesystem can be read-only.
+# trader needs, so the root filesystem can be read-only. The container sits behind a TLS-terminating proxy on a
+# private network (deploy/nginx, an ingress): trusting it is what lets production start without its own TLS
+# (TRADER_HTTP_TLS_CERT/_KEY, docs/operations/security.md).
 ENV NODE_ENV=production \
     TRADER_ENV=production \
     TRADER_HTTP_HOST=0.0.0.0 \
     TRADER_HTTP_PORT=9464 \
+    TRADER_HTTP_TRUST_PROXY=uniquelocal \
     TRADER_DATA_DIR=/data
 WORKDIR /app
 COPY --from=prod-deps /app/ ./

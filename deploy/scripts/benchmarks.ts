@@ -5,9 +5,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { EXIT, numberFlag, parseFlags, required, runScript, table } from './cli.js';
+import { EXIT, type Io, isMain, numberFlag, parseFlags, required, runScript, stdio, table } from './cli.js';
 
-const USAGE = `Usage: npx tsx deploy/scripts/benchmarks.ts --url BASE --token-file F [options]
+/** The script's `--help` text. */
+export const USAGE = `Usage: npx tsx deploy/scripts/benchmarks.ts --url BASE --token-file F [options]
 
   --url BASE          the deployment's base URL (http or https).
   --token-file F      a bearer token (viewer or better) for the API route and the streams.
@@ -41,11 +42,19 @@ const ms = (s: string): number => {
 export async function wrk(url: string, route: string, token: string | undefined, seconds: number, connections: number) {
   const { stdout } = await promisify(execFile)(
     'wrk',
-    ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', ...(token ? ['-H', `Authorization: Bearer ${token}`] : []), new URL(route, url).href],
+    [
+      '-t2',
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      ...(token ? ['-H', `Authorization: Bearer ${token}`] : []),
+      new URL(route, url).href,
+    ],
     { timeout: (seconds + 30) * 1000 },
   );
   const rps = /Requests\/sec:\s+([0-9.]+)/.exec(stdout);
-  const p = (q: string) => /\s([0-9.]+(?:us|ms|s))\s*$/.exec(stdout.split('\n').find((l) => l.trim().startsWith(`${q}%`)) ?? '')?.[1];
+  const p = (q: string) =>
+    /\s([0-9.]+(?:us|ms|s))\s*$/.exec(stdout.split('\n').find((l) => l.trim().startsWith(`${q}%`)) ?? '')?.[1];
   const p50 = p('50');
   const p99 = p('99');
   if (rps === null || p50 === undefined || p99 === undefined) throw new Error(`wrk: unexpected output:\n${stdout}`);
@@ -115,7 +124,8 @@ export async function streamFanOut(url: string, token: string, topic: string, cl
 
 const f = (n: number, digits = 1) => n.toFixed(digits);
 
-await runScript(USAGE, async (argv) => {
+/** The script: returns its exit code, or `undefined` for `--help`; throws UsageError on a bad command line. */
+export async function main(argv: readonly string[], io: Io = stdio): Promise<number | undefined> {
   const flags = parseFlags(argv, {
     url: { type: 'string' },
     'token-file': { type: 'string' },
@@ -133,7 +143,7 @@ await runScript(USAGE, async (argv) => {
   const streams = numberFlag(flags.streams, 'streams', 50, 0, 20_000);
   const baseline = await wrk(url, '/health/liveness', undefined, seconds, connections);
   const api = await wrk(url, flags.route ?? '/api/positions', token, seconds, connections);
-  process.stdout.write(
+  io.out(
     `HTTP (wrk, ${connections} connections, ${seconds} s each; ratio = API route / liveness baseline)\n${table(
       ['route', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'socket errors', 'req/s ratio'],
       [baseline, api].map((r) => [
@@ -149,7 +159,7 @@ await runScript(USAGE, async (argv) => {
   );
   if (streams > 0) {
     const s = await streamFanOut(url, token, flags.topic ?? 'prices.BTCUSDT', streams, seconds);
-    process.stdout.write(
+    io.out(
       `\nStreams (${s.clients} clients on ${flags.topic ?? 'prices.BTCUSDT'}, ${seconds} s)\n${table(
         ['clients', 'connect+subscribe p99 ms', 'messages/s delivered', 'per client/s'],
         [[String(s.clients), f(s.connectP99Ms), f(s.messagesPerSecond), f(s.perClientPerSecond, 2)]],
@@ -157,4 +167,6 @@ await runScript(USAGE, async (argv) => {
     );
   }
   return EXIT.ok;
-});
+}
+
+if (isMain(import.meta.url)) await runScript(USAGE, main);

@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 /** Exit codes shared by the deployment scripts. */
@@ -15,18 +17,21 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * @returns the flag values, or `undefined` when `--help` was given.
  * @throws UsageError naming the bad flag.
  */
-export function parseFlags<O extends Options>(argv: readonly string[], options: O) {
+type Values<O extends Options> = ReturnType<typeof parseArgs<{ options: O; strict: true }>>['values'];
+
+export function parseFlags<O extends Options>(argv: readonly string[], options: O): Values<O> | undefined {
+  let values: Values<O>;
   try {
-    const { values } = parseArgs({
+    ({ values } = parseArgs({
       args: [...argv],
-      options: { ...options, help: { type: 'boolean' } },
+      options: { ...options, help: { type: 'boolean' as const } },
       strict: true,
       allowPositionals: false,
-    });
-    return values.help === true ? undefined : values;
+    }));
   } catch (cause) {
     throw new UsageError((cause as Error).message);
   }
+  return (values as { help?: boolean }).help === true ? undefined : values;
 }
 
 /** A required string flag, or a UsageError naming it. */
@@ -42,6 +47,21 @@ export function numberFlag(value: unknown, flag: string, fallback: number, min =
   if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n < min || n > max)
     throw new UsageError(`--${flag} must be a number in [${min}, ${max}], got "${String(value)}"`);
   return n;
+}
+
+/** Where a script writes its report and its complaints (tests pass their own). */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** The process's stdout and stderr. */
+export const stdio: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+/** Is the module at `moduleUrl` the script node was started with (not imported by a test)? */
+export function isMain(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  return script !== undefined && pathToFileURL(realpathSync(script)).href === moduleUrl;
 }
 
 /**

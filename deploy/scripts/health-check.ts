@@ -2,9 +2,10 @@
 // (with the scrape token), event-stream lag and persistence lag against thresholds. Prints a table; exit 0 healthy,
 // 1 unhealthy (the failing rows say what is wrong), 2 bad command line.
 import { readFileSync } from 'node:fs';
-import { EXIT, numberFlag, parseFlags, required, runScript, table } from './cli.js';
+import { EXIT, type Io, isMain, numberFlag, parseFlags, required, runScript, stdio, table } from './cli.js';
 
-const USAGE = `Usage: npx tsx deploy/scripts/health-check.ts --url BASE [options]
+/** The script's `--help` text. */
+export const USAGE = `Usage: npx tsx deploy/scripts/health-check.ts --url BASE [options]
 
   --url BASE                   the deployment's base URL (a gateway, the engine, or nginx in front of them).
   --token-file F               a bearer token (viewer or better) for /health/status; without it that row is skipped.
@@ -91,13 +92,17 @@ export async function healthCheck(opts: Options): Promise<CheckRow[]> {
           checks?: Record<string, { status: string; critical?: boolean; output?: string }[]>;
         };
         const failing = Object.entries(doc.checks ?? {}).flatMap(([name, entries]) =>
-          entries.filter((e) => e.status === 'fail').map((e) => ({ name, critical: e.critical !== false, output: e.output })),
+          entries
+            .filter((e) => e.status === 'fail')
+            .map((e) => ({ name, critical: e.critical !== false, output: e.output })),
         );
         const critical = failing.filter((f) => f.critical);
-        const describe = (fs: typeof failing) => fs.map((f) => `${f.name}${f.output ? ` (${f.output})` : ''}`).join(', ');
+        const describe = (fs: typeof failing) =>
+          fs.map((f) => `${f.name}${f.output ? ` (${f.output})` : ''}`).join(', ');
         if (doc.status === 'fail' || critical.length > 0)
           return { status: 'fail', detail: `status ${doc.status}; failing: ${describe(critical) || 'none named'}` };
-        if (failing.length > 0) return { status: 'warn', detail: `status ${doc.status}; non-critical failing: ${describe(failing)}` };
+        if (failing.length > 0)
+          return { status: 'warn', detail: `status ${doc.status}; non-critical failing: ${describe(failing)}` };
         return { status: 'ok', detail: `status ${doc.status}, ${Object.keys(doc.checks ?? {}).length} checks pass` };
       }),
     );
@@ -119,8 +124,22 @@ export async function healthCheck(opts: Options): Promise<CheckRow[]> {
     rows.push({ check: 'event-stream lag', status: 'skip', detail: 'no metrics' });
     rows.push({ check: 'persistence lag', status: 'skip', detail: 'no metrics' });
   } else {
-    rows.push(lagRow('event-stream lag', metricMax(exposition, 'cryptoscalp_stats_event_stream_lag_ms'), opts.maxStreamLagMs, 'ms'));
-    rows.push(lagRow('persistence lag', metricMax(exposition, 'cryptoscalp_stats_persistence_lag'), opts.maxPersistenceLag, 'entries'));
+    rows.push(
+      lagRow(
+        'event-stream lag',
+        metricMax(exposition, 'cryptoscalp_stats_event_stream_lag_ms'),
+        opts.maxStreamLagMs,
+        'ms',
+      ),
+    );
+    rows.push(
+      lagRow(
+        'persistence lag',
+        metricMax(exposition, 'cryptoscalp_stats_persistence_lag'),
+        opts.maxPersistenceLag,
+        'entries',
+      ),
+    );
   }
   return rows;
 }
@@ -128,7 +147,8 @@ export async function healthCheck(opts: Options): Promise<CheckRow[]> {
 const readToken = (file: unknown): string | undefined =>
   typeof file === 'string' ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : undefined;
 
-await runScript(USAGE, async (argv) => {
+/** The script: returns its exit code, or `undefined` for `--help`; throws UsageError on a bad command line. */
+export async function main(argv: readonly string[], io: Io = stdio): Promise<number | undefined> {
   const flags = parseFlags(argv, {
     url: { type: 'string' },
     'token-file': { type: 'string' },
@@ -147,9 +167,16 @@ await runScript(USAGE, async (argv) => {
     maxPersistenceLag: numberFlag(flags['max-persistence-lag'], 'max-persistence-lag', 5000),
     timeoutMs: numberFlag(flags['timeout-ms'], 'timeout-ms', 5000, 1),
   });
-  process.stdout.write(`${table(['check', 'status', 'detail'], rows.map((r) => [r.check, r.status.toUpperCase(), r.detail]))}\n`);
+  io.out(
+    `${table(
+      ['check', 'status', 'detail'],
+      rows.map((r) => [r.check, r.status.toUpperCase(), r.detail]),
+    )}\n`,
+  );
   const failed = rows.filter((r) => r.status === 'fail');
   if (failed.length === 0) return EXIT.ok;
-  process.stderr.write(`health-check: unhealthy: ${failed.map((r) => `${r.check}: ${r.detail}`).join('; ')}\n`);
+  io.err(`health-check: unhealthy: ${failed.map((r) => `${r.check}: ${r.detail}`).join('; ')}\n`);
   return EXIT.failed;
-});
+}
+
+if (isMain(import.meta.url)) await runScript(USAGE, main);

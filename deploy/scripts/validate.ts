@@ -52,7 +52,9 @@ export function assertNoSecrets(parsed: Obj, where: string): void {
     for (const field of SECRET_FIELDS) {
       const v = leafValue(obj, field);
       if (v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0))
-        throw new Error(`${where}: ${section ? `environments.${section}.` : ''}${field} holds a secret; set it from a file or the environment`);
+        throw new Error(
+          `${where}: ${section ? `environments.${section}.` : ''}${field} holds a secret; set it from a file or the environment`,
+        );
     }
   }
 }
@@ -83,7 +85,11 @@ export async function validateObjects(objects: readonly Obj[]): Promise<void> {
     // kustomize folds long base64 values over lines; the API server's decoder skips the newlines.
     const data =
       obj.kind === 'Secret' && obj.data
-        ? { data: Object.fromEntries(Object.entries(obj.data as Obj).map(([k, v]) => [k, String(v).replace(/\n/g, '')])) }
+        ? {
+            data: Object.fromEntries(
+              Object.entries(obj.data as Obj).map(([k, v]) => [k, String(v).replace(/\n/g, '')]),
+            ),
+          }
         : {};
     try {
       new Model({ ...obj, ...data }).validate();
@@ -134,7 +140,9 @@ export function validateComposeTraders(model: Obj, env: EnvName): string[] {
   for (const [name, service] of traders) {
     const vars = Object.fromEntries(Object.entries(service.environment as Obj).map(([k, v]) => [k, String(v ?? '')]));
     if (vars.TRADER_ENV !== env)
-      throw new Error(`compose: service ${name} sets TRADER_ENV=${vars.TRADER_ENV}, not ${env} (the compose kit is production's)`);
+      throw new Error(
+        `compose: service ${name} sets TRADER_ENV=${vars.TRADER_ENV}, not ${env} (the compose kit is production's)`,
+      );
     try {
       validateConfigFile(configFileOf(env), env, vars);
     } catch (cause) {

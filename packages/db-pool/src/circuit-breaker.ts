@@ -1,5 +1,5 @@
-import type { BreakerState } from '@cryptoscalp/contracts';
 import { performance } from 'node:perf_hooks';
+import type { BreakerState } from '@cryptoscalp/contracts';
 import CircuitBreaker from 'opossum';
 import { type BreakerEvent, channels } from './channels.js';
 import { CircuitOpenError, isDbPoolError, isQueryError } from './errors.js';

@@ -256,14 +256,16 @@ export class HealthRegistry {
 
   /**
    * Stops background refreshes and the event-loop monitor, aborts runs in flight and removes signal handlers.
-   * Cached results stay readable. Does not close servers (that is {@link shutdown}). Idempotent.
+   * Cached results stay readable. Does not close servers (that is {@link shutdown}). Idempotent. The work is
+   * synchronous; the returned promise (already resolved) lets it be awaited like every other `close()` of the suite.
    */
-  close(): void {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     for (const runner of this.byName.values()) runner.close();
     for (const indicator of this.ownedIndicators) indicator.close();
     if (this.signalListener !== undefined) for (const signal of SIGNALS) process.off(signal, this.signalListener);
+    return Promise.resolve();
   }
 
   /** Readiness as a state index; never waits. Hot path of `/health/readiness`. */
@@ -510,7 +512,7 @@ export class HealthRegistry {
     for (let i = this.shutdownHandlers.length - 1; i >= 0; i--) {
       handlers.push(await runHandler(this.shutdownHandlers[i] as ShutdownEntry));
     }
-    this.close();
+    void this.close();
     this.setPhase('stopped', reason);
     return {
       reason,

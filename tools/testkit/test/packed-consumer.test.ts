@@ -11,15 +11,16 @@ import { reachable, serviceUrls } from '../src/services.js';
 // tarball into its own empty project (only its own peers beside it, so one package's dependencies cannot hide
 // another's missing ones), then imported from ESM and CommonJS, type-checked strictly with skipLibCheck off under
 // TypeScript 5.9 and 7, and its README's quick usage is run as written against the local Redis and PostgreSQL.
-// The projects live in a temp dir outside the repository; npm's cache keeps a warm run fast. The five projects are
+// The projects live in a temp dir outside the repository; npm's cache keeps a warm run fast. The six projects are
 // type-checked as one program (a tsconfig one level up), which costs one compiler start per TypeScript version
-// instead of five: every import still resolves from its own project's node_modules, so nothing is shared but
+// instead of six: every import still resolves from its own project's node_modules, so nothing is shared but
 // @types/node and the compilers, installed one level up.
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
 /** The registry packages a consumer installs beside each package: its required peers, nothing optional. */
 const PEERS: Record<string, string[]> = {
+  contracts: [],
   cache: ['ioredis'],
   'db-pool': ['pg'],
   'ws-manager': [],
@@ -31,6 +32,7 @@ const QUICK_USAGE_MAX_LINES = 15;
 const QUICK_USAGE_TIMEOUT_MS = 30_000;
 /** What each quick usage prints when it did what its comments say. */
 const QUICK_USAGE_PRINTS: Record<string, string> = {
+  contracts: 'breaker: open',
   cache: 'bid: 64000',
   'db-pool': 'answer: 42',
   'ws-manager': 'price: 64000',
@@ -119,7 +121,7 @@ beforeAll(async () => {
     tarballs.set(name, { file: join(packDir, info.filename), files: info.files.map((f) => f.path) });
   }
 
-  // One level up: the compilers and @types/node, and the tsconfig that checks the five projects.
+  // One level up: the compilers and @types/node, and the tsconfig that checks the six projects.
   await writeFile(join(work, 'package.json'), JSON.stringify({ name: 'consumers', private: true }));
   await writeFile(
     join(work, 'tsconfig.json'),
@@ -234,7 +236,7 @@ describe.each(PACKAGES)('@cryptoscalp/%s installed alone from its tarball', (nam
   );
 });
 
-describe('the five consumer projects', () => {
+describe('the six consumer projects', () => {
   it('cover every published package', async () => {
     const published: string[] = [];
     for (const dir of await readdir(join(root, 'packages'))) {

@@ -61,7 +61,7 @@ function num(n, digits = 2) {
 /** Decimals for a price: enough to see a tick move at its magnitude. */
 function priceDigits(p) {
   const a = Math.abs(p);
-  return a >= 1_000 ? 2 : a >= 1 ? 4 : 6;
+  return a >= 100 ? 2 : a >= 1 ? 4 : 6;
 }
 
 function price(p) {
@@ -160,6 +160,8 @@ function createCharts() {
   const priceEl = $('price-chart');
   const pnlEl = $('pnl-chart');
   const priceChart = LC.createChart(priceEl, chartOptions(priceEl));
+  // Room above and below the line for the fill markers.
+  priceChart.priceScale('right').applyOptions({ scaleMargins: { top: 0.2, bottom: 0.2 } });
   const priceSeries = priceChart.addSeries(LC.LineSeries, {
     color: CHART_COLORS.line,
     lineWidth: 2,
@@ -223,13 +225,15 @@ function onPrice(p) {
   $('price-chart').dataset.points = String(pricesOf(p.symbol).length);
 }
 
-function fillMarker(f) {
-  const buy = f.side === 'buy';
+/** The chart's marker for the fills of one side in one second (one arrow, with their count when more than one). */
+function fillMarker({ time, side, count }) {
+  const buy = side === 'buy';
   return {
-    time: Math.floor(f.ts / 1_000),
+    time,
     position: buy ? 'belowBar' : 'aboveBar',
     color: buy ? CHART_COLORS.up : CHART_COLORS.down,
     shape: buy ? 'arrowUp' : 'arrowDown',
+    text: count > 1 ? `×${count}` : '',
   };
 }
 
@@ -247,9 +251,13 @@ function markFill(f) {
     list = [];
     state.markers.set(f.symbol, list);
   }
-  list.push(fillMarker(f));
-  list.sort((a, b) => a.time - b.time);
-  if (list.length > MAX_MARKERS) list.shift();
+  const same = list.find((m) => m.time === time && m.side === f.side);
+  if (same !== undefined) same.count++;
+  else {
+    list.push({ time, side: f.side, count: 1 });
+    list.sort((a, b) => a.time - b.time);
+    if (list.length > MAX_MARKERS) list.shift();
+  }
 }
 
 function showSymbol(symbol) {
@@ -261,7 +269,7 @@ function showSymbol(symbol) {
   if (!state.charts) return;
   const points = pricesOf(symbol);
   state.charts.priceSeries.setData(points);
-  state.charts.fillMarkers.setMarkers(state.markers.get(symbol) ?? []);
+  state.charts.fillMarkers.setMarkers((state.markers.get(symbol) ?? []).map(fillMarker));
   state.charts.priceChart.timeScale().fitContent();
   const chart = $('price-chart');
   chart.dataset.points = String(points.length);
@@ -409,7 +417,7 @@ function renderOrders(orders) {
     cell(tr, o.side, o.side === 'buy' ? 'pos' : 'neg');
     cell(tr, num(o.qty - (o.filledQty ?? 0), 4));
     cell(tr, o.price === undefined ? o.type : price(o.price));
-    cell(tr, o.status.replace('_', ' '));
+    tr.title = `${o.clientOrderId}: ${o.status.replace('_', ' ')}`;
     const td = cell(tr, '');
     if (can('trader')) {
       const b = document.createElement('button');

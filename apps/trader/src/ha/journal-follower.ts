@@ -52,13 +52,7 @@ export class JournalFollower {
     this.#open();
     await this.catchUp();
     if (this.#failure !== undefined) throw new TraderError('E_TRADER_JOURNAL', this.#failure, { field: 'journal' });
-    const journal = this.#journal as Journal;
-    if (journal.lastSeq > this.#streamSeq) {
-      this.counts.truncated = journal.lastSeq - this.#streamSeq;
-      journal.close();
-      cutJournal(this.path, this.#streamSeq);
-      this.#open();
-    }
+    if ((this.#journal as Journal).lastSeq > this.#streamSeq) this.#cutTo(this.#streamSeq);
     this.#local = [];
     this.#tail = this.log.tail(this.#after, (records) => this.#apply(records));
   }
@@ -101,21 +95,35 @@ export class JournalFollower {
     this.#local = recovery.entries;
   }
 
+  /**
+   * Cuts the local journal after `seq`: entries this data dir journaled as a leader that never reached the stream
+   * (the next leader wrote its own entries at those sequence numbers). The cut entries are kept beside the journal.
+   */
+  #cutTo(seq: number): void {
+    (this.#journal as Journal).close();
+    this.counts.truncated += cutJournal(this.path, seq);
+    this.#open();
+  }
+
   #apply(records: readonly LogRecord<TraderRecord>[]): void {
-    const journal = this.#journal;
-    if (journal === undefined) return;
     for (const r of records) {
-      if (r.offset <= this.#after || this.#failure !== undefined) continue;
+      if (r.offset <= this.#after || this.#failure !== undefined || this.#journal === undefined) continue;
       this.#after = r.offset;
       if (r.data.k !== 'entry') continue;
       const e = r.data.entry;
       this.#streamSeq = Math.max(this.#streamSeq, e.seq);
-      if (e.seq <= journal.lastSeq) {
-        const mine = this.#local[e.seq - (this.#local[0]?.seq ?? 1)];
-        if (mine !== undefined && JSON.stringify(mine) !== JSON.stringify(e))
+      if (e.seq <= this.#journal.lastSeq) {
+        const first = this.#local[0]?.seq ?? 1;
+        const mine = this.#local[e.seq - first];
+        if (mine === undefined || JSON.stringify(mine) === JSON.stringify(e)) continue;
+        // The same history up to here, then not: the rest of ours was never committed.
+        if (e.seq > first) this.#cutTo(e.seq - 1);
+        else {
           this.#failure = `the event stream's entry ${e.seq} differs from this journal's (${this.path}): this data dir did not follow this stream`;
-        continue;
+          continue;
+        }
       }
+      const journal = this.#journal;
       if (e.seq !== journal.lastSeq + 1) {
         this.#failure = `the event stream jumps from entry ${journal.lastSeq} to ${e.seq} (trimmed, or another stream): this journal cannot follow it`;
         continue;
@@ -126,8 +134,11 @@ export class JournalFollower {
   }
 }
 
-/** Cuts a journal file after the entry with sequence `keepSeq` (its first entries are 1, 2, ...). */
-function cutJournal(path: string, keepSeq: number): void {
+/**
+ * Cuts a journal file after the entry with sequence `keepSeq` (its first entries are 1, 2, ...), keeping the cut
+ * lines in `<path>.uncommitted-<time>`. Returns the number of entries cut.
+ */
+function cutJournal(path: string, keepSeq: number): number {
   const text = readFileSync(path);
   let bytes = 0;
   for (let kept = 0; kept < keepSeq; kept++) {
@@ -135,6 +146,8 @@ function cutJournal(path: string, keepSeq: number): void {
     if (nl < 0) break;
     bytes = nl + 1;
   }
+  const tail = text.subarray(bytes);
+  if (tail.length > 0) writeFileSync(`${path}.uncommitted-${Date.now()}`, tail);
   const fd = openSync(path, 'r+');
   try {
     ftruncateSync(fd, bytes);
@@ -142,4 +155,7 @@ function cutJournal(path: string, keepSeq: number): void {
   } finally {
     closeSync(fd);
   }
+  let cut = 0;
+  for (const b of tail) if (b === 10) cut++;
+  return cut;
 }

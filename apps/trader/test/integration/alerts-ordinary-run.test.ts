@@ -4,7 +4,9 @@ import type { ObservabilityComponent } from '../../src/app/components/observabil
 import { createTrader, type Trader } from '../../src/app/trader.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { tempDirs } from '../temp-dir.js';
+import { ownSchema } from './own-schema.js';
 
+const database = ownSchema('trader_alerts');
 const tempDir = tempDirs('trader-alerts-run-');
 const traders: Trader[] = [];
 afterAll(async () => {
@@ -18,14 +20,14 @@ const sample = (text: string, name: string): number | undefined => {
 
 describe('default alerts in an ordinary run', () => {
   it('none is pending or firing over 20 s of trading, and the drawdown ratio is the risk engine’s', async () => {
-    // The defaults of `npm start`, except what a test needs to own (data dir, port, in-memory database) and a
+    // The defaults of `npm start`, except what a test needs to own (data dir, port, a database schema) and a
     // calibration of 5 s instead of 60, so the learned latency budget is in force for most of the run.
     const config = loadConfig({
       env: {},
       overrides: {
         dataDir: tempDir(),
         http: { port: 0, shutdownDelayMs: 0 },
-        database: { embedded: 'memory' },
+        database,
         alerts: { decisionLatencyCalibrationMs: 5_000 },
       },
     });

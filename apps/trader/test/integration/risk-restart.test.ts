@@ -6,7 +6,9 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { Journal } from '../../src/journal/journal.js';
 import type { JournalEvents } from '../../src/model/journal-events.js';
 import { tempDirs } from '../temp-dir.js';
+import { ownSchema } from './own-schema.js';
 
+const database = ownSchema('trader_restart');
 const tempDir = tempDirs('trader-risk-restart-');
 const running = new Set<Trader>();
 afterAll(async () => {
@@ -22,7 +24,7 @@ function trader(dataDir: string, seed: number): Trader {
       http: { port: 0, shutdownDelayMs: 0 },
       strategy: { warmupSamples: 60 },
       journal: { fsync: 'never' },
-      database: { embedded: 'memory' },
+      database,
     },
   });
   const t = createTrader({ config, log: () => {} });

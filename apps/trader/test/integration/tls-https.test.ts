@@ -27,7 +27,11 @@ const lines: string[] = [];
 /** A handshake with the given client limits: version, cipher, leaf fingerprint, ticket; or the error. */
 function handshake(
   port: number,
-  options: { minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2'; maxVersion?: 'TLSv1.1' | 'TLSv1.2'; ciphers?: string } = {},
+  options: {
+    minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2';
+    maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2';
+    ciphers?: string;
+  } = {},
 ) {
   return new Promise<{ protocol: string | null; cipher: string; fingerprint: string; ticket: boolean } | Error>(
     (resolve) => {

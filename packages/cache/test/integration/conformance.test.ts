@@ -1,5 +1,5 @@
 import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
-import { conformanceSuite } from '@cryptoscalp/testkit/conformance';
+import { conformanceSuite, loadSecondCopy } from '@cryptoscalp/testkit/conformance';
 import { Redis } from 'ioredis';
 import { afterAll } from 'vitest';
 import {
@@ -43,7 +43,9 @@ conformanceSuite<CacheManager>({
     localClass: CacheError,
     // A second instance of the errors module, as a duplicate install would load it.
     foreignError: async () => {
-      const copy = (await import('../../src/errors.js?copy')) as typeof import('../../src/errors.js');
+      const copy = await loadSecondCopy<typeof import('../../src/errors.js')>(
+        new URL('../../src/errors.ts', import.meta.url),
+      );
       return new copy.CacheError(copy.CacheErrorCode.CLOSED, 'from another copy');
     },
   },

@@ -1,5 +1,5 @@
 import { waitFor } from '@cryptoscalp/testkit';
-import { conformanceSuite } from '@cryptoscalp/testkit/conformance';
+import { conformanceSuite, loadSecondCopy } from '@cryptoscalp/testkit/conformance';
 import { afterAll } from 'vitest';
 import {
   GAP_CHANNEL,
@@ -46,7 +46,9 @@ conformanceSuite<Subject>({
     localClass: WsManagerError,
     // A second instance of the errors module, as a duplicate install would load it.
     foreignError: async () => {
-      const copy = (await import('../../src/errors.js?copy')) as typeof import('../../src/errors.js');
+      const copy = await loadSecondCopy<typeof import('../../src/errors.js')>(
+        new URL('../../src/errors.ts', import.meta.url),
+      );
       return new copy.WsManagerError(copy.WsManagerErrorCode.Closed, 'from another copy');
     },
   },

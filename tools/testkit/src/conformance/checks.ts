@@ -44,6 +44,8 @@ export function statsProblems(stats: unknown): string[] {
       else problems.push(`${path} is ${value}`);
     } else if (isPlainObject(value)) {
       for (const [key, child] of Object.entries(value)) walk(child, path === '' ? key : `${path}.${key}`);
+    } else if (value === null) {
+      problems.push(`${path} is null (leave the key undefined)`);
     } else if (!['boolean', 'string', 'undefined'].includes(typeof value)) {
       problems.push(
         `${path} is ${Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'a class instance' : `a ${typeof value}`}`,

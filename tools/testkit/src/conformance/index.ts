@@ -1,2 +1,2 @@
 export { channelProblems, healthShapeProblems, stateMetricProblems, statsProblems } from './checks.js';
-export { type ConformanceOptions, type ConformingComponent, conformanceSuite } from './suite.js';
+export { type ConformanceOptions, type ConformingComponent, conformanceSuite, loadSecondCopy } from './suite.js';

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { ChannelPackage, HealthCheckResult } from '@cryptoscalp/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { channelProblems, healthShapeProblems, statsProblems } from './checks.js';
@@ -97,4 +98,14 @@ export function conformanceSuite<C extends ConformingComponent>(options: Conform
       expect(options.guard.is(new Error('plain'))).toBe(false);
     });
   });
+}
+
+let copies = 0;
+
+/**
+ * Loads a second, separate instance of a module (what a duplicate install gives a process): the same file under
+ * another module id. `url` is the module's URL, e.g. `new URL('../../src/errors.ts', import.meta.url)`.
+ */
+export async function loadSecondCopy<M>(url: URL): Promise<M> {
+  return (await import(/* @vite-ignore */ `${fileURLToPath(url)}?copy=${++copies}`)) as M;
 }

@@ -69,6 +69,8 @@ export class HttpComponent implements Component {
       },
       ...(this.options.metricsToken ? { metricsToken: this.options.metricsToken } : {}),
       ...(this.#redis === undefined ? {} : { redis: this.#redis }),
+      // People login (`/api/auth/*`, `/api/users`) with the API's defaults; revocations shared through Redis when set.
+      sessions: {},
       health: { registry: this.options.health.registry, alerts: () => this.options.observability.activeAlerts() },
       metrics: () => this.options.observability.metrics(),
       stream: { epoch: this.options.epoch() },

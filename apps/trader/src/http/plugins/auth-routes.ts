@@ -53,7 +53,16 @@ async function authRoutes(
         ? postgresRevocationList(auditLog.pool, `"${schema}".sessions`)
         : redisRevocationList(redis, o.revokedKeyPrefix, revocationTtl),
   });
-  await service.init();
+  // Like the audit table: wait a little for the tables, never fail the start (PostgreSQL may be down); every
+  // operation retries the DDL until it has succeeded.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    service.ready().catch(() => {}),
+    new Promise((r) => {
+      timer = setTimeout(r, 2_000);
+    }),
+  ]);
+  clearTimeout(timer);
   app.decorate('sessions', service);
 
   const at = (req: FastifyRequest) => ({ requestId: req.id, ip: req.ip });
@@ -101,6 +110,7 @@ async function authRoutes(
       const b = req.body as { username: string; role: Role; password: string };
       const base = { actor: p.sub, role: p.role, action: 'user.create', requestId: req.id, ip: req.ip };
       try {
+        await service.ready();
         const created = await createUser(auditLog.pool, schema, b, o.totpIssuer, 'body.');
         await auditLog.append({ ...base, outcome: 'success', detail: { username: b.username, newRole: b.role } });
         reply.code(201);

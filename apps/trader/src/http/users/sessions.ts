@@ -71,9 +71,21 @@ export class SessionService {
     this.#audit = deps.audit;
   }
 
-  /** Creates the tables if missing. */
-  async init(): Promise<void> {
-    await this.#pool.query(usersDdl(this.#schema));
+  #tables: Promise<void> | undefined;
+
+  /**
+   * Creates the tables if missing. Called at start without waiting long (PostgreSQL may be down then) and again by
+   * every operation until it has succeeded once.
+   */
+  ready(): Promise<void> {
+    this.#tables ??= this.#pool.query(usersDdl(this.#schema)).then(
+      () => undefined,
+      (e: unknown) => {
+        this.#tables = undefined;
+        throw e;
+      },
+    );
+    return this.#tables;
   }
 
   /**
@@ -82,6 +94,7 @@ export class SessionService {
    * @throws ApiError 401 `E_API_UNAUTHORIZED` with one message for every refusal (locked users included).
    */
   async login(username: string, password: string, totp: string, at: RequestInfo): Promise<TokenPair> {
+    await this.ready();
     const { rows } = await this.#pool.query(
       `SELECT username, role, password_hash, totp_secret_plain, totp_enrolled, totp_last_step::text,
               coalesce(locked_until > now(), false) AS locked
@@ -145,6 +158,7 @@ export class SessionService {
    * @throws ApiError 401 for an unknown, reused or expired refresh token.
    */
   async refresh(refreshToken: string, at: RequestInfo): Promise<TokenPair> {
+    await this.ready();
     const hash = digest(refreshToken);
     const used = await this.#pool.query(
       `UPDATE ${this.#s}.refresh_tokens SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING session_id::text AS sid`,
@@ -231,6 +245,7 @@ export class SessionService {
 
   /** Revokes a session: its refresh tokens stop working and its access tokens are refused by every gateway. */
   async revoke(sid: string, reason: string, at: RequestInfo): Promise<void> {
+    await this.ready();
     const { rows } = await this.#pool.query(
       `UPDATE ${this.#s}.sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING username, role`,
       [sid, reason],
