@@ -12,13 +12,13 @@ export class UsageError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+type Values<O extends Options> = ReturnType<typeof parseArgs<{ options: O; strict: true }>>['values'];
+
 /**
  * Parses `argv` strictly (unknown flags and positionals are rejected); `--help` is always accepted.
  * @returns the flag values, or `undefined` when `--help` was given.
  * @throws UsageError naming the bad flag.
  */
-type Values<O extends Options> = ReturnType<typeof parseArgs<{ options: O; strict: true }>>['values'];
-
 export function parseFlags<O extends Options>(argv: readonly string[], options: O): Values<O> | undefined {
   let values: Values<O>;
   try {

@@ -5,14 +5,14 @@ import { join, resolve } from 'node:path';
 import type { TraderConfig } from '../config/config-types.js';
 import { loadConfig } from '../config/load-config.js';
 import { isTraderError } from '../errors.js';
-import { Prng } from '../internal/prng.js';
 import { listRecording } from '../recording/recording-reader.js';
-import { runBacktest } from './backtest.js';
+import { latencyRuns, runBacktest } from './backtest.js';
 import { type BacktestMetrics, downsample, RETURN_PERIOD_MS } from './metrics.js';
+import { combinations, parseSweep, runSweep, type SweepAxis, type SweepRow, sweepConfigs } from './sweep.js';
 
 /** Usage text of `trader backtest`. */
 export const BACKTEST_USAGE = `usage: trader backtest --data DIR [--from ISO] [--to ISO] [--config FILE] [--seed N] [--out DIR]
-                       [--latency-ms N] [--symbols A,B] [--json]
+                       [--latency-ms N] [--symbols A,B] [--json] [--sweep PATH=V1,V2 ...]
 
   Replays a recording (<DIR>/<venue>/<symbol>/<YYYY-MM-DD>.jsonl.gz, from recording.enabled or \`trader record\`)
   through the same engine, strategy, risk and paper execution as a live trader, on a simulated clock, twice:
@@ -26,7 +26,10 @@ export const BACKTEST_USAGE = `usage: trader backtest --data DIR [--from ISO] [-
   --out DIR         where the journals and report.json go (default backtest-out)
   --latency-ms N    mean latency of the modelled run (default execution.latencyMs)
   --symbols A,B     symbols to trade (default: every symbol recorded)
-  --json            print the report as JSON instead of a table`;
+  --json            print the report as JSON instead of a table
+  --sweep PATH=V,V  repeatable: one backtest per combination of the values (cartesian product), in worker threads
+                    (as many at once as CPUs), ranked by the latency-modelled net PnL; e.g.
+                    --sweep strategy.threshold=0.05,0.08,0.1 --sweep strategy.cooldownMs=20,50`;
 
 /** Where the command writes, and the environment its configuration reads. */
 export interface BacktestCommandIo {
@@ -45,12 +48,13 @@ interface Options {
   latencyMs?: number;
   symbols?: string[];
   json: boolean;
+  sweeps: SweepAxis[];
 }
 
 class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Options | 'help' {
-  const o: Partial<Options> = { seed: 1, out: 'backtest-out', json: false };
+  const o: Partial<Options> = { seed: 1, out: 'backtest-out', json: false, sweeps: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const eq = arg.indexOf('=');
@@ -84,6 +88,7 @@ function parseArgs(argv: readonly string[]): Options | 'help' {
     else if (flag === '--latency-ms') o.latencyMs = int(0);
     else if (flag === '--symbols') o.symbols = value().split(',');
     else if (flag === '--json' && inline === undefined) o.json = true;
+    else if (flag === '--sweep') o.sweeps?.push(parseSweep(value()));
     else throw new UsageError(`unknown option ${flag}`);
   }
   if (o.data === undefined) throw new UsageError('--data is required');
@@ -179,15 +184,12 @@ export async function runBacktestCommand(argv: readonly string[], io: BacktestCo
   const latencyMs = o.latencyMs ?? config.execution.latencyMs;
   const out = resolve(o.out);
   const window = { ...(o.from === undefined ? {} : { from: o.from }), ...(o.to === undefined ? {} : { to: o.to }) };
-  const prng = new Prng(o.seed);
-  const variants: { name: string; dir: string; latency: () => number }[] = [
-    { name: 'latency-free', dir: 'latency-free', latency: () => 0 },
-    { name: `latency ${latencyMs} ms`, dir: `latency-${latencyMs}ms`, latency: () => latencyMs * (0.5 + prng.next()) },
-  ];
+  if (o.sweeps.length > 0) return sweep(o, config, latencyMs, out, io);
+  const variants = latencyRuns(out, latencyMs, o.seed);
   const outcome = await runBacktest({
     data: o.data,
     config,
-    runs: variants.map((v) => ({ journalPath: join(out, v.dir, 'journal.jsonl'), latency: v.latency })),
+    runs: variants,
     ...window,
   });
   const { read } = outcome;
@@ -229,4 +231,68 @@ export async function runBacktestCommand(argv: readonly string[], io: BacktestCo
     io.out(`trader backtest: ${(outcome.wallMs / 1000).toFixed(2)} s; journals and report.json in ${out}`);
   }
   return 0;
+}
+
+/** `--sweep`: one backtest per combination in worker threads, printed ranked and written to `<out>/sweep.json`. */
+async function sweep(
+  o: Options,
+  config: TraderConfig,
+  latencyMs: number,
+  out: string,
+  io: BacktestCommandIo,
+): Promise<number> {
+  const combos = combinations(o.sweeps);
+  let configs: TraderConfig[];
+  try {
+    configs = sweepConfigs(combos, {
+      env: io.env,
+      ...(o.config === undefined ? {} : { file: o.config }),
+      symbols: [...config.symbols],
+    });
+  } catch (e) {
+    if (!isTraderError(e)) throw e;
+    io.err(`trader backtest: --sweep: ${e.field ? `${e.field}: ` : ''}${e.message}`);
+    return 2;
+  }
+  const rows = await runSweep({
+    data: o.data,
+    combos,
+    configs,
+    out,
+    seed: o.seed,
+    latencyMs,
+    ...(o.from === undefined ? {} : { from: o.from }),
+    ...(o.to === undefined ? {} : { to: o.to }),
+  });
+  writeFileSync(
+    join(out, 'sweep.json'),
+    `${JSON.stringify({ data: resolve(o.data), seed: o.seed, latencyMs, rows }, null, 2)}\n`,
+  );
+  if (o.json) io.out(JSON.stringify(rows, null, 2));
+  else for (const line of formatSweep(rows, latencyMs)) io.out(line);
+  io.out(`trader backtest: ${rows.length} combinations; journals under ${out}/job-N, sweep.json in ${out}`);
+  return 0;
+}
+
+/** The ranked sweep as a table, best latency-modelled net PnL first. */
+export function formatSweep(rows: readonly SweepRow[], latencyMs: number): string[] {
+  const table = [
+    ['#', 'settings', 'net PnL (free)', `net PnL (${latencyMs} ms)`, 'Sharpe', 'max DD', 'trades', 'win rate'],
+    ...rows.map((r, i) => [
+      String(i + 1),
+      Object.entries(r.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+      r.free.netPnl.toFixed(2),
+      r.modelled.netPnl.toFixed(2),
+      r.modelled.sharpe.toFixed(2),
+      r.modelled.maxDrawdown.toFixed(2),
+      String(r.modelled.trades),
+      `${(r.modelled.winRate * 100).toFixed(1)} %`,
+    ]),
+  ];
+  const widths = (table[0] as string[]).map((_, c) => Math.max(...table.map((r) => (r[c] as string).length)));
+  return table.map((r) =>
+    r.map((cell, c) => (c <= 1 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  '),
+  );
 }

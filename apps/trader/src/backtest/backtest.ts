@@ -1,9 +1,10 @@
 import { mkdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PaperExecution } from '../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../config/config-types.js';
 import { TradingEngine } from '../engine/trading-engine.js';
+import { Prng } from '../internal/prng.js';
 import { Journal } from '../journal/journal.js';
 import type { OrderBook } from '../model/order-book.js';
 import { isSnapshotLine, type RecordedLine } from '../recording/recording-format.js';
@@ -17,6 +18,22 @@ export interface BacktestRunOptions {
   journalPath: string;
   /** The latency of each order placement and cancel at the paper venue, drawn per action (ms). */
   latency: () => number;
+}
+
+/**
+ * The two runs `trader backtest` makes, journals under `out`: latency-free, and each placement and cancel delayed by
+ * `latencyMs` x U[0.5, 1.5) drawn from a PRNG seeded with `seed`.
+ */
+export function latencyRuns(out: string, latencyMs: number, seed: number): (BacktestRunOptions & { name: string })[] {
+  const prng = new Prng(seed);
+  return [
+    { name: 'latency-free', journalPath: join(out, 'latency-free', 'journal.jsonl'), latency: () => 0 },
+    {
+      name: `latency ${latencyMs} ms`,
+      journalPath: join(out, `latency-${latencyMs}ms`, 'journal.jsonl'),
+      latency: () => latencyMs * (0.5 + prng.next()),
+    },
+  ];
 }
 
 /** Options of {@link runBacktest}. */

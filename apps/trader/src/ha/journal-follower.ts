@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import type { EventLog, LogRecord, TailHandle } from '../bus/types.js';
 import { TraderError } from '../errors.js';
 import { Journal, type JournalEntry, type JournalOptions } from '../journal/journal.js';

@@ -2,10 +2,13 @@ import {
   runTestssl,
   SELF_SIGNED_CERT_FINDINGS,
   selfSignedCert,
+  serviceUrls,
   TESTSSL_FULL_CHECKS,
   TESTSSL_POLICY_CHECKS,
   testsslFinding,
+  uniqueName,
 } from '@cryptoscalp/testkit';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTrader, type Trader } from '../../src/app/trader.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -20,6 +23,7 @@ import { killTraderChildren, startTraderProcess } from './trader-process.js';
 const SECRET = 'tls-trader-secret-5b1e09c4d7a26f83e0b4c9d1a7f2e6b3';
 const tempDir = tempDirs('tls-trader-');
 const full = process.env.TESTSSL_FULL === '1';
+const schema = uniqueName('tls_trader');
 let trader: Trader | undefined;
 
 afterAll(async () => {
@@ -27,6 +31,8 @@ afterAll(async () => {
     await trader?.stop('test end');
   } finally {
     await killTraderChildren();
+    const pool = new pg.Pool({ connectionString: serviceUrls.postgres, max: 1 });
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => pool.end());
   }
 }, 60_000);
 
@@ -77,7 +83,9 @@ describe('the trader over TLS, scanned by testssl.sh', () => {
           dataDir: tempDir(),
           http: { port: 0, shutdownDelayMs: 0 },
           journal: { fsync: 'never' },
-          database: { embedded: 'memory' },
+          // The local PostgreSQL in a schema of the test's own: the embedded PGlite's first start (an initdb in WASM)
+          // can take longer than the start timeout on the loaded CI machine.
+          database: { url: serviceUrls.postgres, schema },
         },
       });
       trader = createTrader({ config, jwtSecret: SECRET, log: () => {} });

@@ -42,6 +42,8 @@ describe('loadConfig', () => {
     const path = file({
       risk: { maxOrdersPerSecond: 7, dailyLossLimit: 100 },
       journal: { fsync: 'never' },
+      // Production's API needs TLS or a trusted TLS-terminating proxy (tls-trader.test.ts).
+      http: { trustProxy: ['loopback'] },
       environments: { production: { risk: { dailyLossLimit: 200 } } },
     });
     const c = loadConfig({
@@ -53,7 +55,7 @@ describe('loadConfig', () => {
     expect(c.risk.dailyLossLimit).toBe(200); // environment section beats file top level
     expect(c.journal.fsync).toBe('never'); // file beats production's environment default ('always')
     expect(c.durationSec).toBe(12);
-    const prod = loadConfig({ env: { NODE_ENV: 'production' } });
+    const prod = loadConfig({ env: { NODE_ENV: 'production', TRADER_HTTP_TRUST_PROXY: 'loopback' } });
     expect(prod.journal.fsync).toBe('always');
   });
 

@@ -106,7 +106,9 @@ describe('the trader secrets (probe findings 3 and 5)', () => {
 
   it('stops a production start without TRADER_JWT_SECRET: exit 2, a clear error, no token printed', async () => {
     const lines: string[] = [];
-    const io: TraderCommandIo = { out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`), env: {} };
+    // Behind a trusted TLS proxy, so that the TLS rule (tls-trader.test.ts) is met and the secret's is the one left.
+    const env = { TRADER_HTTP_TRUST_PROXY: 'loopback' };
+    const io: TraderCommandIo = { out: (l) => lines.push(l), err: (l) => lines.push(`ERR ${l}`), env };
     expect(await runTraderCommand(['--env', 'production', '--data-dir', tempDir()], io)).toBe(2);
     expect(lines.join('\n')).toMatch(
       /ERR trader: configuration error in TRADER_JWT_SECRET: TRADER_JWT_SECRET \(or TRADER_JWT_SECRET_FILE\) is required in production/,

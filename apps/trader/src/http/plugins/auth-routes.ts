@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import type { Cluster, Redis } from 'ioredis';
 import { ApiError } from '../errors.js';
 import { issueToken } from '../tokens.js';
-import type { Principal, Role } from '../types.js';
+import type { AuthOptions, Principal, Role } from '../types.js';
 import { resolveSessionOptions, type SessionOptions } from '../users/options.js';
 import { postgresRevocationList, redisRevocationList } from '../users/revocation.js';
 import { SessionService } from '../users/sessions.js';
@@ -32,13 +32,22 @@ async function authRoutes(
     auditLog,
     verifier,
     sessions,
-    secret,
+    auth,
     redis,
-  }: PluginOptions & { sessions?: SessionOptions; secret?: string | Uint8Array; redis?: Redis | Cluster },
+  }: PluginOptions & { sessions?: SessionOptions; auth: AuthOptions; redis?: Redis | Cluster },
 ): Promise<void> {
   if (sessions === undefined) return;
   const o = resolveSessionOptions(sessions);
-  const key = o.privateKey === undefined ? { secret } : { privateKey: o.privateKey };
+  if (o.privateKey === undefined && auth.secret === undefined)
+    throw new ApiError('E_API_INVALID_OPTION', 'sessions.privateKey is required when auth verifies with a public key', {
+      field: 'sessions.privateKey',
+    });
+  // Signed as the verifier expects: same key pair or secret, same issuer and audience.
+  const key = {
+    ...(o.privateKey === undefined ? { secret: auth.secret } : { privateKey: o.privateKey }),
+    ...(auth.issuer === undefined ? {} : { issuer: auth.issuer }),
+    ...(auth.audience === undefined ? {} : { audience: auth.audience }),
+  };
   const schema = auditLog.schema;
   const revocationTtl = o.accessTtlSec + REVOCATION_SLACK_SEC;
   const service = new SessionService({
