@@ -46,7 +46,14 @@ function script(name: string, args: readonly string[], timeoutMs = 120_000) {
 async function inProcess(fn: (argv: string[], io: Io) => Promise<number | undefined>, argv: string[]) {
   let stdout = '';
   let stderr = '';
-  const io: Io = { out: (t) => void (stdout += t), err: (t) => void (stderr += t) };
+  const io: Io = {
+    out: (t) => {
+      stdout += t;
+    },
+    err: (t) => {
+      stderr += t;
+    },
+  };
   try {
     const code = await fn(argv, io);
     return { code: code ?? 0, help: code === undefined, stdout, stderr };

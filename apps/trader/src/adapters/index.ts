@@ -63,6 +63,7 @@ export function createDataClient(options: CreateDataClientOptions): DataClient {
 function endpointsOf(manager: WebSocketManager, exchange: string): string[] | undefined {
   const exchanges = manager.stats().exchanges as Record<string, { endpoints?: unknown }> | undefined;
   const endpoints = exchanges?.[exchange]?.endpoints;
-  if (!Array.isArray(endpoints)) return undefined;
-  return endpoints.map((e) => String((e as { url?: unknown }).url));
+  // Keyed by URL: ws-manager's stats() are plain objects all the way down.
+  if (typeof endpoints !== 'object' || endpoints === null) return undefined;
+  return Object.keys(endpoints);
 }

@@ -7,7 +7,7 @@ import type { CommandBus, EventLog } from '../bus/types.js';
 import type { TraderConfig } from '../config/config-types.js';
 import type { TradingEngine } from '../engine/trading-engine.js';
 import { TraderError } from '../errors.js';
-import { HaEngine, type LeaderHooks } from '../ha/ha-engine.js';
+import { HaEngine, type LeaderHooks, withIdleTransactionTimeout } from '../ha/ha-engine.js';
 import type { Component } from '../kernel/component.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { ReadModel } from '../read-model/read-model.js';
@@ -132,7 +132,11 @@ export function createTrader(options: TraderOptions): Trader {
           extraMetrics: [logCounter.metric],
           metricsToken: options.metricsToken ?? '',
           activate: (leader, port) => {
-            parts = compose({ ...config, http: { ...config.http, port } }, context, leader);
+            const database = {
+              ...config.database,
+              url: withIdleTransactionTimeout(config.database.url, config.ha.leaseTtlMs),
+            };
+            parts = compose({ ...config, database, http: { ...config.http, port } }, context, leader);
             return parts.kernel;
           },
           onFatal: (reason) => options.onFatal?.(reason),

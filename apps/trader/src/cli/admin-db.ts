@@ -22,40 +22,41 @@ export const DATABASE_USAGE = `  --database-url URL  PostgreSQL URL; default: th
  * Parses `argv` strictly (unknown options and stray arguments are usage errors) with the database options added.
  * @throws AdminUsageError naming the bad option.
  */
-export function parseAdminArgs<T extends Record<string, { type: 'string' | 'boolean' }>>(
+export function parseAdminArgs(
   argv: readonly string[],
-  options: T,
-) {
+  options: Record<string, { type: 'string' | 'boolean' }>,
+): AdminArgs {
   try {
     return parseArgs({
       args: [...argv],
       options: { ...DATABASE_OPTIONS, ...options },
       strict: true,
       allowPositionals: false,
-    }).values;
+    }).values as AdminArgs;
   } catch (e) {
     throw new AdminUsageError((e as Error).message);
   }
 }
+
+/** Parsed options: a string per string option given, `true` per flag given. */
+export type AdminArgs = Record<string, string | boolean | undefined>;
 
 /**
  * A pool on the trader's PostgreSQL and its schema. The embedded database (no URL) lives inside the running trader's
  * process, so these commands need a PostgreSQL URL.
  * @throws AdminUsageError without one.
  */
-export function openDatabase(
-  values: { 'database-url'?: string; schema?: string; config?: string; env?: string },
-  env: NodeJS.ProcessEnv,
-): { pool: pg.Pool; schema: string } {
+export function openDatabase(values: AdminArgs, env: NodeJS.ProcessEnv): { pool: pg.Pool; schema: string } {
+  const text = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const argv = [
-    ...(values.config === undefined ? [] : ['--config', values.config]),
-    ...(values.env === undefined ? [] : ['--env', values.env]),
+    ...(text('config') === undefined ? [] : ['--config', text('config') as string]),
+    ...(text('env') === undefined ? [] : ['--env', text('env') as string]),
   ];
   const config = loadConfig({ env, argv });
-  const url = values['database-url'] ?? config.database.url;
+  const url = text('database-url') ?? config.database.url;
   if (url === '')
     throw new AdminUsageError(
       'needs a PostgreSQL URL (--database-url or DATABASE_URL); the embedded database is reachable only inside the running trader',
     );
-  return { pool: new pg.Pool({ connectionString: url, max: 2 }), schema: values.schema ?? config.database.schema };
+  return { pool: new pg.Pool({ connectionString: url, max: 2 }), schema: text('schema') ?? config.database.schema };
 }

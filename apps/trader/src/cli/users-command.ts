@@ -46,7 +46,7 @@ export async function runUsersCommand(
       db.pool,
       db.schema,
       { username: v.username as string, role: v.role as Role, password },
-      v['totp-issuer'] ?? SESSION_DEFAULTS.totpIssuer,
+      (v['totp-issuer'] as string | undefined) ?? SESSION_DEFAULTS.totpIssuer,
     );
     const audit = new AuditLog({ pool: db.pool, schema: db.schema, log: io.err });
     await audit.init();

@@ -34,6 +34,18 @@ export interface LeaderHooks {
   wrapExecution(venue: ExecutionClient, commit: () => Promise<void>): ExecutionClient;
 }
 
+/**
+ * The database URL an active engine's own sessions use: the server ends a transaction left idle longer than `ms`
+ * (`idle_in_transaction_session_timeout`), so a leader paused inside a journal-writer transaction releases its row
+ * locks (the writer cursor) instead of blocking the next leader's writer until it resumes.
+ */
+export function withIdleTransactionTimeout(url: string, ms: number): string {
+  const u = new URL(url);
+  const options = u.searchParams.get('options');
+  u.searchParams.set('options', `${options === null ? '' : `${options} `}-c idle_in_transaction_session_timeout=${ms}`);
+  return u.toString();
+}
+
 /** Options of {@link HaEngine}. */
 export interface HaEngineOptions {
   config: TraderConfig;

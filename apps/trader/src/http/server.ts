@@ -88,12 +88,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
     await app.register(auth, base);
     await app.register(errors, base);
     await app.register(routes, { ...base, cache: options.cache, stats });
-    await app.register(authRoutes, {
-      ...base,
-      sessions: options.sessions,
-      secret: options.auth.secret,
-      redis: options.redis,
-    });
+    await app.register(authRoutes, { ...base, sessions: options.sessions, auth: options.auth, redis: options.redis });
     await app.register(openapi, base);
     await app.register(staticAssets, base);
     await app.register(health, base);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BacktestReport } from '../../src/backtest/backtest-command.js';
+import type { SweepRow } from '../../src/backtest/sweep.js';
 import { runTraderCommand, type TraderCommandIo } from '../../src/cli/trader-command.js';
 import { recordSimulatedMarket } from '../../src/recording/simulated-recording.js';
 import { tempDirs } from '../temp-dir.js';
@@ -89,6 +90,45 @@ describe('trader backtest on the shipped sample', () => {
     const read = (d: string, run: string) => readFileSync(join(d, run, 'journal.jsonl'));
     expect(read(a, 'latency-free').equals(read(b, 'latency-free'))).toBe(true);
     expect(read(a, 'latency-2ms').equals(read(b, 'latency-2ms'))).toBe(false);
+  });
+
+  it('sweeps strategy settings in worker threads, ranked, each equal to its own backtest', async () => {
+    const out = tempDir();
+    const window = ['--to', '2026-01-05T00:00:30Z'];
+    const o = io();
+    const args = ['--sweep', 'strategy.threshold=0.05,0.1', '--sweep', 'strategy.cooldownMs=20,50', ...window];
+    expect(await runTraderCommand(['backtest', '--data', SAMPLE, '--out', out, ...args], o), o.lines.join('\n')).toBe(
+      0,
+    );
+    const { rows } = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as { rows: SweepRow[] };
+    expect(rows.map((r) => r.params).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)))).toEqual([
+      { 'strategy.threshold': '0.05', 'strategy.cooldownMs': '20' },
+      { 'strategy.threshold': '0.05', 'strategy.cooldownMs': '50' },
+      { 'strategy.threshold': '0.1', 'strategy.cooldownMs': '20' },
+      { 'strategy.threshold': '0.1', 'strategy.cooldownMs': '50' },
+    ]);
+    const pnl = rows.map((r) => r.modelled.netPnl);
+    expect(pnl).toEqual([...pnl].sort((x, y) => y - x));
+    expect(o.lines.join('\n')).toMatch(/#\s+settings\s+net PnL \(free\)/);
+    // The best row is what a plain backtest with those settings gives.
+    const best = rows[0] as SweepRow;
+    const single = io();
+    single.env = {
+      TRADER_STRATEGY_THRESHOLD: best.params['strategy.threshold'] as string,
+      TRADER_STRATEGY_COOLDOWN_MS: best.params['strategy.cooldownMs'] as string,
+    };
+    const d = tempDir();
+    expect(await runTraderCommand(['backtest', '--data', SAMPLE, '--out', d, ...window], single)).toBe(0);
+    const report = JSON.parse(readFileSync(join(d, 'report.json'), 'utf8')) as BacktestReport;
+    expect(report.runs.map((r) => r.metrics)).toEqual([best.free, best.modelled]);
+    for (const [bad, message] of [
+      ['strategy.nope=1', /--sweep: unknown setting "strategy.nope"/],
+      ['strategy.threshold=high', /strategy\.threshold/],
+    ] as const) {
+      const e = io();
+      expect(await runTraderCommand(['backtest', '--data', SAMPLE, '--out', tempDir(), '--sweep', bad], e)).toBe(2);
+      expect(e.lines.join('\n')).toMatch(message);
+    }
   });
 
   it('records the simulator deterministically: the same options give the same files', async () => {

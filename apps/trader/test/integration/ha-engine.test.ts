@@ -193,6 +193,7 @@ describe('engine active/standby', () => {
 
     // SIGSTOP the new leader past the lease; a restarted first engine (a standby) takes over; then SIGCONT.
     const restarted = engine(aActive ? 'a' : 'b');
+    onTestFailed(() => console.log(`restarted engine:\n${restarted.output().slice(-4_000)}`));
     const restartedUrl = await restarted.ready();
     expect(restarted.output()).toMatch(/trader: standby/);
     await waitFor(
