@@ -208,7 +208,13 @@ describe.runIf(systemProgramTestRuns('wrk'))('health-check and benchmarks agains
     const token = /#token=([A-Za-z0-9._-]+)/.exec(trader.output())?.[1];
     if (token === undefined) throw new Error(`no token in the trader's output:\n${trader.output()}`);
     writeFileSync(tokenFile, token);
-  }, 120_000);
+    // `trader: running` comes before the startup checks pass; a deployment is checked once it is ready.
+    await waitFor(async () => (await fetch(`${trader.url}/health/readiness`)).status === 200, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      what: 'trader ready',
+    });
+  }, 180_000);
 
   afterAll(async () => {
     for (const t of started) await t.stop(2_000);
