@@ -58,7 +58,10 @@ async function deployK8s(env: EnvName, { say, dryRun, context, image, timeoutSec
   const dir = overlayDirOf(env);
   const objects = renderOverlay(dir);
   if (image !== undefined) setImage(objects, image);
-  say(`rendered ${objects.length} objects from ${dir}`);
+  const images = new Set(
+    objects.flatMap((o) => (o.spec?.template?.spec?.containers ?? []).map((c: { image: string }) => c.image)),
+  );
+  say(`rendered ${objects.length} objects from ${dir}; images ${[...images].join(', ')}`);
   await validateObjects(objects);
   const config = overlayTraderConfig(objects);
   say(`valid: Kubernetes schemas, trader config (env ${config.env}, journal.fsync ${config.journal.fsync})`);

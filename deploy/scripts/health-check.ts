@@ -46,8 +46,10 @@ async function row(check: string, probe: () => Promise<Omit<CheckRow, 'check'>>)
   try {
     return { check, ...(await probe()) };
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return { check, status: 'fail', detail: `unreachable: ${cause ?? (error as Error).message}` };
+    // fetch wraps the socket error; with several addresses tried it is an AggregateError of them.
+    const cause = (error as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+    const code = cause?.code ?? cause?.errors?.[0]?.code;
+    return { check, status: 'fail', detail: `unreachable: ${code ?? cause?.message ?? (error as Error).message}` };
   }
 }
 

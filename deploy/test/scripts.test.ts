@@ -132,7 +132,7 @@ describe('the scripts', () => {
       expect.stringMatching(/--env must be one of development, staging, production, got "qa"[\s\S]*Usage: /),
     ]);
     expect([cli[1]?.code, cli[1]?.stderr]).toEqual([1, expect.stringMatching(/unhealthy: liveness: unreachable/)]);
-    expect(cli[1]?.stdout).toMatch(/^liveness\s+FAIL\s+unreachable/m);
+    expect(cli[1]?.stdout).toMatch(/^liveness\s+FAIL\s+unreachable: ECONNREFUSED/m);
   }, 60_000);
 
   it.runIf(systemProgramTestRuns('kubectl') && systemProgramTestRuns('docker-compose'))(
@@ -150,6 +150,7 @@ describe('the scripts', () => {
           'ghcr.io/x/trader:abc',
         ]);
         expect(k8s.code, `k8s ${env}: ${k8s.stderr}`).toBe(0);
+        expect(k8s.stdout).toMatch(/images ghcr\.io\/x\/trader:abc\n/);
         expect(k8s.stdout).toMatch(
           new RegExp(`rendered \\d+ objects[\\s\\S]*trader config \\(env ${env}[\\s\\S]*dry run: k8s ${env} is valid`),
         );
