@@ -3,13 +3,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
+import { freePort, selfSignedCert, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { Redis } from 'ioredis';
 import { issueToken } from '../../apps/trader/src/http/tokens.js';
 import type { NginxSettings } from '../nginx/render-config.js';
 import { StreamClients, type StreamReport, startWrk, type WrkResult, type WrkRun } from './load.js';
 import { NginxServer } from './nginx-server.js';
-import { selfSignedCert } from './tls.js';
 import { dropTraderSchema, startTraderRole, type TraderRole } from './trader-process.js';
 
 /** Options of {@link rehearse}. */
