@@ -1,9 +1,11 @@
 import { PoolManager } from '@cryptoscalp/db-pool';
 import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
 import pg from 'pg';
+import { Gauge, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isTraderError } from '../../src/errors.js';
 import { EngineLease, type EngineLeaseOptions } from '../../src/ha/engine-lease.js';
+import { LeaderComponent } from '../../src/ha/ha-components.js';
 
 // The lease state machine against the local PostgreSQL (own schema); the local validity on a clock the test moves.
 const schema = uniqueName('trader_lease');
@@ -116,5 +118,27 @@ describe('engine lease', () => {
     expect(field({ marginMs: 600 })).toBe('marginMs');
     expect(field({ holder: '' })).toBe('holder');
     expect(field({ schema: 'bad schema' })).toBeDefined();
+  });
+
+  it("the active engine's ha component: active gauge, role and epoch in health, fail once lost, released on stop", async () => {
+    const g = `g${++group}`;
+    const active = new Gauge({ name: 'ha_test_engine_active', help: 'test', registers: [new Registry()] });
+    const a = lease('a', g, { ttlMs: 60_000 });
+    await a.prepare();
+    expect(await a.tick()).toBe('active');
+    const leader = new LeaderComponent(a, active);
+    leader.start();
+    expect((await active.get()).values[0]?.value).toBe(1);
+    const health = await leader.healthCheck();
+    expect(health).toMatchObject({ status: 'pass', observedValue: 1, details: { role: 'active', epoch: 1 } });
+    expect(health.output).toMatch(/^active: lease epoch 1, valid for \d+ ms$/);
+    await leader.stop();
+    expect((await active.get()).values[0]?.value).toBe(0);
+    const b = lease('b', g);
+    await b.prepare();
+    expect(await b.tick()).toBe('active'); // released: taken over at once, long before the 60 s TTL
+    expect(b.epoch).toBe(2);
+    expect(await a.tick()).toBe('closed'); // a released lease stays released
+    expect(await leader.healthCheck()).toMatchObject({ status: 'fail', details: { role: 'demoted', epoch: 1 } });
   });
 });
