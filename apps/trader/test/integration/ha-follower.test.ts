@@ -1,10 +1,14 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PoolManager } from '@cryptoscalp/db-pool';
 import { serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { Redis } from 'ioredis';
+import { Gauge, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisEventLog } from '../../src/bus/redis-event-log.js';
+import { EngineLease } from '../../src/ha/engine-lease.js';
+import { StandbyComponent } from '../../src/ha/ha-components.js';
 import { JournalFollower } from '../../src/ha/journal-follower.js';
 import { Journal, type JournalEntry } from '../../src/journal/journal.js';
 import type { TraderRecord } from '../../src/read-model/trader-record.js';
@@ -94,5 +98,32 @@ describe('journal follower', () => {
       /jumps from entry 0 to 5/,
     );
     await gap.close();
+  });
+
+  it("the standby's ha component: gauge 0, follows the stream, health names the role and the followed entry", async () => {
+    const schema = uniqueName('trader_standby');
+    const db = new PoolManager({ primary: { connectionString: serviceUrls.postgres } });
+    try {
+      const log = await stream([entry(1, 'a'), entry(2, 'b')]);
+      const path = localJournal('standby', []);
+      const follower = new JournalFollower(log, path, { fsync: 'never' });
+      const lease = new EngineLease({ db, schema, group: 'standby', holder: 'b', ttlMs: 2_000 });
+      const active = new Gauge({ name: 'ha_test_standby_active', help: 'test', registers: [new Registry()] });
+      active.set(1);
+      const standby = new StandbyComponent(lease, follower, active);
+      await standby.start();
+      expect((await active.get()).values[0]?.value).toBe(0);
+      log.append({ k: 'entry', entry: entry(3, 'c') });
+      await waitFor(() => follower.lastSeq === 3, { timeoutMs: 5_000, what: 'entry 3 followed' });
+      const health = await standby.healthCheck();
+      expect(health).toMatchObject({ status: 'pass', observedValue: 3, details: { role: 'standby', followedSeq: 3 } });
+      expect(health.output).toMatch(/^standby: journal follows the event stream \(entry 3\)/);
+      await standby.stop();
+      expect(Journal.read(path).map((e) => e.seq)).toEqual([1, 2, 3]);
+      await log.close();
+    } finally {
+      await db.query(`drop schema if exists ${schema} cascade`);
+      await db.close();
+    }
   });
 });
