@@ -18,6 +18,7 @@ FROM ${BUILD_IMAGE} AS manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/cache/package.json packages/cache/
+COPY packages/contracts/package.json packages/contracts/
 COPY packages/db-pool/package.json packages/db-pool/
 COPY packages/health/package.json packages/health/
 COPY packages/monitoring/package.json packages/monitoring/
