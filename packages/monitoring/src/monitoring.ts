@@ -44,6 +44,8 @@ export class Monitoring {
   private readonly spans: SpanBridge;
   private readonly ownMetricNames: string[];
   private readonly dropped: FastCounter;
+  /** Metrics whose dropped series were already reported as a process warning. */
+  private readonly droppedWarned = new Set<string>();
   private readonly timeouts: FastCounter;
   private readonly collectorErrors: FastCounter;
   private readonly scrapeDuration: FastGauge;
@@ -227,7 +229,15 @@ export class Monitoring {
     // Read stats() first so that leaves seen for the first time are registered before the metric list is taken.
     this.componentStats.refresh(true);
     const text = await boundedScrape(this.registry, this.options.scrape, {
-      dropped: (metric, count) => this.dropped.labels(metric).inc(count),
+      dropped: (metric, count) => {
+        this.dropped.labels(metric).inc(count);
+        if (this.droppedWarned.has(metric)) return;
+        this.droppedWarned.add(metric);
+        process.emitWarning(
+          `${this.options.name}: scrape.maxSeriesPerMetric (${this.options.scrape.maxSeriesPerMetric}) reached by ${metric}: ${count} label sets left out of this scrape (counted in cryptoscalp_monitoring_scrape_series_dropped_total; reported once per metric)`,
+          { code: 'E_MONITORING_SERIES_DROPPED' },
+        );
+      },
       timeout: (metric) => this.timeouts.labels(metric).inc(),
       error: (metric) => this.collectorErrors.labels(metric).inc(),
     });

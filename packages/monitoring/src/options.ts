@@ -10,7 +10,7 @@ export const MONITORING_DEFAULTS = {
   prefix: '',
   defaultMetrics: true,
   systemMetrics: { filesystems: ['/'], network: true },
-  scrape: { maxSeriesPerMetric: 20_000, collectorTimeoutMs: 1_000, sliceMs: 4 },
+  scrape: { maxSeriesPerMetric: Number.POSITIVE_INFINITY, collectorTimeoutMs: 1_000, sliceMs: 4 },
   tracing: true,
   durationBuckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 } as const;
@@ -46,6 +46,12 @@ function positiveInt(value: unknown, field: string, fallback: number): number {
     throw invalidOption(field, `must be a positive integer, got ${String(value)}`);
   }
   return value;
+}
+
+/** A positive integer, or `Infinity` for no cap. */
+function seriesCap(value: unknown, field: string, fallback: number): number {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  return positiveInt(value, field, fallback);
 }
 
 function positiveNumber(value: unknown, field: string, fallback: number): number {
@@ -119,7 +125,7 @@ export function resolveMonitoringOptions(options: MonitoringOptions): ResolvedMo
     defaultMetrics: bool(options.defaultMetrics, 'defaultMetrics', MONITORING_DEFAULTS.defaultMetrics),
     systemMetrics,
     scrape: {
-      maxSeriesPerMetric: positiveInt(scrape.maxSeriesPerMetric, 'scrape.maxSeriesPerMetric', d.maxSeriesPerMetric),
+      maxSeriesPerMetric: seriesCap(scrape.maxSeriesPerMetric, 'scrape.maxSeriesPerMetric', d.maxSeriesPerMetric),
       collectorTimeoutMs: positiveNumber(scrape.collectorTimeoutMs, 'scrape.collectorTimeoutMs', d.collectorTimeoutMs),
       sliceMs: positiveNumber(scrape.sliceMs, 'scrape.sliceMs', d.sliceMs),
     },

@@ -32,9 +32,10 @@ export interface SpanLike {
 /** Options of the bounded scrape ({@link MonitoringOptions.scrape}). */
 export interface ScrapeOptions {
   /**
-   * Label sets written per metric; the rest are dropped and counted in
-   * `cryptoscalp_monitoring_scrape_series_dropped_total{metric}`.
-   * @default 20000
+   * Opt-in cap on the label sets written per metric; the rest are dropped, counted in
+   * `cryptoscalp_monitoring_scrape_series_dropped_total{metric}`, and reported once per metric as a process
+   * warning (code `E_MONITORING_SERIES_DROPPED`). Without it the registry is exposed whole.
+   * @default Infinity (no cap)
    */
   maxSeriesPerMetric?: number;
   /**

@@ -119,6 +119,38 @@ describe('bounded scrape', () => {
     expect(sample(second, 'cryptoscalp_monitoring_scrape_series_dropped_total', { metric: 'wide_seconds' })).toBe(20);
   });
 
+  it('reports dropped series once per metric as a process warning', async () => {
+    const registry = new Registry();
+    const c = new Counter({ name: 'wide2_total', help: 'x', labelNames: ['id'], registers: [registry] });
+    for (let i = 0; i < 5; i++) c.labels(String(i)).inc();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const m = make(registry, { maxSeriesPerMetric: 2 });
+      await m.metrics();
+      await m.metrics();
+      await new Promise((r) => setImmediate(r));
+      // Only this test's metric: warnings of earlier tests may still be on their way.
+      const ours = warnings.filter(
+        (w) =>
+          (w as Error & { code?: string }).code === 'E_MONITORING_SERIES_DROPPED' && w.message.includes('wide2_total'),
+      );
+      expect(ours).toHaveLength(1);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('exposes a user registry whole by default: no series cap unless asked for', async () => {
+    const registry = new Registry();
+    const c = new Counter({ name: 'huge_total', help: 'x', labelNames: ['id'], registers: [registry] });
+    for (let i = 0; i < 25_000; i++) c.labels(String(i)).inc();
+    const text = await make(registry).metrics();
+    expect((text.match(/^huge_total\{/gm) ?? []).length).toBe(25_000);
+    expect(text).not.toContain('cryptoscalp_monitoring_scrape_series_dropped_total{metric="huge_total"}');
+  });
+
   it('skips a hanging or failing collector after the timeout and counts it', async () => {
     const registry = new Registry();
     new Gauge({
