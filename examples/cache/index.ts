@@ -12,8 +12,8 @@ const cache = new CacheManager({
   redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
   namespace: `example-${process.pid}`,
   l1: { maxEntries: 10_000, policy: 'lru' },
-  ttl: 5_000, // fresh for 5 s
-  grace: 60_000, // then servable stale for a minute if the source fails
+  ttlMs: 5_000, // fresh for 5 s
+  graceMs: 60_000, // then servable stale for a minute if the source fails
 });
 
 // State changes arrive on diagnostics_channel; nothing is published when nobody listens.

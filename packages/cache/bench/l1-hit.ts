@@ -14,14 +14,14 @@ const value = { bid: 64_000.5, ask: 64_001, ts: 1_700_000_000_000 };
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 2_000);
 const opts = { concurrency: 256, durationMs, warmupMs: 500 };
 
-const cache = new CacheManager({ l1: { maxEntries: 10_000 }, ttl: 3_600_000 });
+const cache = new CacheManager({ l1: { maxEntries: 10_000 }, ttlMs: 3_600_000 });
 for (const k of keys) await cache.set(k, value);
 
 // The same L1 in front of Redis, bus up: the hit path must not touch Redis.
 const tiered = new CacheManager({
   redis: { url: serviceUrls.redis },
   namespace: uniqueName('bench_l1'),
-  ttl: 3_600_000,
+  ttlMs: 3_600_000,
 });
 await waitFor(() => tiered.stats().bus.state === 'up', { what: 'bus up' });
 for (const k of keys) await tiered.set(k, value);

@@ -14,7 +14,7 @@ const value = { bid: 3_000.25, ask: 3_000.5, ts: 1_700_000_000_000 };
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 2_000);
 const opts = { concurrency: 256, durationMs, warmupMs: 500 };
 
-const cache = new CacheManager({ redis: { url: serviceUrls.redis }, namespace: ns, l1: false, ttl: 600_000 });
+const cache = new CacheManager({ redis: { url: serviceUrls.redis }, namespace: ns, l1: false, ttlMs: 600_000 });
 const raw = new Redis(serviceUrls.redis, { enableAutoPipelining: true });
 for (const k of keys) {
   await cache.set(k, value);

@@ -22,8 +22,8 @@ const make = (l1: boolean) =>
   new CacheManager({
     redis: { url: server.url },
     namespace: ns,
-    ttl: 600_000,
-    commandTimeout: 200,
+    ttlMs: 600_000,
+    commandTimeoutMs: 200,
     breaker: { resetTimeoutMs: 60_000 }, // stay open for the whole outage measurement
     l1: l1 ? {} : false,
     bus: { heartbeatMs: 100 },
@@ -44,14 +44,14 @@ const loader = async () => {
 const l1 = await measureThroughput((i) => cache.get(keys[i % KEYS] as string), opts);
 const l2 = await measureThroughput((i) => noL1.get(keys[i % KEYS] as string), opts);
 const rawGet = await measureThroughput(() => raw.get('raw'), opts);
-const miss = await measureThroughput(() => noL1.getOrSet(`miss-${missSeq++}`, loader, { ttl: 5_000 }), opts);
+const miss = await measureThroughput(() => noL1.getOrSet(`miss-${missSeq++}`, loader, { ttlMs: 5_000 }), opts);
 
 await server.kill();
 await waitFor(() => cache.stats().breaker === 'open' || cache.stats().bus.state === 'down', { what: 'outage noticed' });
 // drive the breaker open with a few calls that need Redis
 for (let i = 0; i < 20 && cache.stats().breaker !== 'open'; i++) await cache.getOrSet(`warm-${i}`, loader);
 const downL1 = await measureThroughput((i) => cache.get(keys[i % KEYS] as string), opts);
-const downMiss = await measureThroughput(() => cache.getOrSet(`down-${missSeq++}`, loader, { ttl: 5_000 }), opts);
+const downMiss = await measureThroughput(() => cache.getOrSet(`down-${missSeq++}`, loader, { ttlMs: 5_000 }), opts);
 const errors = cache.stats().errors;
 const breaker = cache.stats().breaker;
 

@@ -16,8 +16,8 @@ const ROUNDS = 20;
 const LOAD_MS = 20;
 const ns = uniqueName('bench_stampede');
 
-const cache = new CacheManager({ redis: { url: serviceUrls.redis }, namespace: ns, ttl: 60_000 });
-const cacheB = new CacheManager({ redis: { url: serviceUrls.redis }, namespace: ns, ttl: 60_000 });
+const cache = new CacheManager({ redis: { url: serviceUrls.redis }, namespace: ns, ttlMs: 60_000 });
+const cacheB = new CacheManager({ redis: { url: serviceUrls.redis }, namespace: ns, ttlMs: 60_000 });
 const bentoRedis = new Redis(serviceUrls.redis);
 const bento = new BentoCache({
   default: 'tiered',

@@ -26,7 +26,7 @@ let pendingView: { core: CacheCore; ns: NamespaceState } | undefined;
  *
  * ```ts
  * const cache = new CacheManager({ redis: { url: 'redis://127.0.0.1:6379' }, namespace: 'trader' });
- * const price = await cache.getOrSet('BTC-USD', () => fetchPrice('BTC-USD'), { ttl: 1_000 });
+ * const price = await cache.getOrSet('BTC-USD', () => fetchPrice('BTC-USD'), { ttlMs: 1_000 });
  * ```
  */
 export class CacheManager {

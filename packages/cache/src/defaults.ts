@@ -1,7 +1,7 @@
 /**
  * Every default of `CacheManagerOptions` in one place.
  */
-export const DEFAULT_OPTIONS = {
+export const DEFAULTS = {
   /** @default 'cache' */
   name: 'cache',
   /** @default 'cache' */
@@ -19,20 +19,20 @@ export const DEFAULT_OPTIONS = {
     sweepBatch: 2_000,
   },
   /** @default 60000 (1 minute) */
-  ttl: 60_000,
+  ttlMs: 60_000,
   /** @default 0 */
-  grace: 0,
+  graceMs: 0,
   /** @default 0 */
-  timeout: 0,
+  timeoutMs: 0,
   /** @default 0 (none) */
-  hardTimeout: 0,
+  hardTimeoutMs: 0,
   /** @default 500 */
-  commandTimeout: 500,
+  commandTimeoutMs: 500,
   /** @default true */
   failOpen: true,
   compression: {
     /** @default 4096 */
-    threshold: 4_096,
+    thresholdBytes: 4_096,
     /** @default 1 */
     level: 1,
   },
@@ -60,4 +60,19 @@ export const DEFAULT_OPTIONS = {
   maxKeyLength: 1_024,
   /** @default 100 */
   healthWarnLatencyMs: 100,
+} as const;
+
+/**
+ * The defaults under their names from before the unit suffixes (`ttl`, `grace`, `timeout`, `hardTimeout`,
+ * `commandTimeout`, `compression.threshold`) beside the new ones.
+ * @deprecated Use {@link DEFAULTS}; removed in the next major version.
+ */
+export const DEFAULT_OPTIONS = {
+  ...DEFAULTS,
+  ttl: DEFAULTS.ttlMs,
+  grace: DEFAULTS.graceMs,
+  timeout: DEFAULTS.timeoutMs,
+  hardTimeout: DEFAULTS.hardTimeoutMs,
+  commandTimeout: DEFAULTS.commandTimeoutMs,
+  compression: { ...DEFAULTS.compression, threshold: DEFAULTS.compression.thresholdBytes },
 } as const;

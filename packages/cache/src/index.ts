@@ -9,7 +9,7 @@ export {
   ERROR_CHANNEL,
   OPERATION_CHANNEL,
 } from './channels.js';
-export { DEFAULT_OPTIONS } from './defaults.js';
+export { DEFAULT_OPTIONS, DEFAULTS } from './defaults.js';
 export { CacheError, CacheErrorCode, type CacheErrorContext, isCacheError, isCacheErrorCode } from './errors.js';
 export { jsonSerializer } from './serializer.js';
 export type {

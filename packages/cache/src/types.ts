@@ -84,6 +84,8 @@ export interface BusOptions {
 /** Optional compression of serialized values above a size threshold (node:zlib deflate-raw). */
 export interface CompressionOptions {
   /** Values whose serialized size is at least this many bytes are compressed. @default 4096 */
+  thresholdBytes?: number;
+  /** @deprecated Use `thresholdBytes`; this name is removed in the next major version. */
   threshold?: number;
   /** zlib level 1 (fast) to 9 (small). @default 1 */
   level?: number;
@@ -108,17 +110,27 @@ export interface CacheManagerOptions {
   /** L1 settings, or `false` to disable L1 (every read goes to Redis). @default { maxEntries: 100000, policy: 'lru' } */
   l1?: L1Options | false;
   /** Default time to live of an entry in ms. @default 60000 */
-  ttl?: number;
-  /** Default grace period in ms after `ttl` during which a stale value may be served. 0 disables grace. @default 0 */
-  grace?: number;
+  ttlMs?: number;
+  /** Default grace period in ms after `ttlMs` during which a stale value may be served. 0 disables grace. @default 0 */
+  graceMs?: number;
   /**
    * Default soft timeout of `getOrSet` loaders in ms: when a stale value exists, wait at most this
    * long for a fresh one before serving the stale value (the refresh continues in the background). @default 0
    */
-  timeout?: number;
+  timeoutMs?: number;
   /** Default hard timeout of `getOrSet` loaders in ms (no stale value): reject with `E_CACHE_TIMEOUT`. 0 disables it. @default 0 */
-  hardTimeout?: number;
+  hardTimeoutMs?: number;
   /** Deadline of every Redis call in ms (enforced by the circuit breaker). @default 500 */
+  commandTimeoutMs?: number;
+  /** @deprecated Use `ttlMs`; this name is removed in the next major version. */
+  ttl?: number;
+  /** @deprecated Use `graceMs`; this name is removed in the next major version. */
+  grace?: number;
+  /** @deprecated Use `timeoutMs`; this name is removed in the next major version. */
+  timeout?: number;
+  /** @deprecated Use `hardTimeoutMs`; this name is removed in the next major version. */
+  hardTimeout?: number;
+  /** @deprecated Use `commandTimeoutMs`; this name is removed in the next major version. */
   commandTimeout?: number;
   /** Serve from L1/loader and write to L1 only when Redis fails, instead of rejecting. @default true */
   failOpen?: boolean;
@@ -140,9 +152,13 @@ export interface CacheManagerOptions {
 
 /** Options of `set` and `mset` entries. */
 export interface SetOptions {
-  /** Time to live in ms. @default the manager's `ttl` */
+  /** Time to live in ms. @default the manager's `ttlMs` */
+  ttlMs?: number;
+  /** Grace period in ms after `ttlMs`. @default the manager's `graceMs` */
+  graceMs?: number;
+  /** @deprecated Use `ttlMs`; this name is removed in the next major version. */
   ttl?: number;
-  /** Grace period in ms after `ttl`. @default the manager's `grace` */
+  /** @deprecated Use `graceMs`; this name is removed in the next major version. */
   grace?: number;
   /** Tags for `invalidateTags`. @default [] */
   tags?: readonly string[];
@@ -169,9 +185,13 @@ export type Loader<T> = (context: LoaderContext<T>) => Promise<T> | T;
 
 /** Options of `getOrSet`. */
 export interface GetOrSetOptions extends SetOptions {
-  /** Soft timeout in ms (see `CacheManagerOptions.timeout`). @default the manager's `timeout` */
+  /** Soft timeout in ms (see `CacheManagerOptions.timeoutMs`). @default the manager's `timeoutMs` */
+  timeoutMs?: number;
+  /** Hard timeout in ms (see `CacheManagerOptions.hardTimeoutMs`). @default the manager's `hardTimeoutMs` */
+  hardTimeoutMs?: number;
+  /** @deprecated Use `timeoutMs`; this name is removed in the next major version. */
   timeout?: number;
-  /** Hard timeout in ms (see `CacheManagerOptions.hardTimeout`). @default the manager's `hardTimeout` */
+  /** @deprecated Use `hardTimeoutMs`; this name is removed in the next major version. */
   hardTimeout?: number;
   /** Run the loader once across processes through a Redis lease. @default false */
   lease?: boolean;

@@ -70,8 +70,8 @@ export interface AuditOptions {
 export interface ApiCache {
   /** Resolves the cached value, or `undefined` on a miss. */
   get(key: string): Promise<unknown>;
-  /** Stores `value` for `options.ttl` milliseconds. */
-  set(key: string, value: unknown, options: { ttl: number }): Promise<unknown> | unknown;
+  /** Stores `value` for `options.ttlMs` milliseconds. */
+  set(key: string, value: unknown, options: { ttlMs: number }): Promise<unknown> | unknown;
 }
 
 /**
@@ -221,6 +221,18 @@ export interface HttpServerOptions {
   /** `close()` waits this long for requests in flight, then destroys their connections. @default 10000 */
   drainTimeoutMs?: number;
   /**
+   * Open connections (streams included) per client address; a connection beyond it is closed at once and counted
+   * (`stats().connections.refused`). Addresses of trusted proxies (`trustProxy`) are exempt; 0 turns the cap off.
+   * @default 256
+   */
+  maxConnectionsPerIp?: number;
+  /** Time from connect to the end of the request headers (TLS handshake included); 408 and close beyond. @default 10000 */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request, body included; 408 and close beyond. @default 30000 */
+  requestTimeoutMs?: number;
+  /** Time a stream upgrade may take to be authenticated and answered; 503 and close beyond. @default 10000 */
+  upgradeTimeoutMs?: number;
+  /**
    * HTTPS and WSS from PEM files, reloaded when they change (`TlsFiles`): TLS 1.2/1.3, forward-secret AEAD ciphers,
    * and `Strict-Transport-Security` on every response. @default none (plain HTTP)
    */
@@ -267,4 +279,11 @@ export interface HttpStats {
   stream: HubStats;
   /** Certificate reloads and expiry, with `tls`. */
   tls?: TlsStats;
+  /**
+   * Connections: open now, closed at once over `maxConnectionsPerIp`, closed by the header or request timeout, and
+   * other malformed requests Node refused (bad headers, headers too large).
+   */
+  connections: { open: number; refused: number; timedOut: number; clientErrors: number };
+  /** Upgrades to paths other than the stream (404) or over the per-IP limit (429), and upgrades over `upgradeTimeoutMs`. */
+  upgrades: { refused: number; timedOut: number };
 }

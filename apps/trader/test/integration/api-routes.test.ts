@@ -13,8 +13,8 @@ class TtlCache implements ApiCache {
     const e = this.entries.get(key);
     return e !== undefined && e.until > Date.now() ? e.value : undefined;
   }
-  set(key: string, value: unknown, options: { ttl: number }): void {
-    this.entries.set(key, { value, until: Date.now() + options.ttl });
+  set(key: string, value: unknown, options: { ttlMs: number }): void {
+    this.entries.set(key, { value, until: Date.now() + options.ttlMs });
   }
 }
 

@@ -13,7 +13,11 @@ import { dataKey, dataPattern, fenceKey, leaseKey, tagKey, tagPattern } from './
 import { L1Store } from './l1-store.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { NamespaceState } from './namespace-state.js';
-import { checkNumber, type ResolvedOptions } from './options.js';
+import { checkRenamedNumber, type ResolvedOptions } from './options.js';
+
+/** Per-call options read by name (`ttlMs` or its deprecated alias `ttl`, ...). */
+type Opts = Record<string, unknown> | undefined;
+
 import { RedisTier } from './redis-tier.js';
 
 /** L2 could not answer (breaker open, error, deadline) and fail-open lets the caller carry on. */
@@ -304,8 +308,8 @@ export class CacheCore {
 
   private ttlOf(options: SetOptions | undefined): { ttl: number; grace: number } {
     return {
-      ttl: checkNumber('ttl', options?.ttl, this.opts.ttl, { min: 1, max: TEN_YEARS }),
-      grace: checkNumber('grace', options?.grace, this.opts.grace, { max: TEN_YEARS }),
+      ttl: checkRenamedNumber(options as Opts, 'ttlMs', 'ttl', this.opts.ttl, { min: 1, max: TEN_YEARS }),
+      grace: checkRenamedNumber(options as Opts, 'graceMs', 'grace', this.opts.grace, { max: TEN_YEARS }),
     };
   }
 
@@ -535,8 +539,10 @@ export class CacheCore {
     let soft: number;
     let hard: number;
     try {
-      soft = checkNumber('timeout', options?.timeout, this.opts.timeout, { max: TEN_YEARS });
-      hard = checkNumber('hardTimeout', options?.hardTimeout, this.opts.hardTimeout, { max: TEN_YEARS });
+      soft = checkRenamedNumber(options as Opts, 'timeoutMs', 'timeout', this.opts.timeout, { max: TEN_YEARS });
+      hard = checkRenamedNumber(options as Opts, 'hardTimeoutMs', 'hardTimeout', this.opts.hardTimeout, {
+        max: TEN_YEARS,
+      });
       this.ttlOf(options);
     } catch (error) {
       return Promise.reject(error);

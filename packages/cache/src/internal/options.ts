@@ -1,4 +1,4 @@
-import { DEFAULT_OPTIONS } from '../defaults.js';
+import { DEFAULTS } from '../defaults.js';
 import { invalidOption as invalid } from '../errors.js';
 import type { CacheManagerOptions, RedisSettings, Serializer } from '../types.js';
 import { checkKnownKeys } from './known-keys.js';
@@ -39,6 +39,11 @@ const OPTION_KEYS: readonly (keyof CacheManagerOptions)[] = [
   'redis',
   'namespace',
   'l1',
+  'ttlMs',
+  'graceMs',
+  'timeoutMs',
+  'hardTimeoutMs',
+  'commandTimeoutMs',
   'ttl',
   'grace',
   'timeout',
@@ -53,6 +58,55 @@ const OPTION_KEYS: readonly (keyof CacheManagerOptions)[] = [
   'maxKeyLength',
   'healthWarnLatencyMs',
 ];
+
+const warnedRenames = new Set<string>();
+
+/**
+ * The value of an option renamed to carry its unit (`ttl` -> `ttlMs`): the new name's, else the old name's
+ * (reported once per process as a `DeprecationWarning` with code `CRYPTOSCALP_CACHE_DEPRECATED_OPTION`).
+ * Both names at once is an invalid option.
+ * @internal
+ */
+export function renamedOption(
+  o: Record<string, unknown> | undefined,
+  name: string,
+  deprecated: string,
+  prefix = '',
+): unknown {
+  if (o === undefined) return undefined;
+  const value = o[name];
+  const old = o[deprecated];
+  if (old === undefined) return value;
+  if (value !== undefined) {
+    throw invalid(`${prefix}${deprecated}`, `is the deprecated name of ${prefix}${name}: set only ${prefix}${name}`);
+  }
+  const key = `${prefix}${deprecated}`;
+  if (!warnedRenames.has(key)) {
+    warnedRenames.add(key);
+    process.emitWarning(
+      `@cryptoscalp/cache: option ${key} is deprecated, use ${prefix}${name} (same value, in the unit its name says)`,
+      {
+        type: 'DeprecationWarning',
+        code: 'CRYPTOSCALP_CACHE_DEPRECATED_OPTION',
+      },
+    );
+  }
+  return old;
+}
+
+/** {@link checkNumber} of an option that has a deprecated name: the error names the key the caller used. */
+export function checkRenamedNumber(
+  o: Record<string, unknown> | undefined,
+  name: string,
+  deprecated: string,
+  fallback: number,
+  range: { min?: number; max?: number } = {},
+  prefix = '',
+): number {
+  const value = renamedOption(o, name, deprecated, prefix);
+  const used = o !== undefined && o[name] === undefined && o[deprecated] !== undefined ? deprecated : name;
+  return checkNumber(`${prefix}${used}`, value, fallback, range);
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -139,7 +193,7 @@ export function resolveOptions(input: CacheManagerOptions | undefined): Resolved
   if (input !== undefined && !isObject(input)) throw invalid('options', 'must be an object');
   const o = (input ?? {}) as Record<string, unknown>;
   checkKnownKeys(o, OPTION_KEYS);
-  const d = DEFAULT_OPTIONS;
+  const d = DEFAULTS;
 
   const name = o.name === undefined ? d.name : o.name;
   if (typeof name !== 'string' || name.length === 0) throw invalid('name', 'must be a non-empty string');
@@ -165,9 +219,9 @@ export function resolveOptions(input: CacheManagerOptions | undefined): Resolved
 
   let compression: ResolvedOptions['compression'] = false;
   if (o.compression !== undefined && o.compression !== false) {
-    const c = checkObject('compression', o.compression, ['threshold', 'level']);
+    const c = checkObject('compression', o.compression, ['thresholdBytes', 'threshold', 'level']);
     compression = {
-      threshold: checkNumber('compression.threshold', c.threshold, d.compression.threshold),
+      threshold: checkRenamedNumber(c, 'thresholdBytes', 'threshold', d.compression.thresholdBytes, {}, 'compression.'),
       level: checkNumber('compression.level', c.level, d.compression.level, { min: 1, max: 9 }),
     };
   }
@@ -211,11 +265,16 @@ export function resolveOptions(input: CacheManagerOptions | undefined): Resolved
     namespace,
     redis,
     l1,
-    ttl: checkNumber('ttl', o.ttl, d.ttl, { min: 1, max: ONE_YEAR * 10 }),
-    grace: checkNumber('grace', o.grace, d.grace, { max: ONE_YEAR * 10 }),
-    timeout: checkNumber('timeout', o.timeout, d.timeout, { max: ONE_YEAR }),
-    hardTimeout: checkNumber('hardTimeout', o.hardTimeout, d.hardTimeout, { max: ONE_YEAR }),
-    commandTimeout: checkNumber('commandTimeout', o.commandTimeout, d.commandTimeout, { min: 1, max: 600_000 }),
+    ttl: checkRenamedNumber(o, 'ttlMs', 'ttl', d.ttlMs, { min: 1, max: ONE_YEAR * 10 }),
+    grace: checkRenamedNumber(o, 'graceMs', 'grace', d.graceMs, { max: ONE_YEAR * 10 }),
+    timeout: checkRenamedNumber(o, 'timeoutMs', 'timeout', d.timeoutMs, { max: ONE_YEAR }),
+    hardTimeout: checkRenamedNumber(o, 'hardTimeoutMs', 'hardTimeout', d.hardTimeoutMs, {
+      max: ONE_YEAR,
+    }),
+    commandTimeout: checkRenamedNumber(o, 'commandTimeoutMs', 'commandTimeout', d.commandTimeoutMs, {
+      min: 1,
+      max: 600_000,
+    }),
     failOpen: checkBoolean('failOpen', o.failOpen, d.failOpen),
     serializer: serializer as Serializer | undefined,
     compression,

@@ -24,10 +24,10 @@ function make(ns: string): CacheManager {
   return new CacheManager({
     redis: { url: server.url },
     namespace: ns,
-    commandTimeout: 200,
+    commandTimeoutMs: 200,
     breaker: { resetTimeoutMs: 300, volumeThreshold: 3, errorThresholdPercentage: 50 },
     bus: { heartbeatMs: 50 },
-    ttl: 60_000,
+    ttlMs: 60_000,
   });
 }
 
@@ -162,7 +162,7 @@ describe('fail-open against a Redis that dies', () => {
     const cache = new CacheManager({
       redis: { url: slow.url },
       namespace: uniqueName('cache_slow'),
-      commandTimeout: 1_000,
+      commandTimeoutMs: 1_000,
       healthWarnLatencyMs: 50,
       bus: false,
     });

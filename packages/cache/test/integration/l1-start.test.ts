@@ -9,7 +9,7 @@ afterEach(async () => {
 
 /** A manager created just now: nothing awaited since its constructor. Default bus heartbeat (500 ms). */
 function fresh(namespace: string): CacheManager {
-  const m = new CacheManager({ redis: { url: serviceUrls.redis }, namespace, ttl: 60_000 });
+  const m = new CacheManager({ redis: { url: serviceUrls.redis }, namespace, ttlMs: 60_000 });
   managers.push(m);
   return m;
 }

@@ -41,7 +41,7 @@ describe('L2 on the local Redis', () => {
     const a = make(ns);
     const b = make(ns);
     await busUp(a, b);
-    await a.set('price', { bid: 1 }, { ttl: 60_000 });
+    await a.set('price', { bid: 1 }, { ttlMs: 60_000 });
     expect(await admin.pttl(`${ns}::price`)).toBeGreaterThan(50_000);
     expect(await b.get('price')).toEqual({ bid: 1 }); // from L2
     expect(b.stats().l2Hits).toBe(1);
@@ -77,7 +77,7 @@ describe('L2 on the local Redis', () => {
     await c.mset([
       { key: 'a', value: 1 },
       { key: 'b', value: Buffer.from('bytes') },
-      { key: 'c', value: 'three', ttl: 30_000, tags: ['t'] },
+      { key: 'c', value: 'three', ttlMs: 30_000, tags: ['t'] },
     ]);
     await waitFor(() => other.stats().bus.received >= 1, { what: 'mset invalidation delivered' });
     expect(await other.mget(['a', 'b', 'c', 'missing'])).toEqual([1, Buffer.from('bytes'), 'three', undefined]);
@@ -133,7 +133,7 @@ describe('L2 on the local Redis', () => {
       const a = make(ns, { bus: false });
       const b = make(ns, { bus: false });
       vi.setSystemTime(Date.now());
-      await a.set('p', 'old', { ttl: 1_000, grace: 60_000 });
+      await a.set('p', 'old', { ttlMs: 1_000, graceMs: 60_000 });
       expect(await admin.pttl(`${ns}::p`)).toBeGreaterThan(59_000);
       vi.setSystemTime(Date.now() + 2_000);
       expect(await b.get('p')).toBeUndefined(); // stale is not returned by get
@@ -197,8 +197,8 @@ describe('L2 on the local Redis', () => {
 
   it('coalesces concurrent L2 reads of one tick (same key shared) and compresses large values', async () => {
     const ns = uniqueName('cache_batch');
-    const writer = make(ns, { compression: { threshold: 1_000 }, bus: false });
-    const reader = make(ns, { l1: false, compression: { threshold: 1_000 } });
+    const writer = make(ns, { compression: { thresholdBytes: 1_000 }, bus: false });
+    const reader = make(ns, { l1: false, compression: { thresholdBytes: 1_000 } });
     const big = { rows: Array.from({ length: 500 }, (_, i) => ({ i, px: 100 + i })) };
     await writer.set('big', big);
     await writer.set('small', 's');
@@ -244,7 +244,7 @@ describe('L2 on the local Redis', () => {
     const c = make(uniqueName('cache_strict'), {
       redis: { url: 'redis://127.0.0.1:1', options: { retryStrategy: () => 50 } },
       failOpen: false,
-      commandTimeout: 100,
+      commandTimeoutMs: 100,
       bus: false,
     });
     const err = await c.get('k').catch((e: unknown) => e);

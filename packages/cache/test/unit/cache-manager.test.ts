@@ -54,9 +54,9 @@ describe('CacheManager (L1 only)', () => {
   it('expires entries by TTL without timers, including very long TTLs', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(1_000_000);
-    const c = make({ ttl: 1_000 });
+    const c = make({ ttlMs: 1_000 });
     await c.set('short', 1);
-    await c.set('long', 2, { ttl: 10 * 365 * 24 * 3600 * 1000 });
+    await c.set('long', 2, { ttlMs: 10 * 365 * 24 * 3600 * 1000 });
     vi.setSystemTime(1_000_999);
     expect(await c.get('short')).toBe(1);
     vi.setSystemTime(1_001_001);
@@ -79,9 +79,9 @@ describe('CacheManager (L1 only)', () => {
     expect(await code(c.set('c', cyc))).toBe('E_CACHE_SERIALIZE');
     expect(await code(c.set('f', { f() {} }))).toBe('E_CACHE_SERIALIZE');
     expect(await c.get('c')).toBeUndefined();
-    expect(await code(c.set('t', 1, { ttl: -1 }))).toBe('E_CACHE_INVALID_OPTION');
+    expect(await code(c.set('t', 1, { ttlMs: -1 }))).toBe('E_CACHE_INVALID_OPTION');
     expect(await code(c.set('t', 1, { tags: [''] }))).toBe('E_CACHE_INVALID_OPTION');
-    expect(await code(c.getOrSet('t', () => 1, { timeout: -1 }))).toBe('E_CACHE_INVALID_OPTION');
+    expect(await code(c.getOrSet('t', () => 1, { timeoutMs: -1 }))).toBe('E_CACHE_INVALID_OPTION');
     expect(await code(c.getOrSet('t', 'nope' as never))).toBe('E_CACHE_INVALID_OPTION');
     expect(await code(c.mget('x' as never))).toBe('E_CACHE_INVALID_OPTION');
     expect(await code(c.mset('x' as never))).toBe('E_CACHE_INVALID_OPTION');
@@ -100,7 +100,7 @@ describe('CacheManager (L1 only)', () => {
     const c = make();
     await c.mset([
       { key: 'a', value: 1 },
-      { key: 'b', value: 2, ttl: 5_000 },
+      { key: 'b', value: 2, ttlMs: 5_000 },
     ]);
     expect(await c.mget(['a', 'x', 'b'])).toEqual([1, undefined, 2]);
     expect(await c.deleteMany(['a', 'b', 'x'])).toBe(2);
@@ -180,7 +180,7 @@ describe('CacheManager (L1 only)', () => {
   it('grace: serves the stale value at once and refreshes once in the background', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(5_000_000);
-    const c = make({ ttl: 1_000, grace: 60_000 });
+    const c = make({ ttlMs: 1_000, graceMs: 60_000 });
     await c.getOrSet('p', () => 'v1');
     vi.setSystemTime(5_002_000); // expired, in grace
     const gate = deferred<string>();
@@ -201,7 +201,7 @@ describe('CacheManager (L1 only)', () => {
   it('grace: serves stale when the loader fails', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(1_000_000);
-    const c = make({ ttl: 100, grace: 10_000, timeout: 5_000 });
+    const c = make({ ttlMs: 100, graceMs: 10_000, timeoutMs: 5_000 });
     await c.set('p', 'old');
     vi.setSystemTime(1_000_500);
     expect(await c.getOrSet('p', () => Promise.reject(new Error('down')))).toBe('old');
@@ -211,15 +211,15 @@ describe('CacheManager (L1 only)', () => {
   it('soft timeout: waits for a fresh value up to the timeout, then serves stale', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(1_000_000);
-    const c = make({ ttl: 100, grace: 100_000 });
+    const c = make({ ttlMs: 100, graceMs: 100_000 });
     await c.set('p', 'old');
     vi.setSystemTime(1_000_500);
-    // fast loader within the soft timeout: fresh value
-    expect(await c.getOrSet('p', () => 'new', { timeout: 2_000 })).toBe('new');
+    // fast loader within the soft timeoutMs: fresh value
+    expect(await c.getOrSet('p', () => 'new', { timeoutMs: 2_000 })).toBe('new');
     vi.setSystemTime(1_001_000);
     // slow loader: stale after the soft timeout
     const gate = deferred<string>();
-    expect(await c.getOrSet('p', () => gate.promise, { timeout: 30 })).toBe('new');
+    expect(await c.getOrSet('p', () => gate.promise, { timeoutMs: 30 })).toBe('new');
     gate.resolve('newer');
     await vi.waitFor(async () => expect(await c.get('p')).toBe('newer'));
   });
@@ -227,7 +227,7 @@ describe('CacheManager (L1 only)', () => {
   it('hard timeout: rejects with E_CACHE_TIMEOUT when there is no stale value, the load still completes', async () => {
     const c = make();
     const gate = deferred<string>();
-    const err = await c.getOrSet('h', () => gate.promise, { hardTimeout: 30 }).catch((e: unknown) => e);
+    const err = await c.getOrSet('h', () => gate.promise, { hardTimeoutMs: 30 }).catch((e: unknown) => e);
     expect(isCacheErrorCode(err, 'E_CACHE_TIMEOUT')).toBe(true);
     expect((err as { timeoutMs?: number }).timeoutMs).toBe(30);
     gate.resolve('late');

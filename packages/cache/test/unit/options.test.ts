@@ -38,18 +38,25 @@ describe('options validation', () => {
     [{ l1: { policy: 'fifo' } }, 'l1.policy'],
     [{ l1: 'yes' }, 'l1'],
     [{ l1: false }, 'l1'],
+    [{ ttlMs: 0 }, 'ttlMs'],
+    [{ ttlMs: 'x' }, 'ttlMs'],
+    [{ graceMs: -5 }, 'graceMs'],
+    [{ timeoutMs: Number.NaN }, 'timeoutMs'],
+    [{ hardTimeoutMs: -1 }, 'hardTimeoutMs'],
+    [{ commandTimeoutMs: 0 }, 'commandTimeoutMs'],
+    // The deprecated names still validate, and the error names the key the caller used.
     [{ ttl: 0 }, 'ttl'],
-    [{ ttl: 'x' }, 'ttl'],
-    [{ grace: -5 }, 'grace'],
-    [{ timeout: Number.NaN }, 'timeout'],
-    [{ hardTimeout: -1 }, 'hardTimeout'],
     [{ commandTimeout: 0 }, 'commandTimeout'],
+    [{ compression: { threshold: -1 } }, 'compression.threshold'],
+    // Both names of one option at once.
+    [{ ttl: 10, ttlMs: 10 }, 'ttl'],
+    [{ compression: { threshold: 10, thresholdBytes: 10 } }, 'compression.threshold'],
     [{ failOpen: 'no' }, 'failOpen'],
     [{ namespace: 'a:b' }, 'namespace'],
     [{ namespace: '' }, 'namespace'],
     [{ name: '' }, 'name'],
     [{ serializer: { serialize: 1 } }, 'serializer'],
-    [{ compression: { threshold: -1 } }, 'compression.threshold'],
+    [{ compression: { thresholdBytes: -1 } }, 'compression.thresholdBytes'],
     [{ compression: { level: 12 } }, 'compression.level'],
     [{ breaker: { errorThresholdPercentage: 0 } }, 'breaker.errorThresholdPercentage'],
     [{ breaker: 5 }, 'breaker'],
@@ -95,9 +102,30 @@ describe('options validation', () => {
     });
   });
 
+  it('takes the deprecated names as aliases and reports each once as a DeprecationWarning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const o = resolveOptions({ ttl: 1234, grace: 5, timeout: 6, hardTimeout: 7, commandTimeout: 8 });
+      expect(o).toMatchObject({ ttl: 1234, grace: 5, timeout: 6, hardTimeout: 7, commandTimeout: 8 });
+      resolveOptions({ ttl: 99 });
+      await new Promise((r) => setImmediate(r));
+      const ttlWarnings = warnings.filter(
+        (w) =>
+          (w as Error & { code?: string }).code === 'CRYPTOSCALP_CACHE_DEPRECATED_OPTION' && / ttl is/.test(w.message),
+      );
+      expect(ttlWarnings).toHaveLength(1);
+      expect(ttlWarnings[0]?.name).toBe('DeprecationWarning');
+      expect(ttlWarnings[0]?.message).toContain('use ttlMs');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('errors carry code, field, name and a brand that survives copies', () => {
     try {
-      new CacheManager({ ttl: -1 });
+      new CacheManager({ ttlMs: -1 });
     } catch (error) {
       expect(isCacheError(error)).toBe(true);
       expect((error as Error).name).toBe('CacheError');

@@ -54,7 +54,7 @@ async function routes(
       counters.cacheMisses++;
       reply.header('x-cache', 'miss');
       Promise.resolve()
-        .then(() => cache?.set(key, result, { ttl: options.cacheTtlMs }))
+        .then(() => cache?.set(key, result, { ttlMs: options.cacheTtlMs }))
         .catch(() => {
           counters.cacheErrors++;
         });
