@@ -57,3 +57,20 @@ export const DEFAULT_BENCHMARK = {
   /** @default 10000 ms */
   minIntervalMs: 10_000,
 } as const;
+
+/**
+ * Every default of the package in one object, by the options type it belongs to (the convention of the suite:
+ * each package's `defaults.ts` exports `DEFAULTS`). The separate constants above are the same objects.
+ */
+export const DEFAULTS = {
+  /** {@link HealthRegistryOptions}. */
+  registry: DEFAULT_REGISTRY_OPTIONS,
+  /** The built-in event-loop delay check. */
+  eventLoopDelay: DEFAULT_EVENT_LOOP_DELAY,
+  /** The built-in heap check. */
+  heap: DEFAULT_HEAP,
+  /** {@link HealthHandlerOptions}. */
+  handler: DEFAULT_HANDLER_OPTIONS,
+  /** {@link BenchmarkOptions}. */
+  benchmark: DEFAULT_BENCHMARK,
+} as const;

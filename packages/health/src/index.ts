@@ -6,6 +6,7 @@ export {
   DEFAULT_HANDLER_OPTIONS,
   DEFAULT_HEAP,
   DEFAULT_REGISTRY_OPTIONS,
+  DEFAULTS,
 } from './defaults.js';
 export {
   HEALTH_ERROR_BRAND,

@@ -18,6 +18,7 @@ export {
 } from './channels.js';
 export { ManualClock, systemClock } from './clock.js';
 export { flattenStats, statsMetricName } from './component-stats.js';
+export { DEFAULTS } from './defaults.js';
 export {
   EmailNotifier,
   type EmailNotifierOptions,

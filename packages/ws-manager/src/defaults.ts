@@ -16,6 +16,8 @@ export const DEFAULT_CONNECTION_OPTIONS = {
   breaker: { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 2_000, rollingCountTimeoutMs: 10_000 },
   /** @default 10 s */
   connectTimeoutMs: 10_000,
+  /** @default 10 s */
+  loginTimeoutMs: 10_000,
   /** @default false */
   resetSequenceOnReconnect: false,
   /** @default 0 (no rotation) */
@@ -82,3 +84,18 @@ export const DEFAULT_HUB_OPTIONS = {
 
 /** Default manager name. */
 export const DEFAULT_MANAGER_NAME = 'ws-manager';
+
+/**
+ * Every default of the package in one object, by the options type it belongs to (the convention of the suite:
+ * each package's `defaults.ts` exports `DEFAULTS`). The separate constants above are the same objects.
+ */
+export const DEFAULTS = {
+  /** {@link ConnectionOptions}. */
+  connection: DEFAULT_CONNECTION_OPTIONS,
+  /** Per-exchange limits. */
+  exchangeLimits: DEFAULT_EXCHANGE_LIMITS,
+  /** {@link StreamHubOptions}. */
+  hub: DEFAULT_HUB_OPTIONS,
+  /** Manager name. */
+  managerName: DEFAULT_MANAGER_NAME,
+} as const;

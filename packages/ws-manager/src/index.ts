@@ -11,6 +11,7 @@ export {
   DEFAULT_EXCHANGE_LIMITS,
   DEFAULT_HUB_OPTIONS,
   DEFAULT_MANAGER_NAME,
+  DEFAULTS,
 } from './defaults.js';
 export {
   isInvalidOptionError,

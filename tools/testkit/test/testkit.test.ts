@@ -77,3 +77,17 @@ describe('testkit', () => {
     expect(percentiles([5, 1, 4, 2, 3], [50, 100])).toEqual({ p50: 3, p100: 5 });
   });
 });
+
+describe('defaultsProblems', () => {
+  it('fails a time default named without its unit, at any depth, and passes suffixed names and counts', async () => {
+    const { defaultsProblems } = await import('../src/conformance/checks.js');
+    expect(defaultsProblems({ ttlMs: 1, maxEntries: 5, breaker: { resetTimeoutMs: 1, volumeThreshold: 3 } })).toEqual(
+      [],
+    );
+    expect(defaultsProblems({ ttl: 1, nested: { retryDelay: 5, label: 'x' } })).toEqual([
+      'DEFAULTS.ttl carries a unit its name does not say (use a Ms/Bytes suffix)',
+      'DEFAULTS.nested.retryDelay carries a unit its name does not say (use a Ms/Bytes suffix)',
+    ]);
+    expect(defaultsProblems(null)).toEqual(['DEFAULTS is not a plain object']);
+  });
+});

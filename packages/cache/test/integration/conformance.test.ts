@@ -7,6 +7,7 @@ import {
   BUS_CHANNEL,
   CacheError,
   CacheManager,
+  DEFAULTS,
   ERROR_CHANNEL,
   isCacheError,
   OPERATION_CHANNEL,
@@ -32,6 +33,7 @@ conformanceSuite<CacheManager>({
   healthCheck: (cache) => cache.healthCheck(),
   stats: (cache) => cache.stats(),
   released: async (cache) => (await connectionsNamed(cache.stats().name)) === 0,
+  defaults: DEFAULTS,
   channels: [OPERATION_CHANNEL, BREAKER_CHANNEL, BUS_CHANNEL, ERROR_CHANNEL],
   invalidOption: {
     field: 'l1.maxEntries',

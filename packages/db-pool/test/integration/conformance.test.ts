@@ -4,6 +4,7 @@ import {
   BREAKER_CHANNEL,
   CONNECTION_ERROR_CHANNEL,
   DbPoolError,
+  DEFAULTS,
   FAILOVER_CHANNEL,
   isDbPoolError,
   PoolManager,
@@ -28,6 +29,7 @@ conformanceSuite<PoolManager>({
   healthCheck: (db) => db.healthCheck(),
   stats: (db) => db.stats(),
   released: async (db) => (await backends(names.get(db) ?? '')).length === 0,
+  defaults: DEFAULTS,
   channels: [
     QUERY_CHANNEL,
     FAILOVER_CHANNEL,

@@ -3,6 +3,7 @@ import { afterAll } from 'vitest';
 import {
   type ClosableIndicator,
   createEventLoopDelayIndicator,
+  DEFAULTS,
   HEALTH_CHECK_CHANNEL,
   HEALTH_SHUTDOWN_CHANNEL,
   HEALTH_STATUS_CHANNEL,
@@ -47,6 +48,7 @@ conformanceSuite<HealthRegistry>({
     const listener = listeners.get(health);
     return listener !== undefined && !process.listeners('SIGTERM').some((l) => l === listener);
   },
+  defaults: DEFAULTS,
   channels: [HEALTH_CHECK_CHANNEL, HEALTH_STATUS_CHANNEL, HEALTH_SHUTDOWN_CHANNEL],
   invalidOption: { field: 'timeoutMs', construct: () => new HealthRegistry({ timeoutMs: -1 }) },
   codePrefix: 'E_HEALTH',

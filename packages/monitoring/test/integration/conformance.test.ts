@@ -1,5 +1,5 @@
 import { conformanceSuite, loadSecondCopy } from '@cryptoscalp/testkit/conformance';
-import { isMonitoringError, MONITORING_ALERT_CHANNEL, Monitoring, MonitoringError } from '../../src/index.js';
+import { DEFAULTS, isMonitoringError, MONITORING_ALERT_CHANNEL, Monitoring, MonitoringError } from '../../src/index.js';
 
 conformanceSuite<Monitoring>({
   package: 'monitoring',
@@ -13,6 +13,7 @@ conformanceSuite<Monitoring>({
   stats: (m) => m.stats(),
   // Unsubscribed from every channel, nothing watched, the system metrics' timers stopped.
   released: (m) => !m.subscribed && m.watching().length === 0,
+  defaults: DEFAULTS,
   channels: [MONITORING_ALERT_CHANNEL],
   invalidOption: { field: 'prefix', construct: () => new Monitoring({ prefix: 'not a prefix' }) },
   codePrefix: 'E_MONITORING',

@@ -2,6 +2,7 @@ import { waitFor } from '@cryptoscalp/testkit';
 import { conformanceSuite, loadSecondCopy } from '@cryptoscalp/testkit/conformance';
 import { afterAll } from 'vitest';
 import {
+  DEFAULTS,
   GAP_CHANNEL,
   HUB_CHANNEL,
   isWsManagerError,
@@ -35,6 +36,7 @@ conformanceSuite<Subject>({
   healthCheck: (s) => s.manager.healthCheck(),
   stats: (s) => s.manager.stats(),
   released: (s) => s.connection.state === 'closed',
+  defaults: DEFAULTS,
   channels: [STATE_CHANNEL, GAP_CHANNEL, RESYNC_CHANNEL, MALFORMED_CHANNEL, HUB_CHANNEL],
   invalidOption: {
     field: 'exchanges.sim.endpoints',

@@ -97,3 +97,33 @@ export function stateMetricProblems(exposition: string, metric: string): string[
   }
   return [...ones].filter(([, n]) => n !== 1).map(([labels, n]) => `{${labels}} has ${n} states at 1`);
 }
+
+/** Option names that carry a unit without saying it (`timeout`, `ttl`, `retryDelay`...): time and size words. */
+const UNIT_WORD = /(timeout|ttl|grace|interval|delay|period|age|lifetime|duration|latency)$/i;
+/** The suffixes that say the unit. */
+const UNIT_SUFFIX = /(Ms|Bytes|Seconds|Sec|Ratio|Percentage)$/;
+
+/**
+ * Problems of a package's `DEFAULTS` export: it is a plain object of plain data, and every numeric default whose
+ * name is a time or size word ends in its unit (`timeoutMs`, `maxFrameBytes`), the convention of CONTRIBUTING.
+ */
+export function defaultsProblems(defaults: unknown, path = 'DEFAULTS'): string[] {
+  if (typeof defaults !== 'object' || defaults === null || Array.isArray(defaults)) {
+    return [`${path} is not a plain object`];
+  }
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(defaults)) {
+    const at = `${path}.${key}`;
+    if (typeof value === 'number' && UNIT_WORD.test(key) && !UNIT_SUFFIX.test(key)) {
+      problems.push(`${at} carries a unit its name does not say (use a Ms/Bytes suffix)`);
+    } else if (
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      Object.getPrototypeOf(value) === Object.prototype
+    ) {
+      problems.push(...defaultsProblems(value, at));
+    }
+  }
+  return problems;
+}

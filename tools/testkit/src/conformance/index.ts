@@ -1,2 +1,8 @@
-export { channelProblems, healthShapeProblems, stateMetricProblems, statsProblems } from './checks.js';
+export {
+  channelProblems,
+  defaultsProblems,
+  healthShapeProblems,
+  stateMetricProblems,
+  statsProblems,
+} from './checks.js';
 export { type ConformanceOptions, type ConformingComponent, conformanceSuite, loadSecondCopy } from './suite.js';

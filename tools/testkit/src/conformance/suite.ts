@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { ChannelPackage, HealthCheckResult } from '@cryptoscalp/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { channelProblems, healthShapeProblems, statsProblems } from './checks.js';
+import { channelProblems, defaultsProblems, healthShapeProblems, statsProblems } from './checks.js';
 
 /** What every component of the suite offers: a `close()` that every caller can await. */
 export interface ConformingComponent {
@@ -22,6 +22,8 @@ export interface ConformanceOptions<C extends ConformingComponent> {
   released(component: C): boolean | Promise<boolean>;
   /** The channel name constants the package exports. */
   channels: readonly string[];
+  /** The package's `DEFAULTS` export (every default in one object, unit-bearing names suffixed). */
+  defaults: unknown;
   /** Constructs the component with an invalid value of `field` (it must throw at construction). */
   invalidOption: { field: string; construct(): unknown };
   /** The package's `E_<PKG>` code prefix, e.g. `E_CACHE`, `E_DB`, `E_WS`. */
@@ -63,6 +65,10 @@ export function conformanceSuite<C extends ConformingComponent>(options: Conform
     it(`publishes only on registered cryptoscalp:<prefix>:<event> channels of ${options.package}`, () => {
       expect(options.channels.length).toBeGreaterThan(0);
       expect(channelProblems(options.package, options.channels)).toEqual([]);
+    });
+
+    it('exports DEFAULTS: one object of plain data whose unit-bearing names say their unit', () => {
+      expect(defaultsProblems(options.defaults)).toEqual([]);
     });
 
     it('close() is idempotent and every caller waits for the close to finish', async () => {
