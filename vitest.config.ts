@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -22,6 +22,7 @@ export default defineConfig({
       '@cryptoscalp/cache': src('./packages/cache/src/index.ts'),
       '@cryptoscalp/contracts': src('./packages/contracts/src/index.ts'),
       '@cryptoscalp/db-pool': src('./packages/db-pool/src/index.ts'),
+      '@cryptoscalp/ws-manager/hub': src('./packages/ws-manager/src/hub.ts'),
       '@cryptoscalp/ws-manager': src('./packages/ws-manager/src/index.ts'),
       '@cryptoscalp/monitoring': src('./packages/monitoring/src/index.ts'),
       '@cryptoscalp/health': src('./packages/health/src/index.ts'),
@@ -60,9 +61,23 @@ export default defineConfig({
             'apps/*/test/integration/**/*.test.ts',
             'tools/*/test/**/*.test.ts',
           ],
+          // The chaos suite's short run has its own project (`npm run chaos:short`).
+          exclude: [...configDefaults.exclude, 'tools/chaos/test/short-run.test.ts'],
           environment: 'node',
           globalSetup: ['./tools/testkit/src/global-setup.ts'],
           testTimeout: 60_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The chaos suite (tools/chaos): the composed system from the build under a short seeded schedule of faults.
+          name: 'chaos',
+          include: ['tools/chaos/test/short-run.test.ts'],
+          environment: 'node',
+          testTimeout: 900_000,
           hookTimeout: 120_000,
           pool: 'forks',
         },

@@ -2,7 +2,8 @@
 // ordering + gap resync, and a StreamHub that re-publishes the trades to a subscriber. Ends by itself in ~3 s.
 //   npm run build -w @cryptoscalp/ws-manager && npx tsx examples/ws-manager/index.ts
 import diagnostics from 'node:diagnostics_channel';
-import { GAP_CHANNEL, StreamHub, WebSocketManager } from '@cryptoscalp/ws-manager';
+import { GAP_CHANNEL, WebSocketManager } from '@cryptoscalp/ws-manager';
+import { StreamHub } from '@cryptoscalp/ws-manager/hub';
 import WebSocket, { WebSocketServer } from 'ws';
 
 // 1. A fake exchange: Binance-like `{ stream, data: { u, p, E } }` every 10 ms, and it skips some sequence numbers.

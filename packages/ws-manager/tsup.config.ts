@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 import { inlineContracts } from '../contracts/tsup.inline.js';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: ['src/index.ts', 'src/hub.ts'],
   format: ['esm', 'cjs'],
   sourcemap: true,
   clean: true,

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { freePort, reportBench } from '@cryptoscalp/testkit';
 import { WebSocketServer } from 'ws';
-import { StreamHub } from '../src/index.js';
+import { StreamHub } from '../src/hub.js';
 import { type ChildReport, FanoutChildren } from '../test/fixtures/fanout-children.js';
 
 const CLIENTS = Number(process.env.FANOUT_CLIENTS ?? 10_000);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
-import type { AuthRejection, StreamHubOptions } from '@cryptoscalp/ws-manager';
-import { StreamHub } from '@cryptoscalp/ws-manager';
+import type { AuthRejection, StreamHubOptions } from '@cryptoscalp/ws-manager/hub';
+import { StreamHub } from '@cryptoscalp/ws-manager/hub';
 import type { ResolvedOptions } from './options.js';
 import type { HealthCheckResult, Principal } from './types.js';
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'no
 import { freePort, waitFor } from '@cryptoscalp/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type AuthResult, HUB_CHANNEL, StreamHub, type StreamHubOptions } from '../../src/index.js';
+import { type AuthResult, HUB_CHANNEL, StreamHub, type StreamHubOptions } from '../../src/hub.js';
 import { TestHubClient } from './helpers/hub-client.js';
 
 interface UpgradeOutcome {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { waitFor } from '@cryptoscalp/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StreamHub } from '../../src/index.js';
+import { StreamHub } from '../../src/hub.js';
 import { type ChildReport, FanoutChildren } from '../fixtures/fanout-children.js';
 
 describe('StreamHub fan-out to many subscribers in separate processes', () => {

@@ -1,6 +1,6 @@
 import { waitFor } from '@cryptoscalp/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type HubBroker, StreamHub, type StreamHubOptions } from '../../src/index.js';
+import { type HubBroker, StreamHub, type StreamHubOptions } from '../../src/hub.js';
 import { TestHubClient } from './helpers/hub-client.js';
 
 /** One record of the durable log: a gapless offset, the topic it belongs to, and its data. */

@@ -1,7 +1,7 @@
 import { serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisBroker, StreamHub } from '../../src/index.js';
+import { RedisBroker, StreamHub } from '../../src/hub.js';
 import { TestHubClient } from './helpers/hub-client.js';
 
 describe('RedisBroker between two hubs', () => {

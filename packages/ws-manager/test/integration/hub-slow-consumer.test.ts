@@ -1,6 +1,6 @@
 import { waitFor } from '@cryptoscalp/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StreamHub, type StreamHubOptions } from '../../src/index.js';
+import { StreamHub, type StreamHubOptions } from '../../src/hub.js';
 import { TestHubClient } from './helpers/hub-client.js';
 
 type Socketish = { _socket: { pause(): void; resume(): void } };

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { freePort, waitFor } from '@cryptoscalp/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { HUB_CHANNEL, StreamHub, type StreamHubOptions } from '../../src/index.js';
+import { HUB_CHANNEL, StreamHub, type StreamHubOptions } from '../../src/hub.js';
 import { TestHubClient } from './helpers/hub-client.js';
 
 describe('StreamHub', () => {
