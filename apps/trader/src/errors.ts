@@ -11,7 +11,8 @@ export type TraderErrorCode =
   | 'E_TRADER_PERSISTENCE'
   | 'E_TRADER_NOT_CONFIGURED'
   | 'E_TRADER_BUS'
-  | 'E_TRADER_COMMAND_TIMEOUT';
+  | 'E_TRADER_COMMAND_TIMEOUT'
+  | 'E_TRADER_VENUE';
 
 /** The trader's one error class: a stable `code`, the offending `field` where there is one, and `cause`. */
 export class TraderError extends Error {

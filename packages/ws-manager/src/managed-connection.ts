@@ -10,10 +10,12 @@ import { LatencyReservoir } from './internal/latency-reservoir.js';
 import { StreamPipeline } from './internal/stream-pipeline.js';
 import type { ResolvedConnectionOptions } from './internal/validate.js';
 import type {
+  ConnectAttempt,
   ConnectionEvents,
   ConnectionState,
   DecodedMessage,
   GapInfo,
+  LoginInfo,
   MalformedInfo,
   QueueOptions,
   QueuePolicy,
@@ -38,6 +40,12 @@ interface Socket {
   pingSentAt: number;
   heartbeat: NodeJS.Timeout | undefined;
   sendChain: Promise<void>;
+  /** Whether this socket replaced an earlier one (reconnect, failover, rotation). */
+  reconnect: boolean;
+  /** Subscriptions go out on this socket (false until a private stream's login is done; they are restored then). */
+  ready: boolean;
+  /** Set while `loginAck` waits for the venue's answer on this socket. */
+  loginWait: ((ok: boolean) => void) | undefined;
 }
 
 const noop = () => {};
@@ -98,6 +106,8 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     controlMessages: 0,
     listenerErrors: 0,
     subscribeMessagesSent: 0,
+    logins: 0,
+    loginFailures: 0,
   };
 
   /** @internal use `WebSocketManager.connect()`. */
@@ -167,8 +177,9 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     this.subscriptions.set(stream, subscription);
     this.pipelineFor(stream, Date.now());
     try {
-      if (this.primary !== undefined) await this.enqueueSend(this.primary, subscribeMessage, options.signal);
-      if (this.rotating !== undefined) await this.enqueueSend(this.rotating, subscribeMessage, options.signal);
+      // A socket still logging in gets every subscription (this one included) once its login is done.
+      if (this.primary?.ready) await this.enqueueSend(this.primary, subscribeMessage, options.signal);
+      if (this.rotating?.ready) await this.enqueueSend(this.rotating, subscribeMessage, options.signal);
     } catch (error) {
       if (this.subscriptions.get(stream) === subscription) {
         this.subscriptions.delete(stream);
@@ -354,6 +365,15 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
       this.reportMalformed(socket, 'decode', data.length);
       return;
     }
+    if (socket.loginWait !== undefined && options.loginAck !== undefined) {
+      let answer: boolean | undefined;
+      try {
+        answer = options.loginAck(message);
+      } catch {
+        answer = undefined;
+      }
+      if (answer !== undefined) socket.loginWait(answer === true);
+    }
     if (options.shutdownNotice !== undefined && this.isShutdownNotice(message)) {
       void this.rotate();
     }
@@ -477,8 +497,9 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
       if (endpoint.breaker.opened && !bypass) continue;
       await this.runtime.connectBucket.take(this.abort.signal);
       if (this.closed) throw new WsManagerError(WsManagerErrorCode.Closed, 'connection is closed');
+      const attempt: ConnectAttempt = { endpoint: endpoint.url, reconnect: this.counters.connects > 0 };
       try {
-        const open = () => this.openSocket(endpoint.url);
+        const open = () => this.openSocket(attempt);
         const ws = (bypass ? await open() : await endpoint.breaker.fire(open)) as WebSocket;
         endpoint.successes++;
         if (index !== this.endpointIndex) this.counters.failovers++;
@@ -492,6 +513,9 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
           pingSentAt: 0,
           heartbeat: undefined,
           sendChain: Promise.resolve(),
+          reconnect: attempt.reconnect,
+          ready: false,
+          loginWait: undefined,
         };
       } catch (error) {
         endpoint.failures++;
@@ -504,9 +528,33 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     throw lastError;
   }
 
-  private openSocket(url: string): Promise<WebSocket> {
+  /** Resolves a private stream's URL and headers for one attempt (their failure fails the attempt), then opens. */
+  private async openSocket(attempt: ConnectAttempt): Promise<WebSocket> {
+    const { url: urlFactory, headers: headersOption } = this.options;
+    let url = attempt.endpoint;
+    let headers: Readonly<Record<string, string>> | undefined;
+    try {
+      if (urlFactory !== undefined) url = await urlFactory(attempt);
+      headers = typeof headersOption === 'function' ? await headersOption(attempt) : headersOption;
+    } catch (error) {
+      throw new WsManagerError(
+        WsManagerErrorCode.ConnectFailed,
+        `connect to ${attempt.endpoint} failed: url or headers`,
+        {
+          exchange: this.exchange,
+          endpoint: attempt.endpoint,
+          cause: error,
+        },
+      );
+    }
+    if (this.closed) throw new WsManagerError(WsManagerErrorCode.Closed, 'connection is closed');
+    return this.openUrl(url, headers);
+  }
+
+  private openUrl(url: string, headers: Readonly<Record<string, string>> | undefined): Promise<WebSocket> {
     return new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(url, {
+        ...(headers === undefined ? {} : { headers: { ...headers } }),
         handshakeTimeout: this.options.connectTimeoutMs,
         maxPayload: this.options.maxPayloadBytes,
         perMessageDeflate: false,
@@ -594,8 +642,74 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
       );
       socket.heartbeat.unref?.();
     }
+    if (this.options.login === undefined) this.restoreSubscriptions(socket);
+    else void this.login(socket);
+  }
+
+  private restoreSubscriptions(socket: Socket): void {
+    socket.ready = true;
     for (const subscription of this.subscriptions.values()) {
       void this.enqueueSend(socket, subscription.subscribe).catch(noop);
+    }
+  }
+
+  /**
+   * A private stream's login on a new socket: the message is made anew and sent first; with `loginAck`, the
+   * subscriptions are restored only once the venue accepted it. A refusal, a timeout or a throwing factory closes the
+   * socket, which then reconnects with backoff like any lost socket.
+   */
+  private async login(socket: Socket): Promise<void> {
+    const options = this.options;
+    const attempt: ConnectAttempt = { endpoint: socket.endpoint.url, reconnect: socket.reconnect };
+    let ok = false;
+    let reason: LoginInfo['reason'];
+    try {
+      const message = await (options.login as (a: ConnectAttempt) => unknown)(attempt);
+      if (socket.ws.readyState !== WebSocket.OPEN) return;
+      let answered: Promise<boolean> | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      if (options.loginAck !== undefined) {
+        answered = new Promise<boolean>((resolve) => {
+          socket.loginWait = resolve;
+          timer = setTimeout(() => {
+            reason = 'timeout';
+            resolve(false);
+          }, options.loginTimeoutMs);
+          timer.unref?.();
+        });
+      }
+      await this.enqueueSend(socket, message);
+      ok = answered === undefined ? true : await answered;
+      if (timer !== undefined) clearTimeout(timer);
+      socket.loginWait = undefined;
+      if (!ok) reason ??= 'refused';
+    } catch {
+      reason = 'error';
+    }
+    if (this.closed || socket.ws.readyState !== WebSocket.OPEN) return;
+    const info: LoginInfo = {
+      component: this.component,
+      exchange: this.exchange,
+      connection: this.id,
+      endpoint: socket.endpoint.url,
+      reconnect: socket.reconnect,
+      ok,
+      ...(reason === undefined ? {} : { reason }),
+    };
+    if (ok) {
+      this.counters.logins++;
+      this.restoreSubscriptions(socket);
+    } else {
+      this.counters.loginFailures++;
+      socket.ws.terminate();
+    }
+    if (this.listenerCount('login') > 0) {
+      try {
+        this.emit('login', info);
+      } catch (error) {
+        this.counters.listenerErrors++;
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+      }
     }
   }
 

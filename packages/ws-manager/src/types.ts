@@ -148,8 +148,59 @@ export interface QueueOptions {
   policy?: QueuePolicy;
 }
 
+/** Which connect a private stream's factories ({@link ConnectionOptions.url}, `headers`, `login`) are called for. */
+export interface ConnectAttempt {
+  /** The configured endpoint URL being tried (failover moves to the next one). */
+  endpoint: string;
+  /** `false` for the first socket of the connection, `true` for every reconnect, failover and rotation after it. */
+  reconnect: boolean;
+}
+
+/** Handshake headers, or a function that makes them for each connect (a fresh token or signature). */
+export type HeadersFactory =
+  | Readonly<Record<string, string>>
+  | ((attempt: ConnectAttempt) => Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>);
+
+/** The outcome of a private stream's login on one socket (the connection's `login` event). */
+export interface LoginInfo {
+  /** Manager name. */
+  component: string;
+  exchange: string;
+  /** Connection id (`<exchange>#<n>`). */
+  connection: string;
+  endpoint: string;
+  /** Whether this socket is a reconnect (see {@link ConnectAttempt.reconnect}). */
+  reconnect: boolean;
+  /** `true`: the login was sent (and acknowledged, with `loginAck`); the subscriptions are being restored. */
+  ok: boolean;
+  /** Why it failed: `refused` (the ack said no), `timeout` (no ack in `loginTimeoutMs`), `error` (the factory threw). */
+  reason?: 'refused' | 'timeout' | 'error';
+}
+
 /** Options of one managed connection (`manager.connect(exchange, options)`). */
 export interface ConnectionOptions {
+  /**
+   * Private streams: makes the URL of every connect and reconnect from the configured endpoint (a fresh listen key,
+   * a signed query). Called once per attempt, before the handshake; a throw or rejection counts as a failed connect
+   * (backoff, breaker). @default the endpoint as configured
+   */
+  url?: (attempt: ConnectAttempt) => string | Promise<string>;
+  /** Private streams: HTTP headers of the handshake (an API key), fixed or made per connect. @default none */
+  headers?: HeadersFactory;
+  /**
+   * Private streams: the login / authentication message, made anew for every socket (fresh timestamp and signature)
+   * and sent on it first, before any subscription is restored. With `loginAck`, the subscriptions wait for the
+   * venue's answer. A throw closes that socket (it reconnects with backoff). @default none
+   */
+  login?: (attempt: ConnectAttempt) => unknown | Promise<unknown>;
+  /**
+   * Recognises the answer to `login` among the decoded messages: `true` accepted, `false` refused (the socket is closed
+   * and reconnects with backoff), `undefined` not the answer. The answer is also emitted as `control` when the `stream`
+   * extractor says so. @default none: the login counts as done once it is sent
+   */
+  loginAck?: (message: DecodedMessage) => boolean | undefined;
+  /** How long `loginAck` waits for the answer before the socket is closed (it reconnects). @default 10000 */
+  loginTimeoutMs?: number;
   /** Frame codec. @default jsonCodec */
   codec?: Codec;
   /** Frames larger than this are dropped and counted as oversized. @default 1048576 */
@@ -344,6 +395,8 @@ export interface ConnectionEvents {
   malformed: [info: MalformedInfo];
   /** A `message` listener threw (only emitted when an `error` listener exists; always counted). */
   error: [error: unknown];
+  /** A private stream's login on a new socket succeeded or failed (only with the `login` option). */
+  login: [info: LoginInfo];
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Fill, MarketEvent, Order } from './types.js';
+import type { Fill, MarketEvent, Order, OrderIntent } from './types.js';
 
 /** What a venue (or the paper simulator) reports about an order. */
 export type ExecutionEvent =
@@ -36,6 +36,11 @@ export interface ExecutionClient {
    * order still open needs nothing more. The engine journals these like live events and ignores duplicates.
    */
   reconcile?(openOrders: readonly Readonly<Order>[]): void;
+  /**
+   * The venue's trading rules, applied by the engine before risk: returns the intent with its quantity and price on
+   * the venue's steps (a live venue refuses others), or a refusal (below the venue's minimum quantity or notional).
+   */
+  adjustIntent?(intent: Readonly<OrderIntent>): OrderIntent | { rejected: string };
   /** Cancels pending work; idempotent. */
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { DEFAULT_CONNECTION_OPTIONS, DEFAULT_EXCHANGE_LIMITS, DEFAULT_HUB_OPTION
 import { invalidOption } from '../errors.js';
 import type {
   Codec,
+  ConnectAttempt,
   ConnectionOptions,
   DecodedMessage,
   ExchangeLimits,
@@ -16,6 +17,11 @@ import { checkKnownKeys } from './known-keys.js';
 
 /** Connection options with every default applied. */
 export interface ResolvedConnectionOptions {
+  url: ((attempt: ConnectAttempt) => string | Promise<string>) | undefined;
+  headers: ConnectionOptions['headers'];
+  login: ((attempt: ConnectAttempt) => unknown) | undefined;
+  loginAck: ((message: DecodedMessage) => boolean | undefined) | undefined;
+  loginTimeoutMs: number;
   codec: Codec;
   maxFrameBytes: number;
   maxPayloadBytes: number;
@@ -44,6 +50,11 @@ export interface ResolvedConnectionOptions {
 export type ResolvedLimits = Required<ExchangeLimits>;
 
 const CONNECTION_KEYS: readonly (keyof ConnectionOptions)[] = [
+  'url',
+  'headers',
+  'login',
+  'loginAck',
+  'loginTimeoutMs',
   'codec',
   'maxFrameBytes',
   'maxPayloadBytes',
@@ -179,7 +190,22 @@ export function resolveConnectionOptions(
     true,
   );
   if (maxPayloadBytes < maxFrameBytes) throw invalidOption(f('maxPayloadBytes'), 'must be >= maxFrameBytes');
+  let headers: ConnectionOptions['headers'];
+  if (raw.headers !== undefined) {
+    if (typeof raw.headers === 'function') headers = raw.headers;
+    else if (isObject(raw.headers) && Object.values(raw.headers).every((v) => typeof v === 'string'))
+      headers = { ...raw.headers };
+    else throw invalidOption(f('headers'), 'expected an object of string values or a function');
+  }
+  const loginAck = fn<ResolvedConnectionOptions['loginAck']>(f('loginAck'), raw.loginAck);
+  const login = fn<ResolvedConnectionOptions['login']>(f('login'), raw.login);
+  if (loginAck !== undefined && login === undefined) throw invalidOption(f('loginAck'), 'needs a login option');
   return {
+    url: fn(f('url'), raw.url),
+    headers,
+    login,
+    loginAck,
+    loginTimeoutMs: num(f('loginTimeoutMs'), raw.loginTimeoutMs, d.loginTimeoutMs, 1),
     codec,
     maxFrameBytes,
     maxPayloadBytes,
