@@ -29,6 +29,8 @@ import { createHttpServer } from '../src/http/server.js';
 import { issueToken } from '../src/http/tokens.js';
 import type { PositionView, TraderPort } from '../src/http/trader-port.js';
 import { createUser } from '../src/http/users/users.js';
+import { generateKeyMaterial, localKek, parseKeyMaterial } from '../src/security/kek.js';
+import { Keyring } from '../src/security/keyring.js';
 
 const SECRET = 'bench-secret-0123456789abcdef-0123456789';
 const CONNECTIONS = 50;
@@ -148,15 +150,23 @@ async function sessionServers() {
     rateLimit: { perIp: 1_000_000_000, perToken: 1_000_000_000, keyPrefix: `bench:${process.pid}:rl:` },
     dashboard: false,
   };
-  const withRedis = await createHttpServer({ ...common, redis, sessions: { revokedKeyPrefix: prefix } });
-  const withPg = await createHttpServer({ ...common, sessions: {} });
+  const kek = localKek(parseKeyMaterial(generateKeyMaterial(), 'kek'));
+  const keyring = new Keyring({ pool, schema, kek });
+  const withRedis = await createHttpServer({ ...common, redis, sessions: { revokedKeyPrefix: prefix, kek } });
+  const withPg = await createHttpServer({ ...common, sessions: { kek } });
   const tokens: Record<string, string> = {};
   for (const [name, server] of [
     ['redis', withRedis],
     ['pg', withPg],
   ] as const) {
     const password = 'bench password 0123456789';
-    const user = await createUser(pool, schema, { username: `bench-${name}`, role: 'viewer', password }, 'Bench');
+    const user = await createUser(
+      pool,
+      schema,
+      keyring,
+      { username: `bench-${name}`, role: 'viewer', password },
+      'Bench',
+    );
     const secret = new URL(user.otpauthUri).searchParams.get('secret') as string;
     const res = await fetch(`${server.url}/api/auth/login`, {
       method: 'POST',

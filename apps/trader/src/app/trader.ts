@@ -1,10 +1,11 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { MemoryCommandBus } from '../bus/memory-command-bus.js';
 import { MemoryEventLog } from '../bus/memory-event-log.js';
 import { RedisCommandBus } from '../bus/redis-command-bus.js';
 import { RedisEventLog } from '../bus/redis-event-log.js';
 import type { CommandBus, EventLog } from '../bus/types.js';
 import type { TraderConfig } from '../config/config-types.js';
+import { createRedisClient } from '../config/redis-url.js';
 import type { TradingEngine } from '../engine/trading-engine.js';
 import { TraderError } from '../errors.js';
 import { HaEngine, type LeaderHooks, withIdleTransactionTimeout } from '../ha/ha-engine.js';
@@ -42,6 +43,13 @@ export interface TraderOptions {
   jwtSecret?: string;
   /** Bearer token accepted by `/metrics` only (`TRADER_METRICS_TOKEN`); empty: none. */
   metricsToken?: string;
+  /**
+   * KEK of encryption at rest (`TRADER_KEK_FILE`, or a KMS implementing the interface).
+   * @default the development KEK in the data directory
+   */
+  kek?: import('../security/kek.js').KeyEncryptionKey;
+  /** KEKs being replaced (`TRADER_KEK_PREVIOUS_FILE`): unwrap only. @default [] */
+  previousKeks?: import('../security/kek.js').KeyEncryptionKey[];
   /** The process must end non-zero (engine active/standby: lease lost or takeover failed). @default none */
   onFatal?: (reason: string) => void;
 }
@@ -106,7 +114,7 @@ export function createTrader(options: TraderOptions): Trader {
   let busRedisErrors = 0;
   const redis = () => {
     if (busRedis === undefined) {
-      busRedis = new Redis(busUrl, { maxRetriesPerRequest: null });
+      busRedis = createRedisClient(busUrl, { maxRetriesPerRequest: null });
       busRedis.on('error', () => {
         busRedisErrors++;
       });
@@ -312,8 +320,8 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
         config,
         journal as JournalComponent,
         leader === undefined
-          ? {}
-          : { wrapExecution: (venue) => leader.wrapExecution(venue, () => (publisher as EventPublisher).flush()) },
+          ? { log }
+          : { log, wrapExecution: (venue) => leader.wrapExecution(venue, () => (publisher as EventPublisher).flush()) },
       ),
     );
     persistence = kernel.add(
@@ -332,6 +340,7 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
   const observability = new ObservabilityComponent(config, engineC, () => market?.errors() ?? 0, [
     logCounter.metric,
     ...(leader === undefined ? [] : [leader.activeMetric]),
+    ...(config.execution.venue === 'binance' && engineC !== undefined ? engineC.venueMetrics.metrics : []),
   ]);
   const health = new HealthComponent(config, () => kernel.list());
   if (engineC !== undefined) {
@@ -379,6 +388,8 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
         config,
         secret: options.jwtSecret ?? '',
         metricsToken: options.metricsToken ?? '',
+        ...(options.kek === undefined ? {} : { kek: options.kek }),
+        ...(options.previousKeks === undefined ? {} : { previousKeks: options.previousKeks }),
         epoch: () => log_.epoch,
         port: () => port as ReadModelPort,
         postgres,

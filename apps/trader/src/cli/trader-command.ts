@@ -2,6 +2,7 @@
 //   trader [--role all|engine|gateway] [--duration <s>] [--data-dir <dir>] [--port <n>] [--config <file>] [--env <name>]
 //   trader journal verify|repair [--data-dir <dir> | --journal <file>] [--json] [--yes]
 //   trader users add --username <u> --role <r> --password-file <f>   |   trader audit verify [--json]
+//   trader keys status|rotate|resume|rewrap   (encryption at rest: data keys, rotation, re-encryption)
 //   trader record --out <dir> [--minutes <n>] [--seed <n>]      (the simulator's market in simulated time)
 //   trader backtest --data <dir> [--from <iso>] [--to <iso>] [--config <file>] [--seed <n>] [--out <dir>] [--latency-ms <n>]
 import { createTrader, type TraderEndpoints } from '../app/trader.js';
@@ -12,8 +13,10 @@ import { loadSecrets, type TraderSecrets } from '../config/secrets.js';
 import { isTraderError } from '../errors.js';
 import { watchParent } from '../internal/parent-watch.js';
 import { runRecordCommand } from '../recording/record-command.js';
+import { type KekSource, loadKek } from '../security/kek-source.js';
 import { runAuditCommand } from './audit-command.js';
 import { runJournalCommand } from './journal-command.js';
+import { runKeysCommand } from './keys-command.js';
 import { runUsersCommand } from './users-command.js';
 
 /** Where the command writes, and what it reads from the environment (tests pass their own). */
@@ -43,13 +46,16 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
   if (argv[0] === 'journal') return runJournalCommand(argv.slice(1), { out: io.out, err: io.err });
   if (argv[0] === 'users') return runUsersCommand(argv.slice(1), io);
   if (argv[0] === 'audit') return runAuditCommand(argv.slice(1), io);
+  if (argv[0] === 'keys') return runKeysCommand(argv.slice(1), io);
   if (argv[0] === 'record') return runRecordCommand(argv.slice(1), io);
   if (argv[0] === 'backtest') return runBacktestCommand(argv.slice(1), io);
   let config: TraderConfig;
   let secrets: TraderSecrets;
+  let kek: KekSource;
   try {
     config = loadConfig({ argv, env: io.env });
     secrets = loadSecrets(io.env, config);
+    kek = loadKek(io.env, config);
   } catch (e) {
     if (isTraderError(e)) {
       io.err(`trader: configuration error${e.field ? ` in ${e.field}` : ''}: ${e.message}`);
@@ -84,9 +90,12 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
 
   // Engine active/standby: a demoted engine stops in order and exits non-zero, for its supervisor to restart it.
   let fatal: string | undefined;
+  if (kek.warning !== undefined) io.err(kek.warning);
   const trader = createTrader({
     config,
     ...secrets,
+    kek: kek.kek,
+    previousKeks: kek.previous,
     log: io.out,
     onFatal: (reason) => {
       fatal ??= reason;

@@ -17,6 +17,11 @@ export const SECRET_ENV = [
   'TRADER_JWT_SECRET_FILE',
   'TRADER_METRICS_TOKEN',
   'TRADER_METRICS_TOKEN_FILE',
+  // The KEK of encryption at rest, read by src/security/kek-source.ts.
+  'TRADER_KEK',
+  'TRADER_KEK_FILE',
+  'TRADER_KEK_PREVIOUS',
+  'TRADER_KEK_PREVIOUS_FILE',
 ] as const;
 
 /**

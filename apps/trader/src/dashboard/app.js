@@ -16,6 +16,13 @@ const CHART_COLORS = { up: '#3fb950', down: '#f85149', line: '#58a6ff', grid: '#
 
 const $ = (id) => document.getElementById(id);
 
+/**
+ * A password login's session: the refresh token lives in this module's memory only (never in sessionStorage or
+ * localStorage), so nothing of it outlives the tab or survives a reload; a reload asks to sign in again. The access
+ * token is renewed before it expires (`POST /api/auth/refresh` rotates both) and once more after a 401.
+ */
+const session = { refreshToken: '', timer: 0, refreshing: null };
+
 const state = {
   token: '',
   role: 'viewer',
@@ -120,7 +127,7 @@ function takeToken() {
   return sessionStorage.getItem(TOKEN_KEY) || '';
 }
 
-async function api(path, body) {
+async function api(path, body, retried = false) {
   const init = { headers: { authorization: `Bearer ${state.token}` } };
   if (body !== undefined) {
     init.method = 'POST';
@@ -128,6 +135,8 @@ async function api(path, body) {
     init.body = JSON.stringify(body);
   }
   const res = await fetch(path, init);
+  // A timer can run late (background tabs): a session renews once and the call is tried again.
+  if (res.status === 401 && session.refreshToken && !retried && (await refreshSession())) return api(path, body, true);
   if (res.status === 401) {
     signOut('Your token was refused or has expired.');
     throw new Error('unauthorized');
@@ -714,9 +723,71 @@ async function start() {
   document.body.dataset.ready = 'true';
 }
 
+// ---- people login: password + TOTP (or a recovery code) -> a session ----
+
+/** Posts a JSON body to a public auth route; resolves with the status and the parsed body. */
+async function authPost(path, body, token) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body), keepalive: true });
+  return { status: res.status, body: await res.json().catch(() => ({})) };
+}
+
+function takeSession(pair) {
+  state.token = pair.accessToken;
+  session.refreshToken = pair.refreshToken;
+  clearTimeout(session.timer);
+  // Renewed a minute (at most a fifth of its life) before the access token expires.
+  const lead = Math.min(60, pair.expiresIn / 5);
+  session.timer = setTimeout(() => refreshSession(), Math.max(1, pair.expiresIn - lead) * 1000);
+}
+
+/** Rotates the pair; true when it worked. A refused refresh (idle, expired, revoked) signs out. */
+function refreshSession() {
+  session.refreshing ??= (async () => {
+    try {
+      const r = await authPost('/api/auth/refresh', { refreshToken: session.refreshToken });
+      if (r.status !== 200) {
+        session.refreshToken = '';
+        signOut('Your session has ended: sign in again.');
+        return false;
+      }
+      takeSession(r.body);
+      document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      session.refreshing = null;
+    }
+  })();
+  return session.refreshing;
+}
+
+async function passwordLogin(username, password, code) {
+  const c = code.replace(/\s/g, '');
+  const body = /^[0-9]{6}$/.test(c)
+    ? { username, password, totp: c }
+    : { username, password, recoveryCode: code.trim() };
+  const r = await authPost('/api/auth/login', body);
+  if (r.status === 200) return r.body;
+  if (r.status === 401) throw new Error('Wrong username, password or code.');
+  if (r.status === 429) throw new Error('Too many attempts: wait a minute and try again.');
+  throw new Error(r.body.message || `Sign-in failed (HTTP ${r.status}).`);
+}
+
+/** Ends the session on the server (its access token is refused at once), then locally. */
+function endSession() {
+  if (session.refreshToken && state.token) authPost('/api/auth/logout', {}, state.token).catch(() => {});
+  session.refreshToken = '';
+  clearTimeout(session.timer);
+}
+
 function signOut(message) {
+  endSession();
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = '';
+  delete document.body.dataset.ready;
   clearInterval(state.pollTimer);
   if (state.ws) state.ws.close();
   $('app').hidden = true;
@@ -731,6 +802,23 @@ $('login-form').addEventListener('submit', (ev) => {
   state.token = $('token-input').value.trim();
   sessionStorage.setItem(TOKEN_KEY, state.token);
   start().catch((e) => signOut(String(e.message || e)));
+});
+$('password-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const button = $('password-submit');
+  button.disabled = true;
+  $('login-error').textContent = '';
+  passwordLogin($('login-username').value.trim(), $('login-password').value, $('login-code').value)
+    .then((pair) => {
+      $('login-password').value = '';
+      $('login-code').value = '';
+      takeSession(pair);
+      return start();
+    })
+    .catch((e) => signOut(String(e.message || e)))
+    .finally(() => {
+      button.disabled = false;
+    });
 });
 $('logout').addEventListener('click', () => signOut(''));
 for (const b of $('kill-controls').querySelectorAll('button')) b.addEventListener('click', () => changeKillSwitch(b));

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTraderCommand } from '../../src/cli/trader-command.js';
 import { issueToken } from '../../src/http/tokens.js';
 import type { SessionOptions } from '../../src/http/users/options.js';
+import { generateKeyMaterial, localKek, parseKeyMaterial } from '../../src/security/kek.js';
 import { tempDirs } from '../temp-dir.js';
 import { type Harness, type Json, SECRET, startHarness } from './api-harness.js';
 
@@ -26,7 +27,14 @@ let short: Harness;
 let adminToken: string;
 const PASSWORD = 'correct horse battery staple';
 
-const sessions: SessionOptions = { maxFailures: 3, lockoutSec: 2, revokedKeyPrefix: prefix };
+// One KEK for the three gateways: they share the database and so its data keys.
+const KEK = generateKeyMaterial();
+const sessions: SessionOptions = {
+  maxFailures: 3,
+  lockoutSec: 2,
+  revokedKeyPrefix: prefix,
+  kek: localKek(parseKeyMaterial(KEK, 'kek')),
+};
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: serviceUrls.postgres, max: 6 });
@@ -242,7 +250,7 @@ describe('user management', () => {
   it('`trader users add` creates the first admin, who can log in', async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {} };
+    const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: { TRADER_KEK: KEK } };
     const file = join(tempDir(), 'pw');
     writeFileSync(file, `${PASSWORD}\n`);
     const db = ['--database-url', serviceUrls.postgres, '--schema', schema];

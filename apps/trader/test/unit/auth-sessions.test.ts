@@ -1,13 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { generate, generateSecret } from 'otplib';
 import { describe, expect, it } from 'vitest';
 import { usersDdl } from '../../src/http/users/ddl.js';
 import { resolveSessionOptions, SESSION_DEFAULTS } from '../../src/http/users/options.js';
 import { hashPassword, verifyPassword } from '../../src/http/users/passwords.js';
 import { checkTotp, newTotp } from '../../src/http/users/totp.js';
+import { localKek } from '../../src/security/kek.js';
 
 describe('session options', () => {
   it('applies the defaults: 15 min access tokens, 30 min idle, 12 h absolute, 5 failures in 15 min lock 15 min', () => {
-    expect(resolveSessionOptions({})).toEqual(SESSION_DEFAULTS);
+    const kek = localKek(randomBytes(32));
+    expect(resolveSessionOptions({ kek })).toEqual({ ...SESSION_DEFAULTS, kek });
     expect(SESSION_DEFAULTS).toMatchObject({
       accessTtlSec: 900,
       idleTimeoutSec: 1_800,
@@ -26,8 +29,13 @@ describe('session options', () => {
     [{ revokedKeyPrefix: '' }, 'sessions.revokedKeyPrefix'],
     [{ accessTtlSec: 100, absoluteTimeoutSec: 50 }, 'sessions.accessTtlSec'],
     [{ ttl: 5 }, 'sessions.ttl'],
+    [{ kek: undefined }, 'sessions.kek'],
+    [{ kek: { id: 'x' } }, 'sessions.kek'],
+    [{ previousKeks: [{}] }, 'sessions.previousKeks.0'],
+    [{ rotationCheckMs: -1 }, 'sessions.rotationCheckMs'],
   ])('refuses %j naming %s', (options, field) => {
-    expect(() => resolveSessionOptions(options as never)).toThrow(expect.objectContaining({ field }));
+    const kek = localKek(randomBytes(32));
+    expect(() => resolveSessionOptions({ kek, ...options } as never)).toThrow(expect.objectContaining({ field }));
   });
 
   it('refuses a schema name that is not a plain identifier', () => {

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { TraderConfig } from '../../config/config-types.js';
+import { createRedisClient } from '../../config/redis-url.js';
 import { TraderError } from '../../errors.js';
 import { createHttpServer } from '../../http/server.js';
 import { issueToken } from '../../http/tokens.js';
 import type { RunningHttpServer } from '../../http/types.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
+import type { KeyEncryptionKey } from '../../security/kek.js';
+import { developmentKek } from '../../security/kek-source.js';
 import type { ReadModelPort } from '../read-model-port.js';
 import type { CacheComponent } from './cache-component.js';
 import type { HealthComponent } from './health-component.js';
@@ -21,6 +24,10 @@ export interface HttpComponentOptions {
   secret: string;
   /** Bearer token accepted by `/metrics` only (Prometheus); empty: none. */
   metricsToken?: string;
+  /** KEK of encryption at rest (TOTP secrets). @default the development KEK in the data directory (`kek.key`) */
+  kek?: KeyEncryptionKey;
+  /** KEKs being replaced (unwrap only). @default [] */
+  previousKeks?: KeyEncryptionKey[];
   /** The stream epoch (the event stream's), so every gateway numbers live events alike. */
   epoch: () => string;
   port: () => ReadModelPort;
@@ -51,7 +58,7 @@ export class HttpComponent implements Component {
     // Audit rows the database cannot take are kept beside the journal (`audit.deadLetterPath`).
     mkdirSync(config.dataDir, { recursive: true });
     if (config.cache.redisUrl) {
-      this.#redis = new Redis(config.cache.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+      this.#redis = createRedisClient(config.cache.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
       // Counted, never thrown: rate limits fall back per the API's policy while Redis is away.
       this.#redis.on('error', () => {
         this.#redisErrors++;
@@ -70,11 +77,15 @@ export class HttpComponent implements Component {
       ...(this.options.metricsToken ? { metricsToken: this.options.metricsToken } : {}),
       ...(this.#redis === undefined ? {} : { redis: this.#redis }),
       // People login (`/api/auth/*`, `/api/users`) with the API's defaults; revocations shared through Redis when set.
-      sessions: {},
+      sessions: {
+        kek: this.options.kek ?? developmentKek(config.dataDir).kek,
+        ...(this.options.previousKeks?.length ? { previousKeks: this.options.previousKeks } : {}),
+      },
       health: { registry: this.options.health.registry, alerts: () => this.options.observability.activeAlerts() },
       metrics: () => this.options.observability.metrics(),
       stream: { epoch: this.options.epoch() },
       rateLimit: { perIp: config.http.rateLimitPerIp, perToken: config.http.rateLimitPerToken },
+      maxConnectionsPerIp: config.http.maxConnectionsPerIp,
       ...(config.http.trustProxy.length > 0 ? { trustProxy: [...config.http.trustProxy] } : {}),
       ...(config.http.tls.certFile === '' ? {} : { tls: { ...config.http.tls } }),
       cache: this.options.cache.cache(),

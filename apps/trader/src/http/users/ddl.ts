@@ -6,8 +6,11 @@ const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
  * The DDL of the people-login tables in `schema` (idempotent, serialised by a transaction-scoped advisory lock so
  * several gateways may run it at once):
  *
- * - `users`: argon2id hash, TOTP secret (column `totp_secret_plain`: plain text until encryption at rest lands; the
- *   name says so), enrolment flag, the last accepted TOTP time step (a code is accepted once), failures and lockout;
+ * - `users`: argon2id hash, TOTP secret encrypted at rest (`totp_secret_enc`, sealed by the keyring's data key
+ *   `totp_secret_key`; needs the keyring's tables, `keyringDdl`), enrolment flag, the last accepted TOTP time step (a
+ *   code is accepted once), failures and lockout. A table from before encryption keeps its `totp_secret_plain` column
+ *   until `SessionService.ready()` has encrypted its rows and dropped it;
+ * - `recovery_codes`: one-time MFA recovery codes, argon2id hashes, looked up by their first group (`code_id`);
  * - `sessions`: one per login, the refresh-token family; `last_seen_at` drives the idle expiry, `expires_at` the
  *   absolute one, `revoked_at` logout, reuse detection and expiry;
  * - `refresh_tokens`: SHA-256 of each opaque refresh token of a session; `used_at` is set when it was rotated.
@@ -24,7 +27,8 @@ BEGIN
     username text PRIMARY KEY,
     role text NOT NULL CHECK (role IN ('viewer', 'trader', 'admin')),
     password_hash text NOT NULL,
-    totp_secret_plain text NOT NULL,
+    totp_secret_enc text,
+    totp_secret_key text REFERENCES ${s}.data_keys (id),
     totp_enrolled boolean NOT NULL DEFAULT false,
     totp_last_step bigint NOT NULL DEFAULT 0,
     failed_attempts integer NOT NULL DEFAULT 0,
@@ -33,6 +37,28 @@ BEGIN
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
   );
+  -- Tables from before encryption at rest: the encrypted columns join, the plaintext one is emptied and dropped by
+  -- the migration in SessionService.ready().
+  ALTER TABLE ${s}.users ADD COLUMN IF NOT EXISTS totp_secret_enc text;
+  ALTER TABLE ${s}.users ADD COLUMN IF NOT EXISTS totp_secret_key text REFERENCES ${s}.data_keys (id);
+  IF EXISTS (SELECT 1 FROM information_schema.columns
+              WHERE table_schema = '${schema}' AND table_name = 'users' AND column_name = 'totp_secret_plain') THEN
+    ALTER TABLE ${s}.users ALTER COLUMN totp_secret_plain DROP NOT NULL;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                  WHERE conname = 'users_totp_secret_sealed' AND conrelid = '${s}.users'::regclass) THEN
+    ALTER TABLE ${s}.users ADD CONSTRAINT users_totp_secret_sealed
+      CHECK (totp_secret_enc IS NULL OR split_part(totp_secret_enc, ':', 2) = totp_secret_key);
+  END IF;
+  CREATE TABLE IF NOT EXISTS ${s}.recovery_codes (
+    id bigserial PRIMARY KEY,
+    username text NOT NULL REFERENCES ${s}.users (username) ON DELETE CASCADE,
+    code_id text NOT NULL,
+    code_hash text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    used_at timestamptz
+  );
+  CREATE INDEX IF NOT EXISTS recovery_codes_lookup_idx ON ${s}.recovery_codes (username, code_id);
   CREATE TABLE IF NOT EXISTS ${s}.sessions (
     id uuid PRIMARY KEY,
     username text NOT NULL REFERENCES ${s}.users (username) ON DELETE CASCADE,

@@ -20,10 +20,23 @@ export interface SessionOptions {
   revokedKeyPrefix?: string;
   /** Private key (PEM PKCS#8 or `KeyObject`) that signs access tokens when `auth` verifies with a public key. */
   privateKey?: string | import('node:crypto').KeyObject;
+  /**
+   * The key-encryption key of encryption at rest (TOTP secrets; the keyring's data keys live in the audit schema).
+   * Every gateway sharing the database needs the same one. Required.
+   */
+  kek: import('../../security/kek.js').KeyEncryptionKey;
+  /** KEKs being replaced (they unwrap existing data keys only). @default [] */
+  previousKeks?: readonly import('../../security/kek.js').KeyEncryptionKey[];
+  /**
+   * How often the background re-encryption looks for retiring data keys (`trader keys rotate --no-wait`); `0` turns it
+   * off. @default 10000
+   */
+  rotationCheckMs?: number;
 }
 
 /** {@link SessionOptions} with defaults applied. */
-export type ResolvedSessionOptions = Required<Omit<SessionOptions, 'privateKey'>> & Pick<SessionOptions, 'privateKey'>;
+export type ResolvedSessionOptions = Required<Omit<SessionOptions, 'privateKey' | 'kek' | 'previousKeks'>> &
+  Pick<SessionOptions, 'privateKey' | 'kek' | 'previousKeks'>;
 
 export const SESSION_DEFAULTS = Object.freeze({
   accessTtlSec: 900,
@@ -34,6 +47,7 @@ export const SESSION_DEFAULTS = Object.freeze({
   lockoutSec: 900,
   totpIssuer: 'CryptoScalp',
   revokedKeyPrefix: 'cryptoscalp:trader:revoked:',
+  rotationCheckMs: 10_000,
 });
 
 const INTEGER_KEYS = [
@@ -48,7 +62,7 @@ const INTEGER_KEYS = [
 /** @throws ApiError `E_API_INVALID_OPTION` naming the bad `sessions.*` field, unknown keys too. */
 export function resolveSessionOptions(o: SessionOptions): ResolvedSessionOptions {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) invalid('sessions', 'must be an object');
-  const allowed = new Set<string>([...Object.keys(SESSION_DEFAULTS), 'privateKey']);
+  const allowed = new Set<string>([...Object.keys(SESSION_DEFAULTS), 'privateKey', 'kek', 'previousKeks']);
   for (const k of Object.keys(o)) if (!allowed.has(k)) invalid(`sessions.${k}`, 'is not a known option');
   const r = { ...SESSION_DEFAULTS, ...o };
   for (const k of INTEGER_KEYS)
@@ -57,6 +71,16 @@ export function resolveSessionOptions(o: SessionOptions): ResolvedSessionOptions
     invalid('sessions.totpIssuer', 'must be a non-empty string without ":"');
   if (typeof r.revokedKeyPrefix !== 'string' || r.revokedKeyPrefix === '')
     invalid('sessions.revokedKeyPrefix', 'must be a non-empty string');
+  if (!Number.isSafeInteger(r.rotationCheckMs) || r.rotationCheckMs < 0)
+    invalid('sessions.rotationCheckMs', 'must be a non-negative integer');
+  if (r.previousKeks !== undefined && !Array.isArray(r.previousKeks))
+    invalid('sessions.previousKeks', 'must be an array');
+  for (const [field, k] of [
+    ['sessions.kek', r.kek] as const,
+    ...(r.previousKeks ?? []).map((p, i) => [`sessions.previousKeks.${i}`, p] as const),
+  ])
+    if (k === null || typeof k !== 'object' || typeof k.id !== 'string' || typeof k.wrap !== 'function')
+      invalid(field, 'must be a key-encryption key (id, wrap, unwrap): encryption at rest needs one');
   if (r.accessTtlSec > r.absoluteTimeoutSec)
     invalid('sessions.accessTtlSec', 'must not exceed sessions.absoluteTimeoutSec');
   return r;

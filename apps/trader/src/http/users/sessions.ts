@@ -1,12 +1,15 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Keyring } from '../../security/keyring.js';
 import type { AuditLog } from '../audit-log.js';
 import { ApiError } from '../errors.js';
 import type { Queryable, Role } from '../types.js';
 import { usersDdl } from './ddl.js';
 import type { ResolvedSessionOptions } from './options.js';
 import { verifyPassword } from './passwords.js';
+import { useRecoveryCode } from './recovery-codes.js';
 import type { RevocationList } from './revocation.js';
 import { checkTotp } from './totp.js';
+import { resetMfa, totpContext } from './users.js';
 
 /** The pair a login or a refresh returns. */
 export interface TokenPair {
@@ -29,11 +32,14 @@ interface UserRow {
   username: string;
   role: Role;
   password_hash: string;
-  totp_secret_plain: string;
+  totp_secret_enc: string | null;
   totp_enrolled: boolean;
   totp_last_step: string;
   locked: boolean;
 }
+
+/** The second factor of a login: a TOTP code, or one of the user's one-time recovery codes. */
+export type SecondFactor = { totp: string; recoveryCode?: undefined } | { recoveryCode: string; totp?: undefined };
 
 /** The one answer to every refused login, whatever was wrong: no user enumeration, no hint about the lockout. */
 const LOGIN_REFUSED = 'invalid username, password or code';
@@ -53,6 +59,7 @@ export class SessionService {
   readonly #sign: SignAccessToken;
   readonly #revocations: RevocationList;
   readonly #audit: AuditLog;
+  readonly #keyring: Keyring;
 
   constructor(deps: {
     pool: Queryable;
@@ -61,7 +68,10 @@ export class SessionService {
     sign: SignAccessToken;
     revocations: RevocationList;
     audit: AuditLog;
+    /** Seals and opens the TOTP secrets (encryption at rest). */
+    keyring: Keyring;
   }) {
+    this.#keyring = deps.keyring;
     this.#pool = deps.pool;
     this.#schema = deps.schema;
     this.#s = `"${deps.schema}"`;
@@ -73,30 +83,38 @@ export class SessionService {
 
   #tables: Promise<void> | undefined;
 
+  /** The keyring that seals the TOTP secrets. */
+  get keyring(): Keyring {
+    return this.#keyring;
+  }
+
   /**
-   * Creates the tables if missing. Called at start without waiting long (PostgreSQL may be down then) and again by
-   * every operation until it has succeeded once.
+   * Creates the tables if missing (the keyring's first) and encrypts the TOTP secrets of a table from before
+   * encryption at rest. Called at start without waiting long (PostgreSQL may be down then) and again by every
+   * operation until it has succeeded once.
    */
   ready(): Promise<void> {
-    this.#tables ??= this.#pool.query(usersDdl(this.#schema)).then(
-      () => undefined,
-      (e: unknown) => {
-        this.#tables = undefined;
-        throw e;
-      },
-    );
+    this.#tables ??= (async () => {
+      await this.#keyring.ready();
+      await this.#pool.query(usersDdl(this.#schema));
+      await migratePlainTotp(this.#pool, this.#schema, this.#keyring, this.#audit);
+    })().catch((e: unknown) => {
+      this.#tables = undefined;
+      throw e;
+    });
     return this.#tables;
   }
 
   /**
-   * Password, then TOTP (a code not used before). The argon2 verification runs for unknown and locked users too, so
-   * the time taken says nothing. Failures within `failureWindowSec` lock the user for `lockoutSec` at `maxFailures`.
+   * Password, then the second factor: a TOTP code not used before, or an unused recovery code (spent by this login).
+   * The argon2 verification runs for unknown and locked users too, so the time taken says nothing. Failures within
+   * `failureWindowSec` lock the user for `lockoutSec` at `maxFailures`.
    * @throws ApiError 401 `E_API_UNAUTHORIZED` with one message for every refusal (locked users included).
    */
-  async login(username: string, password: string, totp: string, at: RequestInfo): Promise<TokenPair> {
+  async login(username: string, password: string, second: SecondFactor, at: RequestInfo): Promise<TokenPair> {
     await this.ready();
     const { rows } = await this.#pool.query(
-      `SELECT username, role, password_hash, totp_secret_plain, totp_enrolled, totp_last_step::text,
+      `SELECT username, role, password_hash, totp_secret_enc, totp_enrolled, totp_last_step::text,
               coalesce(locked_until > now(), false) AS locked
          FROM ${this.#s}.users WHERE username = $1`,
       [username],
@@ -105,11 +123,24 @@ export class SessionService {
     const passwordOk = await verifyPassword(user?.password_hash, password);
     let reason: string | undefined;
     let step: number | undefined;
+    let recoveryCodesLeft: number | undefined;
     if (user === undefined) reason = 'unknown user';
     else if (user.locked) reason = 'locked';
     else if (!passwordOk) reason = 'wrong password';
+    else if (second.recoveryCode !== undefined) {
+      const r = await useRecoveryCode(this.#pool, this.#schema, username, second.recoveryCode);
+      recoveryCodesLeft = r.left;
+      if (!r.ok) reason = 'wrong or used recovery code';
+    } else if (user.totp_secret_enc === null) reason = 'no TOTP secret';
     else {
-      step = await checkTotp(user.totp_secret_plain, totp, Number(user.totp_last_step));
+      let secret: string | undefined;
+      try {
+        secret = await this.#keyring.decrypt(user.totp_secret_enc, totpContext(user.username));
+      } catch (e) {
+        // Logged in the audit row (the error names the key, never the secret); the user is refused like any other.
+        reason = `TOTP secret cannot be decrypted: ${(e as Error).message}`;
+      }
+      step = secret === undefined ? undefined : await checkTotp(secret, second.totp, Number(user.totp_last_step));
       // Claimed atomically: of two logins with one code, only one moves the step forward.
       const claimed =
         step !== undefined &&
@@ -119,7 +150,7 @@ export class SessionService {
             [username, step],
           )
         ).rows.length === 1;
-      if (!claimed) reason = step === undefined ? 'wrong or reused TOTP code' : 'TOTP code reused';
+      if (!claimed) reason ??= step === undefined ? 'wrong or reused TOTP code' : 'TOTP code reused';
     }
     const base = { requestId: at.requestId, ip: at.ip };
     if (reason !== undefined || user === undefined) {
@@ -136,11 +167,18 @@ export class SessionService {
     }
     await this.#pool.query(
       `UPDATE ${this.#s}.users SET failed_attempts = 0, first_failure_at = NULL, locked_until = NULL,
-              totp_enrolled = true, updated_at = now() WHERE username = $1`,
-      [username],
+              totp_enrolled = totp_enrolled OR $2, updated_at = now() WHERE username = $1`,
+      [username, recoveryCodesLeft === undefined],
     );
     const who = { ...base, actor: user.username, role: user.role };
-    if (!user.totp_enrolled)
+    if (recoveryCodesLeft !== undefined)
+      await this.#audit.append({
+        ...who,
+        action: 'user.mfa.recovery-code',
+        outcome: 'success',
+        detail: { recoveryCodesLeft },
+      });
+    else if (!user.totp_enrolled)
       await this.#audit.append({ ...who, action: 'user.mfa.enrol', outcome: 'success', detail: { method: 'totp' } });
     const sid = randomUUID();
     await this.#pool.query(
@@ -148,7 +186,12 @@ export class SessionService {
       [sid, user.username, user.role, this.#o.absoluteTimeoutSec],
     );
     const pair = await this.#issue(sid, user.username, user.role, this.#o.absoluteTimeoutSec);
-    await this.#audit.append({ ...who, action: 'session.login', outcome: 'success', detail: { sid } });
+    await this.#audit.append({
+      ...who,
+      action: 'session.login',
+      outcome: 'success',
+      detail: { sid, mfa: recoveryCodesLeft === undefined ? 'totp' : 'recovery-code' },
+    });
     return pair;
   }
 
@@ -263,6 +306,34 @@ export class SessionService {
       });
   }
 
+  /**
+   * An administrator's reset of `username`'s MFA (see `resetMfa`): new TOTP secret and recovery codes, returned once;
+   * every open session of the user is revoked. Audited (`user.mfa.reset`), refusals too.
+   * @throws ApiError 404 for an unknown user.
+   */
+  async resetMfa(
+    username: string,
+    actor: { sub: string; role: Role },
+    at: RequestInfo,
+  ): Promise<{ username: string; otpauthUri: string; recoveryCodes: string[]; sessionsRevoked: number }> {
+    await this.ready();
+    const base = { ...at, actor: actor.sub, role: actor.role, action: 'user.mfa.reset' };
+    let r: Awaited<ReturnType<typeof resetMfa>>;
+    try {
+      r = await resetMfa(this.#pool, this.#schema, this.#keyring, username, this.#o.totpIssuer, 'params.');
+    } catch (e) {
+      await this.#audit.append({ ...base, outcome: 'failure', detail: { username, error: (e as Error).message } });
+      throw e;
+    }
+    for (const sid of r.sessions) await this.revoke(sid, 'mfa reset', at);
+    await this.#audit.append({
+      ...base,
+      outcome: 'success',
+      detail: { username, sessionsRevoked: r.sessions.length },
+    });
+    return { username, otpauthUri: r.otpauthUri, recoveryCodes: r.recoveryCodes, sessionsRevoked: r.sessions.length };
+  }
+
   /** @throws ApiError 401 when the session was revoked (checked against the shared list on every call). */
   async assertActive(sid: string): Promise<void> {
     if (!UUID.test(sid) || (await this.#revocations.isRevoked(sid)))
@@ -308,4 +379,53 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Encrypts the TOTP secrets of a `users` table from before encryption at rest (its `totp_secret_plain` column), then
+ * drops that column once it is empty. Idempotent and safe to run from several gateways at once (each row is moved
+ * by compare and set; the column is dropped under an advisory lock, only when no plaintext is left). Audited.
+ */
+export async function migratePlainTotp(
+  pool: Queryable,
+  schema: string,
+  keyring: Keyring,
+  audit?: Pick<AuditLog, 'append'>,
+): Promise<number> {
+  const s = `"${schema}"`;
+  const has = await pool.query(
+    `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'users' AND column_name = 'totp_secret_plain'`,
+    [schema],
+  );
+  if (has.rows.length === 0) return 0;
+  const { rows } = await pool.query(
+    `SELECT username, totp_secret_plain AS plain FROM ${s}.users WHERE totp_secret_plain IS NOT NULL`,
+  );
+  let moved = 0;
+  for (const r of rows as { username: string; plain: string }[]) {
+    const sealed = await keyring.encrypt(r.plain, totpContext(r.username));
+    const u = await pool.query(
+      `UPDATE ${s}.users SET totp_secret_enc = $2, totp_secret_key = $3, totp_secret_plain = NULL
+        WHERE username = $1 AND totp_secret_plain = $4 RETURNING 1`,
+      [r.username, sealed.ciphertext, sealed.keyId, r.plain],
+    );
+    moved += u.rows.length;
+  }
+  await pool.query(`DO $migrate$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('cryptoscalp.users'));
+  IF EXISTS (SELECT 1 FROM information_schema.columns
+              WHERE table_schema = '${schema}' AND table_name = 'users' AND column_name = 'totp_secret_plain')
+     AND NOT EXISTS (SELECT 1 FROM ${s}.users WHERE totp_secret_plain IS NOT NULL) THEN
+    ALTER TABLE ${s}.users DROP COLUMN totp_secret_plain;
+  END IF;
+END
+$migrate$`);
+  await audit?.append({
+    actor: 'trader',
+    action: 'key.migrate',
+    outcome: 'success',
+    detail: { table: 'users', field: 'totp_secret', encrypted: moved, plaintextColumnDropped: true },
+  });
+  return moved;
 }
