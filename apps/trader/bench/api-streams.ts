@@ -78,6 +78,8 @@ async function serve(kind: 'api' | 'raw'): Promise<void> {
       auth: { secret: SECRET },
       audit: { pool, schema },
       rateLimit: { perIp: 0, perToken: 0 },
+      // Every subscriber connects from 127.0.0.1: no per-IP connection cap.
+      maxConnectionsPerIp: 0,
       dashboard: false,
     });
     port = Number(new URL(api.url).port);

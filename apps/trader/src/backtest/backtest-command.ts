@@ -14,7 +14,7 @@ import { combinations, parseSweep, runSweep, type SweepAxis, type SweepRow, swee
 export const BACKTEST_USAGE = `usage: trader backtest --data DIR [--from ISO] [--to ISO] [--config FILE] [--seed N] [--out DIR]
                        [--latency-ms N] [--symbols A,B] [--json] [--sweep PATH=V1,V2 ...]
 
-  Replays a recording (<DIR>/<venue>/<symbol>/<YYYY-MM-DD>.jsonl.gz, from recording.enabled or \`trader record\`)
+  Replays a recording (<DIR>/<venue>/<symbol>/<YYYY-MM-DD>.csrb or .jsonl.gz, from recording.enabled or \`trader record\`)
   through the same engine, strategy, risk and paper execution as a live trader, on a simulated clock, twice:
   latency-free, and with each order placement and cancel delayed by N ms x U[0.5, 1.5) drawn from --seed.
   Same recording, configuration and seed: byte-identical journals.

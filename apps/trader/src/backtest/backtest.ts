@@ -1,11 +1,12 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { PaperExecution } from '../adapters/sim/paper-execution.js';
+import { PaperExecution, type PaperExecutionOptions } from '../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../config/config-types.js';
 import { TradingEngine } from '../engine/trading-engine.js';
 import { Prng } from '../internal/prng.js';
 import { Journal } from '../journal/journal.js';
+import type { ExecutionClient } from '../model/execution-client.js';
 import type { OrderBook } from '../model/order-book.js';
 import { isSnapshotLine, type RecordedLine } from '../recording/recording-format.js';
 import { type RecordingReadReport, replayRecording } from '../recording/recording-reader.js';
@@ -18,6 +19,8 @@ export interface BacktestRunOptions {
   journalPath: string;
   /** The latency of each order placement and cancel at the paper venue, drawn per action (ms). */
   latency: () => number;
+  /** Makes the run's venue from the paper venue's options. @default `new PaperExecution(options)` */
+  execution?: (options: PaperExecutionOptions) => ExecutionClient;
 }
 
 /**
@@ -84,7 +87,7 @@ class Session {
     rmSync(run.journalPath, { force: true });
     mkdirSync(dirname(run.journalPath), { recursive: true });
     this.journal = Journal.open(run.journalPath, { fsync: 'never' }).journal;
-    const execution = new PaperExecution({
+    const execution = (run.execution ?? ((o: PaperExecutionOptions) => new PaperExecution(o)))({
       book: (symbol): OrderBook | undefined => {
         const vb = this.engine.books.get(symbol);
         return vb?.isSynced() ? vb.book : undefined;

@@ -95,6 +95,23 @@ export interface TraderConfig {
     makerFeeBps: number;
     /** Taker fee, basis points. @default 4 */
     takerFeeBps: number;
+    /**
+     * Where orders go: `paper` (the in-process simulated venue) or `binance` (Binance spot, live). `binance` also needs
+     * the `--live` flag and the API key in the environment (`BINANCE_API_KEY`, and `BINANCE_API_SECRET` or
+     * `BINANCE_PRIVATE_KEY_FILE`); without them the trader refuses to start. @default 'paper'
+     */
+    venue: 'paper' | 'binance';
+    /** Set by the `--live` command-line flag only (a file or the environment cannot set it). @default false */
+    live: boolean;
+    /** Binance live venue; the testnet is `https://testnet.binance.vision` / `wss://ws-api.testnet.binance.vision/ws-api/v3`. */
+    binance: {
+      /** REST base URL. @default 'https://api.binance.com' */
+      restUrl: string;
+      /** WebSocket API URL (user data stream). @default 'wss://ws-api.binance.com:443/ws-api/v3' */
+      wsApiUrl: string;
+      /** `recvWindow` of signed requests, ms. @default 5000 */
+      recvWindowMs: number;
+    };
   };
   journal: {
     /** Journal file; empty means `<dataDir>/journal.jsonl`. @default '' */
@@ -103,6 +120,17 @@ export interface TraderConfig {
     fsync: 'always' | 'interval' | 'never';
     /** Interval for `fsync: 'interval'`. @default 100 */
     fsyncIntervalMs: number;
+    /**
+     * The journal starts a new segment once the current one holds this many bytes; the new segment begins with a
+     * snapshot of the engine's state, so a restart replays only the last segment. 0: one file, never rotated.
+     * @default 67108864 (64 MiB)
+     */
+    segmentBytes: number;
+    /**
+     * Archived segments kept beside the journal; older ones are deleted once PostgreSQL holds all their entries.
+     * 0: keep all. @default 8
+     */
+    retainSegments: number;
   };
   database: {
     /** PostgreSQL URL (`DATABASE_URL`); empty starts the embedded PGlite. @default '' */
@@ -115,15 +143,19 @@ export interface TraderConfig {
     schema: string;
   };
   cache: {
-    /** Redis URL (`REDIS_URL`); empty runs the in-process tier only. @default '' */
+    /**
+     * Redis URL (`REDIS_URL`): `redis://`, `rediss://`, or through Sentinel
+     * `redis+sentinel://[user:password@]host:port[,host:port...]/<primary name>[/<db>]`; empty runs the in-process
+     * tier only. The API's shared rate limits use it too. @default ''
+     */
     redisUrl: string;
     /** Cache namespace (`[A-Za-z0-9_.-]`). @default 'cryptoscalp.trader' */
     prefix: string;
   };
   bus: {
     /**
-     * Redis URL of the event bus between the engine and its gateways (`TRADER_BUS_REDIS_URL`); empty uses
-     * `cache.redisUrl`. Required for the `engine` and `gateway` roles; the `all` role keeps the bus in process.
+     * Redis URL of the event bus between the engine and its gateways (`TRADER_BUS_REDIS_URL`; `redis+sentinel://`
+     * as for `cache.redisUrl`); empty uses `cache.redisUrl`. Required for the `engine` and `gateway` roles; the `all` role keeps the bus in process.
      * @default ''
      */
     redisUrl: string;
@@ -149,6 +181,12 @@ export interface TraderConfig {
     renewIntervalMs: number;
     /** This process in the lease row; empty: `<host>-<pid>-<random>`. @default '' */
     holderId: string;
+    /**
+     * How often the active engine journals its strategy's learned state (`strategy.state` entries), which a standby
+     * copies with the rest of the journal, so a takeover trades without warming the model up again; 0: never.
+     * @default 1000
+     */
+    strategyStateMs: number;
   };
   http: {
     /** Host for the health and metrics server. @default '127.0.0.1' */
@@ -164,6 +202,11 @@ export interface TraderConfig {
     rateLimitPerIp: number;
     /** API requests per token per 10 s window; 0 disables. @default 500 */
     rateLimitPerToken: number;
+    /**
+     * Open connections (streams included) per client address; beyond it a connection is closed at once. Trusted
+     * proxies (`trustProxy`) are exempt; 0 disables. @default 256
+     */
+    maxConnectionsPerIp: number;
     /**
      * Addresses or CIDRs of the TLS-terminating proxies in front of the server (`TRADER_HTTP_TRUST_PROXY`, comma
      * separated; also proxy-addr's names `loopback`, `linklocal`, `uniquelocal`): their `X-Forwarded-*` headers are
@@ -206,7 +249,7 @@ export interface TraderConfig {
      * `trader backtest`, off the tick path. @default false
      */
     enabled: boolean;
-    /** Directory of the recording (`<dir>/<venue>/<symbol>/<YYYY-MM-DD>.jsonl.gz`); empty: `<dataDir>/recordings`. @default '' */
+    /** Directory of the recording (`<dir>/<venue>/<symbol>/<YYYY-MM-DD>.csrb`); empty: `<dataDir>/recordings`. @default '' */
     dir: string;
     /** Buffered events are compressed and appended this often (at most this much is lost in a crash). @default 1000 */
     flushIntervalMs: number;

@@ -138,10 +138,11 @@ interface ParsedArgs {
   role?: string;
   dataDir?: string;
   port?: string;
+  live?: boolean;
 }
 
 const USAGE =
-  '--duration <s>, --role <all|engine|gateway>, --data-dir <dir>, --port <n>, --config <file>, --env <name>';
+  '--duration <s>, --role <all|engine|gateway>, --data-dir <dir>, --port <n>, --config <file>, --env <name>, --live';
 
 function parseArgs(argv: readonly string[]): ParsedArgs {
   const out: ParsedArgs = {};
@@ -161,6 +162,7 @@ function parseArgs(argv: readonly string[]): ParsedArgs {
     else if (flag === '--role') out.role = value();
     else if (flag === '--data-dir') out.dataDir = value();
     else if (flag === '--port') out.port = value();
+    else if (flag === '--live' && inline === undefined) out.live = true;
     else if (!flag.startsWith('--')) {
       throw new TraderError('E_TRADER_INVALID_CONFIG', `unexpected argument "${arg}" (options: ${USAGE})`, {
         field: 'argv',
@@ -221,11 +223,29 @@ export function loadConfig(options: LoadConfigOptions = {}): TraderConfig {
     if (path === 'env') continue;
     setPath(config, path, coerce(path, raw, name));
   }
+  // Live trading is a decision made at the command line each time, never left behind in a file or an environment.
+  if ((config.execution as { live?: unknown }).live !== false)
+    throw new TraderError('E_TRADER_INVALID_CONFIG', 'execution.live is set by the --live flag only', {
+      field: 'execution.live',
+    });
+  if (args.live === true) setPath(config, 'execution.live', true);
   if (args.duration !== undefined) setPath(config, 'durationSec', coerce('durationSec', args.duration, '--duration'));
   if (args.role !== undefined) setPath(config, 'role', args.role);
   if (args.dataDir !== undefined) setPath(config, 'dataDir', args.dataDir);
   if (args.port !== undefined) setPath(config, 'http.port', coerce('http.port', args.port, '--port'));
   if (options.overrides) deepMerge(config, options.overrides, 'overrides');
   config.env = envName;
-  return validateConfig(config as unknown as TraderConfig);
+  const valid = validateConfig(config as unknown as TraderConfig);
+  const { venue, live } = valid.execution;
+  if (live && venue !== 'binance')
+    throw new TraderError('E_TRADER_INVALID_CONFIG', '--live needs execution.venue "binance"', {
+      field: 'execution.live',
+    });
+  if (venue === 'binance' && !live)
+    throw new TraderError(
+      'E_TRADER_INVALID_CONFIG',
+      'execution.venue "binance" trades real money: start with --live (and the API key in BINANCE_API_KEY)',
+      { field: 'execution.venue' },
+    );
+  return valid;
 }

@@ -2,6 +2,7 @@ import { TraderError } from '../errors.js';
 import { splitSymbol } from '../model/symbols.js';
 import { VENUES } from '../model/types.js';
 import type { TraderConfig } from './config-types.js';
+import { isSentinelUrl, parseSentinelUrl } from './redis-url.js';
 
 type Check = (v: unknown) => string | undefined;
 
@@ -36,6 +37,19 @@ const url =
       return 'must be a valid URL';
     }
   };
+/** A Redis URL: `redis://`, `rediss://`, or Sentinel's `redis+sentinel://h:p,h:p/<primary>[/<db>]`. */
+const redisUrl: Check = (v) => {
+  if (typeof v === 'string' && isSentinelUrl(v)) {
+    try {
+      parseSentinelUrl(v);
+      return undefined;
+    } catch (e) {
+      return (e as Error).message.replace(/^invalid configuration: redisUrl /, '');
+    }
+  }
+  const plain = url('redis:', 'rediss:')(v);
+  return plain === undefined ? undefined : `${plain} (or redis+sentinel://)`;
+};
 const urls =
   (...protocols: string[]): Check =>
   (v) =>
@@ -85,17 +99,27 @@ const RULES: Readonly<Record<string, Check>> = {
   'execution.latencyMs': num(0, 60_000),
   'execution.makerFeeBps': num(-100, 100),
   'execution.takerFeeBps': num(0, 100),
+  'execution.venue': oneOf('paper', 'binance'),
+  'execution.live': bool,
+  'execution.binance.restUrl': url('http:', 'https:'),
+  'execution.binance.wsApiUrl': url('ws:', 'wss:'),
+  'execution.binance.recvWindowMs': int(1, 60_000),
   'journal.path': str,
   'journal.fsync': oneOf('always', 'interval', 'never'),
   'journal.fsyncIntervalMs': int(1, 60_000),
+  'journal.segmentBytes': (v) =>
+    v === 0 || (Number.isSafeInteger(v) && (v as number) >= 4096)
+      ? undefined
+      : 'must be 0 (no rotation) or an integer >= 4096',
+  'journal.retainSegments': int(0, 1_000_000),
   'database.url': url('postgres:', 'postgresql:'),
   'database.replicaUrls': urls('postgres:', 'postgresql:'),
   'database.embedded': oneOf('memory', 'disk'),
   'database.schema': identifier,
-  'cache.redisUrl': url('redis:', 'rediss:'),
+  'cache.redisUrl': redisUrl,
   'cache.prefix': (v) =>
     typeof v === 'string' && /^[A-Za-z0-9_.-]{1,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.-]{1,128}',
-  'bus.redisUrl': url('redis:', 'rediss:'),
+  'bus.redisUrl': redisUrl,
   'bus.key': (v) =>
     typeof v === 'string' && /^[A-Za-z0-9_.:-]{1,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.:-]{1,128}',
   'bus.commandTimeoutMs': int(10, 600_000),
@@ -106,11 +130,13 @@ const RULES: Readonly<Record<string, Check>> = {
   'ha.renewIntervalMs': int(50, 200_000),
   'ha.holderId': (v) =>
     typeof v === 'string' && /^[A-Za-z0-9_.:-]{0,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.:-]{0,128}',
+  'ha.strategyStateMs': int(0, 3_600_000),
   'http.host': nonEmpty,
   'http.port': int(0, 65535),
   'http.shutdownDelayMs': int(0, 60_000),
   'http.rateLimitPerIp': int(0),
   'http.rateLimitPerToken': int(0),
+  'http.maxConnectionsPerIp': int(0),
   'http.trustProxy': (v) =>
     Array.isArray(v) && v.every((a) => typeof a === 'string' && /^[0-9A-Za-z.:/]{1,64}$/.test(a))
       ? undefined

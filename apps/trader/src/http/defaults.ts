@@ -8,6 +8,11 @@ export const API_DEFAULTS = Object.freeze({
   trustProxy: false,
   keepAliveTimeoutMs: 72_000,
   drainTimeoutMs: 10_000,
+  /** Browsers open about 6 connections per host; a NAT of many users or a bot with streams stays well below this. */
+  maxConnectionsPerIp: 256,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  upgradeTimeoutMs: 10_000,
   metricsMaxAgeMs: 1_000,
   metricsMaxPerSecond: 10,
   auth: Object.freeze({

@@ -22,6 +22,10 @@ export interface ResolvedOptions {
   trustProxy: boolean | string | string[];
   keepAliveTimeoutMs: number;
   drainTimeoutMs: number;
+  maxConnectionsPerIp: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  upgradeTimeoutMs: number;
   rateLimit: Required<RateLimitOptions>;
   loadShedding: Required<LoadSheddingOptions> | false;
   stream: Required<Omit<StreamOptions, 'epoch' | 'broker'>> & { epoch?: string; broker?: HubBroker };
@@ -70,6 +74,10 @@ const KEYS = {
     'bodyLimit',
     'keepAliveTimeoutMs',
     'drainTimeoutMs',
+    'maxConnectionsPerIp',
+    'headersTimeoutMs',
+    'requestTimeoutMs',
+    'upgradeTimeoutMs',
     'tls',
   ],
   auth: ['secret', 'publicKey', 'issuer', 'audience', 'clockToleranceSec', 'cacheSize', 'maxLifetimeSec'],
@@ -210,6 +218,10 @@ export function validateOptions(o: HttpServerOptions): ResolvedOptions {
     !(Array.isArray(trustProxy) && trustProxy.every((a) => typeof a === 'string' && a !== ''))
   )
     fail('trustProxy', 'must be a boolean, an address/CIDR string or a list of them');
+  const headersTimeoutMs = int(o.headersTimeoutMs ?? d.headersTimeoutMs, 'headersTimeoutMs', 1, 600_000);
+  const requestTimeoutMs = int(o.requestTimeoutMs ?? d.requestTimeoutMs, 'requestTimeoutMs', 1, 600_000);
+  // Node refuses a server whose header timeout exceeds its request timeout.
+  if (headersTimeoutMs > requestTimeoutMs) fail('headersTimeoutMs', 'must not exceed requestTimeoutMs');
   return {
     port: int(o.port ?? d.port, 'port', 0, 65_535),
     host,
@@ -219,6 +231,10 @@ export function validateOptions(o: HttpServerOptions): ResolvedOptions {
     trustProxy,
     keepAliveTimeoutMs: int(o.keepAliveTimeoutMs ?? d.keepAliveTimeoutMs, 'keepAliveTimeoutMs', 1),
     drainTimeoutMs: int(o.drainTimeoutMs ?? d.drainTimeoutMs, 'drainTimeoutMs', 0),
+    maxConnectionsPerIp: int(o.maxConnectionsPerIp ?? d.maxConnectionsPerIp, 'maxConnectionsPerIp', 0),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    upgradeTimeoutMs: int(o.upgradeTimeoutMs ?? d.upgradeTimeoutMs, 'upgradeTimeoutMs', 1, 600_000),
     rateLimit: rl,
     loadShedding,
     stream: { ...stream, allowedOrigins: [...(stream.allowedOrigins as string[])] },

@@ -9,6 +9,7 @@ import { validateOptions } from './options.js';
 import audit from './plugins/audit.js';
 import auth from './plugins/auth.js';
 import authRoutes from './plugins/auth-routes.js';
+import connectionLimits from './plugins/connection-limits.js';
 import { createCounters, type PluginOptions } from './plugins/context.js';
 import errors from './plugins/errors.js';
 import health from './plugins/health.js';
@@ -29,9 +30,10 @@ import type { HealthCheckResult, HttpServerOptions, HttpStats, RunningHttpServer
  * only through `options.trader` (a `TraderPort`).
  *
  * The server is a stack of plugins, one concept each (`src/http/plugins/`), registered in this order:
- * request stats, load shedding, security headers, audit, rate limit, auth, errors, routes, OpenAPI, static
- * assets, health + metrics, streams. Per request: shedding (503), per-IP limit (429), token (401), per-token limit
- * (429), role (403), body size (413), schema (400), handler; sensitive operations write an audit row for every attempt.
+ * request stats, load shedding, security headers, audit, rate limit, auth, errors, routes, OpenAPI, static assets,
+ * health + metrics, streams, connection limits (socket level). Per connection: the per-IP cap (closed), header and request timeouts (408).
+ * Per request: shedding (503), per-IP limit (429), token (401), per-token limit (429), role (403), body size (413),
+ * schema (400), handler; sensitive operations write an audit row for every attempt.
  *
  * @throws ApiError `E_API_INVALID_OPTION` naming the bad field (unknown keys too, unreadable or mismatched `tls`
  * files), or `port` when it cannot listen.
@@ -44,14 +46,24 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
   const auditLog = new AuditLog(options.audit);
   const counters = createCounters();
 
+  // Slow clients (slowloris): the headers must arrive within `headersTimeoutMs` of the connection (the TLS handshake
+  // within the same time) and the whole request within `requestTimeoutMs`; Node answers 408 and closes. Node checks
+  // these every `connectionsCheckingInterval` (30 s by default, which would let a timeout run 30 s late).
+  const timeouts = {
+    headersTimeout: o.headersTimeoutMs,
+    requestTimeout: o.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, o.headersTimeoutMs),
+  };
   // With `https`, Fastify builds a node:https server; the plugins only use what node:http and node:https share.
   const app = fastify({
-    ...(tls === undefined ? {} : { https: tls.serverOptions() }),
+    ...(tls === undefined
+      ? { http: timeouts }
+      : { https: { ...tls.serverOptions(), ...timeouts, handshakeTimeout: o.headersTimeoutMs } }),
     logger: false,
     bodyLimit: o.bodyLimit,
     trustProxy: o.trustProxy,
     keepAliveTimeout: o.keepAliveTimeoutMs,
-    requestTimeout: 30_000,
+    requestTimeout: o.requestTimeoutMs,
     // In-flight requests finish on close (bounded by `drainTimeoutMs`); idle keep-alive sockets close at once.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -65,6 +77,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
   const stats = (): HttpStats => ({
     ...counters,
     responses: { ...counters.responses },
+    connections: { ...counters.connections },
+    upgrades: { ...counters.upgrades },
     rateLimitStoreErrors: app.hasDecorator('rateLimits') ? app.rateLimits.storeErrors() : 0,
     audit: {
       written: auditLog.written,
@@ -93,6 +107,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
     await app.register(staticAssets, base);
     await app.register(health, base);
     await app.register(streams, base);
+    // Socket-level: it only has to be attached before `listen`.
+    await app.register(connectionLimits, base);
   } catch (e) {
     await app.close().catch(() => {});
     throw e;

@@ -1,6 +1,10 @@
-// The recording format: `<dir>/<venue>/<symbol>/<YYYY-MM-DD>.jsonl.gz`, one JSON line per event, each flush one
-// complete gzip member appended to the file (gunzip reads concatenated members as one stream), so a crash can only
-// leave the last member cut short.
+// The recording formats, partitioned by venue, symbol and UTC day:
+// - `<dir>/<venue>/<symbol>/<YYYY-MM-DD>.csrb` (written since format version 1 of the binary codec, the default): a
+//   sequence of self-contained compressed blocks, one per flush, described in `recording-codec.ts`;
+// - `<dir>/<venue>/<symbol>/<YYYY-MM-DD>.jsonl.gz` (the first format, still read, and written with
+//   `format: 'jsonl'`): one JSON line per event, each flush one complete gzip member appended to the file (gunzip
+//   reads concatenated members as one stream).
+// Either way a crash can only leave the last block or member cut short.
 import { join } from 'node:path';
 import { TraderError } from '../errors.js';
 import type { BookSnapshot, MarketEvent, Venue } from '../model/types.js';
@@ -41,9 +45,21 @@ export function utcDay(t: number): string {
   return new Date(t).toISOString().slice(0, 10);
 }
 
-/** The file holding `venue`'s `symbol` on `day`. */
-export function recordingPath(dir: string, venue: Venue, symbol: string, day: string): string {
-  return join(dir, venue, symbol, `${day}.jsonl.gz`);
+/** The on-disk format of a recording file: `binary` (`.csrb`) or `jsonl` (`.jsonl.gz`). */
+export type RecordingFormat = 'binary' | 'jsonl';
+
+/** The file name extension of each format. */
+export const FORMAT_EXTENSIONS: Readonly<Record<RecordingFormat, string>> = { binary: '.csrb', jsonl: '.jsonl.gz' };
+
+/** The file holding `venue`'s `symbol` on `day` in `format`. */
+export function recordingPath(
+  dir: string,
+  venue: Venue,
+  symbol: string,
+  day: string,
+  format: RecordingFormat = 'binary',
+): string {
+  return join(dir, venue, symbol, `${day}${FORMAT_EXTENSIONS[format]}`);
 }
 
 /** The receive time rounded to microseconds: the precision of the arrival stamp, and shorter lines. */

@@ -1,10 +1,17 @@
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { createGunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { createGunzip, inflate } from 'node:zlib';
 import { TraderError } from '../errors.js';
 import { VENUES } from '../model/types.js';
-import { checkLine, decodeLine, type RecordedLine } from './recording-format.js';
+import { BLOCK_HEADER_BYTES, BlockDecoder, readBlockHeader } from './recording-codec.js';
+import { checkLine, decodeLine, FORMAT_EXTENSIONS, type RecordedLine } from './recording-format.js';
+
+const inflateAsync = promisify(inflate);
+/** Lines decoded at a time from a binary block. */
+const DECODE_BATCH = 1024;
 
 /** A recording file whose tail was cut (a crash mid-flush): the complete lines before it were read. */
 export interface TruncatedFile {
@@ -38,11 +45,12 @@ export interface ReplayRecordingOptions {
   symbols?: readonly string[];
 }
 
-const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.jsonl\.gz$/;
+const DAY_FILE = /^(\d{4}-\d{2}-\d{2})(\.jsonl\.gz|\.csrb)$/;
 
 /**
- * The day files of a recording, grouped per venue and symbol (each group in day order), the groups sorted by
- * venue then symbol; days entirely outside `[from, to)` are left out.
+ * The day files of a recording, grouped per venue and symbol (each group in day order; a day held in both formats,
+ * as a recorder upgraded during the day leaves it, reads its `.jsonl.gz` file first), the groups sorted by venue then
+ * symbol; days entirely outside `[from, to)` are left out.
  */
 export function listRecording(dir: string, options: ReplayRecordingOptions = {}): string[][] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
@@ -56,22 +64,24 @@ export function listRecording(dir: string, options: ReplayRecordingOptions = {})
       if (options.symbols !== undefined && !options.symbols.includes(symbol)) continue;
       const symbolDir = join(dir, venue, symbol);
       if (!statSync(symbolDir).isDirectory()) continue;
+      const rank = (ext: string) => (ext === FORMAT_EXTENSIONS.jsonl ? 0 : 1);
       const days = readdirSync(symbolDir)
-        .map((f) => DAY_FILE.exec(f)?.[1])
-        .filter((d): d is string => d !== undefined)
+        .map((f) => DAY_FILE.exec(f))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ({ day: m[1] as string, ext: m[2] as string }))
         .filter(
-          (d) =>
-            (options.to === undefined || dayStart(d) < options.to) &&
-            (options.from === undefined || dayStart(d) + 86_400_000 > options.from),
+          ({ day }) =>
+            (options.to === undefined || dayStart(day) < options.to) &&
+            (options.from === undefined || dayStart(day) + 86_400_000 > options.from),
         )
-        .sort();
-      if (days.length > 0) groups.push(days.map((d) => join(symbolDir, `${d}.jsonl.gz`)));
+        .sort((a, b) => (a.day === b.day ? rank(a.ext) - rank(b.ext) : a.day < b.day ? -1 : 1));
+      if (days.length > 0) groups.push(days.map((d) => join(symbolDir, `${d.day}${d.ext}`)));
     }
   }
   if (groups.length === 0) {
     throw new TraderError(
       'E_TRADER_INVALID_OPTION',
-      `no recording files (<venue>/<symbol>/<YYYY-MM-DD>.jsonl.gz) in ${dir}${options.from !== undefined || options.to !== undefined ? ' for the time window' : ''}`,
+      `no recording files (<venue>/<symbol>/<YYYY-MM-DD>.csrb or .jsonl.gz) in ${dir}${options.from !== undefined || options.to !== undefined ? ' for the time window' : ''}`,
       { field: 'data' },
     );
   }
@@ -79,14 +89,113 @@ export function listRecording(dir: string, options: ReplayRecordingOptions = {})
 }
 
 /**
- * Reads one recording file in batches of decoded lines. A cut last gzip member (a crash mid-flush) ends the file
- * after its last complete line and is reported through `onTruncated`; anything else unreadable throws, naming the
- * file and line.
+ * Reads one recording file (either format, by its extension) in batches of decoded lines. A cut last block or gzip
+ * member (a crash mid-flush) ends the file after its last complete line and is reported through `onTruncated`;
+ * anything else unreadable throws, naming the file and line or block.
  */
-export async function* readRecordingFile(
+export function readRecordingFile(
   path: string,
   onTruncated: (t: TruncatedFile) => void,
 ): AsyncGenerator<RecordedLine[]> {
+  return path.endsWith(FORMAT_EXTENSIONS.binary) ? readBinaryFile(path, onTruncated) : readJsonlFile(path, onTruncated);
+}
+
+/** A compressed block as read from the file. */
+interface RawBlock {
+  at: number;
+  lines: number;
+  payload: Buffer;
+}
+
+/** Reads a binary file's blocks through a 1 MiB window. */
+class BlockScanner {
+  private buf = Buffer.alloc(0);
+  /** File offset of `buf[0]`. */
+  private base = 0;
+  private size = -1;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly path: string,
+  ) {}
+
+  private async fill(need: number): Promise<boolean> {
+    if (this.size < 0) this.size = (await this.fh.stat()).size;
+    if (this.buf.length >= need) return true;
+    const end = this.base + this.buf.length;
+    const want = Math.min(Math.max(need - this.buf.length, 1 << 20), this.size - end);
+    if (want <= 0) return false;
+    // The unread rest (less than a block) moves to the front of a fresh buffer and the file is read in after it.
+    const next = Buffer.allocUnsafe(this.buf.length + want);
+    this.buf.copy(next, 0);
+    const { bytesRead } = await this.fh.read(next, this.buf.length, want, end);
+    this.buf = next.subarray(0, this.buf.length + bytesRead);
+    return this.buf.length >= need;
+  }
+
+  /** The next block, or undefined at the end (a cut last block is reported, then ends the file). */
+  async next(onTruncated: (t: TruncatedFile) => void): Promise<RawBlock | undefined> {
+    if (!(await this.fill(BLOCK_HEADER_BYTES))) return this.end(onTruncated);
+    const at = this.base;
+    const h = readBlockHeader(this.buf, 0, `${this.path} block at byte ${at}`);
+    if (!(await this.fill(BLOCK_HEADER_BYTES + h.payloadBytes))) return this.end(onTruncated);
+    const payload = this.buf.subarray(BLOCK_HEADER_BYTES, BLOCK_HEADER_BYTES + h.payloadBytes);
+    this.buf = this.buf.subarray(BLOCK_HEADER_BYTES + h.payloadBytes);
+    this.base += BLOCK_HEADER_BYTES + h.payloadBytes;
+    return { at, lines: h.lines, payload };
+  }
+
+  private end(onTruncated: (t: TruncatedFile) => void): undefined {
+    if (this.buf.length > 0) onTruncated({ path: this.path, droppedBytes: this.buf.length });
+    this.buf = Buffer.alloc(0);
+    return undefined;
+  }
+}
+
+/**
+ * Reads a binary recording block by block: the next block is read and inflated (zlib's thread pool) while the
+ * current one's lines are being delivered.
+ */
+async function* readBinaryFile(path: string, onTruncated: (t: TruncatedFile) => void): AsyncGenerator<RecordedLine[]> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new TraderError('E_TRADER_MALFORMED', `${path}: ${(e as Error).message}`, { field: 'recording', cause: e });
+  }
+  const inflateBlock = (b: RawBlock): Promise<Buffer> => {
+    const p = inflateAsync(b.payload);
+    p.catch(() => {}); // awaited below; a generator closed early must not leave an unhandled rejection
+    return p;
+  };
+  try {
+    const scanner = new BlockScanner(fh, path);
+    let cur = await scanner.next(onTruncated);
+    let raw = cur === undefined ? undefined : inflateBlock(cur);
+    while (cur !== undefined && raw !== undefined) {
+      const where = `${path} block at byte ${cur.at}`;
+      let payload: Buffer;
+      try {
+        payload = await raw;
+      } catch (e) {
+        throw new TraderError('E_TRADER_MALFORMED', `${where}: ${(e as Error).message}`, {
+          field: 'recording',
+          cause: e,
+        });
+      }
+      const decoder = new BlockDecoder(payload, cur.lines, where);
+      cur = await scanner.next(onTruncated);
+      raw = cur === undefined ? undefined : inflateBlock(cur);
+      // Small batches: the lines are consumed before the next batch is made, so they die young (cheap GC).
+      while (decoder.remaining > 0) yield decoder.next(DECODE_BATCH);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads a `.jsonl.gz` file (the first format) in batches of decoded lines. */
+async function* readJsonlFile(path: string, onTruncated: (t: TruncatedFile) => void): AsyncGenerator<RecordedLine[]> {
   // Large chunks: fewer batches, fewer awaits, and one JSON.parse per batch.
   const gunzip = createGunzip({ chunkSize: 1 << 20 });
   const input = createReadStream(path, { highWaterMark: 1 << 20 });

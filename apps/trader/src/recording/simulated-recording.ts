@@ -2,11 +2,14 @@ import { MarketModel } from '../adapters/sim/market-model.js';
 import { TraderError } from '../errors.js';
 import type { Level } from '../model/types.js';
 import { MarketRecorder, type MarketRecorderStats } from './market-recorder.js';
+import type { RecordingFormat } from './recording-format.js';
 
 /** Options of {@link recordSimulatedMarket}. */
 export interface SimulatedRecordingOptions {
-  /** Where the recording goes (`<dir>/binance/<symbol>/<day>.jsonl.gz`). */
+  /** Where the recording goes (`<dir>/binance/<symbol>/<day>.csrb`, or `.jsonl.gz` with `format: 'jsonl'`). */
   dir: string;
+  /** The file format. @default 'binary' */
+  format?: RecordingFormat;
   symbols: readonly string[];
   /** Simulated minutes to record. */
   minutes: number;
@@ -41,7 +44,11 @@ export async function recordSimulatedMarket(options: SimulatedRecordingOptions):
   const models = options.symbols.map(
     (s, i) => new MarketModel(s, options.seed + i * 7919, options.eventsPerSecond ?? 200),
   );
-  const recorder = new MarketRecorder({ dir: options.dir, symbols: options.symbols });
+  const recorder = new MarketRecorder({
+    dir: options.dir,
+    symbols: options.symbols,
+    format: options.format ?? 'binary',
+  });
   for (const m of models) {
     const snap = m.snapshot(options.depthLimit ?? 1000);
     recorder.push({

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { BacktestReport } from '../../src/backtest/backtest-command.js';
 import type { SweepRow } from '../../src/backtest/sweep.js';
 import { runTraderCommand, type TraderCommandIo } from '../../src/cli/trader-command.js';
+import { MarketRecorder } from '../../src/recording/market-recorder.js';
+import { replayRecording } from '../../src/recording/recording-reader.js';
 import { recordSimulatedMarket } from '../../src/recording/simulated-recording.js';
 import { tempDirs } from '../temp-dir.js';
 
@@ -82,6 +84,32 @@ describe('trader backtest on the shipped sample', () => {
     });
   });
 
+  it('the sample rewritten in the binary format replays to byte-identical journals', async () => {
+    const binary = tempDir();
+    const rec = new MarketRecorder({ dir: binary, symbols: ['BTCUSDT', 'ETHUSDT'] });
+    let n = 0;
+    await replayRecording(SAMPLE, (l) => {
+      rec.push(l);
+      if (++n % 20_000 === 0) void rec.flush();
+    });
+    await rec.close();
+    expect(rec.stats()).toMatchObject({ written: 77_362, lastError: undefined });
+    const window = ['--to', '2026-01-05T00:00:45Z'];
+    const a = tempDir();
+    const b = tempDir();
+    await backtest(a, ...window);
+    const o = io();
+    expect(
+      await runTraderCommand(['backtest', '--data', binary, '--out', b, '--seed', '7', ...window], o),
+      o.lines.join('\n'),
+    ).toBe(0);
+    for (const run of ['latency-free', 'latency-2ms']) {
+      const ja = readFileSync(join(a, run, 'journal.jsonl'));
+      expect(ja.length).toBeGreaterThan(0);
+      expect(ja.equals(readFileSync(join(b, run, 'journal.jsonl'))), run).toBe(true);
+    }
+  });
+
   it('a different latency seed changes the latency-modelled journal only', async () => {
     const a = tempDir();
     const b = tempDir();
@@ -137,7 +165,7 @@ describe('trader backtest on the shipped sample', () => {
     const opts = { symbols: ['SOLUSDT'], minutes: 0.2, seed: 3 };
     await recordSimulatedMarket({ dir: a, ...opts });
     await recordSimulatedMarket({ dir: b, ...opts });
-    const file = join('binance', 'SOLUSDT', '2026-01-05.jsonl.gz');
+    const file = join('binance', 'SOLUSDT', '2026-01-05.csrb');
     expect(existsSync(join(a, file))).toBe(true);
     expect(readFileSync(join(a, file)).equals(readFileSync(join(b, file)))).toBe(true);
   });

@@ -39,9 +39,7 @@ describe('a trader with recording.enabled', () => {
     const got: RecordedLine[] = [];
     const read = await replayRecording(recDir, (l) => got.push(l));
     expect(read.files.sort()).toEqual(
-      ['BTCUSDT', 'ETHUSDT'].map((s) =>
-        join('binance', s, `${new Date(read.firstT).toISOString().slice(0, 10)}.jsonl.gz`),
-      ),
+      ['BTCUSDT', 'ETHUSDT'].map((s) => join('binance', s, `${new Date(read.firstT).toISOString().slice(0, 10)}.csrb`)),
     );
     expect(read.truncated).toEqual([]);
     // Each book starts from the REST snapshot the client fetched (diffs buffered meanwhile come after it), then diffs

@@ -133,9 +133,9 @@ describe('PaperExecution', () => {
     expect(events[0]).toMatchObject({ type: 'accepted', clientOrderId: 'm-1' });
   });
 
-  it('rests limit orders and fills them (maker) only when trades print through the price', async () => {
+  it('rests limit orders behind the visible queue and fills them (maker) when trades reach or print through them', async () => {
     const { ex, fills } = paper();
-    ex.submit(order('l-1', { symbol: 'BTCUSDT', side: 'buy', type: 'limit', qty: 2, price: 99.5 }));
+    ex.submit(order('l-1', { symbol: 'BTCUSDT', side: 'buy', type: 'limit', qty: 2, price: 99 }));
     ex.submit(order('l-2', { symbol: 'BTCUSDT', side: 'sell', type: 'limit', qty: 1, price: 101.5 }));
     await tick();
     expect(ex.restingCount()).toBe(2);
@@ -149,17 +149,17 @@ describe('PaperExecution', () => {
       tradeId: 't',
       exchTs: 0,
     });
-    ex.onMarketEvent(trade(99.5, 5)); // at the price: we may be behind the queue
+    ex.onMarketEvent(trade(99, 1)); // at the price: the 1 visible at 99 when it arrived is ahead of it
     expect(fills()).toHaveLength(0);
-    ex.onMarketEvent({ ...trade(99.4, 0.5), symbol: 'ETHUSDT' });
+    ex.onMarketEvent({ ...trade(98.9, 0.5), symbol: 'ETHUSDT' });
     expect(fills()).toHaveLength(0);
-    ex.onMarketEvent(trade(99.4, 0.5));
-    ex.onMarketEvent(trade(99, 5));
+    ex.onMarketEvent(trade(98.9, 0.5)); // through the price
+    ex.onMarketEvent(trade(98, 5));
     expect(fills().map((f) => [f.clientOrderId, f.price, f.qty, f.liquidity])).toEqual([
-      ['l-1', 99.5, 0.5, 'maker'],
-      ['l-1', 99.5, 1.5, 'maker'],
+      ['l-1', 99, 0.5, 'maker'],
+      ['l-1', 99, 1.5, 'maker'],
     ]);
-    expect(fills()[0]?.fee).toBeCloseTo(99.5 * 0.5 * 1e-4);
+    expect(fills()[0]?.fee).toBeCloseTo(99 * 0.5 * 1e-4);
     ex.onMarketEvent(trade(102, 3));
     expect(fills().at(-1)).toMatchObject({ clientOrderId: 'l-2', price: 101.5, qty: 1 });
     expect(ex.restingCount()).toBe(0);

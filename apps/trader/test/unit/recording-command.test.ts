@@ -34,7 +34,15 @@ describe('trader record', () => {
     expect(code, err.join('\n')).toBe(0);
     expect(out[0]).toMatch(/^trader record: \d+ events of BTCUSDT, SOLUSDT over 0\.2 simulated min \(seed 7\)/);
     expect(readdirSync(join(dir, 'binance')).sort()).toEqual(['BTCUSDT', 'SOLUSDT']);
-    expect(existsSync(join(dir, 'binance', 'BTCUSDT', '2026-02-01.jsonl.gz'))).toBe(true);
+    expect(existsSync(join(dir, 'binance', 'BTCUSDT', '2026-02-01.csrb'))).toBe(true);
+  });
+
+  it('writes the first format with --format jsonl', async () => {
+    const dir = tempDir();
+    const { err, io: cmdIo } = io();
+    const argv = ['--out', dir, '--minutes', '0.05', '--symbols', 'ETHUSDT', '--format', 'jsonl'];
+    expect(await runRecordCommand(argv, cmdIo), err.join('\n')).toBe(0);
+    expect(readdirSync(join(dir, 'binance', 'ETHUSDT'))).toEqual(['2026-01-05.jsonl.gz']);
   });
 
   it('prints its usage on --help', async () => {
@@ -51,6 +59,7 @@ describe('trader record', () => {
     [['--out', 'x', '--symbols', 'btc'], '--symbols: "btc" is not a symbol like BTCUSDT'],
     [['--out', 'x', '--start', 'yesterday'], '--start must be an ISO 8601 time'],
     [['--out', 'x', '--verbose'], 'unknown option --verbose'],
+    [['--out', 'x', '--format', 'csv'], '--format must be binary or jsonl (got "csv")'],
   ])('refuses %j with exit 2 naming the problem', async (argv, message) => {
     const { err, io: cmdIo } = io();
     expect(await runRecordCommand(argv, cmdIo)).toBe(2);

@@ -23,6 +23,8 @@ export function createCounters(): Counters {
     cacheHits: 0,
     cacheMisses: 0,
     cacheErrors: 0,
+    connections: { open: 0, refused: 0, timedOut: 0, clientErrors: 0 },
+    upgrades: { refused: 0, timedOut: 0 },
   };
 }
 

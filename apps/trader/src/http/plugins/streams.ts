@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import proxyAddr from '@fastify/proxy-addr';
+import type { AuthRejection } from '@cryptoscalp/ws-manager';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { bearerToken } from '../auth.js';
+import { clientAddress, trustFunction } from '../proxy-trust.js';
 import { bridgeTraderEvents } from '../stream-bridge.js';
 import { createLiveHub, type UpgradeAuthenticator } from '../streams.js';
 import type { PluginOptions } from './context.js';
@@ -15,20 +16,17 @@ import type { PluginOptions } from './context.js';
  * per-IP limit (429 + `Retry-After`), the `Origin` (403 unless same-origin or in `stream.allowedOrigins`; clients that
  * send none, i.e. not browsers, pass), the token (401, audited) from `Sec-WebSocket-Protocol: bearer, <jwt>` (what
  * browsers can send) or `Authorization: Bearer` — never from the query string, which lands in proxy logs — and the
- * per-token limit (429). Subscriptions are authorized by role (`topicAllowed`). Upgrades to any other path
- * (or once the hub is closed) are answered 404 (503) and their socket destroyed, never left hanging. On close
+ * per-token limit (429), all within `upgradeTimeoutMs` (else 503). Subscriptions are authorized by role
+ * (`topicAllowed`). Upgrades to any other path are rate limited per IP like requests (429) and answered 404, once the
+ * hub is closed 503, and their socket destroyed, never left hanging. On close
  * (`preClose`, before the server stops accepting) the bridge is unsubscribed and every client gets 1001.
  */
 async function streams(app: FastifyInstance, { options, trader, counters }: PluginOptions): Promise<void> {
   const o = options;
   const trust = trustFunction(o.trustProxy);
-  const clientIp = (req: IncomingMessage): string => {
-    if (trust === undefined) return req.socket.remoteAddress ?? '';
-    const addrs = proxyAddr.all(req, trust);
-    return addrs[addrs.length - 1] ?? '';
-  };
+  const clientIp = (req: IncomingMessage): string => clientAddress(req, trust);
   const shedding = o.loadShedding;
-  const authenticateUpgrade: UpgradeAuthenticator = async (req) => {
+  const checkUpgrade: UpgradeAuthenticator = async (req) => {
     if (shedding !== false && app.isUnderPressure()) {
       counters.shed++;
       return { ok: false, status: 503, headers: { 'Retry-After': shedding.retryAfterSec } };
@@ -65,14 +63,37 @@ async function streams(app: FastifyInstance, { options, trader, counters }: Plug
     if (tokenWait !== undefined) return { ok: false, status: 429, headers: { 'Retry-After': tokenWait } };
     return principal;
   };
+  // Every check above can wait on something (the shared rate-limit store, the session revocation list): bounded, so an
+  // upgrade never holds its socket longer than `upgradeTimeoutMs` (Node's header and request timeouts stop at the
+  // upgrade). The late answer, if any, is ignored.
+  const authenticateUpgrade: UpgradeAuthenticator = (req) => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<AuthRejection>((resolve) => {
+      timer = setTimeout(() => {
+        counters.upgrades.timedOut++;
+        resolve({ ok: false, status: 503, headers: { 'Retry-After': 1 } });
+      }, o.upgradeTimeoutMs);
+    });
+    return Promise.race([checkUpgrade(req), timeout]).finally(() => clearTimeout(timer));
+  };
 
   const hub = createLiveHub(app.server, o.stream, authenticateUpgrade);
   const bridge = bridgeTraderEvents(trader, hub, o.stream.bookDepth);
-  // StreamHub answers upgrades on its path only; anything else would hang until the client gives up.
+  // StreamHub answers upgrades on its path only; anything else would hang until the client gives up. Those count
+  // against the per-IP limit too (429 once over it, else 404).
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === o.stream.path && !hub.closed) return;
-    refuseUpgrade(socket, path === o.stream.path ? 503 : 404);
+    counters.upgrades.refused++;
+    if (path === o.stream.path) {
+      refuseUpgrade(socket, 503);
+      return;
+    }
+    const answer = (wait: number | undefined) =>
+      wait === undefined ? refuseUpgrade(socket, 404) : refuseUpgrade(socket, 429, wait);
+    const wait = app.rateLimits.ip(clientIp(req));
+    if (wait instanceof Promise) wait.then(answer, () => refuseUpgrade(socket, 404));
+    else answer(wait);
   });
   app.decorate('hub', hub);
   app.addHook('preClose', async () => {
@@ -97,18 +118,13 @@ function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolea
   }
 }
 
-/** Answers an upgrade with an empty HTTP error and destroys the socket once it is flushed. */
-function refuseUpgrade(socket: Duplex, status: number): void {
+/** Answers an upgrade with an empty HTTP error (and `Retry-After`) and destroys the socket once it is flushed. */
+function refuseUpgrade(socket: Duplex, status: number, retryAfterSec?: number): void {
+  if (socket.destroyed || socket.writableEnded) return;
   socket.on('error', () => socket.destroy());
   socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-/** The proxy trust Fastify applies to `request.ip` (same rules), for raw upgrade requests. */
-function trustFunction(trustProxy: boolean | string | string[]): ((addr: string, i: number) => boolean) | undefined {
-  if (trustProxy === false) return undefined;
-  if (trustProxy === true) return () => true;
-  return proxyAddr.compile(typeof trustProxy === 'string' ? trustProxy.split(',').map((s) => s.trim()) : trustProxy);
+  const retry = retryAfterSec === undefined ? '' : `Retry-After: ${retryAfterSec}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n${retry}Content-Length: 0\r\n\r\n`);
 }
 
 export default fp(streams, {
