@@ -1,8 +1,20 @@
 import { CacheManager } from '@cryptoscalp/cache';
+import type { RedisOptions } from 'ioredis';
 import type { TraderConfig } from '../../config/config-types.js';
+import { isSentinelUrl, parseSentinelUrl, sentinelOptions } from '../../config/redis-url.js';
 import { TraderError } from '../../errors.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import { redact } from './postgres-component.js';
+
+/** The cache's Redis: a URL, or the Sentinels and the primary's name of a `redis+sentinel://` URL. */
+function cacheRedis(
+  url: string,
+): { url: string } | { sentinels: Array<{ host: string; port: number }>; name: string; options: RedisOptions } {
+  if (!isSentinelUrl(url)) return { url };
+  const target = parseSentinelUrl(url, 'cache.redisUrl');
+  const { sentinels: _, name: __, ...options } = sentinelOptions(target);
+  return { sentinels: target.sentinels.map((s) => ({ ...s })), name: target.name, options };
+}
 
 /** `@cryptoscalp/cache`: in-process L1, in front of Redis when `REDIS_URL` is set. The API caches responses in it. */
 export class CacheComponent implements Component {
@@ -17,7 +29,7 @@ export class CacheComponent implements Component {
     this.#cache = new CacheManager({
       name: 'cache',
       namespace: c.prefix,
-      ...(c.redisUrl ? { redis: { url: c.redisUrl } } : {}),
+      ...(c.redisUrl ? { redis: cacheRedis(c.redisUrl) } : {}),
     });
   }
 

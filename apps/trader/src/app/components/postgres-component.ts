@@ -82,6 +82,7 @@ export function redact(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return url;
+    // Not a WHATWG URL (redis+sentinel:// lists several hosts): hide the password of the userinfo all the same.
+    return url.replace(/^([a-z+]+:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
   }
 }

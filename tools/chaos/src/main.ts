@@ -1,0 +1,29 @@
+// `npm run chaos -- --seed N --duration S [--json path] [--clients N]`: runs the chaos suite, prints the table and
+// writes the report as JSON; exits 1 when an invariant failed.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { formatReport, runChaos } from './chaos.js';
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: 'string', default: '1' },
+    duration: { type: 'string', default: '120' },
+    clients: { type: 'string', default: '20' },
+    json: { type: 'string', default: 'chaos-report.json' },
+  },
+  strict: true,
+});
+const int = (name: 'seed' | 'duration' | 'clients', min: number) => {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < min)
+    throw new RangeError(`--${name} must be an integer >= ${min}, got ${values[name]}`);
+  return n;
+};
+const options = { seed: int('seed', 0), durationSec: int('duration', 1), streamClients: int('clients', 1) };
+const started = Date.now();
+const report = await runChaos({ ...options, log: (line) => console.error(`chaos: ${line}`) });
+console.log(formatReport(report));
+console.log(`\nwall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+writeFileSync(values.json as string, `${JSON.stringify(report, null, 2)}\n`);
+console.error(`chaos: report written to ${values.json}`);
+process.exit(report.invariants.every((i) => i.ok) ? 0 : 1);
