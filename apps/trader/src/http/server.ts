@@ -5,6 +5,7 @@ import { type FastifyHttpOptions, fastify } from 'fastify';
 import { AuditLog } from './audit-log.js';
 import { TokenVerifier } from './auth.js';
 import { ApiError } from './errors.js';
+import type { SchemaRoute } from './openapi.js';
 import { validateOptions } from './options.js';
 import audit from './plugins/audit.js';
 import auth from './plugins/auth.js';
@@ -92,7 +93,22 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Runn
       : { clients: 0, topics: 0, published: 0, delivered: 0, conflated: 0, authRejected: 0 },
     ...(tls === undefined ? {} : { tls: tls.stats() }),
   });
-  const base: PluginOptions = { options: o, trader: options.trader, counters, auditLog, verifier };
+  const schemaRoutes: SchemaRoute[] = [];
+  const base: PluginOptions = { options: o, trader: options.trader, counters, auditLog, verifier, schemaRoutes };
+  // Routes with a full schema outside the ROUTES table (auth, users) are documented from that schema.
+  app.addHook('onRoute', (route) => {
+    const tags = (route.schema as { tags?: unknown } | undefined)?.tags;
+    if (!Array.isArray(tags) || !tags.some((t) => t === 'auth' || t === 'users')) return;
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      if (method === 'HEAD') continue;
+      schemaRoutes.push({
+        method,
+        url: route.url,
+        access: (route.config as { access?: string } | undefined)?.access,
+        schema: route.schema as SchemaRoute['schema'],
+      });
+    }
+  });
   try {
     await app.register(requestStats, base);
     await app.register(loadShedding, base);

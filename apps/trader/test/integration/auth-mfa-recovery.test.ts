@@ -51,6 +51,29 @@ async function audit(action: string): Promise<Json[]> {
   return rows;
 }
 
+describe('the OpenAPI document', () => {
+  it('documents the auth and user routes from the schemas that validate them', async () => {
+    const r = await h.call('GET', '/api/openapi.json');
+    expect(r.status).toBe(200);
+    const paths = r.body.paths as Record<string, Record<string, Json>>;
+    const login = paths['/api/auth/login']?.post;
+    expect(login['x-required-role']).toBe('public');
+    expect(login.security).toBeUndefined();
+    const body = login.requestBody.content['application/json'].schema;
+    expect(body.properties).toHaveProperty('username');
+    expect(body.properties).toHaveProperty('recoveryCode');
+    expect(Object.keys(login.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '429']));
+    expect(paths['/api/auth/refresh']?.post).toBeDefined();
+    expect(paths['/api/auth/logout']?.post['x-required-role']).toBe('viewer');
+    expect(paths['/api/users']?.post['x-required-role']).toBe('admin');
+    const reset = paths['/api/users/{username}/mfa/reset']?.post;
+    expect(reset.parameters).toContainEqual(expect.objectContaining({ name: 'username', in: 'path', required: true }));
+    expect(reset.security).toEqual([{ bearerAuth: [] }]);
+    const ids = Object.values(paths).flatMap((p) => Object.values(p).map((o) => o.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
 describe('recovery codes', () => {
   it('are shown once at enrolment, stored hashed, and each logs in once in place of a TOTP code', async () => {
     const u = await newUser();

@@ -1,5 +1,6 @@
 import type { AuditLog } from '../audit-log.js';
 import type { TokenVerifier } from '../auth.js';
+import type { SchemaRoute } from '../openapi.js';
 import type { ResolvedOptions } from '../options.js';
 import type { RouteDef } from '../routes.js';
 import type { LiveHub } from '../streams.js';
@@ -38,6 +39,8 @@ export interface PluginOptions {
   counters: Counters;
   auditLog: AuditLog;
   verifier: TokenVerifier;
+  /** Routes registered with a full schema outside `ROUTES` (auth, users), for the OpenAPI document. */
+  schemaRoutes: SchemaRoute[];
 }
 
 /** `Retry-After` seconds of a refused hit, `undefined` when allowed; synchronous with the in-memory store. */

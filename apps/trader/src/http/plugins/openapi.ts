@@ -6,10 +6,11 @@ import { jsonAsset, sendAsset } from '../static-assets.js';
 import type { PluginOptions } from './context.js';
 
 /**
- * `GET /api/openapi.json`: the OpenAPI 3.1 document built once from the `ROUTES` table (plus the stream upgrade,
+ * `GET /api/openapi.json`: the OpenAPI 3.1 document built once from the `ROUTES` table and the schemas of the auth and
+ * user routes (plus the stream upgrade,
  * the dashboard, health and metrics when served), with an ETag and `max-age=60`. Public.
  */
-async function openapi(app: FastifyInstance, { options }: PluginOptions): Promise<void> {
+async function openapi(app: FastifyInstance, { options, schemaRoutes }: PluginOptions): Promise<void> {
   const extras: ExtraPath[] = [
     {
       method: 'GET',
@@ -43,7 +44,7 @@ async function openapi(app: FastifyInstance, { options }: PluginOptions): Promis
         public: false,
       });
   }
-  const asset = jsonAsset(buildOpenApi(ROUTES, extras), 'public, max-age=60, must-revalidate');
+  const asset = jsonAsset(buildOpenApi(ROUTES, extras, schemaRoutes), 'public, max-age=60, must-revalidate');
   app.get('/api/openapi.json', async (req, reply) => sendAsset(req, reply, asset));
 }
 
