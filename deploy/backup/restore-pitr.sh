@@ -30,7 +30,8 @@ usage: restore-pitr.sh --backup DIR --wal-archive DIR (--target-time TS | --late
 Prints `restored pgdata=... port=... pid=... seconds=...` on stdout when the server accepts writes; the server keeps
 running (stop it with: pg_ctl stop -D NEWDIR).
 Runs as the database's OS user ($PG_OS_USER, default postgres) when started as root.
-Exit codes: 0 restored and promoted, 1 restore or recovery failed (see the log), 2 usage.
+Exit codes: 0 restored and promoted, 1 restore or recovery failed (see the log), 2 usage, 3 the server could not
+bind its port (in use: nothing was restored into a running server; remove NEWDIR and run again with another port).
 USAGE
 }
 
@@ -118,9 +119,20 @@ touch "$pgdata/recovery.signal"
 log "starting recovery (${target:-to the end of the archive}), log $logfile"
 # pg_ctl -w returns once the server accepts read-only connections (consistent) or fails if it exits; the loop
 # below then waits for the end of recovery and the promotion.
-if ! "$bin/pg_ctl" -D "$pgdata" -l "$logfile" -w -t "$timeout" start >/dev/null; then
+# Why a server that stopped did so, in words, from its log.
+explain_stop() {
   tail -n 20 "$logfile" >&2 || true
-  die "the server did not start (see $logfile)"
+  if grep -q 'could not bind .*Address already in use\|could not create any TCP/IP sockets' "$logfile"; then
+    log "error: port ${port:-of the configuration} is in use (see $logfile)"
+    exit 3
+  fi
+  if grep -q 'recovery ended before configured recovery target was reached' "$logfile"; then
+    die "the WAL archive ends before --target-time $target: no transaction after it was archived (see $logfile)"
+  fi
+  die "$1 (see $logfile)"
+}
+if ! "$bin/pg_ctl" -D "$pgdata" -l "$logfile" -w -t "$timeout" start >/dev/null; then
+  explain_stop "the server did not start"
 fi
 
 # postmaster.pid: line 1 pid, 4 port, 5 first socket directory, 6 first listen address.
@@ -129,8 +141,7 @@ deadline=$(($(date +%s) + timeout))
 state=''
 while :; do
   if ! "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
-    tail -n 20 "$logfile" >&2 || true
-    die "the server stopped during recovery (see $logfile)"
+    explain_stop "the server stopped during recovery"
   fi
   pid=$(pidfile_line 1) port=$(pidfile_line 4) socket=$(pidfile_line 5) address=$(pidfile_line 6)
   host=${socket:-$address}

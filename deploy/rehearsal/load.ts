@@ -368,3 +368,104 @@ export class StreamClients {
     for (const c of this.clients) c.close();
   }
 }
+
+// Unpaced and for a fixed time: what a target can answer at all. Counts answers by class; wrk's own summary gives
+// the duration and the latency.
+const WRK_CAPACITY_SCRIPT = `
+local tokens = {}
+for t in string.gmatch(os.getenv("WRK_TOKENS"), "[^,]+") do tokens[#tokens + 1] = t end
+local close = os.getenv("WRK_CLOSE") == "1"
+local threads = {}
+n, ok = 0, 0
+
+function setup(thread)
+  threads[#threads + 1] = thread
+end
+
+function request()
+  n = n + 1
+  local h = { ["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1] }
+  if close then h["Connection"] = "close" end
+  return wrk.format("GET", nil, h)
+end
+
+function response(status, headers, body)
+  if status >= 200 and status <= 299 then ok = ok + 1 end
+end
+
+function done(summary, latency, requests)
+  local good = 0
+  for _, t in ipairs(threads) do good = good + t:get("ok") end
+  local e = summary.errors
+  io.write(string.format("WRK_CAPACITY %d %d %d %d %d %d %d %d\\n", summary.requests, good, summary.duration,
+    latency:percentile(99), e.connect, e.read, e.write, e.timeout))
+end
+`;
+
+/** Options of {@link measureCapacity}. */
+export interface CapacityOptions {
+  url: string;
+  tokens: readonly string[];
+  /** Working directory for the script. */
+  dir: string;
+  connections: number;
+  threads: number;
+  seconds: number;
+  /** Reuse connections (HTTP keep-alive) or open one per request (`Connection: close`). */
+  keepAlive: boolean;
+}
+
+/** What an unpaced wrk run for a fixed time measured. */
+export interface CapacityResult {
+  requests: number;
+  /** 2xx answers. */
+  ok: number;
+  requestsPerSecond: number;
+  p99Ms: number;
+  socketErrors: number;
+}
+
+/** Runs wrk unpaced against `url` for `seconds`: the rate the target sustains on this machine right now. */
+export async function measureCapacity(options: CapacityOptions): Promise<CapacityResult> {
+  const script = join(options.dir, 'capacity.lua');
+  if (!existsSync(script)) writeFileSync(script, WRK_CAPACITY_SCRIPT);
+  const { child, output } = spawnServer(
+    'wrk',
+    [
+      `-t${options.threads}`,
+      `-c${options.connections}`,
+      `-d${options.seconds}s`,
+      '--timeout',
+      `${timeoutSec}s`,
+      '-s',
+      script,
+      options.url,
+    ],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        WRK_TOKENS: options.tokens.join(','),
+        WRK_CLOSE: options.keepAlive ? '0' : '1',
+      },
+    },
+  );
+  try {
+    await exited(child, (options.seconds + timeoutSec + 10) * 1000);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited(child, 5_000);
+    }
+  }
+  const m = /WRK_CAPACITY ((?:\d+ ?){8})/.exec(output());
+  if (m === null) throw new Error(`wrk printed no result:\n${output()}`);
+  const n = (m[1] as string).trim().split(' ').map(Number);
+  const at = (i: number) => n[i] as number;
+  return {
+    requests: at(0),
+    ok: at(1),
+    requestsPerSecond: at(1) / (at(2) / 1e6),
+    p99Ms: at(3) / 1000,
+    socketErrors: at(4) + at(5) + at(6) + at(7),
+  };
+}

@@ -1,5 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { setPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -7,7 +17,15 @@ import { freePort, selfSignedCert, serviceUrls, uniqueName, waitFor } from '@cry
 import { Redis } from 'ioredis';
 import { issueToken } from '../../apps/trader/src/http/tokens.js';
 import type { NginxSettings } from '../nginx/render-config.js';
-import { StreamClients, type StreamReport, startWrk, type WrkResult, type WrkRun } from './load.js';
+import {
+  type CapacityResult,
+  measureCapacity,
+  StreamClients,
+  type StreamReport,
+  startWrk,
+  type WrkResult,
+  type WrkRun,
+} from './load.js';
 import { NginxServer } from './nginx-server.js';
 import { dropTraderSchema, startTraderRole, type TraderRole } from './trader-process.js';
 
@@ -27,8 +45,53 @@ export interface RehearsalOptions {
   redisUrl?: string;
   /** @default DATABASE_URL or the local PostgreSQL */
   databaseUrl?: string;
+  /**
+   * The gateways' `http.shutdownDelayMs`: after SIGTERM, readiness 503 while the gateway still serves, before its
+   * server closes. It must cover what nginx's old workers still forward after a reload. @default 5000 (as in
+   * deploy/k8s/base/config.json)
+   */
+  shutdownDelayMs?: number;
+  /** Seconds of each unpaced capacity measurement before the phases (0: none). @default 3 */
+  capacitySeconds?: number;
+  /**
+   * With a capacity measurement: the phases' load is this fraction of the capacity through nginx with a connection
+   * per request (their mode), and `paceMs` is derived from it. A load at capacity leaves the gateways no room for a
+   * switch (a starting gateway's CPU, 100 stream clients resuming at once): their event loops lag past the
+   * load-shedding threshold and they answer 503, which is then the machine, not the switch. 0: use `paceMs`.
+   * @default 0.5
+   */
+  loadFraction?: number;
+  /**
+   * Scheduling niceness of a gateway while it starts beside the serving ones (0: none); it is set back to 0 once it
+   * is ready. @default 0
+   */
+  standbyNice?: number;
   /** Progress lines. @default none */
   log?: (line: string) => void;
+  /**
+   * Aborting stops every process the rehearsal started (by PID) at once; the rehearsal then fails. For a test
+   * runner's timeout, whose `afterAll` would otherwise leave them running.
+   */
+  signal?: AbortSignal;
+}
+
+/** One unpaced wrk measurement (see {@link RehearsalReport.capacity}). */
+export interface CapacityRow {
+  target: string;
+  result: CapacityResult;
+}
+
+/** What {@link rehearse} measured. */
+export interface RehearsalReport {
+  /**
+   * The baseline of the same run: what the first set can answer at all, unpaced, before any phase: one gateway
+   * directly (plain HTTP) and all of them through nginx (TLS), with kept-alive connections and with one connection
+   * per request (the phases' mode).
+   */
+  capacity: CapacityRow[];
+  /** The pause of each wrk connection the phases ran with, and the rate it aims at (connections x 1000 / pace). */
+  load: { connections: number; paceMs: number; targetPerSecond: number };
+  phases: PhaseResult[];
 }
 
 /** One phase under load: what wrk and the stream clients saw, and how long the switch took. */
@@ -43,6 +106,8 @@ export interface PhaseResult {
   drainMs: number;
   /** Until the standby set was up and ready, before the switch (blue-green, rollback). */
   standbyMs: number;
+  /** nginx's access log of the phase: answers other than 2xx and 101, by `status upstream_status` (`-` when no gateway answered). */
+  proxyErrors: Record<string, number>;
 }
 
 const phaseKeys = ['reconnects', 'resumed', 'resnapshots', 'lost', 'messages'] as const;
@@ -50,6 +115,29 @@ const minus = (a: StreamReport, b: StreamReport): StreamReport => ({
   ...a,
   ...Object.fromEntries(phaseKeys.map((k) => [k, a[k] - b[k]])),
 });
+/** Answers other than 2xx and 101 in nginx's JSON access log from byte `from` on, by `status upstream_status`. */
+function proxyErrors(file: string, from: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!existsSync(file)) return out;
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(size - from);
+    readSync(fd, buf, 0, buf.length, from);
+    for (const line of buf.toString('utf8').split('\n')) {
+      if (line === '') continue;
+      const e = JSON.parse(line) as { status: number; upstream: string; upstream_status: string };
+      if ((e.status >= 200 && e.status < 300) || e.status === 101) continue;
+      // The upstream's name instead of an address: every gateway was marked failed (max_fails), none was tried.
+      const noLive = e.upstream.split(', ').includes('gateways') ? ' (no live upstream)' : '';
+      const key = `${e.status} ${e.upstream_status || '-'}${noLive}`;
+      out[key] = (out[key] ?? 0) + 1;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -57,13 +145,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * PostgreSQL, under steady wrk load and open stream clients, through a rolling restart of every gateway, a
  * blue-green switch and a rollback. Every process it starts is stopped by its PID before it returns or throws.
  */
-export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseResult[]> {
+export async function rehearse(options: RehearsalOptions = {}): Promise<RehearsalReport> {
   const o = {
     gateways: 2,
     streamClients: 100,
     holdSeconds: 3,
     connections: 64,
     paceMs: 20,
+    shutdownDelayMs: 5_000,
+    capacitySeconds: 3,
+    loadFraction: 0.5,
+    standbyNice: 0,
     redisUrl: serviceUrls.redis,
     databaseUrl: serviceUrls.postgres,
     log: () => {},
@@ -89,22 +181,42 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
     TRADER_JWT_SECRET: secret,
     TRADER_INSTANCE_ID: instance,
     TRADER_DATA_DIR: join(dir, instance),
-    TRADER_HTTP_SHUTDOWN_DELAY_MS: '500',
+    TRADER_HTTP_SHUTDOWN_DELAY_MS: String(o.shutdownDelayMs),
     // Behind nginx every client has nginx's address: nginx limits per client, the gateways per token.
     TRADER_HTTP_RATE_LIMIT_PER_IP: '0',
   });
+  const onAbort = () => {
+    void wrk?.kill();
+    void nginx?.stop();
+    for (const p of started) void p.stop(1_000);
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
   let gatewayCount = 0;
-  const startGateway = async () => {
-    const g = await startTraderRole('gateway', await freePort(), env(`gw-${++gatewayCount}`), started);
+  // On one machine a gateway that starts (seconds of CPU: module loading, JIT, catching up with the stream) competes
+  // with the serving gateways for the same cores; in a deployment it starts on capacity of its own (a surge pod, the
+  // standby set's hosts). Starting it niced keeps the serving set's event loops from lagging into load shedding.
+  const startGateway = async (beside: boolean) => {
+    if (o.signal?.aborted) throw new Error('rehearsal aborted');
+    const nice = beside ? o.standbyNice : 0;
+    const g = await startTraderRole('gateway', await freePort(), env(`gw-${++gatewayCount}`), started, [], nice);
     // What a Kubernetes readiness gate waits for: the gateway serves from the stream.
     await waitFor(async () => (await fetch(`${g.url}/health/readiness`)).status === 200, {
-      timeoutMs: 60_000,
+      timeoutMs: 90_000,
       intervalMs: 100,
       what: `gateway ${g.url} ready`,
     });
+    if (nice !== 0) {
+      try {
+        setPriority(g.pid, 0);
+      } catch (error) {
+        o.log(`gateway ${g.url} stays at nice ${nice}: ${(error as Error).message}`);
+      }
+    }
     return g;
   };
   const address = (g: TraderRole) => g.url.replace('http://', '');
+  // SIGTERM, then the gateway drains (readiness 503 for shutdownDelayMs while serving, then streams closed with
+  // 1001 and requests in flight finished); resolves when all have exited cleanly.
   const stopAll = async (set: readonly TraderRole[]) => {
     const codes = await Promise.all(set.map((g) => g.stop()));
     for (const [i, code] of codes.entries())
@@ -115,7 +227,8 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
   try {
     o.log(`engine and ${o.gateways} gateways (bus ${busKey}, schema ${id})`);
     await startTraderRole('engine', await freePort(), env('engine'), started);
-    let blue = await Promise.all(Array.from({ length: o.gateways }, startGateway));
+    let blue = await Promise.all(Array.from({ length: o.gateways }, () => startGateway(false)));
+    const accessLog = join(dir, 'access.log');
     const cert = await selfSignedCert(dir);
     const ca = readFileSync(cert.cert, 'utf8');
     const httpsPort = await freePort();
@@ -123,7 +236,8 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
       workerProcesses: '1',
       pidFile: join(dir, 'nginx.pid'),
       errorLog: 'stderr error',
-      accessLog: 'off',
+      // Every answer, so a failed request can be traced to nginx or to a gateway (see proxyErrors).
+      accessLog: `${accessLog} json`,
       // The load generator is one address standing for many clients: the per-client limits are lifted here.
       apiRate: '100000r/s',
       apiBurst: '10000',
@@ -140,6 +254,39 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
     const tokens = await Promise.all(
       Array.from({ length: 64 }, (_, i) => issueToken({ sub: `load-${i}`, role: 'viewer', secret, ttl: '1h' })),
     );
+    const capacity: CapacityRow[] = [];
+    if (o.capacitySeconds > 0) {
+      const direct = `${blue[0]?.url}/api/positions`;
+      const proxied = `https://127.0.0.1:${httpsPort}/api/positions`;
+      // Not measured: a gateway that has just started answers slower until its code is compiled.
+      const warm = { tokens, dir, connections: o.connections, threads: 2, seconds: 2, keepAlive: true };
+      await Promise.all([measureCapacity({ ...warm, url: direct }), measureCapacity({ ...warm, url: proxied })]);
+      for (const [target, url, keepAlive] of [
+        ['1 gateway direct (HTTP), kept-alive', direct, true],
+        ['1 gateway direct (HTTP), a connection per request', direct, false],
+        [`nginx (TLS) to ${o.gateways} gateways, kept-alive`, proxied, true],
+        [`nginx (TLS) to ${o.gateways} gateways, a connection per request`, proxied, false],
+      ] as const) {
+        const result = await measureCapacity({
+          url,
+          tokens,
+          dir,
+          connections: o.connections,
+          threads: 2,
+          seconds: o.capacitySeconds,
+          keepAlive,
+        });
+        o.log(`capacity, ${target}: ${JSON.stringify(result)}`);
+        capacity.push({ target, result });
+      }
+    }
+    const modeCapacity = capacity.at(-1)?.result.requestsPerSecond;
+    const paceMs =
+      o.loadFraction > 0 && modeCapacity !== undefined && modeCapacity > 0
+        ? Math.max(1, Math.round((o.connections * 1000) / (o.loadFraction * modeCapacity)))
+        : o.paceMs;
+    const load = { connections: o.connections, paceMs, targetPerSecond: (o.connections * 1000) / paceMs };
+    o.log(`load: ${JSON.stringify(load)}`);
     o.log(`${o.streamClients} stream clients`);
     streams = await StreamClients.open(
       `wss://127.0.0.1:${httpsPort}/api/stream`,
@@ -151,17 +298,18 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
     const results: PhaseResult[] = [];
     const phase = async (
       name: PhaseResult['phase'],
-      action: () => Promise<Omit<PhaseResult, 'phase' | 'load' | 'streams'>>,
+      action: () => Promise<Pick<PhaseResult, 'switchMs' | 'drainMs' | 'standbyMs'>>,
     ) => {
       o.log(`${name}: load on`);
       const before = streams?.report() as StreamReport;
+      const logFrom = existsSync(accessLog) ? statSync(accessLog).size : 0;
       wrk = startWrk({
         url: `https://127.0.0.1:${httpsPort}/api/positions`,
         tokens,
         dir,
         connections: o.connections,
         threads: 2,
-        paceMs: o.paceMs,
+        paceMs,
       });
       await sleep(o.holdSeconds * 1000);
       const timing = await action();
@@ -169,7 +317,13 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
       await sleep(o.holdSeconds * 1000);
       const load = await wrk.stop();
       wrk = undefined;
-      const result = { phase: name, load, streams: minus(streams?.report() as StreamReport, before), ...timing };
+      const result = {
+        phase: name,
+        load,
+        streams: minus(streams?.report() as StreamReport, before),
+        ...timing,
+        proxyErrors: proxyErrors(accessLog, logFrom),
+      };
       o.log(`${name}: ${JSON.stringify(result)}`);
       results.push(result);
     };
@@ -177,41 +331,49 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
     await phase('steady', async () => ({ switchMs: 0, drainMs: 0, standbyMs: 0 }));
     await phase('rolling restart', async () => {
       const t0 = performance.now();
+      const draining: Promise<void>[] = [];
       for (let i = 0; i < blue.length; i++) {
         const old = blue[i] as TraderRole;
-        // Out of the upstream first (reload), then SIGTERM: nginx sends it nothing more while it drains.
-        await nginx?.setGateways(blue.filter((g) => g !== old).map(address));
-        await stopAll([old]);
-        const replacement = await startGateway();
+        // As the gateways' RollingUpdate with maxUnavailable 0: the replacement starts first (a surge pod) and joins
+        // the upstream as the old one leaves it (one reload), so as many gateways serve throughout. Then SIGTERM: new
+        // workers send the old one nothing more, and for shutdownDelayMs it still answers what the old workers had
+        // already accepted.
+        const replacement = await startGateway(true);
         blue = blue.map((g) => (g === old ? replacement : g));
         await nginx?.setGateways(blue.map(address));
+        // It drains while the next replacement starts.
+        draining.push(stopAll([old]));
       }
+      await Promise.all(draining);
       return { switchMs: performance.now() - t0, drainMs: 0, standbyMs: 0 };
     });
 
-    const swap = async (from: TraderRole[], to: () => Promise<TraderRole[]>) => {
+    const swap = async (from: TraderRole[]) => {
       const s0 = performance.now();
-      const next = await to();
+      const next = await Promise.all(Array.from({ length: o.gateways }, () => startGateway(true)));
       const t0 = performance.now();
       await nginx?.setGateways(next.map(address));
       const switchMs = performance.now() - t0;
+      // The old set serves on for shutdownDelayMs: nginx's old workers may still forward requests they accepted
+      // before the reload, and they have no other upstream to retry on.
       await stopAll(from);
       return { next, timing: { switchMs, drainMs: performance.now() - t0 - switchMs, standbyMs: t0 - s0 } };
     };
     let green: TraderRole[] = [];
     await phase('blue-green', async () => {
-      const { next, timing } = await swap(blue, () => Promise.all(Array.from({ length: o.gateways }, startGateway)));
+      const { next, timing } = await swap(blue);
       green = next;
       return timing;
     });
     await phase('rollback', async () => {
       // Blue is the previous version: brought back, switched to, and green drained.
-      const { next, timing } = await swap(green, () => Promise.all(Array.from({ length: o.gateways }, startGateway)));
+      const { next, timing } = await swap(green);
       blue = next;
       return timing;
     });
-    return results;
+    return { capacity, load, phases: results };
   } finally {
+    o.signal?.removeEventListener('abort', onAbort);
     await wrk?.kill();
     streams?.close();
     await nginx?.stop();
@@ -232,17 +394,26 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<PhaseRes
 }
 
 /** The results as a Markdown table. */
-export function formatTable(results: readonly PhaseResult[]): string {
-  const rows = results.map((r) =>
+export function formatTable(report: RehearsalReport): string {
+  const steady = report.phases.find((r) => r.phase === 'steady');
+  const capacity = report.capacity.map(
+    ({ target, result: c }) =>
+      `| ${target} | ${c.ok} | ${Math.round(c.requestsPerSecond)} | ${c.requests - c.ok + c.socketErrors} | ${c.p99Ms.toFixed(1)} |`,
+  );
+  const rows = report.phases.map((r) =>
     [
       r.phase,
       r.load.answered,
-      Math.round(r.load.requestsPerSecond),
+      `${Math.round(r.load.requestsPerSecond)}${steady === undefined || r === steady ? '' : ` (${(r.load.requestsPerSecond / steady.load.requestsPerSecond).toFixed(2)}x)`}`,
       r.load.failed === 0
         ? 0
         : `${r.load.failed} (unanswered ${r.load.sent - r.load.answered}, ${Object.entries(r.load.statuses)
             .map(([code, n]) => `${code}: ${n}`)
-            .join(', ')})`,
+            .join(', ')}; nginx: ${
+            Object.entries(r.proxyErrors)
+              .map(([k, n]) => `${k} x${n}`)
+              .join(', ') || 'none'
+          })`,
       r.load.p99Ms.toFixed(1),
       r.streams.clients,
       r.streams.reconnects,
@@ -255,6 +426,16 @@ export function formatTable(results: readonly PhaseResult[]): string {
     ].join(' | '),
   );
   return [
+    ...(capacity.length === 0
+      ? []
+      : [
+          '| capacity (unpaced wrk, before the phases) | 2xx | req/s | not 2xx or socket errors | p99 ms |',
+          '|---|---|---|---|---|',
+          ...capacity,
+          '',
+        ]),
+    `Phases: ${report.load.connections} wrk connections, ${report.load.paceMs} ms pause each, aiming at ${Math.round(report.load.targetPerSecond)} requests/s; ratios against the steady phase.`,
+    '',
     '| phase | requests | req/s | failed | p99 ms | stream clients | reconnects | resumed | resnapshots | lost | standby ready ms | switch ms | old set drained ms |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r} |`),
@@ -271,24 +452,30 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
       hold: { type: 'string', default: '10' },
       connections: { type: 'string', default: '64' },
       pace: { type: 'string', default: '20' },
+      'shutdown-delay': { type: 'string', default: '5000' },
+      capacity: { type: 'string', default: '5' },
+      'load-percent': { type: 'string', default: '50' },
     },
     strict: true,
   });
   const int = (name: keyof typeof values) => {
     const n = Number(values[name]);
-    if (!Number.isInteger(n) || n < 1)
+    if (!Number.isInteger(n) || n < (['shutdown-delay', 'capacity', 'load-percent'].includes(name) ? 0 : 1))
       throw new RangeError(`--${name} must be a positive integer, got ${values[name]}`);
     return n;
   };
-  const results = await rehearse({
+  const report = await rehearse({
     gateways: int('gateways'),
     streamClients: int('clients'),
     holdSeconds: int('hold'),
     connections: int('connections'),
     paceMs: int('pace'),
+    shutdownDelayMs: int('shutdown-delay'),
+    capacitySeconds: int('capacity'),
+    loadFraction: int('load-percent') / 100,
     log: (line) => console.error(`rehearsal: ${line}`),
   });
-  console.log(formatTable(results));
-  const bad = results.filter((r) => r.load.failed > 0 || r.streams.lost > 0 || r.load.requestsPerSecond < 1000);
+  console.log(formatTable(report));
+  const bad = report.phases.filter((r) => r.load.failed > 0 || r.streams.lost > 0 || r.load.requestsPerSecond < 1000);
   process.exit(bad.length === 0 ? 0 : 1);
 }

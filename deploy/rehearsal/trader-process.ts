@@ -3,7 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { exited, spawnServer, waitFor } from '@cryptoscalp/testkit';
 import pg from 'pg';
 
-const traderDir = fileURLToPath(new URL('../../apps/trader/', import.meta.url));
+/**
+ * The trader's directory: apps/trader, or `REHEARSAL_TRADER_DIR` (a copy of it holding `dist/`, for a drill that must
+ * not see a build running beside it).
+ */
+const traderDir = process.env.REHEARSAL_TRADER_DIR
+  ? `${process.env.REHEARSAL_TRADER_DIR.replace(/\/$/, '')}/`
+  : fileURLToPath(new URL('../../apps/trader/', import.meta.url));
 /** The built trader: `npm run build -w @cryptoscalp/trader` makes it. */
 export const traderMain = `${traderDir}dist/main.js`;
 
@@ -27,9 +33,14 @@ export async function startTraderRole(
   env: Record<string, string>,
   started: Set<TraderRole>,
   extraArgs: readonly string[] = [],
+  /** Scheduling niceness to start it with (`nice -n`; 0: as this process). */
+  nice = 0,
 ): Promise<TraderRole> {
   if (!existsSync(traderMain)) throw new Error(`${traderMain} is missing: run npm run build -w @cryptoscalp/trader`);
-  const server = spawnServer(process.execPath, [traderMain, '--role', role, '--port', String(port), ...extraArgs], {
+  const argv = [process.execPath, traderMain, '--role', role, '--port', String(port), ...extraArgs];
+  // nice execs node: the PID is the trader's.
+  const [command, ...args] = (nice === 0 ? argv : ['nice', '-n', String(nice), ...argv]) as [string, ...string[]];
+  const server = spawnServer(command, args, {
     cwd: traderDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });

@@ -130,6 +130,17 @@ export function renderCompose(envFile: string): Obj {
 }
 
 /**
+ * Connection strings the image's entrypoint reads from `<NAME>_FILE` (deploy/image/entrypoint.mjs): the files are
+ * secrets, absent when validating, so a placeholder of the same shape stands in for each one the service names.
+ */
+const FROM_FILE_PLACEHOLDERS: Record<string, string> = {
+  DATABASE_URL: 'postgres://placeholder@postgres-primary:5432/trader',
+  DATABASE_REPLICA_URLS: 'postgres://placeholder@postgres-replica:5432/trader',
+  REDIS_URL: 'redis://placeholder@redis:6379',
+  TRADER_BUS_REDIS_URL: 'redis://placeholder@redis:6379',
+};
+
+/**
  * Checks the trader services of a rendered compose model for `env`: each sets `TRADER_ENV=<env>`, and its
  * environment over `deploy/config/<env>.json` is a valid trader config.
  * @returns the names of the trader services checked.
@@ -139,6 +150,11 @@ export function validateComposeTraders(model: Obj, env: EnvName): string[] {
   if (traders.length === 0) throw new Error('compose: no service sets TRADER_ENV');
   for (const [name, service] of traders) {
     const vars = Object.fromEntries(Object.entries(service.environment as Obj).map(([k, v]) => [k, String(v ?? '')]));
+    for (const [variable, placeholder] of Object.entries(FROM_FILE_PLACEHOLDERS))
+      if (vars[`${variable}_FILE`] !== undefined) {
+        vars[variable] = placeholder;
+        delete vars[`${variable}_FILE`];
+      }
     if (vars.TRADER_ENV !== env)
       throw new Error(
         `compose: service ${name} sets TRADER_ENV=${vars.TRADER_ENV}, not ${env} (the compose kit is production's)`,

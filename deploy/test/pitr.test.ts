@@ -29,7 +29,8 @@ import type { Fill } from '../../apps/trader/src/model/types.js';
 const execFileAsync = promisify(execFile);
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const scripts = join(repo, 'deploy/backup');
-const traderMain = join(repo, 'apps/trader/dist/main.js');
+// REHEARSAL_TRADER_DIR: a copy of apps/trader holding dist/, for a drill that must not see a build running beside it.
+const traderMain = join(process.env.REHEARSAL_TRADER_DIR || join(repo, 'apps/trader'), 'dist/main.js');
 /**
  * The drill's knobs (`npm run dr-drill -w @cryptoscalp/deploy` sets production-like values): archive_timeout (the
  * test's 2 s bounds the RPO measured below; production's is 30 s, postgresql.backup.conf), WAL segment size (the
@@ -72,8 +73,11 @@ async function runScript(name: string, args: string[]): Promise<string> {
   try {
     return (await execFileAsync(join(scripts, name), args, { maxBuffer: 16 * 1024 * 1024 })).stdout;
   } catch (e) {
-    const err = e as Error & { stderr?: string; stdout?: string };
-    throw new Error(`${name} ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+    const err = e as Error & { stderr?: string; stdout?: string; code?: number };
+    throw Object.assign(
+      new Error(`${name} ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`),
+      { code: err.code },
+    );
   }
 }
 
@@ -114,13 +118,30 @@ async function stopPostmaster(pid: number): Promise<void> {
   }
 }
 
-async function restore(args: string[]): Promise<Restored> {
-  const out = await runScript('restore-pitr.sh', [...args, '--listen', '127.0.0.1']);
-  const m = /^restored pgdata=\S+ port=(\d+) pid=(\d+) seconds=([\d.]+)$/m.exec(out);
-  if (m === null) throw new Error(`restore-pitr.sh printed no result line:\n${out}`);
-  const restored = { port: Number(m[1]), pid: Number(m[2]), seconds: Number(m[3]) };
-  cleanups.push(() => stopPostmaster(restored.pid));
-  return restored;
+/**
+ * restore-pitr.sh into `pgdata` on a free port. A free port can be taken by another process (a client connection's
+ * ephemeral port, another test's server) between the check and the server's bind, seconds later after unpacking: the
+ * script then exits 3, and the restore is repeated on another port into a fresh directory.
+ */
+async function restore(args: string[], pgdata: string): Promise<Restored> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      const out = await runScript('restore-pitr.sh', [
+        ...args,
+        ...['--pgdata', pgdata, '--port', String(port), '--listen', '127.0.0.1'],
+      ]);
+      const m = /^restored pgdata=\S+ port=(\d+) pid=(\d+) seconds=([\d.]+)$/m.exec(out);
+      if (m === null) throw new Error(`restore-pitr.sh printed no result line:\n${out}`);
+      const restored = { port: Number(m[1]), pid: Number(m[2]), seconds: Number(m[3]) };
+      cleanups.push(() => stopPostmaster(restored.pid));
+      return restored;
+    } catch (error) {
+      if (attempt >= 3 || (error as { code?: number }).code !== 3) throw error;
+      console.log(`restore-pitr.sh: port ${port} was taken, again on another port`);
+      await rm(pgdata, { recursive: true, force: true });
+    }
+  }
 }
 
 /** The built trader (`--role all`) writing to `databaseUrl`, its output kept for failure messages. */
@@ -308,11 +329,30 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     )[0] as [string, string];
     const targetMs = Number(targetMsText);
     const committedAfterT = `select count(*) from trader.fills where pg_xact_commit_timestamp(xmin) > '${targetTime}'`;
-    await waitFor(async () => Number(await psqlAt(primary.port, committedAfterT)) >= 3, {
+    await waitFor(async () => Number(await psqlAt(primary.port, committedAfterT)) >= 1, {
       timeoutMs: 60_000,
       intervalMs: 100,
       what: 'fills committed after T',
+    }).catch(async (error: Error) => {
+      // Say whether the trader stopped filling or its writer stopped committing.
+      const cursor = await cursorAt(primary.port).catch((e: Error) => e.message);
+      throw new Error(
+        `${error.message}: ${fillCount()} fills and ${Journal.read(journalPath).length} entries in the journal, writer cursor ${cursor}\n${trader.output().slice(-3_000)}`,
+      );
     });
+    // Recovery to T stops at the first commit after T; an archive that ends before such a commit cannot reach T
+    // (PostgreSQL: "recovery ended before configured recovery target was reached", and the server does not start).
+    // In a disaster T must be older than the archive's end; here: wait until the segment holding those commits is
+    // archived (archive_timeout switches it).
+    const segmentAfterT = await psqlAt(primary.port, 'select pg_walfile_name(pg_current_wal_lsn())');
+    await waitFor(
+      async () =>
+        (await psqlAt(
+          primary.port,
+          "select coalesce(last_archived_wal, '') from pg_stat_archiver where last_archived_wal ~ '^[0-9A-F]{24}$'",
+        )) >= segmentAfterT,
+      { timeoutMs: 60_000, intervalMs: 100, what: `WAL segment ${segmentAfterT} archived` },
+    );
     // The drill trades on for a while: the loss then falls anywhere in an archive_timeout cycle.
     await new Promise((r) => setTimeout(r, drill.tradeAfterTargetS * 1000));
 
@@ -356,10 +396,7 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     expect(segments.length).toBeLessThan(archiveBeforeLoss.filter((n) => /^[0-9A-F]{24}$/.test(n)).length);
 
     // RPO: restore to the end of the archive beside (another port) and count what it lacks.
-    const latest = await restore([
-      ...['--backup', backup, '--wal-archive', archive, '--latest'],
-      ...['--pgdata', join(restores, 'latest'), '--port', String(await freePort())],
-    ]);
+    const latest = await restore(['--backup', backup, '--wal-archive', archive, '--latest'], join(restores, 'latest'));
     const journalAtLoss = Journal.read(journalPath).slice(0, seqAtLoss);
     const latestCursor = await expectDatabaseEqualsJournal(latest.port, journalAtLoss, 'restore to latest');
     await stopPostmaster(latest.pid);
@@ -374,10 +411,10 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     // the restored cursor and catches up from the journal. (The running trader is not pointed at it: its writer
     // keeps the cursor it had and would skip the entries the restore lacks; see disaster-recovery.md.)
     const rtoStart = Date.now();
-    const replacement = await restore([
-      ...['--backup', backup, '--wal-archive', archive, '--latest'],
-      ...['--pgdata', join(restores, 'replacement'), '--port', String(await freePort())],
-    ]);
+    const replacement = await restore(
+      ['--backup', backup, '--wal-archive', archive, '--latest'],
+      join(restores, 'replacement'),
+    );
     const acceptedAt = Date.now();
     await stopTrader(trader.child);
     const seqAtRestart = Journal.read(journalPath).length;
@@ -396,10 +433,10 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     expect(journal.slice(0, copied)).toEqual(Journal.read(journalCopy));
 
     // PITR: restore to T into a fresh cluster.
-    const pitr = await restore([
-      ...['--backup', backup, '--wal-archive', archive, '--target-time', targetTime],
-      ...['--pgdata', join(restores, 'pitr'), '--port', String(await freePort())],
-    ]);
+    const pitr = await restore(
+      ['--backup', backup, '--wal-archive', archive, '--target-time', targetTime],
+      join(restores, 'pitr'),
+    );
     const cursorAtT = await expectDatabaseEqualsJournal(pitr.port, journal, 'restore to T');
     const restoredFills = new Set(rows(await psqlAt(pitr.port, 'select fill_id from trader.fills')).map(([id]) => id));
     expect(restoredFills).toEqual(new Set(commitTimes.filter(([, before]) => before === 't').map(([id]) => id)));

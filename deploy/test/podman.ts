@@ -97,6 +97,13 @@ export interface BuiltImage {
 let built: Promise<BuiltImage> | undefined;
 
 /**
+ * How long {@link buildTraderImage} may take, for the hook that awaits it: on a fresh machine (no podman storage,
+ * cold npm cache) it runs debootstrap, apt-get for the build image's compilers and both `npm ci`: about 15 minutes
+ * measured on a shared 2-core machine at load average 20-30; 1.5-2.5 minutes when only the sources changed.
+ */
+export const BUILD_TIMEOUT_MS = 40 * 60_000;
+
+/**
  * Builds the base images (`deploy/image/build-base.sh`, skipped when they exist) and the trader's image
  * ({@link TRADER_IMAGE}) from the repository's `Dockerfile`. Layers are cached, so an unchanged tree rebuilds in
  * seconds; one build at a time on the machine. Labels carry the commit (stable between runs, so cache-friendly).
@@ -105,7 +112,9 @@ let built: Promise<BuiltImage> | undefined;
 export function buildTraderImage(): Promise<BuiltImage> {
   built ??= (async () => {
     const t0 = Date.now();
-    const base = await run(...withBuildLock('bash', [`${repoRoot}deploy/image/build-base.sh`]), { timeoutMs: 600_000 });
+    const base = await run(...withBuildLock('bash', [`${repoRoot}deploy/image/build-base.sh`]), {
+      timeoutMs: BUILD_TIMEOUT_MS,
+    });
     const baseImages = base.stdout.trim().split('\n').slice(-2);
     const [runtimeBase, buildBase] = baseImages;
     const t1 = Date.now();
@@ -136,7 +145,7 @@ export function buildTraderImage(): Promise<BuiltImage> {
         TRADER_IMAGE,
         repoRoot,
       ]),
-      { timeoutMs: 600_000 },
+      { timeoutMs: BUILD_TIMEOUT_MS },
     );
     const result = {
       image: TRADER_IMAGE,
@@ -183,4 +192,37 @@ export async function removeContainers(...names: string[]): Promise<void> {
 /** Removes volumes by name, ignoring those already gone (for `finally`). */
 export async function removeVolumes(...names: string[]): Promise<void> {
   if (names.length > 0) await podman(['volume', 'rm', '--force', ...names], { allowFailure: true });
+}
+
+/** The label that names the test process owning a container (see {@link removeOrphanedTestContainers}). */
+const OWNER_LABEL = 'com.cryptoscalp.test.pid';
+
+/** `podman run` arguments that label a container with this test process's pid. */
+export function ownerLabel(): string[] {
+  return ['--label', `${OWNER_LABEL}=${process.pid}`];
+}
+
+/**
+ * Removes the containers of test processes that are gone (killed before their afterAll ran): found by
+ * {@link ownerLabel}, each removed by its id, so a later run does not share the machine with them.
+ */
+export async function removeOrphanedTestContainers(): Promise<void> {
+  const { stdout } = await podman(
+    ['ps', '--all', '--filter', `label=${OWNER_LABEL}`, '--format', `{{.ID}} {{index .Labels "${OWNER_LABEL}"}}`],
+    { allowFailure: true },
+  );
+  const orphans: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const [id, pid] = line.trim().split(' ');
+    if (id === undefined || id === '' || Number(pid) === process.pid) continue;
+    try {
+      process.kill(Number(pid), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') orphans.push(id);
+    }
+  }
+  if (orphans.length > 0) {
+    console.log(`podman: removing ${orphans.length} container(s) left by test processes that are gone`);
+    await removeContainers(...orphans);
+  }
 }

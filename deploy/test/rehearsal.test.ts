@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { formatTable, type PhaseResult, rehearse } from '../rehearsal/rehearse.js';
 
 // The zero-downtime rehearsal, short: real nginx (TLS) in front of two gateway processes and one engine on the local
@@ -6,17 +6,39 @@ import { formatTable, type PhaseResult, rehearse } from '../rehearsal/rehearse.j
 // gateway, a blue-green switch and a rollback, after a steady phase under the same load as the baseline. The long run: `npm run rehearsal -w @cryptoscalp/deploy`.
 
 describe('zero-downtime rehearsal', () => {
+  // On a timeout the rehearsal is still running: stop its processes by PID before the worker exits.
+  const controller = new AbortController();
+  let running: Promise<unknown> | undefined;
+  afterAll(async () => {
+    controller.abort();
+    await Promise.race([running?.catch(() => undefined), new Promise((r) => setTimeout(r, 20_000))]);
+  });
+
   it('rolls, switches blue-green and rolls back under load with no failed request and no stream client lost', async () => {
-    const results = await rehearse({ gateways: 2, streamClients: 100, holdSeconds: 2 });
-    console.log(formatTable(results));
+    const rehearsal = rehearse({
+      gateways: 2,
+      streamClients: 100,
+      holdSeconds: 2,
+      capacitySeconds: 3,
+      signal: controller.signal,
+      ...(process.env.REHEARSAL_VERBOSE ? { log: (line: string) => console.error(`rehearsal: ${line}`) } : {}),
+    });
+    running = rehearsal;
+    const report = await rehearsal;
+    console.log(formatTable(report));
+    const results = report.phases;
+    // The baseline of this run: what the gateways answer at all, directly and through nginx.
+    expect(report.capacity).toHaveLength(4);
+    for (const { target, result } of report.capacity) expect(result.ok, target).toBeGreaterThan(0);
     expect(results.map((r) => r.phase)).toEqual(['steady', 'rolling restart', 'blue-green', 'rollback']);
     const by = (phase: PhaseResult['phase']) => results.find((r) => r.phase === phase) as PhaseResult;
     for (const r of results) {
       expect(r.load.sent, `${r.phase}: load ran`).toBeGreaterThan(0);
       expect(r.load.failed, `${r.phase}: requests without a 2xx answer`).toBe(0);
       expect(r.load.answered).toBe(r.load.sent);
-      // The load's rate is what this machine gives (the table prints it; the issue's 1,000 requests/s is not reached
-      // on 2 shared cores with one TLS connection per request). What a switch must not do is collapse it.
+      // The load's rate is what this machine gives (the table prints it beside the unpaced capacity of the same run;
+      // the issue's 1,000 requests/s is above what the gateways answer at all on 2 shared cores). What a switch must
+      // not do is collapse it.
       expect(r.load.requestsPerSecond, `${r.phase}: rate against the steady phase`).toBeGreaterThanOrEqual(
         0.25 * by('steady').load.requestsPerSecond,
       );

@@ -166,7 +166,7 @@ describe('the scripts', () => {
         if (env === 'production') {
           expect(compose.code, `compose: ${compose.stderr}`).toBe(0);
           expect(compose.stdout).toMatch(
-            /trader config of engine, gateway-1, gateway-2[\s\S]*dry run: compose production is valid/,
+            /trader config of engine-1, engine-2, gateway-1, gateway-2[\s\S]*dry run: compose production is valid/,
           );
         } else {
           expect([compose.code, compose.stderr]).toEqual([

@@ -290,6 +290,7 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
           name: 'event-stream',
           redis: redis(),
           key: `${key}:events`,
+          waitReplicas: config.bus.waitReplicas,
           ...(leader === undefined ? {} : { fenceEpoch: leader.epoch }),
         });
   const bus: CommandBus =

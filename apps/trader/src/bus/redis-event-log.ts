@@ -110,7 +110,8 @@ interface FlushWaiter {
  *
  * Durability is Redis's: a record is durable when `flush()` resolves only if the server persists writes before
  * answering (`appendonly yes`, `appendfsync always`); without persistence a Redis restart loses the log (readers
- * then see a new epoch and a gap).
+ * then see a new epoch and a gap). With `waitReplicas`, a batch is durable only once that many replicas hold it
+ * (`WAIT`), which is what survives a Sentinel failover (replication is otherwise asynchronous).
  */
 export class RedisEventLog<T> implements EventLog<T> {
   /** Health indicator name. */
@@ -124,6 +125,8 @@ export class RedisEventLog<T> implements EventLog<T> {
   private readonly flushTimeoutMs: number;
   /** Leader epoch every write is fenced with ('' = unfenced). */
   private readonly fenceEpoch: string;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
   /** Stamped on every entry, so a retry recognises its own records and a second writer is told apart. */
   private readonly writerId = randomBytes(8).toString('hex');
   private currentEpoch = '';
@@ -154,6 +157,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     writeBatches: 0,
     writeErrors: 0,
     retriedDuplicates: 0,
+    replicationShortfalls: 0,
     lost: 0,
     epochChanges: 0,
     connectionErrors: 0,
@@ -177,9 +181,13 @@ export class RedisEventLog<T> implements EventLog<T> {
         maxPending: integerAtLeast(1),
         flushTimeoutMs: integerAtLeast(1),
         fenceEpoch: integerAtLeast(1),
+        waitReplicas: integerAtLeast(0),
+        waitTimeoutMs: integerAtLeast(1),
       },
       ['redis', 'key'],
     );
+    this.waitReplicas = options.waitReplicas ?? 0;
+    this.waitTimeoutMs = options.waitTimeoutMs ?? 1_000;
     this.name = options.name ?? EVENT_LOG_DEFAULTS.name;
     this.target = options.redis;
     this.keys = eventLogKeys(options.key);
@@ -302,6 +310,18 @@ export class RedisEventLog<T> implements EventLog<T> {
       const [, last, skipped] = reply;
       this.counts.retriedDuplicates += skipped;
       if (last < prev) await this.onLost(prev, last);
+      if (this.waitReplicas > 0) {
+        // Durable means replicated: a batch that did not reach enough replicas is written again (skipped by the
+        // append as our own) and waited for again, so nothing is acknowledged that a failover could lose.
+        const acked = Number(await this.conn.client.wait(this.waitReplicas, this.waitTimeoutMs));
+        if (acked < this.waitReplicas) {
+          this.counts.replicationShortfalls++;
+          throw new TraderError(
+            'E_TRADER_BUS',
+            `event log batch reached ${acked} of ${this.waitReplicas} replicas within ${this.waitTimeoutMs} ms`,
+          );
+        }
+      }
       this.acknowledge(batch.length);
     } catch (e) {
       this.counts.writeErrors++;

@@ -146,6 +146,14 @@ export interface RedisEventLogOptions {
    * epoch (see `raiseEventLogFence`); the log then stops writing, like when another writer appended. @default unfenced
    */
   fenceEpoch?: number;
+  /**
+   * Replicas that must hold a batch before it counts as durable (Redis `WAIT`): with a Sentinel-managed primary, an
+   * acknowledged record then survives the primary's loss. A batch not replicated within `waitTimeoutMs` is not
+   * acknowledged and is written again (the append skips what the stream already holds) until it is. @default 0
+   */
+  waitReplicas?: number;
+  /** How long one `WAIT` for `waitReplicas` may take. @default 1000 */
+  waitTimeoutMs?: number;
 }
 
 /** Options of {@link MemoryEventLog}. */

@@ -167,6 +167,12 @@ export interface TraderConfig {
     snapshotIntervalMs: number;
     /** How often book tops, marks and the engine's status are published. @default 250 */
     marketIntervalMs: number;
+    /**
+     * Redis replicas that must hold an event-stream batch before the engine counts it as durable (Redis `WAIT`).
+     * Set it to 1 or more with a Sentinel-managed Redis: an acknowledged entry then survives a failover; 0 trusts the
+     * primary alone (asynchronous replication can lose the last acknowledged entries on failover). @default 0
+     */
+    waitReplicas: number;
   };
   ha: {
     /**

@@ -52,6 +52,7 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
     commandTimeoutMs: 5000,
     snapshotIntervalMs: 5000,
     marketIntervalMs: 250,
+    waitReplicas: 0,
   },
   ha: { enabled: false, leaseTtlMs: 2000, renewIntervalMs: 500, holderId: '', strategyStateMs: 1000 },
   http: {

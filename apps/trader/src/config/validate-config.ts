@@ -125,6 +125,7 @@ const RULES: Readonly<Record<string, Check>> = {
   'bus.commandTimeoutMs': int(10, 600_000),
   'bus.snapshotIntervalMs': int(100, 3_600_000),
   'bus.marketIntervalMs': int(10, 60_000),
+  'bus.waitReplicas': int(0, 16),
   'ha.enabled': bool,
   'ha.leaseTtlMs': int(300, 600_000),
   'ha.renewIntervalMs': int(50, 200_000),

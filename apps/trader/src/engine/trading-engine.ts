@@ -1,17 +1,17 @@
 import { PaperExecution } from '../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../config/config-types.js';
-import { isTraderError } from '../errors.js';
+import { isTraderError, TraderError } from '../errors.js';
 import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
 import { canTransition, OrderBookkeeper } from '../execution/order-state-machine.js';
 import { type CancelTimer, type Clock, SYSTEM_CLOCK } from '../internal/clock.js';
 import { LatencyRecorder } from '../internal/latency-recorder.js';
-import { isJournalWriteError, type Journal, type JournalEntry } from '../journal/journal.js';
+import { isJournalWriteError, Journal, type JournalEntry, SNAPSHOT_ENTRY } from '../journal/journal.js';
 import type { DataSink } from '../model/data-client.js';
 import type { ExecutionClient, ExecutionEvent } from '../model/execution-client.js';
-import type { JournalEvents, JournalEventType } from '../model/journal-events.js';
+import type { EngineSnapshot, JournalEvents, JournalEventType } from '../model/journal-events.js';
 import type { BookSnapshot, Fill, GapEvent, MarketEvent, Order, OrderIntent } from '../model/types.js';
 import { VenueBook } from '../model/venue-book.js';
-import { Portfolio } from '../portfolio/portfolio.js';
+import { Portfolio, type PortfolioState } from '../portfolio/portfolio.js';
 import { KillSwitch, type TradingState } from '../risk/kill-switch.js';
 import { RiskEngine } from '../risk/risk-engine.js';
 import { ScalpingStrategy } from '../strategy/scalping-strategy.js';
@@ -45,6 +45,12 @@ export interface TradingEngineOptions {
   clock?: Clock;
   /** The process id journaled in `session.start` (a backtest journals 0, so its journal is reproducible). @default process.pid */
   pid?: number;
+  /**
+   * How often the strategy's learned state is journaled (`strategy.state`, when the strategy has `exportState`), so
+   * a replay (a standby taking over, a restart) restores it instead of warming up again; 0: never.
+   * @default `config.ha.strategyStateMs` with `config.ha.enabled`, else 0
+   */
+  strategyStateMs?: number;
 }
 
 /** Trades in a row printing outside the book (beyond {@link OUTSIDE_BOOK_MARGIN}) that make it resync. */
@@ -90,6 +96,8 @@ export interface ReplayReport {
   reconciledByVenue: number;
   /** Entries that did not apply (should be 0). */
   skipped: number;
+  /** True when the strategy's learned state was restored from a `strategy.state` entry (no new warm-up). */
+  strategyRestored: boolean;
 }
 
 /** The engine's stage latency recorders (milliseconds). */
@@ -130,8 +138,10 @@ export class TradingEngine {
   };
   /** One book per configured symbol. */
   readonly books: ReadonlyMap<string, VenueBook>;
-  readonly orders = new OrderBookkeeper();
-  readonly portfolio = new Portfolio();
+  /** The orders (replaced once, when a replay starts from a journal snapshot). */
+  orders = new OrderBookkeeper();
+  /** Positions and PnL (replaced once, when a replay starts from a journal snapshot). */
+  portfolio = new Portfolio();
   readonly killSwitch: KillSwitch;
   readonly risk: RiskEngine;
   readonly strategy: Strategy;
@@ -161,6 +171,10 @@ export class TradingEngine {
     journalFailures: 0,
     /** Orders refused because the journal was refusing appends. */
     journalRejected: 0,
+    /** Journal segments started (each with a snapshot entry). */
+    journalRotations: 0,
+    /** Rotations that failed (the journal kept appending to its segment). */
+    journalRotationFailures: 0,
   };
   /** Wall-clock time of the last market event per symbol. */
   readonly lastEventAt = new Map<string, number>();
@@ -182,6 +196,16 @@ export class TradingEngine {
   private held: (() => void)[] = [];
   private journalRetry: NodeJS.Timeout | undefined;
   private journalRetryMs = JOURNAL_RETRY_MIN_MS;
+  private readonly strategyStateMs: number;
+  /** The last `strategy.state` seen by a replay in progress. */
+  private replayedStrategyState: JournalEvents['strategy.state'] | undefined;
+  /** The state last journaled, to skip an unchanged one. */
+  private lastStrategyState = '';
+  /** The last `strategy.state` journaled or replayed (a journal snapshot carries it on). */
+  private strategyEntry: JournalEvents['strategy.state'] | undefined;
+  /** The day baseline a replayed snapshot carried. */
+  private snapshotDay: EngineSnapshot['day'];
+  private rotating = false;
 
   constructor(options: TradingEngineOptions) {
     const { config } = options;
@@ -192,6 +216,11 @@ export class TradingEngine {
     this.requestSnapshot = options.requestSnapshot ?? (() => {});
     this.books = new Map(config.symbols.map((s) => [s, new VenueBook(s)]));
     this.bookStaleMs = options.bookStaleMs ?? 2_000;
+    this.strategyStateMs = options.strategyStateMs ?? (config.ha?.enabled ? config.ha.strategyStateMs : 0);
+    if (!Number.isSafeInteger(this.strategyStateMs) || this.strategyStateMs < 0)
+      throw new TraderError('E_TRADER_INVALID_OPTION', 'strategyStateMs must be an integer >= 0', {
+        field: 'strategyStateMs',
+      });
     for (const s of config.symbols) this.watch.set(s, { depthAt: 0, tradesSinceDepth: 0, outside: 0, requestedAt: 0 });
     this.killSwitch = new KillSwitch((change) => {
       if (this.replaying) return;
@@ -343,7 +372,66 @@ export class TradingEngine {
     const entry = this.journal.append(type, data, this.clock.now());
     this.apply(entry);
     for (const l of this.listeners) l(entry);
+    if (this.journal.rotationDue && !this.rotating) this.rotateJournal();
     return entry;
+  }
+
+  /**
+   * Starts a new journal segment whose first entry is a snapshot of the state after the last entry: a start then
+   * replays this segment only. A rotation that fails leaves the journal appending to its segment (counted; it is
+   * tried again after the next entry); a snapshot the journal refuses is a journal failure like any other (the
+   * segment then begins without one and a start reads back to the previous snapshot).
+   */
+  private rotateJournal(): void {
+    this.rotating = true;
+    try {
+      const snapshot = this.exportSnapshot();
+      if (!this.journal.rotate()) return;
+      this.counters.journalRotations++;
+      this.record(SNAPSHOT_ENTRY as 'journal.snapshot', snapshot);
+    } catch (e) {
+      if (isTraderError(e) && e.field === 'journal.rotate') this.counters.journalRotationFailures++;
+      else this.journalFailed(e);
+    } finally {
+      this.rotating = false;
+    }
+  }
+
+  /** The state a `journal.snapshot` entry carries: what a replay of every entry so far would rebuild. */
+  exportSnapshot(): EngineSnapshot {
+    const net = this.portfolio.totals().net;
+    return {
+      v: 1,
+      origin: Journal.origin(this.journal.path),
+      openOrders: [...this.orders.openOrders()].map((o) => ({
+        order: { ...o },
+        fillIds: [...this.orders.fillIdsOf(o.clientOrderId)],
+      })),
+      idCounter: this.ids.last,
+      orders: this.orders.size,
+      portfolio: this.portfolio.toJSON(),
+      trading: { state: this.killSwitch.state, reason: this.killSwitch.reason },
+      day: { date: new Date(this.clock.now()).toISOString().slice(0, 10), baseline: net - this.risk.dailyPnl(net) },
+      pendingCancel: [...this.pendingCancel],
+      strategy: this.strategyEntry,
+    };
+  }
+
+  /** Replaces the state with a snapshot's (replay only). @throws TraderError `E_TRADER_JOURNAL` for another version. */
+  private restoreSnapshot(s: EngineSnapshot): void {
+    if (s?.v !== 1 || !Array.isArray(s.openOrders))
+      throw new TraderError('E_TRADER_JOURNAL', 'journal snapshot: unknown version', { field: 'journal.snapshot' });
+    const orders = new OrderBookkeeper();
+    for (const o of s.openOrders) orders.restore(o.order as Order, o.fillIds);
+    this.orders = orders;
+    this.ids.advancePast(ClientOrderIdGenerator.format(this.ids.instanceId, s.idCounter));
+    this.portfolio = Portfolio.fromJSON(s.portfolio as PortfolioState);
+    this.killSwitch.restore(s.trading.state, s.trading.reason);
+    this.pendingCancel.clear();
+    for (const id of s.pendingCancel) this.pendingCancel.add(id);
+    this.snapshotDay = s.day;
+    this.strategyEntry = s.strategy;
+    this.replayedStrategyState = s.strategy?.strategy === this.strategy.name ? s.strategy : undefined;
   }
 
   /** Applies one entry to the in-memory state (live and replay). */
@@ -390,6 +478,16 @@ export class TradingEngine {
         if (this.replaying) this.killSwitch.restore(d.to, d.reason);
         break;
       }
+      case 'strategy.state': {
+        // Only the last one counts: restored once, after the replay (a live one is the strategy's own state).
+        const d = entry.data as JournalEvents['strategy.state'];
+        this.strategyEntry = d;
+        if (this.replaying && d.strategy === this.strategy.name) this.replayedStrategyState = d;
+        break;
+      }
+      case 'journal.snapshot':
+        if (this.replaying) this.restoreSnapshot(entry.data as EngineSnapshot);
+        break;
       default:
         break;
     }
@@ -409,16 +507,33 @@ export class TradingEngine {
     let baseline: number | undefined;
     try {
       for (const e of entries) {
-        if (baseline === undefined && e.ts >= midnight) baseline = this.portfolio.totals().net;
+        const snapshot = e.type === SNAPSHOT_ENTRY;
+        if (baseline === undefined && e.ts >= midnight && !snapshot) baseline = this.portfolio.totals().net;
         try {
           this.apply(e);
         } catch (err) {
           if (!isTraderError(err)) throw err;
           skipped++;
         }
+        // A snapshot carries the day's baseline it had; one of an earlier day leaves it to the entries after it.
+        if (snapshot && this.snapshotDay !== undefined)
+          baseline = this.snapshotDay.date === today ? this.snapshotDay.baseline : undefined;
       }
     } finally {
       this.replaying = false;
+    }
+    const strategyState = this.replayedStrategyState;
+    this.replayedStrategyState = undefined;
+    let strategyRestored = false;
+    if (strategyState !== undefined && this.strategy.importState !== undefined) {
+      try {
+        this.strategy.importState(strategyState.state);
+        strategyRestored = true;
+      } catch (err) {
+        // A state this strategy cannot take (another version, other options): it warms up again.
+        if (!isTraderError(err)) throw err;
+        skipped++;
+      }
     }
     // The daily loss limit counts from the PnL at UTC midnight, also across restarts.
     this.risk.setDayBaseline(baseline ?? this.portfolio.totals().net, today);
@@ -448,6 +563,7 @@ export class TradingEngine {
       reconciledCancelled,
       reconciledByVenue,
       skipped,
+      strategyRestored,
     };
   }
 
@@ -461,6 +577,29 @@ export class TradingEngine {
       this.clock.setInterval(() => this.expireOrders(), 100),
       this.clock.setInterval(() => this.watchBooks(), Math.max(50, Math.min(250, this.bookStaleMs / 4))),
     ];
+    if (this.strategyStateMs > 0 && this.strategy.exportState !== undefined)
+      this.timers.push(this.clock.setInterval(() => this.journalStrategyState(), this.strategyStateMs));
+  }
+
+  /**
+   * Journals the strategy's learned state when it changed since the last one. Skipped while the journal refuses
+   * appends (it is no state change: nothing waits for it) and once decisions stopped.
+   */
+  journalStrategyState(): boolean {
+    const exportState = this.strategy.exportState;
+    if (exportState === undefined || this.closed || this.decisionsStopped || this.journalDown !== undefined)
+      return false;
+    const state = exportState.call(this.strategy);
+    const text = JSON.stringify(state);
+    if (text === this.lastStrategyState) return false;
+    try {
+      this.record('strategy.state', { strategy: this.strategy.name, state });
+    } catch (e) {
+      this.journalFailed(e);
+      return false;
+    }
+    this.lastStrategyState = text;
+    return true;
   }
 
   /**
@@ -668,8 +807,14 @@ export class TradingEngine {
    * Submits an intent through risk (strategy or operator). Returns the order, or the rejection reason; after
    * {@link stopDecisions} every intent is rejected.
    */
-  submit(intent: OrderIntent, recvTs = this.clock.monotonic()): Order | { rejected: string } {
+  submit(requested: OrderIntent, recvTs = this.clock.monotonic()): Order | { rejected: string } {
     if (this.decisionsStopped) return { rejected: 'stopped: the engine is shutting down' };
+    const adjusted = this.execution.adjustIntent?.(requested) ?? requested;
+    if ('rejected' in adjusted) {
+      this.counters.riskRejected++;
+      return { rejected: `venue rules: ${adjusted.rejected}` };
+    }
+    const intent = adjusted;
     const down = this.journalDown;
     if (down !== undefined) {
       this.counters.journalRejected++;
@@ -751,6 +896,12 @@ export class TradingEngine {
     let n = 0;
     for (const o of [...this.orders.openOrders()]) if (this.cancel(o.clientOrderId, reason)) n++;
     return n;
+  }
+
+  /** Journals a live venue's reconciliation report (its fills came before it as ordinary execution events). */
+  recordVenueReconciliation(report: JournalEvents['venue.reconciled']): void {
+    if (this.closed) return;
+    this.durably(() => this.record('venue.reconciled', report));
   }
 
   /** Operator: sets the kill switch (RUNNING releases it). */

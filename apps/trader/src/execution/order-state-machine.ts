@@ -31,6 +31,8 @@ export class OrderBookkeeper {
   private readonly orders = new Map<string, Order>();
   private readonly open = new Map<string, Order>();
   private readonly fillIds = new Set<string>();
+  /** Fill ids of each open order (a journal snapshot carries them, so a redelivered fill stays a duplicate). */
+  private readonly openFills = new Map<string, string[]>();
 
   /** Creates an order in `submitted`. Throws on a duplicate client order id. */
   create(clientOrderId: string, intent: OrderIntent, now: number): Order {
@@ -56,6 +58,28 @@ export class OrderBookkeeper {
     this.orders.set(clientOrderId, order);
     this.open.set(clientOrderId, order);
     return order;
+  }
+
+  /**
+   * Puts back an open order from a journal snapshot, with the ids of the fills it had.
+   * @throws TraderError `E_TRADER_ORDER_STATE` for a duplicate id or an order in a terminal state.
+   */
+  restore(order: Readonly<Order>, fillIds: readonly string[]): Order {
+    if (this.orders.has(order.clientOrderId) || isTerminal(order.status))
+      throw new TraderError('E_TRADER_ORDER_STATE', `cannot restore order ${order.clientOrderId} (${order.status})`, {
+        field: 'clientOrderId',
+      });
+    const o: Order = { ...order };
+    this.orders.set(o.clientOrderId, o);
+    this.open.set(o.clientOrderId, o);
+    for (const id of fillIds) this.fillIds.add(id);
+    if (fillIds.length > 0) this.openFills.set(o.clientOrderId, [...fillIds]);
+    return o;
+  }
+
+  /** Ids of the fills an open order has had. */
+  fillIdsOf(clientOrderId: string): readonly string[] {
+    return this.openFills.get(clientOrderId) ?? [];
   }
 
   get(clientOrderId: string): Order | undefined {
@@ -108,7 +132,10 @@ export class OrderBookkeeper {
     o.status = to;
     o.updatedAt = now;
     if (reason !== undefined && to === 'rejected') o.rejectReason = reason;
-    if (isTerminal(to)) this.open.delete(clientOrderId);
+    if (isTerminal(to)) {
+      this.open.delete(clientOrderId);
+      this.openFills.delete(clientOrderId);
+    }
     return o;
   }
 
@@ -127,6 +154,11 @@ export class OrderBookkeeper {
     const done = o.filledQty + fill.qty >= o.qty - QTY_EPS;
     this.transition(o.clientOrderId, done ? 'filled' : 'partially_filled', fill.ts);
     this.fillIds.add(fill.fillId);
+    if (!done) {
+      const ids = this.openFills.get(o.clientOrderId);
+      if (ids === undefined) this.openFills.set(o.clientOrderId, [fill.fillId]);
+      else ids.push(fill.fillId);
+    }
     o.avgPrice = (o.avgPrice * o.filledQty + fill.price * fill.qty) / (o.filledQty + fill.qty);
     o.filledQty = done ? o.qty : o.filledQty + fill.qty;
     o.fees += fill.fee;

@@ -124,6 +124,9 @@ export class HaEngine {
     this.#follower = new JournalFollower(this.#reader, journal.path, {
       fsync: config.journal.fsync,
       fsyncIntervalMs: config.journal.fsyncIntervalMs,
+      // A standby starts a segment where the leader did (at its snapshot entries); nothing is durable to it, so it
+      // keeps its archived segments until it leads and its writer says PostgreSQL holds them.
+      retainSegments: config.journal.retainSegments,
     });
     // The standby serves no traffic to drain: its server may close at once when it takes over.
     const standbyConfig = { ...config, http: { ...config.http, shutdownDelayMs: 0 } };

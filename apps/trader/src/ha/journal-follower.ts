@@ -1,7 +1,12 @@
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import type { EventLog, LogRecord, TailHandle } from '../bus/types.js';
 import { TraderError } from '../errors.js';
-import { Journal, type JournalEntry, type JournalOptions } from '../journal/journal.js';
+import {
+  cutJournalAfter,
+  Journal,
+  type JournalEntry,
+  type JournalOptions,
+  SNAPSHOT_ENTRY,
+} from '../journal/journal.js';
 import type { TraderRecord } from '../read-model/trader-record.js';
 
 /** Records per read while catching up. */
@@ -23,8 +28,8 @@ export class JournalFollower {
   #streamSeq = 0;
   #tail: TailHandle | undefined;
   #failure: string | undefined;
-  /** Entries appended from the stream since start; entries cut from the local tail at start. */
-  readonly counts = { followed: 0, truncated: 0 };
+  /** Entries appended from the stream since start; entries cut from the local tail; segments started. */
+  readonly counts = { followed: 0, truncated: 0, rotated: 0, rotationFailures: 0 };
 
   constructor(
     private readonly log: EventLog<TraderRecord>,
@@ -90,9 +95,10 @@ export class JournalFollower {
   }
 
   #open(): void {
-    const { journal, recovery } = Journal.open(this.path, this.journalOptions);
+    const { journal } = Journal.open(this.path, this.journalOptions);
     this.#journal = journal;
-    this.#local = recovery.entries;
+    // Every entry still kept (all segments), not only what a start would replay: each is checked against the stream.
+    this.#local = Journal.read(this.path);
   }
 
   /**
@@ -101,7 +107,7 @@ export class JournalFollower {
    */
   #cutTo(seq: number): void {
     (this.#journal as Journal).close();
-    this.counts.truncated += cutJournal(this.path, seq);
+    this.counts.truncated += cutJournalAfter(this.path, seq);
     this.#open();
   }
 
@@ -128,34 +134,18 @@ export class JournalFollower {
         this.#failure = `the event stream jumps from entry ${journal.lastSeq} to ${e.seq} (trimmed, or another stream): this journal cannot follow it`;
         continue;
       }
+      // The leader began a segment here (its snapshot entry comes first in it): so does this copy, so a takeover
+      // replays from that snapshot on.
+      if (e.type === SNAPSHOT_ENTRY && journal.segmentSize > 0) {
+        try {
+          if (journal.rotate()) this.counts.rotated++;
+        } catch {
+          // Still one segment: a takeover then replays from an earlier snapshot, slower but the same state.
+          this.counts.rotationFailures++;
+        }
+      }
       journal.append(e.type, e.data, e.ts);
       this.counts.followed++;
     }
   }
-}
-
-/**
- * Cuts a journal file after the entry with sequence `keepSeq` (its first entries are 1, 2, ...), keeping the cut
- * lines in `<path>.uncommitted-<time>`. Returns the number of entries cut.
- */
-function cutJournal(path: string, keepSeq: number): number {
-  const text = readFileSync(path);
-  let bytes = 0;
-  for (let kept = 0; kept < keepSeq; kept++) {
-    const nl = text.indexOf(10, bytes);
-    if (nl < 0) break;
-    bytes = nl + 1;
-  }
-  const tail = text.subarray(bytes);
-  if (tail.length > 0) writeFileSync(`${path}.uncommitted-${Date.now()}`, tail);
-  const fd = openSync(path, 'r+');
-  try {
-    ftruncateSync(fd, bytes);
-    fdatasyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  let cut = 0;
-  for (const b of tail) if (b === 10) cut++;
-  return cut;
 }

@@ -1,9 +1,10 @@
 import { createPartitionedTable, maintainPartitions, type TimePartitionSpec } from '@cryptoscalp/db-pool';
 import { TraderError } from '../errors.js';
-import { Journal, type JournalEntry } from '../journal/journal.js';
-import type { JournalEvents } from '../model/journal-events.js';
+import { ClientOrderIdGenerator } from '../execution/client-order-id.js';
+import { Journal, type JournalEntry, SNAPSHOT_ENTRY } from '../journal/journal.js';
+import type { EngineSnapshot, JournalEvents } from '../model/journal-events.js';
 import type { Fill } from '../model/types.js';
-import { Portfolio } from '../portfolio/portfolio.js';
+import { Portfolio, type PortfolioState } from '../portfolio/portfolio.js';
 import { checkSchemaName, ensureSchema, FILLS_COLUMNS } from './schema.js';
 import type { SqlDatabase, SqlRunner } from './sql-database.js';
 
@@ -223,7 +224,7 @@ export class JournalWriter {
       entries,
     );
     this.persisted = Number(rows[0]?.last_seq ?? 0);
-    this.origin = originOf(entries[0]);
+    this.origin = Journal.origin(this.options.journalPath);
     this.rebuildShadow(entries);
   }
 
@@ -237,7 +238,7 @@ export class JournalWriter {
     maxOrderId: string | undefined,
     entries: readonly JournalEntry[],
   ): void {
-    const origin = originOf(entries[0]);
+    const origin = Journal.origin(this.options.journalPath);
     const lastSeq = entries.length === 0 ? 0 : (entries[entries.length - 1] as JournalEntry).seq;
     let why: string | undefined;
     if (cursor > 0 && cursorOrigin !== undefined && cursorOrigin !== origin) {
@@ -247,7 +248,11 @@ export class JournalWriter {
     } else if (
       maxOrderId !== undefined &&
       !entries.some(
-        (e) => e.type === 'order.submitted' && (e.data as { clientOrderId: string }).clientOrderId === maxOrderId,
+        (e) =>
+          (e.type === 'order.submitted' && (e.data as { clientOrderId: string }).clientOrderId === maxOrderId) ||
+          // Segments deleted after rotation: a snapshot entry says which ids were issued before it.
+          (e.type === SNAPSHOT_ENTRY &&
+            ClientOrderIdGenerator.format(this.options.instanceId, (e.data as EngineSnapshot).idCounter) >= maxOrderId),
       )
     ) {
       why = `it holds order ${maxOrderId}, which this journal never submitted`;
@@ -281,10 +286,13 @@ export class JournalWriter {
     seq: number,
     entries: readonly JournalEntry[] = Journal.read(this.options.journalPath),
   ): Portfolio {
-    const fresh = new Portfolio();
+    let fresh = new Portfolio();
     for (const e of entries) {
       if (e.seq > seq) break;
       if (e.type === 'fill') fresh.applyFill(e.data as Fill);
+      // The positions after every entry before it (the segments before may have been deleted).
+      else if (e.type === SNAPSHOT_ENTRY)
+        fresh = Portfolio.fromJSON((e.data as EngineSnapshot).portfolio as PortfolioState);
     }
     return fresh;
   }
@@ -358,7 +366,7 @@ export class JournalWriter {
     for (const e of fresh) {
       if (e.type === 'fill') await this.bounded(this.o.connectWaitMs, () => this.ensurePartition((e.data as Fill).ts));
     }
-    this.origin ??= originOf(Journal.read(this.options.journalPath)[0]);
+    this.origin ??= Journal.origin(this.options.journalPath);
     let shadow = this.shadow;
     // The short deadline covers getting the transaction going (a database that is away, a wait in the pool's
     // failover); once its callback runs, the transaction's own deadline (`timeoutMs`) bounds it.
@@ -565,11 +573,6 @@ export class JournalWriter {
     await this.flush();
     this.closed = true;
   }
-}
-
-/** A journal's identity: its first entry's sequence, time and type. */
-function originOf(first: JournalEntry | undefined): string | undefined {
-  return first === undefined ? undefined : `${first.seq}@${new Date(first.ts).toISOString()} (${first.type})`;
 }
 
 /** A timer that rejects `expired` with a timeout error and aborts `ac` after `ms`, unless `clear()` comes first. */

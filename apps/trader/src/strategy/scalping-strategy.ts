@@ -28,6 +28,47 @@ export interface ScalpingStrategyOptions {
   sampleEveryMs?: number;
 }
 
+/** What {@link ScalpingStrategy.exportState} returns (version 1). */
+export interface ScalpingStrategyState {
+  v: 1;
+  weights: number[];
+  bias: number;
+  samples: number;
+  labelled: number;
+  confident: number;
+  hits: number;
+  decisions: number;
+  symbols: Record<string, { ewmaMid: number }>;
+}
+
+function invalidState(field: string, why: string): TraderError {
+  return new TraderError('E_TRADER_INVALID_OPTION', `strategy state: ${field} ${why}`, { field: `state.${field}` });
+}
+
+/** Checks a state from the journal before any of it is applied. */
+function checkState(state: unknown, dimensions: number): ScalpingStrategyState {
+  if (typeof state !== 'object' || state === null) throw invalidState('', 'must be an object');
+  const st = state as Partial<Record<keyof ScalpingStrategyState, unknown>>;
+  if (st.v !== 1) throw invalidState('v', 'must be 1');
+  const w = st.weights;
+  if (!Array.isArray(w) || w.length !== dimensions || !w.every((x) => typeof x === 'number' && Number.isFinite(x)))
+    throw invalidState('weights', `must be ${dimensions} finite numbers`);
+  if (typeof st.bias !== 'number' || !Number.isFinite(st.bias)) throw invalidState('bias', 'must be a finite number');
+  for (const k of ['samples', 'labelled', 'confident', 'hits', 'decisions'] as const) {
+    const v = st[k];
+    if (!Number.isSafeInteger(v) || (v as number) < 0) throw invalidState(k, 'must be an integer >= 0');
+  }
+  const symbols = st.symbols;
+  if (typeof symbols !== 'object' || symbols === null || Array.isArray(symbols))
+    throw invalidState('symbols', 'must be an object');
+  for (const [symbol, v] of Object.entries(symbols)) {
+    const mid = (v as { ewmaMid?: unknown } | null)?.ewmaMid;
+    if (typeof mid !== 'number' || !Number.isFinite(mid))
+      throw invalidState(`symbols.${symbol}.ewmaMid`, 'must be a finite number');
+  }
+  return state as ScalpingStrategyState;
+}
+
 interface Pending {
   t: number;
   mid: number;
@@ -192,6 +233,45 @@ export class ScalpingStrategy implements Strategy {
       }
     }
     if (i > 0) s.pending.splice(0, i);
+  }
+
+  /**
+   * The learned state: the model (weights, bias, samples trained on), the prediction counters and each symbol's
+   * momentum average. Labelled-but-pending samples and the decision timers are not kept: they run on this process's
+   * monotonic clock.
+   */
+  exportState(): ScalpingStrategyState {
+    const symbols: Record<string, { ewmaMid: number }> = {};
+    for (const [symbol, s] of this.states) if (Number.isFinite(s.ewmaMid)) symbols[symbol] = { ewmaMid: s.ewmaMid };
+    return {
+      v: 1,
+      weights: Array.from(this.model.weights),
+      bias: this.model.bias,
+      samples: this.model.samples,
+      labelled: this.labelled,
+      confident: this.confident,
+      hits: this.hits,
+      decisions: this.decisions,
+      symbols,
+    };
+  }
+
+  /** Restores {@link exportState}'s output. @throws TraderError `E_TRADER_INVALID_OPTION` naming the bad field. */
+  importState(state: unknown): void {
+    const st = checkState(state, this.model.dimensions);
+    this.model.weights.set(st.weights);
+    this.model.bias = st.bias;
+    this.model.samples = st.samples;
+    this.labelled = st.labelled;
+    this.confident = st.confident;
+    this.hits = st.hits;
+    this.decisions = st.decisions;
+    for (const [symbol, v] of Object.entries(st.symbols)) {
+      const s = this.state(symbol);
+      s.ewmaMid = v.ewmaMid;
+      // Momentum restarts from the kept average on this process's clock.
+      s.lastT = Number.NaN;
+    }
   }
 
   /** Model metrics: samples, hit rate of confident predictions, inference latency percentiles (ms). */

@@ -26,4 +26,15 @@ export interface Strategy {
   onFill?(fill: Fill): void;
   /** Model and decision metrics, plain numbers. */
   stats(): Record<string, unknown>;
+  /**
+   * The learned state worth keeping across a restart or a takeover (model weights, sample counts), as plain JSON.
+   * The engine journals it periodically (`strategy.state`) and hands the last one back to {@link importState} on
+   * replay. Optional: a strategy without it warms up again after every restart.
+   */
+  exportState?(): unknown;
+  /**
+   * Restores what {@link exportState} returned (possibly in an earlier process).
+   * @throws TraderError `E_TRADER_INVALID_OPTION` when the state is not this strategy's; the strategy is unchanged.
+   */
+  importState?(state: unknown): void;
 }

@@ -1,6 +1,7 @@
 // The event log and the command bus against a disposable redis-server that is killed, restarted and frozen under
 // a running writer and tail. Each test starts its own server and stops it by PID in `finally`.
 import { type RedisServer, startRedisServer, uniqueName, waitFor } from '@cryptoscalp/testkit';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisCommandBus } from '../../src/bus/redis-command-bus.js';
 import { RedisEventLog } from '../../src/bus/redis-event-log.js';
@@ -212,4 +213,48 @@ describe('RedisCommandBus under server faults', () => {
       await server.stop();
     }
   });
+});
+
+describe('RedisEventLog with waitReplicas', () => {
+  it('acknowledges a batch only once a replica holds it, and writes it once when the replica comes', async () => {
+    const primary = await startRedisServer();
+    let replica: RedisServer | undefined;
+    const key = uniqueName('buswait');
+    const writer = new RedisEventLog<{ n: number }>({
+      redis: primary.url,
+      key,
+      waitReplicas: 1,
+      waitTimeoutMs: 100,
+      flushTimeoutMs: 600,
+    });
+    try {
+      await writer.start();
+      writer.append({ n: 1 });
+      writer.append({ n: 2 });
+      // No replica: the records are on the primary but not acknowledged (a failover could lose them).
+      await expect(writer.flush()).rejects.toThrow();
+      expect(writer.stats().replicationShortfalls).toBeGreaterThan(0);
+      expect(writer.stats().written).toBe(0);
+      replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+      await waitFor(async () => writer.stats().written === 2, { timeoutMs: 20_000 });
+      await writer.flush();
+      // Each record once, in order, on the primary and on the replica (read as the stream's raw entry ids).
+      const ids = async (url: string) => {
+        const client = new Redis(url);
+        try {
+          const rows = await client.xrange(`${key}:log`, '-', '+');
+          return rows.map(([id]) => id);
+        } finally {
+          client.disconnect();
+        }
+      };
+      expect(await ids(primary.url)).toEqual(['1-0', '2-0']);
+      await waitFor(async () => (await ids((replica as RedisServer).url)).length === 2, { timeoutMs: 10_000 });
+      expect(await ids(replica.url)).toEqual(['1-0', '2-0']);
+    } finally {
+      await writer.close().catch(() => {});
+      await replica?.stop();
+      await primary.stop();
+    }
+  }, 60_000);
 });

@@ -14,7 +14,8 @@ import { killTraderChildren, startTraderProcess, type TraderProcess } from './tr
 
 // Engine active/standby as real processes: two engines and a gateway on a disposable Redis with AOF and the local
 // PostgreSQL (own schema). The active engine is SIGKILLed under trading, then its successor is SIGSTOPped past the
-// lease and resumed.
+// lease and resumed. Default strategy settings (200 warm-up samples): the standby restores the strategy state the
+// leader journaled, so the new leader trades within 5 s without warming up again.
 const schema = uniqueName('trader_ha');
 const busKey = `test:${uniqueName('ha')}`;
 const root = mkdtempSync(join(tmpdir(), 'trader-ha-'));
@@ -43,7 +44,6 @@ const env = (extra: Record<string, string> = {}): Record<string, string> => ({
   TRADER_BUS_KEY: busKey,
   TRADER_JWT_SECRET: 'ha-test-secret-0123456789abcdef0123456789abcd',
   TRADER_HTTP_SHUTDOWN_DELAY_MS: '0',
-  TRADER_STRATEGY_WARMUP_SAMPLES: '10',
   TRADER_INSTANCE_ID: 'ha',
   ...extra,
 });
@@ -100,6 +100,9 @@ async function streamEntries(): Promise<StreamEntry[]> {
   }
   return out;
 }
+
+const entriesBefore = (all: StreamEntry[], offset: number): JournalEntry[] =>
+  all.filter((s) => s.offset <= offset).map((s) => s.entry);
 
 const ids = (entries: JournalEntry[], type: string, field: string) =>
   entries.filter((e) => e.type === type).map((e) => (e.data as Record<string, string>)[field] as string);
@@ -183,6 +186,8 @@ describe('engine active/standby', () => {
     ).catch((e: unknown) => {
       throw new Error(`${(e as Error).message}; the new leader said:\n${standby.output().slice(-3_000)}`);
     });
+    // The new leader restored the strategy its predecessor journaled: it did not warm up again.
+    expect(entriesBefore(await streamEntries(), lastOldOffset).some((e) => e.type === 'strategy.state')).toBe(true);
     const detectMs = (acquiredAt as number) - killedAt;
     const tradingMs = firstOrderAt - killedAt;
     console.log(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PoolManager } from '@cryptoscalp/db-pool';
 import { type PostgresCluster, serviceUrls, startPostgresCluster, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Journal } from '../../src/journal/journal.js';
+import { Journal, SNAPSHOT_ENTRY } from '../../src/journal/journal.js';
 import type { Fill } from '../../src/model/types.js';
 import { JournalWriter } from '../../src/persistence/journal-writer.js';
 import { Portfolio } from '../../src/portfolio/portfolio.js';
@@ -127,6 +127,55 @@ describe('JournalWriter (PostgreSQL through @cryptoscalp/db-pool)', () => {
     const risk = await db.query(`select to_state from ${schema}.risk_events`);
     expect(risk.rows).toEqual([{ to_state: 'REDUCING' }]);
     expect((await w2.healthCheck()).status).toBe('pass');
+    await w2.close();
+    journal.close();
+  });
+
+  it('works across journal segments, also once the first segment was deleted after PostgreSQL held it', async () => {
+    const schema = uniqueName('trader_writer_seg');
+    schemas.push(schema);
+    const db = new PoolManager({ primary: { connectionString: serviceUrls.postgres }, pool: { max: 2 } });
+    dbs.push(db);
+    const path = tmpJournal();
+    let durable = 0;
+    const { journal } = Journal.open(path, { fsync: 'never', retainSegments: 1, durableSeq: () => durable });
+    const origin = () => Journal.origin(path);
+    trade(journal, 'BTCUSDT', 'buy', 2, 100);
+    trade(journal, 'ETHUSDT', 'sell', 1, 50);
+    const segmentStart = (idCounter: number) => {
+      const positions = new Portfolio();
+      for (const e of Journal.read(path)) if (e.type === 'fill') positions.applyFill(e.data as Fill);
+      const first = origin();
+      journal.rotate();
+      journal.append(SNAPSHOT_ENTRY, { v: 1, origin: first, idCounter, portfolio: positions.toJSON(), openOrders: [] });
+    };
+    segmentStart(n);
+    trade(journal, 'BTCUSDT', 'sell', 1, 120);
+    const w1 = new JournalWriter({ db, schema, instanceId: 'w', journalPath: path, currentSeq: () => journal.lastSeq });
+    await w1.start();
+    expect(w1.persistedSeq).toBe(journal.lastSeq);
+    await expectDbEqualsJournal(db, schema, path);
+    const positions = expectedPositions(path);
+    const firstOrigin = origin();
+    await w1.close();
+
+    // Another segment; the first is deleted (PostgreSQL holds it): the journal keeps its identity and the writer
+    // restarted on it starts its positions from the snapshot entry.
+    segmentStart(n);
+    durable = w1.persistedSeq;
+    expect(journal.prune()).toBe(1);
+    expect(origin()).toBe(firstOrigin);
+    trade(journal, 'ETHUSDT', 'buy', 3, 40);
+    const w2 = new JournalWriter({ db, schema, instanceId: 'w', journalPath: path, currentSeq: () => journal.lastSeq });
+    await w2.start();
+    expect(w2.stats()).toMatchObject({ persistedSeq: journal.lastSeq, failures: 0 });
+    const eth = positions.get('ETHUSDT') as ReturnType<Portfolio['snapshot']>;
+    const dbEth = await db.query<{ qty: number; fills: number }>(
+      `select qty, fills from ${schema}.positions where symbol = 'ETHUSDT'`,
+    );
+    // -1 before, +3 now; fills counted across the deleted segment too.
+    expect(dbEth.rows[0]?.qty).toBeCloseTo(eth.qty + 3, 9);
+    expect(dbEth.rows[0]?.fills).toBe(eth.fills + 2);
     await w2.close();
     journal.close();
   });

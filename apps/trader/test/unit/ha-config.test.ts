@@ -26,6 +26,7 @@ describe('ha configuration', () => {
       leaseTtlMs: 2000,
       renewIntervalMs: 500,
       holderId: '',
+      strategyStateMs: 1000,
     });
     const c = loadConfig({
       env: { ...engine, TRADER_HA_ENABLED: 'true', TRADER_HA_LEASE_TTL_MS: '3000', TRADER_HA_HOLDER_ID: 'eng-a' },
@@ -41,6 +42,9 @@ describe('ha configuration', () => {
     );
     expect(fieldOf({ ...engine, TRADER_HA_LEASE_TTL_MS: '10' })).toBe('ha.leaseTtlMs');
     expect(fieldOf({ ...engine, TRADER_HA_HOLDER_ID: 'a b' })).toBe('ha.holderId');
+    expect(fieldOf({ ...engine, TRADER_HA_STRATEGY_STATE_MS: '-1' })).toBe('ha.strategyStateMs');
+    expect(fieldOf({ ...engine, TRADER_JOURNAL_SEGMENT_BYTES: '100' })).toBe('journal.segmentBytes');
+    expect(fieldOf({ ...engine, TRADER_JOURNAL_RETAIN_SEGMENTS: '-1' })).toBe('journal.retainSegments');
     expect(fieldOf({ ...engine, TRADER_HA_FOO: '1' })).toBeDefined();
   });
 });

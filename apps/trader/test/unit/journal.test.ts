@@ -12,7 +12,7 @@ describe('Journal', () => {
   it('appends numbered JSON lines and replays them on open', () => {
     const path = tmp();
     const { journal, recovery } = Journal.open(path, { fsync: 'always' });
-    expect(recovery).toEqual({ entries: [], truncatedBytes: 0 });
+    expect(recovery).toEqual({ entries: [], truncatedBytes: 0, segments: 0 });
     const e1 = journal.append('order.submitted', { clientOrderId: 'a' }, 1000);
     journal.append('fill', { fillId: 'a-1' });
     expect(e1).toEqual({ seq: 1, ts: 1000, type: 'order.submitted', data: { clientOrderId: 'a' } });

@@ -1,3 +1,11 @@
+import type { BinanceLiveExecution } from '../../adapters/binance/live-execution.js';
+import {
+  createBinanceLiveVenue,
+  LiveVenueMetrics,
+  loadBinanceCredentials,
+  reconcileLogLine,
+} from '../../adapters/binance/live-venue.js';
+import type { BinanceCredentials } from '../../adapters/binance/signing.js';
 import { PaperExecution } from '../../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../../config/config-types.js';
 import { type ReplayReport, TradingEngine } from '../../engine/trading-engine.js';
@@ -23,6 +31,11 @@ export class EngineComponent implements Component {
   #startEntries: JournalEntry[] | undefined;
   /** Set by the market-data component, which owns the feed the engine asks for snapshots. */
   #requestSnapshot: (symbol: string) => void = () => {};
+  /** `execution.venue: binance`: the credentials, read at construction so a missing key stops the start at once. */
+  readonly #credentials: BinanceCredentials | undefined;
+  #live: BinanceLiveExecution | undefined;
+  /** The live venue's reconciliation metrics (for the monitoring registry); empty on the paper venue. */
+  readonly venueMetrics = new LiveVenueMetrics();
 
   constructor(
     private readonly config: TraderConfig,
@@ -31,17 +44,25 @@ export class EngineComponent implements Component {
       strategy?: Strategy;
       /** Wraps the paper venue (engine active/standby: the durability rule and the lease check before each action). */
       wrapExecution?: (venue: ExecutionClient) => ExecutionClient;
+      /** Where the live venue's credentials come from. @default process.env */
+      env?: NodeJS.ProcessEnv;
+      /** Log lines (the live venue's reconciliation differences). @default console.log */
+      log?: (line: string) => void;
     } = {},
-  ) {}
+  ) {
+    if (config.execution.venue === 'binance') this.#credentials = loadBinanceCredentials(options.env ?? process.env);
+  }
 
   start(): void {
     const wrap = this.options.wrapExecution;
+    const live = this.liveVenue(() => engine);
+    const venue = live ?? (wrap === undefined ? undefined : this.paperVenue(() => engine));
     const engine: TradingEngine = new TradingEngine({
       config: this.config,
       journal: this.journal.journal(),
       requestSnapshot: (s) => this.#requestSnapshot(s),
       ...(this.options.strategy === undefined ? {} : { strategy: this.options.strategy }),
-      ...(wrap === undefined ? {} : { execution: wrap(this.paperVenue(() => engine)) }),
+      ...(venue === undefined ? {} : { execution: wrap === undefined ? venue : wrap(venue) }),
     });
     const recovery = this.journal.takeRecovery();
     // Entries the replay itself journals (restart reconciliation) reach listeners; keep them with the recovered
@@ -55,6 +76,25 @@ export class EngineComponent implements Component {
     replaying = false;
     this.#startEntries = recovery.entries.concat(reconciled);
     this.#engine = engine;
+    // After replay: the first user-data subscription reconciles the venue with the replayed journal.
+    void live?.start();
+  }
+
+  /** `execution.venue: binance` (with `--live`): the Binance live venue; its reconciliations are journaled, counted, logged. */
+  private liveVenue(engine: () => TradingEngine): BinanceLiveExecution | undefined {
+    if (this.#credentials === undefined) return undefined;
+    const log = this.options.log ?? ((line: string) => console.log(line));
+    this.#live = createBinanceLiveVenue({
+      config: this.config,
+      credentials: this.#credentials,
+      journal: () => engine().orders,
+      onReport: (report) => {
+        engine().recordVenueReconciliation(report);
+        this.venueMetrics.record(report);
+        if (report.differences.length > 0 || report.error !== undefined) log(reconcileLogLine(report));
+      },
+    });
+    return this.#live;
   }
 
   /**

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { TraderConfig } from '../../config/config-types.js';
 import { TraderError } from '../../errors.js';
 import { acquireDataDirLock, type DataDirLock } from '../../journal/data-dir-lock.js';
-import { Journal, type JournalRecovery } from '../../journal/journal.js';
+import { Journal, type JournalOptions, type JournalRecovery } from '../../journal/journal.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 
 /**
@@ -23,11 +23,16 @@ export class JournalComponent implements Component {
   constructor(config: TraderConfig, log: (line: string) => void) {
     this.dataDir = resolve(config.dataDir);
     this.path = resolve(config.journal.path || join(config.dataDir, 'journal.jsonl'));
-    this.#options = { fsync: config.journal.fsync, fsyncIntervalMs: config.journal.fsyncIntervalMs };
+    this.#options = {
+      fsync: config.journal.fsync,
+      fsyncIntervalMs: config.journal.fsyncIntervalMs,
+      segmentBytes: config.journal.segmentBytes,
+      retainSegments: config.journal.retainSegments,
+    };
     this.#log = log;
   }
 
-  readonly #options: { fsync: TraderConfig['journal']['fsync']; fsyncIntervalMs: number };
+  readonly #options: JournalOptions;
 
   start(): void {
     mkdirSync(this.dataDir, { recursive: true });

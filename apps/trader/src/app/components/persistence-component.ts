@@ -48,6 +48,8 @@ export class PersistenceComponent implements Component {
       ...(this.ha === undefined ? {} : { fence: this.ha.fence, writableSeq: this.ha.writableSeq }),
     });
     this.#writer = writer;
+    // Archived journal segments are deleted only once PostgreSQL holds all their entries.
+    journal.durableSeq = () => writer.persistedSeq;
     engine.onEntry((e) => writer.enqueue(e));
     try {
       await writer.start({ timeoutMs: START_CHECK_MS });
