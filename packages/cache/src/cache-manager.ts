@@ -3,6 +3,8 @@ import { CacheError } from './errors.js';
 import { CacheCore } from './internal/core.js';
 import type { NamespaceState } from './internal/namespace-state.js';
 import { checkName, resolveOptions } from './internal/options.js';
+import type { ReadPath } from './internal/read-path.js';
+import type { CoreState } from './internal/state.js';
 import type {
   CacheManagerOptions,
   CacheStats,
@@ -31,6 +33,9 @@ let pendingView: { core: CacheCore; ns: NamespaceState } | undefined;
  */
 export class CacheManager {
   private readonly core: CacheCore;
+  // The hot paths (`get`, the closed check) go straight to the part that does the work.
+  private readonly reads: ReadPath;
+  private readonly state: CoreState;
   private readonly ns: NamespaceState;
   private viewClosed = false;
 
@@ -46,6 +51,8 @@ export class CacheManager {
       this.core = core;
       this.ns = core.namespaceState(core.opts.namespace);
     }
+    this.reads = this.core.reads;
+    this.state = this.core.state;
   }
 
   /** Component name used in stats, health and events (`name` option). */
@@ -81,7 +88,7 @@ export class CacheManager {
   private doGet(key: string, ctx: CacheOperationContext | undefined): Promise<unknown> {
     const error = this.check(key);
     if (error !== undefined) return Promise.reject(error);
-    return this.core.get(this.ns, key, ctx);
+    return this.reads.get(this.ns, key, ctx);
   }
 
   /**
@@ -185,7 +192,7 @@ export class CacheManager {
   }
 
   private check(key: unknown): CacheError | undefined {
-    if (this.viewClosed || this.core.closed) return this.core.closedError(this.ns);
+    if (this.viewClosed || this.state.closed) return this.core.closedError(this.ns);
     return this.core.keyError(key, this.ns);
   }
 
@@ -215,7 +222,7 @@ export class CacheManager {
       const error = this.check(key);
       if (error !== undefined) return Promise.reject(error);
     }
-    if (this.viewClosed || this.core.closed) return Promise.reject(this.core.closedError(this.ns));
+    if (this.viewClosed || this.state.closed) return Promise.reject(this.core.closedError(this.ns));
     const call = (ctx: CacheOperationContext | undefined) => {
       try {
         return fn(ctx);
