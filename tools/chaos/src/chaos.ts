@@ -275,6 +275,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       TRADER_BUS_KEY: busKey,
       TRADER_CACHE_PREFIX: `chaos.${id}`,
       TRADER_BUS_SNAPSHOT_INTERVAL_MS: '1000',
+      // A batch counts as durable once the Redis replica holds it: a Sentinel failover then loses no acknowledged entry.
+      TRADER_BUS_WAIT_REPLICAS: '1',
       TRADER_JWT_SECRET: secret,
       TRADER_INSTANCE_ID: instance,
       TRADER_HTTP_SHUTDOWN_DELAY_MS: '200',
