@@ -75,12 +75,14 @@ export function createReadModelPort(options: ReadModelPortOptions): ReadModelPor
   const risk = (): RiskView => {
     const r = model.riskState();
     const t = model.totals();
+    const hold = model.engine()?.releaseHold;
     return {
       mode: r.mode as RiskMode,
       reason: r.reason,
       since: r.since,
       limits: model.engine()?.riskLimits ?? {},
       usage: { exposure: t.exposure, drawdown: t.drawdown, openOrders: model.openOrderCount() },
+      ...(hold === undefined ? {} : { releaseHold: { ...hold } }),
     };
   };
   const alertList = (): AlertView[] => (model.engine()?.alerts ?? []) as AlertView[];

@@ -528,7 +528,13 @@ function renderRisk(r) {
   el.textContent = r.mode;
   el.className = `badge ${r.mode}`;
   const since = isNum(r.since) && r.since > 0 ? ` since ${new Date(r.since).toLocaleTimeString()}` : '';
-  $('risk-reason').textContent = r.mode === 'RUNNING' ? '' : `${r.mode}${since}: ${r.reason ?? ''}`;
+  const hold = r.releaseHold;
+  $('risk-reason').textContent =
+    r.mode !== 'RUNNING'
+      ? `${r.mode}${since}: ${r.reason ?? ''}`
+      : hold && hold.until > Date.now()
+        ? `released at ${new Date(hold.releasedAt).toLocaleTimeString()}: the rules hold off until ${new Date(hold.until).toLocaleTimeString()} unless drawdown reaches ${num(hold.drawdownResumesAt, 2)} or the day's loss ${num(hold.dailyLossResumesAt, 2)}`
+        : '';
   for (const b of $('kill-controls').querySelectorAll('button')) b.disabled = b.dataset.mode === r.mode;
   renderExposure();
 }

@@ -94,6 +94,11 @@ export const riskSchema: JsonSchema = {
     since: int,
     limits: { type: 'object', additionalProperties: num },
     usage: { type: 'object', additionalProperties: num },
+    releaseHold: {
+      type: 'object',
+      required: ['releasedAt', 'until', 'drawdownResumesAt', 'dailyLossResumesAt'],
+      properties: { releasedAt: int, until: int, drawdownResumesAt: num, dailyLossResumesAt: num },
+    },
   },
 };
 

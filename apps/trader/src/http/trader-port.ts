@@ -123,6 +123,11 @@ export interface RiskView {
   limits: Record<string, number>;
   /** Current usage of the limits (name -> value), when known. */
   usage?: Record<string, number>;
+  /**
+   * While an operator's release of the kill switch holds against the rules: when it was released, until when it holds
+   * at most, and the drawdown / daily loss at which the rules re-engage within the hold.
+   */
+  releaseHold?: { releasedAt: number; until: number; drawdownResumesAt: number; dailyLossResumesAt: number };
 }
 
 /** Strategy parameters: a flat object of scalars. */

@@ -182,6 +182,18 @@ describe('API over the real trading engine, through the event stream and the com
     expect(engine.killSwitch.reason).toContain('operator ada');
     await h.call('POST', '/api/kill-switch/release', { token: h.tokens.admin, body: { reason: 'done' } });
     expect(engine.killSwitch.state).toBe('RUNNING');
+    // The release holds against the rules (grace and step from the configuration), and the API says until when.
+    await waitFor(
+      async () => (await h.call('GET', '/api/risk', { token: h.tokens.viewer })).body.releaseHold !== undefined,
+      {
+        what: 'release hold in the read model',
+        timeoutMs: 15_000,
+      },
+    );
+    const held = (await h.call('GET', '/api/risk', { token: h.tokens.viewer })).body;
+    expect(held.mode).toBe('RUNNING');
+    expect(held.releaseHold.until - held.releaseHold.releasedAt).toBe(config.risk.releaseGraceMs);
+    expect(held.releaseHold.drawdownResumesAt).toBeGreaterThanOrEqual(config.risk.releaseStep);
 
     const limit = engine.submit({ symbol: 'BTCUSDT', side: 'buy', type: 'limit', qty: 0.1, price: 90 });
     const limitId = (limit as { clientOrderId: string }).clientOrderId;
