@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TraderError } from '../errors.js';
+import { fsyncDir } from './journal.js';
 
 /** The first entry of a journal that cannot be trusted, and everything after it with it. */
 export interface JournalBreak {
@@ -196,18 +197,6 @@ export function verifyJournal(path: string): JournalVerifyReport {
 /** `2026-05-01T12:00:00.123Z` -> `20260501T120000.123Z`: ISO 8601 basic format, no ':' (not allowed everywhere). */
 function fileTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '');
-}
-
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Not every platform can fsync a directory; the file contents themselves are synced.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /** Writes `data` to a new file next to `path` named `<path>.broken-<timestamp>[-n]`, never over an existing one. */

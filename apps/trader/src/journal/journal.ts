@@ -80,7 +80,8 @@ export function listSegments(path: string): JournalSegment[] {
   return out.sort((a, b) => a.firstSeq - b.firstSeq);
 }
 
-function fsyncDir(dir: string): void {
+/** fsync of a directory (a rename or a new file in it is durable); a no-op where the platform cannot. */
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');

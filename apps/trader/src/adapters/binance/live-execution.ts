@@ -10,6 +10,7 @@ import {
   type ReconcileDifference,
   type ReconcileReport,
   type ReconcileTrigger,
+  type VenueTrade,
 } from './reconcile.js';
 import { BinanceApiError } from './rest-client.js';
 import type { BinanceUserDataStream, ExecutionReport, UserDataEvent } from './user-data-stream.js';
@@ -188,18 +189,7 @@ export class BinanceLiveExecution implements ExecutionClient {
   }
 
   /** Reports a trade of one of our orders as a fill, once per trade id. Returns whether it was new. */
-  private fill(
-    order: Readonly<Order>,
-    trade: {
-      id: number;
-      price: number;
-      qty: number;
-      commission: number;
-      commissionAsset: string;
-      time: number;
-      isMaker: boolean;
-    },
-  ): boolean {
+  private fill(order: Readonly<Order>, trade: VenueTrade): boolean {
     const t = this.track(order.clientOrderId, order.symbol);
     if (t.trades.has(trade.id)) {
       this.counters.duplicateTrades++;

@@ -69,18 +69,21 @@ export function lastJournalFillTs(journal: JournalView, symbol: string): number 
   return last;
 }
 
+/** A trade of one of our orders as the venue reports it (`myTrades`, or an execution report's fill). */
+export interface VenueTrade {
+  id: number;
+  price: number;
+  qty: number;
+  commission: number;
+  commissionAsset: string;
+  time: number;
+  isMaker: boolean;
+}
+
 /** A fill as the engine journals it, from a venue trade of one of our orders. */
 export function fillFromTrade(
   order: Readonly<Order>,
-  trade: {
-    id: number;
-    price: number;
-    qty: number;
-    commission: number;
-    commissionAsset: string;
-    time: number;
-    isMaker: boolean;
-  },
+  trade: VenueTrade,
   assets: { base: string; quote: string },
 ): { fill: Fill; feeInOtherAsset: boolean } {
   let fee = 0;
