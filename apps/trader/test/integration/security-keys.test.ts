@@ -201,12 +201,17 @@ describe('key rotation', () => {
     expect(midway[r.keyId]).toBeGreaterThanOrEqual(10);
     expect((await keyring.status(ENCRYPTED_FIELDS)).lastRotation?.finishedAt).toBeNull();
 
-    // One value tampered with while the rotation was stopped.
-    await pool.query(
-      `UPDATE "${schema}".venue_credentials SET api_secret_enc = regexp_replace(api_secret_enc, '.$', 'x')
+    // One value tampered with while the rotation was stopped: one character in the middle of the payload changed to
+    // another (the last character may carry unused bits, and replacing it with a fixed one may change nothing).
+    const tampered = await pool.query(
+      `UPDATE "${schema}".venue_credentials
+          SET api_secret_enc = overlay(api_secret_enc PLACING
+            (CASE WHEN substr(api_secret_enc, length(api_secret_enc) / 2 + 8, 1) = 'A' THEN 'B' ELSE 'A' END)
+            FROM length(api_secret_enc) / 2 + 8 FOR 1)
           WHERE account = 'acct-39' AND api_secret_key = $1`,
       [old],
     );
+    expect(tampered.rowCount).toBe(1);
     // "Restart": a new keyring, as a new process would have.
     const restarted = new Keyring({ pool, schema, kek });
     const second = await reencryptAll({ keyring: restarted, pool, actor: 'test', batchSize: 5 });
