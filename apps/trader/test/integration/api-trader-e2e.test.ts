@@ -1,22 +1,22 @@
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@cryptoscalp/testkit';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PersistenceComponent } from '../../src/app/components/persistence-component.js';
 import type { PostgresComponent } from '../../src/app/components/postgres-component.js';
 import { createTrader, type Trader } from '../../src/app/trader.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { issueToken } from '../../src/http/tokens.js';
+import { launchChromium } from './chromium.js';
 
 /**
  * The whole thing: the trader on embedded defaults (simulator, in-process cache, embedded PostgreSQL) as `npm start`
  * composes it (`--role all`: the API reads the read model, commands go over the in-process bus), and the dashboard
  * in headless Chromium showing what the trader really does.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const SECRET = 'e2e-secret-0123456789abcdef-0123456789';
 const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 
@@ -30,8 +30,6 @@ afterAll(async () => {
 
 describe('dashboard over the running trader', () => {
   it('renders live PnL, positions, fills, latency and health of the trading simulator, and halts it', async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`Chromium is missing at ${CHROMIUM}: install it with: apt-get install -y chromium`);
     const config = loadConfig({
       env: {},
       overrides: {
@@ -48,18 +46,7 @@ describe('dashboard over the running trader', () => {
 
     await waitFor(() => trader.engine().counters.fills >= 2, { timeoutMs: 60_000, intervalMs: 100, what: 'fills' });
     const token = await issueToken({ sub: 'ops', role: 'admin', secret: SECRET, ttl: '10m' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
 import { generate } from 'otplib';
 import pg from 'pg';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localKek } from '../../src/security/kek.js';
 import { type Harness, startHarness } from './api-harness.js';
+import { launchChromium } from './chromium.js';
 
 /**
  * The dashboard's login page in headless Chromium against a real server (PostgreSQL in a schema of its own): password
  * and TOTP, a recovery code, tokens in memory only, the renewal before expiry (6 s access tokens), logout.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery staple';
 let h: Harness;
 let pool: pg.Pool;
@@ -20,22 +19,9 @@ let browser: Browser;
 const schema = uniqueName('dash_login');
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`Chromium is missing at ${CHROMIUM}: install it with: apt-get install -y chromium`);
   pool = new pg.Pool({ connectionString: serviceUrls.postgres, max: 4 });
   h = await startHarness({ sessions: { kek: localKek(randomBytes(32)), accessTtlSec: 6 } }, { pool, schema });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
