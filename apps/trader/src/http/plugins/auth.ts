@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { bearerToken } from '../auth.js';
+import { clientAddressKey } from '../client-address.js';
 import { ApiError } from '../errors.js';
 import { roleAtLeast } from '../roles.js';
 import { scrapeTokenMatcher } from '../scrape-token.js';
@@ -56,7 +57,7 @@ async function auth(app: FastifyInstance, { verifier, counters, options }: Plugi
     } catch (e) {
       counters.unauthorized++;
       const reason = (e as Error).message;
-      const suppressed = failures.admit(`${ip}|${reason}`);
+      const suppressed = failures.admit(`${clientAddressKey(ip)}|${reason}`);
       if (suppressed !== undefined)
         void app.audit.append({
           actor: 'anonymous',
@@ -156,7 +157,7 @@ function pathOf(url: string): string {
 }
 
 /**
- * Writes at most one `auth.failure` row per (IP, reason) per 10 s, so a client hammering with a bad token
+ * Writes at most one `auth.failure` row per (client, reason) per 10 s (IPv6 by its /64), so a client hammering with a bad token
  * cannot flood the audit table; the next row carries the number suppressed meanwhile.
  */
 class AuthFailureThrottle {

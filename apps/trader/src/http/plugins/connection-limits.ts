@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
-import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { clientAddressKey } from '../client-address.js';
 import { trustFunction } from '../proxy-trust.js';
 import type { PluginOptions } from './context.js';
 
@@ -33,7 +33,7 @@ async function connectionLimits(app: FastifyInstance, { options, counters }: Plu
       });
       return;
     }
-    const key = address.includes(':') ? normalizeIP(address) : address;
+    const key = clientAddressKey(address);
     const n = open.get(key) ?? 0;
     if (n >= max) {
       c.refused++;

@@ -1,7 +1,8 @@
-import rateLimit, { normalizeIP } from '@fastify/rate-limit';
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Cluster, Redis } from 'ioredis';
+import { clientAddressKey } from '../client-address.js';
 import { ApiError } from '../errors.js';
 import { ApiRateLimitStore, type RateLimitHit } from '../rate-limit-store.js';
 import type { PluginOptions, RateLimits, RateVerdict } from './context.js';
@@ -50,7 +51,7 @@ async function rateLimits(
     max: o.perIp,
     timeWindow: o.windowMs,
     hook: 'onRequest',
-    keyGenerator: (req: FastifyRequest) => `ip:${ipKey(req.ip)}`,
+    keyGenerator: (req: FastifyRequest) => `ip:${clientAddressKey(req.ip)}`,
     store: storeCtor(store),
     errorResponseBuilder: (_req, ctx) => exceeded('IP', ctx.max),
     onExceeded,
@@ -89,7 +90,7 @@ async function rateLimits(
     });
   };
   const limits: RateLimits = {
-    ip: (address) => consume(`ip:${ipKey(address)}`, o.perIp),
+    ip: (address) => consume(`ip:${clientAddressKey(address)}`, o.perIp),
     token: (tokenId) => consume(`tok:${tokenId}`, o.perToken),
     tokenRefusal(reply: FastifyReply, retryAfterSec: number) {
       reply
@@ -102,11 +103,6 @@ async function rateLimits(
     storeErrors: () => store.errors,
   };
   app.decorate('rateLimits', limits);
-}
-
-/** The per-IP key: IPv4 as is, IPv6 by its /64 (one subscriber's prefix), as the library groups it. */
-function ipKey(address: string): string {
-  return address.includes(':') ? normalizeIP(address) : address;
 }
 
 /** The library constructs its store with `new`; a constructor returning our instance hands it over. */
