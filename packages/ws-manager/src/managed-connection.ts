@@ -2,15 +2,21 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { channels } from './channels.js';
 import { WsManagerError, WsManagerErrorCode } from './errors.js';
-import { backoffDelay } from './internal/backoff.js';
 import { coarseNow } from './internal/coarse-clock.js';
+import { newConnectionCounters } from './internal/connection-counters.js';
+import { Connector } from './internal/connector.js';
 import { ConsumerQueue } from './internal/consumer-queue.js';
-import { type Endpoint, ExchangeRuntime } from './internal/exchange-runtime.js';
+import { ExchangeRuntime } from './internal/exchange-runtime.js';
+import { stopHeartbeat, watchLiveness } from './internal/heartbeat.js';
 import { LatencyReservoir } from './internal/latency-reservoir.js';
+import type { LiveSocket } from './internal/live-socket.js';
+import { loginOn } from './internal/login-handshake.js';
+import { Rotation } from './internal/rotation.js';
+import { SendQueue } from './internal/send-queue.js';
 import { StreamPipeline } from './internal/stream-pipeline.js';
+import { SubscriptionRegistry } from './internal/subscription-registry.js';
 import type { ResolvedConnectionOptions } from './internal/validate.js';
 import type {
-  ConnectAttempt,
   ConnectionEvents,
   ConnectionState,
   DecodedMessage,
@@ -24,29 +30,6 @@ import type {
   StateChange,
   StreamMessage,
 } from './types.js';
-
-interface Subscription {
-  subscribe: unknown;
-  unsubscribe: unknown;
-  subscribedAt: number;
-}
-
-/** A live socket with its endpoint and liveness bookkeeping. */
-interface Socket {
-  ws: WebSocket;
-  endpoint: Endpoint;
-  openedAt: number;
-  lastPongAt: number;
-  pingSentAt: number;
-  heartbeat: NodeJS.Timeout | undefined;
-  sendChain: Promise<void>;
-  /** Whether this socket replaced an earlier one (reconnect, failover, rotation). */
-  reconnect: boolean;
-  /** Subscriptions go out on this socket (false until a private stream's login is done; they are restored then). */
-  ready: boolean;
-  /** Set while `loginAck` waits for the venue's answer on this socket. */
-  loginWait: ((ok: boolean) => void) | undefined;
-}
 
 const noop = () => {};
 
@@ -66,56 +49,36 @@ function validSequence(sequence: number | SequenceRange): boolean {
  * One logical connection to an exchange: a socket (two during a rotation) with failover, backoff, heartbeat,
  * subscriptions that survive reconnects, and an ordered, deduplicated message pipeline per stream.
  * Created by `WebSocketManager.connect()`; it starts connecting at once.
+ *
+ * This class is the public face and the inbound path (frame decode, per-stream pipelines, delivery); it composes the
+ * connect loop with failover (`Connector`), liveness (`watchLiveness`), rotation (`Rotation`), the subscription
+ * registry with idle resubscribe (`SubscriptionRegistry`), the outbound queue (`SendQueue`) and the login handshake.
  */
 export class ManagedConnection extends EventEmitter<ConnectionEvents> implements AsyncIterable<StreamMessage> {
   /** Connection id, unique within the manager (`<exchange>#<n>`). */
   readonly id: string;
   private currentState: ConnectionState = 'idle';
-  private primary: Socket | undefined;
-  private rotating: Socket | undefined;
-  private connecting = false;
+  private primary: LiveSocket | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly abort = new AbortController();
-  private readonly subscriptions = new Map<string, Subscription>();
   private readonly pipelines = new Map<string, StreamPipeline>();
   private readonly consumers = new Set<ConsumerQueue>();
   private readonly latency = new Map<string, LatencyReservoir>();
   private lastPipeline: StreamPipeline | undefined;
   private messageListeners: Array<(m: StreamMessage) => void> | undefined;
-  private endpointIndex = 0;
-  private attempt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private stableTimer: NodeJS.Timeout | undefined;
-  private lifetimeTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private rotationTimer: NodeJS.Timeout | undefined;
-  private readonly sockets = new Set<WebSocket>();
-
-  private readonly counters = {
-    connects: 0,
-    connectFailures: 0,
-    reconnects: 0,
-    failovers: 0,
-    rotations: 0,
-    heartbeatTimeouts: 0,
-    framesIn: 0,
-    bytesIn: 0,
-    malformed: 0,
-    oversized: 0,
-    controlMessages: 0,
-    listenerErrors: 0,
-    subscribeMessagesSent: 0,
-    logins: 0,
-    loginFailures: 0,
-  };
+  private readonly counters = newConnectionCounters();
+  private readonly sender: SendQueue;
+  private readonly subscriptions: SubscriptionRegistry;
+  private readonly connector: Connector;
+  private readonly rotation: Rotation;
 
   /** @internal use `WebSocketManager.connect()`. */
   constructor(
     private readonly component: string,
     readonly exchange: string,
     index: number,
-    private readonly runtime: ExchangeRuntime,
+    runtime: ExchangeRuntime,
     private readonly options: ResolvedConnectionOptions,
     private readonly onClosed: (connection: ManagedConnection) => void,
   ) {
@@ -126,12 +89,28 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     };
     this.on('newListener' as never, invalidate as never);
     this.on('removeListener' as never, invalidate as never);
-    if (options.idleTimeoutMs > 0) {
-      this.idleTimer = setInterval(() => this.checkIdle(), Math.max(10, options.idleTimeoutMs / 4));
-      this.idleTimer.unref?.();
-    }
+    const closedSignal = this.abort.signal;
+    this.sender = new SendQueue(runtime.messageBucket, options.codec, closedSignal, this.counters);
+    const send = (socket: LiveSocket, message: unknown) => this.sender.send(socket, message);
+    this.subscriptions = new SubscriptionRegistry(options.idleTimeoutMs, send);
+    this.connector = new Connector(exchange, runtime, options, this.counters, closedSignal, {
+      setState: (to) => this.setState(to),
+      adopt: (socket) => this.adopt(socket),
+    });
+    const connection = this;
+    this.rotation = new Rotation(options, this.counters, closedSignal, {
+      get primary() {
+        return connection.primary;
+      },
+      set primary(socket) {
+        connection.primary = socket;
+      },
+      openAny: () => this.connector.openAny(),
+      wire: (socket) => this.wire(socket),
+    });
+    this.subscriptions.startIdleCheck(() => (this.closed ? undefined : this.primary), this.pipelines);
     // Deferred so listeners attached right after connect() see the first `state` event.
-    queueMicrotask(() => this.startConnect());
+    queueMicrotask(() => this.connector.start());
   }
 
   /** The logical state: `connecting`, `open`, `reconnecting` or `closed`. */
@@ -146,7 +125,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
 
   /** Streams currently subscribed. */
   get streams(): string[] {
-    return [...this.subscriptions.keys()];
+    return this.subscriptions.streams();
   }
 
   // ---------------------------------------------------------------- subscriptions
@@ -169,17 +148,13 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
         field: 'stream',
       });
     }
-    const subscription: Subscription = {
-      subscribe: subscribeMessage,
-      unsubscribe: unsubscribeMessage,
-      subscribedAt: Date.now(),
-    };
-    this.subscriptions.set(stream, subscription);
+    const subscription = this.subscriptions.add(stream, subscribeMessage, unsubscribeMessage);
     this.pipelineFor(stream, Date.now());
     try {
       // A socket still logging in gets every subscription (this one included) once its login is done.
-      if (this.primary?.ready) await this.enqueueSend(this.primary, subscribeMessage, options.signal);
-      if (this.rotating?.ready) await this.enqueueSend(this.rotating, subscribeMessage, options.signal);
+      if (this.primary?.ready) await this.sender.send(this.primary, subscribeMessage, options.signal);
+      const rotating = this.rotation.rotating;
+      if (rotating?.ready) await this.sender.send(rotating, subscribeMessage, options.signal);
     } catch (error) {
       if (this.subscriptions.get(stream) === subscription) {
         this.subscriptions.delete(stream);
@@ -201,8 +176,8 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     if (this.lastPipeline?.stream === stream) this.lastPipeline = undefined;
     this.latency.delete(stream);
     if (subscription.unsubscribe !== undefined) {
-      for (const socket of [this.primary, this.rotating]) {
-        if (socket !== undefined) await this.enqueueSend(socket, subscription.unsubscribe);
+      for (const socket of [this.primary, this.rotation.rotating]) {
+        if (socket !== undefined) await this.sender.send(socket, subscription.unsubscribe);
       }
     }
   }
@@ -214,7 +189,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     if (socket === undefined) {
       throw new WsManagerError(WsManagerErrorCode.ConnectFailed, 'not connected', { exchange: this.exchange });
     }
-    await this.enqueueSend(socket, message, options.signal);
+    await this.sender.send(socket, message, options.signal);
   }
 
   /** Starts a resync of one stream now (e.g. the consumer found its book inconsistent). Needs a `resync` option. */
@@ -225,27 +200,6 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   private assertOpenForUse(): void {
     if (this.closed)
       throw new WsManagerError(WsManagerErrorCode.Closed, 'connection is closed', { exchange: this.exchange });
-  }
-
-  private enqueueSend(socket: Socket, message: unknown, signal?: AbortSignal): Promise<void> {
-    const next = socket.sendChain.then(async () => {
-      if (signal?.aborted) {
-        throw new WsManagerError(WsManagerErrorCode.Aborted, 'aborted before sending', { cause: signal.reason });
-      }
-      await this.runtime.messageBucket.take(
-        signal === undefined ? this.abort.signal : AbortSignal.any([this.abort.signal, signal]),
-      );
-      if (socket.ws.readyState !== WebSocket.OPEN) return;
-      const frame = this.options.codec.encode(message);
-      socket.ws.send(frame, { binary: typeof frame !== 'string' });
-      this.counters.subscribeMessagesSent++;
-    });
-    // A failed send (closed socket, abort) must not break the chain for later messages.
-    socket.sendChain = next.catch(noop);
-    return next.catch((error: unknown) => {
-      if (this.closed) return;
-      throw error;
-    });
   }
 
   // ---------------------------------------------------------------- consumers
@@ -340,7 +294,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   }
 
   /** One inbound frame; `receivedAtMono` is the `performance.now()` taken when `ws` emitted it. */
-  private onFrame(socket: Socket, data: Buffer, isBinary: boolean, receivedAtMono: number): void {
+  private onFrame(socket: LiveSocket, data: Buffer, isBinary: boolean, receivedAtMono: number): void {
     const counters = this.counters;
     counters.framesIn++;
     counters.bytesIn += data.length;
@@ -375,7 +329,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
       if (answer !== undefined) socket.loginWait(answer === true);
     }
     if (options.shutdownNotice !== undefined && this.isShutdownNotice(message)) {
-      void this.rotate();
+      void this.rotation.rotate();
     }
     const now = socket.lastPongAt;
     if (stream === undefined) {
@@ -419,7 +373,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     }
   }
 
-  private reportMalformed(socket: Socket, reason: 'decode' | 'oversize', bytes: number): void {
+  private reportMalformed(socket: LiveSocket, reason: 'decode' | 'oversize', bytes: number): void {
     const info: MalformedInfo = {
       component: this.component,
       exchange: this.exchange,
@@ -431,7 +385,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     if (this.listenerCount('malformed') > 0) this.emit('malformed', info);
   }
 
-  // ---------------------------------------------------------------- connect / reconnect
+  // ---------------------------------------------------------------- sockets
 
   private setState(to: ConnectionState): void {
     const from = this.currentState;
@@ -449,244 +403,26 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     this.emit('state', change);
   }
 
-  private startConnect(): void {
-    if (this.closed || this.connecting) return;
-    this.connecting = true;
-    this.setState(this.counters.connects === 0 ? 'connecting' : 'reconnecting');
-    void this.connectLoop().finally(() => {
-      this.connecting = false;
-    });
-  }
-
-  /** Opens one socket, trying endpoints in order and backing off between failed rounds. */
-  private async connectLoop(): Promise<void> {
-    while (!this.closed) {
-      try {
-        const socket = await this.openAny();
-        if (this.closed) {
-          socket.ws.terminate();
-          return;
-        }
-        this.adopt(socket);
-        return;
-      } catch {
-        if (this.closed) return;
-        const delay = backoffDelay(this.attempt, this.options.backoff);
-        this.attempt++;
-        await new Promise<void>((resolve) => {
-          this.retryTimer = setTimeout(resolve, delay);
-        });
-        this.retryTimer = undefined;
-      }
-    }
-  }
-
-  /**
-   * One pass over the endpoints starting at the current one; resolves with an open socket. Endpoints whose breaker is
-   * open are skipped; when every breaker is open the current endpoint is still tried (outside its breaker): the
-   * backoff already paces these attempts, and a lone endpoint must not be locked out by its own breaker.
-   */
-  private async openAny(): Promise<Socket> {
-    const endpoints = this.runtime.endpoints;
-    const allOpen = endpoints.every((e) => e.breaker.opened);
-    let lastError: unknown;
-    for (let i = 0; i < endpoints.length; i++) {
-      const index = (this.endpointIndex + i) % endpoints.length;
-      const endpoint = endpoints[index] as Endpoint;
-      const bypass = allOpen && i === 0;
-      if (endpoint.breaker.opened && !bypass) continue;
-      await this.runtime.connectBucket.take(this.abort.signal);
-      if (this.closed) throw new WsManagerError(WsManagerErrorCode.Closed, 'connection is closed');
-      const attempt: ConnectAttempt = { endpoint: endpoint.url, reconnect: this.counters.connects > 0 };
-      try {
-        const open = () => this.openSocket(attempt);
-        const ws = (bypass ? await open() : await endpoint.breaker.fire(open)) as WebSocket;
-        endpoint.successes++;
-        if (index !== this.endpointIndex) this.counters.failovers++;
-        this.endpointIndex = index;
-        const now = Date.now();
-        return {
-          ws,
-          endpoint,
-          openedAt: now,
-          lastPongAt: now,
-          pingSentAt: 0,
-          heartbeat: undefined,
-          sendChain: Promise.resolve(),
-          reconnect: attempt.reconnect,
-          ready: false,
-          loginWait: undefined,
-        };
-      } catch (error) {
-        endpoint.failures++;
-        this.counters.connectFailures++;
-        lastError = error;
-      }
-    }
-    // Prefer the next endpoint on the following round.
-    this.endpointIndex = (this.endpointIndex + 1) % endpoints.length;
-    throw lastError;
-  }
-
-  /** Resolves a private stream's URL and headers for one attempt (their failure fails the attempt), then opens. */
-  private async openSocket(attempt: ConnectAttempt): Promise<WebSocket> {
-    const { url: urlFactory, headers: headersOption } = this.options;
-    let url = attempt.endpoint;
-    let headers: Readonly<Record<string, string>> | undefined;
-    try {
-      if (urlFactory !== undefined) url = await urlFactory(attempt);
-      headers = typeof headersOption === 'function' ? await headersOption(attempt) : headersOption;
-    } catch (error) {
-      throw new WsManagerError(
-        WsManagerErrorCode.ConnectFailed,
-        `connect to ${attempt.endpoint} failed: url or headers`,
-        {
-          exchange: this.exchange,
-          endpoint: attempt.endpoint,
-          cause: error,
-        },
-      );
-    }
-    if (this.closed) throw new WsManagerError(WsManagerErrorCode.Closed, 'connection is closed');
-    return this.openUrl(url, headers);
-  }
-
-  private openUrl(url: string, headers: Readonly<Record<string, string>> | undefined): Promise<WebSocket> {
-    return new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(url, {
-        ...(headers === undefined ? {} : { headers: { ...headers } }),
-        handshakeTimeout: this.options.connectTimeoutMs,
-        maxPayload: this.options.maxPayloadBytes,
-        perMessageDeflate: false,
-        // A text frame with invalid UTF-8 would make ws close the socket (1007); the codec rejects it instead, so it is
-        // counted as malformed and the connection keeps working (and the per-frame validation cost is saved).
-        skipUTF8Validation: true,
-      });
-      this.sockets.add(ws);
-      const timer = setTimeout(() => {
-        ws.terminate();
-        fail(new Error('connect timeout'));
-      }, this.options.connectTimeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        ws.off('open', onOpen);
-        ws.off('error', fail);
-        ws.off('close', onClose);
-        ws.off('unexpected-response', onResponse);
-      };
-      const fail = (error: unknown) => {
-        cleanup();
-        this.sockets.delete(ws);
-        ws.on('error', noop);
-        if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
-        reject(
-          new WsManagerError(WsManagerErrorCode.ConnectFailed, `connect to ${url} failed`, {
-            exchange: this.exchange,
-            endpoint: url,
-            cause: error,
-          }),
-        );
-      };
-      const onOpen = () => {
-        cleanup();
-        if (this.closed) {
-          this.sockets.delete(ws);
-          ws.on('error', noop);
-          ws.terminate();
-          reject(new WsManagerError(WsManagerErrorCode.Closed, 'connection is closed'));
-          return;
-        }
-        resolve(ws);
-      };
-      const onClose = () => fail(new Error('closed during handshake'));
-      const onResponse = (_req: unknown, res: { statusCode?: number }) =>
-        fail(new Error(`unexpected HTTP ${res.statusCode}`));
-      ws.once('open', onOpen);
-      ws.once('error', fail);
-      ws.once('close', onClose);
-      ws.once('unexpected-response', onResponse);
-    });
-  }
-
   /** Wires an open socket: frames, heartbeat, close handling, subscription restore. */
-  private wire(socket: Socket): void {
+  private wire(socket: LiveSocket): void {
     const ws = socket.ws;
     // The arrival stamp is taken first, before any work on the frame (decode, extraction, ordering).
     ws.on('message', (data, isBinary) => this.onFrame(socket, data as Buffer, isBinary, performance.now()));
-    ws.on('pong', () => {
-      socket.lastPongAt = Date.now();
-    });
+    watchLiveness(socket, this.options.heartbeat, this.counters);
     ws.on('error', noop); // a 'close' always follows; counted there
     ws.on('close', () => this.onSocketClose(socket));
-    const heartbeat = this.options.heartbeat;
-    if (heartbeat !== false) {
-      socket.heartbeat = setInterval(
-        () => {
-          const now = Date.now();
-          const awaiting = socket.pingSentAt > 0 && socket.lastPongAt < socket.pingSentAt;
-          if (awaiting && now - socket.pingSentAt >= heartbeat.timeoutMs) {
-            this.counters.heartbeatTimeouts++;
-            ws.terminate();
-            return;
-          }
-          if (!awaiting && now - Math.max(socket.pingSentAt, socket.openedAt) >= heartbeat.intervalMs) {
-            socket.pingSentAt = now;
-            try {
-              ws.ping();
-            } catch {
-              // socket closing; the close handler takes over
-            }
-          }
-        },
-        Math.max(5, Math.min(heartbeat.intervalMs, heartbeat.timeoutMs) / 2),
-      );
-      socket.heartbeat.unref?.();
-    }
-    if (this.options.login === undefined) this.restoreSubscriptions(socket);
+    if (this.options.login === undefined) this.subscriptions.restore(socket);
     else void this.login(socket);
   }
 
-  private restoreSubscriptions(socket: Socket): void {
-    socket.ready = true;
-    for (const subscription of this.subscriptions.values()) {
-      void this.enqueueSend(socket, subscription.subscribe).catch(noop);
-    }
-  }
-
   /**
-   * A private stream's login on a new socket: the message is made anew and sent first; with `loginAck`, the
-   * subscriptions are restored only once the venue accepted it. A refusal, a timeout or a throwing factory closes the
-   * socket, which then reconnects with backoff like any lost socket.
+   * Logs a new socket of a private stream in; the subscriptions are restored once the venue accepted it. A refusal, a
+   * timeout or a throwing factory closes the socket, which then reconnects with backoff like any lost socket.
    */
-  private async login(socket: Socket): Promise<void> {
-    const options = this.options;
-    const attempt: ConnectAttempt = { endpoint: socket.endpoint.url, reconnect: socket.reconnect };
-    let ok = false;
-    let reason: LoginInfo['reason'];
-    try {
-      const message = await (options.login as (a: ConnectAttempt) => unknown)(attempt);
-      if (socket.ws.readyState !== WebSocket.OPEN) return;
-      let answered: Promise<boolean> | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      if (options.loginAck !== undefined) {
-        answered = new Promise<boolean>((resolve) => {
-          socket.loginWait = resolve;
-          timer = setTimeout(() => {
-            reason = 'timeout';
-            resolve(false);
-          }, options.loginTimeoutMs);
-          timer.unref?.();
-        });
-      }
-      await this.enqueueSend(socket, message);
-      ok = answered === undefined ? true : await answered;
-      if (timer !== undefined) clearTimeout(timer);
-      socket.loginWait = undefined;
-      if (!ok) reason ??= 'refused';
-    } catch {
-      reason = 'error';
-    }
-    if (this.closed || socket.ws.readyState !== WebSocket.OPEN) return;
+  private async login(socket: LiveSocket): Promise<void> {
+    const outcome = await loginOn(socket, this.options, (s, message) => this.sender.send(s, message));
+    if (outcome === undefined || this.closed || socket.ws.readyState !== WebSocket.OPEN) return;
+    const { ok, reason } = outcome;
     const info: LoginInfo = {
       component: this.component,
       exchange: this.exchange,
@@ -698,7 +434,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     };
     if (ok) {
       this.counters.logins++;
-      this.restoreSubscriptions(socket);
+      this.subscriptions.restore(socket);
     } else {
       this.counters.loginFailures++;
       socket.ws.terminate();
@@ -713,7 +449,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     }
   }
 
-  private adopt(socket: Socket): void {
+  private adopt(socket: LiveSocket): void {
     this.counters.connects++;
     if (this.counters.connects > 1) {
       this.counters.reconnects++;
@@ -723,118 +459,33 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     this.primary = socket;
     this.wire(socket);
     this.setState('open');
-    const { stableAfterMs } = this.options.backoff;
-    this.stableTimer = setTimeout(() => {
-      this.stableTimer = undefined;
-      if (this.primary === socket) this.attempt = 0;
-    }, stableAfterMs);
-    this.stableTimer.unref?.();
-    this.armLifetime();
+    this.connector.armStable(() => this.primary === socket);
+    this.rotation.armLifetime();
   }
 
-  private armLifetime(): void {
-    if (this.lifetimeTimer !== undefined) clearTimeout(this.lifetimeTimer);
-    this.lifetimeTimer = undefined;
-    const lifetime = this.options.maxConnectionLifetimeMs;
-    if (lifetime > 0) {
-      this.lifetimeTimer = setTimeout(() => {
-        this.lifetimeTimer = undefined;
-        void this.rotate();
-      }, lifetime);
-      this.lifetimeTimer.unref?.();
-    }
-  }
-
-  private onSocketClose(socket: Socket): void {
-    if (socket.heartbeat !== undefined) clearInterval(socket.heartbeat);
-    this.sockets.delete(socket.ws);
-    if (socket === this.rotating) {
-      this.rotating = undefined;
+  private onSocketClose(socket: LiveSocket): void {
+    stopHeartbeat(socket);
+    this.connector.forget(socket.ws);
+    if (socket === this.rotation.rotating) {
+      this.rotation.rotating = undefined;
       return;
     }
     if (socket !== this.primary) return;
     this.primary = undefined;
-    if (this.stableTimer !== undefined) clearTimeout(this.stableTimer);
-    this.stableTimer = undefined;
+    this.connector.disarmStable();
     if (this.closed) return;
     // A rotation in progress already has the replacement socket: promote it.
-    const replacement = this.rotating;
-    if (replacement !== undefined && replacement.ws.readyState === WebSocket.OPEN) {
-      this.rotating = undefined;
-      this.finishRotation(replacement, undefined);
-      return;
-    }
-    this.setState('reconnecting');
-    const delay = backoffDelay(this.attempt, this.options.backoff);
-    this.attempt++;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.startConnect();
-    }, delay);
+    if (this.rotation.promoteOnLoss()) return;
+    this.connector.reconnectLater();
   }
-
-  // ---------------------------------------------------------------- rotation
 
   /**
    * Make-before-break rotation: opens a second socket, subscribes it, lets both run for `rotationOverlapMs`
    * (the pipeline deduplicates the overlap), then closes the old one. Called on `maxConnectionLifetimeMs`, on a
    * `shutdownNotice`, or by hand. Resolves when the rotation finished (false if it could not start or failed).
    */
-  async rotate(): Promise<boolean> {
-    if (this.closed || this.rotating !== undefined || this.primary === undefined) return false;
-    this.counters.rotations++;
-    let socket: Socket;
-    try {
-      socket = await this.openAny();
-    } catch {
-      if (!this.closed) this.armLifetime();
-      return false;
-    }
-    if (this.closed) {
-      socket.ws.terminate();
-      return false;
-    }
-    this.rotating = socket;
-    this.wire(socket);
-    await new Promise<void>((resolve) => {
-      this.rotationTimer = setTimeout(resolve, this.options.rotationOverlapMs);
-      this.rotationTimer.unref?.();
-    });
-    this.rotationTimer = undefined;
-    if (this.closed || this.rotating !== socket) return this.primary === socket;
-    this.rotating = undefined;
-    this.finishRotation(socket, this.primary);
-    return true;
-  }
-
-  private finishRotation(replacement: Socket, old: Socket | undefined): void {
-    this.primary = replacement;
-    if (old !== undefined) {
-      if (old.heartbeat !== undefined) clearInterval(old.heartbeat);
-      old.ws.close(1000, 'rotation');
-    }
-    this.armLifetime();
-  }
-
-  // ---------------------------------------------------------------- idle streams
-
-  private checkIdle(): void {
-    const socket = this.primary;
-    if (socket === undefined || this.closed) return;
-    const now = Date.now();
-    const limit = this.options.idleTimeoutMs;
-    for (const [stream, subscription] of this.subscriptions) {
-      const pipeline = this.pipelines.get(stream);
-      const last = Math.max(pipeline?.lastMessageAt ?? 0, subscription.subscribedAt, socket.openedAt);
-      if (now - last < limit) continue;
-      if (pipeline !== undefined) {
-        pipeline.idleResubscribes++;
-        pipeline.lastMessageAt = now;
-      }
-      subscription.subscribedAt = now;
-      if (subscription.unsubscribe !== undefined) void this.enqueueSend(socket, subscription.unsubscribe).catch(noop);
-      void this.enqueueSend(socket, subscription.subscribe).catch(noop);
-    }
+  rotate(): Promise<boolean> {
+    return this.rotation.rotate();
   }
 
   // ---------------------------------------------------------------- stats / close
@@ -878,39 +529,16 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
   private async closeOnce(): Promise<void> {
     this.closed = true;
     this.abort.abort();
-    for (const timer of [this.retryTimer, this.stableTimer, this.lifetimeTimer, this.rotationTimer]) {
-      if (timer !== undefined) clearTimeout(timer);
-    }
-    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
-    const closing: Promise<void>[] = [];
-    for (const socket of [this.primary, this.rotating]) {
-      if (socket?.heartbeat !== undefined) clearInterval(socket.heartbeat);
-    }
-    for (const ws of this.sockets) {
-      if (ws.readyState === WebSocket.CLOSED) continue;
-      closing.push(
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            ws.terminate();
-            resolve();
-          }, 1_000);
-          timer.unref?.();
-          ws.once('close', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'client closing');
-          else ws.terminate();
-        }),
-      );
-    }
-    await Promise.all(closing);
-    this.sockets.clear();
+    this.rotation.stop();
+    this.subscriptions.stop();
+    stopHeartbeat(this.primary);
+    stopHeartbeat(this.rotation.rotating);
+    await this.connector.closeAll();
     for (const pipeline of this.pipelines.values()) pipeline.close();
     for (const consumer of [...this.consumers]) consumer.end();
     this.setState('closed');
     this.primary = undefined;
-    this.rotating = undefined;
+    this.rotation.rotating = undefined;
     this.onClosed(this);
   }
 }

@@ -24,7 +24,7 @@ export class HostEntry {
     options: ResolvedOptions,
   ) {
     this.pool = new HostPool(config, options.pool, options.statementTimeoutMs, options.name);
-    this.breaker = new HostBreaker(this.pool.label, options.name, options.breaker);
+    this.breaker = new HostBreaker(this.pool.label, options.name, options.breaker, options.hooks.breaker);
   }
 
   get label(): string {

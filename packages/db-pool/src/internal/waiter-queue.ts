@@ -21,7 +21,7 @@ export class WaiterQueue<T> {
     this.lanes = Array.from({ length: priorities }, () => ({ items: [], head: 0 }));
   }
 
-  /** Maps a priority to a lane as generic-pool does: truncated to an integer, out of range means last. */
+  /** Maps a priority to a lane: truncated to an integer, out of range means last. */
   lane(priority: number): number {
     const p = (priority && Math.trunc(+priority)) || 0;
     return p < 0 || p >= this.lanes.length ? this.lanes.length - 1 : p;

@@ -6,10 +6,10 @@ import { backends, withSchema } from './helpers.js';
 type HostStats = Record<string, number | string>;
 const hostStats = (db: PoolManager) => (db.stats() as { hosts: Record<string, HostStats> }).hosts['primary[0]']!;
 
-// The hot path: an idle stack in front of generic-pool, and the manager's own wait queue
+// The hot path: the host pool's idle stack, and its wait queue
 // (handoff on release, one shared expiry timer) once every connection is borrowed.
 describe('host pool hot path', () => {
-  it('hands idle connections back to generic-pool so idle eviction still closes them', async () => {
+  it('idle eviction closes idle connections, including one opened after the queries finished', async () => {
     const { db, cleanup } = await withSchema('dbhe', {
       pool: { max: 2, min: 0, idleTimeoutMs: 100, evictionRunIntervalMs: 50, validateAfterIdleMs: 0 },
     });

@@ -16,7 +16,7 @@ describe('host pool behaviour', () => {
   it('fails fast when the wait queue is full and leaks nothing', async () => {
     const { db, app, cleanup } = await withSchema('dbx', { pool: { max: 3, min: 3, maxWaitingClients: 5 } });
     try {
-      // Warm: generic-pool counts callers waiting for a connection being created as waiting clients.
+      // Warm: callers waiting for a connection being opened count as waiting clients.
       await waitFor(() => hostStats(db).idle === 3, { timeoutMs: 10_000 });
       const calls = Array.from({ length: 20 }, () =>
         db.query('select pg_sleep(0.3)').then(

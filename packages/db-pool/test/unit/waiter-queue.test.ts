@@ -21,7 +21,7 @@ describe('WaiterQueue', () => {
     expect(q.shift()).toBeUndefined();
   });
 
-  it('maps priorities as generic-pool does', () => {
+  it('maps priorities to lanes: truncated, out of range means the last lane', () => {
     const q = new WaiterQueue<number>(3);
     expect(q.lane(0)).toBe(0);
     expect(q.lane(1.7)).toBe(1);
