@@ -4,7 +4,7 @@ import { AlertManager } from './alert-manager.js';
 import { ChannelMetrics } from './channel-metrics.js';
 import { ComponentStats } from './component-stats.js';
 import { invalidOption, MonitoringError } from './errors.js';
-import { boundedScrape } from './internal/bounded-scrape.js';
+import { boundedScrape, indexRegistry, unindexRegistry } from './internal/bounded-scrape.js';
 import { FastCounter } from './internal/fast-counter.js';
 import { FastGauge } from './internal/fast-gauge.js';
 import { ModelMetrics } from './model-metrics.js';
@@ -125,6 +125,8 @@ export class Monitoring {
       .map((m) => m.name)
       .filter((n) => !before.has(n));
 
+    // Series maps indexed now, while usually small, cost no whole-map walk during a scrape (see series-index).
+    indexRegistry(registry);
     this.spans = new SpanBridge(isWatched);
     this.ready = this.setupTracing(this.options.tracing);
     this.alerts.start();
@@ -213,34 +215,61 @@ export class Monitoring {
     return this.channelMetrics.active;
   }
 
-  /** Content type of {@link metrics} (Prometheus text format 0.0.4). */
+  /**
+   * Content type of {@link metrics}: the registry's (Prometheus text format 0.0.4, or OpenMetrics 1.0.0
+   * for a registry created with `Registry.OPENMETRICS_CONTENT_TYPE`).
+   */
   get contentType(): string {
-    return 'text/plain; version=0.0.4; charset=utf-8';
+    return this.registry.contentType;
   }
 
   /**
-   * The Prometheus text exposition of the registry, serialized metric by metric with yields to the event
-   * loop (at most `scrape.sliceMs` of synchronous work at a time), at most `scrape.maxSeriesPerMetric`
-   * label sets per metric, and a `scrape.collectorTimeoutMs` limit per collector.
+   * The exposition of the registry, the same text as prom-client's `registry.metrics()` (Prometheus text
+   * format or OpenMetrics, per the registry's content type), serialized with yields to the event loop:
+   * at most `scrape.sliceMs` of synchronous work at a time, also inside a metric with many series. At
+   * most `scrape.maxSeriesPerMetric` label sets per metric (no cap by default) and a
+   * `scrape.collectorTimeoutMs` limit per collector; a collector that fails or times out leaves its metric
+   * out and is counted.
    */
   async metrics(): Promise<string> {
+    return this.scrape(undefined);
+  }
+
+  /**
+   * Like {@link metrics}, but hands the text to `write` one slice at a time (each chunk is the text of at
+   * most `scrape.sliceMs` of work) instead of returning it, so an HTTP handler can `res.write()` each
+   * chunk: turning one multi-megabyte string into bytes at `res.end(text)` is itself a synchronous step of
+   * several milliseconds per megabyte. A promise returned by `write` is awaited before the scrape goes on
+   * (backpressure); if `write` throws or rejects, the scrape stops and this rejects with that error.
+   */
+  async writeMetrics(write: (chunk: string) => void | Promise<void>): Promise<void> {
+    if (typeof write !== 'function') throw invalidOption('write', 'must be a function');
+    await this.scrape(write);
+  }
+
+  private async scrape(sink: ((chunk: string) => void | Promise<void>) | undefined): Promise<string> {
     this.assertOpen();
     const started = performance.now();
     // Read stats() first so that leaves seen for the first time are registered before the metric list is taken.
     this.componentStats.refresh(true);
-    const text = await boundedScrape(this.registry, this.options.scrape, {
-      dropped: (metric, count) => {
-        this.dropped.labels(metric).inc(count);
-        if (this.droppedWarned.has(metric)) return;
-        this.droppedWarned.add(metric);
-        process.emitWarning(
-          `${this.options.name}: scrape.maxSeriesPerMetric (${this.options.scrape.maxSeriesPerMetric}) reached by ${metric}: ${count} label sets left out of this scrape (counted in cryptoscalp_monitoring_scrape_series_dropped_total; reported once per metric)`,
-          { code: 'E_MONITORING_SERIES_DROPPED' },
-        );
+    const text = await boundedScrape(
+      this.registry,
+      this.options.scrape,
+      {
+        dropped: (metric, count) => {
+          this.dropped.labels(metric).inc(count);
+          if (this.droppedWarned.has(metric)) return;
+          this.droppedWarned.add(metric);
+          process.emitWarning(
+            `${this.options.name}: scrape.maxSeriesPerMetric (${this.options.scrape.maxSeriesPerMetric}) reached by ${metric}: ${count} label sets left out of this scrape (counted in cryptoscalp_monitoring_scrape_series_dropped_total; reported once per metric)`,
+            { code: 'E_MONITORING_SERIES_DROPPED' },
+          );
+        },
+        timeout: (metric) => this.timeouts.labels(metric).inc(),
+        error: (metric) => this.collectorErrors.labels(metric).inc(),
       },
-      timeout: (metric) => this.timeouts.labels(metric).inc(),
-      error: (metric) => this.collectorErrors.labels(metric).inc(),
-    });
+      sink,
+    );
     this.lastScrapeSeconds = (performance.now() - started) / 1000;
     this.scrapeDuration.labels().set(this.lastScrapeSeconds);
     return text;
@@ -330,6 +359,8 @@ export class Monitoring {
         clearInterval(this.tracingTimer);
         this.watched.clear();
         await this.alerts.close(options.drainTimeoutMs ?? 5_000);
+        // The user's metrics get their series maps back as they were (see internal/series-index.ts).
+        unindexRegistry(this.registry);
         if (this.options.ownRegistry) this.registry.clear();
         else
           for (const name of [...this.ownMetricNames, ...this.componentStats.metricNames()])

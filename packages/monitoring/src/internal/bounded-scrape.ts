@@ -1,8 +1,20 @@
-import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import { type ChunkSink, ChunkWriter } from './chunk-writer.js';
 import { FastHistogram } from './fast-histogram.js';
-import { isFastMetric } from './fast-metric.js';
-import { braces, escapeHelp, formatValue, labelObjectPairs } from './text-format.js';
+import { type FastChild, type FastMetric, isFastMetric } from './fast-metric.js';
+import { promKind } from './prom-kind.js';
+import {
+  type GenericValue,
+  type PromInternals,
+  type ScrapeContext,
+  writeGenericValue,
+  writePromSeries,
+} from './prom-series-writer.js';
+import { releaseSeriesIndex, seriesIndex } from './series-index.js';
+import { escapeHelp, formatValue, labelObjectPairs } from './text-format.js';
+
+/** prom-client's `Registry.OPENMETRICS_CONTENT_TYPE`. */
+const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
 /** Limits of one bounded scrape. */
 export interface ScrapeLimits {
@@ -50,109 +62,50 @@ export function runWithTimeout(fn: () => unknown, ms: number): Outcome | Promise
   });
 }
 
-class ChunkWriter {
-  readonly chunks: string[] = [];
-  /** Lines of the current slice; joined flat per slice (no deep string ropes for the GC to walk). */
-  private parts: string[] = [];
-  private sliceStart = performance.now();
-  private ops = 0;
-  constructor(private readonly sliceMs: number) {}
-
-  push(s: string): void {
-    this.parts.push(s);
-  }
-
-  /** True when the current slice is used up; call {@link yieldNow} then. Checked every 32 calls. */
-  due(): boolean {
-    return (++this.ops & 31) === 0 && performance.now() - this.sliceStart >= this.sliceMs;
-  }
-
-  async yieldNow(): Promise<void> {
-    this.chunks.push(this.parts.join(''));
-    this.parts = [];
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.sliceStart = performance.now();
-  }
-
-  finish(): string {
-    this.chunks.push(this.parts.join(''));
-    this.parts = [];
-    return this.chunks.join('');
-  }
-}
-
-/**
- * prom-client keeps one `labels` object per series for the series' life: its formatted label string
- * is cached here (keyed weakly by that object, and by the default labels in force) so a scrape
- * formats each series' labels once, not on every scrape.
- */
-const labelStringCache = new WeakMap<object, { defaults: Record<string, unknown>; text: string }>();
-
-function cachedLabels(
-  labels: Record<string, unknown>,
-  defaults: Record<string, unknown>,
-  hasDefaults: boolean,
-): string {
-  const hit = labelStringCache.get(labels);
-  if (hit !== undefined && hit.defaults === defaults) return hit.text;
-  const own = labelObjectPairs(labels);
-  const extra = hasDefaults ? labelObjectPairs(defaults, labels) : '';
-  const text = own === '' ? extra : extra === '' ? own : `${own},${extra}`;
-  labelStringCache.set(labels, { defaults, text });
-  return text;
-}
-
-interface HashEntry {
-  labels?: Record<string, unknown>;
-  value?: number;
-  bucketValues?: Record<string, number>;
-  sum?: number;
-  count?: number;
-}
-
+/** What the scrape needs of any registered metric. */
 interface PromLike {
   name: string;
   help: string;
   type: string;
   collect?: () => unknown;
-  hashMap?: Record<string, HashEntry>;
-  upperBounds?: number[];
-  get?: () => Promise<{ values?: GenericValue[]; help?: string; type?: string }>;
-  getForPromString?: () => Promise<{ values?: GenericValue[] }>;
-}
-
-interface GenericValue {
-  labels?: Record<string, unknown>;
-  sharedLabels?: Record<string, unknown>;
-  value: number;
-  metricName?: string;
+  get?: () => unknown;
+  getForPromString?: () => unknown;
 }
 
 /**
- * Serializes every metric of `registry` in the Prometheus text format, one metric at a time,
- * yielding to the event loop whenever a slice of `sliceMs` is used up. prom-client counters,
- * gauges and histograms and this package's own metrics are read directly from their series maps
- * (no intermediate objects); other metric types go through their `get()`.
+ * Serializes every metric of `registry` as prom-client's `registry.metrics()` does (text format 0.0.4, or
+ * OpenMetrics when the registry is set to it), yielding to the event loop whenever a slice of `sliceMs`
+ * is used up, also in the middle of one metric. prom-client's own counters, gauges, histograms and
+ * summaries are read from their series maps through a resumable cursor (see {@link writePromSeries});
+ * this package's metrics from their children; anything else (custom collectors, subclasses) through its
+ * own `get()`, which runs in one go. With a `sink`, each slice's text goes to it and `''` is returned.
  */
-export async function boundedScrape(registry: Registry, limits: ScrapeLimits, hooks: ScrapeHooks): Promise<string> {
-  const w = new ChunkWriter(limits.sliceMs);
+export async function boundedScrape(
+  registry: Registry,
+  limits: ScrapeLimits,
+  hooks: ScrapeHooks,
+  sink?: ChunkSink,
+): Promise<string> {
+  const openMetrics = (registry.contentType as string) === OPENMETRICS;
+  const w = new ChunkWriter(limits.sliceMs, openMetrics, sink);
   const defaults = ((registry as unknown as { _defaultLabels?: Record<string, unknown> })._defaultLabels ??
     {}) as Record<string, unknown>;
-  const hasDefaults = Object.keys(defaults).length > 0;
-  const cap = limits.maxSeriesPerMetric;
+  const ctx: ScrapeContext = {
+    w,
+    defaults,
+    hasDefaults: Object.keys(defaults).length > 0,
+    openMetrics,
+    cap: limits.maxSeriesPerMetric,
+  };
 
   for (const metric of registry.getMetricsAsArray() as unknown as PromLike[]) {
     const name = metric.name;
+    const kind = promKind(metric);
+    const fast = isFastMetric(metric);
+    // Metrics read directly are collected here first, as their get() would (bounded by the timeout);
+    // a metric whose collector failed is left out. Others collect inside their get().
     const collect = metric.collect;
-    // Collect first (it may be async and may hang); a metric whose collector failed is left out.
-    const direct =
-      isFastMetric(metric) ||
-      (metric.hashMap !== undefined &&
-        (metric.type === 'counter' ||
-          metric.type === 'gauge' ||
-          (metric.type === 'histogram' && Array.isArray(metric.upperBounds))));
-    // Metrics read directly are collected here (bounded by the timeout); others collect inside their get().
-    if (typeof collect === 'function' && direct) {
+    if (typeof collect === 'function' && (fast || kind !== undefined)) {
       let outcome = runWithTimeout(() => collect.call(metric), limits.collectorTimeoutMs);
       if (outcome instanceof Promise) outcome = await outcome;
       if (!outcome.ok) {
@@ -161,86 +114,20 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
         continue;
       }
     }
-    const header = `# HELP ${name} ${escapeHelp(metric.help)}\n# TYPE ${name} ${metric.type}\n`;
 
-    if (isFastMetric(metric)) {
-      w.push(header);
-      const extra = hasDefaults
-        ? labelObjectPairs(defaults, Object.fromEntries(metric.labelNames.map((n) => [n, 1])))
-        : '';
-      let n = 0;
-      // Fast metrics cache their label string per child; only default labels are appended here.
-      if (metric instanceof FastHistogram) {
-        const les = metric.leStrings;
-        for (const c of metric.children.values()) {
-          if (n++ >= cap) break;
-          const base = c.labelString === '' ? extra : extra === '' ? c.labelString : `${c.labelString},${extra}`;
-          const pre = base === '' ? '' : `${base},`;
-          let acc = 0;
-          for (let i = 0; i < les.length; i++) {
-            acc += c.counts[i] as number;
-            w.push(`${name}_bucket{${pre}le="${les[i]}"} ${acc}\n`);
-          }
-          const b = base === '' ? '' : `{${base}}`;
-          w.push(
-            `${name}_bucket{${pre}le="+Inf"} ${c.count}\n${name}_sum${b} ${formatValue(c.sum)}\n${name}_count${b} ${c.count}\n`,
-          );
-          if (w.due()) await w.yieldNow();
-        }
-      } else {
-        for (const c of metric.children.values() as Iterable<{ labelString: string; value: number }>) {
-          if (n++ >= cap) break;
-          const base = c.labelString === '' ? extra : extra === '' ? c.labelString : `${c.labelString},${extra}`;
-          w.push(base === '' ? `${name} ${formatValue(c.value)}\n` : `${name}{${base}} ${formatValue(c.value)}\n`);
-          if (w.due()) await w.yieldNow();
-        }
-      }
-      if (metric.children.size > cap) hooks.dropped(name, metric.children.size - cap);
+    if (fast) {
+      await writeFastMetric(ctx, metric, hooks);
+      continue;
+    }
+    if (kind !== undefined) {
+      const family = openMetrics && kind === 'counter' ? name.replace(/_total$/, '') : name;
+      w.begin(`# HELP ${family} ${escapeHelp(metric.help)}\n# TYPE ${family} ${kind}\n`);
+      const dropped = await writePromSeries(ctx, metric as unknown as PromInternals, kind);
+      if (dropped > 0) hooks.dropped(name, dropped);
       continue;
     }
 
-    const hashMap = metric.hashMap;
-    if (hashMap !== undefined && (metric.type === 'counter' || metric.type === 'gauge')) {
-      w.push(header);
-      const entries = Object.values(hashMap);
-      const end = Math.min(entries.length, cap);
-      for (let i = 0; i < end; i++) {
-        const e = entries[i] as HashEntry;
-        const base = e.labels === undefined ? '' : cachedLabels(e.labels, defaults, hasDefaults);
-        w.push(
-          base === '' ? `${name} ${formatValue(e.value ?? 0)}\n` : `${name}{${base}} ${formatValue(e.value ?? 0)}\n`,
-        );
-        if (w.due()) await w.yieldNow();
-      }
-      if (entries.length > cap) hooks.dropped(name, entries.length - cap);
-      continue;
-    }
-    if (hashMap !== undefined && metric.type === 'histogram' && Array.isArray(metric.upperBounds)) {
-      w.push(header);
-      const bounds = metric.upperBounds;
-      const les = bounds.map(formatValue);
-      const entries = Object.values(hashMap);
-      const end = Math.min(entries.length, cap);
-      for (let j = 0; j < end; j++) {
-        const e = entries[j] as HashEntry;
-        const base = e.labels === undefined ? '' : cachedLabels(e.labels, defaults, hasDefaults);
-        const pre = base === '' ? '' : `${base},`;
-        let acc = 0;
-        for (let i = 0; i < bounds.length; i++) {
-          acc += e.bucketValues?.[String(bounds[i])] ?? 0;
-          w.push(`${name}_bucket{${pre}le="${les[i]}"} ${acc}\n`);
-        }
-        const b = base === '' ? '' : `{${base}}`;
-        w.push(
-          `${name}_bucket{${pre}le="+Inf"} ${e.count ?? 0}\n${name}_sum${b} ${formatValue(e.sum ?? 0)}\n${name}_count${b} ${e.count ?? 0}\n`,
-        );
-        if (w.due()) await w.yieldNow();
-      }
-      if (entries.length > cap) hooks.dropped(name, entries.length - cap);
-      continue;
-    }
-
-    // Anything else (summaries, custom metric objects): their own get(), bounded by the timeout.
+    // Anything else (custom metric objects, subclasses): their own get(), bounded by the timeout.
     const getter = typeof metric.getForPromString === 'function' ? metric.getForPromString : metric.get;
     if (typeof getter !== 'function') continue;
     let outcome = runWithTimeout(() => getter.call(metric), limits.collectorTimeoutMs);
@@ -250,21 +137,77 @@ export async function boundedScrape(registry: Registry, limits: ScrapeLimits, ho
       else hooks.error(name, outcome.error);
       continue;
     }
-    const values = ((outcome.value as { values?: GenericValue[] } | undefined)?.values ?? []) as GenericValue[];
-    w.push(header);
+    const got = (outcome.value ?? {}) as { values?: GenericValue[]; name?: string; help?: string; type?: string };
+    const type = got.type ?? metric.type;
+    // prom-client renames OpenMetrics counters before calling get(): their family name has no `_total`.
+    let family = got.name ?? name;
+    if (openMetrics && type === 'counter') family = family.replace(/_total$/, '');
+    w.begin(`# HELP ${family} ${escapeHelp(got.help ?? metric.help)}\n# TYPE ${family} ${type}\n`);
+    const values = got.values ?? [];
     // Series of a summary or histogram share their labels; cap by distinct label sets, approximated by lines.
-    const end = Math.min(values.length, cap);
+    const end = Math.min(values.length, ctx.cap);
     for (let i = 0; i < end; i++) {
-      const v = values[i] as GenericValue;
-      const labels = v.labels ?? {};
-      const shared = v.sharedLabels ?? {};
-      const own = { ...shared, ...labels };
+      writeGenericValue(ctx, family, type, values[i] as GenericValue);
+      if (w.due()) await w.yieldNow();
+    }
+    if (values.length > ctx.cap) hooks.dropped(name, values.length - ctx.cap);
+  }
+  return await w.finish();
+}
+
+/** Writes one of this package's metrics from its cached children (label strings formatted once per child). */
+async function writeFastMetric(ctx: ScrapeContext, metric: FastMetric<FastChild>, hooks: ScrapeHooks): Promise<void> {
+  const { w, defaults, hasDefaults, openMetrics, cap } = ctx;
+  const isCounter = metric.type === 'counter';
+  const family = openMetrics && isCounter ? metric.name.replace(/_total$/, '') : metric.name;
+  const name = openMetrics && isCounter ? `${family}_total` : metric.name;
+  w.begin(`# HELP ${family} ${escapeHelp(metric.help)}\n# TYPE ${family} ${metric.type}\n`);
+  const extra = hasDefaults ? labelObjectPairs(defaults, Object.fromEntries(metric.labelNames.map((n) => [n, 1]))) : '';
+  let n = 0;
+  if (metric instanceof FastHistogram) {
+    const les = metric.leStrings;
+    for (const c of metric.children.values()) {
+      if (n++ >= cap) break;
+      const base = c.labelString === '' ? extra : extra === '' ? c.labelString : `${c.labelString},${extra}`;
+      const pre = base === '' ? '' : `${base},`;
+      let acc = 0;
+      for (let i = 0; i < les.length; i++) {
+        acc += c.counts[i] as number;
+        w.push(`${name}_bucket{${pre}le="${les[i]}"} ${acc}\n`);
+      }
+      const b = base === '' ? '' : `{${base}}`;
       w.push(
-        `${v.metricName ?? name}${braces(labelObjectPairs(own), hasDefaults ? labelObjectPairs(defaults, own) : '')} ${formatValue(v.value)}\n`,
+        `${name}_bucket{${pre}le="+Inf"} ${c.count}\n${name}_sum${b} ${formatValue(c.sum)}\n${name}_count${b} ${c.count}\n`,
       );
       if (w.due()) await w.yieldNow();
     }
-    if (values.length > cap) hooks.dropped(name, values.length - cap);
+  } else {
+    for (const c of metric.children.values() as Iterable<{ labelString: string; value: number }>) {
+      if (n++ >= cap) break;
+      const base = c.labelString === '' ? extra : extra === '' ? c.labelString : `${c.labelString},${extra}`;
+      w.push(base === '' ? `${name} ${formatValue(c.value)}\n` : `${name}{${base}} ${formatValue(c.value)}\n`);
+      if (w.due()) await w.yieldNow();
+    }
   }
-  return w.finish();
+  if (metric.children.size > cap) hooks.dropped(metric.name, metric.children.size - cap);
+}
+
+/**
+ * Indexes the series maps of the prom-client metrics now in `registry` (see {@link seriesIndex}), so
+ * that the one whole-map enumeration an index costs happens now, while the maps are usually small, and
+ * not during a later scrape.
+ */
+export function indexRegistry(registry: Registry): void {
+  for (const metric of registry.getMetricsAsArray()) {
+    if (promKind(metric) !== undefined)
+      seriesIndex((metric as unknown as PromInternals).hashMap as Record<string, unknown>);
+  }
+}
+
+/** Releases the series indexes of the prom-client metrics in `registry` (see {@link releaseSeriesIndex}). */
+export function unindexRegistry(registry: Registry): void {
+  for (const metric of registry.getMetricsAsArray()) {
+    if (promKind(metric) !== undefined)
+      releaseSeriesIndex((metric as unknown as PromInternals).hashMap as Record<string, unknown>);
+  }
 }
