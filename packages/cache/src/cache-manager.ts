@@ -1,4 +1,11 @@
-import { type CacheOperationContext, operationChannel } from './channels.js';
+import type { Hook } from '@cryptoscalp/contracts';
+import {
+  type CacheBreakerEvent,
+  type CacheBusEvent,
+  type CacheErrorEvent,
+  type CacheOperationContext,
+  operationChannel,
+} from './channels.js';
 import { CacheError } from './errors.js';
 import { CacheCore } from './internal/core.js';
 import type { NamespaceState } from './internal/namespace-state.js';
@@ -53,7 +60,32 @@ export class CacheManager {
     }
     this.reads = this.core.reads;
     this.state = this.core.state;
+    const hooks = this.state.hooks;
+    this.onBreakerStateChange = hooks.breaker.hook;
+    this.onBusStateChange = hooks.bus.hook;
+    this.onError = hooks.error.hook;
   }
+
+  /**
+   * Calls `listener` when the Redis circuit breaker changes state (`open`: L2 is skipped and the cache fails open;
+   * `half-open`: a trial PING runs; `closed`: recovered). Same payload as `cryptoscalp:cache:breaker`. Returns a
+   * disposable that removes the listener. Shared by every namespace view of the manager.
+   */
+  readonly onBreakerStateChange: Hook<CacheBreakerEvent>;
+
+  /**
+   * Calls `listener` when the invalidation bus goes `up` or `down` (while down, L1 entries are revalidated before
+   * being served). Same payload as `cryptoscalp:cache:bus`. Returns a disposable. Shared by every namespace view.
+   */
+  readonly onBusStateChange: Hook<CacheBusEvent>;
+
+  /**
+   * Calls `listener` for every error the cache counts instead of throwing (fail-open L2 failures, loader errors
+   * served with grace, bus and serialization errors, and a hook listener that threw). Same payload as
+   * `cryptoscalp:cache:error`. Returns a disposable. Shared by every namespace view. An exception thrown by an
+   * `onError` listener is counted (`stats().errors.listener`) and published on the channel, never sent back to it.
+   */
+  readonly onError: Hook<CacheErrorEvent>;
 
   /** Component name used in stats, health and events (`name` option). */
   get name(): string {

@@ -1,7 +1,8 @@
 import type { BreakerState } from '@cryptoscalp/contracts';
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
-export type { HealthCheckResult } from '@cryptoscalp/contracts';
+/** The typed event hook of the suite (`onX(listener)` returns `{ dispose() }`); see `@cryptoscalp/contracts`. */
+export type { HealthCheckResult, Hook, HookDisposable, HookListener } from '@cryptoscalp/contracts';
 
 /** Pluggable value serializer (e.g. msgpack). Buffers bypass it and are stored as raw bytes. */
 export interface Serializer {
@@ -230,8 +231,8 @@ export type CacheStats = {
   l1Entries: number;
   /** L1 bytes (estimated from serialized sizes). */
   l1Bytes: number;
-  /** Errors by kind (`l2`, `loader`, `serialize`, `bus`, `timeout`). */
-  errors: { l2: number; loader: number; serialize: number; bus: number; timeout: number };
+  /** Errors by kind (`l2`, `loader`, `serialize`, `bus`, `timeout`, `listener`: a hook listener threw). */
+  errors: { l2: number; loader: number; serialize: number; bus: number; timeout: number; listener: number };
   /** Circuit breaker state: `closed`, `open`, `half-open`, or `none` without L2. */
   breaker: BreakerState | 'none';
   /** Bus state and message counts. */

@@ -30,7 +30,7 @@ export interface CacheBusEvent {
 /** Payload of `cryptoscalp:cache:error`. */
 export interface CacheErrorEvent {
   component: string;
-  /** What failed: `l2`, `loader`, `serialize`, `bus`, `timeout`. */
+  /** What failed: `l2`, `loader`, `serialize`, `bus`, `timeout`, `listener` (a hook listener threw). */
   kind: string;
   operation: string;
   error: unknown;

@@ -31,4 +31,6 @@ export {
   type StateChange,
 } from './channels.js';
 export type { HealthCheckResult, HealthIndicator, HealthStatus } from './health.js';
+export type { Hook, HookDisposable, HookListener, HookPayload } from './hook.js';
+export { HookEmitter, type HookErrorReporter } from './hook-emitter.js';
 export type { StatsRecord, StatsSource, StatsValue } from './stats.js';

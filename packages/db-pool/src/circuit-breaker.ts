@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { BreakerState } from '@cryptoscalp/contracts';
+import type { BreakerState, HookEmitter } from '@cryptoscalp/contracts';
 import CircuitBreaker from 'opossum';
 import { type BreakerEvent, channels } from './channels.js';
 import { CircuitOpenError, isDbPoolError, isQueryError } from './errors.js';
@@ -33,6 +33,7 @@ export class HostBreaker {
     readonly host: string,
     private readonly component: string,
     options: Required<BreakerOptions>,
+    hook?: HookEmitter<BreakerEvent>,
   ) {
     this.slowMs = options.slowCallMs;
     if (!options.enabled) {
@@ -64,10 +65,11 @@ export class HostBreaker {
     });
     this.status = (this.breaker as unknown as { status: { increment(property: string): void } }).status;
     const publish = (state: BreakerState) => {
-      if (channels.breaker.hasSubscribers) {
-        const event: BreakerEvent = { component: this.component, host: this.host, state };
-        channels.breaker.publish(event);
-      }
+      const toHook = hook?.hasListeners === true;
+      if (!channels.breaker.hasSubscribers && !toHook) return;
+      const event: BreakerEvent = { component: this.component, host: this.host, state };
+      if (channels.breaker.hasSubscribers) channels.breaker.publish(event);
+      if (toHook) hook?.emit(event);
     };
     this.breaker.on('open', () => publish('open'));
     this.breaker.on('halfOpen', () => publish('half-open'));

@@ -173,10 +173,13 @@ export class PrimaryTracker {
     }
   }
 
-  /** The caller's `onConnectWait` hook, else a process warning: a long wait is never silent. */
+  /** The `onConnectWait` hook's listeners and the (deprecated) option, else a process warning: a long wait is never silent. */
   private reportWait(event: ConnectWaitEvent): void {
     const hook = this.options.onConnectWait;
+    const hooks = this.options.hooks.connectWait;
+    if (hooks.hasListeners) hooks.emit(event);
     if (hook === undefined) {
+      if (hooks.hasListeners) return;
       process.emitWarning(
         `[${event.component}] waiting for a writable primary: ${event.attempts} attempt(s) in ${event.elapsedMs} ms ` +
           `(gives up after ${event.timeoutMs} ms): ${event.lastError}`,
@@ -192,10 +195,11 @@ export class PrimaryTracker {
   }
 
   private publish(from: string, to: string | undefined, durationMs: number, reason: string): void {
-    if (channels.failover.hasSubscribers) {
-      const event: FailoverEvent = { component: this.options.name, from, to, durationMs, reason };
-      channels.failover.publish(event);
-    }
+    const hook = this.options.hooks.failover;
+    if (!channels.failover.hasSubscribers && !hook.hasListeners) return;
+    const event: FailoverEvent = { component: this.options.name, from, to, durationMs, reason };
+    if (channels.failover.hasSubscribers) channels.failover.publish(event);
+    hook.emit(event);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { DEFAULTS } from './defaults.js';
 import { InvalidOptionError } from './errors.js';
+import { PoolHooks } from './internal/hooks.js';
 import { checkKnownKeys } from './internal/known-keys.js';
 import type {
   BreakerOptions,
@@ -31,6 +32,8 @@ export interface ResolvedOptions {
   onSlowQuery: ((event: SlowQueryEvent) => void) | undefined;
   onConnectWait: ((event: ConnectWaitEvent) => void) | undefined;
   maxTrackedStatements: number;
+  /** Not an option: the manager's hook emitters, carried here because every emitting part receives the options. */
+  hooks: PoolHooks;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -210,6 +213,7 @@ export function resolveOptions(options: PoolManagerOptions): ResolvedOptions {
     maxTrackedStatements: num('maxTrackedStatements', options.maxTrackedStatements, DEFAULTS.maxTrackedStatements, {
       min: 1,
     }),
+    hooks: new PoolHooks(),
   };
 }
 

@@ -1,6 +1,13 @@
 import { performance } from 'node:perf_hooks';
+import type { Hook } from '@cryptoscalp/contracts';
 import { decorrelatedJitter, RetryBudget } from './backoff.js';
-import { channels, type QueryTraceContext } from './channels.js';
+import {
+  type BreakerEvent,
+  channels,
+  type FailoverEvent,
+  type QueryTraceContext,
+  type ReplicaStateEvent,
+} from './channels.js';
 import {
   ClosedError,
   CommitUnknownError,
@@ -23,6 +30,7 @@ import { Session, type SessionHost } from './session.js';
 import { isNotPrimarySqlState, isSerializationSqlState, isTransientSqlState } from './sqlstate.js';
 import { Transaction } from './transaction.js';
 import type {
+  ConnectWaitEvent,
   HealthCheckResult,
   HostHealth,
   PoolManagerOptions,
@@ -99,7 +107,44 @@ export class PoolManager implements SessionHost {
     this.primary.current.pool.start();
     for (const r of this.replicas) r.pool.start();
     this.router.start();
+    const hooks = this.options.hooks;
+    this.onFailover = hooks.failover.hook;
+    this.onBreakerStateChange = hooks.breaker.hook;
+    this.onSlowQuery = hooks.slowQuery.hook;
+    this.onReplicaStateChange = hooks.replica.hook;
+    this.onConnectWait = hooks.connectWait.hook;
   }
+
+  /**
+   * Calls `listener` when a primary failover ends: `to` is the new primary, or `undefined` when none was found in
+   * time. Same payload as `cryptoscalp:db:failover`. Returns a disposable that removes the listener.
+   */
+  readonly onFailover: Hook<FailoverEvent>;
+
+  /**
+   * Calls `listener` when a host's circuit breaker changes state (`open`, `half-open`, `closed`). Same payload as
+   * `cryptoscalp:db:breaker`. Returns a disposable that removes the listener.
+   */
+  readonly onBreakerStateChange: Hook<BreakerEvent>;
+
+  /**
+   * Calls `listener` for each query slower than `slowQueryMs`. Same payload as `cryptoscalp:db:slow-query`; replaces
+   * the `onSlowQuery` option. Returns a disposable that removes the listener.
+   */
+  readonly onSlowQuery: Hook<SlowQueryEvent>;
+
+  /**
+   * Calls `listener` when a replica enters or leaves the routable set (lag, unreachable, promoted). Same payload as
+   * `cryptoscalp:db:replica`. Returns a disposable that removes the listener.
+   */
+  readonly onReplicaStateChange: Hook<ReplicaStateEvent>;
+
+  /**
+   * Calls `listener` every `failover.progressIntervalMs` while queries wait for a writable primary; replaces the
+   * `onConnectWait` option. While it (or the option) has a listener, the `E_DB_CONNECT_WAIT` process warning is not
+   * emitted. Returns a disposable that removes the listener.
+   */
+  readonly onConnectWait: Hook<ConnectWaitEvent>;
 
   /**
    * Runs one statement. `role: 'read'` goes to a healthy replica (or the primary), `write`
@@ -314,7 +359,8 @@ export class PoolManager implements SessionHost {
     this.counters.slowQueries++;
     const hasSubscribers = channels.slowQuery.hasSubscribers;
     const callback = this.options.onSlowQuery;
-    if (!hasSubscribers && callback === undefined) return;
+    const hook = this.options.hooks.slowQuery;
+    if (!hasSubscribers && callback === undefined && !hook.hasListeners) return;
     const event: SlowQueryEvent = {
       component: this.name,
       statement: info.normalized,
@@ -324,6 +370,7 @@ export class PoolManager implements SessionHost {
       role,
     };
     if (hasSubscribers) channels.slowQuery.publish(event);
+    hook.emit(event);
     if (callback !== undefined) {
       try {
         callback(event);
@@ -489,6 +536,7 @@ export class PoolManager implements SessionHost {
       failingOver: this.primary.failingOver,
       failovers: this.primary.failovers,
       ...this.counters,
+      hookListenerErrors: this.options.hooks.listenerErrors,
       retryBudgetTokens: this.budget.available,
       retryBudgetExhausted: this.budget.exhausted,
       trackedStatements: this.registry.size,

@@ -127,15 +127,16 @@ export class ReplicaRouter {
   private setRoutable(r: HostEntry, routable: boolean, reason: string): void {
     if (r.routable === routable) return;
     r.routable = routable;
-    if (channels.replica.hasSubscribers) {
-      const event: ReplicaStateEvent = {
-        component: this.options.name,
-        host: r.label,
-        routable,
-        lagMs: r.lagMs,
-        reason,
-      };
-      channels.replica.publish(event);
-    }
+    const hook = this.options.hooks.replica;
+    if (!channels.replica.hasSubscribers && !hook.hasListeners) return;
+    const event: ReplicaStateEvent = {
+      component: this.options.name,
+      host: r.label,
+      routable,
+      lagMs: r.lagMs,
+      reason,
+    };
+    if (channels.replica.hasSubscribers) channels.replica.publish(event);
+    hook.emit(event);
   }
 }

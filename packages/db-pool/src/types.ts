@@ -153,12 +153,16 @@ export interface PoolManagerOptions {
   failover?: FailoverOptions;
   /** Queries slower than this are logged and published. 0 disables. @default 1000 */
   slowQueryMs?: number;
-  /** Called for each slow query (besides the channel). @default undefined */
+  /**
+   * Called for each slow query (besides the channel). @default undefined
+   * @deprecated Use the manager's hook, `db.onSlowQuery(listener)`, which can be added and disposed at any time.
+   */
   onSlowQuery?: (event: SlowQueryEvent) => void;
   /**
    * Called every `failover.progressIntervalMs` while queries wait for a primary after transient
    * connect failures. Without it, the same report goes to `process.emitWarning` (code `E_DB_CONNECT_WAIT`).
    * @default undefined
+   * @deprecated Use the manager's hook, `db.onConnectWait(listener)`.
    */
   onConnectWait?: (event: ConnectWaitEvent) => void;
   /** Distinct normalized statements tracked by `queryStats()`; beyond it they are counted under `<other>`. @default 500 */
@@ -225,7 +229,8 @@ export interface StatementStats {
   maxMs: number;
 }
 
-export type { HealthCheckResult } from '@cryptoscalp/contracts';
+/** The typed event hook of the suite (`onX(listener)` returns `{ dispose() }`); see `@cryptoscalp/contracts`. */
+export type { HealthCheckResult, Hook, HookDisposable, HookListener } from '@cryptoscalp/contracts';
 
 /** Health of one host inside {@link HealthCheckResult.details}. */
 export interface HostHealth {

@@ -1,4 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import type { HealthShutdownEvent, HealthStatusEvent } from '@cryptoscalp/contracts';
+import { type Hook, HookEmitter } from '@cryptoscalp/contracts';
 import { DEFAULT_REGISTRY_OPTIONS } from './defaults.js';
 import { HealthError, HealthErrorCode } from './errors.js';
 import { type CheckRecord, CheckRunner, type CheckSettings, type RunnerHooks } from './internal/check-runner.js';
@@ -115,6 +117,22 @@ export class HealthRegistry {
   // Earliest time a cached result goes stale, for stale-while-revalidate on the hot path (no background timers).
   private readinessStaleAt = 0;
   private livenessStaleAt = 0;
+  // A throwing hook listener is counted (`stats().hookListenerErrors`); health has no error channel to report it on.
+  private readonly statusHook = new HookEmitter<HealthStatusEvent>();
+  private readonly phaseHook = new HookEmitter<HealthShutdownEvent>();
+
+  /**
+   * Calls `listener` when a check's status changes (`from` is `unknown` for its first result). Same payload as
+   * `cryptoscalp:health:status`. Returns a disposable that removes the listener.
+   */
+  readonly onStatusChange: Hook<HealthStatusEvent> = this.statusHook.hook;
+
+  /**
+   * Calls `listener` when the shutdown phase changes (`draining`, `closing`, `cleanup`, `stopped`). Same payload as
+   * `cryptoscalp:health:shutdown`. Returns a disposable. (To run work during shutdown, register a handler with
+   * {@link HealthRegistry.onShutdown}: that one is awaited, a hook listener is not.)
+   */
+  readonly onShutdownPhase: Hook<HealthShutdownEvent> = this.phaseHook.hook;
 
   /** @throws HealthError `E_HEALTH_INVALID_OPTION` naming the bad field. */
   constructor(options: HealthRegistryOptions = {}) {
@@ -343,6 +361,7 @@ export class HealthRegistry {
       sharedRuns,
       timeouts,
       failures,
+      hookListenerErrors: this.statusHook.listenerErrors + this.phaseHook.listenerErrors,
       perCheck,
     };
   }
@@ -431,14 +450,17 @@ export class HealthRegistry {
   }
 
   private onResult(runner: CheckRunner, previous: CheckRecord | undefined, next: CheckRecord): void {
-    if ((previous === undefined || previous.status !== next.status) && statusChannel.hasSubscribers) {
-      statusChannel.publish({
+    const changed = previous === undefined || previous.status !== next.status;
+    if (changed && (statusChannel.hasSubscribers || this.statusHook.hasListeners)) {
+      const event: HealthStatusEvent = {
         component: this.name,
         check: runner.settings.name,
         kind: runner.settings.kind,
         from: previous?.status ?? 'unknown',
         to: next.status,
-      });
+      };
+      if (statusChannel.hasSubscribers) statusChannel.publish(event);
+      this.statusHook.emit(event);
     }
     this.recompute();
   }
@@ -492,7 +514,10 @@ export class HealthRegistry {
   private setPhase(phase: ShutdownPhase, reason: string): void {
     this.phaseValue = phase;
     this.updateReadiness();
-    if (shutdownChannel.hasSubscribers) shutdownChannel.publish({ component: this.name, phase, reason });
+    if (!shutdownChannel.hasSubscribers && !this.phaseHook.hasListeners) return;
+    const event: HealthShutdownEvent = { component: this.name, phase, reason };
+    if (shutdownChannel.hasSubscribers) shutdownChannel.publish(event);
+    this.phaseHook.emit(event);
   }
 
   private async runShutdown(reason: string): Promise<ShutdownReport> {

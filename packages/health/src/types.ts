@@ -5,7 +5,15 @@ import type { HealthStatus } from '@cryptoscalp/contracts';
 /** A node:http or node:https server that `HealthRegistry.attach` can close gracefully. */
 export type AttachableServer = HttpServer | HttpsServer;
 
-export type { HealthCheckResult, HealthIndicator, HealthStatus } from '@cryptoscalp/contracts';
+/** The typed event hook of the suite (`onX(listener)` returns `{ dispose() }`); see `@cryptoscalp/contracts`. */
+export type {
+  HealthCheckResult,
+  HealthIndicator,
+  HealthStatus,
+  Hook,
+  HookDisposable,
+  HookListener,
+} from '@cryptoscalp/contracts';
 
 /** Options of {@link HealthRegistry.register} and {@link HealthRegistry.registerLiveness}. */
 export interface RegisterOptions {
@@ -272,6 +280,8 @@ export interface HealthStats {
   timeouts: number;
   /** Runs that failed (all checks). */
   failures: number;
+  /** Exceptions thrown by `onStatusChange` / `onShutdownPhase` listeners (counted, never rethrown). */
+  hookListenerErrors: number;
   /** Per-check figures by name. */
   perCheck: Record<string, CheckStats>;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
+import { type Hook, HookEmitter } from '@cryptoscalp/contracts';
 import type { Registry } from 'prom-client';
 import { MONITORING_ALERT_CHANNEL } from './channels.js';
 import { DeliveryQueue } from './delivery-queue.js';
@@ -88,7 +89,23 @@ export class AlertManager {
   private readonly events: AlertEvent[] = [];
   private readonly queues = new Map<string, DeliveryQueue>();
   private readonly gaveUpAt = new Map<string, number>();
-  private readonly listeners = new Set<(event: AlertEvent) => void>();
+  // A throwing listener is counted (`stats().hookListenerErrors`): the alert path has no error channel of its own.
+  private readonly alertHook = new HookEmitter<AlertEvent>();
+  private readonly notificationHook = new HookEmitter<AlertEvent>();
+
+  /**
+   * Calls `listener` for every alert event, as `history()` records it (`pending`, `firing`, `resolved`, `notified`,
+   * `notification_failed`, `silenced`, `inhibited`, `escalated`, `acknowledged`). The same events go to
+   * `cryptoscalp:monitoring:alert` with the instance name as `component`. Returns a disposable that removes the
+   * listener; replaces {@link AlertManager.onEvent}.
+   */
+  readonly onAlert: Hook<AlertEvent> = this.alertHook.hook;
+
+  /**
+   * Calls `listener` for each notification outcome only (`notified` or `notification_failed`, with `notifier` and
+   * `alertIds`). Returns a disposable that removes the listener.
+   */
+  readonly onNotification: Hook<AlertEvent> = this.notificationHook.hook;
   private readonly evalDuration: FastGauge;
   private readonly evalFailures: FastCounter;
   private readonly notifications: FastCounter;
@@ -172,10 +189,13 @@ export class AlertManager {
     }, this.cfg.evaluationIntervalMs);
   }
 
-  /** Subscribes to alert events; returns the unsubscribe function. Listener errors are ignored. */
+  /**
+   * Subscribes to alert events; returns the unsubscribe function. Listener errors are counted, never rethrown.
+   * @deprecated Use {@link AlertManager.onAlert}, which returns a disposable like every hook of the suite.
+   */
   onEvent(listener: (event: AlertEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const subscription = this.alertHook.hook(listener);
+    return () => subscription.dispose();
   }
 
   /** Evaluates every rule once now (the schedule does this every `evaluationInterval`). Never rejects. */
@@ -457,13 +477,8 @@ export class AlertManager {
     this.events.push(event);
     if (this.events.length > this.cfg.historySize) this.events.splice(0, this.events.length - this.cfg.historySize);
     if (alertChannel.hasSubscribers) alertChannel.publish({ component: this.setup.name, ...event });
-    for (const l of this.listeners) {
-      try {
-        l(event);
-      } catch {
-        // A listener's failure is its own.
-      }
-    }
+    this.alertHook.emit(event);
+    if (type === 'notified' || type === 'notification_failed') this.notificationHook.emit(event);
   }
 
   private recordNotification(
@@ -569,6 +584,7 @@ export class AlertManager {
     history: number;
     rules: number;
     queues: Record<string, number>;
+    hookListenerErrors: number;
   } {
     let firing = 0;
     for (const st of this.alerts.values()) if (st.alert.state === 'firing') firing++;
@@ -582,6 +598,7 @@ export class AlertManager {
       history: this.events.length,
       rules: this.evaluators.length,
       queues,
+      hookListenerErrors: this.alertHook.listenerErrors + this.notificationHook.listenerErrors,
     };
   }
 

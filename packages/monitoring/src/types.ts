@@ -11,7 +11,8 @@ export interface WatchableComponent {
   stats?(): Record<string, unknown>;
 }
 
-export type { HealthCheckResult } from '@cryptoscalp/contracts';
+/** The typed event hook of the suite (`onX(listener)` returns `{ dispose() }`); see `@cryptoscalp/contracts`. */
+export type { HealthCheckResult, Hook, HookDisposable, HookListener } from '@cryptoscalp/contracts';
 
 /** The minimal tracer this package needs (the `Tracer` of `@opentelemetry/api` satisfies it). */
 export interface TracerLike {

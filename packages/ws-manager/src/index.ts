@@ -1,3 +1,5 @@
+/** The typed event hook of the suite (`onX(listener)` returns `{ dispose() }`); see `@cryptoscalp/contracts`. */
+export type { Hook, HookDisposable, HookListener } from '@cryptoscalp/contracts';
 export {
   GAP_CHANNEL,
   HUB_CHANNEL,

@@ -385,7 +385,11 @@ export interface ConnectionEvents {
   message: [message: StreamMessage];
   /** A message without a stream key (subscription acks, venue notices). */
   control: [message: DecodedMessage];
-  /** The logical connection changed state. */
+  /**
+   * The logical connection changed state.
+   * @deprecated Use the manager's hook, `manager.onStateChange(listener)` (or `onOpen`, `onClose`): it covers every
+   * connection, later ones too; `change.connection` is this connection's `id`. The event keeps working.
+   */
   state: [change: StateChange];
   /** A sequence gap was detected. */
   gap: [info: GapInfo];
@@ -395,7 +399,10 @@ export interface ConnectionEvents {
   malformed: [info: MalformedInfo];
   /** A `message` listener threw (only emitted when an `error` listener exists; always counted). */
   error: [error: unknown];
-  /** A private stream's login on a new socket succeeded or failed (only with the `login` option). */
+  /**
+   * A private stream's login on a new socket succeeded or failed (only with the `login` option).
+   * @deprecated Use the manager's hook, `manager.onLogin(listener)`; `info.connection` is this connection's `id`.
+   */
   login: [info: LoginInfo];
 }
 

@@ -1,9 +1,19 @@
+import { type Hook, HookEmitter } from '@cryptoscalp/contracts';
 import { DEFAULT_MANAGER_NAME } from './defaults.js';
 import { WsManagerError, WsManagerErrorCode } from './errors.js';
 import { ExchangeRuntime } from './internal/exchange-runtime.js';
 import { resolveConnectionOptions, resolveManagerOptions } from './internal/validate.js';
 import { ManagedConnection } from './managed-connection.js';
-import type { ConnectionOptions, HealthCheckResult, WebSocketManagerOptions } from './types.js';
+import type {
+  ConnectionOptions,
+  GapInfo,
+  HealthCheckResult,
+  LoginInfo,
+  MalformedInfo,
+  ResyncInfo,
+  StateChange,
+  WebSocketManagerOptions,
+} from './types.js';
 
 /**
  * Resilient WebSocket client connections to many exchanges. Each exchange has endpoints (with failover and a
@@ -18,6 +28,46 @@ export class WebSocketManager {
   private counter = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
+  // The connection whose event is being relayed: a listener's exception is reported on it, like its own listeners'.
+  private relaying: ManagedConnection | undefined;
+  private readonly reportListenerError = (error: unknown): void => {
+    this.hookListenerErrors++;
+    const connection = this.relaying;
+    if (connection !== undefined && connection.listenerCount('error') > 0) connection.emit('error', error);
+  };
+  private hookListenerErrors = 0;
+  private readonly stateHook = new HookEmitter<StateChange>(this.reportListenerError);
+  private readonly openHook = new HookEmitter<StateChange>(this.reportListenerError);
+  private readonly closeHook = new HookEmitter<StateChange>(this.reportListenerError);
+  private readonly gapHook = new HookEmitter<GapInfo>(this.reportListenerError);
+  private readonly resyncHook = new HookEmitter<ResyncInfo>(this.reportListenerError);
+  private readonly malformedHook = new HookEmitter<MalformedInfo>(this.reportListenerError);
+  private readonly loginHook = new HookEmitter<LoginInfo>(this.reportListenerError);
+
+  /**
+   * Calls `listener` when any connection of this manager changes state (`connecting`, `open`, `reconnecting`,
+   * `closed`). Same payload as `cryptoscalp:ws:state`. Returns a disposable that removes the listener. Replaces a
+   * `conn.on('state', ...)` per connection: it also covers connections opened later.
+   */
+  readonly onStateChange: Hook<StateChange> = this.stateHook.hook;
+
+  /** Calls `listener` when a connection of this manager becomes `open` (first open and every reconnect). Returns a disposable. */
+  readonly onOpen: Hook<StateChange> = this.openHook.hook;
+
+  /** Calls `listener` when a connection of this manager is `closed` for good (its `close()` or the manager's). Returns a disposable. */
+  readonly onClose: Hook<StateChange> = this.closeHook.hook;
+
+  /** Calls `listener` when a stream of any connection shows a sequence gap. Same payload as `cryptoscalp:ws:gap`. Returns a disposable. */
+  readonly onGap: Hook<GapInfo> = this.gapHook.hook;
+
+  /** Calls `listener` when a resync starts, finishes or fails. Same payload as `cryptoscalp:ws:resync`. Returns a disposable. */
+  readonly onResync: Hook<ResyncInfo> = this.resyncHook.hook;
+
+  /** Calls `listener` when a frame is dropped as malformed or oversized. Same payload as `cryptoscalp:ws:malformed`. Returns a disposable. */
+  readonly onMalformed: Hook<MalformedInfo> = this.malformedHook.hook;
+
+  /** Calls `listener` when a private stream's login succeeds or fails on a new socket (`login` option). Returns a disposable. */
+  readonly onLogin: Hook<LoginInfo> = this.loginHook.hook;
 
   /** Validates `options` (throws `E_WS_INVALID_OPTION` naming the field); opens nothing until `connect()`. */
   constructor(options: WebSocketManagerOptions) {
@@ -56,7 +106,37 @@ export class WebSocketManager {
       this.live.delete(c),
     );
     this.live.add(connection);
+    this.relay(connection);
     return connection;
+  }
+
+  /**
+   * Forwards a connection's instance events to the manager's hooks. Messages are not relayed: they are the hot path,
+   * read per connection (`for await`, `conn.on('message')`). The other events are rare, and `state` is emitted
+   * whether or not anyone listens, so a relay with no hook listener costs one length check per event.
+   */
+  private relay(connection: ManagedConnection): void {
+    const forward =
+      <T>(hook: HookEmitter<T>) =>
+      (event: T): void => {
+        if (!hook.hasListeners) return;
+        const outer = this.relaying;
+        this.relaying = connection;
+        hook.emit(event);
+        this.relaying = outer;
+      };
+    const state = forward(this.stateHook);
+    const open = forward(this.openHook);
+    const close = forward(this.closeHook);
+    connection.on('state', (change) => {
+      state(change);
+      if (change.to === 'open') open(change);
+      else if (change.to === 'closed') close(change);
+    });
+    connection.on('gap', forward(this.gapHook));
+    connection.on('resync', forward(this.resyncHook));
+    connection.on('malformed', forward(this.malformedHook));
+    connection.on('login', forward(this.loginHook));
   }
 
   /** Plain snapshot: per exchange (endpoints, breaker states, budgets) and per connection (see ManagedConnection.stats). */
@@ -83,6 +163,7 @@ export class WebSocketManager {
       connections: connections.length,
       open: connections.filter((c) => c.state === 'open').length,
       exchanges,
+      hookListenerErrors: this.hookListenerErrors,
       connectionStats: Object.fromEntries(connections.map((c) => [c.id, c])),
     };
   }

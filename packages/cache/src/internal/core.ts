@@ -146,6 +146,9 @@ export class CacheCore {
 
   private onBreaker(state: BreakerState): void {
     if (breakerChannel.hasSubscribers) breakerChannel.publish({ component: this.opts.name, state });
+    // The state exists before any call can move the breaker; the check only guards a change during construction.
+    const hook = this.state?.hooks.breaker;
+    if (hook?.hasListeners) hook.emit({ component: this.opts.name, state });
     // Recover without waiting for traffic: the half-open trial call is a PING of our own.
     const s = this.state;
     if (state === 'half-open' && s !== undefined && !s.closed && s.tier !== undefined) {

@@ -76,5 +76,6 @@ export class Invalidation {
     s.validEpoch = state === 'up' ? s.writeEpoch : Number.NaN;
     s.invalidationSeq++;
     if (busChannel.hasSubscribers) busChannel.publish({ component: s.name, state, epoch: s.writeEpoch });
+    if (s.hooks.bus.hasListeners) s.hooks.bus.emit({ component: s.name, state, epoch: s.writeEpoch });
   }
 }

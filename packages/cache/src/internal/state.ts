@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { errorChannel } from '../channels.js';
 import { CacheError, isCacheError } from '../errors.js';
 import type { Codec } from './codec.js';
+import { CacheHooks } from './hooks.js';
 import type { L1Store } from './l1-store.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { NamespaceState } from './namespace-state.js';
@@ -15,6 +16,8 @@ export interface ErrorCounts {
   serialize: number;
   bus: number;
   timeout: number;
+  /** A hook listener (`onBreakerStateChange`, ...) threw. */
+  listener: number;
 }
 
 /**
@@ -42,7 +45,9 @@ export class CoreState {
   l2Misses = 0;
   loaderCalls = 0;
   staleServed = 0;
-  readonly errors: ErrorCounts = { l2: 0, loader: 0, serialize: 0, bus: 0, timeout: 0 };
+  readonly errors: ErrorCounts = { l2: 0, loader: 0, serialize: 0, bus: 0, timeout: 0, listener: 0 };
+  /** The emitters behind the manager's hooks. */
+  readonly hooks = new CacheHooks((hook, error) => this.report('listener', hook, error, false));
   readonly l1Latency = new LatencyHistogram();
   readonly l2Latency = new LatencyHistogram();
   readonly loaderLatency = new LatencyHistogram();
@@ -66,10 +71,15 @@ export class CoreState {
     return ns;
   }
 
-  /** Counts an error and publishes it on the error channel. Never throws. */
-  report(kind: keyof ErrorCounts, operation: string, error: unknown): void {
+  /**
+   * Counts an error and publishes it on the error channel and the `onError` hook. Never throws. `toHook: false` for
+   * an error of an `onError` listener itself, which would otherwise call that listener again.
+   */
+  report(kind: keyof ErrorCounts, operation: string, error: unknown, toHook = true): void {
     this.errors[kind]++;
     if (errorChannel.hasSubscribers) errorChannel.publish({ component: this.name, kind, operation, error });
+    if (toHook && this.hooks.error.hasListeners)
+      this.hooks.error.emit({ component: this.name, kind, operation, error });
   }
 
   /** Counts an L2 failure; rethrows it (as a CacheError) unless fail-open. */

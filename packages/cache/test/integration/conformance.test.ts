@@ -40,6 +40,17 @@ conformanceSuite<CacheManager>({
     construct: () => new CacheManager({ redis: { url: serviceUrls.redis }, l1: { maxEntries: -1 } }),
   },
   codePrefix: 'E_CACHE',
+  hooks: [
+    {
+      name: 'onError',
+      channel: ERROR_CHANNEL,
+      hook: (cache) => cache.onError,
+      // A failing loader is counted and reported, then rejects to the caller.
+      fire: async (cache) => {
+        await cache.getOrSet(uniqueName('hook'), () => Promise.reject(new Error('loader down'))).catch(() => undefined);
+      },
+    },
+  ],
   guard: {
     is: isCacheError,
     localClass: CacheError,

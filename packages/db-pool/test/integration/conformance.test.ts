@@ -43,6 +43,17 @@ conformanceSuite<PoolManager>({
     construct: () => new PoolManager({ primary: { connectionString: serviceUrls.postgres }, pool: { max: 0 } }),
   },
   codePrefix: 'E_DB',
+  hooks: [
+    {
+      name: 'onSlowQuery',
+      channel: SLOW_QUERY_CHANNEL,
+      hook: (db) => db.onSlowQuery,
+      // Longer than the default slowQueryMs (1 s).
+      fire: async (db) => {
+        await db.query('select pg_sleep(1.05)');
+      },
+    },
+  ],
   guard: {
     is: isDbPoolError,
     localClass: DbPoolError,

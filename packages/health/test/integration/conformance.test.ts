@@ -18,6 +18,7 @@ const listeners = new WeakMap<HealthRegistry, unknown>();
 const indicators = new WeakMap<HealthRegistry, ClosableIndicator>();
 /** The registry closes only the indicators it created itself. */
 const owned: ClosableIndicator[] = [];
+let checks = 0;
 afterAll(() => {
   for (const indicator of owned) indicator.close();
 });
@@ -52,6 +53,18 @@ conformanceSuite<HealthRegistry>({
   channels: [HEALTH_CHECK_CHANNEL, HEALTH_STATUS_CHANNEL, HEALTH_SHUTDOWN_CHANNEL],
   invalidOption: { field: 'timeoutMs', construct: () => new HealthRegistry({ timeoutMs: -1 }) },
   codePrefix: 'E_HEALTH',
+  hooks: [
+    {
+      name: 'onStatusChange',
+      channel: HEALTH_STATUS_CHANNEL,
+      hook: (health) => health.onStatusChange,
+      // A new check's first result is a change from `unknown`.
+      fire: async (health) => {
+        health.register({ name: `hook-${++checks}`, healthCheck: async () => ({ status: 'pass' }) });
+        await health.results();
+      },
+    },
+  ],
   guard: {
     is: isHealthError,
     localClass: HealthError,

@@ -107,7 +107,16 @@ describe('Monitoring registry', () => {
     expect(s.watched).toBe(1);
     expect(s.subscribed).toBe(1);
     expect(s.lastScrapeSeconds).toBeGreaterThan(0);
-    expect(s.alerts).toEqual({ pending: 0, firing: 0, groups: 0, silences: 0, history: 0, rules: 0, queues: {} });
+    expect(s.alerts).toEqual({
+      pending: 0,
+      firing: 0,
+      groups: 0,
+      silences: 0,
+      history: 0,
+      rules: 0,
+      queues: {},
+      hookListenerErrors: 0,
+    });
   });
 
   it('refuses work after close and reports fail health', async () => {

@@ -43,6 +43,17 @@ conformanceSuite<Subject>({
     construct: () => new WebSocketManager({ exchanges: { sim: { endpoints: [] } } }),
   },
   codePrefix: 'E_WS',
+  hooks: [
+    {
+      name: 'onStateChange',
+      channel: STATE_CHANNEL,
+      hook: (s) => s.manager.onStateChange,
+      fire: async (s) => {
+        const connection = s.manager.connect('sim');
+        await waitFor(() => connection.state === 'open');
+      },
+    },
+  ],
   guard: {
     is: isWsManagerError,
     localClass: WsManagerError,

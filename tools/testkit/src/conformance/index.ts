@@ -5,4 +5,10 @@ export {
   stateMetricProblems,
   statsProblems,
 } from './checks.js';
-export { type ConformanceOptions, type ConformingComponent, conformanceSuite, loadSecondCopy } from './suite.js';
+export {
+  type ConformanceOptions,
+  type ConformingComponent,
+  conformanceSuite,
+  type HookCase,
+  loadSecondCopy,
+} from './suite.js';

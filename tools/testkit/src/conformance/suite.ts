@@ -1,5 +1,6 @@
+import diagnostics from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
-import type { ChannelPackage, HealthCheckResult } from '@cryptoscalp/contracts';
+import type { ChannelName, ChannelPackage, ChannelPayloads, HealthCheckResult, Hook } from '@cryptoscalp/contracts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { channelProblems, defaultsProblems, healthShapeProblems, statsProblems } from './checks.js';
 
@@ -7,6 +8,24 @@ import { channelProblems, defaultsProblems, healthShapeProblems, statsProblems }
 export interface ConformingComponent {
   close(): Promise<void>;
 }
+
+/**
+ * One typed hook of a component (`onX(listener)` returning `{ dispose() }`) and the channel it mirrors. `hook` is typed
+ * by the channel registry, so a hook whose payload is not the channel's payload type does not compile; `fire` makes
+ * the event happen at least once (each call), against real servers.
+ */
+export type HookCase<C> = {
+  [N in ChannelName]: {
+    /** The hook's name on the component, e.g. `onBreakerStateChange`. */
+    name: string;
+    /** The channel publishing the same events. */
+    channel: N;
+    /** The hook of `component` (bound: hooks are properties, not methods). */
+    hook(component: C): Hook<ChannelPayloads[N]>;
+    /** Makes the event happen at least once; resolves once it has been emitted. */
+    fire(component: C): Promise<void>;
+  };
+}[ChannelName];
 
 /** What a package hands {@link conformanceSuite}. */
 export interface ConformanceOptions<C extends ConformingComponent> {
@@ -34,6 +53,18 @@ export interface ConformanceOptions<C extends ConformingComponent> {
     foreignError(): Promise<unknown>;
     localClass: abstract new (...args: never[]) => Error;
   };
+  /** The component's typed hooks to check (CONTRIBUTING, "Hooks"); at least the one that is easiest to fire. */
+  hooks?: ReadonlyArray<HookCase<C>>;
+}
+
+/** Polls `condition` for up to 5 s (the emitting work may finish a tick after `fire` resolves). */
+async function eventually(condition: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
 }
 
 /**
@@ -96,6 +127,41 @@ export function conformanceSuite<C extends ConformingComponent>(options: Conform
       });
       expect((thrown as Error).message).toContain(options.invalidOption.field);
     });
+
+    for (const hookCase of options.hooks ?? []) {
+      it(`${hookCase.name}() returns an idempotent disposable and delivers the ${hookCase.channel} payload`, async () => {
+        const component = await create();
+        const hook = hookCase.hook(component) as Hook<unknown>;
+        const published: unknown[] = [];
+        const onChannel = (message: unknown) => published.push(message);
+        diagnostics.subscribe(hookCase.channel, onChannel);
+        try {
+          const received: unknown[] = [];
+          // A throwing listener first: the emitter must still reach the next one, and the component keep working.
+          const throwing = hook(() => {
+            throw new Error('conformance: a listener that throws');
+          });
+          const subscription = hook((event) => received.push(event));
+          expect(typeof subscription.dispose).toBe('function');
+          await hookCase.fire(component);
+          expect(await eventually(() => received.length > 0)).toBe(true);
+          // The same event as the channel's (a hook may leave out `component`, which the instance already names).
+          for (const event of received) expect(published).toContainEqual(expect.objectContaining(event as object));
+          subscription.dispose();
+          subscription.dispose();
+          throwing.dispose();
+          throwing.dispose();
+          const seen = received.length;
+          const before = published.length;
+          await hookCase.fire(component);
+          expect(await eventually(() => published.length > before)).toBe(true);
+          expect(received).toHaveLength(seen);
+          expect(() => hook('not a function' as never)).toThrow(TypeError);
+        } finally {
+          diagnostics.unsubscribe(hookCase.channel, onChannel);
+        }
+      });
+    }
 
     it('its error guard recognizes an error from another copy of the package', async () => {
       const foreign = await options.guard.foreignError();
