@@ -77,6 +77,19 @@ export class RedisHa {
         },
         { timeoutMs: 30_000, intervalMs: 100, what: 'three Sentinels that see the primary and its replica' },
       );
+      // The replica holds nothing until its first sync is done (the primary may first finish its AOF rewrite): a
+      // primary killed before that takes everything with it, which is not the fault a test means to inject.
+      const admin = new Redis({ host: '127.0.0.1', port: primary.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+      admin.on('error', () => undefined);
+      try {
+        await waitFor(async () => /slave0:.*state=online/.test(await admin.info('replication')), {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          what: 'the replica to finish its first sync',
+        });
+      } finally {
+        admin.disconnect();
+      }
     } catch (e) {
       await ha.close();
       throw e;

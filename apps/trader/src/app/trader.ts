@@ -291,6 +291,7 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
           redis: redis(),
           key: `${key}:events`,
           waitReplicas: config.bus.waitReplicas,
+          log: (line) => log(`trader: ${line}`),
           ...(leader === undefined ? {} : { fenceEpoch: leader.epoch }),
         });
   const bus: CommandBus =

@@ -7,8 +7,17 @@ import { preciseNow } from './internal/clock.js';
 import { EVENT_LOG_DEFAULTS } from './internal/defaults.js';
 import { type EventLogKeys, eventLogKeys } from './internal/event-log-keys.js';
 import { EVENT_LOG_CHECKS, REDIS_TARGET_CHECKS } from './internal/option-checks.js';
-import { checkOffset, checkOptions, checkReadArgs, checkSnapshotArgs, integerAtLeast } from './internal/options.js';
+import {
+  checkOffset,
+  checkOptions,
+  checkReadArgs,
+  checkSnapshotArgs,
+  integerAtLeast,
+  invalidOption,
+} from './internal/options.js';
 import { closeClient, entryField, type OwnedClient, openClient, pingRoundTrip } from './internal/redis-connection.js';
+import { entryDigest, ReplayCheck } from './internal/replay-check.js';
+import { RetainedRecords, type WrittenRecord } from './internal/retained-records.js';
 import { TailDelivery } from './internal/tail-delivery.js';
 import { BACKOFF_MIN_MS, BLOCK_GRACE_MS, nextBackoff } from './internal/timing.js';
 import type { BusHealth, EventLog, LogRecord, RedisEventLogOptions, TailHandle } from './types.js';
@@ -25,7 +34,9 @@ const RECENT_MS = 60_000;
  *  - the stream's top offset `last` is compared with `prev` (the offset the writer knows is durable);
  *  - `last > prev`: the entries after `prev` carry a writer id `w`; if all are ours, they are the lost-reply write
  *    and are skipped, if any is not, another writer appended and nothing is written (`fenced`);
- *  - `last < prev`: Redis lost acknowledged records (restart without persistence); we write on and report it;
+ *  - `last < prev`: Redis lost acknowledged records (a primary restarted from an AOF that lacked them, a replica
+ *    promoted before it held them, a restart without persistence): nothing is written (`lost`), since writing on
+ *    would leave a gap under offsets readers may already have seen; the writer re-appends what is missing first;
  *  - the XADDs use explicit ids `<offset>-0`, so Redis itself would refuse an out-of-order id as well;
  *  - with a leader epoch (engine active/standby), nothing is written unless the fence key `<key>:fence` holds exactly
  *    that epoch: a new leader raises it before its first write, so an old leader that resumes writes nothing, even
@@ -45,6 +56,7 @@ local n = (#ARGV - 5) / 3
 local top = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
 local last = 0
 if top[1] then last = tonumber(string.match(top[1][1], '^%d+')) end
+if last < prev then return {'lost', last, 0} end
 local skip = 0
 if last > prev then
   local rows = redis.call('XRANGE', stream, ARGV[2], '+', 'COUNT', n)
@@ -89,11 +101,7 @@ export async function raiseEventLogFence(redis: Redis, key: string, epoch: numbe
   return Number(await redis.eval(RAISE_FENCE_LUA, 1, eventLogKeys(key).fence, epoch));
 }
 
-interface Pending {
-  readonly offset: number;
-  readonly ts: number;
-  readonly json: string;
-}
+type Pending = WrittenRecord;
 
 interface FlushWaiter {
   readonly offset: number;
@@ -127,9 +135,21 @@ export class RedisEventLog<T> implements EventLog<T> {
   private readonly fenceEpoch: string;
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
+  private readonly warn: (line: string) => void;
+  /** Acknowledged records kept to re-append a tail Redis lost. */
+  private readonly retained: RetainedRecords;
+  /**
+   * Where the stream ends, as the last write found it, while that is before `durable` (Redis lost acknowledged
+   * records): the records after it are re-appended from `retained` before anything new. Undefined otherwise.
+   */
+  private repairFrom: number | undefined;
+  /** After the log was found recreated (new epoch): its top, which the next batch goes on from. */
+  private newSpaceTop: number | undefined;
   /** Stamped on every entry, so a retry recognises its own records and a second writer is told apart. */
   private readonly writerId = randomBytes(8).toString('hex');
   private currentEpoch = '';
+  /** The epoch the records up to `durable` were written in (`currentEpoch` may have moved on a reconnection). */
+  private writtenEpoch = '';
   private starting: Promise<void> | undefined;
   private started = false;
   private closing: Promise<void> | undefined;
@@ -149,6 +169,8 @@ export class RedisEventLog<T> implements EventLog<T> {
   private fencedBy: number | undefined;
   private fencedWhy = '';
   private lastAnomalyAt = 0;
+  /** Why a tail stopped for good (the stream no longer holds what it delivered), or undefined. */
+  private divergence: string | undefined;
   private lastAnomaly = '';
   private readonly tails = new Set<RedisTail<T>>();
   private readonly counts = {
@@ -159,6 +181,10 @@ export class RedisEventLog<T> implements EventLog<T> {
     retriedDuplicates: 0,
     replicationShortfalls: 0,
     lost: 0,
+    repairedEntries: 0,
+    repairs: 0,
+    divergences: 0,
+    recheckedEntries: 0,
     epochChanges: 0,
     connectionErrors: 0,
     reconnects: 0,
@@ -183,11 +209,17 @@ export class RedisEventLog<T> implements EventLog<T> {
         fenceEpoch: integerAtLeast(1),
         waitReplicas: integerAtLeast(0),
         waitTimeoutMs: integerAtLeast(1),
+        repairWindow: integerAtLeast(0),
+        log: (value, field) => {
+          if (typeof value !== 'function') invalidOption(field, 'must be a function');
+        },
       },
       ['redis', 'key'],
     );
     this.waitReplicas = options.waitReplicas ?? 0;
     this.waitTimeoutMs = options.waitTimeoutMs ?? 1_000;
+    this.retained = new RetainedRecords(options.repairWindow ?? EVENT_LOG_DEFAULTS.repairWindow);
+    this.warn = options.log ?? (() => undefined);
     this.name = options.name ?? EVENT_LOG_DEFAULTS.name;
     this.target = options.redis;
     this.keys = eventLogKeys(options.key);
@@ -209,6 +241,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     this.starting ??= (async () => {
       try {
         this.currentEpoch = await this.claimEpoch(this.conn.client);
+        this.writtenEpoch = this.currentEpoch;
         const last = await this.lastOffset();
         this.assigned = last;
         this.durable = last;
@@ -280,15 +313,19 @@ export class RedisEventLog<T> implements EventLog<T> {
 
   /** Starts the write loop on the next turn, so appends of the same tick go out as one batch. */
   private schedule(): void {
-    if (this.closed || this.writing || this.retryTimer !== undefined || this.queue.length === 0) return;
+    if (this.closed || this.writing || this.retryTimer !== undefined) return;
+    if (this.queue.length === 0 && this.repairFrom === undefined) return;
     if (this.fencedBy !== undefined) return;
     this.writing = true;
     setImmediate(() => void this.writeBatch());
   }
 
   private async writeBatch(): Promise<void> {
-    const batch = this.queue.slice(0, this.batchSize);
-    const prev = this.durable;
+    const repairing = this.repairFrom !== undefined;
+    const prev = this.repairFrom ?? this.newSpaceTop ?? this.durable;
+    const batch = repairing
+      ? this.retained.slice(prev + 1, this.durable, this.batchSize)
+      : this.queue.slice(0, this.batchSize);
     const args: (string | number)[] = [this.maxLength, `${prev + 1}-0`, prev, this.writerId, this.fenceEpoch];
     for (const r of batch) args.push(r.offset, r.ts, r.json);
     let retry = false;
@@ -300,16 +337,24 @@ export class RedisEventLog<T> implements EventLog<T> {
       ];
       this.counts.writeBatches++;
       if (reply[0] === 'fenced') {
+        this.writing = false;
         this.fence(`another writer appended offset ${reply[1]}`, reply[1]);
         return;
       }
       if (reply[0] === 'epoch') {
+        this.writing = false;
         this.fence(`leader epoch ${reply[1]} holds the fence, this writer has ${this.fenceEpoch}`, prev + 1);
         return;
       }
-      const [, last, skipped] = reply;
+      if (reply[0] === 'lost') {
+        // Nothing was written; the next batch is the repair (or the writer stopped), on the next turn.
+        await this.onLost(prev, reply[1]);
+        return this.afterWrite(false);
+      }
+      const [, , skipped] = reply;
       this.counts.retriedDuplicates += skipped;
-      if (last < prev) await this.onLost(prev, last);
+      // Counted as Redis took them: a retry after a WAIT shortfall finds them there (skipped as our own).
+      if (repairing) this.counts.repairedEntries += batch.length - skipped;
       if (this.waitReplicas > 0) {
         // Durable means replicated: a batch that did not reach enough replicas is written again (skipped by the
         // append as our own) and waited for again, so nothing is acknowledged that a failover could lose.
@@ -322,14 +367,20 @@ export class RedisEventLog<T> implements EventLog<T> {
           );
         }
       }
-      this.acknowledge(batch.length);
+      this.newSpaceTop = undefined;
+      if (repairing) this.repaired(batch);
+      else this.acknowledge(batch.length);
     } catch (e) {
       this.counts.writeErrors++;
       this.lastWriteError = e as Error;
       retry = true;
-    } finally {
-      this.writing = false;
     }
+    this.afterWrite(retry);
+  }
+
+  /** Ends one write: the next one on the next turn, or after the backoff when this one failed. */
+  private afterWrite(retry: boolean): void {
+    this.writing = false;
     if (retry && !this.closed) {
       // In order: the same head of the queue is written again after the backoff, nothing behind it goes first.
       this.retryTimer = setTimeout(() => {
@@ -340,6 +391,21 @@ export class RedisEventLog<T> implements EventLog<T> {
       return;
     }
     this.schedule();
+  }
+
+  /** A batch of re-appended records is in the stream again: count it, and end the repair once all are. */
+  private repaired(batch: readonly Pending[]): void {
+    this.backoffMs = BACKOFF_MIN_MS;
+    this.lastWriteError = undefined;
+    const to = batch[batch.length - 1]?.offset ?? this.durable;
+    if (to < this.durable) {
+      this.repairFrom = to;
+      return;
+    }
+    this.repairFrom = undefined;
+    this.warn(
+      `event log ${this.keys.log}: re-appended the records Redis had lost, up to offset ${this.durable} (${this.counts.repairedEntries} re-appended so far); writing on`,
+    );
   }
 
   /** EVALSHA, falling back to EVAL when the server does not know the script (first use, or after a restart). */
@@ -354,6 +420,7 @@ export class RedisEventLog<T> implements EventLog<T> {
 
   private acknowledge(count: number): void {
     const done = this.queue.splice(0, count);
+    this.retained.add(done);
     this.durable = done[done.length - 1]?.offset ?? this.durable;
     this.counts.written += done.length;
     this.backoffMs = BACKOFF_MIN_MS;
@@ -369,16 +436,39 @@ export class RedisEventLog<T> implements EventLog<T> {
     this.waiters = still;
   }
 
-  /** Redis no longer has records it acknowledged: count them and take up the (possibly new) epoch. */
+  /**
+   * The stream ends at `last`, before `prev`, where this writer left it: Redis lost records it had acknowledged. In
+   * the same offset space (same epoch: a primary restarted from an AOF that lacked its last second, a replica
+   * promoted before it held the last writes), the missing records are re-appended from memory before anything new;
+   * when they are no longer all kept, the writer stops (readers may have seen them: writing on would give those
+   * offsets a different history). A recreated log (new epoch, readers start over at its offset 0) is written on.
+   */
   private async onLost(prev: number, last: number): Promise<void> {
+    // Throws when Redis does not answer: not known whether the log was recreated, so the write is tried again.
+    await this.refreshEpoch(this.conn.client);
     this.counts.lost += prev - last;
-    try {
-      await this.refreshEpoch(this.conn.client);
-    } catch (e) {
-      this.lastWriteError = e as Error;
+    const what = `Redis lost ${prev - last} acknowledged records (offsets ${last + 1}..${prev})`;
+    if (this.currentEpoch !== this.writtenEpoch) {
+      this.writtenEpoch = this.currentEpoch;
+      this.retained.clear();
+      this.repairFrom = undefined;
+      this.newSpaceTop = last;
+      // After the epoch note, so health shows the loss (the more important of the two).
+      this.anomaly(what);
+      return;
     }
-    // After the epoch note, so health shows the loss (the more important of the two).
-    this.anomaly(`Redis lost ${prev - last} acknowledged records (offsets ${last + 1}..${prev})`);
+    if (!this.retained.covers(last + 1, this.durable)) {
+      this.fence(
+        `${what} and this writer no longer holds them all (it keeps offsets from ${this.retained.oldest ?? 'none'}); it writes nothing past the gap`,
+        last + 1,
+      );
+      this.warn(`event log ${this.keys.log}: ${this.fencedWhy}`);
+      return;
+    }
+    if (this.repairFrom === undefined) this.counts.repairs++;
+    this.repairFrom = last;
+    this.anomaly(`${what}: re-appending them`);
+    this.warn(`event log ${this.keys.log}: ${what}; re-appending them from memory before new records`);
   }
 
   private fence(why: string, foreignOffset: number): void {
@@ -447,11 +537,18 @@ export class RedisEventLog<T> implements EventLog<T> {
    * Follows the log from `afterOffset` on a connection of its own. After a gap (records trimmed or lost before it
    * read them) it counts the gap and goes on with the next record; after an epoch change (the log was recreated) it
    * starts over at offset 0 of the new epoch. `onRecords` throwing is counted, the records count as delivered.
+   * After every reconnection it reads its last delivered records (up to `repairWindow`) again, without delivering
+   * them: a Redis that lost them gets them back from the writer, identical; one that holds something else under
+   * those offsets stops the tail (`onDiverged`, health `fail`).
    */
-  tail(afterOffset: number, onRecords: (records: LogRecord<T>[]) => void): TailHandle {
+  tail(
+    afterOffset: number,
+    onRecords: (records: LogRecord<T>[]) => void,
+    onDiverged?: (error: TraderError) => void,
+  ): TailHandle {
     checkOffset(afterOffset, 'afterOffset');
     if (this.closed || this.closing !== undefined) throw new TraderError('E_TRADER_BUS', 'event log is closed');
-    const tail = new RedisTail<T>(this, afterOffset, onRecords);
+    const tail = new RedisTail<T>(this, afterOffset, onRecords, onDiverged);
     this.tails.add(tail);
     tail.done.finally(() => this.tails.delete(tail));
     return { stop: () => tail.stop() };
@@ -469,6 +566,15 @@ export class RedisEventLog<T> implements EventLog<T> {
       hooks: this.readHooks,
       onMalformed: () => {
         this.counts.malformed++;
+      },
+      checkWindow: this.retained.capacity,
+      onRechecked: () => {
+        this.counts.recheckedEntries++;
+      },
+      onDiverged: (why: string) => {
+        this.counts.divergences++;
+        this.divergence = why;
+        this.warn(`event log ${this.keys.log}: a tail stopped: ${why}`);
       },
     };
   }
@@ -491,7 +597,8 @@ export class RedisEventLog<T> implements EventLog<T> {
   }
 
   /**
-   * `fail`: fenced by another writer, Redis unreachable, or the write buffer full. `warn`: records waiting after a
+   * `fail`: fenced by another writer, stopped before a gap it cannot repair, a tail stopped because the stream no
+   * longer holds what it delivered, Redis unreachable, or the write buffer full. `warn`: records waiting after a
    * write error, a tail reconnecting, or a gap / lost records / new epoch in the last minute. Observed value: the
    * PING round trip in ms.
    */
@@ -500,6 +607,7 @@ export class RedisEventLog<T> implements EventLog<T> {
     const { rttMs, error: pingError } = await pingRoundTrip(this.conn.client, signal);
     const base = { observedValue: rttMs, observedUnit: 'ms', details };
     if (this.fencedBy !== undefined) return { status: 'fail', ...base, output: this.fencedWhy };
+    if (this.divergence !== undefined) return { status: 'fail', ...base, output: this.divergence };
     if (pingError !== undefined) return { status: 'fail', ...base, output: `redis unreachable: ${pingError.message}` };
     if (this.queue.length >= this.maxPending)
       return { status: 'fail', ...base, output: `write buffer full (${this.queue.length} records)` };
@@ -525,6 +633,8 @@ export class RedisEventLog<T> implements EventLog<T> {
       durableOffset: this.durable,
       fenced: this.fencedBy === undefined ? 0 : 1,
       fencedByOffset: this.fencedBy ?? 0,
+      repairing: this.repairFrom === undefined ? 0 : 1,
+      retained: this.retained.size,
       tails: this.tails.size,
     };
   }
@@ -579,14 +689,17 @@ class RedisTail<T> {
   /** Bumped on every 'ready' of the tail's connection: a reply may come from a server other than the last one. */
   private generation = 0;
   private checkedGeneration = 0;
+  private readonly replay: ReplayCheck;
 
   constructor(
     log: RedisEventLog<T>,
     after: number,
     private readonly onRecords: (records: LogRecord<T>[]) => void,
+    private readonly onDiverged?: (error: TraderError) => void,
   ) {
     this.after = after;
     this.ctx = log.tailContext();
+    this.replay = new ReplayCheck(this.ctx.checkWindow);
     this.epoch = this.ctx.epoch();
     // A tail started before start() learnt the epoch checks it on its first read.
     if (this.epoch === '') this.checkedGeneration = -1;
@@ -614,7 +727,13 @@ class RedisTail<T> {
     const epoch = await withTimeout(this.ctx.claimEpoch(this.loop.client), BLOCK_GRACE_MS, 'epoch check');
     this.checkedGeneration = generation;
     const changed = this.epoch !== '' && epoch !== this.epoch;
-    if (changed) this.after = 0;
+    if (changed) {
+      this.after = 0;
+      this.replay.clear();
+    } else if (!this.replay.checking) {
+      // The same offset space, perhaps on another server: read what was delivered again before going on.
+      this.after = this.replay.rewind(this.after);
+    }
     this.epoch = epoch;
     return changed;
   }
@@ -628,20 +747,42 @@ class RedisTail<T> {
     )) as [string, [string, string[]][]][] | null;
     if (this.loop.isStopped) return;
     // The connection came back while the read waited (ioredis resends or queues it): the answer may be from a
-    // restarted server that lost the log, where offsets mean something else. Check before delivering.
-    if (this.generation !== this.checkedGeneration && (await this.checkEpoch())) return;
+    // restarted server that lost the log, where offsets mean something else. Check (and re-read) before delivering.
+    if (this.generation !== this.checkedGeneration) {
+      await this.checkEpoch();
+      return;
+    }
     const rows = reply?.[0]?.[1];
     if (rows === undefined || rows.length === 0) return;
-    const records = this.decodeRows(rows);
+    let records: LogRecord<T>[];
+    try {
+      records = this.decodeRows(rows);
+    } catch (e) {
+      this.diverged((e as Error).message);
+      return;
+    }
     if (records.length > 0) this.ctx.delivery.deliver(this, records, this.onRecords);
     // Past skipped malformed entries too, so they are not read again.
     this.after = Math.max(this.after, offsetOf((rows[rows.length - 1] as [string, string[]])[0]));
   }
 
-  /** Decodes a batch; an entry that is not ours (no JSON data) is skipped and counted, not retried forever. */
+  /**
+   * Decodes a batch, leaving out the entries read again after a reconnection (checked, not delivered twice); an
+   * entry that is not ours (no JSON data) is skipped and counted, not retried forever.
+   * @throws Error when the stream no longer holds an entry this tail delivered ({@link ReplayCheck}).
+   */
   private decodeRows(rows: [string, string[]][]): LogRecord<T>[] {
     const records: LogRecord<T>[] = [];
     for (const [id, fields] of rows) {
+      const offset = offsetOf(id);
+      const digest = entryDigest(fields);
+      if (this.replay.check(offset, digest) === 'seen') {
+        // Delivered before this reconnection and still there, identical: not again.
+        this.after = Math.max(this.after, offset);
+        this.ctx.onRechecked();
+        continue;
+      }
+      this.replay.delivered(offset, digest);
       try {
         records.push(decode<T>(id, fields));
       } catch {
@@ -649,6 +790,13 @@ class RedisTail<T> {
       }
     }
     return records;
+  }
+
+  /** Stops for good: the stream under this tail is no longer the history it delivered. */
+  private diverged(why: string): void {
+    this.ctx.onDiverged(why);
+    this.loop.stop();
+    this.onDiverged?.(new TraderError('E_TRADER_BUS', why, { field: 'stream' }));
   }
 
   stop(): Promise<void> {

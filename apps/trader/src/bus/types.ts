@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { TraderError } from '../errors.js';
 
 /** One record of the log: a gapless, increasing integer offset assigned by the writer, and its data. */
 export interface LogRecord<T> {
@@ -52,9 +53,16 @@ export interface EventLog<T> {
   /**
    * Reader: delivers every record with offset > afterOffset, in order, batch by batch, then follows the log live.
    * Survives the server going away: reconnects with backoff and resumes after the last delivered offset, no record
-   * lost or delivered twice. Batches are delivered asynchronously, never inside `append`.
+   * lost or delivered twice. Batches are delivered asynchronously, never inside `append`. After a reconnection the
+   * tail reads its last delivered records again and checks they are still there, identical (a writer re-appends
+   * what a failed-over Redis lost); when they are not, it stops for good and calls `onDiverged` (the log's health
+   * fails too): going on would hand the reader a different history under offsets it already has.
    */
-  tail(afterOffset: number, onRecords: (records: LogRecord<T>[]) => void): TailHandle;
+  tail(
+    afterOffset: number,
+    onRecords: (records: LogRecord<T>[]) => void,
+    onDiverged?: (error: TraderError) => void,
+  ): TailHandle;
   /** Stores a state snapshot beside the log, taken at `offset`, so a new reader need not replay from 0. */
   saveSnapshot(offset: number, json: string): Promise<void>;
   /** The last snapshot of this epoch, or undefined. */
@@ -154,6 +162,15 @@ export interface RedisEventLogOptions {
   waitReplicas?: number;
   /** How long one `WAIT` for `waitReplicas` may take. @default 1000 */
   waitTimeoutMs?: number;
+  /**
+   * Acknowledged records the writer keeps in memory: when Redis comes back without the last of them (a primary
+   * restarted from its AOF, a replica promoted before it held them), they are re-appended, same offsets and content,
+   * before anything new; a loss reaching further back stops the writer (`fail`) instead of writing past a gap.
+   * 0 keeps none. @default 10000
+   */
+  repairWindow?: number;
+  /** Told of a lost stream tail and its repair (warn level). @default silent */
+  log?: (line: string) => void;
 }
 
 /** Options of {@link MemoryEventLog}. */

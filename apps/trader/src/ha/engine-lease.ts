@@ -1,6 +1,7 @@
 import { TraderError } from '../errors.js';
 import { checkSchemaName } from '../persistence/schema.js';
 import type { SqlRunner } from '../persistence/sql-database.js';
+import { LeaseRenewalThread, monotonicMs } from './lease-renewal-thread.js';
 
 /** Where this process stands in the lease: trying to acquire, holding it, or out for good. */
 export type LeaseState = 'standby' | 'active' | 'lost' | 'closed';
@@ -23,13 +24,19 @@ export interface EngineLeaseOptions {
    * later than that). @default ttlMs / 10
    */
   marginMs?: number;
-  /** Monotonic clock (ms). @default performance.now */
+  /** Monotonic clock (ms). @default performance.now (the process-wide monotonic clock with `renewalThread`) */
   now?: () => number;
+  /**
+   * Renew on a worker thread with a connection of its own while active (see {@link LeaseRenewalThread}), so the
+   * engine's event loop, however busy, does not delay renewals; `tick()` then only reads what the thread found.
+   * @default renewals run in `tick()`
+   */
+  renewalThread?: { connectionString: string; intervalMs: number };
 }
 
 /**
  * A lease with a fencing token in PostgreSQL: one row per group (holder, epoch, expires_at by the database's clock).
- * Acquiring and renewing are one conditional UPDATE each:
+ * Acquiring and renewing are one conditional statement each:
  *
  * - acquire (a standby): succeeds only when the lease has expired; the epoch is incremented, so every takeover gets
  *   a fencing token greater than any before it;
@@ -44,6 +51,7 @@ export class EngineLease {
   #state: LeaseState = 'standby';
   #epoch = 0;
   #validUntil = Number.NEGATIVE_INFINITY;
+  #thread: LeaseRenewalThread | undefined;
   readonly #table: string;
   readonly #marginMs: number;
   readonly #now: () => number;
@@ -63,7 +71,18 @@ export class EngineLease {
       throw new TraderError('E_TRADER_INVALID_OPTION', 'holder and group must not be empty', {
         field: options.holder === '' ? 'holder' : 'group',
       });
-    this.#now = options.now ?? (() => performance.now());
+    // The renewal thread publishes its validity on the process-wide monotonic clock: the lease reads the same one.
+    this.#now = options.renewalThread !== undefined ? monotonicMs : (options.now ?? (() => performance.now()));
+    // Started now, while a standby: the thread's start and its connection must not eat into the first lease.
+    if (options.renewalThread !== undefined)
+      this.#thread = LeaseRenewalThread.start({
+        ...options.renewalThread,
+        table: this.#table,
+        group: options.group,
+        holder: options.holder,
+        ttlMs: options.ttlMs,
+        marginMs: this.#marginMs,
+      });
   }
 
   /** Current state. */
@@ -115,16 +134,35 @@ export class EngineLease {
   async tick(): Promise<LeaseState> {
     if (this.#state === 'lost' || this.#state === 'closed') return this.#state;
     const active = this.#state === 'active';
+    const thread = this.#thread;
+    if (active && thread?.renewing === true) {
+      // The thread renews; this only takes up what it found.
+      this.failures = thread.failures;
+      this.lastError = thread.lastError;
+      if (thread.lost || !this.validLocally()) this.markLost();
+      return this.#state;
+    }
     const sentAt = this.#now();
     let epoch: number | undefined;
     try {
+      const { group, holder, ttlMs } = this.options;
       const { rows } = await this.options.db.query(
-        `update ${this.#table} set holder = $2, expires_at = now() + $3 * interval '1 millisecond',
-           epoch = case when $4::bigint = 0 then epoch + 1 else epoch end
-         where lease_group = $1 and case when $4::bigint = 0 then expires_at <= now()
-           else holder = $2 and epoch = $4::bigint and expires_at > now() end
-         returning epoch`,
-        [this.options.group, this.options.holder, this.options.ttlMs, active ? this.#epoch : 0],
+        active
+          ? // A renewal changes no key column (a `for no key update` row lock), so it does not wait for a journal
+            // writer's transaction holding the fence's `for key share` lock: nothing in the lease's way but the row.
+            `update ${this.#table} set expires_at = now() + $3 * interval '1 millisecond'
+             where lease_group = $1 and holder = $2 and epoch = $4::bigint and expires_at > now()
+             returning epoch`
+          : // An acquisition takes the row `for update` first (only once the lease has expired): that waits for the
+            // commit of a writer's batch that passed the fence, and every batch after it sees the new epoch.
+            `with expired as (
+               select lease_group from ${this.#table} where lease_group = $1 and expires_at <= now() for update
+             )
+             update ${this.#table} t set holder = $2, expires_at = now() + $3 * interval '1 millisecond',
+               epoch = t.epoch + 1
+             from expired where t.lease_group = expired.lease_group and t.expires_at <= now() and $4::bigint = 0
+             returning t.epoch`,
+        [group, holder, ttlMs, active ? this.#epoch : 0],
       );
       epoch = rows[0] === undefined ? undefined : Number(rows[0].epoch);
     } catch (e) {
@@ -143,22 +181,35 @@ export class EngineLease {
     this.#epoch = epoch;
     this.#validUntil = sentAt + this.options.ttlMs - this.#marginMs;
     this.#state = 'active';
+    // Handed over to the thread once it is up and connected (a thread still starting on a loaded machine would let
+    // the first lease lapse): until then this loop renews, as without one.
+    if (this.#thread?.ready === true) this.#thread.renew(epoch, sentAt, this.#validUntil);
     return this.#state;
   }
 
   /** True while this process holds the lease by its own clock (checked before every venue action). */
   validLocally(): boolean {
-    return this.#state === 'active' && this.#now() < this.#validUntil;
+    return this.#state === 'active' && this.#now() < this.#currentValidity();
   }
 
   /** Milliseconds the lease is still valid locally (0 when not held). */
   remainingMs(): number {
-    return this.#state === 'active' ? Math.max(0, this.#validUntil - this.#now()) : 0;
+    return this.#state === 'active' ? Math.max(0, this.#currentValidity() - this.#now()) : 0;
+  }
+
+  #currentValidity(): number {
+    return this.#thread?.renewing === true ? this.#thread.validUntil : this.#validUntil;
+  }
+
+  /** The slowest renewal of the renewal thread (ms), once it renews. */
+  get slowestRenewalMs(): number | undefined {
+    return this.#thread?.renewing === true ? this.#thread.slowestMs : undefined;
   }
 
   /** Marks the lease lost (a fenced write told us first); the holder acts no more. */
   markLost(): void {
     if (this.#state === 'active') this.#state = 'lost';
+    void this.#thread?.stop();
   }
 
   /**
@@ -168,6 +219,8 @@ export class EngineLease {
   async release(): Promise<void> {
     const held = this.#state === 'active';
     this.#state = 'closed';
+    // Not renewed after it is given up.
+    await this.#thread?.stop();
     if (!held) return;
     await this.options.db.query(
       `update ${this.#table} set expires_at = now() where lease_group = $1 and holder = $2 and epoch = $3`,
@@ -175,15 +228,21 @@ export class EngineLease {
     );
   }
 
+  /** Stops the renewal thread, if any (a standby that stops without ever leading). Idempotent. */
+  async close(): Promise<void> {
+    await this.#thread?.stop();
+  }
+
   /**
-   * The check the journal writer runs last in each of its transactions: it takes the lease row `for share`, so a
-   * takeover (an UPDATE of that row) waits for that commit and every batch after it sees the new epoch and is
-   * refused. Taken last, the lock is held for the commit only, so renewals hardly ever wait for it. @throws TraderError `E_TRADER_PERSISTENCE` (field `ha.lease`) when this process's epoch is no longer
-   * the lease's.
+   * The check the journal writer runs last in each of its transactions: it takes the lease row `for key share`, so a
+   * takeover (which locks the row `for update` first) waits for that commit and every batch after it sees the new
+   * epoch and is refused. A renewal (an update of no key column) does not conflict with it: a writer's transaction
+   * that is slow to commit (a loaded machine, a stalled event loop) cannot hold the renewal back.
+   * @throws TraderError `E_TRADER_PERSISTENCE` (field `ha.lease`) when this process's epoch is no longer the lease's.
    */
   fence(): (tx: SqlRunner) => Promise<void> {
     return async (tx) => {
-      const { rows } = await tx.query(`select epoch from ${this.#table} where lease_group = $1 for share`, [
+      const { rows } = await tx.query(`select epoch from ${this.#table} where lease_group = $1 for key share`, [
         this.options.group,
       ]);
       const current = Number(rows[0]?.epoch ?? 0);

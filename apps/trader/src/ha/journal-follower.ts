@@ -59,7 +59,13 @@ export class JournalFollower {
     if (this.#failure !== undefined) throw new TraderError('E_TRADER_JOURNAL', this.#failure, { field: 'journal' });
     if ((this.#journal as Journal).lastSeq > this.#streamSeq) this.#cutTo(this.#streamSeq);
     this.#local = [];
-    this.#tail = this.log.tail(this.#after, (records) => this.#apply(records));
+    this.#tail = this.log.tail(
+      this.#after,
+      (records) => this.#apply(records),
+      (error) => {
+        this.#failure ??= `${error.message}: this journal cannot follow the event stream any more`;
+      },
+    );
   }
 
   /** Reads every record after the last one applied, to the stream's current end. */
@@ -81,6 +87,11 @@ export class JournalFollower {
     await this.#tail?.stop();
     this.#tail = undefined;
     await this.catchUp();
+    // A stream that ends before what this standby read lost records its writer had appended (a Redis failover)
+    // and the writer did not put back: leading would write other records under those offsets, so it does not.
+    const last = await this.log.lastOffset();
+    if (last < this.#after)
+      this.#failure ??= `the event stream ends at offset ${last}, before offset ${this.#after} that this standby read: it lost records and their writer did not re-append them, so this engine does not lead on a gap`;
     this.#journal?.close();
     this.#journal = undefined;
     if (this.#failure !== undefined) throw new TraderError('E_TRADER_JOURNAL', this.#failure, { field: 'journal' });

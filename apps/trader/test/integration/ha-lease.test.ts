@@ -1,5 +1,5 @@
 import { PoolManager } from '@cryptoscalp/db-pool';
-import { serviceUrls, uniqueName } from '@cryptoscalp/testkit';
+import { serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import pg from 'pg';
 import { Gauge, Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -89,6 +89,116 @@ describe('engine lease', () => {
       );
     expect(isTraderError(refused) && refused.field).toBe('ha.lease');
     await db.transaction((tx) => b.fence()(tx));
+  });
+
+  it("a renewal does not wait for a writer's transaction holding the fence; a takeover does, then the writer is refused", async () => {
+    const g = `g${++group}`;
+    const pool = new pg.Pool({ connectionString: serviceUrls.postgres, max: 3 });
+    const a = lease('a', g, { ttlMs: 1_500 });
+    const b = lease('b', g, { ttlMs: 1_500 });
+    const writer = await pool.connect();
+    try {
+      await a.prepare();
+      expect(await a.tick()).toBe('active');
+      // The leader's journal writer passed the fence and has not committed yet (a slow commit, a stalled loop).
+      await writer.query('begin');
+      await a.fence()({ query: async (t, p) => ({ rows: (await writer.query(t, p)).rows }) });
+      const t0 = performance.now();
+      expect(await a.tick()).toBe('active');
+      expect(performance.now() - t0).toBeLessThan(1_000);
+      await sleep(1_600); // the lease expires
+      let acquired = false;
+      const takeover = b.tick().then((s) => {
+        acquired = true;
+        return s;
+      });
+      await sleep(300);
+      expect(acquired).toBe(false); // waits for the writer's commit
+      await writer.query('commit');
+      expect(await takeover).toBe('active');
+      expect(b.epoch).toBe(a.epoch + 1);
+      await writer.query('begin');
+      const refused = await a
+        .fence()({ query: async (t, p) => ({ rows: (await writer.query(t, p)).rows }) })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      await writer.query('rollback');
+      expect(isTraderError(refused) && refused.field).toBe('ha.lease');
+    } finally {
+      writer.release();
+      await pool.end();
+    }
+  });
+
+  it('renewing on its own thread, the lease outlives an event loop blocked past the TTL; renewing on the loop, it does not', async () => {
+    const block = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) JSON.stringify({ n: Math.random() });
+    };
+    // TTL 2 s, renewals every 300 ms, a loop blocked for 4 s (the machine may be loaded: the thread needs one
+    // renewal through in each 1.8 s).
+    const onLoop = lease('loop', `g${++group}`, { ttlMs: 2_000 });
+    const gThread = `g${++group}`;
+    const threaded = lease('thread', gThread, {
+      ttlMs: 2_000,
+      renewalThread: { connectionString: serviceUrls.postgres, intervalMs: 300 },
+    });
+    try {
+      await onLoop.prepare();
+      await threaded.prepare();
+      expect(await onLoop.tick()).toBe('active');
+      expect(await threaded.tick()).toBe('active');
+      // The loop renews until the thread is up and connected, then hands the renewals over.
+      await waitFor(
+        async () => {
+          expect(await threaded.tick()).toBe('active');
+          return (threaded.slowestRenewalMs ?? 0) > 0;
+        },
+        { intervalMs: 100, what: 'a first renewal by the thread' },
+      );
+      block(4_000);
+      expect(onLoop.validLocally()).toBe(false);
+      expect(threaded.validLocally()).toBe(true);
+      expect(await onLoop.tick()).toBe('lost');
+      expect(await threaded.tick()).toBe('active');
+      expect(threaded.slowestRenewalMs).toBeGreaterThan(0);
+      // Still held in the database: another holder cannot take it.
+      const other = lease('other', gThread, { ttlMs: 2_000 });
+      expect(await other.tick()).toBe('standby');
+      // A renewal the database refuses (another epoch in the row) is seen by the thread: lost for good.
+      await db.query(`update ${schema}.engine_lease set epoch = epoch + 1 where lease_group = $1`, [gThread]);
+      await waitFor(async () => (await threaded.tick()) === 'lost', { what: 'the refused renewal' });
+      expect(threaded.validLocally()).toBe(false);
+    } finally {
+      await threaded.release();
+      await onLoop.release();
+    }
+  });
+
+  it('a released lease renewed on its own thread stops renewing and is taken over at once', async () => {
+    const g = `g${++group}`;
+    const a = lease('a', g, {
+      ttlMs: 1_000,
+      renewalThread: { connectionString: serviceUrls.postgres, intervalMs: 100 },
+    });
+    const b = lease('b', g, { ttlMs: 1_000 });
+    await a.prepare();
+    expect(await a.tick()).toBe('active');
+    await waitFor(
+      async () => {
+        expect(await a.tick()).toBe('active');
+        return (a.slowestRenewalMs ?? 0) > 0;
+      },
+      { intervalMs: 50, what: 'a first renewal by the thread' },
+    );
+    await a.release();
+    expect(a.state).toBe('closed');
+    expect(await b.tick()).toBe('active');
+    await sleep(300); // a stopped thread renews nothing: b keeps it
+    expect(await b.tick()).toBe('active');
+    await b.release();
   });
 
   it('a holder that cannot reach the database keeps the lease only while it is valid locally', async () => {

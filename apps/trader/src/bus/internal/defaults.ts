@@ -12,6 +12,8 @@ export const EVENT_LOG_DEFAULTS = {
   maxPending: 100_000,
   /** Redis only. */
   flushTimeoutMs: 5_000,
+  /** Redis only: acknowledged records kept to re-append a tail Redis lost. */
+  repairWindow: 10_000,
 } as const;
 
 /** Defaults of `RedisCommandBusOptions` and `MemoryCommandBusOptions`. */
