@@ -30,8 +30,9 @@ usage: restore-pitr.sh --backup DIR --wal-archive DIR (--target-time TS | --late
 Prints `restored pgdata=... port=... pid=... seconds=...` on stdout when the server accepts writes; the server keeps
 running (stop it with: pg_ctl stop -D NEWDIR).
 Runs as the database's OS user ($PG_OS_USER, default postgres) when started as root.
-Exit codes: 0 restored and promoted, 1 restore or recovery failed (see the log), 2 usage, 3 the server could not
-bind its port (in use: nothing was restored into a running server; remove NEWDIR and run again with another port).
+Exit codes: 0 restored and promoted, 1 restore or recovery failed (see the log; a server it started is stopped),
+2 usage, 3 the server could not bind its port (in use: nothing was restored into a running server; remove NEWDIR
+and run again with another port).
 USAGE
 }
 
@@ -131,6 +132,16 @@ explain_stop() {
   fi
   die "$1 (see $logfile)"
 }
+# A restore that fails once the server runs (recovery too slow, no promotion) stops it: exit 1 leaves nothing running.
+stop_on_failure() {
+  local code=$?
+  if ((code != 0)) && "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    log "stopping the server of the failed restore"
+    "$bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1 || "$bin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  exit "$code"
+}
+trap stop_on_failure EXIT
 if ! "$bin/pg_ctl" -D "$pgdata" -l "$logfile" -w -t "$timeout" start >/dev/null; then
   explain_stop "the server did not start"
 fi
