@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exited, spawnServer, waitFor } from '@cryptoscalp/testkit';
 import WebSocket from 'ws';
@@ -18,10 +18,11 @@ export interface WrkResult {
   statuses: { 429: number; 502: number; 503: number; 504: number };
 }
 
-// The script counts in each thread what it sent (request) and what came back (response). Once the stop file exists
-// a thread sends nothing more and writes "sent answered" to its own file after each answer, so the caller can wait
-// until every thread is drained: then sent - answered is exactly the requests that got no answer. delay() paces each
-// connection (it waits WRK_PACE_MS between requests), which sets the rate.
+// The script counts in each thread what it sent (request) and what came back (response). delay() paces each connection
+// (it waits WRK_PACE_MS between requests), which sets the rate. Once the stop file exists a thread sends nothing more:
+// its delay() is an hour, and as soon as every request it sent has its answer it writes "sent answered" to its own file
+// and stops itself (thread:stop), so a connection whose pause had started before the stop sends nothing afterwards
+// either. The caller waits for every thread's file: sent - answered is then exactly the requests that got no answer.
 //
 // Every request is on a new connection (Connection: close). On a kept-alive connection, a reloading nginx closes the
 // connection after its current response, and wrk, unlike browsers and HTTP libraries, does not retry the idempotent
@@ -33,7 +34,7 @@ for t in string.gmatch(os.getenv("WRK_TOKENS"), "[^,]+") do tokens[#tokens + 1] 
 local stopfile = os.getenv("WRK_STOP_FILE")
 local pace = tonumber(os.getenv("WRK_PACE_MS"))
 local threads = {}
-sent, answered, non2xx, stopped, armed, n = 0, 0, 0, false, false, 0
+sent, answered, non2xx, stopped, halted, armed = 0, 0, 0, false, false, false
 s429, s502, s503, s504 = 0, 0, 0, 0
 
 function setup(thread)
@@ -41,15 +42,20 @@ function setup(thread)
   thread:set("id", #threads)
 end
 
-local function report()
+-- Stopped and nothing in flight: report and end this thread (its pending pauses never fire).
+local function finish()
+  if halted or sent ~= answered then return end
+  halted = true
   local f = io.open(stopfile .. "." .. id, "w")
   f:write(sent .. " " .. answered .. "\\n")
   f:close()
+  wrk.thread:stop()
 end
 
--- wrk calls request() once before the run to check it; only calls after the first delay() are real sends.
+-- wrk calls request() once before the run to check it; only calls after the first delay() are real sends. A request
+-- asked for in the same event-loop turn as the thread's stop is not part of the run: it is not counted.
 function request()
-  if armed then sent = sent + 1 end
+  if armed and not halted then sent = sent + 1 end
   return wrk.format("GET", nil, {
     ["Authorization"] = "Bearer " .. tokens[(sent % #tokens) + 1],
     ["Connection"] = "close",
@@ -61,17 +67,21 @@ function response(status, headers, body)
   if status < 200 or status > 299 then non2xx = non2xx + 1 end
   if status == 429 then s429 = s429 + 1 elseif status == 502 then s502 = s502 + 1
   elseif status == 503 then s503 = s503 + 1 elseif status == 504 then s504 = s504 + 1 end
-  if stopped then report() end
+  if stopped then finish() end
 end
 
+-- The stop file is looked for before every request (one failed open, microseconds): a count-based check would take
+-- seconds to notice it at the low rates of a loaded machine.
 function delay()
   armed = true
-  n = n + 1
-  if not stopped and n % 16 == 0 then
+  if not stopped then
     local f = io.open(stopfile, "r")
-    if f then f:close(); stopped = true; report() end
+    if f then f:close(); stopped = true end
   end
-  if stopped then return 3600000 end
+  if stopped then
+    finish()
+    return 3600000
+  end
   return pace
 end
 
@@ -108,36 +118,40 @@ export interface WrkRun {
 }
 
 let runs = 0;
-/** wrk's request timeout (its latency statistics), and how long a stopped run waits for the last answers. */
+/** wrk's request timeout (its latency statistics). */
 const timeoutSec = 10;
+/**
+ * How long a stopped run waits for its last answers: longer than nginx's own limits for an API request
+ * (`proxy_read_timeout` 15 s, retries within `proxy_next_upstream_timeout` 5 s), so a request nginx gives up on shows
+ * as its 502 or 504 with a line in its access log rather than as an unexplained missing answer.
+ */
+const drainTimeoutMs = 30_000;
+
+/**
+ * Spawns Debian's wrk with `script` (written into `dir` once) on `url`: `threads`, `connections`, wrk's timeout, the
+ * given duration; `env` is the script's whole environment besides PATH.
+ */
+function spawnWrk(
+  options: { url: string; dir: string; connections: number; threads: number },
+  script: { name: string; text: string },
+  duration: string,
+  env: Record<string, string>,
+): ReturnType<typeof spawnServer> {
+  const file = join(options.dir, script.name);
+  if (!existsSync(file)) writeFileSync(file, script.text);
+  const args = [`-t${options.threads}`, `-c${options.connections}`, `-d${duration}`, '--timeout', `${timeoutSec}s`];
+  return spawnServer('wrk', [...args, '-s', file, options.url], { env: { PATH: process.env.PATH ?? '', ...env } });
+}
 
 /** Starts wrk (Debian's) against `url` with a bearer token per request, paced; runs until {@link WrkRun.stop}. */
 export function startWrk(options: WrkOptions): WrkRun {
   const id = ++runs;
-  const script = join(options.dir, 'load.lua');
-  if (!existsSync(script)) writeFileSync(script, WRK_SCRIPT);
   const stopFile = join(options.dir, `wrk-stop-${id}`);
-  const { child, output } = spawnServer(
-    'wrk',
-    [
-      `-t${options.threads}`,
-      `-c${options.connections}`,
-      '-d3600s',
-      '--timeout',
-      `${timeoutSec}s`,
-      '-s',
-      script,
-      options.url,
-    ],
-    {
-      env: {
-        PATH: process.env.PATH ?? '',
-        WRK_TOKENS: options.tokens.join(','),
-        WRK_STOP_FILE: stopFile,
-        WRK_PACE_MS: String(options.paceMs),
-      },
-    },
-  );
+  const { child, output } = spawnWrk(options, { name: 'load.lua', text: WRK_SCRIPT }, '3600s', {
+    WRK_TOKENS: options.tokens.join(','),
+    WRK_STOP_FILE: stopFile,
+    WRK_PACE_MS: String(options.paceMs),
+  });
   const kill = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGKILL');
@@ -148,15 +162,11 @@ export function startWrk(options: WrkOptions): WrkRun {
     kill,
     async stop() {
       writeFileSync(stopFile, '');
-      // Drained: every thread saw the stop file and has an answer for each request it sent. A request still
+      // Drained: every thread saw the stop file, had an answer for each request it sent, and ended. A request still
       // unanswered after wrk's timeout (plus a margin) will not be answered: it counts as failed.
       const drained = () =>
-        Array.from({ length: options.threads }, (_, i) => `${stopFile}.${i + 1}`).every((f) => {
-          if (!existsSync(f)) return false;
-          const [sent, answered] = readFileSync(f, 'utf8').trim().split(' ').map(Number);
-          return sent === answered;
-        });
-      await waitFor(drained, { timeoutMs: timeoutSec * 1000 + 5_000, intervalMs: 50, what: 'wrk drained' }).catch(
+        Array.from({ length: options.threads }, (_, i) => `${stopFile}.${i + 1}`).every((f) => existsSync(f));
+      await waitFor(drained, { timeoutMs: drainTimeoutMs, intervalMs: 50, what: 'wrk drained' }).catch(
         () => {}, // what is still unanswered now counts as failed
       );
       child.kill('SIGINT');
@@ -427,26 +437,13 @@ export interface CapacityResult {
 
 /** Runs wrk unpaced against `url` for `seconds`: the rate the target sustains on this machine right now. */
 export async function measureCapacity(options: CapacityOptions): Promise<CapacityResult> {
-  const script = join(options.dir, 'capacity.lua');
-  if (!existsSync(script)) writeFileSync(script, WRK_CAPACITY_SCRIPT);
-  const { child, output } = spawnServer(
-    'wrk',
-    [
-      `-t${options.threads}`,
-      `-c${options.connections}`,
-      `-d${options.seconds}s`,
-      '--timeout',
-      `${timeoutSec}s`,
-      '-s',
-      script,
-      options.url,
-    ],
+  const { child, output } = spawnWrk(
+    options,
+    { name: 'capacity.lua', text: WRK_CAPACITY_SCRIPT },
+    `${options.seconds}s`,
     {
-      env: {
-        PATH: process.env.PATH ?? '',
-        WRK_TOKENS: options.tokens.join(','),
-        WRK_CLOSE: options.keepAlive ? '0' : '1',
-      },
+      WRK_TOKENS: options.tokens.join(','),
+      WRK_CLOSE: options.keepAlive ? '0' : '1',
     },
   );
   try {

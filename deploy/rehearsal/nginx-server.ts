@@ -1,29 +1,13 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { exited, spawnServer, waitFor } from '@cryptoscalp/testkit';
 import { type NginxSettings, renderNginxConfig, renderUpstream } from '../nginx/render-config.js';
+import { childrenOf } from './cpu-usage.js';
 
 const run = promisify(execFile);
-
-/** Pids of the processes whose parent is `pid` (an nginx master's workers), from /proc. */
-function childrenOf(pid: number): Set<number> {
-  const out = new Set<number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name may hold spaces or parentheses: the fields after the last ')' are fixed.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.add(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return out;
-}
 
 /**
  * A real nginx (the Debian package) on deploy/nginx rendered into its own prefix, in the foreground (`daemon off`),

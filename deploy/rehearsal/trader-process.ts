@@ -35,9 +35,11 @@ export async function startTraderRole(
   extraArgs: readonly string[] = [],
   /** Scheduling niceness to start it with (`nice -n`; 0: as this process). */
   nice = 0,
+  /** Node's own flags (`--cpu-prof`, which NODE_OPTIONS does not take). */
+  nodeArgs: readonly string[] = [],
 ): Promise<TraderRole> {
   if (!existsSync(traderMain)) throw new Error(`${traderMain} is missing: run npm run build -w @cryptoscalp/trader`);
-  const argv = [process.execPath, traderMain, '--role', role, '--port', String(port), ...extraArgs];
+  const argv = [process.execPath, ...nodeArgs, traderMain, '--role', role, '--port', String(port), ...extraArgs];
   // nice execs node: the PID is the trader's.
   const [command, ...args] = (nice === 0 ? argv : ['nice', '-n', String(nice), ...argv]) as [string, ...string[]];
   const server = spawnServer(command, args, {
