@@ -11,7 +11,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, selfSignedCert, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import type { Redis } from 'ioredis';
@@ -54,6 +54,13 @@ export interface ChaosOptions {
   seed: number;
   /** Faults are injected until this many seconds after the system is up; the run then checks the invariants. */
   durationSec: number;
+  /**
+   * The fault kinds to draw from; each round is a seeded shuffle of them (a kind that cannot run here, the full disk
+   * without root, is left out). @default every kind ({@link FAULT_KINDS})
+   */
+  faults?: readonly FaultKind[];
+  /** Stop injecting after this many faults even if `durationSec` has not passed. @default no limit */
+  maxFaults?: number;
   /** Stream clients through nginx. @default 20 */
   streamClients?: number;
   /** How long a SIGSTOP, a Redis primary's absence or a full disk lasts, ms. @default 5000 */
@@ -111,6 +118,12 @@ export interface ChaosReport {
 /** Checks that follow the machine's load rather than a fault. */
 const LOAD_CHECKS = new Set(['uptime', 'event-loop:delay', 'heap:utilization']);
 
+/**
+ * How long a process may take to answer a probe before it counts as not answering. A killed process is refused at
+ * once; a live one on this 2-core machine at load average 20 to 30 took over a second to answer its health status.
+ */
+const PROBE_TIMEOUT_MS = 3_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface ProcObs {
@@ -132,8 +145,8 @@ async function probeProcess(url: string): Promise<ProcObs> {
   const down: ProcObs = { up: false, ready: false, role: 'other', checks: {} };
   try {
     const [readiness, status] = await Promise.all([
-      fetch(`${url}/health/readiness`, { signal: AbortSignal.timeout(1_000) }),
-      fetch(`${url}/health/status`, { signal: AbortSignal.timeout(1_000) }),
+      fetch(`${url}/health/readiness`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) }),
+      fetch(`${url}/health/status`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) }),
     ]);
     await readiness.body?.cancel();
     const body = (await status.json()) as { checks?: Record<string, { status: string; output?: string }[]> };
@@ -192,6 +205,29 @@ async function readStream(redis: Redis, key: string): Promise<StreamEntry[]> {
   }
 }
 
+/** The checks of a process's health status that do not pass, with what they say (for the log of a late fault). */
+async function failingChecks(url: string): Promise<string> {
+  try {
+    const res = await fetch(`${url}/health/status`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    const body = (await res.json()) as { checks?: Record<string, { status: string; output?: string }[]> };
+    const bad = Object.entries(body.checks ?? {})
+      .filter(([, list]) => list[0] !== undefined && list[0].status !== 'pass')
+      .map(([name, list]) => `${name} ${list[0]?.status}: ${(list[0]?.output ?? '').slice(0, 300)}`);
+    return bad.length === 0 ? 'none' : bad.join(' | ');
+  } catch (e) {
+    return `no answer (${(e as Error).message})`;
+  }
+}
+
+/** The last `n` lines of `text`, each cut to 300 characters. */
+function lastLines(text: string, n: number): string {
+  return text
+    .split('\n')
+    .slice(-n)
+    .map((l) => `    ${l.slice(0, 300)}`)
+    .join('\n');
+}
+
 /** Fills the file system holding `dir` to the last byte; returns the filler's path. */
 function fillDisk(dir: string): string {
   const path = join(dir, 'chaos-filler');
@@ -226,11 +262,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     holdMs: 5_000,
     recoverWithinMs: 30_000,
     leaseTtlMs: 10_000,
+    faults: FAULT_KINDS,
+    maxFaults: Number.POSITIVE_INFINITY,
     log: () => {},
     ...options,
   };
+  // Every progress line carries the seconds since the run began, so a slow phase shows in the log.
+  const t0 = Date.now();
+  const log = options.log ?? (() => {});
+  o.log = (line: string) => log(`[+${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}`);
+  for (const k of o.faults)
+    if (!(FAULT_KINDS as readonly string[]).includes(k))
+      throw new TypeError(`faults: unknown fault kind ${JSON.stringify(k)} (one of ${FAULT_KINDS.join(', ')})`);
+  if (o.faults.length === 0) throw new TypeError('faults: at least one fault kind');
   const rng = new Prng(o.seed);
   const notes: string[] = [];
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ');
+  notes.push(`load average (1 / 5 / 15 min) at the start: ${load()}`);
   const dir = mkdtempSync(join(tmpdir(), 'chaos-'));
   const id = uniqueName('chaos');
   const busKey = `chaos:${id}`;
@@ -442,7 +493,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
 
     const results: FaultResult[] = [];
-    const kinds = FAULT_KINDS.filter((k) => k !== 'disk-full' || mounts.length === 2);
+    const kinds = o.faults.filter((k) => k !== 'disk-full' || mounts.length === 2);
+    if (kinds.length < o.faults.length) notes.push('disk-full: not injected (no tmpfs: needs root)');
     let bag: FaultKind[] = [];
     const nextKind = (): FaultKind => {
       if (bag.length === 0) {
@@ -456,10 +508,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
 
     const runStart = Date.now();
-    while (Date.now() - runStart < o.durationSec * 1000) {
+    while (Date.now() - runStart < o.durationSec * 1000 && results.length < o.maxFaults) {
       const kind = nextKind();
       const n = results.length + 1;
-      const active = activeEngine();
+      // A fault on the active engine needs one: after a fault that did not recover there may be none for a while.
+      let active = activeEngine();
+      if (kind === 'engine-kill' || kind === 'engine-stop' || kind === 'disk-full') {
+        const until = Date.now() + 30_000;
+        while (active === undefined && Date.now() < until) {
+          await sleep(250);
+          active = activeEngine();
+        }
+        if (active === undefined) {
+          notes.push(`fault ${results.length + 1} (${kind}): no active engine after 30 s, engine-a hit instead`);
+          active = engines[0];
+        }
+      }
       let target = '';
       let undo: (() => Promise<void>) | undefined;
       const injectedAt = Date.now();
@@ -573,16 +637,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         blockedBy: '',
       };
       // Observe until everything is back (and the undo ran), or twice the deadline.
-      const seenFrom = observations.length;
+      // Each observation is judged once, in order (judging earlier ones again after the detection would take a
+      // clean probe from before it for the service time); by time, since the buffer drops its oldest half when full.
+      let judgedUntil = injectedAt;
       const windowMs = o.recoverWithinMs * 2;
       let undoneYet = undone === undefined;
+      let undoneAt = injectedAt;
       void undone?.then(() => {
         undoneYet = true;
+        undoneAt = Date.now();
       });
       while (Date.now() - injectedAt < windowMs) {
         await sleep(250);
-        const fresh = observations.slice(seenFrom).filter((x) => x.t > injectedAt);
+        const fresh = observations.filter((x) => x.t > injectedAt);
         for (const obs of fresh) {
+          if (obs.t <= judgedUntil) continue;
+          judgedUntil = obs.t;
           const s = (obs.t - injectedAt) / 1000;
           const full = problems(obs, true);
           if (result.detectS === undefined && full.length > 0) {
@@ -608,7 +678,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         )
           break;
         if (last !== undefined && result.detectS === undefined && Date.now() - injectedAt > 15_000 && undoneYet) {
+          // Every probe since the injection was clean (the system absorbed the fault, e.g. a feed paused for less
+          // than the market-data staleness limit): recovered at the first probe after the undo.
           result.detectedBy = 'nothing changed in the health surface';
+          const after = fresh.find((x) => x.t >= undoneAt);
+          if (after !== undefined) result.recoverS = (after.t - injectedAt) / 1000;
           break;
         }
       }
@@ -618,6 +692,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         result.stillWrong = last === undefined ? 'no observation' : problems(last, true).join('; ');
       }
       if (undoError !== '') result.stillWrong = [undoError, result.stillWrong].filter((x) => x !== '').join('; ');
+      // What the traders said when a fault did not recover in time: the cause is usually in their last lines.
+      if (result.recoverS === undefined || result.recoverS * 1000 > o.recoverWithinMs)
+        for (const p of [...engines, ...gateways])
+          o.log(
+            `${p.name} (pid ${p.pid ?? '-'}): checks not passing: ${await failingChecks(p.url)}; its last lines:\n${lastLines(p.output(), 25)}`,
+          );
       results.push(result);
       o.log(
         `fault ${n}: ${kind}: detect ${result.detectS ?? '-'} s (${result.detectedBy}), service ${result.serviceS ?? '-'} s, recover ${result.recoverS ?? '-'} s${result.stillWrong ? `; still wrong: ${result.stillWrong}` : ''}`,
@@ -639,8 +719,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const g of gateways) await g.stop();
     // The standby first, so it does not take over when the active engine releases the lease.
     for (const e of engines.filter((x) => x !== lastActive)) await e.stop();
-    const activeCode = await lastActive?.stop(30_000);
-    if (activeCode !== 0) notes.push(`the last active engine exited with ${activeCode}`);
+    if (lastActive === undefined) notes.push('no engine was active at the last probe');
+    else {
+      const activeCode = await lastActive.stop(30_000);
+      // null: ended by a signal (the graceful stop ran out of time and it was SIGKILLed).
+      if (activeCode !== 0)
+        notes.push(`the last active engine (${lastActive.name}) exited with ${activeCode ?? 'a signal'}`);
+    }
 
     const all = await readStream(redis, logKey);
     const entries = all.map((s) => s.entry);
@@ -663,7 +748,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       new Set(fillIds).size === fillIds.length,
       `${fillIds.length} fills, ${fillIds.length - new Set(fillIds).size} duplicates`,
     );
-    if (lastActive !== undefined) {
+    if (lastActive === undefined)
+      check('last leader journal = stream (no lost fill)', false, 'no active engine at the end');
+    else {
       const journal = Journal.read(join(engineDirs[engines.indexOf(lastActive)] as string, 'journal.jsonl'));
       const same =
         journal.length === entries.length && journal.every((e, i) => JSON.stringify(e) === JSON.stringify(entries[i]));
@@ -743,6 +830,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         ? `${results.length} faults`
         : late.map((r) => `#${r.n} ${r.fault}: ${r.recoverS ?? 'not'} s (${r.stillWrong})`).join('; '),
     );
+    notes.push(`load average (1 / 5 / 15 min) at the end: ${load()}`);
     notes.push('clock jumps: not injected (the simulator has no settable clock: it runs on performance.now)');
     return {
       seed: o.seed,

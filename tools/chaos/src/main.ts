@@ -1,8 +1,8 @@
-// `npm run chaos -- --seed N --duration S [--json path] [--clients N]`: runs the chaos suite, prints the table and
-// writes the report as JSON; exits 1 when an invariant failed.
+// `npm run chaos -- --seed N --duration S [--json path] [--clients N] [--faults kind,kind] [--max-faults N]`: runs
+// the chaos suite, prints the table and writes the report as JSON; exits 1 when an invariant failed.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { formatReport, runChaos } from './chaos.js';
+import { FAULT_KINDS, type FaultKind, formatReport, runChaos } from './chaos.js';
 
 const { values } = parseArgs({
   options: {
@@ -10,6 +10,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '120' },
     clients: { type: 'string', default: '20' },
     json: { type: 'string', default: 'chaos-report.json' },
+    faults: { type: 'string', default: FAULT_KINDS.join(',') },
+    'max-faults': { type: 'string' },
   },
   strict: true,
 });
@@ -19,7 +21,17 @@ const int = (name: 'seed' | 'duration' | 'clients', min: number) => {
     throw new RangeError(`--${name} must be an integer >= ${min}, got ${values[name]}`);
   return n;
 };
-const options = { seed: int('seed', 0), durationSec: int('duration', 1), streamClients: int('clients', 1) };
+const faults = (values.faults as string).split(',').filter((k) => k !== '') as FaultKind[];
+const maxFaults = values['max-faults'] === undefined ? undefined : Number(values['max-faults']);
+if (maxFaults !== undefined && !(Number.isInteger(maxFaults) && maxFaults >= 1))
+  throw new RangeError(`--max-faults must be an integer >= 1, got ${values['max-faults']}`);
+const options = {
+  seed: int('seed', 0),
+  durationSec: int('duration', 1),
+  streamClients: int('clients', 1),
+  faults,
+  ...(maxFaults === undefined ? {} : { maxFaults }),
+};
 const started = Date.now();
 const report = await runChaos({ ...options, log: (line) => console.error(`chaos: ${line}`) });
 console.log(formatReport(report));

@@ -12,7 +12,7 @@ export class Supervised {
   #stopped = false;
   restarts = 0;
   /** Exits seen, with the time and the exit (for the report). */
-  readonly exits: { at: number; pid: number }[] = [];
+  readonly exits: { at: number; pid: number; reason: string }[] = [];
 
   constructor(
     readonly name: string,
@@ -54,14 +54,9 @@ export class Supervised {
   private check(): void {
     const current = this.#current;
     if (this.#stopped || this.#restarting !== undefined || current === undefined || alive(current.pid)) return;
-    this.exits.push({ at: Date.now(), pid: current.pid });
-    const said = current
-      .output()
-      .split('\n')
-      .filter((l) => /demoted|failed|error|refus/i.test(l))
-      .slice(-2)
-      .join(' / ');
-    this.log(`${this.name}: pid ${current.pid} exited${said ? ` (${said.slice(0, 400)})` : ''}; restarting`);
+    const reason = exitReason(current.output());
+    this.exits.push({ at: Date.now(), pid: current.pid, reason });
+    this.log(`${this.name}: pid ${current.pid} exited (${reason}); restarting`);
     this.#restarting = (async () => {
       for (let attempt = 0; !this.#stopped; attempt++) {
         await new Promise((r) => setTimeout(r, this.restartDelayMs * Math.min(2 ** attempt, 8)));
@@ -89,6 +84,21 @@ export class Supervised {
     if (alive(pid)) process.kill(pid, 'SIGCONT');
     return await this.#current.stop(graceMs);
   }
+}
+
+/**
+ * Why a trader ended, from its own words: the line that says so (a demotion, a failed start, a stop request, an
+ * uncaught error's first line); the summary's JSON (which repeats old errors such as `lastError`) is left out.
+ */
+export function exitReason(output: string): string {
+  const lines = output.split('\n');
+  const end = lines.findIndex((l) => l.startsWith('trader: summary'));
+  const before = end < 0 ? lines : lines.slice(0, end);
+  const why = before
+    .filter((l) => /^trader: (demoted|failed|stopping)|^\w*Error\b|Uncaught|unhandled/i.test(l.trim()))
+    .slice(-2)
+    .join(' / ');
+  return why === '' ? 'no reason printed (SIGKILL?)' : why.slice(0, 600);
 }
 
 function alive(pid: number): boolean {

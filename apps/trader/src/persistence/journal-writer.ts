@@ -108,6 +108,8 @@ export class JournalWriter {
   private queue: JournalEntry[] = [];
   private persisted = 0;
   private needsCatchUp = true;
+  /** The positions must be rebuilt from the journal before the next batch (after a failure or a cursor regression). */
+  private shadowStale = false;
   private timer: NodeJS.Timeout | undefined;
   private partitionTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -311,9 +313,19 @@ export class JournalWriter {
   /** Writes what is queued (or catches up from the file). Never throws; failures are counted. */
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
-    this.flushing = this.doFlush().finally(() => {
-      this.flushing = undefined;
-    });
+    // The flush timer calls this with `void`: a rejection here would be unhandled and end the process, so whatever
+    // escapes the attempt (the journal file unreadable, a listener that throws) is one more counted failure.
+    this.flushing = this.doFlush()
+      .catch((e: unknown) => {
+        this.failed(e);
+        this.queue = [];
+        this.needsCatchUp = true;
+        this.shadowStale = true;
+        this.nextAttemptAt = Date.now() + this.o.retryMs;
+      })
+      .finally(() => {
+        this.flushing = undefined;
+      });
     return this.flushing;
   }
 
@@ -321,6 +333,11 @@ export class JournalWriter {
     if (this.closed && this.queue.length === 0 && !this.needsCatchUp) return;
     if (Date.now() < this.nextAttemptAt || this.mismatch !== undefined) return;
     try {
+      // Inside the attempt: reading the journal file may fail too, and is retried with the rest.
+      if (this.shadowStale) {
+        this.rebuildShadow();
+        this.shadowStale = false;
+      }
       const limit = this.options.writableSeq?.() ?? Number.POSITIVE_INFINITY;
       if (this.needsCatchUp) {
         // Entries written while catching up are in the file too: read everything past the cursor.
@@ -347,15 +364,15 @@ export class JournalWriter {
         this.persisted = e.cursor;
         this.queue = [];
         this.needsCatchUp = true;
-        this.rebuildShadow();
+        this.shadowStale = true;
         return;
       }
       this.failed(e);
-      if (this.mismatch !== undefined) this.options.onHistoryMismatch?.(this.mismatch);
       this.queue = [];
       this.needsCatchUp = true;
       this.nextAttemptAt = Date.now() + this.o.retryMs;
-      this.rebuildShadow();
+      this.shadowStale = true;
+      if (this.mismatch !== undefined) this.options.onHistoryMismatch?.(this.mismatch);
     }
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PoolManager } from '@cryptoscalp/db-pool';
@@ -219,6 +219,64 @@ describe('JournalWriter (PostgreSQL through @cryptoscalp/db-pool)', () => {
     await expectDbEqualsJournal(db, schema, path);
     expect(w.stats().cursorRegressions).toBe(1);
     await w.close();
+    journal.close();
+  });
+
+  it('counts a failure while it recovers from a failed write (the journal unreadable) instead of rejecting its flush', async () => {
+    // The flush timer calls flush() with `void`: a rejection would be unhandled and end the process.
+    const schema = uniqueName('trader_w_unreadable');
+    schemas.push(schema);
+    const db = new PoolManager({ primary: { connectionString: serviceUrls.postgres }, pool: { max: 2 } });
+    dbs.push(db);
+    const path = tmpJournal();
+    const { journal } = Journal.open(path, { fsync: 'never' });
+    trade(journal, 'BTCUSDT', 'buy', 2, 100);
+    let refuse = false;
+    const writer = new JournalWriter({
+      db,
+      schema,
+      instanceId: 'w',
+      journalPath: path,
+      retryMs: 100,
+      currentSeq: () => journal.lastSeq,
+      // The batch's transaction fails (as a lost lease or a database error would) while the flag is set.
+      fence: async () => {
+        if (refuse) throw new Error('refused by the test');
+      },
+    });
+    await writer.start();
+    expect(writer.persistedSeq).toBe(journal.lastSeq);
+
+    // The write fails, and the journal file cannot be read while the writer recovers (a directory in its place).
+    refuse = true;
+    const seqBefore = journal.lastSeq;
+    trade(journal, 'ETHUSDT', 'sell', 1, 50);
+    const entries = Journal.read(path, seqBefore);
+    renameSync(path, `${path}.away`);
+    mkdirSync(path);
+    for (const e of entries) writer.enqueue(e);
+    await expect(writer.flush()).resolves.toBeUndefined();
+    await new Promise((r) => setTimeout(r, 150));
+    await expect(writer.flush()).resolves.toBeUndefined(); // the retry reads the journal: it fails, counted
+    expect(writer.stats().failures).toBeGreaterThanOrEqual(2);
+    expect(writer.stats().lastError).toMatch(/cannot read .*journal.jsonl/);
+    expect((await writer.healthCheck()).status).toBe('warn');
+    expect(writer.persistedSeq).toBe(seqBefore);
+
+    // Both back: the writer catches up from the file, exactly once, positions included.
+    rmSync(path, { recursive: true });
+    renameSync(`${path}.away`, path);
+    refuse = false;
+    await waitFor(
+      async () => {
+        await writer.flush();
+        return writer.persistedSeq === journal.lastSeq;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: 'catch-up' },
+    );
+    await expectDbEqualsJournal(db, schema, path);
+    expect((await writer.healthCheck()).status).toBe('pass');
+    await writer.close();
     journal.close();
   });
 
