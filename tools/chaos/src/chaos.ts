@@ -71,6 +71,11 @@ export interface ChaosOptions {
   leaseTtlMs?: number;
   /** Progress lines. @default none */
   log?: (line: string) => void;
+  /**
+   * Ends the run early (SIGINT/SIGTERM of `npm run chaos`): no fault is injected after it fires; the fault in progress
+   * is observed to its end, then the run stops the system gracefully, checks the invariants and stops every process.
+   */
+  signal?: AbortSignal;
 }
 
 /** What one fault did. Times are seconds from the injection; undefined: not seen within the observation window. */
@@ -508,7 +513,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
 
     const runStart = Date.now();
-    while (Date.now() - runStart < o.durationSec * 1000 && results.length < o.maxFaults) {
+    while (Date.now() - runStart < o.durationSec * 1000 && results.length < o.maxFaults && !o.signal?.aborted) {
       const kind = nextKind();
       const n = results.length + 1;
       // A fault on the active engine needs one: after a fault that did not recover there may be none for a while.
@@ -828,7 +833,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       late.length === 0,
       late.length === 0
         ? `${results.length} faults`
-        : late.map((r) => `#${r.n} ${r.fault}: ${r.recoverS ?? 'not'} s (${r.stillWrong})`).join('; '),
+        : late
+            .map((r) =>
+              r.recoverS === undefined
+                ? `#${r.n} ${r.fault}: not recovered in the window (${r.stillWrong})`
+                : `#${r.n} ${r.fault}: ${r.recoverS} s (${r.stillWrong})`,
+            )
+            .join('; '),
     );
     notes.push(`load average (1 / 5 / 15 min) at the end: ${load()}`);
     notes.push('clock jumps: not injected (the simulator has no settable clock: it runs on performance.now)');

@@ -33,7 +33,16 @@ const options = {
   ...(maxFaults === undefined ? {} : { maxFaults }),
 };
 const started = Date.now();
-const report = await runChaos({ ...options, log: (line) => console.error(`chaos: ${line}`) });
+// Ctrl-C or a SIGTERM ends the run early but still through its cleanup (every process it started is stopped by PID);
+// a second signal is left to its default action.
+const stop = new AbortController();
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    console.error(`chaos: ${sig}: no more faults; stopping the system and checking the invariants (again to abort)`);
+    stop.abort();
+  });
+const report = await runChaos({ ...options, signal: stop.signal, log: (line) => console.error(`chaos: ${line}`) });
+if (stop.signal.aborted) report.notes.push('stopped early by a signal: fewer faults than the duration would give');
 console.log(formatReport(report));
 console.log(`\nwall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
 writeFileSync(values.json as string, `${JSON.stringify(report, null, 2)}\n`);
