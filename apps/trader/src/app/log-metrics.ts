@@ -1,10 +1,7 @@
 import { Counter } from 'prom-client';
+import { LOG_LEVELS, type Log, type LogLevel } from '../internal/log.js';
 
-/** Level names of `cryptoscalp_log_messages_total{level}` (pino's, so a leveled logger maps onto them as is). */
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-
-/** One of {@link LOG_LEVELS}. */
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type Log, type LogLevel };
 
 /**
  * Counts the trader's log lines by level as `cryptoscalp_log_messages_total{level}`, for the error-log-rate alert.
@@ -24,11 +21,17 @@ export class LogCounter {
     for (const level of LOG_LEVELS) this.metric.labels(level).inc(0);
   }
 
-  /** A line sink that counts each line at `level`, then passes it on to `write`. */
-  wrap(level: LogLevel, write: (line: string) => void): (line: string) => void {
-    const child = this.metric.labels(level);
-    return (line) => {
-      child.inc();
+  /**
+   * The trader's {@link Log}: counts each line at its level (`info` when none is given; an unknown level counts as
+   * `info`), then writes it to `write` (one stream for every level, so the lines keep their order).
+   */
+  logger(write: (line: string) => void): Log {
+    const children = new Map<string, Counter.Internal>(
+      LOG_LEVELS.map((level) => [level, this.metric.labels(level)] as const),
+    );
+    const info = children.get('info') as Counter.Internal;
+    return (line, level = 'info') => {
+      (children.get(level) ?? info).inc();
       write(line);
     };
   }

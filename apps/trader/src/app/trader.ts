@@ -9,6 +9,7 @@ import { createRedisClient } from '../config/redis-url.js';
 import type { TradingEngine } from '../engine/trading-engine.js';
 import { TraderError } from '../errors.js';
 import { HaEngine, type LeaderHooks, withIdleTransactionTimeout } from '../ha/ha-engine.js';
+import type { Log } from '../internal/log.js';
 import type { Component } from '../kernel/component.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { ReadModel } from '../read-model/read-model.js';
@@ -105,8 +106,8 @@ export interface Trader {
 export function createTrader(options: TraderOptions): Trader {
   const { config } = options;
   const logCounter = new LogCounter();
-  // The trader's lines carry no level yet: every one counts as info.
-  const log = logCounter.wrap('info', options.log ?? ((l: string) => console.log(l)));
+  // Every line counts at its level (info unless the component says otherwise).
+  const log = logCounter.logger(options.log ?? ((l: string) => console.log(l)));
   const role = config.role;
   const busUrl = config.bus.redisUrl || config.cache.redisUrl;
   const startedAt = Date.now();
@@ -255,7 +256,7 @@ export function createTrader(options: TraderOptions): Trader {
 /** What every composition shares: the options, the log, the bus's Redis connection. */
 interface ComposeContext {
   options: TraderOptions;
-  log: (line: string) => void;
+  log: Log;
   logCounter: LogCounter;
   redis: () => Redis;
   busRedisErrors: () => number;
@@ -291,7 +292,7 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
           redis: redis(),
           key: `${key}:events`,
           waitReplicas: config.bus.waitReplicas,
-          log: (line) => log(`trader: ${line}`),
+          log: (line) => log(`trader: ${line}`, 'warn'),
           ...(leader === undefined ? {} : { fenceEpoch: leader.epoch }),
         });
   const bus: CommandBus =

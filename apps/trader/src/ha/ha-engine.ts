@@ -9,6 +9,7 @@ import { ObservabilityComponent } from '../app/components/observability-componen
 import { OpsHttpComponent } from '../app/components/ops-http-component.js';
 import { RedisEventLog, raiseEventLogFence } from '../bus/redis-event-log.js';
 import type { TraderConfig } from '../config/config-types.js';
+import type { Log } from '../internal/log.js';
 import { acquireDataDirLock, type DataDirLock } from '../journal/data-dir-lock.js';
 import type { Component } from '../kernel/component.js';
 import { Kernel } from '../kernel/kernel.js';
@@ -49,7 +50,7 @@ export function withIdleTransactionTimeout(url: string, ms: number): string {
 /** Options of {@link HaEngine}. */
 export interface HaEngineOptions {
   config: TraderConfig;
-  log: (line: string) => void;
+  log: Log;
   /** The bus's Redis connection (shared with the rest of the process). */
   redis: () => Redis;
   /** Metrics every monitoring registry of the process carries (the log counter). */
@@ -192,6 +193,7 @@ export class HaEngine {
     if (wasActive && took + late > this.#o.config.ha.renewIntervalMs)
       this.#o.log(
         `trader: lease check took ${Math.round(took)} ms after its timer fired ${Math.round(late)} ms late (slowest renewal ${Math.round(this.#lease.slowestRenewalMs ?? took)} ms; lease ${this.#o.config.ha.leaseTtlMs} ms, renewal every ${this.#o.config.ha.renewIntervalMs} ms)`,
+        'warn',
       );
     if (this.#stopped) return;
     if (state === 'lost') {
@@ -269,6 +271,7 @@ export class HaEngine {
     clearTimeout(this.#timer);
     this.#o.log(
       `trader: demoted: ${reason}; this engine sends nothing more to the venue and writes nothing more to the stream or PostgreSQL; exiting for the supervisor to restart it as a standby`,
+      'error',
     );
     this.#o.onFatal(`demoted: ${reason}`);
   }

@@ -1,4 +1,5 @@
 import { appendFile } from 'node:fs/promises';
+import type { Log } from '../internal/log.js';
 import { auditJson, auditText } from './audit-text.js';
 import { API_DEFAULTS } from './defaults.js';
 import { ApiError } from './errors.js';
@@ -122,7 +123,7 @@ export class AuditLog {
   readonly #maxPending: number;
   readonly #retryIntervalMs: number;
   readonly #deadLetterPath: string | undefined;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #pending: AuditEntry[] = [];
   /** The dead-letter appends in flight, chained so lines keep their order and `close()` can wait for them. */
   #deadLetters: Promise<void> = Promise.resolve();
@@ -176,6 +177,11 @@ export class AuditLog {
   /** The schema of the audit table. */
   get schema(): string {
     return this.#schema;
+  }
+
+  /** Where this audit log reports its problems (its `log` option); the HTTP parts beside it report there too. */
+  get log(): Log {
+    return this.#log;
   }
 
   /** The qualified table name. */
@@ -351,7 +357,10 @@ export class AuditLog {
     const path = this.#deadLetterPath;
     if (path === undefined) {
       this.dropped++;
-      this.#log(`audit: row ${entry.action} by ${entry.actor} dropped (${reason}${cause}); no dead-letter file set`);
+      this.#log(
+        `audit: row ${entry.action} by ${entry.actor} dropped (${reason}${cause}); no dead-letter file set`,
+        'error',
+      );
       return;
     }
     const line = `${JSON.stringify({ at: new Date().toISOString(), reason: `${reason}${cause}`, entry })}\n`;
@@ -360,11 +369,14 @@ export class AuditLog {
       .then(
         () => {
           this.deadLettered++;
-          this.#log(`audit: row ${entry.action} by ${entry.actor} set aside in ${path} (${reason}${cause})`);
+          this.#log(`audit: row ${entry.action} by ${entry.actor} set aside in ${path} (${reason}${cause})`, 'warn');
         },
         (e: unknown) => {
           this.dropped++;
-          this.#log(`audit: row ${entry.action} by ${entry.actor} lost (${reason}${cause}); ${(e as Error).message}`);
+          this.#log(
+            `audit: row ${entry.action} by ${entry.actor} lost (${reason}${cause}); ${(e as Error).message}`,
+            'error',
+          );
         },
       );
   }

@@ -2,6 +2,7 @@ import { constants, createPrivateKey, X509Certificate } from 'node:crypto';
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
+import type { Log } from '../internal/log.js';
 import { ApiError } from './errors.js';
 
 /** HTTPS for the trader's servers: PEM files, reloaded when they change. */
@@ -13,7 +14,7 @@ export interface TlsOptions {
   /** Changes to either file within this window are applied as one reload (editors and Kubernetes write in steps). @default 250 */
   reloadDebounceMs?: number;
   /** Where reloads and refused pairs are reported. @default console.error */
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /** Reload counters and the served certificate's expiry. */
@@ -163,7 +164,9 @@ export class TlsFiles {
         this.#timer.unref();
       });
       // A directory that goes away (volume unmounted) stops reloads; the pair in service stays.
-      watcher.on('error', (e) => this.#options.log(`trader: tls        watching ${dir} stopped: ${e.message}`));
+      watcher.on('error', (e) =>
+        this.#options.log(`trader: tls        watching ${dir} stopped: ${e.message}`, 'error'),
+      );
       this.#watchers.push(watcher);
     }
   }
@@ -174,7 +177,10 @@ export class TlsFiles {
       next = readPair(this.#options);
     } catch (e) {
       this.#reloadFailures++;
-      this.#options.log(`trader: tls        reload refused, the previous certificate stays: ${(e as Error).message}`);
+      this.#options.log(
+        `trader: tls        reload refused, the previous certificate stays: ${(e as Error).message}`,
+        'error',
+      );
       return;
     }
     if (next.cert === this.#pair.cert && next.key === this.#pair.key) return;

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { HealthRegistry } from '@cryptoscalp/health';
 import type { HubBroker } from '@cryptoscalp/ws-manager';
 import type { Cluster, Redis } from 'ioredis';
+import type { Log } from '../internal/log.js';
 import type { HealthCheckResult } from '../model/health.js';
 import type { HubStats } from './streams.js';
 import type { TlsOptions, TlsStats } from './tls.js';
@@ -63,7 +64,7 @@ export interface AuditOptions {
    */
   deadLetterPath?: string;
   /** Where the audit log reports set-aside and dropped rows. @default console.error */
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /** A response cache; `@cryptoscalp/cache`'s `CacheManager` fits as it is. */

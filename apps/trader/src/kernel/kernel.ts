@@ -1,11 +1,12 @@
 import { TraderError } from '../errors.js';
+import type { Log } from '../internal/log.js';
 import { withTimeout } from '../internal/with-timeout.js';
 import type { Component } from './component.js';
 
 /** Options of {@link Kernel}. */
 export interface KernelOptions {
   /** Log lines (start, stop, failures). @default console.log */
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /** How one component's start or stop went. */
@@ -25,7 +26,7 @@ export interface KernelStep {
 export class Kernel {
   private readonly components: Component[] = [];
   private readonly started: Component[] = [];
-  private readonly log: (line: string) => void;
+  private readonly log: Log;
   private readonly abort = new AbortController();
   private stopping: Promise<void> | undefined;
   private readonly history: KernelStep[] = [];
@@ -96,7 +97,7 @@ export class Kernel {
           this.history.push({ component: c.name, phase, ms: performance.now() - t0 });
         } catch (e) {
           this.history.push({ component: c.name, phase, ms: performance.now() - t0, error: errorText(e) });
-          this.log(`trader: shutdown: ${c.name} ${phase} failed: ${errorText(e)}`);
+          this.log(`trader: shutdown: ${c.name} ${phase} failed: ${errorText(e)}`, 'error');
         }
       }
     }

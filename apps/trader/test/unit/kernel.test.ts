@@ -60,7 +60,13 @@ describe('Kernel', () => {
   it('bounds each step by its timeout and goes on with the others; stop is idempotent', async () => {
     const { calls, make } = recorder();
     const logged: string[] = [];
-    const k = new Kernel({ log: (l) => logged.push(l) });
+    const levels: (string | undefined)[] = [];
+    const k = new Kernel({
+      log: (l, level) => {
+        logged.push(l);
+        levels.push(level);
+      },
+    });
     k.add(make('a'));
     k.add(make('stuck', { stopTimeoutMs: 50, stop: () => new Promise<void>(() => {}) }));
     await k.start();
@@ -71,6 +77,8 @@ describe('Kernel', () => {
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(calls).toContain('stop a');
     expect(logged.join('\n')).toMatch(/stuck stop failed: stuck stop timed out after 50 ms/);
+    // A failed shutdown step is an error line (it counts toward the error-log-rate alert).
+    expect(levels[logged.findIndex((l) => /stuck stop failed/.test(l))]).toBe('error');
   });
 
   it('times out a start that hangs', async () => {

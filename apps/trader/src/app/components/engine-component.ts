@@ -10,6 +10,7 @@ import { PaperExecution } from '../../adapters/sim/paper-execution.js';
 import type { TraderConfig } from '../../config/config-types.js';
 import { type ReplayReport, TradingEngine } from '../../engine/trading-engine.js';
 import { TraderError } from '../../errors.js';
+import type { Log } from '../../internal/log.js';
 import type { JournalEntry } from '../../journal/journal.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import type { ExecutionClient } from '../../model/execution-client.js';
@@ -47,7 +48,7 @@ export class EngineComponent implements Component {
       /** Where the live venue's credentials come from. @default process.env */
       env?: NodeJS.ProcessEnv;
       /** Log lines (the live venue's reconciliation differences). @default console.log */
-      log?: (line: string) => void;
+      log?: Log;
     } = {},
   ) {
     if (config.execution.venue === 'binance') this.#credentials = loadBinanceCredentials(options.env ?? process.env);
@@ -83,7 +84,7 @@ export class EngineComponent implements Component {
   /** `execution.venue: binance` (with `--live`): the Binance live venue; its reconciliations are journaled, counted, logged. */
   private liveVenue(engine: () => TradingEngine): BinanceLiveExecution | undefined {
     if (this.#credentials === undefined) return undefined;
-    const log = this.options.log ?? ((line: string) => console.log(line));
+    const log: Log = this.options.log ?? ((line: string) => console.log(line));
     this.#live = createBinanceLiveVenue({
       config: this.config,
       credentials: this.#credentials,
@@ -91,7 +92,8 @@ export class EngineComponent implements Component {
       onReport: (report) => {
         engine().recordVenueReconciliation(report);
         this.venueMetrics.record(report);
-        if (report.differences.length > 0 || report.error !== undefined) log(reconcileLogLine(report));
+        if (report.differences.length > 0 || report.error !== undefined)
+          log(reconcileLogLine(report), report.error === undefined ? 'warn' : 'error');
       },
     });
     return this.#live;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TraderConfig } from '../../config/config-types.js';
 import { TraderError } from '../../errors.js';
+import type { Log } from '../../internal/log.js';
 import { acquireDataDirLock, type DataDirLock } from '../../journal/data-dir-lock.js';
 import { Journal, type JournalOptions, type JournalRecovery } from '../../journal/journal.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
@@ -18,9 +19,9 @@ export class JournalComponent implements Component {
   #journal: Journal | undefined;
   #recovery: JournalRecovery | undefined;
   #lock: DataDirLock | undefined;
-  #log: (line: string) => void;
+  #log: Log;
 
-  constructor(config: TraderConfig, log: (line: string) => void) {
+  constructor(config: TraderConfig, log: Log) {
     this.dataDir = resolve(config.dataDir);
     this.path = resolve(config.journal.path || join(config.dataDir, 'journal.jsonl'));
     this.#options = {
@@ -48,7 +49,7 @@ export class JournalComponent implements Component {
       );
     }
     if (this.#lock.takenOver !== undefined)
-      this.#log(`trader: took over a stale lock of ${this.dataDir} (${this.#lock.takenOver.reason})`);
+      this.#log(`trader: took over a stale lock of ${this.dataDir} (${this.#lock.takenOver.reason})`, 'warn');
     const { journal, recovery } = Journal.open(this.path, this.#options);
     this.#journal = journal;
     this.#recovery = recovery;

@@ -1,4 +1,5 @@
 import type { TraderConfig } from '../../config/config-types.js';
+import type { Log } from '../../internal/log.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import { isHistoryMismatch, JournalWriter, type JournalWriterStats } from '../../persistence/journal-writer.js';
 import type { SqlRunner } from '../../persistence/sql-database.js';
@@ -27,7 +28,7 @@ export class PersistenceComponent implements Component {
     private readonly journal: JournalComponent,
     private readonly postgres: PostgresComponent,
     private readonly engine: EngineComponent,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
     /**
      * Engine active/standby: the lease check run first in every batch's transaction, and the last journal sequence
      * committed to the event stream (nothing past it is written).
@@ -60,6 +61,7 @@ export class PersistenceComponent implements Component {
       if (isHistoryMismatch(e)) throw e;
       this.log(
         `trader: postgres unavailable (${(e as Error).message}); trading on the journal, the writer will catch up`,
+        'warn',
       );
     }
     // Trading never waits for PostgreSQL: the writer starts (and catches up from the journal) in the background,
@@ -92,7 +94,7 @@ export class PersistenceComponent implements Component {
 
   /** Trading already runs when the history check fails (PostgreSQL was away at start): stop it, say why. */
   private halt(e: Error): void {
-    this.log(`trader: ${e.message}`);
+    this.log(`trader: ${e.message}`, 'error');
     this.engine
       .engine()
       .setTradingState('HALTED', 'the database holds history this journal does not have (see persistence)');

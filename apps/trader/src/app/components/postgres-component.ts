@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { PoolManager } from '@cryptoscalp/db-pool';
 import type { TraderConfig } from '../../config/config-types.js';
 import { TraderError } from '../../errors.js';
+import type { Log } from '../../internal/log.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../embedded-postgres.js';
 
@@ -18,7 +19,7 @@ export class PostgresComponent implements Component {
 
   constructor(
     private readonly config: TraderConfig,
-    private readonly log: (line: string) => void = () => {},
+    private readonly log: Log = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -41,10 +42,11 @@ export class PostgresComponent implements Component {
       pool: { max: this.#embedded ? 1 : 5, acquireTimeoutMs: 2000, connectTimeoutMs: 2000 },
       ...(this.#embedded ? { prepare: false } : {}),
       queryTimeoutMs: 5000,
-      // A primary that is away (refused, starting up) is waited for: say so in the trader's log, not as a warning.
+      // A primary that is away (refused, starting up) is waited for: say so in the trader's log (at warn), not as a process warning.
       onConnectWait: (e) =>
         this.log(
           `trader: postgres   waiting for a primary (${e.hosts.join(', ')}): ${e.attempts} attempts in ${Math.round(e.elapsedMs / 1000)} s of ${Math.round(e.timeoutMs / 1000)} s; last: ${e.lastError}`,
+          'warn',
         ),
     });
   }

@@ -93,7 +93,8 @@ async function authRoutes(
       pool: auditLog.pool,
       intervalMs: o.rotationCheckMs,
       audit: (entry) => auditLog.append(entry),
-      onError: (e) => app.log.warn({ err: e }, 'key re-encryption failed; retried at the next interval'),
+      onError: (e) =>
+        auditLog.log(`trader: key re-encryption failed (retried at the next interval): ${e instanceof Error ? e.message : String(e)}`, 'error'),
     });
     app.addHook('onClose', () => worker.close());
   }
