@@ -121,6 +121,10 @@ export interface StateChange {
 export interface GapInfo {
   component: string;
   exchange: string;
+  /** The connection's id (`<exchange>#<n>`), as in {@link StateChange.connection}. */
+  connection: string;
+  /** The endpoint serving the connection when the gap was found (undefined if no socket was open). */
+  endpoint: string | undefined;
   stream: string;
   /** The sequence expected next. */
   expected: number;
@@ -134,6 +138,10 @@ export interface GapInfo {
 export interface ResyncInfo {
   component: string;
   exchange: string;
+  /** The connection's id (`<exchange>#<n>`), as in {@link StateChange.connection}. */
+  connection: string;
+  /** The endpoint serving the connection at this phase (undefined if no socket was open). */
+  endpoint: string | undefined;
   stream: string;
   phase: 'start' | 'done' | 'error';
   /** Snapshot sequence (phase `done`). */
@@ -148,6 +156,9 @@ export interface ResyncInfo {
 export interface MalformedInfo {
   component: string;
   exchange: string;
+  /** The connection's id (`<exchange>#<n>`), as in {@link StateChange.connection}. */
+  connection: string;
+  /** The endpoint whose socket sent the frame. */
   endpoint: string | undefined;
   reason: 'decode' | 'oversize';
   bytes: number;

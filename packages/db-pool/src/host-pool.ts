@@ -1,3 +1,4 @@
+import type { HookEmitter } from '@cryptoscalp/contracts';
 import type pg from 'pg';
 import { type ConnectionErrorEvent, channels } from './channels.js';
 import { ClosedError, ConnectionError, type DbPoolError } from './errors.js';
@@ -87,6 +88,8 @@ export class HostPool {
     private readonly options: Required<PoolOptions>,
     private readonly defaultStatementTimeoutMs: number,
     private readonly component: string,
+    /** The manager's `onConnectionError` emitter (absent for a pool used on its own). */
+    private readonly connectionErrorHook?: HookEmitter<ConnectionErrorEvent>,
   ) {
     this.label = hostLabel(config);
     this.clientConfig = {
@@ -199,16 +202,19 @@ export class HostPool {
     this.ensureMinimum();
   }
 
+  /** The channel and the manager's hook get the same payload object; it is built only when one of them listens. */
   private publishConnectionError(error: Error): void {
-    if (channels.connectionError.hasSubscribers) {
-      const event: ConnectionErrorEvent = {
-        component: this.component,
-        host: this.label,
-        message: error.message,
-        code: (error as { code?: string }).code,
-      };
-      channels.connectionError.publish(event);
-    }
+    const hook = this.connectionErrorHook;
+    const toHook = hook?.hasListeners === true;
+    if (!channels.connectionError.hasSubscribers && !toHook) return;
+    const event: ConnectionErrorEvent = {
+      component: this.component,
+      host: this.label,
+      message: error.message,
+      code: (error as { code?: string }).code,
+    };
+    if (channels.connectionError.hasSubscribers) channels.connectionError.publish(event);
+    if (toHook) hook?.emit(event);
   }
 
   // ---------------------------------------------------------------- borrow / return

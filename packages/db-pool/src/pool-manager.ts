@@ -3,6 +3,7 @@ import type { Hook } from '@cryptoscalp/contracts';
 import { decorrelatedJitter, RetryBudget } from './backoff.js';
 import {
   type BreakerEvent,
+  type ConnectionErrorEvent,
   channels,
   type FailoverEvent,
   type QueryTraceContext,
@@ -113,6 +114,7 @@ export class PoolManager implements SessionHost {
     this.onSlowQuery = hooks.slowQuery.hook;
     this.onReplicaStateChange = hooks.replica.hook;
     this.onConnectWait = hooks.connectWait.hook;
+    this.onConnectionError = hooks.connectionError.hook;
   }
 
   /**
@@ -145,6 +147,14 @@ export class PoolManager implements SessionHost {
    * emitted. Returns a disposable that removes the listener.
    */
   readonly onConnectWait: Hook<ConnectWaitEvent>;
+
+  /**
+   * Calls `listener` when an open pooled connection fails (the server ended an idle session, the network dropped it):
+   * the connection is replaced on its next borrow. Same payload as `cryptoscalp:db:connection-error`. Failed opens do
+   * not fire it (they surface as `ConnectionError` on the query, and in `stats()`). Returns a disposable that removes
+   * the listener.
+   */
+  readonly onConnectionError: Hook<ConnectionErrorEvent>;
 
   /**
    * Runs one statement. `role: 'read'` goes to a healthy replica (or the primary), `write`

@@ -275,13 +275,27 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
         this.options,
         {
           deliver: (message) => this.deliver(message),
+          // The connection id and endpoint make the payload self-describing for the manager's hooks and the
+          // channels, which see every connection's events.
           gap: (info) => {
-            const payload: GapInfo = { component: this.component, exchange: this.exchange, ...info };
+            const payload: GapInfo = {
+              component: this.component,
+              exchange: this.exchange,
+              connection: this.id,
+              endpoint: this.endpoint,
+              ...info,
+            };
             if (channels.gap.hasSubscribers) channels.gap.publish(payload);
             this.emit('gap', payload);
           },
           resync: (info) => {
-            const payload: ResyncInfo = { component: this.component, exchange: this.exchange, ...info };
+            const payload: ResyncInfo = {
+              component: this.component,
+              exchange: this.exchange,
+              connection: this.id,
+              endpoint: this.endpoint,
+              ...info,
+            };
             if (channels.resync.hasSubscribers) channels.resync.publish(payload);
             this.emit('resync', payload);
           },
@@ -377,6 +391,7 @@ export class ManagedConnection extends EventEmitter<ConnectionEvents> implements
     const info: MalformedInfo = {
       component: this.component,
       exchange: this.exchange,
+      connection: this.id,
       endpoint: socket.endpoint.url,
       reason,
       bytes,

@@ -391,11 +391,23 @@ export interface ConnectionEvents {
    * connection, later ones too; `change.connection` is this connection's `id`. The event keeps working.
    */
   state: [change: StateChange];
-  /** A sequence gap was detected. */
+  /**
+   * A sequence gap was detected.
+   * @deprecated Use the manager's hook, `manager.onGap(listener)`: it covers every connection, later ones too;
+   * `info.connection` is this connection's `id`. The event keeps working.
+   */
   gap: [info: GapInfo];
-  /** A resync started, finished or failed. */
+  /**
+   * A resync started, finished or failed.
+   * @deprecated Use the manager's hook, `manager.onResync(listener)`; `info.connection` is this connection's `id`.
+   * The event keeps working.
+   */
   resync: [info: ResyncInfo];
-  /** A frame was dropped as malformed or oversized. */
+  /**
+   * A frame was dropped as malformed or oversized.
+   * @deprecated Use the manager's hook, `manager.onMalformed(listener)`; `info.connection` is this connection's `id`.
+   * The event keeps working.
+   */
   malformed: [info: MalformedInfo];
   /** A `message` listener threw (only emitted when an `error` listener exists; always counted). */
   error: [error: unknown];

@@ -57,13 +57,23 @@ export class WebSocketManager {
   /** Calls `listener` when a connection of this manager is `closed` for good (its `close()` or the manager's). Returns a disposable. */
   readonly onClose: Hook<StateChange> = this.closeHook.hook;
 
-  /** Calls `listener` when a stream of any connection shows a sequence gap. Same payload as `cryptoscalp:ws:gap`. Returns a disposable. */
+  /**
+   * Calls `listener` when a stream of any connection shows a sequence gap. Same payload as `cryptoscalp:ws:gap`
+   * (`info.connection` names the connection). Returns a disposable. Replaces `conn.on('gap', ...)`.
+   */
   readonly onGap: Hook<GapInfo> = this.gapHook.hook;
 
-  /** Calls `listener` when a resync starts, finishes or fails. Same payload as `cryptoscalp:ws:resync`. Returns a disposable. */
+  /**
+   * Calls `listener` when a resync of any connection starts, finishes or fails. Same payload as `cryptoscalp:ws:resync`
+   * (`info.connection` names the connection). Returns a disposable. Replaces `conn.on('resync', ...)`.
+   */
   readonly onResync: Hook<ResyncInfo> = this.resyncHook.hook;
 
-  /** Calls `listener` when a frame is dropped as malformed or oversized. Same payload as `cryptoscalp:ws:malformed`. Returns a disposable. */
+  /**
+   * Calls `listener` when a frame of any connection is dropped as malformed or oversized. Same payload as
+   * `cryptoscalp:ws:malformed` (`info.connection` names the connection). Returns a disposable. Replaces
+   * `conn.on('malformed', ...)`.
+   */
   readonly onMalformed: Hook<MalformedInfo> = this.malformedHook.hook;
 
   /** Calls `listener` when a private stream's login succeeds or fails on a new socket (`login` option). Returns a disposable. */

@@ -1,5 +1,5 @@
 import { HookEmitter } from '@cryptoscalp/contracts';
-import type { BreakerEvent, FailoverEvent, ReplicaStateEvent } from '../channels.js';
+import type { BreakerEvent, ConnectionErrorEvent, FailoverEvent, ReplicaStateEvent } from '../channels.js';
 import type { ConnectWaitEvent, SlowQueryEvent } from '../types.js';
 
 /**
@@ -13,6 +13,7 @@ export class PoolHooks {
   readonly slowQuery = new HookEmitter<SlowQueryEvent>();
   readonly replica = new HookEmitter<ReplicaStateEvent>();
   readonly connectWait = new HookEmitter<ConnectWaitEvent>();
+  readonly connectionError = new HookEmitter<ConnectionErrorEvent>();
 
   /** Listener exceptions across every hook of the manager. */
   get listenerErrors(): number {
@@ -21,7 +22,8 @@ export class PoolHooks {
       this.breaker.listenerErrors +
       this.slowQuery.listenerErrors +
       this.replica.listenerErrors +
-      this.connectWait.listenerErrors
+      this.connectWait.listenerErrors +
+      this.connectionError.listenerErrors
     );
   }
 }

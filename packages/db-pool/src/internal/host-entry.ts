@@ -23,7 +23,13 @@ export class HostEntry {
     readonly kind: 'primary' | 'replica',
     options: ResolvedOptions,
   ) {
-    this.pool = new HostPool(config, options.pool, options.statementTimeoutMs, options.name);
+    this.pool = new HostPool(
+      config,
+      options.pool,
+      options.statementTimeoutMs,
+      options.name,
+      options.hooks.connectionError,
+    );
     this.breaker = new HostBreaker(this.pool.label, options.name, options.breaker, options.hooks.breaker);
   }
 

@@ -12,7 +12,7 @@ import {
   REPLICA_CHANNEL,
   SLOW_QUERY_CHANNEL,
 } from '../../src/index.js';
-import { backends } from './helpers.js';
+import { admin, backends } from './helpers.js';
 
 /** The manager's name is its application_name: the server shows which backends are still its own. */
 const names = new WeakMap<PoolManager, string>();
@@ -51,6 +51,18 @@ conformanceSuite<PoolManager>({
       // Longer than the default slowQueryMs (1 s).
       fire: async (db) => {
         await db.query('select pg_sleep(1.05)');
+      },
+    },
+    {
+      name: 'onConnectionError',
+      channel: CONNECTION_ERROR_CHANNEL,
+      hook: (db) => db.onConnectionError,
+      // The server ends the manager's idle session: the pooled client's 'error' event.
+      fire: async (db) => {
+        await db.query('select 1');
+        await admin('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [
+          names.get(db) ?? '',
+        ]);
       },
     },
   ],

@@ -2,6 +2,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { freePort, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  CONNECTION_ERROR_CHANNEL,
+  type ConnectionErrorEvent,
   type ConnectWaitEvent,
   FAILOVER_CHANNEL,
   type FailoverEvent,
@@ -12,6 +14,7 @@ import {
   SLOW_QUERY_CHANNEL,
   type SlowQueryEvent,
 } from '../../src/index.js';
+import { admin } from './helpers.js';
 
 /** Collects what a channel publishes for one component while `fn` runs. */
 async function onChannel<T extends { component: string }>(
@@ -112,6 +115,52 @@ describe('PoolManager hooks against the local PostgreSQL', () => {
       expect(failovers[0]).toMatchObject({ component: name, from: `127.0.0.1:${port}`, to: undefined });
     } finally {
       process.off('warning', onWarning);
+      await db.close();
+    }
+  });
+
+  it('onConnectionError delivers the channel payload when the server ends an idle pooled session', async () => {
+    const name = uniqueName('dbhook');
+    const db = new PoolManager({ name, primary: { connectionString: serviceUrls.postgres }, pool: { min: 0 } });
+    expectTypeOf(db.onConnectionError).toEqualTypeOf<Hook<ConnectionErrorEvent>>();
+    const fromHook: ConnectionErrorEvent[] = [];
+    const terminate = () =>
+      admin<{ ok: boolean }>(
+        'select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1',
+        [name],
+      );
+    // pg reports a session the server ends twice on the idle client: the FATAL 57P01 message, then the socket's end.
+    const ended = (seen: ConnectionErrorEvent[]) => seen.some((e) => e.message.includes('terminated unexpectedly'));
+    try {
+      await db.query('select 1');
+      let beforeDispose = 0;
+      const channel = await onChannel<ConnectionErrorEvent>(CONNECTION_ERROR_CHANNEL, name, async (seen) => {
+        db.onConnectionError(() => {
+          throw new Error('listener bug');
+        });
+        const sub = db.onConnectionError((event) => fromHook.push(event));
+        expect(await terminate()).toEqual([{ ok: true }]);
+        await waitFor(() => ended(seen), { what: 'connection-error events of the first session' });
+        sub.dispose();
+        sub.dispose();
+        beforeDispose = seen.length;
+        // The broken connection is replaced on the next borrow; the query succeeds.
+        expect((await db.query('select 2 as v')).rows).toEqual([{ v: 2 }]);
+        expect(await terminate()).toEqual([{ ok: true }]);
+        await waitFor(() => ended(seen.slice(beforeDispose)), {
+          what: 'connection-error events of the second session',
+        });
+      });
+      expect(beforeDispose).toBeGreaterThanOrEqual(1);
+      expect(channel.length).toBeGreaterThan(beforeDispose);
+      // The same objects the channel published, up to the dispose: the disposed listener missed the second session.
+      expect(fromHook).toEqual(channel.slice(0, beforeDispose));
+      expect(fromHook[0]).toMatchObject({ component: name, host: '127.0.0.1:5432', code: '57P01' });
+      expect(fromHook[0]?.message).toContain('terminat');
+      // The throwing listener stays subscribed and saw every event; the manager kept working.
+      expect(db.stats()).toMatchObject({ hookListenerErrors: channel.length });
+      expect((await db.query('select 3 as v')).rows).toEqual([{ v: 3 }]);
+    } finally {
       await db.close();
     }
   });

@@ -25,8 +25,8 @@ export interface PipelineSettings {
 /** Callbacks from a pipeline to its connection. */
 export interface PipelineHooks {
   deliver(message: StreamMessage): void;
-  gap(info: Omit<GapInfo, 'component' | 'exchange'>): void;
-  resync(info: Omit<ResyncInfo, 'component' | 'exchange'>): void;
+  gap(info: Omit<GapInfo, 'component' | 'exchange' | 'connection' | 'endpoint'>): void;
+  resync(info: Omit<ResyncInfo, 'component' | 'exchange' | 'connection' | 'endpoint'>): void;
 }
 
 /**

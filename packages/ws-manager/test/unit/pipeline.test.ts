@@ -4,8 +4,8 @@ import type { GapInfo, ResyncInfo, ResyncResult, StreamMessage } from '../../src
 
 function make(settings: Partial<PipelineSettings> = {}) {
   const delivered: StreamMessage[] = [];
-  const gaps: Array<Omit<GapInfo, 'component' | 'exchange'>> = [];
-  const resyncs: Array<Omit<ResyncInfo, 'component' | 'exchange'>> = [];
+  const gaps: Array<Omit<GapInfo, 'component' | 'exchange' | 'connection' | 'endpoint'>> = [];
+  const resyncs: Array<Omit<ResyncInfo, 'component' | 'exchange' | 'connection' | 'endpoint'>> = [];
   const hooks: PipelineHooks = {
     deliver: (m) => delivered.push(m),
     gap: (g) => gaps.push(g),
