@@ -4,7 +4,7 @@ import { WsManagerError, WsManagerErrorCode } from '../errors.js';
 export class TokenBucket {
   private tokens: number;
   private last: number;
-  private readonly waiters: Array<{ resolve: () => void; reject: (e: unknown) => void; signal?: AbortSignal }> = [];
+  private readonly waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private timer: NodeJS.Timeout | undefined;
   /** How many acquisitions had to wait. */
   waited = 0;
@@ -48,21 +48,24 @@ export class TokenBucket {
     if (this.tryTake()) return Promise.resolve();
     this.waited++;
     return new Promise<void>((resolve, reject) => {
-      const waiter = { resolve, reject, signal };
-      this.waiters.push(waiter);
-      if (signal !== undefined) {
-        const onAbort = () => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(
-            new WsManagerError(WsManagerErrorCode.Aborted, 'aborted while waiting for the rate limit', {
-              cause: signal.reason,
-            }),
-          );
-        };
-        if (signal.aborted) onAbort();
-        else signal.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) {
+        reject(abortedError(signal));
+        return;
       }
+      // The abort listener lives exactly as long as the wait: a long-lived signal (a connection's close signal) that
+      // sees many waits must not collect one listener per wait.
+      const onAbort = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(abortedError(signal as AbortSignal));
+      };
+      const settle = (fn: () => void) => () => {
+        signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const waiter = { resolve: settle(resolve), reject: (e: unknown) => settle(() => reject(e))() };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.schedule();
     });
   }
@@ -89,4 +92,10 @@ export class TokenBucket {
     this.timer = undefined;
     for (const w of this.waiters.splice(0)) w.reject(error);
   }
+}
+
+function abortedError(signal: AbortSignal): WsManagerError {
+  return new WsManagerError(WsManagerErrorCode.Aborted, 'aborted while waiting for the rate limit', {
+    cause: signal.reason,
+  });
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { jsonCodec } from '../../src/index.js';
 import { backoffDelay } from '../../src/internal/backoff.js';
@@ -106,6 +107,26 @@ describe('TokenBucket', () => {
     const aborted = new AbortController();
     aborted.abort();
     await expect(bucket.take(aborted.signal)).rejects.toMatchObject({ code: 'E_WS_ABORTED' });
+    vi.useRealTimers();
+  });
+
+  it('leaves no abort listener on a long-lived signal once its waits are served or closed', async () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const bucket = new TokenBucket(10, 1, () => now);
+    const closeSignal = new AbortController().signal;
+    expect(bucket.tryTake()).toBe(true);
+    for (let i = 0; i < 20; i++) {
+      const p = bucket.take(closeSignal);
+      now += 100;
+      await vi.advanceTimersByTimeAsync(100);
+      await p;
+    }
+    expect(bucket.waited).toBe(20);
+    const pending = bucket.take(closeSignal);
+    bucket.close(new Error('closed'));
+    await expect(pending).rejects.toThrow('closed');
+    expect(getEventListeners(closeSignal, 'abort')).toHaveLength(0);
     vi.useRealTimers();
   });
 });
