@@ -6,8 +6,8 @@ import type { LogLevel } from '../../src/internal/log.js';
 async function counts(counter: LogCounter): Promise<Record<string, number>> {
   const registry = new Registry();
   registry.registerMetric(counter.metric);
-  const metric = (await registry.getMetricsAsJSON())[0] as { values: { labels: { level: string }; value: number }[] };
-  return Object.fromEntries(metric.values.map((v) => [v.labels.level, v.value]));
+  const [metric] = await registry.getMetricsAsJSON();
+  return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.level), v.value]));
 }
 
 describe('LogCounter.logger (cryptoscalp_log_messages_total{level})', () => {

@@ -94,7 +94,10 @@ async function authRoutes(
       intervalMs: o.rotationCheckMs,
       audit: (entry) => auditLog.append(entry),
       onError: (e) =>
-        auditLog.log(`trader: key re-encryption failed (retried at the next interval): ${e instanceof Error ? e.message : String(e)}`, 'error'),
+        auditLog.log(
+          `trader: key re-encryption failed (retried at the next interval): ${e instanceof Error ? e.message : String(e)}`,
+          'error',
+        ),
     });
     app.addHook('onClose', () => worker.close());
   }
