@@ -2,21 +2,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exited, spawnServer, waitFor } from '@cryptoscalp/testkit';
 import WebSocket from 'ws';
+import type { LoadResult } from './open-loop-load.js';
 
-/** What one wrk run measured. `failed` counts requests sent without a response plus responses other than 2xx. */
-export interface WrkResult {
-  sent: number;
-  answered: number;
-  non2xx: number;
-  failed: number;
-  seconds: number;
-  requestsPerSecond: number;
-  p99Ms: number;
-  /** wrk's own socket error counters (an idle keep-alive connection closed by a reloading nginx counts as a read error). */
-  socketErrors: { connect: number; read: number; write: number; timeout: number };
-  /** Answers by status among the non-2xx ones that a proxy or an overloaded gateway gives. */
-  statuses: { 429: number; 502: number; 503: number; 504: number };
-}
+/** What one wrk run measured: a {@link LoadResult} whose `retried` is always 0 (wrk does not retry). */
+export type WrkResult = LoadResult;
 
 // The script counts in each thread what it sent (request) and what came back (response). delay() paces each connection
 // (it waits WRK_PACE_MS between requests), which sets the rate. Once the stop file exists a thread sends nothing more:
@@ -27,7 +16,9 @@ export interface WrkResult {
 // Every request is on a new connection (Connection: close). On a kept-alive connection, a reloading nginx closes the
 // connection after its current response, and wrk, unlike browsers and HTTP libraries, does not retry the idempotent
 // request it had just written on it: it would count the reload itself as failed requests. With one request per
-// connection, a lost request is one the server side really dropped.
+// connection, a lost request is one the server side really dropped, but each costs a TLS handshake (about 1.9 ms of
+// CPU across nginx, gateways and wrk): the rehearsal's default load is open-loop-load.ts, which keeps connections
+// alive and retries as HTTP clients do; this is its `--load wrk`.
 const WRK_SCRIPT = `
 local tokens = {}
 for t in string.gmatch(os.getenv("WRK_TOKENS"), "[^,]+") do tokens[#tokens + 1] = t end
@@ -184,6 +175,7 @@ export function startWrk(options: WrkOptions): WrkRun {
         answered,
         non2xx,
         failed: sent - answered + non2xx,
+        retried: 0,
         seconds,
         requestsPerSecond: answered / seconds,
         p99Ms: p99Us / 1000,

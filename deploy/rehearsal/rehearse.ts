@@ -18,16 +18,9 @@ import { Redis } from 'ioredis';
 import { issueToken } from '../../apps/trader/src/http/tokens.js';
 import type { NginxSettings } from '../nginx/render-config.js';
 import { CpuMeter, childrenNamed, childrenOf } from './cpu-usage.js';
-import {
-  type CapacityResult,
-  measureCapacity,
-  StreamClients,
-  type StreamReport,
-  startWrk,
-  type WrkResult,
-  type WrkRun,
-} from './load.js';
+import { type CapacityResult, measureCapacity, StreamClients, type StreamReport, startWrk } from './load.js';
 import { NginxServer } from './nginx-server.js';
+import { type LoadResult, type LoadRun, startOpenLoopLoad } from './open-loop-load.js';
 import { dropTraderSchema, startTraderRole, type TraderRole } from './trader-process.js';
 
 /** Options of {@link rehearse}. */
@@ -38,14 +31,22 @@ export interface RehearsalOptions {
   streamClients?: number;
   /** Seconds of steady load before and after each action. @default 3 */
   holdSeconds?: number;
-  /** wrk connections; with `paceMs` they set the request rate (about connections x 1000 / paceMs). @default 64 */
+  /**
+   * The phases' load generator. `open-loop` (open-loop-load.ts): GETs at `ratePerSecond` on kept-alive connections,
+   * whatever the answers do, with the retry HTTP clients make when a server closes a reused connection under a
+   * request. `wrk`: paced wrk connections with a new connection per request (wrk does not retry); its rate is set by
+   * `paceMs` or derived from `ratePerSecond` or `loadFraction`. @default 'open-loop'
+   */
+  load?: 'open-loop' | 'wrk';
+  /** Connections at most (open-loop), or wrk's connections (with `paceMs` they set its rate). @default 64 */
   connections?: number;
-  /** Pause of each wrk connection between requests, ms. @default 20 */
+  /** wrk: pause of each connection between requests, ms. @default 20 */
   paceMs?: number;
   /**
-   * The rate the phases aim at, requests/s: `paceMs` is derived from it (connections x 1000 / rate), over
-   * `loadFraction`. Each connection waits for its answer before its pause, so the rate reached is lower when answers
-   * take longer than the pause: the table prints what was reached. 0: use `loadFraction` or `paceMs`. @default 0
+   * The rate the phases aim at, requests/s. Open-loop: sent at this rate (0: 1000, or `loadFraction` of the measured
+   * kept-alive capacity through nginx when that is less). wrk: `paceMs` is derived from it
+   * (connections x 1000 / rate), over `loadFraction`; each connection waits for its answer before its pause, so the
+   * rate reached is lower when answers take longer than the pause. The table prints what was reached. @default 0
    */
   ratePerSecond?: number;
   /** @default REDIS_URL or the local Redis */
@@ -61,8 +62,9 @@ export interface RehearsalOptions {
   /** Seconds of each unpaced capacity measurement before the phases (0: none). @default 3 */
   capacitySeconds?: number;
   /**
-   * With a capacity measurement: the phases' load is this fraction of the capacity through nginx with a connection
-   * per request (their mode), and `paceMs` is derived from it. A load at capacity leaves the gateways no room for a
+   * With a capacity measurement and no `ratePerSecond`: the phases' load is at most this fraction of the capacity
+   * through nginx in the generator's mode (open-loop: kept-alive, capped at 1,000 requests/s; wrk: a connection per
+   * request, and `paceMs` is derived from it). A load at capacity leaves the gateways no room for a
    * switch (a starting gateway's CPU, 100 stream clients resuming at once): their event loops lag past the
    * load-shedding threshold and they answer 503, which is then the machine, not the switch. 0: use `paceMs`.
    * @default 0.5
@@ -85,7 +87,10 @@ export interface RehearsalOptions {
 /** CPU seconds each part used over a measurement, its wall-clock seconds, and the 1-minute load average at its end. */
 export interface CpuShare {
   wallSeconds: number;
-  /** By part: `nginx` (master and workers), `gateways`, `engine`, `wrk`, `rehearsal` (this process: the stream clients). */
+  /**
+   * By part: `nginx` (master and workers), `gateways`, `engine`, `load` (the load generator: wrk or the open-loop
+   * generator's process), `rehearsal` (this process: the stream clients).
+   */
   cpuSeconds: Record<string, number>;
   loadAverage: number;
 }
@@ -105,16 +110,19 @@ export interface RehearsalReport {
    * per request (the phases' mode).
    */
   capacity: CapacityRow[];
-  /** The pause of each wrk connection the phases ran with, and the rate it aims at (connections x 1000 / pace). */
-  load: { connections: number; paceMs: number; targetPerSecond: number };
+  /**
+   * The phases' load generator and the rate it aims at: open-loop at `targetPerSecond` on at most `connections`
+   * kept-alive connections; wrk with `connections` paced by `paceMs` (connections x 1000 / pace).
+   */
+  load: { mode: 'open-loop' | 'wrk'; connections: number; paceMs: number; targetPerSecond: number };
   phases: PhaseResult[];
 }
 
-/** One phase under load: what wrk and the stream clients saw, and how long the switch took. */
+/** One phase under load: what the load generator and the stream clients saw, and how long the switch took. */
 export interface PhaseResult {
   /** `steady`: the same load with nothing changed, the baseline measured in the same run. */
   phase: 'steady' | 'rolling restart' | 'blue-green' | 'rollback';
-  load: WrkResult;
+  load: LoadResult;
   streams: StreamReport;
   /** Rolling restart: replacements started, every gateway replaced and drained; blue-green and rollback: upstream swap until nginx's new workers serve it. */
   switchMs: number;
@@ -159,7 +167,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The zero-downtime rehearsal: a real nginx (TLS) in front of gateway processes and one engine on Redis and
- * PostgreSQL, under steady wrk load and open stream clients, through a rolling restart of every gateway, a
+ * PostgreSQL, under steady HTTP load and open stream clients, through a rolling restart of every gateway, a
  * blue-green switch and a rollback. Every process it starts is stopped by its PID before it returns or throws.
  */
 export async function rehearse(options: RehearsalOptions = {}): Promise<RehearsalReport> {
@@ -167,6 +175,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     gateways: 2,
     streamClients: 100,
     holdSeconds: 3,
+    load: 'open-loop' as 'open-loop' | 'wrk',
     connections: 64,
     paceMs: 20,
     ratePerSecond: 0,
@@ -187,7 +196,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
   const secret = `rehearsal-${id}-secret-0123456789abcdef`;
   const started = new Set<TraderRole>();
   let nginx: NginxServer | undefined;
-  let wrk: WrkRun | undefined;
+  let loadRun: LoadRun | undefined;
   let streams: StreamClients | undefined;
   const env = (instance: string): Record<string, string> => ({
     REDIS_URL: o.redisUrl,
@@ -207,7 +216,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     TRADER_HTTP_TRUST_PROXY: 'loopback',
   });
   const onAbort = () => {
-    void wrk?.kill();
+    void loadRun?.kill();
     void nginx?.stop();
     for (const p of started) void p.stop(1_000);
   };
@@ -219,7 +228,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     nginx: () => (nginx === undefined ? [] : [nginx.pid, ...childrenOf(nginx.pid)]),
     gateways: () => [...started].filter((p) => p !== engine).map((p) => p.pid),
     engine: () => (engine === undefined ? [] : [engine.pid]),
-    wrk: () => childrenNamed(process.pid, 'wrk'),
+    load: () => [...childrenNamed(process.pid, 'wrk'), ...(loadRun === undefined ? [] : [loadRun.pid])],
     rehearsal: () => [process.pid],
   };
   /** Runs `f` while metering every part's CPU (sampled every 250 ms, so a process that exits keeps its share). */
@@ -348,13 +357,30 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       }
     }
     const modeCapacity = capacity.at(-1)?.result.requestsPerSecond;
+    // The open-loop generator's mode is nginx kept-alive: at most the goal of 1,000 requests/s, less when a fraction of
+    // what this machine answers right now is less (an open-loop load above capacity only queues until it times out).
+    const keptAliveCapacity = capacity.at(-2)?.result.requestsPerSecond;
+    const openLoopRate =
+      o.ratePerSecond > 0
+        ? o.ratePerSecond
+        : o.loadFraction > 0 && keptAliveCapacity !== undefined && keptAliveCapacity > 0
+          ? Math.min(1000, Math.round(o.loadFraction * keptAliveCapacity))
+          : 1000;
     const paceMs =
       o.ratePerSecond > 0
         ? Math.max(1, Math.round((o.connections * 1000) / o.ratePerSecond))
         : o.loadFraction > 0 && modeCapacity !== undefined && modeCapacity > 0
           ? Math.max(1, Math.round((o.connections * 1000) / (o.loadFraction * modeCapacity)))
           : o.paceMs;
-    const load = { connections: o.connections, paceMs, targetPerSecond: (o.connections * 1000) / paceMs };
+    const load =
+      o.load === 'open-loop'
+        ? {
+            mode: o.load,
+            connections: o.connections,
+            paceMs: 0,
+            targetPerSecond: openLoopRate,
+          }
+        : { mode: o.load, connections: o.connections, paceMs, targetPerSecond: (o.connections * 1000) / paceMs };
     o.log(`load: ${JSON.stringify(load)}`);
     o.log(`${o.streamClients} stream clients`);
     streams = await StreamClients.open(
@@ -381,23 +407,26 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     ): Promise<Omit<PhaseResult, 'cpu'>> => {
       const before = streams?.report() as StreamReport;
       const logFrom = existsSync(accessLog) ? statSync(accessLog).size : 0;
-      wrk = startWrk({
-        url: `https://127.0.0.1:${httpsPort}/api/positions`,
-        tokens,
-        dir,
-        connections: o.connections,
-        threads: 2,
-        paceMs,
-      });
+      const url = `https://127.0.0.1:${httpsPort}/api/positions`;
+      loadRun =
+        load.mode === 'open-loop'
+          ? await startOpenLoopLoad({
+              url,
+              tokens,
+              ratePerSecond: load.targetPerSecond,
+              connections: o.connections,
+              caFile: cert.cert,
+            })
+          : startWrk({ url, tokens, dir, connections: o.connections, threads: 2, paceMs });
       await sleep(o.holdSeconds * 1000);
       const timing = await action();
       await streams?.settled();
       await sleep(o.holdSeconds * 1000);
-      const load = await wrk.stop();
-      wrk = undefined;
+      const result = await loadRun.stop();
+      loadRun = undefined;
       return {
         phase: name,
-        load,
+        load: result,
         streams: minus(streams?.report() as StreamReport, before),
         ...timing,
         proxyErrors: proxyErrors(accessLog, logFrom),
@@ -442,7 +471,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     return { capacity, load, phases: results };
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
-    await wrk?.kill();
+    await loadRun?.kill();
     streams?.close();
     await nginx?.stop();
     // Gateways before the engine, each by its PID.
@@ -473,9 +502,19 @@ export function formatTable(report: RehearsalReport): string {
       r.phase,
       r.load.answered,
       `${Math.round(r.load.requestsPerSecond)}${steady === undefined || r === steady ? '' : ` (${(r.load.requestsPerSecond / steady.load.requestsPerSecond).toFixed(2)}x)`}`,
+      r.load.retried,
       r.load.failed === 0
         ? 0
-        : `${r.load.failed} (unanswered ${r.load.sent - r.load.answered}, ${Object.entries(r.load.statuses)
+        : `${r.load.failed} (unanswered ${r.load.sent - r.load.answered}: ${Object.entries(r.load.socketErrors)
+            .filter(([, n]) => n > 0)
+            .map(([kind, n]) => `${kind} ${n}`)
+            .join(', ')}${
+            r.load.errors === undefined || Object.keys(r.load.errors).length === 0
+              ? ''
+              : ` (${Object.entries(r.load.errors)
+                  .map(([kind, n]) => `${kind} x${n}`)
+                  .join(', ')})`
+          }; ${Object.entries(r.load.statuses)
             .map(([code, n]) => `${code}: ${n}`)
             .join(', ')}; nginx: ${
             Object.entries(r.proxyErrors)
@@ -502,37 +541,44 @@ export function formatTable(report: RehearsalReport): string {
           ...capacity,
           '',
         ]),
-    `Phases: ${report.load.connections} wrk connections, ${report.load.paceMs} ms pause each, aiming at ${Math.round(report.load.targetPerSecond)} requests/s; ratios against the steady phase.`,
+    report.load.mode === 'open-loop'
+      ? `Phases: open-loop GETs at ${Math.round(report.load.targetPerSecond)} requests/s on at most ${report.load.connections} kept-alive connections (Node https, retrying a GET once or twice only when a reused connection closed before any byte of its answer: "retried"); p99 from each request's scheduled time; ratios against the steady phase.`
+      : `Phases: ${report.load.connections} wrk connections, a connection per request, ${report.load.paceMs} ms pause each, aiming at ${Math.round(report.load.targetPerSecond)} requests/s; ratios against the steady phase.`,
     '',
-    '| phase | requests | req/s | failed | p99 ms | stream clients | reconnects | resumed | resnapshots | lost | standby ready ms | switch ms | old set drained ms |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| phase | requests | req/s | retried | failed | p99 ms | stream clients | reconnects | resumed | resnapshots | lost | standby ready ms | switch ms | old set drained ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r} |`),
     '',
     'CPU of each part over the phase (seconds, from /proc), the cores it kept busy, and the load average at its end:',
     '',
-    `| phase | wall s | ${CPU_PARTS.join(' | ')} | cores busy | CPU ms per request | load average |`,
-    `|---|---|${CPU_PARTS.map(() => '---|').join('')}---|---|---|`,
+    `| phase | wall s | ${CPU_PARTS.join(' | ')} | cores busy | CPU ms per request | of which load generator | load average |`,
+    `|---|---|${CPU_PARTS.map(() => '---|').join('')}---|---|---|---|`,
     ...report.phases.map(({ phase, cpu, load }) => {
       const total = Object.values(cpu.cpuSeconds).reduce((a, b) => a + b, 0);
-      return `| ${phase} | ${cpu.wallSeconds.toFixed(1)} | ${CPU_PARTS.map((p) => (cpu.cpuSeconds[p] ?? 0).toFixed(1)).join(' | ')} | ${(total / cpu.wallSeconds).toFixed(2)} | ${((total * 1000) / Math.max(1, load.answered)).toFixed(2)} | ${cpu.loadAverage.toFixed(1)} |`;
+      const perAnswer = (seconds: number) => ((seconds * 1000) / Math.max(1, load.answered)).toFixed(3);
+      // The open-loop generator's own figure leaves out its process start (tsx, TLS handshakes are in).
+      const generator = load.generatorCpuMs === undefined ? (cpu.cpuSeconds.load ?? 0) : load.generatorCpuMs / 1000;
+      return `| ${phase} | ${cpu.wallSeconds.toFixed(1)} | ${CPU_PARTS.map((p) => (cpu.cpuSeconds[p] ?? 0).toFixed(1)).join(' | ')} | ${(total / cpu.wallSeconds).toFixed(2)} | ${perAnswer(total)} | ${perAnswer(generator)} | ${cpu.loadAverage.toFixed(1)} |`;
     }),
   ].join('\n');
 }
 
-const CPU_PARTS = ['nginx', 'gateways', 'engine', 'wrk', 'rehearsal'] as const;
-/** CPU ms per request of nginx, the gateways and wrk over a capacity run. */
+const CPU_PARTS = ['nginx', 'gateways', 'engine', 'load', 'rehearsal'] as const;
+/** CPU ms per request of nginx, the gateways and the load generator (wrk) over a capacity run. */
 function perRequest(cpu: CpuShare, requests: number): string {
   const ms = (part: string) => (((cpu.cpuSeconds[part] ?? 0) * 1000) / Math.max(1, requests)).toFixed(3);
-  return `${ms('nginx')} / ${ms('gateways')} / ${ms('wrk')}`;
+  return `${ms('nginx')} / ${ms('gateways')} / ${ms('load')}`;
 }
 
-// `npm run rehearsal -w @cryptoscalp/deploy [-- --gateways 3 --clients 200 --hold 10 --rate 1000 --min-rate 1000]`:
+// `npm run rehearsal -w @cryptoscalp/deploy [-- --gateways 3 --clients 200 --hold 10 --rate 1000 --min-rate 1000]`
+// (`--load wrk`: wrk with a connection per request instead of the open-loop generator):
 // prints the table and the lowest rate a phase reached; exits 1 unless every phase had no failed request, no lost
 // stream client, and at least --min-rate requests/s.
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: {
       gateways: { type: 'string', default: '3' },
+      load: { type: 'string', default: 'open-loop' },
       clients: { type: 'string', default: '100' },
       hold: { type: 'string', default: '10' },
       connections: { type: 'string', default: '64' },
@@ -540,7 +586,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
       'shutdown-delay': { type: 'string', default: '5000' },
       capacity: { type: 'string', default: '5' },
       'load-percent': { type: 'string', default: '50' },
-      rate: { type: 'string', default: '0' },
+      rate: { type: 'string', default: '1000' },
       'min-rate': { type: 'string', default: '1000' },
     },
     strict: true,
@@ -554,7 +600,10 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
       throw new RangeError(`--${name} must be a positive integer, got ${values[name]}`);
     return n;
   };
+  if (values.load !== 'open-loop' && values.load !== 'wrk')
+    throw new RangeError(`--load must be open-loop or wrk, got ${values.load}`);
   const report = await rehearse({
+    load: values.load,
     gateways: int('gateways'),
     streamClients: int('clients'),
     holdSeconds: int('hold'),
