@@ -623,8 +623,10 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
       .map((l) => l.toFixed(2))
       .join(' ')}`,
   );
+  // The rate is answered requests over the time to the last answer, so a phase paced at exactly the target reads a
+  // hair under it (999.7 of 1,000): within 1 % counts as reaching it.
   const bad = report.phases.filter(
-    (r) => r.load.failed > 0 || r.streams.lost > 0 || r.load.requestsPerSecond < minRate,
+    (r) => r.load.failed > 0 || r.streams.lost > 0 || r.load.requestsPerSecond < minRate * 0.99,
   );
   process.exit(bad.length === 0 ? 0 : 1);
 }
