@@ -1,14 +1,13 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
-import { Redis } from 'ioredis';
 import { issueToken } from '../../apps/trader/src/http/tokens.js';
 import { cpuSeconds } from './cpu-usage.js';
 import { type CapacityResult, measureCapacity } from './load.js';
-import { dropTraderSchema, startTraderRole, type TraderRole } from './trader-process.js';
+import { removeRunState, startTraderRole, type TraderRole } from './trader-process.js';
 
 /** Options of {@link benchGateway}. */
 export interface GatewayBenchOptions {
@@ -105,17 +104,13 @@ export async function benchGateway(options: GatewayBenchOptions = {}): Promise<G
     return rows;
   } finally {
     for (const p of [...started].reverse()) await p.stop();
-    const redis = new Redis(o.redisUrl);
-    try {
-      for (const pattern of [`${busKey}*`, `${cachePrefix}*`]) {
-        const keys = await redis.keys(pattern);
-        if (keys.length > 0) await redis.del(...keys);
-      }
-    } finally {
-      redis.disconnect();
-    }
-    await dropTraderSchema(o.databaseUrl, id);
-    rmSync(dir, { recursive: true, force: true });
+    await removeRunState({
+      redisUrl: o.redisUrl,
+      databaseUrl: o.databaseUrl,
+      keyPrefixes: [busKey, cachePrefix],
+      schema: id,
+      dir,
+    });
   }
 }
 

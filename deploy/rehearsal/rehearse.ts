@@ -1,27 +1,16 @@
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, selfSignedCert, serviceUrls, uniqueName, waitFor } from '@cryptoscalp/testkit';
-import { Redis } from 'ioredis';
 import { issueToken } from '../../apps/trader/src/http/tokens.js';
 import type { NginxSettings } from '../nginx/render-config.js';
 import { CpuMeter, childrenNamed, childrenOf } from './cpu-usage.js';
 import { type CapacityResult, measureCapacity, StreamClients, type StreamReport, startWrk } from './load.js';
 import { NginxServer } from './nginx-server.js';
 import { type LoadResult, type LoadRun, startOpenLoopLoad } from './open-loop-load.js';
-import { dropTraderSchema, startTraderRole, type TraderRole } from './trader-process.js';
+import { removeRunState, startTraderRole, type TraderRole } from './trader-process.js';
 
 /** Options of {@link rehearse}. */
 export interface RehearsalOptions {
@@ -476,17 +465,13 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     await nginx?.stop();
     // Gateways before the engine, each by its PID.
     for (const p of [...started].reverse()) await p.stop();
-    const redis = new Redis(o.redisUrl);
-    try {
-      for (const pattern of [`${busKey}*`, `${cachePrefix}*`]) {
-        const keys = await redis.keys(pattern);
-        if (keys.length > 0) await redis.del(...keys);
-      }
-    } finally {
-      redis.disconnect();
-    }
-    await dropTraderSchema(o.databaseUrl, id);
-    rmSync(dir, { recursive: true, force: true });
+    await removeRunState({
+      redisUrl: o.redisUrl,
+      databaseUrl: o.databaseUrl,
+      keyPrefixes: [busKey, cachePrefix],
+      schema: id,
+      dir,
+    });
   }
 }
 

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exited, spawnServer, waitFor } from '@cryptoscalp/testkit';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 /**
@@ -80,4 +81,28 @@ export async function dropTraderSchema(databaseUrl: string, schema: string): Pro
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Removes what one run of traders left behind on the shared servers and disk: the Redis keys under `keyPrefixes`
+ * (bus, cache), the PostgreSQL schema and the run's directory. Call it after every process of the run was stopped.
+ */
+export async function removeRunState(o: {
+  redisUrl: string;
+  databaseUrl: string;
+  keyPrefixes: readonly string[];
+  schema: string;
+  dir: string;
+}): Promise<void> {
+  const redis = new Redis(o.redisUrl);
+  try {
+    for (const prefix of o.keyPrefixes) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+  } finally {
+    redis.disconnect();
+  }
+  await dropTraderSchema(o.databaseUrl, o.schema);
+  rmSync(o.dir, { recursive: true, force: true });
 }

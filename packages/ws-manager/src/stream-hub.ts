@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { channels } from './channels.js';
 import { WsManagerError, WsManagerErrorCode } from './errors.js';
+import { closeSocket } from './internal/close-socket.js';
 import { HubClient } from './internal/hub-client.js';
 import { parseClientRequest } from './internal/hub-protocol.js';
 import { HubTopic, type Waiting } from './internal/hub-topic.js';
@@ -682,24 +683,10 @@ export class StreamHub {
     if (this.flushTimer !== undefined) clearInterval(this.flushTimer);
     this.server.off('upgrade', this.onUpgrade);
     await Promise.all(
-      [...this.clients].map(
-        (client) =>
-          new Promise<void>((resolve) => {
-            const ws = client.ws;
-            if (ws.readyState === ws.CLOSED) return resolve();
-            const timer = setTimeout(() => {
-              ws.terminate();
-              resolve();
-            }, 1_000);
-            timer.unref?.();
-            ws.once('close', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            client.closing = true;
-            ws.close(1001, 'hub shutting down');
-          }),
-      ),
+      [...this.clients].map((client) => {
+        client.closing = true;
+        return closeSocket(client.ws, 1001, 'hub shutting down');
+      }),
     );
     this.wss.close();
     if (this.ownsServer && this.server.listening) {

@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { WsManagerError, WsManagerErrorCode } from '../errors.js';
 import type { ConnectAttempt, ConnectionState } from '../types.js';
 import { backoffDelay } from './backoff.js';
+import { closeSocket } from './close-socket.js';
 import type { ConnectionCounters } from './connection-counters.js';
 import type { Endpoint, ExchangeRuntime } from './exchange-runtime.js';
 import { type LiveSocket, newLiveSocket } from './live-socket.js';
@@ -228,24 +229,7 @@ export class Connector {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.disarmStable();
     const closing: Promise<void>[] = [];
-    for (const ws of this.sockets) {
-      if (ws.readyState === WebSocket.CLOSED) continue;
-      closing.push(
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            ws.terminate();
-            resolve();
-          }, 1_000);
-          timer.unref?.();
-          ws.once('close', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'client closing');
-          else ws.terminate();
-        }),
-      );
-    }
+    for (const ws of this.sockets) closing.push(closeSocket(ws, 1000, 'client closing'));
     await Promise.all(closing);
     this.sockets.clear();
   }
