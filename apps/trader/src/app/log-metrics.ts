@@ -1,7 +1,5 @@
 import { Counter } from 'prom-client';
-import { LOG_LEVELS, type Log, type LogLevel } from '../internal/log.js';
-
-export { LOG_LEVELS, type Log, type LogLevel };
+import { LOG_LEVELS, type Log } from '../internal/log.js';
 
 /**
  * Counts the trader's log lines by level as `cryptoscalp_log_messages_total{level}`, for the error-log-rate alert.
