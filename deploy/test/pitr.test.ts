@@ -27,7 +27,7 @@ import { promisify } from 'node:util';
 import { freePort, type PostgresCluster, postgresBinDir, startPostgresCluster, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../../apps/trader/src/journal/journal.js';
-import { Journal } from '../../apps/trader/src/journal/journal.js';
+import { Journal, listSegments } from '../../apps/trader/src/journal/journal.js';
 import type { JournalEvents } from '../../apps/trader/src/model/journal-events.js';
 import type { Fill } from '../../apps/trader/src/model/types.js';
 
@@ -438,7 +438,13 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     // The drill trades on for a while: the loss then falls anywhere in an archive_timeout cycle.
     await new Promise((r) => setTimeout(r, drill.tradeAfterTargetS * 1000));
 
-    // A journal backup while the trader appends (and rotates): the current segment and the archived ones.
+    // A journal backup while the trader appends (and rotates): the current segment and the archived ones. On a quiet
+    // machine the drill reaches this point in a few seconds, before the first rotation: wait for one.
+    await waitFor(() => listSegments(journalPath).length >= 1, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      what: 'the journal to rotate once',
+    });
     const journalOut = await runScript('journal-backup.sh', ['--journal', journalPath, '--dest', join(dataDir, 'jb')]);
     const [journalCopy, journalCopyStats] = journalOut.trim().split('\n') as [string, string];
     const copyStats = /^entries=(\d+) first_seq=(\d+) last_seq=(\d+) segments=(\d+) bytes=\d+$/.exec(journalCopyStats);

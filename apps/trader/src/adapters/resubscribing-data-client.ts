@@ -1,4 +1,4 @@
-import type { ManagedConnection, StreamMessage } from '@cryptoscalp/ws-manager';
+import type { ManagedConnection, StreamMessage, WebSocketManager } from '@cryptoscalp/ws-manager';
 import type { DataSink } from '../model/data-client.js';
 import type { MarketEvent } from '../model/types.js';
 import { receiveTime } from './receive-time.js';
@@ -26,10 +26,12 @@ export abstract class ResubscribingDataClient extends VenueDataClient {
   protected readonly resubscriber: Resubscriber;
 
   /**
+   * @param manager The manager that opened `connection` (its hooks carry the connection's events).
    * @param marketOf The venue's market name of a trader symbol (`BTCUSD` -> `BTC-USD`).
    * @param resubscribeTimeoutMs A resubscription whose snapshot has not arrived after this long is sent again.
    */
   constructor(
+    manager: WebSocketManager,
     connection: ManagedConnection,
     sink: DataSink,
     symbols: readonly string[],
@@ -53,8 +55,8 @@ export abstract class ResubscribingDataClient extends VenueDataClient {
       },
       resubscribeTimeoutMs,
     );
-    this.listen();
-    this.connection.on('state', (change) => {
+    this.listen(manager);
+    this.onConnection(manager.onStateChange, (change) => {
       if (change.from !== 'open' || this.closed) return;
       this.counters.gaps++;
       this.onDisconnect();

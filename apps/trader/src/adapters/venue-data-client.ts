@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { ManagedConnection, StreamMessage } from '@cryptoscalp/ws-manager';
+import type { Hook, HookDisposable, ManagedConnection, StreamMessage, WebSocketManager } from '@cryptoscalp/ws-manager';
 import { isTraderError } from '../errors.js';
 import type { DataClient, DataClientCounters, DataClientHealth, DataSink } from '../model/data-client.js';
 import type { MarketEvent, Venue } from '../model/types.js';
@@ -26,6 +26,8 @@ export abstract class VenueDataClient implements DataClient {
   protected readonly events: MarketEvent[] = [];
   /** Set by {@link close}: nothing is delivered or recovered after it. */
   protected closed = false;
+  /** The manager hooks this client listens on, removed by {@link close}. */
+  private readonly hooks: HookDisposable[] = [];
 
   constructor(protected readonly sink: DataSink) {}
 
@@ -43,11 +45,12 @@ export abstract class VenueDataClient implements DataClient {
 
   /**
    * Wires the listeners every venue needs; a subclass calls it once its `connection` is set (the base constructor
-   * runs before the connection exists).
+   * runs before the connection exists). `manager` is the one that opened the connection: its hooks carry the
+   * connection's events (see {@link onConnection}).
    */
-  protected listen(): void {
+  protected listen(manager: WebSocketManager): void {
     this.connection.on('message', (msg) => this.onMessage(msg));
-    this.connection.on('malformed', () => {
+    this.onConnection(manager.onMalformed, () => {
       this.counters.malformed++;
     });
     // A throwing sink is counted (ws-manager counts it too) rather than taking the connection down.
@@ -93,10 +96,24 @@ export abstract class VenueDataClient implements DataClient {
     return connectionHealth(this.connection, this.counters);
   }
 
+  /**
+   * Calls `listener` for the events of one of the manager's hooks (`manager.onGap`, `onResync`, `onStateChange`, ...)
+   * that concern this client's connection; the manager may hold other connections. Removed by {@link close}.
+   */
+  protected onConnection<T extends { connection: string }>(hook: Hook<T>, listener: (info: T) => void): void {
+    const id = this.connection.id;
+    this.hooks.push(
+      hook((info) => {
+        if (info.connection === id) listener(info);
+      }),
+    );
+  }
+
   /** Closes the connection; idempotent. The manager is the caller's. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const hook of this.hooks.splice(0)) hook.dispose();
     this.stopRecovery();
     await this.connection.close();
   }

@@ -72,12 +72,12 @@ export class BinanceDataClient extends VenueDataClient {
       backoff: { initialDelayMs: 50, maxDelayMs: 2_000 },
       reorderTimeoutMs: 100,
     });
-    this.listen();
-    this.connection.on('gap', (info) => {
+    this.listen(options.manager);
+    this.onConnection(options.manager.onGap, (info) => {
       this.counters.gaps++;
       this.lostContinuity(`sequence gap: expected ${info.expected}, got ${info.received}`, this.symbolOf(info.stream));
     });
-    this.connection.on('resync', (info) => {
+    this.onConnection(options.manager.onResync, (info) => {
       if (info.phase !== 'error') return;
       this.counters.resyncFailures++;
       this.scheduleRetry(info.stream);

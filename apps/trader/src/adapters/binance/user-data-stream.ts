@@ -147,7 +147,8 @@ export class BinanceUserDataStream {
       // Events come as `{ subscriptionId, event }`; answers to requests (with `id`) are control messages.
       stream: (m) => (m !== null && typeof m === 'object' && typeof m.event === 'object' ? 'user' : undefined),
     });
-    conn.on('login', (info) => {
+    // The manager is this stream's own: its hooks carry only this connection's events.
+    this.manager.onLogin((info) => {
       if (info.ok) {
         this.pendingId = '';
         this.counters.subscriptions++;
@@ -156,7 +157,7 @@ export class BinanceUserDataStream {
         this.counters.subscriptionFailures++;
       }
     });
-    conn.on('state', (change) => {
+    this.manager.onStateChange((change) => {
       if (change.from === 'open' && change.to === 'reconnecting') {
         this.counters.drops++;
         const at = this.now();

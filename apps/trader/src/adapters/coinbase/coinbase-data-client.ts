@@ -35,6 +35,7 @@ export class CoinbaseDataClient extends ResubscribingDataClient {
 
   constructor(options: CoinbaseDataClientOptions) {
     super(
+      options.manager,
       options.manager.connect(options.exchange ?? 'coinbase', {
         stream: (m) => (typeof m?.channel === 'string' ? STREAM : undefined),
         sequence: (m) => (typeof m?.sequence_num === 'number' ? m.sequence_num : undefined),
@@ -50,7 +51,7 @@ export class CoinbaseDataClient extends ResubscribingDataClient {
       coinbaseProductId,
       options.resubscribeTimeoutMs,
     );
-    this.connection.on('gap', (info) => {
+    this.onConnection(options.manager.onGap, (info) => {
       this.counters.gaps++;
       // One counter for the whole connection: any product may have lost an update.
       this.lostContinuity(`sequence_num gap: expected ${info.expected}, got ${info.received}`);

@@ -48,6 +48,7 @@ export class KrakenDataClient extends ResubscribingDataClient {
 
   constructor(options: KrakenDataClientOptions) {
     super(
+      options.manager,
       options.manager.connect(options.exchange ?? 'kraken', {
         // Channel frames are arrays; objects are events (status, acks, heartbeats): control messages.
         stream: (m) => (Array.isArray(m) ? STREAM : undefined),
