@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { exited, freePort, spawnServer, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { createLogWriter } from '../../apps/trader/src/internal/log.js';
 import { loadRules, metricNames, panelQueries, RULES_DIR } from '../observability/expressions.js';
 import { buildDashboards, DASHBOARDS_DIR, DATASOURCES } from '../observability/grafana/dashboards.js';
 
@@ -292,11 +293,14 @@ interface LokiConfig {
   limits_config: { retention_period: string };
 }
 
-/** One pipeline stage of promtail.yml (`json`, `template`, `labels`, `timestamp`). */
+/** One pipeline stage of promtail.yml (`json`, `labels`, `match`, `timestamp`). */
 interface PromtailStage {
-  json?: unknown;
+  json?: { expressions: Record<string, string> };
   labels?: Record<string, unknown>;
-  template?: { source: string; template: string };
+  template?: unknown;
+  match?: { selector: string; stages: PromtailStage[] };
+  static_labels?: Record<string, string>;
+  timestamp?: { source: string; format: string };
 }
 
 /** The parts of promtail.yml the assertions read. */
@@ -348,14 +352,41 @@ describe('Loki and Promtail', () => {
       const stages = job.pipeline_stages;
       expect(Object.keys(stages[0] ?? {})).toEqual(['json']);
       expect(stages.find((s) => 'labels' in s)?.labels).toHaveProperty('level');
-      const template = stages.find((s) => s.template !== undefined)?.template?.template ?? '';
-      for (const [n, name] of [
-        ['30', 'info'],
-        ['40', 'warn'],
-        ['50', 'error'],
-        ['60', 'fatal'],
-      ])
-        expect(template).toContain(`eq .Value "${n}" }}${name}`);
+      // The trader writes level names (pino `formatters.level`), so no numeric-level mapping is left in the pipeline.
+      expect(stages.some((s) => s.template !== undefined)).toBe(false);
+      // A non-JSON line on a container's stderr (a crash report) is labelled error, so the error panel shows it.
+      const stderr = stages.find((s) => s.match?.selector.includes('stream="stderr"'))?.match;
+      expect(stderr?.selector).toContain('level=""');
+      expect(stderr?.stages).toEqual([{ static_labels: { level: 'error' } }]);
     }
+  });
+
+  it("Promtail reads what the trader's JSON logger writes: level names the alert selects, time in epoch ms", () => {
+    const lines: string[] = [];
+    const log = createLogWriter({
+      format: 'json',
+      base: { role: 'engine', instance: 'engine-1' },
+      write: (l) => lines.push(l),
+    });
+    const before = Date.now();
+    log('trader: shutdown: persistence stop failed: boom', 'error');
+    log('trader: running', 'info');
+    const after = Date.now();
+    const [error, info] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const job of promtail.scrape_configs) {
+      const stages = job.pipeline_stages;
+      const expressions = stages[0]?.json?.expressions ?? {};
+      const timestamp = stages.find((s) => s.timestamp !== undefined)?.timestamp;
+      expect(timestamp?.format, job.job_name).toBe('UnixMs');
+      const time = error?.[expressions[timestamp?.source ?? ''] ?? ''];
+      expect(Number.isInteger(time) && (time as number) >= before && (time as number) <= after).toBe(true);
+      const levelField = expressions.level ?? '';
+      expect([error?.[levelField], info?.[levelField]]).toEqual(['error', 'info']);
+      expect(info?.[expressions.msg ?? '']).toBe('trader: running');
+      expect(error?.[expressions.role ?? '']).toBe('engine');
+    }
+    // The ErrorLogRate alert points at level=~"error|fatal" in Loki: the names the trader writes.
+    const errorLogRate = alerts.find(({ rule }) => rule.alert === 'ErrorLogRate')?.rule.annotations?.description;
+    expect(errorLogRate).toContain('level=~"error|fatal"');
   });
 });

@@ -1,5 +1,5 @@
 import { Counter } from 'prom-client';
-import { LOG_LEVELS, type Log } from '../internal/log.js';
+import { LOG_LEVELS, type Log, type LogLevel } from '../internal/log.js';
 
 /**
  * Counts the trader's log lines by level as `cryptoscalp_log_messages_total{level}`, for the error-log-rate alert.
@@ -21,16 +21,19 @@ export class LogCounter {
 
   /**
    * The trader's {@link Log}: counts each line at its level (`info` when none is given; an unknown level counts as
-   * `info`), then writes it to `write` (one stream for every level, so the lines keep their order).
+   * `info`), then hands it to `write` with that level (one stream for every level, so the lines keep their order).
+   * A line is counted whether or not `write` lets it through (`log.level`): the counter is what the trader reported,
+   * so the error-log-rate alert does not change with the log level.
    */
-  logger(write: (line: string) => void): Log {
+  logger(write: (line: string, level: LogLevel) => void): Log {
     const children = new Map<string, Counter.Internal>(
       LOG_LEVELS.map((level) => [level, this.metric.labels(level)] as const),
     );
     const info = children.get('info') as Counter.Internal;
     return (line, level = 'info') => {
-      (children.get(level) ?? info).inc();
-      write(line);
+      const child = children.get(level);
+      (child ?? info).inc();
+      write(line, child === undefined ? 'info' : level);
     };
   }
 }

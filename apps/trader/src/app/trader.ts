@@ -9,7 +9,7 @@ import { createRedisClient } from '../config/redis-url.js';
 import type { TradingEngine } from '../engine/trading-engine.js';
 import { TraderError } from '../errors.js';
 import { HaEngine, type LeaderHooks, withIdleTransactionTimeout } from '../ha/ha-engine.js';
-import type { Log } from '../internal/log.js';
+import type { Log, LogLevel } from '../internal/log.js';
 import type { Component } from '../kernel/component.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { ReadModel } from '../read-model/read-model.js';
@@ -38,8 +38,12 @@ import { engineSummary, round } from './summary.js';
 /** Options of {@link createTrader}. */
 export interface TraderOptions {
   config: TraderConfig;
-  /** Log lines. @default console.log */
-  log?: (line: string) => void;
+  /**
+   * Where the trader's log lines go, with their level (`createLogWriter` in `internal/log.ts` writes them as text or
+   * JSON for `log.format`; the command line passes one). Every line is counted at its level before it is handed on.
+   * @default console.log (the line, whatever its level)
+   */
+  log?: (line: string, level: LogLevel) => void;
   /** HS256 secret of the API's tokens (`TRADER_JWT_SECRET`); empty makes a random one and a local admin token. */
   jwtSecret?: string;
   /** Bearer token accepted by `/metrics` only (`TRADER_METRICS_TOKEN`); empty: none. */

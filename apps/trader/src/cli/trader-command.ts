@@ -11,6 +11,7 @@ import type { TraderConfig } from '../config/config-types.js';
 import { loadConfig } from '../config/load-config.js';
 import { loadSecrets, type TraderSecrets } from '../config/secrets.js';
 import { isTraderError } from '../errors.js';
+import { createLogWriter, type Log } from '../internal/log.js';
 import { watchParent } from '../internal/parent-watch.js';
 import { runRecordCommand } from '../recording/record-command.js';
 import { type KekSource, loadKek } from '../security/kek-source.js';
@@ -24,12 +25,18 @@ export interface TraderCommandIo {
   out(line: string): void;
   err(line: string): void;
   env: NodeJS.ProcessEnv;
+  /**
+   * The file descriptors behind `out` and `err` when they are the process's own: with `log.format: json` the lines
+   * are written to them synchronously (see `createLogWriter`). Without it JSON lines go through `out` and `err`.
+   */
+  fds?: { out: number; err: number };
 }
 
 const PROCESS_IO: TraderCommandIo = {
   out: (line) => console.log(line),
   err: (line) => console.error(line),
   env: process.env,
+  fds: { out: 1, err: 2 },
 };
 
 /** Exit code of an engine that lost its lease (EX_TEMPFAIL): restart it, it comes back as a standby. */
@@ -58,11 +65,24 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
     kek = loadKek(io.env, config);
   } catch (e) {
     if (isTraderError(e)) {
-      io.err(`trader: configuration error${e.field ? ` in ${e.field}` : ''}: ${e.message}`);
+      configErrorLog(io)(`trader: configuration error${e.field ? ` in ${e.field}` : ''}: ${e.message}`, 'error');
       return 2;
     }
     throw e;
   }
+  // Every line of the run in `log.format`: the command's own on stdout (`out`) or stderr (`err`), the trader's
+  // (counted by level in createTrader) on stdout, as before.
+  const logBase = { role: config.role, instance: config.instanceId, pid: process.pid };
+  const writer = (stream: 'out' | 'err') =>
+    createLogWriter({
+      format: config.log.format,
+      level: config.log.level,
+      base: logBase,
+      write: (line) => io[stream](line),
+      ...(io.fds === undefined ? {} : { fd: io.fds[stream] }),
+    });
+  const out = writer('out');
+  const err = writer('err');
 
   // Stop requests are taken from the first moment, so a signal during start still shuts down in order.
   let requestStop: (reason: string) => void = () => {};
@@ -72,7 +92,7 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
-      io.err(`trader: ${signal} again while stopping: exiting now`);
+      err(`trader: ${signal} again while stopping: exiting now`, 'warn');
       process.exit(1);
     }
     requestStop(signal);
@@ -90,43 +110,60 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
 
   // Engine active/standby: a demoted engine stops in order and exits non-zero, for its supervisor to restart it.
   let fatal: string | undefined;
-  if (kek.warning !== undefined) io.err(kek.warning);
+  if (kek.warning !== undefined) err(kek.warning, 'warn');
   const trader = createTrader({
     config,
     ...secrets,
     kek: kek.kek,
     previousKeks: kek.previous,
-    log: io.out,
+    log: out,
     onFatal: (reason) => {
       fatal ??= reason;
       requestStop(reason);
     },
   });
-  io.out(
-    `trader: starting role ${config.role} (${config.env}), pid ${process.pid}, symbols ${config.symbols.join(', ')}`,
-  );
+  out(`trader: starting role ${config.role} (${config.env}), pid ${process.pid}, symbols ${config.symbols.join(', ')}`);
   let endpoints: TraderEndpoints;
   try {
     endpoints = await trader.start();
   } catch (e) {
     parentWatch?.stop();
     release();
-    io.err(`trader: failed to start: ${e instanceof Error ? e.message : String(e)}`);
+    err(`trader: failed to start: ${e instanceof Error ? e.message : String(e)}`, 'error');
     return 1;
   }
-  printEndpoints(trader, endpoints, config, io.out);
+  printEndpoints(trader, endpoints, config, out);
 
   const duration =
     config.durationSec > 0 ? setTimeout(() => requestStop('duration elapsed'), config.durationSec * 1000) : undefined;
   const reason = await stopRequested;
   stopping = true;
-  io.out(`trader: stopping (${reason})`);
+  out(`trader: stopping (${reason})`);
   clearTimeout(duration);
   await trader.stop(reason);
   parentWatch?.stop();
   release();
-  io.out(`trader: summary ${JSON.stringify(trader.summary(), null, 2)}`);
+  out(`trader: summary ${JSON.stringify(trader.summary(), null, 2)}`);
   return fatal === undefined ? 0 : EXIT_DEMOTED;
+}
+
+/**
+ * Where a configuration error is written: the configuration is what failed, so its `log.format` is unknown; a
+ * `TRADER_LOG_FORMAT=json` in the environment (how the deployments set it) still gets a JSON line for the log store,
+ * with the role and instance the environment names, if it names them.
+ */
+function configErrorLog(io: TraderCommandIo): Log {
+  if (io.env.TRADER_LOG_FORMAT !== 'json') return (line) => io.err(line);
+  const base: Record<string, string | number> = {};
+  if (io.env.TRADER_ROLE !== undefined) base.role = io.env.TRADER_ROLE;
+  if (io.env.TRADER_INSTANCE_ID !== undefined) base.instance = io.env.TRADER_INSTANCE_ID;
+  base.pid = process.pid;
+  return createLogWriter({
+    format: 'json',
+    base,
+    write: (line) => io.err(line),
+    ...(io.fds === undefined ? {} : { fd: io.fds.err }),
+  });
 }
 
 function printEndpoints(

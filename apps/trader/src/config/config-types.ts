@@ -1,3 +1,4 @@
+import type { LogFormat, LogLevel } from '../internal/log.js';
 import type { Venue } from '../model/types.js';
 
 /** The trader's configuration. Every field has a default in {@link DEFAULT_CONFIG}. */
@@ -259,6 +260,23 @@ export interface TraderConfig {
     dir: string;
     /** Buffered events are compressed and appended this often (at most this much is lost in a crash). @default 1000 */
     flushIntervalMs: number;
+  };
+  log: {
+    /**
+     * How the trader writes its log lines on stdout: `text`, one human-readable line each (`trader: running ...`);
+     * `json`, one pino object a line: `level` by name, `time` in epoch ms, `msg` (the same text), `role`, `instance`
+     * (`instanceId`) and `pid`, written synchronously, what promtail parses for Loki (the deployments set it). The
+     * command's own error lines (configuration error, failed start) go to stderr in the same format.
+     * @default 'text'
+     */
+    format: LogFormat;
+    /**
+     * Lines below this level are not written (`trace`, `debug`, `info`, `warn`, `error`, `fatal`); they are still
+     * counted in `cryptoscalp_log_messages_total{level}`. The start, endpoint, stop and summary lines are `info`:
+     * above it, `trader: running` and the summary are not written either (tools that wait for them need `info`).
+     * @default 'info'
+     */
+    level: LogLevel;
   };
 }
 

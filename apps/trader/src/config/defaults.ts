@@ -75,6 +75,7 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
     webhookUrl: '',
   },
   recording: { enabled: false, dir: '', flushIntervalMs: 1000 },
+  log: { format: 'text', level: 'info' },
 } satisfies TraderConfig);
 
 /** Per-environment defaults, applied over {@link DEFAULT_CONFIG} and under the file and the environment variables. */

@@ -1,4 +1,5 @@
 import { TraderError } from '../errors.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../internal/log.js';
 import { splitSymbol } from '../model/symbols.js';
 import { VENUES } from '../model/types.js';
 import type { TraderConfig } from './config-types.js';
@@ -154,6 +155,8 @@ const RULES: Readonly<Record<string, Check>> = {
   'recording.enabled': bool,
   'recording.dir': str,
   'recording.flushIntervalMs': int(10, 60_000),
+  'log.format': oneOf(...LOG_FORMATS),
+  'log.level': oneOf(...LOG_LEVELS),
 };
 
 /** Checks every field; throws a `TraderError` naming the first bad one. Returns the config frozen. */
