@@ -10,10 +10,15 @@
  *
  * Run: npx tsx packages/monitoring/bench/scrape.ts   (SLICE_MS=4 by default, RUNS=8 incl. 2 warm-ups;
  * SEQUENTIAL=1 runs all prom-client scrapes first, then all ours, instead of alternating them, so that
- * neither scrape pays for collecting the other's garbage)
+ * neither scrape pays for collecting the other's garbage; SETTLE=1 runs a full garbage collection before
+ * every measured scrape, so that what lands in a scrape's blocks is the collection of its own garbage,
+ * not of the previous scrape's; CASES=BC runs only those cases: A, B (with the cost of sending its text), C, H (hot path of the series index))
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { type BenchFigure, percentiles, reportBench } from '@cryptoscalp/testkit';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Monitoring } from '../src/index.js';
@@ -23,21 +28,48 @@ const runs = Number(process.env.RUNS ?? 8);
 /** SEQUENTIAL=1: all prom-client runs, then all ours (no run collects the other's garbage). */
 const sequential = process.env.SEQUENTIAL === '1';
 const loads: number[] = [];
+/** SETTLE=1: a full GC before each measured scrape (each scrape then collects only its own garbage). */
+const settle = process.env.SETTLE === '1';
+const cases = process.env.CASES ?? 'ABCH';
+let fullGc: (() => void) | undefined;
+if (settle) {
+  v8.setFlagsFromString('--expose-gc');
+  fullGc = vm.runInNewContext('gc') as () => void;
+}
 
 function cpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
 
+// The main thread's own on-CPU time (first field of the kernel's schedstat, ns): unlike process CPU time
+// it leaves out the GC helper threads (concurrent marking, sweeping), which do not block the loop, and
+// unlike wall time it leaves out waiting for a core. Opened here, on the main thread.
+const schedFd = (() => {
+  try {
+    return fs.openSync('/proc/thread-self/schedstat', 'r');
+  } catch {
+    return undefined;
+  }
+})();
+const schedBuf = Buffer.alloc(64);
+function threadMs(): number {
+  if (schedFd === undefined) return Number.NaN;
+  const n = fs.readSync(schedFd, schedBuf, 0, 64, 0);
+  return Number.parseInt(schedBuf.toString('latin1', 0, n), 10) / 1e6;
+}
+
 interface Measured {
   totalMs: number;
   gapMs: number;
   gapCpuMs: number;
+  gapThreadMs: number;
   eldMaxMs: number;
   bytes: number;
 }
 
 async function measure(fn: () => Promise<string>): Promise<Measured> {
+  fullGc?.();
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
   // The histogram's first timer run only starts its clock.
@@ -46,15 +78,20 @@ async function measure(fn: () => Promise<string>): Promise<Measured> {
   let running = true;
   let last = performance.now();
   let lastCpu = cpuMs();
+  let lastThread = threadMs();
   let gap = 0;
   let gapCpu = 0;
+  let gapThread = 0;
   const sample = () => {
     const now = performance.now();
     const cpu = cpuMs();
+    const thread = threadMs();
     if (now - last > gap) gap = now - last;
     if (cpu - lastCpu > gapCpu) gapCpu = cpu - lastCpu;
+    if (thread - lastThread > gapThread) gapThread = thread - lastThread;
     last = now;
     lastCpu = cpu;
+    lastThread = thread;
   };
   const tick = () => {
     sample();
@@ -64,8 +101,10 @@ async function measure(fn: () => Promise<string>): Promise<Measured> {
   await new Promise((r) => setImmediate(r));
   last = performance.now();
   lastCpu = cpuMs();
+  lastThread = threadMs();
   gap = 0;
   gapCpu = 0;
+  gapThread = 0;
   const t0 = performance.now();
   const text = await fn();
   const totalMs = performance.now() - t0;
@@ -74,16 +113,17 @@ async function measure(fn: () => Promise<string>): Promise<Measured> {
   await new Promise((r) => setTimeout(r, 5));
   eld.disable();
   loads.push(os.loadavg()[0] as number);
-  return { totalMs, gapMs: gap, gapCpuMs: gapCpu, eldMaxMs: eld.max / 1e6, bytes: text.length };
+  return { totalMs, gapMs: gap, gapCpuMs: gapCpu, gapThreadMs: gapThread, eldMaxMs: eld.max / 1e6, bytes: text.length };
 }
 
 interface Runs {
   total: number[];
   gap: number[];
   cpu: number[];
+  thread: number[];
   eld: number[];
 }
-const newRuns = (): Runs => ({ total: [], gap: [], cpu: [], eld: [] });
+const newRuns = (): Runs => ({ total: [], gap: [], cpu: [], thread: [], eld: [] });
 
 async function compare(reg: Registry, mon: Monitoring): Promise<{ ours: Runs; theirs: Runs; bytes: number }> {
   const ours = newRuns();
@@ -94,6 +134,7 @@ async function compare(reg: Registry, mon: Monitoring): Promise<{ ours: Runs; th
     into.total.push(m.totalMs);
     into.gap.push(m.gapMs);
     into.cpu.push(m.gapCpuMs);
+    into.thread.push(m.gapThreadMs);
     into.eld.push(m.eldMaxMs);
   };
   if (sequential) {
@@ -127,7 +168,7 @@ function monitoringFor(registry: Registry): Monitoring {
 }
 
 function figures(label: string, method: string, r: { ours: Runs; theirs: Runs }): BenchFigure[] {
-  const m = `${method}; median of ${r.ours.total.length} ${sequential ? 'back-to-back runs of each (prom-client first)' : 'alternating runs'} after 2 warm-ups; sliceMs ${sliceMs}`;
+  const m = `${method}; median of ${r.ours.total.length} ${sequential ? 'back-to-back runs of each (prom-client first)' : 'alternating runs'} after 2 warm-ups; sliceMs ${sliceMs}${settle ? '; full GC before each scrape' : ''}`;
   return [
     {
       name: `${label}: longest event-loop block (setImmediate gap, wall)`,
@@ -152,6 +193,22 @@ function figures(label: string, method: string, r: { ours: Runs; theirs: Runs })
       method: `${m}; CPU = process.cpuUsage() delta over the same ticker gap (includes GC helper threads)`,
       extra: { oursWorstRunMs: max(r.ours.cpu), targetAbsoluteMs: 10 },
     },
+    ...(Number.isNaN(med(r.ours.thread))
+      ? []
+      : [
+          {
+            name: `${label}: longest block in main-thread CPU time (contention- and helper-thread-independent)`,
+            value: med(r.ours.thread),
+            unit: 'ms',
+            baseline: {
+              name: 'prom-client registry.metrics(), main-thread CPU time of its block',
+              value: med(r.theirs.thread),
+            },
+            higherIsBetter: false,
+            method: `${m}; main-thread on-CPU time (/proc/thread-self/schedstat) over each ticker gap, largest gap`,
+            extra: { oursWorstRunMs: max(r.ours.thread), targetAbsoluteMs: 10 },
+          },
+        ]),
     {
       name: `${label}: total scrape time`,
       value: med(r.ours.total),
@@ -164,88 +221,147 @@ function figures(label: string, method: string, r: { ours: Runs; theirs: Runs })
   ];
 }
 
+/** Figures of each case, made at the end (the load range is only known then). */
+const later: ((load: string) => BenchFigure[])[] = [];
+
 // (A) ~100k series over 84 metrics.
-const regA = new Registry();
-let seriesA = 0;
-for (let k = 0; k < 40; k++) {
-  const c = new Counter({
-    name: `bench_requests_${k}_total`,
-    help: 'c',
-    labelNames: ['route', 'code'],
-    registers: [regA],
-  });
-  for (let i = 0; i < 1000; i++) c.labels(`/route/${i}`, String(200 + (i % 5))).inc(i);
-  seriesA += 1000;
+async function caseA(): Promise<void> {
+  const regA = new Registry();
+  let seriesA = 0;
+  for (let k = 0; k < 40; k++) {
+    const c = new Counter({
+      name: `bench_requests_${k}_total`,
+      help: 'c',
+      labelNames: ['route', 'code'],
+      registers: [regA],
+    });
+    for (let i = 0; i < 1000; i++) c.labels(`/route/${i}`, String(200 + (i % 5))).inc(i);
+    seriesA += 1000;
+  }
+  for (let k = 0; k < 40; k++) {
+    const g = new Gauge({ name: `bench_depth_${k}`, help: 'g', labelNames: ['queue'], registers: [regA] });
+    for (let i = 0; i < 1000; i++) g.labels(`q${i}`).set(i * 1.5);
+    seriesA += 1000;
+  }
+  for (let k = 0; k < 4; k++) {
+    const h = new Histogram({
+      name: `bench_latency_${k}_seconds`,
+      help: 'h',
+      labelNames: ['op'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
+      registers: [regA],
+    });
+    for (let i = 0; i < 360; i++) for (let j = 0; j < 5; j++) h.labels(`op${i}`).observe(j * 0.01);
+    seriesA += 360 * 14;
+  }
+  const monA = monitoringFor(regA);
+  const a = await compare(regA, monA);
+  await monA.close();
+  later.push((load) =>
+    figures(
+      '(A) ~100k series in 84 metrics',
+      `${seriesA.toLocaleString('en-US')} series (40 counters x 1000, 40 gauges x 1000, 4 histograms x 360 label sets x 14 lines), ${(a.bytes / 1e6).toFixed(1)} MB; ${load}`,
+      a,
+    ),
+  );
 }
-for (let k = 0; k < 40; k++) {
-  const g = new Gauge({ name: `bench_depth_${k}`, help: 'g', labelNames: ['queue'], registers: [regA] });
-  for (let i = 0; i < 1000; i++) g.labels(`q${i}`).set(i * 1.5);
-  seriesA += 1000;
-}
-for (let k = 0; k < 4; k++) {
-  const h = new Histogram({
-    name: `bench_latency_${k}_seconds`,
-    help: 'h',
-    labelNames: ['op'],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
-    registers: [regA],
-  });
-  for (let i = 0; i < 360; i++) for (let j = 0; j < 5; j++) h.labels(`op${i}`).observe(j * 0.01);
-  seriesA += 360 * 14;
-}
-const monA = monitoringFor(regA);
-const a = await compare(regA, monA);
-await monA.close();
 
 // (B) 100k series in ONE counter. The Monitoring is created after the series exist, so its constructor
 // pays the one whole-map enumeration of the series index: measured here against prom-client's block.
-const regB = new Registry();
-const wide = new Counter({ name: 'bench_wide_total', help: 'one wide counter', labelNames: ['id'], registers: [regB] });
-for (let i = 0; i < 100_000; i++) wide.labels(`id-${i}`).inc(i);
-const tIndex = performance.now();
-const monB = monitoringFor(regB);
-const indexMs = performance.now() - tIndex;
-const b = await compare(regB, monB);
-await monB.close();
+// Then the cost of sending the text, on the same registry.
+async function caseB(): Promise<void> {
+  const regB = new Registry();
+  const wide = new Counter({
+    name: 'bench_wide_total',
+    help: 'one wide counter',
+    labelNames: ['id'],
+    registers: [regB],
+  });
+  for (let i = 0; i < 100_000; i++) wide.labels(`id-${i}`).inc(i);
+  const tIndex = performance.now();
+  const monB = monitoringFor(regB);
+  const indexMs = performance.now() - tIndex;
+  const b = await compare(regB, monB);
+  await monB.close();
+
+  // Sending: turning the returned text into bytes (what res.end(text) does) is one synchronous step for
+  // both; Monitoring.writeMetrics() hands over slice-sized chunks instead.
+  const sendOurs: number[] = [];
+  const sendTheirs: number[] = [];
+  const monS = monitoringFor(regB);
+  for (let i = 0; i < 4; i++) {
+    const ours = await monS.metrics();
+    let t = performance.now();
+    Buffer.from(ours);
+    sendOurs.push(performance.now() - t);
+    const theirs = await regB.metrics();
+    t = performance.now();
+    Buffer.from(theirs);
+    sendTheirs.push(performance.now() - t);
+  }
+  let chunkMax = 0;
+  await monS.writeMetrics((chunk) => {
+    const t = performance.now();
+    Buffer.from(chunk);
+    chunkMax = Math.max(chunkMax, performance.now() - t);
+  });
+  await monS.close();
+
+  later.push((load) => [
+    ...figures(
+      '(B) 100k series in ONE counter',
+      `one counter with 100,000 label sets, ${(b.bytes / 1e6).toFixed(1)} MB; ${load}`,
+      b,
+    ),
+    {
+      name: '(B) one-time series index of the 100k-series counter (in the Monitoring constructor)',
+      value: indexMs,
+      unit: 'ms',
+      baseline: { name: 'prom-client registry.metrics() block, same registry', value: med(b.theirs.gap) },
+      higherIsBetter: false,
+      method: `one Object.keys() of the series map, once per map (see src/internal/series-index.ts); ${load}`,
+    },
+    {
+      name: '(B) encoding the returned 3.6 MB text to bytes (what res.end(text) does)',
+      value: med(sendOurs),
+      unit: 'ms',
+      baseline: { name: "the same for prom-client's (flat) text", value: med(sendTheirs) },
+      higherIsBetter: false,
+      method: `Buffer.from(text), median of 4; ours is a rope of pieces, flattened here; ${load}`,
+      extra: { writeMetricsLongestChunkEncodeMs: chunkMax },
+    },
+  ]);
+}
 
 // (C) one counter of 50k series plus a histogram of 3,500 label sets.
-const regC = new Registry();
-const c50 = new Counter({ name: 'bench_orders_total', help: 'c', labelNames: ['symbol', 'side'], registers: [regC] });
-for (let i = 0; i < 50_000; i++) c50.labels(`SYM${i >> 1}`, i & 1 ? 'buy' : 'sell').inc(i);
-const h35 = new Histogram({
-  name: 'bench_fill_seconds',
-  help: 'h',
-  labelNames: ['venue', 'symbol'],
-  buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
-  registers: [regC],
-});
-for (let i = 0; i < 3_500; i++) for (let j = 0; j < 3; j++) h35.labels(`v${i % 7}`, `S${i}`).observe(j * 0.02);
-const monC = monitoringFor(regC);
-const cRes = await compare(regC, monC);
-await monC.close();
-
-// Sending: turning the returned text into bytes (what res.end(text) does) is one synchronous step for
-// both; Monitoring.writeMetrics() hands over slice-sized chunks instead.
-const sendOurs: number[] = [];
-const sendTheirs: number[] = [];
-const monS = monitoringFor(regB);
-for (let i = 0; i < 4; i++) {
-  const ours = await monS.metrics();
-  let t = performance.now();
-  Buffer.from(ours);
-  sendOurs.push(performance.now() - t);
-  const theirs = await regB.metrics();
-  t = performance.now();
-  Buffer.from(theirs);
-  sendTheirs.push(performance.now() - t);
+async function caseC(): Promise<void> {
+  const regC = new Registry();
+  const c50 = new Counter({
+    name: 'bench_orders_total',
+    help: 'c',
+    labelNames: ['symbol', 'side'],
+    registers: [regC],
+  });
+  for (let i = 0; i < 50_000; i++) c50.labels(`SYM${i >> 1}`, i & 1 ? 'buy' : 'sell').inc(i);
+  const h35 = new Histogram({
+    name: 'bench_fill_seconds',
+    help: 'h',
+    labelNames: ['venue', 'symbol'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
+    registers: [regC],
+  });
+  for (let i = 0; i < 3_500; i++) for (let j = 0; j < 3; j++) h35.labels(`v${i % 7}`, `S${i}`).observe(j * 0.02);
+  const monC = monitoringFor(regC);
+  const cRes = await compare(regC, monC);
+  await monC.close();
+  later.push((load) =>
+    figures(
+      '(C) 50k-series counter + 3,500-label-set histogram',
+      `one counter with 50,000 label sets and one histogram with 3,500 label sets x 14 lines, ${(cRes.bytes / 1e6).toFixed(1)} MB; ${load}`,
+      cRes,
+    ),
+  );
 }
-let chunkMax = 0;
-await monS.writeMetrics((chunk) => {
-  const t = performance.now();
-  Buffer.from(chunk);
-  chunkMax = Math.max(chunkMax, performance.now() - t);
-});
-await monS.close();
 
 // Hot-path cost of the series index: prom-client counter updates on existing series and creation of new
 // series, on an indexed map (recording prototype) vs a plain one, alternating rounds.
@@ -266,45 +382,19 @@ function updateRound(indexed: boolean): { incNs: number; createNs: number } {
   void mon?.close(); // after the synchronous rounds: close() gives the map its prototype back
   return { incNs, createNs };
 }
-const hot = { plainInc: [] as number[], idxInc: [] as number[], plainNew: [] as number[], idxNew: [] as number[] };
-for (let round = 0; round < 6; round++) {
-  const p = updateRound(false);
-  const q = updateRound(true);
-  if (round === 0) continue;
-  hot.plainInc.push(p.incNs);
-  hot.plainNew.push(p.createNs);
-  hot.idxInc.push(q.incNs);
-  hot.idxNew.push(q.createNs);
-}
 
-const load = `load average 1m during the runs ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} on ${os.cpus().length} cores shared with other work`;
-reportBench({
-  package: '@cryptoscalp/monitoring',
-  bench: 'scrape',
-  figures: [
-    ...figures(
-      '(A) ~100k series in 84 metrics',
-      `${seriesA.toLocaleString('en-US')} series (40 counters x 1000, 40 gauges x 1000, 4 histograms x 360 label sets x 14 lines), ${(a.bytes / 1e6).toFixed(1)} MB; ${load}`,
-      a,
-    ),
-    ...figures(
-      '(B) 100k series in ONE counter',
-      `one counter with 100,000 label sets, ${(b.bytes / 1e6).toFixed(1)} MB; ${load}`,
-      b,
-    ),
-    ...figures(
-      '(C) 50k-series counter + 3,500-label-set histogram',
-      `one counter with 50,000 label sets and one histogram with 3,500 label sets x 14 lines, ${(cRes.bytes / 1e6).toFixed(1)} MB; ${load}`,
-      cRes,
-    ),
-    {
-      name: '(B) one-time series index of the 100k-series counter (in the Monitoring constructor)',
-      value: indexMs,
-      unit: 'ms',
-      baseline: { name: 'prom-client registry.metrics() block, same registry', value: med(b.theirs.gap) },
-      higherIsBetter: false,
-      method: `one Object.keys() of the series map, once per map (see src/internal/series-index.ts); ${load}`,
-    },
+function hotPath(): void {
+  const hot = { plainInc: [] as number[], idxInc: [] as number[], plainNew: [] as number[], idxNew: [] as number[] };
+  for (let round = 0; round < 6; round++) {
+    const p = updateRound(false);
+    const q = updateRound(true);
+    if (round === 0) continue;
+    hot.plainInc.push(p.incNs);
+    hot.plainNew.push(p.createNs);
+    hot.idxInc.push(q.incNs);
+    hot.idxNew.push(q.createNs);
+  }
+  later.push((load) => [
     {
       name: 'prom-client counter.inc() on an existing series, map indexed by a Monitoring',
       value: med(hot.idxInc),
@@ -321,14 +411,14 @@ reportBench({
       higherIsBetter: false,
       method: `20,000 new series, median of 5 alternating rounds after 1 warm-up; ${load}`,
     },
-    {
-      name: '(B) encoding the returned 3.6 MB text to bytes (what res.end(text) does)',
-      value: med(sendOurs),
-      unit: 'ms',
-      baseline: { name: "the same for prom-client's (flat) text", value: med(sendTheirs) },
-      higherIsBetter: false,
-      method: `Buffer.from(text), median of 4; ours is a rope of slice chunks, flattened here; ${load}`,
-      extra: { writeMetricsLongestChunkEncodeMs: chunkMax },
-    },
-  ],
-});
+  ]);
+}
+
+if (cases.includes('A')) await caseA();
+if (cases.includes('B')) await caseB();
+if (cases.includes('C')) await caseC();
+if (cases.includes('H')) hotPath();
+if (loads.length === 0) loads.push(os.loadavg()[0] as number); // only the hot path ran
+
+const load = `load average 1m during the runs ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} on ${os.cpus().length} cores shared with other work`;
+reportBench({ package: '@cryptoscalp/monitoring', bench: 'scrape', figures: later.flatMap((f) => f(load)) });

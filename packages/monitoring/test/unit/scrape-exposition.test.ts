@@ -447,6 +447,29 @@ describe('Monitoring.writeMetrics', () => {
     expect(calls).toBe(1);
     await expect(m.writeMetrics(undefined as never)).rejects.toMatchObject({ code: 'E_MONITORING_INVALID_OPTION' });
   });
+
+  it('keeps non-ASCII text and lone surrogates exact through the byte arena, its pieces and huge strings', async () => {
+    const registry = new Registry();
+    // More than one arena (512 KiB) and several result pieces (256 KiB) of text, with non-ASCII label
+    // values (2-, 3- and 4-byte UTF-8) and lone surrogates (not representable in UTF-8) spread through it.
+    const c = new Counter({ name: 'intl_total', help: 'Zürich 東京 🚀', labelNames: ['id'], registers: [registry] });
+    const odd = ['Zürich', '東京', '🚀', 'lone\ud800high', 'lone\udc00low', 'end\ud83d'];
+    for (let i = 0; i < 40_000; i++) c.labels(i % 997 === 0 ? `${odd[i % odd.length]}-${i}` : `id-${i}`).inc(i);
+    // Strings longer than the arena can take at once: a help text and a label value of ~1 MB of UTF-8.
+    new Gauge({ name: 'huge_help', help: `h${'é'.repeat(300_000)}`, registers: [registry] }).set(1);
+    const g = new Gauge({ name: 'huge_label', help: 'x', labelNames: ['v'], registers: [registry] });
+    g.labels(`${'x'.repeat(200_000)}\ud800${'ü'.repeat(200_000)}`).set(2);
+    const theirs = await registry.metrics();
+    expect(theirs.length).toBeGreaterThan(1_500_000);
+
+    expect(await boundedScrape(registry, limits(1), noHooks)).toBe(theirs);
+    const chunks: string[] = [];
+    await boundedScrape(registry, limits(1), noHooks, (chunk) => {
+      chunks.push(chunk);
+    });
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(chunks.join('')).toBe(theirs);
+  });
 });
 
 describe('Monitoring content type', () => {

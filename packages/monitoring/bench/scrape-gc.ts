@@ -1,0 +1,153 @@
+/**
+ * Diagnostic: what the longest event-loop blocks of a scrape are made of. Runs one case of the scrape
+ * bench (B: 100k series in one counter; C: 50k counter + 3,500-label histogram) several times and, for
+ * each scrape, prints its longest setImmediate gaps (wall and process CPU) with the garbage collections
+ * that fell inside them (PerformanceObserver 'gc' entries: start, duration, kind).
+ *
+ * Run: node --import tsx packages/monitoring/bench/scrape-gc.ts   (CASE=B|C, RUNS=6, SLICE_MS=4,
+ * PROM=1 to run prom-client's scrape of the same registry before each of ours, unmeasured; SETTLE=1 for a
+ * full GC right before each of ours)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { Monitoring } from '../src/index.js';
+import { ChunkWriter } from '../src/internal/chunk-writer.js';
+
+const which = process.env.CASE ?? 'B';
+const runs = Number(process.env.RUNS ?? 6);
+const sliceMs = Number(process.env.SLICE_MS ?? 4);
+const withProm = process.env.PROM === '1';
+let fullGc: (() => void) | undefined;
+if (process.env.SETTLE === '1') {
+  v8.setFlagsFromString('--expose-gc');
+  fullGc = vm.runInNewContext('gc') as () => void;
+}
+
+const KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak-cb',
+};
+const gcs: { start: number; ms: number; kind: string }[] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? -1;
+    gcs.push({ start: e.startTime, ms: e.duration, kind: KINDS[kind] ?? String(kind) });
+  }
+}).observe({ entryTypes: ['gc'] });
+
+/** The main thread's on-CPU time in ms (kernel schedstat; excludes GC helper threads and waiting for a core). */
+const schedFd = fs.openSync('/proc/thread-self/schedstat', 'r');
+const schedBuf = Buffer.alloc(64);
+function threadMs(): number {
+  const n = fs.readSync(schedFd, schedBuf, 0, 64, 0);
+  return Number.parseInt(schedBuf.toString('latin1', 0, n), 10) / 1e6;
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+const reg = new Registry();
+if (which === 'B') {
+  const wide = new Counter({ name: 'bench_wide_total', help: 'w', labelNames: ['id'], registers: [reg] });
+  for (let i = 0; i < 100_000; i++) wide.labels(`id-${i}`).inc(i);
+} else {
+  const c50 = new Counter({ name: 'bench_orders_total', help: 'c', labelNames: ['symbol', 'side'], registers: [reg] });
+  for (let i = 0; i < 50_000; i++) c50.labels(`SYM${i >> 1}`, i & 1 ? 'buy' : 'sell').inc(i);
+  const h35 = new Histogram({
+    name: 'bench_fill_seconds',
+    help: 'h',
+    labelNames: ['venue', 'symbol'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
+    registers: [reg],
+  });
+  for (let i = 0; i < 3_500; i++) for (let j = 0; j < 3; j++) h35.labels(`v${i % 7}`, `S${i}`).observe(j * 0.02);
+}
+const mon = new Monitoring({
+  registry: reg,
+  defaultMetrics: false,
+  systemMetrics: false,
+  tracing: false,
+  scrape: { sliceMs },
+});
+
+// The work of each slice as the writer sees it (from its slice start to its yield), to tell the slice's
+// own length from what else lands in the same event-loop gap.
+const slices: number[] = [];
+const proto = ChunkWriter.prototype as unknown as { yieldNow(): Promise<void>; sliceStart: number };
+const yieldNow = proto.yieldNow;
+proto.yieldNow = function (this: { sliceStart: number }) {
+  slices.push(performance.now() - this.sliceStart);
+  return yieldNow.call(this);
+};
+
+interface Gap {
+  start: number;
+  end: number;
+  cpu: number;
+  thread: number;
+}
+
+async function scrape(): Promise<{ gaps: Gap[]; totalMs: number; slices: number }> {
+  const gaps: Gap[] = [];
+  let running = true;
+  let last = performance.now();
+  let lastCpu = cpuMs();
+  let lastThread = threadMs();
+  const sample = () => {
+    const now = performance.now();
+    const cpu = cpuMs();
+    const thread = threadMs();
+    gaps.push({ start: last, end: now, cpu: cpu - lastCpu, thread: thread - lastThread });
+    last = now;
+    lastCpu = cpu;
+    lastThread = thread;
+  };
+  const tick = () => {
+    sample();
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await new Promise((r) => setImmediate(r));
+  gaps.length = 0;
+  slices.length = 0;
+  last = performance.now();
+  lastCpu = cpuMs();
+  lastThread = threadMs();
+  const t0 = performance.now();
+  await mon.metrics();
+  const totalMs = performance.now() - t0;
+  sample();
+  running = false;
+  await new Promise((r) => setTimeout(r, 20)); // let the gc entries arrive
+  return { gaps, totalMs, slices: gaps.length };
+}
+
+for (let run = 0; run < runs; run++) {
+  if (withProm) await reg.metrics();
+  fullGc?.();
+  const r = await scrape();
+  const top = [...r.gaps].sort((x, y) => y.end - y.start - (x.end - x.start)).slice(0, 3);
+  const maxCpu = Math.max(...r.gaps.map((g) => g.cpu));
+  const maxThread = Math.max(...r.gaps.map((g) => g.thread));
+  const gcInScrape = gcs.filter((g) => g.start >= (r.gaps[0]?.start ?? 0) && g.start <= (r.gaps.at(-1)?.end ?? 0));
+  const gcMs = gcInScrape.reduce((s, g) => s + g.ms, 0);
+  console.log(
+    `run ${run}: total ${r.totalMs.toFixed(1)} ms, ${r.slices} gaps, longest wall ${(top[0] ? top[0].end - top[0].start : 0).toFixed(1)} ms, longest cpu ${maxCpu.toFixed(1)} ms, longest main-thread cpu ${maxThread.toFixed(1)} ms, ${gcInScrape.length} GCs ${gcMs.toFixed(1)} ms, longest slice ${Math.max(...slices).toFixed(1)} ms, load ${os.loadavg()[0]?.toFixed(2)}`,
+  );
+  if (process.env.SLICES === '1') console.log(`   slices: ${slices.map((x) => x.toFixed(1)).join(' ')}`);
+  for (const g of top) {
+    const inside = gcs.filter((x) => x.start >= g.start && x.start < g.end);
+    console.log(
+      `   gap #${r.gaps.indexOf(g)} of ${r.gaps.length}, ${(g.end - g.start).toFixed(1)} ms (cpu ${g.cpu.toFixed(1)}, main thread ${g.thread.toFixed(1)}): ${inside.map((x) => `${x.kind} ${x.ms.toFixed(1)}`).join(', ') || 'no gc'}`,
+    );
+  }
+}
+await mon.close();
