@@ -306,7 +306,11 @@ export interface StreamReport {
 export class StreamClients {
   private readonly clients: StreamClient[] = [];
 
-  /** Opens `count` clients (tokens round robin) and waits until each has received a message. */
+  /**
+   * Opens `count` clients (tokens round robin) one after the other and waits until each has received a message. A
+   * client refused at its first open (a gateway shedding load answers the upgrade 503) tries again as after a close,
+   * for at most 15 s. If one does not open, the ones already opened are closed before the error is thrown.
+   */
   static async open(
     url: string,
     tokens: readonly string[],
@@ -315,16 +319,30 @@ export class StreamClients {
     ca: string,
   ): Promise<StreamClients> {
     const set = new StreamClients();
-    for (let i = 0; i < count; i++) {
-      const c = new StreamClient(url, tokens[i % tokens.length] as string, topic, ca);
-      set.clients.push(c);
-      await c.open();
+    try {
+      for (let i = 0; i < count; i++) {
+        const c = new StreamClient(url, tokens[i % tokens.length] as string, topic, ca);
+        set.clients.push(c);
+        const since = Date.now();
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await c.open();
+            break;
+          } catch (error) {
+            if (Date.now() - since > 15_000) throw error;
+            await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** attempt)));
+          }
+        }
+      }
+      await waitFor(() => set.clients.every((c) => c.offsets.length > 0), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: `a message on ${topic} for each of ${count} stream clients`,
+      });
+    } catch (error) {
+      set.close();
+      throw error;
     }
-    await waitFor(() => set.clients.every((c) => c.offsets.length > 0), {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-      what: `a message on ${topic} for each of ${count} stream clients`,
-    });
     return set;
   }
 

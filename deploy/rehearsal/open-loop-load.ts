@@ -35,6 +35,11 @@ export interface LoadResult {
   generatorCpuMs?: number;
   /** 99th percentile, ms, measured from each request's scheduled send time (coordinated omission stays visible). */
   p99Ms: number;
+  /**
+   * The longest latency, ms, of the answered requests scheduled in each second of the run (index 0: the first
+   * second), so a stall can be placed in time; open-loop only.
+   */
+  maxMsBySecond?: number[];
   /** Failures that had no HTTP answer: `connect` (refused before a connection), `read` (closed or reset), `write`, `timeout`. */
   socketErrors: { connect: number; read: number; write: number; timeout: number };
   /** Answers by status among the non-2xx ones that a proxy or an overloaded gateway gives. */
@@ -66,6 +71,52 @@ export interface OpenLoopOptions {
 
 /** Node's errors for a connection the peer closed or reset under a request: `socket hang up` has code ECONNRESET. */
 const CLOSED_UNDER_REQUEST = new Set(['ECONNRESET', 'EPIPE']);
+
+/** The requests scheduled between two marks of an {@link OpenLoopLoad}, and what became of them. */
+interface Window {
+  /** Scheduled time of its first request. */
+  t0: number;
+  /** When it was ended (mark or stop); 0 while open. */
+  endAt: number;
+  lastAnswerAt: number;
+  cpuAtStart: NodeJS.CpuUsage;
+  scheduled: number;
+  inFlight: number;
+  latencies: Float64Array;
+  maxBySecond: number[];
+  counts: {
+    answered: number;
+    non2xx: number;
+    retried: number;
+    failedNoAnswer: number;
+    socket: { connect: number; read: number; write: number; timeout: number };
+    statuses: { 429: number; 502: number; 503: number; 504: number };
+    errors: Record<string, number>;
+  };
+  /** Called when its last request in flight settles, once it has ended. */
+  idle: (() => void) | undefined;
+}
+
+const newWindow = (t0: number): Window => ({
+  t0,
+  endAt: 0,
+  lastAnswerAt: 0,
+  cpuAtStart: process.cpuUsage(),
+  scheduled: 0,
+  inFlight: 0,
+  latencies: new Float64Array(1024),
+  maxBySecond: [],
+  counts: {
+    answered: 0,
+    non2xx: 0,
+    retried: 0,
+    failedNoAnswer: 0,
+    socket: { connect: 0, read: 0, write: 0, timeout: 0 },
+    statuses: { 429: 0, 502: 0, 503: 0, 504: 0 },
+    errors: {},
+  },
+  idle: undefined,
+});
 
 /** Sorted-array percentile. */
 function percentile(values: Float64Array, p: number): number {
@@ -100,22 +151,9 @@ export class OpenLoopLoad {
   private readonly used = new WeakSet<Socket>();
   private timer: NodeJS.Timeout | undefined;
   private t0 = 0;
-  private stoppedAt = 0;
-  private lastAnswerAt = 0;
-  private cpuAtStart: NodeJS.CpuUsage | undefined;
   private scheduled = 0;
-  private inFlight = 0;
-  private latencies = new Float64Array(1024);
-  private readonly counts = {
-    answered: 0,
-    non2xx: 0,
-    retried: 0,
-    failedNoAnswer: 0,
-    socket: { connect: 0, read: 0, write: 0, timeout: 0 },
-    statuses: { 429: 0, 502: 0, 503: 0, 504: 0 },
-    errors: {} as Record<string, number>,
-  };
-  private idle: (() => void) | undefined;
+  /** The window requests are counted in now ({@link mark} starts a new one). */
+  private window: Window = newWindow(0);
 
   constructor(private readonly options: OpenLoopOptions) {
     this.url = new URL(options.url);
@@ -138,19 +176,28 @@ export class OpenLoopLoad {
   /** Starts sending at the fixed rate. */
   start(): void {
     this.t0 = performance.now();
-    this.cpuAtStart = process.cpuUsage();
-    // Every tick sends all that is due by now: a late tick (a busy event loop) sends the missed requests at once,
-    // each still timed from its own scheduled moment.
-    const tick = () => {
-      const due = Math.floor(((performance.now() - this.t0) * this.rate) / 1000) + 1;
-      while (this.scheduled < due) this.request(this.t0 + (this.scheduled++ * 1000) / this.rate);
-    };
-    tick();
-    this.timer = setInterval(tick, Math.max(1, Math.min(10, 1000 / this.rate)));
+    this.window = newWindow(this.t0);
+    this.tick();
+    this.timer = setInterval(() => this.tick(), Math.max(1, Math.min(10, 1000 / this.rate)));
+  }
+
+  /**
+   * Sends all that is due by now: a late tick (a busy event loop) sends the missed requests at once, each still timed
+   * from its own scheduled moment.
+   */
+  private tick(): void {
+    const due = Math.floor(((performance.now() - this.t0) * this.rate) / 1000) + 1;
+    while (this.scheduled < due) this.request(this.t0 + (this.scheduled++ * 1000) / this.rate);
   }
 
   private request(scheduledAt: number): void {
-    this.inFlight++;
+    // Counted in the window it was scheduled in, whenever its answer comes.
+    const w = this.window;
+    w.scheduled++;
+    w.inFlight++;
+    const kind = (key: string) => {
+      w.counts.errors[key] = (w.counts.errors[key] ?? 0) + 1;
+    };
     const token = this.options.tokens[this.scheduled % this.options.tokens.length] as string;
     let settled = false;
     let current: ClientRequest | undefined;
@@ -159,19 +206,22 @@ export class OpenLoopLoad {
       settled = true;
       clearTimeout(deadline);
       if (ok) {
-        if (this.counts.answered >= this.latencies.length) {
-          const grown = new Float64Array(this.latencies.length * 2);
-          grown.set(this.latencies);
-          this.latencies = grown;
+        if (w.counts.answered >= w.latencies.length) {
+          const grown = new Float64Array(w.latencies.length * 2);
+          grown.set(w.latencies);
+          w.latencies = grown;
         }
-        this.lastAnswerAt = performance.now();
-        this.latencies[this.counts.answered++] = this.lastAnswerAt - scheduledAt;
-      } else this.counts.failedNoAnswer++;
-      if (--this.inFlight === 0) this.idle?.();
+        w.lastAnswerAt = performance.now();
+        const latency = w.lastAnswerAt - scheduledAt;
+        w.latencies[w.counts.answered++] = latency;
+        const second = Math.floor((scheduledAt - w.t0) / 1000);
+        w.maxBySecond[second] = Math.max(w.maxBySecond[second] ?? 0, latency);
+      } else w.counts.failedNoAnswer++;
+      if (--w.inFlight === 0) w.idle?.();
     };
     const deadline = setTimeout(() => {
       if (settled) return;
-      this.counts.socket.timeout++;
+      w.counts.socket.timeout++;
       current?.destroy();
       finish(false);
     }, this.timeoutMs);
@@ -193,15 +243,15 @@ export class OpenLoopLoad {
         res.on('error', () => {}); // an answer cut short ends in 'aborted' below
         res.on('aborted', () => {
           if (settled) return;
-          this.counts.socket.read++;
-          this.kind(`aborted ${reused ? 'reused' : 'fresh'} after response`);
+          w.counts.socket.read++;
+          kind(`aborted ${reused ? 'reused' : 'fresh'} after response`);
           finish(false);
         });
         res.on('end', () => {
           if (settled) return;
           if (status < 200 || status > 299) {
-            this.counts.non2xx++;
-            if (status in this.counts.statuses) this.counts.statuses[status as 429 | 502 | 503 | 504]++;
+            w.counts.non2xx++;
+            if (status in w.counts.statuses) w.counts.statuses[status as 429 | 502 | 503 | 504]++;
           }
           finish(true);
         });
@@ -210,8 +260,8 @@ export class OpenLoopLoad {
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (settled || responded) {
           if (!settled) {
-            this.counts.socket.read++;
-            this.kind(`${error.code ?? error.message} ${reused ? 'reused' : 'fresh'} after response`);
+            w.counts.socket.read++;
+            kind(`${error.code ?? error.message} ${reused ? 'reused' : 'fresh'} after response`);
             finish(false);
           }
           return;
@@ -219,15 +269,15 @@ export class OpenLoopLoad {
         // What Node's docs call retrying "requests on reused sockets": the server closed a kept-alive connection
         // that this request had just been written on, before any byte of the answer; the request was not processed.
         if ((reused || req.reusedSocket) && CLOSED_UNDER_REQUEST.has(error.code ?? '') && retriesLeft > 0) {
-          this.counts.retried++;
+          w.counts.retried++;
           attempt(retriesLeft - 1);
           return;
         }
         const code = error.code ?? '';
-        this.kind(`${code || error.message} ${reused || req.reusedSocket ? 'reused' : 'fresh'}`);
-        if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') this.counts.socket.connect++;
-        else if (code === 'EPIPE') this.counts.socket.write++;
-        else this.counts.socket.read++;
+        kind(`${code || error.message} ${reused || req.reusedSocket ? 'reused' : 'fresh'}`);
+        if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') w.counts.socket.connect++;
+        else if (code === 'EPIPE') w.counts.socket.write++;
+        else w.counts.socket.read++;
         finish(false);
       });
       req.end();
@@ -235,32 +285,47 @@ export class OpenLoopLoad {
     attempt(this.maxRetries);
   }
 
-  private kind(key: string): void {
-    this.counts.errors[key] = (this.counts.errors[key] ?? 0) + 1;
+  /**
+   * Ends the current measurement window without pausing the load: what is due is sent and counted in it, the next
+   * request opens a new window, and the result of the ended one comes once each of its requests has its answer (or
+   * failed: at most the timeout). A run then measures phases back to back on the same connections, with no
+   * generator start and no new connections between them.
+   */
+  mark(): Promise<LoadResult> {
+    this.tick();
+    const ended = this.window;
+    ended.endAt = performance.now();
+    this.window = newWindow(this.t0 + (this.scheduled * 1000) / this.rate);
+    return this.result(ended);
   }
 
   /**
    * Stops sending, waits until every request sent has its answer (or failed: at most the timeout), and returns the
-   * result; a request still unanswered then counts as failed.
+   * result of the current window; a request still unanswered then counts as failed.
    */
   async stop(): Promise<LoadResult> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    this.stoppedAt = performance.now();
-    if (this.inFlight > 0)
+    this.window.endAt = performance.now();
+    const result = await this.result(this.window);
+    this.agent.destroy();
+    this.freshAgent.destroy();
+    return result;
+  }
+
+  private async result(w: Window): Promise<LoadResult> {
+    if (w.inFlight > 0)
       await new Promise<void>((done) => {
         const guard = setTimeout(done, this.timeoutMs + 2_000);
-        this.idle = () => {
+        w.idle = () => {
           clearTimeout(guard);
           done();
         };
       });
-    this.agent.destroy();
-    this.freshAgent.destroy();
-    const seconds = (Math.max(this.stoppedAt, this.lastAnswerAt) - this.t0) / 1000;
-    const cpu = process.cpuUsage(this.cpuAtStart);
-    const c = this.counts;
-    const sent = this.scheduled;
+    const seconds = (Math.max(w.endAt, w.lastAnswerAt) - w.t0) / 1000;
+    const cpu = process.cpuUsage(w.cpuAtStart);
+    const c = w.counts;
+    const sent = w.scheduled;
     return {
       sent,
       answered: c.answered,
@@ -269,7 +334,8 @@ export class OpenLoopLoad {
       retried: c.retried,
       seconds,
       requestsPerSecond: c.answered / Math.max(seconds, 1e-3),
-      p99Ms: percentile(this.latencies.subarray(0, c.answered), 99),
+      p99Ms: percentile(w.latencies.subarray(0, c.answered), 99),
+      maxMsBySecond: Array.from(w.maxBySecond, (ms) => Math.round(ms ?? 0)),
       generatorCpuMs: (cpu.user + cpu.system) / 1000,
       socketErrors: { ...c.socket },
       statuses: { ...c.statuses },
@@ -283,6 +349,11 @@ export interface LoadRun {
   readonly pid: number;
   /** Stops sending, lets the answers arrive (at most the timeout) and returns the result. */
   stop(): Promise<LoadResult>;
+  /**
+   * The result since the start or the previous mark while the load goes on ({@link OpenLoopLoad.mark}); absent where
+   * the generator cannot measure windows (wrk).
+   */
+  mark?(): Promise<LoadResult>;
   /** Kills the generator by its PID (cleanup). */
   kill(): Promise<void>;
 }
@@ -337,6 +408,11 @@ export async function startOpenLoopLoad(options: Omit<OpenLoopOptions, 'ca'> & {
   return {
     pid: child.pid as number,
     kill,
+    async mark() {
+      const result = message('result');
+      if (child.connected) child.send('mark', () => {});
+      return ((await result) as Extract<ChildMessage, { type: 'result' }>).result;
+    },
     async stop() {
       const result = message('result');
       // A child already gone (killed on abort) rejects `result` through its exit, not through an unhandled error.
@@ -361,6 +437,11 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === thisFile && pr
     load.start();
     reply({ type: 'ready' });
     process.on('message', async (m) => {
+      if (m === 'mark') {
+        const result = await load.mark();
+        process.send?.({ type: 'result', result } satisfies ChildMessage);
+        return;
+      }
       if (m !== 'stop') return;
       const result = await load.stop();
       process.send?.({ type: 'result', result } satisfies ChildMessage, () => process.disconnect());

@@ -9,7 +9,7 @@ import type { NginxSettings } from '../nginx/render-config.js';
 import { CpuMeter, childrenNamed, childrenOf } from './cpu-usage.js';
 import { type CapacityResult, measureCapacity, StreamClients, type StreamReport, startWrk } from './load.js';
 import { NginxServer } from './nginx-server.js';
-import { type LoadResult, type LoadRun, startOpenLoopLoad } from './open-loop-load.js';
+import { type LoadResult, type LoadRun, OpenLoopLoad, startOpenLoopLoad } from './open-loop-load.js';
 import { removeRunState, startTraderRole, type TraderRole } from './trader-process.js';
 
 /** Options of {@link rehearse}. */
@@ -51,6 +51,22 @@ export interface RehearsalOptions {
   /** Seconds of each unpaced capacity measurement before the phases (0: none). @default 3 */
   capacitySeconds?: number;
   /**
+   * Seconds of the phases' load through nginx before the steady phase, not measured (0: none): the first set has
+   * just started (its code not yet compiled, the gateways started beside it still finishing their start), so without
+   * it the baseline would measure a cold start rather than a steady state. @default 3
+   */
+  warmupSeconds?: number;
+  /**
+   * Seconds of load sent to each gateway started before the phases directly (plain HTTP, `directWarmupRate`
+   * requests/s each, all side by side), as a deployment warms (smoke-tests) a new set before switching traffic to it:
+   * a gateway that has answered nothing yet runs its request path unoptimized, and a set taking the whole load at
+   * once fell seconds behind (p99 2.6-10 s in the blue-green switch at 1,000 requests/s on 2 cores). Not for
+   * replacements started in the rolling restart's phase. 0: none. @default 3
+   */
+  directWarmupSeconds?: number;
+  /** Requests/s each gateway gets during `directWarmupSeconds`. @default 250 */
+  directWarmupRate?: number;
+  /**
    * With a capacity measurement and no `ratePerSecond`: the phases' load is at most this fraction of the capacity
    * through nginx in the generator's mode (open-loop: kept-alive, capped at 1,000 requests/s; wrk: a connection per
    * request, and `paceMs` is derived from it). A load at capacity leaves the gateways no room for a
@@ -64,7 +80,15 @@ export interface RehearsalOptions {
    * is ready. @default 0
    */
   standbyNice?: number;
-  /** Progress lines. @default none */
+  /**
+   * Start the rolling restart's replacements before the phases, side by side with the standby sets, instead of in
+   * the phase under its load (as surge pods do). In a deployment a surge pod starts on capacity of its own; on a
+   * 2-core machine its start (about 1.4 s of CPU) takes that CPU from the serving gateways, the load generator and
+   * nginx, and costs the phase its wall-clock time. What the phase then measures is the traffic while each gateway
+   * is replaced in the upstream and drained. @default false
+   */
+  replacementsFirst?: boolean;
+  /** Progress lines (prefixed with the seconds since the rehearsal started). @default none */
   log?: (line: string) => void;
   /**
    * Aborting stops every process the rehearsal started (by PID) at once; the rehearsal then fails. For a test
@@ -154,12 +178,37 @@ function proxyErrors(file: string, from: number): Record<string, number> {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The keys {@link rehearse} takes: any other is refused by name. */
+const OPTION_KEYS = new Set<string>([
+  'gateways',
+  'streamClients',
+  'holdSeconds',
+  'load',
+  'connections',
+  'paceMs',
+  'ratePerSecond',
+  'redisUrl',
+  'databaseUrl',
+  'shutdownDelayMs',
+  'capacitySeconds',
+  'warmupSeconds',
+  'directWarmupSeconds',
+  'directWarmupRate',
+  'loadFraction',
+  'standbyNice',
+  'replacementsFirst',
+  'log',
+  'signal',
+] satisfies (keyof RehearsalOptions)[]);
+
 /**
  * The zero-downtime rehearsal: a real nginx (TLS) in front of gateway processes and one engine on Redis and
  * PostgreSQL, under steady HTTP load and open stream clients, through a rolling restart of every gateway, a
  * blue-green switch and a rollback. Every process it starts is stopped by its PID before it returns or throws.
  */
 export async function rehearse(options: RehearsalOptions = {}): Promise<RehearsalReport> {
+  for (const key of Object.keys(options))
+    if (!OPTION_KEYS.has(key)) throw new TypeError(`${key}: unknown option of rehearse()`);
   const o = {
     gateways: 2,
     streamClients: 100,
@@ -170,13 +219,20 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     ratePerSecond: 0,
     shutdownDelayMs: 5_000,
     capacitySeconds: 3,
+    warmupSeconds: 3,
+    directWarmupSeconds: 3,
+    directWarmupRate: 250,
     loadFraction: 0.5,
     standbyNice: 0,
+    replacementsFirst: false,
     redisUrl: serviceUrls.redis,
     databaseUrl: serviceUrls.postgres,
     log: () => {},
     ...options,
   };
+  // Seconds since the start on every line, so a stall in a phase's latencies can be set against what happened then.
+  const tStart = performance.now();
+  const log = (line: string) => o.log(`${((performance.now() - tStart) / 1000).toFixed(1)}s ${line}`);
   if (!Number.isInteger(o.gateways) || o.gateways < 2) throw new RangeError('gateways: at least 2');
   const dir = mkdtempSync(join(tmpdir(), 'rehearsal-'));
   const id = uniqueName('rehearsal');
@@ -193,7 +249,6 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     TRADER_DATABASE_SCHEMA: id,
     TRADER_BUS_KEY: busKey,
     TRADER_CACHE_PREFIX: cachePrefix,
-    TRADER_BUS_SNAPSHOT_INTERVAL_MS: '1000',
     TRADER_JWT_SECRET: secret,
     TRADER_INSTANCE_ID: instance,
     TRADER_DATA_DIR: join(dir, instance),
@@ -246,14 +301,14 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       intervalMs: 100,
       what: `gateway ${g.url} ready`,
     });
-    o.log(
+    log(
       `gateway ${g.url} running in ${Math.round(running - t0)} ms, ready in ${Math.round(performance.now() - t0)} ms (load average ${loadavg()[0]?.toFixed(1)})`,
     );
     if (nice !== 0) {
       try {
         setPriority(g.pid, 0);
       } catch (error) {
-        o.log(`gateway ${g.url} stays at nice ${nice}: ${(error as Error).message}`);
+        log(`gateway ${g.url} stays at nice ${nice}: ${(error as Error).message}`);
       }
     }
     return g;
@@ -269,20 +324,27 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
   };
 
   try {
-    o.log(`engine, ${o.gateways} gateways and two standby sets of ${o.gateways} (bus ${busKey}, schema ${id})`);
+    log(
+      `engine, ${o.gateways} gateways and two standby sets of ${o.gateways}${o.replacementsFirst ? ", and the rolling restart's replacements" : ''} (bus ${busKey}, schema ${id})`,
+    );
+    // The engine first: it creates the schema's tables, which gateways starting beside it would race to create too.
     engine = await startTraderRole('engine', await freePort(), env('engine'), started);
+    log('engine running');
     // The standby sets of the blue-green switch (green) and of the rollback (blue again) start here with the first set,
     // side by side, and wait out of the upstream until their phase: a start is seconds of CPU, most of a phase's time
     // on a loaded machine, and starts side by side take little more wall-clock time than one. What those phases
     // measure is the traffic while the upstream changes, the same whether the standby set became ready a second or a
     // minute before (it is ready before any switch in a blue-green deployment too); the table prints how long the
-    // starts took. The rolling restart's replacements start in their phase, under its load, as surge pods do.
+    // starts took. The rolling restart's replacements start in their phase, under its load, as surge pods do, or
+    // here too with `replacementsFirst`.
     const s0 = performance.now();
-    const all = await Promise.all(Array.from({ length: 3 * o.gateways }, (_, i) => startGateway(i >= o.gateways)));
+    const sets = o.replacementsFirst ? 4 : 3;
+    const all = await Promise.all(Array.from({ length: sets * o.gateways }, (_, i) => startGateway(i >= o.gateways)));
     const standbyMs = performance.now() - s0;
     const set = (k: number) => all.slice(k * o.gateways, (k + 1) * o.gateways);
     let blue = set(0);
     const [green, previous] = [set(1), set(2)];
+    const readyReplacements = o.replacementsFirst ? set(3) : undefined;
     const accessLog = join(dir, 'access.log');
     const cert = await selfSignedCert(dir);
     const ca = readFileSync(cert.cert, 'utf8');
@@ -313,6 +375,27 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
         Array.from({ length: 64 }, (_, i) => issueToken({ sub: `${name}-${i}`, role: 'viewer', secret, ttl: '1h' })),
       );
     const tokens = await tokenSet('load');
+    if (o.directWarmupSeconds > 0) {
+      // In this process (no generator process to start per gateway); its own tokens, so the per-token limits the
+      // phases use are untouched.
+      const warmTokens = await tokenSet('warm-gateways');
+      const warming = all;
+      const runs = warming.map(
+        (g) =>
+          new OpenLoopLoad({
+            url: `${g.url}/api/positions`,
+            tokens: warmTokens,
+            ratePerSecond: o.directWarmupRate,
+            connections: 16,
+          }),
+      );
+      for (const r of runs) r.start();
+      await sleep(o.directWarmupSeconds * 1000);
+      const warmed = await Promise.all(runs.map((r) => r.stop()));
+      log(
+        `gateways warmed directly: ${warmed.map((w, i) => `${address(warming[i] as TraderRole)} ${w.answered}/${w.sent} answered, ${w.failed} failed, p99 ${Math.round(w.p99Ms)} ms`).join('; ')}`,
+      );
+    }
     const capacity: CapacityRow[] = [];
     if (o.capacitySeconds > 0) {
       const direct = `${blue[0]?.url}/api/positions`;
@@ -341,7 +424,7 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
             keepAlive,
           }),
         );
-        o.log(`capacity, ${target}: ${JSON.stringify({ ...result, cpu })}`);
+        log(`capacity, ${target}: ${JSON.stringify({ ...result, cpu })}`);
         capacity.push({ target, result, cpu });
       }
     }
@@ -370,8 +453,8 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
             targetPerSecond: openLoopRate,
           }
         : { mode: o.load, connections: o.connections, paceMs, targetPerSecond: (o.connections * 1000) / paceMs };
-    o.log(`load: ${JSON.stringify(load)}`);
-    o.log(`${o.streamClients} stream clients`);
+    log(`load: ${JSON.stringify(load)}`);
+    log(`${o.streamClients} stream clients`);
     streams = await StreamClients.open(
       `wss://127.0.0.1:${httpsPort}/api/stream`,
       tokens,
@@ -379,15 +462,41 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       'prices.BTCUSDT',
       ca,
     );
+    const url = `https://127.0.0.1:${httpsPort}/api/positions`;
+    const startLoad = () =>
+      load.mode === 'open-loop'
+        ? startOpenLoopLoad({
+            url,
+            tokens,
+            ratePerSecond: load.targetPerSecond,
+            connections: o.connections,
+            caFile: cert.cert,
+          })
+        : Promise.resolve(startWrk({ url, tokens, dir, connections: o.connections, threads: 2, paceMs }));
+    // The open-loop generator runs once, from the warm-up to the end of the last phase, and each phase is a window
+    // of it (`mark`): the load never pauses between phases, as in a deployment, and no phase begins with a generator
+    // starting and opening its connections (a second of extra CPU and latency that a machine without headroom never
+    // caught up with). wrk starts and stops with each phase.
+    if (o.warmupSeconds > 0) {
+      loadRun = await startLoad();
+      await sleep(o.warmupSeconds * 1000);
+      if (loadRun.mark === undefined) {
+        const warm = await loadRun.stop();
+        loadRun = undefined;
+        log(`warm-up (not measured): ${JSON.stringify(warm)}`);
+      }
+    }
+    const phaseCount = 4;
     const results: PhaseResult[] = [];
     const phase = async (
       name: PhaseResult['phase'],
       action: () => Promise<Pick<PhaseResult, 'switchMs' | 'drainMs' | 'standbyMs'>>,
     ) => {
-      o.log(`${name}: load on`);
+      log(`${name}: load on`);
       const [result, cpu] = await metered(() => loaded(name, action));
+      log(`${name}: load off`);
       const withCpu = { ...result, cpu };
-      o.log(`${name}: ${JSON.stringify(withCpu)}`);
+      log(`${name}: ${JSON.stringify(withCpu)}`);
       results.push(withCpu);
     };
     const loaded = async (
@@ -396,23 +505,21 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     ): Promise<Omit<PhaseResult, 'cpu'>> => {
       const before = streams?.report() as StreamReport;
       const logFrom = existsSync(accessLog) ? statSync(accessLog).size : 0;
-      const url = `https://127.0.0.1:${httpsPort}/api/positions`;
-      loadRun =
-        load.mode === 'open-loop'
-          ? await startOpenLoopLoad({
-              url,
-              tokens,
-              ratePerSecond: load.targetPerSecond,
-              connections: o.connections,
-              caFile: cert.cert,
-            })
-          : startWrk({ url, tokens, dir, connections: o.connections, threads: 2, paceMs });
+      if (loadRun?.mark !== undefined && results.length === 0) {
+        // The warm-up's window ends here, and the steady phase's begins.
+        log(`warm-up (not measured): ${JSON.stringify(await loadRun.mark())}`);
+      }
+      if (loadRun === undefined) loadRun = await startLoad();
+      log(`${name}: load generator sending`);
       await sleep(o.holdSeconds * 1000);
       const timing = await action();
       await streams?.settled();
+      log(`${name}: stream clients settled`);
       await sleep(o.holdSeconds * 1000);
-      const result = await loadRun.stop();
-      loadRun = undefined;
+      // The next phase's window opens as this one ends: the last phase, or wrk, stops the generator.
+      const last = results.length === phaseCount - 1 || loadRun.mark === undefined;
+      const result = last ? await loadRun.stop() : await (loadRun.mark as () => Promise<LoadResult>)();
+      if (last) loadRun = undefined;
       return {
         phase: name,
         load: result,
@@ -430,15 +537,17 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       // serve, so as many gateways serve throughout. Then SIGTERM: new workers send the old one nothing more, and for
       // shutdownDelayMs it still answers what the old workers had already accepted. The next one is replaced once that
       // delay is over (the old one closes its streams then, and they move to the others).
-      const replacements = await Promise.all(blue.map(() => startGateway(true)));
+      const replacements = readyReplacements ?? (await Promise.all(blue.map(() => startGateway(true))));
       const draining: Promise<void>[] = [];
       for (const [i, old] of [...blue].entries()) {
         if (i > 0) await sleep(o.shutdownDelayMs);
         blue = blue.map((g) => (g === old ? (replacements[i] as TraderRole) : g));
         await nginx?.setGateways(blue.map(address));
+        log(`rolling restart: ${address(old)} replaced by ${address(replacements[i] as TraderRole)}, SIGTERM to it`);
         draining.push(stopAll([old]));
       }
       await Promise.all(draining);
+      log('rolling restart: old gateways exited');
       return { switchMs: performance.now() - t0, drainMs: 0, standbyMs: 0 };
     });
 
@@ -447,9 +556,11 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
       const t0 = performance.now();
       await nginx?.setGateways(to.map(address));
       const switchMs = performance.now() - t0;
+      log(`upstream swapped to ${to.map(address).join(', ')}; SIGTERM to ${from.map(address).join(', ')}`);
       // The old set serves on for shutdownDelayMs: nginx's old workers may still forward requests they accepted
       // before the reload, and they have no other upstream to retry on.
       await stopAll(from);
+      log('old set exited');
       return { switchMs, drainMs: performance.now() - t0 - switchMs, standbyMs };
     };
     // Blue-green deploys its new set (green) beside the serving one and switches once it is ready; the rollback
@@ -463,8 +574,9 @@ export async function rehearse(options: RehearsalOptions = {}): Promise<Rehearsa
     await loadRun?.kill();
     streams?.close();
     await nginx?.stop();
-    // Gateways before the engine, each by its PID.
-    for (const p of [...started].reverse()) await p.stop();
+    // The gateways (side by side: each drains for shutdownDelayMs), then the engine, each by its PID.
+    await Promise.all([...started].filter((p) => p !== engine).map((p) => p.stop()));
+    await engine?.stop();
     await removeRunState({
       redisUrl: o.redisUrl,
       databaseUrl: o.databaseUrl,
@@ -556,7 +668,8 @@ function perRequest(cpu: CpuShare, requests: number): string {
 }
 
 // `npm run rehearsal -w @cryptoscalp/deploy [-- --gateways 3 --clients 200 --hold 10 --rate 1000 --min-rate 1000]`
-// (`--load wrk`: wrk with a connection per request instead of the open-loop generator):
+// (`--load wrk`: wrk with a connection per request instead of the open-loop generator; `--replacements-first`: the
+// rolling restart's replacements start before the phases, as in the CI test; `--warmup 0`: no warm-up load):
 // prints the table and the lowest rate a phase reached; exits 1 unless every phase had no failed request, no lost
 // stream client, and at least --min-rate requests/s.
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -570,17 +683,23 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
       pace: { type: 'string', default: '20' },
       'shutdown-delay': { type: 'string', default: '5000' },
       capacity: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '3' },
+      'direct-warmup': { type: 'string', default: '3' },
+      'replacements-first': { type: 'boolean', default: false },
       'load-percent': { type: 'string', default: '50' },
       rate: { type: 'string', default: '1000' },
       'min-rate': { type: 'string', default: '1000' },
     },
     strict: true,
   });
-  const int = (name: keyof typeof values) => {
+  const int = (name: Exclude<keyof typeof values, 'replacements-first'>) => {
     const n = Number(values[name]);
     if (
       !Number.isInteger(n) ||
-      n < (['shutdown-delay', 'capacity', 'load-percent', 'rate', 'min-rate'].includes(name) ? 0 : 1)
+      n <
+        (['shutdown-delay', 'capacity', 'warmup', 'direct-warmup', 'load-percent', 'rate', 'min-rate'].includes(name)
+          ? 0
+          : 1)
     )
       throw new RangeError(`--${name} must be a positive integer, got ${values[name]}`);
     return n;
@@ -596,6 +715,9 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
     paceMs: int('pace'),
     shutdownDelayMs: int('shutdown-delay'),
     capacitySeconds: int('capacity'),
+    warmupSeconds: int('warmup'),
+    directWarmupSeconds: int('direct-warmup'),
+    replacementsFirst: values['replacements-first'],
     loadFraction: int('load-percent') / 100,
     ratePerSecond: int('rate'),
     log: (line) => console.error(`rehearsal: ${line}`),

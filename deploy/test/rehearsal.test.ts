@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OpenLoopLoad } from '../rehearsal/open-loop-load.js';
 import { formatTable, type PhaseResult, rehearse } from '../rehearsal/rehearse.js';
@@ -81,6 +82,30 @@ describe('open-loop load generator', () => {
     }
   });
 
+  it('measures back-to-back windows with mark() without pausing the load, each request counted once', async () => {
+    const server = await serve((_nth, res) => res.end('[]'));
+    try {
+      const load = new OpenLoopLoad({ url: urlOf(server), tokens: ['t'], ratePerSecond: 200, connections: 4 });
+      load.start();
+      await new Promise((r) => setTimeout(r, 500));
+      const first = await load.mark();
+      await new Promise((r) => setTimeout(r, 500));
+      const second = await load.stop();
+      for (const w of [first, second]) {
+        expect(w.failed, JSON.stringify(w)).toBe(0);
+        expect(w.answered).toBe(w.sent);
+        // 200 requests/s over about half a second each (timers may run late on a busy machine, never early).
+        expect(w.sent).toBeGreaterThanOrEqual(95);
+        expect(w.seconds).toBeGreaterThanOrEqual(0.45);
+      }
+      // Scheduled back to back at 200/s: the two windows together hold every request sent in about 1 s.
+      const seconds = first.seconds + second.seconds;
+      expect(Math.abs(first.sent + second.sent - 200 * seconds)).toBeLessThanOrEqual(0.1 * 200 * seconds + 2);
+    } finally {
+      await close(server);
+    }
+  });
+
   it('names the field of a bad option', () => {
     expect(() => new OpenLoopLoad({ url: 'ftp://x', tokens: ['t'] })).toThrow(/url/);
     expect(() => new OpenLoopLoad({ url: 'http://x', tokens: [] })).toThrow(/tokens/);
@@ -88,10 +113,18 @@ describe('open-loop load generator', () => {
   });
 });
 
-// The zero-downtime rehearsal, short: real nginx (TLS) in front of two gateway processes and one engine on the local
-// Redis and PostgreSQL, open-loop HTTP load on kept-alive connections through nginx (1,000 requests/s, or half of what
-// the machine answers through nginx when that is less) and 100 live-stream clients, through a rolling restart of every
-// gateway, a blue-green switch and a rollback, after a steady phase under the same load as the baseline. The long run: `npm run rehearsal -w @cryptoscalp/deploy`.
+// The zero-downtime rehearsal in CI (`npm run test:deploy`, so `.ci/run`): real nginx (TLS) in front of two gateway
+// processes and one engine on the local Redis and PostgreSQL, open-loop HTTP load through nginx on kept-alive
+// connections at a fixed 1,000 requests/s and 100 live-stream clients, through a steady phase (the baseline of the
+// run), a rolling restart of every gateway, a blue-green switch and a rollback. Every gateway it needs (the first
+// set, the rolling restart's replacements, green, and the previous version for the rollback) starts side by side
+// before the phases, so a phase holds only the switch and its drain. Each gateway then gets 3 s at 250 requests/s
+// directly (as a deployment smoke-tests a new set before traffic is switched to it), and one load generator runs from
+// 3 s of warm-up through nginx to the end, each phase a window of it. No capacity runs: the target is fixed. The long
+// run, with the capacity baseline and replacements started under load: `npm run rehearsal -w @cryptoscalp/deploy`.
+
+/** The issue's goal: every phase at 1,000 requests/s. */
+const RATE = 1000;
 
 describe('zero-downtime rehearsal', () => {
   // On a timeout the rehearsal is still running: stop its processes by PID before the worker exits.
@@ -102,34 +135,47 @@ describe('zero-downtime rehearsal', () => {
     await Promise.race([running?.catch(() => undefined), new Promise((r) => setTimeout(r, 20_000))]);
   });
 
-  it('rolls, switches blue-green and rolls back under load with no failed request and no stream client lost', async () => {
+  it('rejects an unknown option by its name', async () => {
+    await expect(rehearse({ gateway: 2 } as never)).rejects.toThrow(/gateway: unknown option/);
+  });
+
+  it('rolls, switches blue-green and rolls back at 1,000 requests/s with no failed request and no stream client lost', async () => {
     const rehearsal = rehearse({
       gateways: 2,
       streamClients: 100,
-      holdSeconds: 2,
-      capacitySeconds: 2,
+      // 5 s of load before each action and 5 s after the stream clients are back: a phase whose gateways are
+      // still behind then (a queue that has not drained) reads under the rate. The rate is answered requests over the
+      // time to the last answer, so the last request's latency counts against 1 % of the phase: with 3 s holds a
+      // 6 s steady phase whose last answer took 230 ms (p99 129 ms) read 964 requests/s.
+      holdSeconds: 5,
+      ratePerSecond: RATE,
+      capacitySeconds: 0,
+      warmupSeconds: 3,
+      directWarmupSeconds: 3,
+      replacementsFirst: true,
       signal: controller.signal,
       ...(process.env.REHEARSAL_VERBOSE ? { log: (line: string) => console.error(`rehearsal: ${line}`) } : {}),
     });
     running = rehearsal;
     const report = await rehearsal;
     console.log(formatTable(report));
+    console.log(
+      `load average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
+    expect(report.load).toMatchObject({ mode: 'open-loop', targetPerSecond: RATE });
     const results = report.phases;
-    // The baseline of this run: what the gateways answer at all, directly and through nginx (printed; on a machine
-    // loaded by others a 2 s unpaced run may get no CPU at all, so its figure is not asserted).
-    expect(report.capacity).toHaveLength(4);
     expect(results.map((r) => r.phase)).toEqual(['steady', 'rolling restart', 'blue-green', 'rollback']);
     const by = (phase: PhaseResult['phase']) => results.find((r) => r.phase === phase) as PhaseResult;
     for (const r of results) {
-      expect(r.load.sent, `${r.phase}: load ran`).toBeGreaterThan(0);
       expect(r.load.failed, `${r.phase}: requests without a 2xx answer`).toBe(0);
-      expect(r.load.answered).toBe(r.load.sent);
-      // Open loop: requests go out at the target rate whatever the answers do, and the rate is what was answered
-      // until the last answer, so a deployment that stalls during a switch stretches it. Half the target is a floor
-      // a loaded machine still meets (the table prints the real rate; the target itself is printed above it).
-      expect(r.load.requestsPerSecond, `${r.phase}: rate against the target`).toBeGreaterThanOrEqual(
-        0.5 * report.load.targetPerSecond,
-      );
+      expect(r.load.answered, `${r.phase}: every request answered`).toBe(r.load.sent);
+      // Open loop: requests go out at 1,000/s whatever the answers do, and the rate is what was answered until the
+      // last answer, so a stall at the end of a phase stretches it. Within 1 % counts as reaching it, as in the
+      // script: a phase paced at exactly 1,000 reads a hair under (999.7).
+      expect(r.load.sent, `${r.phase}: load ran`).toBeGreaterThanOrEqual(RATE * 5 * 2);
+      expect(r.load.requestsPerSecond, `${r.phase}: rate`).toBeGreaterThanOrEqual(0.99 * RATE);
       expect(r.streams.clients).toBe(100);
       expect(r.streams.lost, `${r.phase}: stream clients that lost messages or never came back`).toBe(0);
       // Every reconnect was answered explicitly: resumed from its offset, or told to resnapshot.
