@@ -388,7 +388,7 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
       components: () => health.statuses(),
     });
   if (role === 'engine') {
-    ops = kernel.add(new OpsHttpComponent(config, health, observability, options.metricsToken));
+    ops = kernel.add(new OpsHttpComponent(config, health, observability, options.metricsToken, log));
   } else {
     http = kernel.add(
       new HttpComponent({
@@ -403,6 +403,7 @@ function compose(config: TraderConfig, ctx: ComposeContext, leader?: LeaderHooks
         cache,
         health,
         observability,
+        log,
       }),
     );
   }

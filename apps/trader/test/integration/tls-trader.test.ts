@@ -1,3 +1,4 @@
+import { copyFileSync, writeFileSync } from 'node:fs';
 import {
   runTestssl,
   SELF_SIGNED_CERT_FINDINGS,
@@ -7,11 +8,14 @@ import {
   TESTSSL_POLICY_CHECKS,
   testsslFinding,
   uniqueName,
+  waitFor,
 } from '@cryptoscalp/testkit';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ObservabilityComponent } from '../../src/app/components/observability-component.js';
 import { createTrader, type Trader } from '../../src/app/trader.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import type { LogLevel } from '../../src/internal/log.js';
 import { tempDirs } from '../temp-dir.js';
 import { killTraderChildren, startTraderProcess } from './trader-process.js';
 
@@ -24,15 +28,20 @@ const SECRET = 'tls-trader-secret-5b1e09c4d7a26f83e0b4c9d1a7f2e6b3';
 const tempDir = tempDirs('tls-trader-');
 const full = process.env.TESTSSL_FULL === '1';
 const schema = uniqueName('tls_trader');
+const reloadSchema = uniqueName('tls_reload');
 let trader: Trader | undefined;
+let reloadTrader: Trader | undefined;
 
 afterAll(async () => {
   try {
     await trader?.stop('test end');
+    await reloadTrader?.stop('test end');
   } finally {
     await killTraderChildren();
     const pool = new pg.Pool({ connectionString: serviceUrls.postgres, max: 1 });
-    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => pool.end());
+    await pool
+      .query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${reloadSchema}" CASCADE`)
+      .finally(() => pool.end());
   }
 }, 60_000);
 
@@ -115,4 +124,44 @@ describe('the trader over TLS, scanned by testssl.sh', () => {
     },
     full ? 420_000 : 240_000,
   );
+});
+
+describe('certificate reloads of a running trader', () => {
+  it("go to the trader's log with their level (so log.format and the level counter apply), not to stderr", async () => {
+    const dir = tempDir();
+    const cert = await selfSignedCert(dir, 'trader', 365);
+    const config = loadConfig({
+      env: { TRADER_ENV: 'test', TRADER_HTTP_TLS_CERT: cert.cert, TRADER_HTTP_TLS_KEY: cert.key },
+      overrides: {
+        dataDir: tempDir(),
+        http: { port: 0, shutdownDelayMs: 0 },
+        journal: { fsync: 'never' },
+        database: { url: serviceUrls.postgres, schema: reloadSchema },
+      },
+    });
+    const lines: { line: string; level: LogLevel }[] = [];
+    reloadTrader = createTrader({ config, jwtSecret: SECRET, log: (line, level) => lines.push({ line, level }) });
+    const ep = await reloadTrader.start();
+    expect(ep.http).toMatch(/^https:/);
+    const tlsLines = () => lines.filter((l) => l.line.includes('trader: tls'));
+    expect(tlsLines()).toEqual([]);
+
+    // A new pair written over the files: one reload, reported at info.
+    const next = await selfSignedCert(tempDir(), 'trader', 30);
+    copyFileSync(next.key, cert.key);
+    copyFileSync(next.cert, cert.cert);
+    await waitFor(() => tlsLines().length > 0, { timeoutMs: 10_000, intervalMs: 20, what: 'the reload line' });
+    expect(tlsLines()[0]).toMatchObject({ level: 'info', line: expect.stringMatching(/tls\s+reloaded /) });
+
+    // A certificate that is not PEM: refused, the previous pair stays, reported at error.
+    writeFileSync(cert.cert, 'not a certificate\n');
+    await waitFor(() => tlsLines().some((l) => l.line.includes('reload refused')), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: 'the refusal line',
+    });
+    expect(tlsLines().find((l) => l.line.includes('reload refused'))?.level).toBe('error');
+    const { body } = await reloadTrader.component<ObservabilityComponent>('monitoring').metrics();
+    expect(Number(/^cryptoscalp_log_messages_total\{level="error"\} (\d+)/m.exec(body)?.[1])).toBeGreaterThanOrEqual(1);
+  }, 120_000);
 });

@@ -8,6 +8,7 @@ import { TraderError } from '../../errors.js';
 import { createHttpServer } from '../../http/server.js';
 import { issueToken } from '../../http/tokens.js';
 import type { RunningHttpServer } from '../../http/types.js';
+import type { Log } from '../../internal/log.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import type { KeyEncryptionKey } from '../../security/kek.js';
 import { developmentKek } from '../../security/kek-source.js';
@@ -35,6 +36,8 @@ export interface HttpComponentOptions {
   cache: CacheComponent;
   health: HealthComponent;
   observability: ObservabilityComponent;
+  /** The trader's counted log: the audit log's set-aside rows and the certificate reloads go to it (in `log.format`). */
+  log: Log;
 }
 
 /**
@@ -73,6 +76,7 @@ export class HttpComponent implements Component {
         pool: this.options.postgres.pool(),
         schema: config.database.schema,
         deadLetterPath: resolve(config.dataDir, 'audit-dead-letter.jsonl'),
+        log: this.options.log,
       },
       ...(this.options.metricsToken ? { metricsToken: this.options.metricsToken } : {}),
       ...(this.#redis === undefined ? {} : { redis: this.#redis }),
@@ -87,7 +91,7 @@ export class HttpComponent implements Component {
       rateLimit: { perIp: config.http.rateLimitPerIp, perToken: config.http.rateLimitPerToken },
       maxConnectionsPerIp: config.http.maxConnectionsPerIp,
       ...(config.http.trustProxy.length > 0 ? { trustProxy: [...config.http.trustProxy] } : {}),
-      ...(config.http.tls.certFile === '' ? {} : { tls: { ...config.http.tls } }),
+      ...(config.http.tls.certFile === '' ? {} : { tls: { ...config.http.tls, log: this.options.log } }),
       cache: this.options.cache.cache(),
     });
     if (!this.options.secret)

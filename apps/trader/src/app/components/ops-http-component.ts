@@ -7,6 +7,7 @@ import { TraderError } from '../../errors.js';
 import { bearerToken } from '../../http/auth.js';
 import { scrapeTokenMatcher } from '../../http/scrape-token.js';
 import { TlsFiles } from '../../http/tls.js';
+import type { Log } from '../../internal/log.js';
 import type { Component } from '../../kernel/component.js';
 import type { HealthComponent } from './health-component.js';
 import type { ObservabilityComponent } from './observability-component.js';
@@ -28,13 +29,18 @@ export class OpsHttpComponent implements Component {
     private readonly observability: ObservabilityComponent,
     /** The scrape token `/metrics` requires; empty: none required. */
     private readonly metricsToken = '',
+    /** The trader's counted log (certificate reloads). @default console.error, as `TlsFiles` */
+    private readonly log?: Log,
   ) {}
 
   async start(): Promise<void> {
     const handler = createHealthHandler(this.health.registry, { protectMetrics: false });
     const scrapeToken = this.metricsToken === '' ? undefined : scrapeTokenMatcher(this.metricsToken);
     const { certFile, keyFile } = this.config.http.tls;
-    this.#tls = certFile === '' ? undefined : new TlsFiles({ certFile, keyFile });
+    this.#tls =
+      certFile === ''
+        ? undefined
+        : new TlsFiles({ certFile, keyFile, ...(this.log === undefined ? {} : { log: this.log }) });
     const listener: RequestListener = (req, res) =>
       handler(req, res, () => {
         if (req.url === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
