@@ -45,6 +45,7 @@ export const FAULT_KINDS = [
   'feed-kill',
   'feed-stop',
   'disk-full',
+  'clock-jump',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -609,6 +610,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           }
           break;
         }
+        case 'clock-jump': {
+          // The venue's clock steps 30 to 120 s, forwards or backwards, for the hold, then steps back.
+          const f = feed as FeedProcess;
+          const ms = (rng.next() < 0.5 ? -1 : 1) * (30_000 + Math.floor(rng.next() * 90_001));
+          await f.jumpClock(ms);
+          target = `feed pid ${f.pid}: venue clock ${ms > 0 ? '+' : ''}${(ms / 1000).toFixed(1)} s`;
+          undo = async () => {
+            await hold();
+            await f.jumpClock(-ms);
+          };
+          break;
+        }
         case 'disk-full': {
           const e = active as Supervised;
           const d = engineDirs[engines.indexOf(e)] as string;
@@ -842,7 +855,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             .join('; '),
     );
     notes.push(`load average (1 / 5 / 15 min) at the end: ${load()}`);
-    notes.push('clock jumps: not injected (the simulator has no settable clock: it runs on performance.now)');
     return {
       seed: o.seed,
       durationSec: o.durationSec,

@@ -1,5 +1,6 @@
 // The exchange simulator (Binance format) in its own process on a fixed port, so the chaos suite can SIGKILL or
-// SIGSTOP the venue and start it again at the same address (a venue restart: its update ids start over).
+// SIGSTOP the venue and start it again at the same address (a venue restart: its update ids start over), and jump
+// the venue's clock (a JSON line on the child's stdin, answered with the new offset on its stdout).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,6 +23,8 @@ export interface FeedOptions {
 export class FeedProcess {
   #child: ChildProcess | undefined;
   #starts = 0;
+  /** Waiting for the child's answer to a clock jump (one at a time). */
+  #answer: ((line: string) => void) | undefined;
 
   constructor(private readonly options: FeedOptions) {}
 
@@ -52,16 +55,26 @@ export class FeedProcess {
         CHAOS_FEED_EPS: String(this.options.eventsPerSecond ?? 200),
         CHAOS_FEED_SEED: String(this.options.seed + this.#starts++),
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'inherit'],
     });
     this.#child = child;
     try {
       await new Promise<void>((resolveLine, reject) => {
+        // The first line says it listens; later ones answer clock jumps.
         const rl = createInterface({ input: child.stdout as NonNullable<ChildProcess['stdout']> });
-        rl.once('line', () => {
-          rl.close();
-          resolveLine();
+        let first = true;
+        rl.on('line', (line) => {
+          if (first) {
+            first = false;
+            resolveLine();
+            return;
+          }
+          const answer = this.#answer;
+          this.#answer = undefined;
+          answer?.(line);
         });
+        // A child gone mid-write (SIGKILL) must not throw here: the fault's own checks report it.
+        child.stdin?.on('error', () => {});
         child.once('exit', (code, signal) => reject(new Error(`feed exited (${code ?? signal}) before listening`)));
         // tsx compiles the simulator at each start: at load average 30 that alone took over 30 s once.
         setTimeout(() => reject(new Error('feed did not listen within 120 s')), 120_000).unref();
@@ -80,6 +93,31 @@ export class FeedProcess {
     child.kill('SIGCONT');
     child.kill('SIGKILL');
     await exited(child);
+  }
+
+  /**
+   * The venue's clock jumps by `ms` (negative: backwards): every time it sends from now on is off by the sum of the
+   * jumps since it started. Resolves with that sum once the child has applied it.
+   * @throws Error when the feed is not running or does not answer within 10 s.
+   */
+  async jumpClock(ms: number): Promise<number> {
+    const child = this.#child;
+    if (child?.stdin == null || child.exitCode !== null) throw new Error('jumpClock: the feed is not running');
+    if (this.#answer !== undefined) throw new Error('jumpClock: a jump is already waiting for its answer');
+    const line = await new Promise<string>((resolveAnswer, reject) => {
+      const timer = setTimeout(() => {
+        this.#answer = undefined;
+        reject(new Error('jumpClock: the feed did not answer within 10 s'));
+      }, 10_000);
+      this.#answer = (l) => {
+        clearTimeout(timer);
+        resolveAnswer(l);
+      };
+      child.stdin?.write(`${JSON.stringify({ jumpClockMs: ms })}\n`);
+    });
+    const offset = (JSON.parse(line) as { clockOffsetMs?: unknown }).clockOffsetMs;
+    if (typeof offset !== 'number') throw new Error(`jumpClock: unexpected answer ${line}`);
+    return offset;
   }
 
   /** SIGSTOP: connections stay open, nothing is sent. */
@@ -102,6 +140,19 @@ async function main(): Promise<void> {
   });
   const urls = await sim.start();
   console.log(JSON.stringify(urls));
+  // Clock jumps from the harness: `{"jumpClockMs": n}` a line; answered with the venue's offset after it.
+  const commands = createInterface({ input: process.stdin });
+  commands.on('line', (line) => {
+    let ms: unknown;
+    try {
+      ms = (JSON.parse(line) as { jumpClockMs?: unknown }).jumpClockMs;
+    } catch {
+      ms = undefined;
+    }
+    if (typeof ms === 'number' && Number.isFinite(ms)) sim.jumpClock(ms);
+    else console.error(`feed: ignored command ${line}`);
+    console.log(JSON.stringify({ clockOffsetMs: sim.stats().clockOffsetMs }));
+  });
   const stop = () => {
     setTimeout(() => process.exit(0), 500).unref();
     void sim.close().then(() => process.exit(0));

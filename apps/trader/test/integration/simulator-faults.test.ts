@@ -118,4 +118,36 @@ describe('simulator faults through the Binance data client', () => {
     await expectTrueBooks();
     expect(sim.stats().faults).toMatchObject({ disconnects: 1, gaps: 1, duplicates: 5, malformed: 8 });
   });
+
+  it('follows the venue through clock jumps either way: only the venue times move, no resync, books true', async () => {
+    const snapshots = sim.stats().snapshotsServed;
+    const gaps = engine.counters.gaps;
+    const engineSnapshots = engine.counters.snapshots;
+    const exchTs = () => engine.books.get('BTCUSDT')?.book.exchTs ?? 0;
+    for (const [jump, offset] of [
+      [60_000, 60_000],
+      [-120_000, -60_000],
+    ] as const) {
+      sim.jumpClock(jump);
+      expect(sim.stats().clockOffsetMs).toBe(offset);
+      const before = engine.counters.bookEvents;
+      await waitFor(
+        () => engine.counters.bookEvents > before + 20 && Math.abs(exchTs() - (Date.now() + offset)) < 5_000,
+        {
+          timeoutMs: 20_000,
+          what: `book events stamped ${offset} ms off`,
+        },
+      );
+      await expectTrueBooks();
+    }
+    sim.jumpClock(60_000);
+    expect(sim.stats()).toMatchObject({ clockOffsetMs: 0, faults: { clockJumps: 3 } });
+    await progress();
+    expect(Math.abs(exchTs() - Date.now())).toBeLessThan(5_000);
+    // Sequence ids decide what is applied, not times: no snapshot was needed.
+    expect(sim.stats().snapshotsServed).toBe(snapshots);
+    expect(engine.counters.gaps).toBe(gaps);
+    expect(engine.counters.snapshots).toBe(engineSnapshots);
+    expect(() => sim.jumpClock(Number.NaN)).toThrow(/finite/);
+  });
 });

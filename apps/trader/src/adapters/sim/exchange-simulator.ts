@@ -30,7 +30,16 @@ export interface SimulatorStats {
   depthUpdates: number;
   trades: number;
   snapshotsServed: number;
-  faults: { disconnects: number; gaps: number; duplicates: number; malformed: number; stalls: number };
+  faults: {
+    disconnects: number;
+    gaps: number;
+    duplicates: number;
+    malformed: number;
+    stalls: number;
+    clockJumps: number;
+  };
+  /** How far the venue's clock (the `E` and `T` times it sends) is from this machine's, ms ({@link ExchangeSimulator.jumpClock}). */
+  clockOffsetMs: number;
 }
 
 interface Client {
@@ -44,7 +53,7 @@ interface Client {
  * combined streams or `/ws`, plus `SUBSCRIBE`/`UNSUBSCRIBE` messages) publishing `<symbol>@depth` diffs (`U`, `u`,
  * `pu`, `E`) and `<symbol>@trade` events, and a REST endpoint `GET /api/v3/depth?symbol=&limit=` returning the
  * true book with `lastUpdateId`. Faults are switched on programmatically: {@link disconnectAll}, {@link injectGap},
- * {@link duplicateNext}, {@link sendMalformed}, {@link stall}.
+ * {@link duplicateNext}, {@link sendMalformed}, {@link stall}, {@link jumpClock}.
  */
 export class ExchangeSimulator {
   private readonly models = new Map<string, MarketModel>();
@@ -54,6 +63,7 @@ export class ExchangeSimulator {
   private timer: NodeJS.Timeout | undefined;
   private lastStep = 0;
   private stalledUntil = 0;
+  private clockOffsetMs = 0;
   private duplicates = 0;
   private readonly gapPending = new Set<string>();
   private closed = false;
@@ -64,7 +74,8 @@ export class ExchangeSimulator {
     depthUpdates: 0,
     trades: 0,
     snapshotsServed: 0,
-    faults: { disconnects: 0, gaps: 0, duplicates: 0, malformed: 0, stalls: 0 },
+    faults: { disconnects: 0, gaps: 0, duplicates: 0, malformed: 0, stalls: 0, clockJumps: 0 },
+    clockOffsetMs: 0,
   };
 
   constructor(options: ExchangeSimulatorOptions = {}) {
@@ -134,7 +145,8 @@ export class ExchangeSimulator {
 
   /** Advances every market by `dtMs` and publishes the results (manual stepping for tests, or the timer). */
   step(dtMs: number): void {
-    const now = Date.now();
+    // The venue's clock: this machine's plus the offset a clock jump left (the market itself runs on real time).
+    const now = Date.now() + this.clockOffsetMs;
     for (const [symbol, model] of this.models) {
       model.step(dtMs);
       const lower = symbol.toLowerCase();
@@ -297,6 +309,18 @@ export class ExchangeSimulator {
   stall(ms: number): void {
     this.counters.faults.stalls++;
     this.stalledUntil = Date.now() + ms;
+  }
+
+  /**
+   * Fault: the venue's clock jumps by `ms` (negative: backwards), as a venue host's clock stepped by NTP or by hand:
+   * every `E` and `T` time sent from now on is off by the sum of the jumps so far. Only the times change: the
+   * market, its sequence ids and the frame rate go on as before. `jumpClock(-offset)` undoes it.
+   */
+  jumpClock(ms: number): void {
+    if (!Number.isFinite(ms)) throw new TypeError(`jumpClock: ms must be a finite number (got ${ms})`);
+    this.counters.faults.clockJumps++;
+    this.clockOffsetMs += ms;
+    this.counters.clockOffsetMs = this.clockOffsetMs;
   }
 
   /** Counters. */
