@@ -8,7 +8,6 @@
  * PROM=1 to run prom-client's scrape of the same registry before each of ours, unmeasured; SETTLE=1 for a
  * full GC right before each of ours)
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -16,6 +15,7 @@ import vm from 'node:vm';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { Monitoring } from '../src/index.js';
 import { ChunkWriter } from '../src/internal/chunk-writer.js';
+import { type LoopGap, startLoopGaps } from './loop-gaps.js';
 
 const which = process.env.CASE ?? 'B';
 const runs = Number(process.env.RUNS ?? 6);
@@ -40,19 +40,6 @@ new PerformanceObserver((list) => {
     gcs.push({ start: e.startTime, ms: e.duration, kind: KINDS[kind] ?? String(kind) });
   }
 }).observe({ entryTypes: ['gc'] });
-
-/** The main thread's on-CPU time in ms (kernel schedstat; excludes GC helper threads and waiting for a core). */
-const schedFd = fs.openSync('/proc/thread-self/schedstat', 'r');
-const schedBuf = Buffer.alloc(64);
-function threadMs(): number {
-  const n = fs.readSync(schedFd, schedBuf, 0, 64, 0);
-  return Number.parseInt(schedBuf.toString('latin1', 0, n), 10) / 1e6;
-}
-
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 const reg = new Registry();
 if (which === 'B') {
@@ -88,44 +75,15 @@ proto.yieldNow = function (this: { sliceStart: number }) {
   return yieldNow.call(this);
 };
 
-interface Gap {
-  start: number;
-  end: number;
-  cpu: number;
-  thread: number;
-}
-
-async function scrape(): Promise<{ gaps: Gap[]; totalMs: number; slices: number }> {
-  const gaps: Gap[] = [];
-  let running = true;
-  let last = performance.now();
-  let lastCpu = cpuMs();
-  let lastThread = threadMs();
-  const sample = () => {
-    const now = performance.now();
-    const cpu = cpuMs();
-    const thread = threadMs();
-    gaps.push({ start: last, end: now, cpu: cpu - lastCpu, thread: thread - lastThread });
-    last = now;
-    lastCpu = cpu;
-    lastThread = thread;
-  };
-  const tick = () => {
-    sample();
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  await new Promise((r) => setImmediate(r));
-  gaps.length = 0;
+async function scrape(): Promise<{ gaps: LoopGap[]; totalMs: number; slices: number }> {
+  const gaps: LoopGap[] = [];
+  const ticker = await startLoopGaps((g) => gaps.push(g));
   slices.length = 0;
-  last = performance.now();
-  lastCpu = cpuMs();
-  lastThread = threadMs();
   const t0 = performance.now();
   await mon.metrics();
   const totalMs = performance.now() - t0;
-  sample();
-  running = false;
+  ticker.sample();
+  ticker.stop();
   await new Promise((r) => setTimeout(r, 20)); // let the gc entries arrive
   return { gaps, totalMs, slices: gaps.length };
 }

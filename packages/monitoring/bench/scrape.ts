@@ -14,7 +14,6 @@
  * every measured scrape, so that what lands in a scrape's blocks is the collection of its own garbage,
  * not of the previous scrape's; CASES=BC runs only those cases: A, B (with the cost of sending its text), C, H (hot path of the series index))
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -22,6 +21,7 @@ import vm from 'node:vm';
 import { type BenchFigure, percentiles, reportBench } from '@cryptoscalp/testkit';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Monitoring } from '../src/index.js';
+import { startLoopGaps } from './loop-gaps.js';
 
 const sliceMs = Number(process.env.SLICE_MS ?? 4);
 const runs = Number(process.env.RUNS ?? 8);
@@ -35,28 +35,6 @@ let fullGc: (() => void) | undefined;
 if (settle) {
   v8.setFlagsFromString('--expose-gc');
   fullGc = vm.runInNewContext('gc') as () => void;
-}
-
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
-// The main thread's own on-CPU time (first field of the kernel's schedstat, ns): unlike process CPU time
-// it leaves out the GC helper threads (concurrent marking, sweeping), which do not block the loop, and
-// unlike wall time it leaves out waiting for a core. Opened here, on the main thread.
-const schedFd = (() => {
-  try {
-    return fs.openSync('/proc/thread-self/schedstat', 'r');
-  } catch {
-    return undefined;
-  }
-})();
-const schedBuf = Buffer.alloc(64);
-function threadMs(): number {
-  if (schedFd === undefined) return Number.NaN;
-  const n = fs.readSync(schedFd, schedBuf, 0, 64, 0);
-  return Number.parseInt(schedBuf.toString('latin1', 0, n), 10) / 1e6;
 }
 
 interface Measured {
@@ -75,41 +53,19 @@ async function measure(fn: () => Promise<string>): Promise<Measured> {
   // The histogram's first timer run only starts its clock.
   await new Promise((r) => setTimeout(r, 5));
   eld.reset();
-  let running = true;
-  let last = performance.now();
-  let lastCpu = cpuMs();
-  let lastThread = threadMs();
   let gap = 0;
   let gapCpu = 0;
   let gapThread = 0;
-  const sample = () => {
-    const now = performance.now();
-    const cpu = cpuMs();
-    const thread = threadMs();
-    if (now - last > gap) gap = now - last;
-    if (cpu - lastCpu > gapCpu) gapCpu = cpu - lastCpu;
-    if (thread - lastThread > gapThread) gapThread = thread - lastThread;
-    last = now;
-    lastCpu = cpu;
-    lastThread = thread;
-  };
-  const tick = () => {
-    sample();
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  await new Promise((r) => setImmediate(r));
-  last = performance.now();
-  lastCpu = cpuMs();
-  lastThread = threadMs();
-  gap = 0;
-  gapCpu = 0;
-  gapThread = 0;
+  const ticker = await startLoopGaps((g) => {
+    if (g.end - g.start > gap) gap = g.end - g.start;
+    if (g.cpu > gapCpu) gapCpu = g.cpu;
+    if (g.thread > gapThread) gapThread = g.thread;
+  });
   const t0 = performance.now();
   const text = await fn();
   const totalMs = performance.now() - t0;
-  sample(); // the last slice ends before the ticker's next run
-  running = false;
+  ticker.sample(); // the last slice ends before the ticker's next run
+  ticker.stop();
   await new Promise((r) => setTimeout(r, 5));
   eld.disable();
   loads.push(os.loadavg()[0] as number);
