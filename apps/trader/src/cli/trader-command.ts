@@ -11,6 +11,7 @@ import type { TraderConfig } from '../config/config-types.js';
 import { loadConfig } from '../config/load-config.js';
 import { loadSecrets, type TraderSecrets } from '../config/secrets.js';
 import { isTraderError } from '../errors.js';
+import { setCrashLog } from '../internal/crash-log.js';
 import { createLogWriter, type Log } from '../internal/log.js';
 import { watchParent } from '../internal/parent-watch.js';
 import { runRecordCommand } from '../recording/record-command.js';
@@ -59,6 +60,9 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
   let config: TraderConfig;
   let secrets: TraderSecrets;
   let kek: KekSource;
+  // The process's own command: a crash is written in the deployment's format (see crash-log.ts).
+  const ownProcess = io === PROCESS_IO;
+  if (ownProcess) setCrashLog(io.env.TRADER_LOG_FORMAT === 'json' ? configErrorLog(io) : undefined);
   try {
     config = loadConfig({ argv, env: io.env });
     secrets = loadSecrets(io.env, config);
@@ -83,6 +87,7 @@ export async function runTraderCommand(argv: string[], io: TraderCommandIo = PRO
     });
   const out = writer('out');
   const err = writer('err');
+  if (ownProcess) setCrashLog(config.log.format === 'json' ? err : undefined);
 
   // Stop requests are taken from the first moment, so a signal during start still shuts down in order.
   let requestStop: (reason: string) => void = () => {};

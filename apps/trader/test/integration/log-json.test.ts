@@ -33,8 +33,8 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-function startTrader(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--port', '0'], {
+function startTrader(env: Record<string, string>, nodeArgs: string[] = []): Run {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', '--port', '0'], {
     cwd: appDir,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -158,6 +158,42 @@ describe('a trader process with TRADER_LOG_FORMAT=json', () => {
     });
     // It never reached its summary: the stop was cut short.
     expect(run.stdout()).not.toContain('trader: summary');
+  }, 150_000);
+});
+
+describe('a crash with TRADER_LOG_FORMAT=json', () => {
+  it("is one fatal JSON line on stderr naming the error, beside node's own report, and the process exits 1", async () => {
+    // An uncaught exception in a running trader: a SIGUSR2 handler that throws, loaded before the trader.
+    const crash = `process.on('SIGUSR2', () => { throw new Error('crash-test ' + process.pid); });`;
+    const run = startTrader(env(tempDir(), 'log-json-3'), [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(crash)}`,
+    ]);
+    try {
+      await waitFor(() => run.stdout().includes('trader: running') || run.child.exitCode !== null, {
+        timeoutMs: 90_000,
+        intervalMs: 50,
+        what: 'trader: running',
+      });
+      expect(run.stdout(), run.stderr()).toContain('trader: running');
+      run.child.kill('SIGUSR2');
+      expect(await run.exited, run.stderr()).toBe(1);
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+    }
+    const json = run
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const fatal = json.filter((o) => o.level === 'fatal');
+    expect(fatal, run.stderr()).toHaveLength(1);
+    expect(fatal[0]).toMatchObject({ role: 'all', instance: 'log-json-3', pid: run.child.pid });
+    expect(fatal[0]?.msg).toMatch(
+      new RegExp(`^trader: crashed \\(uncaughtException\\): Error: crash-test ${run.child.pid}\\n\\s+at `),
+    );
+    // node's own report follows (plain text: promtail labels it error).
+    expect(run.stderr()).toContain(`Error: crash-test ${run.child.pid}`);
   }, 150_000);
 });
 
