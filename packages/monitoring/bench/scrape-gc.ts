@@ -12,10 +12,11 @@ import os from 'node:os';
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { Monitoring } from '../src/index.js';
 import { ChunkWriter } from '../src/internal/chunk-writer.js';
 import { type LoopGap, startLoopGaps } from './loop-gaps.js';
+import { addOrdersAndFills, addWideCounter } from './registries.js';
 
 const which = process.env.CASE ?? 'B';
 const runs = Number(process.env.RUNS ?? 6);
@@ -42,21 +43,8 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 const reg = new Registry();
-if (which === 'B') {
-  const wide = new Counter({ name: 'bench_wide_total', help: 'w', labelNames: ['id'], registers: [reg] });
-  for (let i = 0; i < 100_000; i++) wide.labels(`id-${i}`).inc(i);
-} else {
-  const c50 = new Counter({ name: 'bench_orders_total', help: 'c', labelNames: ['symbol', 'side'], registers: [reg] });
-  for (let i = 0; i < 50_000; i++) c50.labels(`SYM${i >> 1}`, i & 1 ? 'buy' : 'sell').inc(i);
-  const h35 = new Histogram({
-    name: 'bench_fill_seconds',
-    help: 'h',
-    labelNames: ['venue', 'symbol'],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
-    registers: [reg],
-  });
-  for (let i = 0; i < 3_500; i++) for (let j = 0; j < 3; j++) h35.labels(`v${i % 7}`, `S${i}`).observe(j * 0.02);
-}
+if (which === 'B') addWideCounter(reg);
+else addOrdersAndFills(reg);
 const mon = new Monitoring({
   registry: reg,
   defaultMetrics: false,

@@ -22,6 +22,7 @@ import { type BenchFigure, percentiles, reportBench } from '@cryptoscalp/testkit
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Monitoring } from '../src/index.js';
 import { startLoopGaps } from './loop-gaps.js';
+import { addOrdersAndFills, addWideCounter } from './registries.js';
 
 const sliceMs = Number(process.env.SLICE_MS ?? 4);
 const runs = Number(process.env.RUNS ?? 8);
@@ -227,13 +228,7 @@ async function caseA(): Promise<void> {
 // Then the cost of sending the text, on the same registry.
 async function caseB(): Promise<void> {
   const regB = new Registry();
-  const wide = new Counter({
-    name: 'bench_wide_total',
-    help: 'one wide counter',
-    labelNames: ['id'],
-    registers: [regB],
-  });
-  for (let i = 0; i < 100_000; i++) wide.labels(`id-${i}`).inc(i);
+  addWideCounter(regB);
   const tIndex = performance.now();
   const monB = monitoringFor(regB);
   const indexMs = performance.now() - tIndex;
@@ -292,21 +287,7 @@ async function caseB(): Promise<void> {
 // (C) one counter of 50k series plus a histogram of 3,500 label sets.
 async function caseC(): Promise<void> {
   const regC = new Registry();
-  const c50 = new Counter({
-    name: 'bench_orders_total',
-    help: 'c',
-    labelNames: ['symbol', 'side'],
-    registers: [regC],
-  });
-  for (let i = 0; i < 50_000; i++) c50.labels(`SYM${i >> 1}`, i & 1 ? 'buy' : 'sell').inc(i);
-  const h35 = new Histogram({
-    name: 'bench_fill_seconds',
-    help: 'h',
-    labelNames: ['venue', 'symbol'],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
-    registers: [regC],
-  });
-  for (let i = 0; i < 3_500; i++) for (let j = 0; j < 3; j++) h35.labels(`v${i % 7}`, `S${i}`).observe(j * 0.02);
+  addOrdersAndFills(regC);
   const monC = monitoringFor(regC);
   const cRes = await compare(regC, monC);
   await monC.close();

@@ -53,6 +53,16 @@ function startTrader(env: Record<string, string>, nodeArgs: string[] = []): Run 
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+/** Waits until the trader says it runs; fails with its stderr when it exited first. */
+async function running(run: Run): Promise<void> {
+  await waitFor(() => run.stdout().includes('trader: running') || run.child.exitCode !== null, {
+    timeoutMs: 90_000,
+    intervalMs: 50,
+    what: 'trader: running',
+  });
+  expect(run.stdout(), run.stderr()).toContain('trader: running');
+}
+
 /** Every line of `text` as a pino object; a line that is not JSON fails the test, naming it. */
 function objects(text: string, stream: string): Record<string, unknown>[] {
   const lines = text.split('\n');
@@ -94,12 +104,7 @@ describe('a trader process with TRADER_LOG_FORMAT=json', () => {
     const metricsToken = randomBytes(32).toString('hex');
     const run = startTrader(env(dataDir, 'log-json-1', { TRADER_METRICS_TOKEN: metricsToken }));
     try {
-      await waitFor(() => run.stdout().includes('trader: running') || run.child.exitCode !== null, {
-        timeoutMs: 90_000,
-        intervalMs: 50,
-        what: 'trader: running',
-      });
-      expect(run.stdout(), run.stderr()).toContain('trader: running');
+      await running(run);
       const metricsUrl = /trader: metrics\s+(http:\/\/\S+\/metrics)/.exec(run.stdout())?.[1] as string;
       const metrics = await (await fetch(metricsUrl, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
       const warns = Number(/^cryptoscalp_log_messages_total\{level="warn"\} (\d+)/m.exec(metrics)?.[1]);
@@ -133,11 +138,7 @@ describe('a trader process with TRADER_LOG_FORMAT=json', () => {
     // A long drain keeps the first stop going while the second signal arrives.
     const run = startTrader(env(tempDir(), 'log-json-2', { TRADER_HTTP_SHUTDOWN_DELAY_MS: '20000' }));
     try {
-      await waitFor(() => run.stdout().includes('trader: running') || run.child.exitCode !== null, {
-        timeoutMs: 90_000,
-        intervalMs: 50,
-        what: 'trader: running',
-      });
+      await running(run);
       run.child.kill('SIGTERM');
       await waitFor(() => run.stdout().includes('trader: stopping (SIGTERM)') || run.child.exitCode !== null, {
         timeoutMs: 30_000,
@@ -170,12 +171,7 @@ describe('a crash with TRADER_LOG_FORMAT=json', () => {
       `data:text/javascript,${encodeURIComponent(crash)}`,
     ]);
     try {
-      await waitFor(() => run.stdout().includes('trader: running') || run.child.exitCode !== null, {
-        timeoutMs: 90_000,
-        intervalMs: 50,
-        what: 'trader: running',
-      });
-      expect(run.stdout(), run.stderr()).toContain('trader: running');
+      await running(run);
       run.child.kill('SIGUSR2');
       expect(await run.exited, run.stderr()).toBe(1);
     } finally {
