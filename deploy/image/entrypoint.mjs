@@ -7,7 +7,21 @@
 // tokens and are read from the environment only, so for each `<NAME>_FILE` set here `<NAME>` becomes that file's
 // content (one trailing line break dropped) and `<NAME>_FILE` is removed (the trader refuses unknown `TRADER_*`
 // variables). Both `<NAME>` and `<NAME>_FILE`, or an unreadable file, stop the start with exit code 2.
+// With TRADER_LOG_FORMAT=json (how the deployments run) a refusal is one JSON line in the trader's own shape, so the
+// log store reads its level like any other line.
 import { readFileSync } from 'node:fs';
+
+function refuse(msg) {
+  if (process.env.TRADER_LOG_FORMAT === 'json') {
+    const line = { level: 'error', time: Date.now() };
+    if (process.env.TRADER_ROLE !== undefined) line.role = process.env.TRADER_ROLE;
+    if (process.env.TRADER_INSTANCE_ID !== undefined) line.instance = process.env.TRADER_INSTANCE_ID;
+    line.pid = process.pid;
+    line.msg = msg;
+    process.stderr.write(`${JSON.stringify(line)}\n`);
+  } else console.error(msg);
+  process.exit(2);
+}
 
 const FROM_FILE = [
   'DATABASE_URL',
@@ -21,15 +35,11 @@ const FROM_FILE = [
 for (const name of FROM_FILE) {
   const path = process.env[`${name}_FILE`];
   if (path === undefined) continue;
-  if (process.env[name] !== undefined) {
-    console.error(`entrypoint: both ${name} and ${name}_FILE are set; keep one`);
-    process.exit(2);
-  }
+  if (process.env[name] !== undefined) refuse(`entrypoint: both ${name} and ${name}_FILE are set; keep one`);
   try {
     process.env[name] = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
   } catch (e) {
-    console.error(`entrypoint: ${name}_FILE: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(2);
+    refuse(`entrypoint: ${name}_FILE: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
   }
   delete process.env[`${name}_FILE`];
 }

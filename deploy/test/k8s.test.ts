@@ -243,6 +243,15 @@ describe('kubernetes manifests (kubectl kustomize + kubernetes-models + policy)'
           // Behind the Ingress every client has a controller's address: the Ingress limits per client instead.
           expect(config.http.rateLimitPerIp, what).toBe(0);
           expect(config.http.port, what).toBe(c.ports[0].containerPort);
+          // JSON lines for the log store, also before the config file is read (the entrypoint, a config error).
+          expect(config.log.format, what).toBe('json');
+          const env = Object.assign(
+            {},
+            ...(c.envFrom ?? []).map(
+              (f: Obj) => of(o, 'ConfigMap').find((m) => m.metadata.name === f.configMapRef.name)?.data,
+            ),
+          );
+          expect(env.TRADER_LOG_FORMAT, `${what} TRADER_LOG_FORMAT in its environment`).toBe('json');
         }
       });
 
