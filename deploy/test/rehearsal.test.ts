@@ -140,30 +140,45 @@ describe('zero-downtime rehearsal', () => {
   });
 
   it('rolls, switches blue-green and rolls back at 1,000 requests/s with no failed request and no stream client lost', async () => {
-    const rehearsal = rehearse({
-      gateways: 2,
-      streamClients: 100,
-      // 5 s of load before each action and 5 s after the stream clients are back: a phase whose gateways are
-      // still behind then (a queue that has not drained) reads under the rate. The rate is answered requests over the
-      // time to the last answer, so the last request's latency counts against 1 % of the phase: with 3 s holds a
-      // 6 s steady phase whose last answer took 230 ms (p99 129 ms) read 964 requests/s.
-      holdSeconds: 5,
-      ratePerSecond: RATE,
-      capacitySeconds: 0,
-      warmupSeconds: 3,
-      directWarmupSeconds: 3,
-      replacementsFirst: true,
-      signal: controller.signal,
-      ...(process.env.REHEARSAL_VERBOSE ? { log: (line: string) => console.error(`rehearsal: ${line}`) } : {}),
-    });
-    running = rehearsal;
-    const report = await rehearsal;
-    console.log(formatTable(report));
-    console.log(
-      `load average at the end: ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
-    );
+    const once = async () => {
+      const rehearsal = rehearse({
+        gateways: 2,
+        streamClients: 100,
+        // 5 s of load before each action and 5 s after the stream clients are back: a phase whose gateways are
+        // still behind then (a queue that has not drained) reads under the rate. The rate is answered requests over
+        // the time to the last answer, so the last request's latency counts against 1 % of the phase: with 3 s holds
+        // a 6 s steady phase whose last answer took 230 ms (p99 129 ms) read 964 requests/s.
+        holdSeconds: 5,
+        ratePerSecond: RATE,
+        capacitySeconds: 0,
+        warmupSeconds: 3,
+        directWarmupSeconds: 3,
+        replacementsFirst: true,
+        signal: controller.signal,
+        ...(process.env.REHEARSAL_VERBOSE ? { log: (line: string) => console.error(`rehearsal: ${line}`) } : {}),
+      });
+      running = rehearsal;
+      const report = await rehearsal;
+      console.log(formatTable(report));
+      console.log(
+        `load average at the end: ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
+      );
+      return report;
+    };
+    let report = await once();
+    // The steady phase is the control: no gateway moves. When even it misses the rate, the machine could not carry
+    // 1,000 requests/s at that moment (seen once in four CI runs on 2 cores: 987 requests/s with every core busy and
+    // 40 % more CPU per request than the other runs), so the run says nothing about the switches: it is repeated
+    // once, and the repeat is judged whole (the first run's table is printed above it).
+    const steady = report.phases.find((r) => r.phase === 'steady');
+    if (steady !== undefined && steady.load.requestsPerSecond < 0.99 * RATE) {
+      console.log(
+        `steady phase at ${steady.load.requestsPerSecond.toFixed(1)} requests/s (${steady.load.failed} failed): the machine did not carry the rate without any change; repeating the rehearsal once`,
+      );
+      report = await once();
+    }
     expect(report.load).toMatchObject({ mode: 'open-loop', targetPerSecond: RATE });
     const results = report.phases;
     expect(results.map((r) => r.phase)).toEqual(['steady', 'rolling restart', 'blue-green', 'rollback']);
@@ -187,5 +202,5 @@ describe('zero-downtime rehearsal', () => {
     expect(by('rolling restart').streams.reconnects).toBeGreaterThanOrEqual(100);
     expect(by('blue-green').streams.reconnects).toBeGreaterThanOrEqual(100);
     expect(by('rollback').streams.reconnects).toBeGreaterThanOrEqual(100);
-  }, 180_000);
+  }, 400_000);
 });
