@@ -222,6 +222,8 @@ function startTrader(dataDir: string, databaseUrl: string): { child: ChildProces
       // PostgreSQL with the whole journal from entry 1.
       TRADER_JOURNAL_SEGMENT_BYTES: String(JOURNAL_SEGMENT_BYTES),
       TRADER_JOURNAL_RETAIN_SEGMENTS: '0',
+      // The engine's WAL archive check (the PostgresWalArchiving* alerts), sampled often enough to see this drill's.
+      TRADER_DATABASE_ARCHIVE_CHECK_MS: '1000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -522,6 +524,19 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     // skip the entries the restore lacks; see disaster-recovery.md.)
     const restartAt = Date.now();
     await stopTrader(trader.child);
+    // What the engine's WAL archive check saw before the loss (its exit summary): archiving on, working, keeping up.
+    const summary = /trader: summary (\{[\s\S]*\n\})/.exec(trader.output())?.[1];
+    expect(summary, trader.output().slice(-3_000)).toBeDefined();
+    const walArchive = (JSON.parse(summary as string) as { persistence?: { walArchive?: Record<string, unknown> } })
+      .persistence?.walArchive;
+    expect(walArchive).toMatchObject({
+      enabled: true,
+      failing: false,
+      failures: 0,
+      timeoutSeconds: drill.archiveTimeoutS,
+    });
+    expect(walArchive?.archived).toBeGreaterThanOrEqual(1);
+    expect(walArchive?.segmentsPending).toBeLessThanOrEqual(2);
     const seqAtRestart = readJournal().length;
     const restarted = startTrader(dataDir, `postgres://postgres@127.0.0.1:${replacement.port}/postgres`);
     await waitFor(async () => (await cursorAt(replacement.port)) >= seqAtRestart, {

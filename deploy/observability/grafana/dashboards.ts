@@ -322,6 +322,24 @@ function systemHealth(): DashboardBuilder {
     )
     .withPanel(
       timeseries(
+        'PostgreSQL WAL archiving',
+        [
+          [`max(cryptoscalp_stats_persistence_wal_archive_segments_pending{${T}})`, 'segments waiting'],
+          [`max(cryptoscalp_stats_persistence_wal_archive_failing{${T}})`, 'failing (1)'],
+          [
+            `sum(increase(cryptoscalp_stats_persistence_wal_archive_failures{${T}}[$__rate_interval]))`,
+            'failed attempts',
+          ],
+        ],
+        {
+          min: 0,
+          description:
+            "The primary's WAL archiving as the active engine samples it from pg_stat_archiver: segments completed and not archived yet (0-1 when it keeps up), whether the last attempt failed, and failed attempts. Alerts: PostgresWalArchivingFailing, PostgresWalArchiveBehind.",
+        },
+      ),
+    )
+    .withPanel(
+      timeseries(
         'Cache operations per second',
         [
           [

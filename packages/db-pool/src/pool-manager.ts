@@ -219,11 +219,11 @@ export class PoolManager implements SessionHost {
             this.fail(info, started);
             throw new ConnectionError('no routable replica', { sent: false });
           }
-          host = this.primary.failingOver ? await this.waitForPrimary() : this.primary.current;
+          host = this.primary.failingOver ? await this.waitForPrimary(signal) : this.primary.current;
           this.counters.readsOnPrimary++;
         }
       } else {
-        host = this.primary.failingOver ? await this.waitForPrimary() : this.primary.current;
+        host = this.primary.failingOver ? await this.waitForPrimary(signal) : this.primary.current;
       }
       try {
         let outcome: RunResult;
@@ -275,7 +275,7 @@ export class PoolManager implements SessionHost {
         this.counters.retries++;
         delay = decorrelatedJitter(delay, o.retry.baseDelayMs, o.retry.maxDelayMs);
         // A write waits for the running failover (if any) instead of sleeping blindly.
-        if (role === 'write' && this.primary.failingOver) await this.waitForPrimary();
+        if (role === 'write' && this.primary.failingOver) await this.waitForPrimary(signal);
         else await sleep(delay, run.deadlineAt);
       }
     }
@@ -286,9 +286,21 @@ export class PoolManager implements SessionHost {
     info.entry.record(performance.now() - started, 0, true);
   }
 
-  private async waitForPrimary(): Promise<HostEntry> {
+  /** Waits for the failover in progress; the caller's signal ends the wait (`QueryAbortedError`). */
+  private async waitForPrimary(signal?: AbortSignal): Promise<HostEntry> {
     try {
-      return await this.primary.ready();
+      if (signal === undefined) return await this.primary.ready();
+      if (signal.aborted) throw new QueryAbortedError({ cause: signal.reason });
+      let onAbort: () => void = noop;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(new QueryAbortedError({ cause: signal.reason }));
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        return await Promise.race([this.primary.ready(), aborted]);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
     } catch (error) {
       if (isDbPoolError(error)) throw error;
       throw new NoPrimaryError('no writable primary', { cause: error });
@@ -423,7 +435,7 @@ export class PoolManager implements SessionHost {
     let delay = o.retry.baseDelayMs;
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw new QueryAbortedError({ cause: signal.reason });
-      const host = this.primary.failingOver ? await this.waitForPrimary() : this.primary.current;
+      const host = this.primary.failingOver ? await this.waitForPrimary(signal) : this.primary.current;
       let commitSent = false;
       try {
         return await this.traceTransaction(host, () =>
@@ -486,7 +498,7 @@ export class PoolManager implements SessionHost {
         }
         this.counters.transactionRetries++;
         delay = decorrelatedJitter(delay, o.retry.baseDelayMs, o.retry.maxDelayMs);
-        if (this.primary.failingOver) await this.waitForPrimary();
+        if (this.primary.failingOver) await this.waitForPrimary(signal);
         else await sleep(delay, deadlineAt);
       }
     }

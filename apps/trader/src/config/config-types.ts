@@ -142,6 +142,12 @@ export interface TraderConfig {
     embedded: 'memory' | 'disk';
     /** Schema for the trader's tables. @default 'trader' */
     schema: string;
+    /**
+     * How often the active engine samples the primary's WAL archiving (`pg_stat_archiver`: on, failing, segments
+     * not yet archived; the `persistence_wal_archive_*` gauges and the `PostgresWalArchiving*` alerts), ms. 0: never.
+     * Not with the embedded PGlite. @default 15000
+     */
+    archiveCheckMs: number;
   };
   cache: {
     /**

@@ -44,7 +44,7 @@ export const DEFAULT_CONFIG: Readonly<TraderConfig> = Object.freeze({
     },
   },
   journal: { path: '', fsync: 'interval', fsyncIntervalMs: 100, segmentBytes: 64 * 1024 * 1024, retainSegments: 8 },
-  database: { url: '', replicaUrls: [], embedded: 'disk', schema: 'trader' },
+  database: { url: '', replicaUrls: [], embedded: 'disk', schema: 'trader', archiveCheckMs: 15_000 },
   cache: { redisUrl: '', prefix: 'cryptoscalp.trader' },
   bus: {
     redisUrl: '',

@@ -117,6 +117,10 @@ const RULES: Readonly<Record<string, Check>> = {
   'database.replicaUrls': urls('postgres:', 'postgresql:'),
   'database.embedded': oneOf('memory', 'disk'),
   'database.schema': identifier,
+  'database.archiveCheckMs': (v) =>
+    v === 0 || (Number.isSafeInteger(v) && (v as number) >= 1000 && (v as number) <= 3_600_000)
+      ? undefined
+      : 'must be 0 (off) or an integer from 1000 to 3600000',
   'cache.redisUrl': redisUrl,
   'cache.prefix': (v) =>
     typeof v === 'string' && /^[A-Za-z0-9_.-]{1,128}$/.test(v) ? undefined : 'must match [A-Za-z0-9_.-]{1,128}',

@@ -102,6 +102,38 @@ describe('connect errors', () => {
     expect(events.at(-1)!.elapsedMs).toBeGreaterThan(events[0]!.elapsedMs);
   });
 
+  it("ends the wait for a primary when the caller's signal fires (query and transaction), E_DB_ABORTED", async () => {
+    const port = await freePort();
+    const db = new PoolManager({
+      name: uniqueName('dbce'),
+      primary: { connectionString: `postgres://postgres@127.0.0.1:${port}/test` },
+      pool: { connectTimeoutMs: 500 },
+      failover: { timeoutMs: 20_000, probeIntervalMs: 50, progressIntervalMs: 5_000 },
+      onConnectWait: () => {},
+    });
+    try {
+      for (const run of [
+        (signal: AbortSignal) => db.query('select 1', [], { signal }),
+        (signal: AbortSignal) => db.query('select 1', [], { signal, role: 'read' }),
+        (signal: AbortSignal) => db.transaction((tx) => tx.query('select 1'), { signal }),
+      ]) {
+        const started = performance.now();
+        const error = (await run(AbortSignal.timeout(300)).catch((e: unknown) => e)) as Failure;
+        const ms = performance.now() - started;
+        expect(error.code).toBe('E_DB_ABORTED');
+        expect(ms).toBeGreaterThanOrEqual(250);
+        expect(ms).toBeLessThan(5_000);
+      }
+      // An aborted signal ends it before any wait.
+      const error = (await db
+        .query('select 1', [], { signal: AbortSignal.abort() })
+        .catch((e: unknown) => e)) as Failure;
+      expect(error.code).toBe('E_DB_ABORTED');
+    } finally {
+      await db.close();
+    }
+  });
+
   it('without onConnectWait, reports the wait as a process warning', async () => {
     const port = await freePort();
     const warnings: Error[] = [];

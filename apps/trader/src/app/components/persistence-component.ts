@@ -3,6 +3,7 @@ import type { Log } from '../../internal/log.js';
 import type { Component, ComponentHealth } from '../../kernel/component.js';
 import { isHistoryMismatch, JournalWriter, type JournalWriterStats } from '../../persistence/journal-writer.js';
 import type { SqlRunner } from '../../persistence/sql-database.js';
+import { WalArchiveMonitor } from '../../persistence/wal-archive.js';
 import type { EngineComponent } from './engine-component.js';
 import type { JournalComponent } from './journal-component.js';
 import type { PostgresComponent } from './postgres-component.js';
@@ -20,6 +21,7 @@ const START_CHECK_MS = 5_000;
 export class PersistenceComponent implements Component {
   readonly name = 'persistence';
   #writer: JournalWriter | undefined;
+  #archive: WalArchiveMonitor | undefined;
   #stopped = false;
   #deferred = true;
 
@@ -52,6 +54,15 @@ export class PersistenceComponent implements Component {
     // Archived journal segments are deleted only once PostgreSQL holds all their entries.
     journal.durableSeq = () => writer.persistedSeq;
     engine.onEntry((e) => writer.enqueue(e));
+    // The primary's WAL archiving, which nothing else in the process sees fail (an external PostgreSQL only).
+    if (this.config.database.url !== '' && this.config.database.archiveCheckMs > 0) {
+      this.#archive = new WalArchiveMonitor({
+        db: this.postgres.pool(),
+        intervalMs: this.config.database.archiveCheckMs,
+        onError: (e) => this.log(`trader: WAL archive check failed: ${e.message}`, 'warn'),
+      });
+      this.#archive.start();
+    }
     try {
       await writer.start({ timeoutMs: START_CHECK_MS });
       this.#deferred = false;
@@ -117,11 +128,14 @@ export class PersistenceComponent implements Component {
 
   stats(): Record<string, unknown> {
     const s: JournalWriterStats | undefined = this.#writer?.stats();
-    return s === undefined ? {} : { ...s };
+    const out: Record<string, unknown> = s === undefined ? {} : { ...s };
+    if (this.#archive !== undefined) out.walArchive = this.#archive.stats();
+    return out;
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    await this.#archive?.close();
     await this.#writer?.close();
   }
 }

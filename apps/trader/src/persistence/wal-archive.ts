@@ -1,0 +1,163 @@
+import type { PoolManager } from '@cryptoscalp/db-pool';
+
+/** What the WAL archive check found at its last sample (`stats().persistence.walArchive`, one gauge per leaf). */
+export interface WalArchiveStats {
+  /** `archive_mode` is on (or always) on the server the writer writes to. */
+  enabled: boolean;
+  /** The archiver's last attempt failed: `pg_stat_archiver.last_failed_time` is newer than its last success. */
+  failing: boolean;
+  /** WAL files archived since the server's statistics were reset (`pg_stat_archiver.archived_count`). */
+  archived: number;
+  /** Failed attempts to archive a WAL file since the statistics were reset (`failed_count`). */
+  failures: number;
+  /**
+   * Complete WAL segments written after the last archived one and not archived yet (the segment in progress is not
+   * counted). 0 or 1 when archiving keeps up; grows while `archive_command` fails or hangs. 0 when nothing has been
+   * archived yet or archiving is off (unknown then).
+   */
+  segmentsPending: number;
+  /** Seconds since the last WAL file was archived; -1 when none has been since the statistics were reset. */
+  lastArchivedAgeSeconds: number;
+  /** `archive_timeout` in seconds (0: off): the longest a written change waits for its segment to be archived. */
+  timeoutSeconds: number;
+  /** Samples that could not be taken (the server unreachable or the query refused). */
+  checkErrors: number;
+}
+
+/** Options of {@link WalArchiveMonitor}. */
+export interface WalArchiveMonitorOptions {
+  /** The pool whose primary is checked (the journal writer's). */
+  db: PoolManager;
+  /** Time between samples, ms. */
+  intervalMs: number;
+  /** Called with each sample's error (at most once per error message in a row). */
+  onError?: (error: Error) => void;
+}
+
+const SQL = `select a.archived_count::float8 as archived, a.failed_count::float8 as failures,
+  a.last_archived_wal as last_wal,
+  coalesce(extract(epoch from now() - a.last_archived_time)::float8, -1) as last_age,
+  (a.last_failed_time is not null and (a.last_archived_time is null or a.last_failed_time > a.last_archived_time)) as failing,
+  current_setting('archive_mode') <> 'off' as enabled,
+  (select setting::float8 from pg_settings where name = 'archive_timeout') as timeout_s,
+  (select setting::float8 from pg_settings where name = 'wal_segment_size') as segment_bytes,
+  case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn
+from pg_stat_archiver a`;
+
+/**
+ * The segment number of a WAL file name (`TTTTTTTTXXXXXXXXYYYYYYYY`, also the prefix of a `.backup` or `.partial`
+ * file's name), or undefined for a timeline history file or anything else.
+ */
+export function walSegmentNumber(name: string, segmentBytes: number): bigint | undefined {
+  const m = /^[0-9A-F]{8}([0-9A-F]{8})([0-9A-F]{8})/.exec(name);
+  if (m === null || !(segmentBytes > 0)) return undefined;
+  const perLogId = 0x1_0000_0000n / BigInt(segmentBytes);
+  return BigInt(`0x${m[1]}`) * perLogId + BigInt(`0x${m[2]}`);
+}
+
+/**
+ * The segment an LSN (`X/Y`) falls in. At a segment's very start (right after a switch) that is the new segment,
+ * where `pg_walfile_name()` names the previous one.
+ */
+export function lsnSegmentNumber(lsn: string, segmentBytes: number): bigint | undefined {
+  const m = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(lsn);
+  if (m === null || !(segmentBytes > 0)) return undefined;
+  return ((BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`)) / BigInt(segmentBytes);
+}
+
+/**
+ * Samples `pg_stat_archiver` on the primary every `intervalMs`: whether archiving is on, failing or falling behind.
+ * A failing `archive_command` keeps every later WAL segment in `pg_wal` (the primary's disk fills) and the newest
+ * restorable point of a point-in-time recovery stops moving (the RPO grows), while the database itself stays
+ * healthy: nothing else in the system sees it. The view is readable by any role; one query per sample, at analytics
+ * priority, with its own timeout, never two at once.
+ */
+export class WalArchiveMonitor {
+  #stats: WalArchiveStats = {
+    enabled: false,
+    failing: false,
+    archived: 0,
+    failures: 0,
+    segmentsPending: 0,
+    lastArchivedAgeSeconds: -1,
+    timeoutSeconds: 0,
+    checkErrors: 0,
+  };
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #lastError = '';
+  #closed = false;
+
+  constructor(private readonly options: WalArchiveMonitorOptions) {}
+
+  /** Takes a first sample now and then one every `intervalMs` until {@link close}. */
+  start(): void {
+    if (this.#closed || this.#timer !== undefined) return;
+    void this.sample();
+    this.#timer = setInterval(() => void this.sample(), this.options.intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Takes one sample (the one in flight, if any); resolves when it is done. Never rejects. */
+  sample(): Promise<void> {
+    if (this.#running === undefined)
+      this.#running = this.#sample().finally(() => {
+        this.#running = undefined;
+      });
+    return this.#running;
+  }
+
+  async #sample(): Promise<void> {
+    const timeoutMs = Math.max(1000, Math.min(this.options.intervalMs, 5000));
+    try {
+      const { rows } = await this.options.db.query(SQL, [], {
+        role: 'write',
+        idempotent: true,
+        priority: 2,
+        timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const r = rows[0] as Record<string, unknown> | undefined;
+      if (r === undefined) throw new Error('pg_stat_archiver returned no row');
+      const segmentBytes = Number(r.segment_bytes);
+      const enabled = r.enabled === true;
+      const last = typeof r.last_wal === 'string' ? walSegmentNumber(r.last_wal, segmentBytes) : undefined;
+      const current = typeof r.current_lsn === 'string' ? lsnSegmentNumber(r.current_lsn, segmentBytes) : undefined;
+      let pending = this.#stats.segmentsPending;
+      if (!enabled || r.last_wal === null || current === undefined) pending = 0;
+      else if (last !== undefined) pending = Math.max(0, Number(current - last - 1n));
+      // A timeline history file was archived last: keep the previous figure until a segment is.
+      this.#stats = {
+        enabled,
+        failing: enabled && r.failing === true,
+        archived: Number(r.archived),
+        failures: Number(r.failures),
+        segmentsPending: pending,
+        lastArchivedAgeSeconds: Math.round(Number(r.last_age) * 1000) / 1000,
+        timeoutSeconds: Number(r.timeout_s),
+        checkErrors: this.#stats.checkErrors,
+      };
+      this.#lastError = '';
+    } catch (e) {
+      this.#stats.checkErrors++;
+      const error = e as Error;
+      if (error.message !== this.#lastError) {
+        this.#lastError = error.message;
+        this.options.onError?.(error);
+      }
+    }
+  }
+
+  /** The last sample's figures. */
+  stats(): WalArchiveStats {
+    return { ...this.#stats };
+  }
+
+  /** Stops sampling and waits for a sample in flight. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+}
