@@ -24,6 +24,7 @@ import { PrimaryTracker, probeHost } from './failover.js';
 import type { RunOptions, RunResult } from './host-pool.js';
 import { HostEntry } from './internal/host-entry.js';
 import { StatementCache, type StatementInfo } from './internal/statement-cache.js';
+import { ABORTED, untilAborted } from './internal/until-aborted.js';
 import { checkQueryOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { QueryStatsRegistry } from './query-stats.js';
 import { ReplicaRouter } from './replica-router.js';
@@ -291,16 +292,9 @@ export class PoolManager implements SessionHost {
     try {
       if (signal === undefined) return await this.primary.ready();
       if (signal.aborted) throw new QueryAbortedError({ cause: signal.reason });
-      let onAbort: () => void = noop;
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => reject(new QueryAbortedError({ cause: signal.reason }));
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
-      try {
-        return await Promise.race([this.primary.ready(), aborted]);
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-      }
+      const host = await untilAborted(this.primary.ready(), signal);
+      if (host === ABORTED) throw new QueryAbortedError({ cause: signal.reason });
+      return host;
     } catch (error) {
       if (isDbPoolError(error)) throw error;
       throw new NoPrimaryError('no writable primary', { cause: error });
@@ -578,18 +572,8 @@ export class PoolManager implements SessionHost {
     const timeoutMs = Math.max(250, Math.min(2_000, this.options.pool.connectTimeoutMs));
     const primary = this.primary.current;
     const work = Promise.all([probeHost(primary, timeoutMs), ...this.replicas.map((r) => probeHost(r, timeoutMs))]);
-    let results: Awaited<typeof work>;
-    if (signal !== undefined) {
-      if (signal.aborted) return { status: 'fail', output: 'health check aborted', time };
-      const aborted = new Promise<undefined>((resolve) =>
-        signal.addEventListener('abort', () => resolve(undefined), { once: true }),
-      );
-      const r = await Promise.race([work, aborted]);
-      if (r === undefined) return { status: 'fail', output: 'health check aborted', time };
-      results = r;
-    } else {
-      results = await work;
-    }
+    const results = signal === undefined ? await work : await untilAborted(work, signal);
+    if (results === ABORTED) return { status: 'fail', output: 'health check aborted', time };
     const [p, ...rs] = results;
     const maxLag = this.options.replica.maxReplicaLagMs;
     const hosts: HostHealth[] = [];

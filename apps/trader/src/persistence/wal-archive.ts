@@ -1,4 +1,4 @@
-import type { PoolManager } from '@cryptoscalp/db-pool';
+import { type PoolManager, Priority } from '@cryptoscalp/db-pool';
 
 /** What the WAL archive check found at its last sample (`stats().persistence.walArchive`, one gauge per leaf). */
 export interface WalArchiveStats {
@@ -113,7 +113,7 @@ export class WalArchiveMonitor {
       const { rows } = await this.options.db.query(SQL, [], {
         role: 'write',
         idempotent: true,
-        priority: 2,
+        priority: Priority.analytics,
         timeoutMs,
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -123,10 +123,11 @@ export class WalArchiveMonitor {
       const enabled = r.enabled === true;
       const last = typeof r.last_wal === 'string' ? walSegmentNumber(r.last_wal, segmentBytes) : undefined;
       const current = typeof r.current_lsn === 'string' ? lsnSegmentNumber(r.current_lsn, segmentBytes) : undefined;
+      // Unknown (0) when archiving is off, nothing is archived yet or the server is a standby. When a timeline
+      // history file was archived last (no segment number), keep the previous figure until a segment is.
       let pending = this.#stats.segmentsPending;
       if (!enabled || r.last_wal === null || current === undefined) pending = 0;
       else if (last !== undefined) pending = Math.max(0, Number(current - last - 1n));
-      // A timeline history file was archived last: keep the previous figure until a segment is.
       this.#stats = {
         enabled,
         failing: enabled && r.failing === true,

@@ -63,7 +63,6 @@ export class ExchangeSimulator {
   private timer: NodeJS.Timeout | undefined;
   private lastStep = 0;
   private stalledUntil = 0;
-  private clockOffsetMs = 0;
   private duplicates = 0;
   private readonly gapPending = new Set<string>();
   private closed = false;
@@ -146,7 +145,7 @@ export class ExchangeSimulator {
   /** Advances every market by `dtMs` and publishes the results (manual stepping for tests, or the timer). */
   step(dtMs: number): void {
     // The venue's clock: this machine's plus the offset a clock jump left (the market itself runs on real time).
-    const now = Date.now() + this.clockOffsetMs;
+    const now = Date.now() + this.counters.clockOffsetMs;
     for (const [symbol, model] of this.models) {
       model.step(dtMs);
       const lower = symbol.toLowerCase();
@@ -319,8 +318,7 @@ export class ExchangeSimulator {
   jumpClock(ms: number): void {
     if (!Number.isFinite(ms)) throw new TypeError(`jumpClock: ms must be a finite number (got ${ms})`);
     this.counters.faults.clockJumps++;
-    this.clockOffsetMs += ms;
-    this.counters.clockOffsetMs = this.clockOffsetMs;
+    this.counters.clockOffsetMs += ms;
   }
 
   /** Counters. */

@@ -55,7 +55,7 @@ export class PersistenceComponent implements Component {
     journal.durableSeq = () => writer.persistedSeq;
     engine.onEntry((e) => writer.enqueue(e));
     // The primary's WAL archiving, which nothing else in the process sees fail (an external PostgreSQL only).
-    if (this.config.database.url !== '' && this.config.database.archiveCheckMs > 0) {
+    if (!this.postgres.embedded && this.config.database.archiveCheckMs > 0) {
       this.#archive = new WalArchiveMonitor({
         db: this.postgres.pool(),
         intervalMs: this.config.database.archiveCheckMs,

@@ -57,6 +57,11 @@ export class PostgresComponent implements Component {
     return this.#pool;
   }
 
+  /** True when the database is the embedded PGlite (no `database.url`); set by {@link start}. */
+  get embedded(): boolean {
+    return this.#embedded !== undefined;
+  }
+
   /** Where the database is, password redacted. */
   describe(): string {
     return this.#embedded ? `embedded PGlite (${this.#embedded.storage}) at ${redact(this.#url)}` : redact(this.#url);
