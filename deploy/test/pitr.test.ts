@@ -537,6 +537,10 @@ describe('PostgreSQL backups and point-in-time recovery under a trading trader',
     });
     expect(walArchive?.archived).toBeGreaterThanOrEqual(1);
     expect(walArchive?.segmentsPending).toBeLessThanOrEqual(2);
+    // And the base backups base-backup.sh took while it traded (the newest one's history file in pg_wal).
+    expect(walArchive?.baseBackupKnown).toBe(true);
+    expect(walArchive?.lastBaseBackupAgeSeconds).toBeGreaterThanOrEqual(0);
+    expect(walArchive?.lastBaseBackupAgeSeconds).toBeLessThan(600);
     const seqAtRestart = readJournal().length;
     const restarted = startTrader(dataDir, `postgres://postgres@127.0.0.1:${replacement.port}/postgres`);
     await waitFor(async () => (await cursorAt(replacement.port)) >= seqAtRestart, {

@@ -340,6 +340,17 @@ function systemHealth(): DashboardBuilder {
     )
     .withPanel(
       timeseries(
+        'PostgreSQL base backup age',
+        [[`max(cryptoscalp_stats_persistence_wal_archive_last_base_backup_age_seconds{${T}})`, 'newest base backup']],
+        {
+          unit: 's',
+          description:
+            "Age of the primary's newest base backup, from the backup history file PostgreSQL keeps in pg_wal while archiving is on (-1: none, or the role may not list pg_wal). Backups run every 6 hours. Alert: PostgresBaseBackupTooOld.",
+        },
+      ),
+    )
+    .withPanel(
+      timeseries(
         'Cache operations per second',
         [
           [

@@ -20,6 +20,19 @@ export interface WalArchiveStats {
   lastArchivedAgeSeconds: number;
   /** `archive_timeout` in seconds (0: off): the longest a written change waits for its segment to be archived. */
   timeoutSeconds: number;
+  /**
+   * The newest base backup's age can be read: archiving is on and the role may list `pg_wal` (`pg_ls_waldir()`:
+   * superuser, `pg_monitor`, or an explicit grant). False leaves {@link lastBaseBackupAgeSeconds} at -1, unknown.
+   */
+  baseBackupKnown: boolean;
+  /**
+   * Seconds since the newest base backup of this primary finished (`pg_basebackup`, or `pg_backup_stop()`), read
+   * from the backup history file (`<segment>.<offset>.backup`) that PostgreSQL keeps in `pg_wal` while archiving is
+   * on, until the next backup replaces it. -1 when none is there (no base backup since archiving was turned on, or
+   * since this server was promoted) or when {@link baseBackupKnown} is false. A backup that `base-backup.sh` then
+   * rejected (`pg_verifybackup`) counts here too: its exit status says so.
+   */
+  lastBaseBackupAgeSeconds: number;
   /** Samples that could not be taken (the server unreachable or the query refused). */
   checkErrors: number;
 }
@@ -41,8 +54,16 @@ const SQL = `select a.archived_count::float8 as archived, a.failed_count::float8
   current_setting('archive_mode') <> 'off' as enabled,
   (select setting::float8 from pg_settings where name = 'archive_timeout') as timeout_s,
   (select setting::float8 from pg_settings where name = 'wal_segment_size') as segment_bytes,
-  case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn
+  case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn,
+  has_function_privilege('pg_catalog.pg_ls_waldir()', 'execute') as can_list_wal
 from pg_stat_archiver a`;
+
+/**
+ * The newest backup history file in `pg_wal`. A second query, run only when the first found that the role may call
+ * `pg_ls_waldir()`: a function the role may not execute fails the whole statement, even in a branch never taken.
+ */
+const BACKUP_SQL = `select coalesce(extract(epoch from now() - max(modification))::float8, -1) as age
+from pg_catalog.pg_ls_waldir() where name ~ '^[0-9A-F]{24}[.][0-9A-F]{8}[.]backup$'`;
 
 /**
  * The segment number of a WAL file name (`TTTTTTTTXXXXXXXXYYYYYYYY`, also the prefix of a `.backup` or `.partial`
@@ -70,7 +91,8 @@ export function lsnSegmentNumber(lsn: string, segmentBytes: number): bigint | un
  * A failing `archive_command` keeps every later WAL segment in `pg_wal` (the primary's disk fills) and the newest
  * restorable point of a point-in-time recovery stops moving (the RPO grows), while the database itself stays
  * healthy: nothing else in the system sees it. The view is readable by any role; one query per sample, at analytics
- * priority, with its own timeout, never two at once.
+ * priority, with its own timeout, never two at once. Where the role may list `pg_wal`, a second query reads the
+ * newest base backup's age from its backup history file: a backup job that stopped running shows here.
  */
 export class WalArchiveMonitor {
   #stats: WalArchiveStats = {
@@ -81,6 +103,8 @@ export class WalArchiveMonitor {
     segmentsPending: 0,
     lastArchivedAgeSeconds: -1,
     timeoutSeconds: 0,
+    baseBackupKnown: false,
+    lastBaseBackupAgeSeconds: -1,
     checkErrors: 0,
   };
   #timer: NodeJS.Timeout | undefined;
@@ -110,13 +134,16 @@ export class WalArchiveMonitor {
   async #sample(): Promise<void> {
     const timeoutMs = Math.max(1000, Math.min(this.options.intervalMs, 5000));
     try {
-      const { rows } = await this.options.db.query(SQL, [], {
-        role: 'write',
-        idempotent: true,
-        priority: Priority.analytics,
-        timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const signal = AbortSignal.timeout(timeoutMs);
+      const ask = (sql: string) =>
+        this.options.db.query(sql, [], {
+          role: 'write',
+          idempotent: true,
+          priority: Priority.analytics,
+          timeoutMs,
+          signal,
+        });
+      const { rows } = await ask(SQL);
       const r = rows[0] as Record<string, unknown> | undefined;
       if (r === undefined) throw new Error('pg_stat_archiver returned no row');
       const segmentBytes = Number(r.segment_bytes);
@@ -128,6 +155,9 @@ export class WalArchiveMonitor {
       let pending = this.#stats.segmentsPending;
       if (!enabled || r.last_wal === null || current === undefined) pending = 0;
       else if (last !== undefined) pending = Math.max(0, Number(current - last - 1n));
+      // With archiving off, PostgreSQL deletes a backup history file as soon as it writes it: none to read.
+      const baseBackupKnown = enabled && r.can_list_wal === true && current !== undefined;
+      const backupAge = baseBackupKnown ? Number((await ask(BACKUP_SQL)).rows[0]?.age ?? -1) : -1;
       this.#stats = {
         enabled,
         failing: enabled && r.failing === true,
@@ -136,6 +166,8 @@ export class WalArchiveMonitor {
         segmentsPending: pending,
         lastArchivedAgeSeconds: Math.round(Number(r.last_age) * 1000) / 1000,
         timeoutSeconds: Number(r.timeout_s),
+        baseBackupKnown,
+        lastBaseBackupAgeSeconds: backupAge < 0 ? -1 : Math.round(backupAge * 1000) / 1000,
         checkErrors: this.#stats.checkErrors,
       };
       this.#lastError = '';

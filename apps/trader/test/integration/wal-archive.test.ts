@@ -1,14 +1,17 @@
 // The WAL archive check against a real disposable PostgreSQL cluster with archive_mode on: its archive_command
 // copies a segment only while a flag file exists, so the test turns archiving off and on and sees the figures the
 // PostgresWalArchiving* alerts read follow: archived, failing with segments piling up, caught up again.
+import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { PoolManager } from '@cryptoscalp/db-pool';
-import { freePort, type PostgresCluster, startPostgresCluster, waitFor } from '@cryptoscalp/testkit';
+import { freePort, type PostgresCluster, postgresBinDir, startPostgresCluster, waitFor } from '@cryptoscalp/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lsnSegmentNumber, WalArchiveMonitor, walSegmentNumber } from '../../src/persistence/wal-archive.js';
 
+const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'trader-wal-archive-'));
 const archive = join(dir, 'archive');
 const flag = join(dir, 'archiving-works');
@@ -90,6 +93,8 @@ describe('WalArchiveMonitor against a real primary', () => {
     expect(s).toMatchObject({ enabled: true, failing: false, archived: 0, failures: 0, segmentsPending: 0 });
     expect(s.lastArchivedAgeSeconds).toBe(-1);
     expect(s.timeoutSeconds).toBe(0);
+    // Archiving on, a superuser may list pg_wal, and no base backup has been taken: known, none (-1).
+    expect(s).toMatchObject({ baseBackupKnown: true, lastBaseBackupAgeSeconds: -1 });
 
     // Archiving works: one segment archived, nothing waiting.
     writeFileSync(flag, '');
@@ -127,6 +132,49 @@ describe('WalArchiveMonitor against a real primary', () => {
     expect(readdirSync(archive).filter((f) => /^[0-9A-F]{24}$/.test(f)).length).toBeGreaterThanOrEqual(7);
     expect(s.checkErrors).toBe(0);
   }, 90_000);
+
+  it('reads the newest base backup from its history file in pg_wal, and only where the role may list pg_wal', async () => {
+    const c = cluster as PostgresCluster;
+    const db = pool(c.url);
+    const monitor = new WalArchiveMonitor({ db, intervalMs: 60_000 });
+    monitors.push(monitor);
+    await monitor.sample();
+    expect(monitor.stats()).toMatchObject({ baseBackupKnown: true, lastBaseBackupAgeSeconds: -1 });
+
+    // A real base backup (what base-backup.sh runs): the server writes <segment>.<offset>.backup into pg_wal.
+    const target = join(dir, 'base');
+    const took = Date.now();
+    await run(`${await postgresBinDir()}/pg_basebackup`, [
+      ...['-h', c.host, '-p', String(c.port), '-U', 'postgres', '-D', target],
+      ...['--format=tar', '--wal-method=stream', '--checkpoint=fast', '--no-password'],
+    ]);
+    await monitor.sample();
+    let s = monitor.stats();
+    expect(s.baseBackupKnown).toBe(true);
+    expect(s.lastBaseBackupAgeSeconds).toBeGreaterThanOrEqual(0);
+    expect(s.lastBaseBackupAgeSeconds).toBeLessThanOrEqual((Date.now() - took) / 1000 + 1);
+    expect(s.checkErrors).toBe(0);
+
+    // A role without pg_monitor may read pg_stat_archiver but not list pg_wal: unknown, and not an error.
+    await c.psql('create role wal_watcher login');
+    const watcherUrl = c.url.replace('postgres@', 'wal_watcher@');
+    const watcher = new WalArchiveMonitor({ db: pool(watcherUrl), intervalMs: 60_000 });
+    monitors.push(watcher);
+    await watcher.sample();
+    expect(watcher.stats()).toMatchObject({
+      enabled: true,
+      baseBackupKnown: false,
+      lastBaseBackupAgeSeconds: -1,
+      checkErrors: 0,
+    });
+    // Granted pg_monitor (what the runbook asks for), it sees the same backup.
+    await c.psql('grant pg_monitor to wal_watcher');
+    await watcher.sample();
+    s = watcher.stats();
+    expect(s.baseBackupKnown).toBe(true);
+    expect(s.lastBaseBackupAgeSeconds).toBeGreaterThanOrEqual(0);
+    expect(s.checkErrors).toBe(0);
+  }, 60_000);
 
   it('a server that cannot be reached counts a check error, reports it once, and keeps the last figures', async () => {
     const port = await freePort();
