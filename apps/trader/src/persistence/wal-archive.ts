@@ -49,7 +49,7 @@ export interface WalArchiveMonitorOptions {
 
 const SQL = `select a.archived_count::float8 as archived, a.failed_count::float8 as failures,
   a.last_archived_wal as last_wal,
-  coalesce(extract(epoch from now() - a.last_archived_time)::float8, -1) as last_age,
+  extract(epoch from now() - a.last_archived_time)::float8 as last_age,
   (a.last_failed_time is not null and (a.last_archived_time is null or a.last_failed_time > a.last_archived_time)) as failing,
   current_setting('archive_mode') <> 'off' as enabled,
   (select setting::float8 from pg_settings where name = 'archive_timeout') as timeout_s,
@@ -62,8 +62,17 @@ from pg_stat_archiver a`;
  * The newest backup history file in `pg_wal`. A second query, run only when the first found that the role may call
  * `pg_ls_waldir()`: a function the role may not execute fails the whole statement, even in a branch never taken.
  */
-const BACKUP_SQL = `select coalesce(extract(epoch from now() - max(modification))::float8, -1) as age
+const BACKUP_SQL = `select extract(epoch from now() - max(modification))::float8 as age
 from pg_catalog.pg_ls_waldir() where name ~ '^[0-9A-F]{24}[.][0-9A-F]{8}[.]backup$'`;
+
+/**
+ * An age in seconds from the server (null: there is nothing to be old), to the millisecond. `now()` is the
+ * statement's start, so a file or an archive written while the statement ran reads a hair below 0: that is 0, not
+ * the -1 that means "none".
+ */
+function ageSeconds(value: unknown): number {
+  return value === null || value === undefined ? -1 : Math.max(0, Math.round(Number(value) * 1000) / 1000);
+}
 
 /**
  * The segment number of a WAL file name (`TTTTTTTTXXXXXXXXYYYYYYYY`, also the prefix of a `.backup` or `.partial`
@@ -157,17 +166,17 @@ export class WalArchiveMonitor {
       else if (last !== undefined) pending = Math.max(0, Number(current - last - 1n));
       // With archiving off, PostgreSQL deletes a backup history file as soon as it writes it: none to read.
       const baseBackupKnown = enabled && r.can_list_wal === true && current !== undefined;
-      const backupAge = baseBackupKnown ? Number((await ask(BACKUP_SQL)).rows[0]?.age ?? -1) : -1;
+      const backupAge = baseBackupKnown ? ageSeconds((await ask(BACKUP_SQL)).rows[0]?.age) : -1;
       this.#stats = {
         enabled,
         failing: enabled && r.failing === true,
         archived: Number(r.archived),
         failures: Number(r.failures),
         segmentsPending: pending,
-        lastArchivedAgeSeconds: Math.round(Number(r.last_age) * 1000) / 1000,
+        lastArchivedAgeSeconds: ageSeconds(r.last_age),
         timeoutSeconds: Number(r.timeout_s),
         baseBackupKnown,
-        lastBaseBackupAgeSeconds: backupAge < 0 ? -1 : Math.round(backupAge * 1000) / 1000,
+        lastBaseBackupAgeSeconds: backupAge,
         checkErrors: this.#stats.checkErrors,
       };
       this.#lastError = '';
